@@ -1,0 +1,107 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The identity of one dropped file: what makes two notifications "the same file".
+ * A new version of an object (new version id or ETag) is a new file.
+ */
+export interface FileIdentity {
+  bucket: string;
+  key: string;
+  /** S3 version id when the bucket is versioned, else null. */
+  versionId: string | null;
+  /** ETag without quotes. */
+  etag: string;
+  /** S3 event time (ISO 8601); orders files for the winner rule. */
+  eventTime: string;
+}
+
+/**
+ * One batch as the engine applies it: columnar, one array per column, all values as text
+ * (PostgreSQL casts them to the catalog types). `null` is SQL NULL.
+ */
+export interface BatchData {
+  /** Contract version of this shape. */
+  format: 1;
+  batchId: string;
+  fileId: string;
+  file: FileIdentity;
+  /** The configured table name (as in the config's `table`). */
+  table: string;
+  partition: number;
+  /** Chunk index within the partition. */
+  chunk: number;
+  /** Arrival of the file, a string that sorts (byte order) as the winner rule orders files. */
+  arrival: string;
+  /** Table column names (after the config's mapping); may include the tombstone column. */
+  columns: string[];
+  /** 1-based data row number in the file, per row. */
+  rowNumbers: number[];
+  /** values[c][r]: column c of row r. */
+  values: (string | null)[][];
+}
+
+function sha256(parts: readonly (string | number | null)[]): string {
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(`${part === null ? '\u0000null' : String(part)}\u0000`);
+  return hash.digest('hex');
+}
+
+/** Deterministic id of a file: bucket + key + version id or ETag. */
+export function fileIdOf(file: Pick<FileIdentity, 'bucket' | 'key' | 'versionId' | 'etag'>): string {
+  return sha256(['file', file.bucket, file.key, file.versionId ?? `etag:${file.etag}`]).slice(0, 32);
+}
+
+/**
+ * Deterministic batch id: hash(file identity, partition, chunk). Used as the SQS FIFO
+ * MessageDeduplicationId (at most 128 characters) and as the ledger's primary key.
+ */
+export function batchIdOf(fileId: string, partition: number, chunk: number): string {
+  return sha256(['batch', fileId, partition, chunk]).slice(0, 40);
+}
+
+/**
+ * A string whose byte order is the file order of the winner rule: event time, then key.
+ * The key is hex-encoded so that no character of it can sort against the separator.
+ */
+export function fileArrivalOf(file: Pick<FileIdentity, 'eventTime' | 'key'>): string {
+  const time = new Date(file.eventTime);
+  if (Number.isNaN(time.getTime())) throw new Error(`invalid event time ${JSON.stringify(file.eventTime)}`);
+  return `${time.toISOString()}!${Buffer.from(file.key, 'utf8').toString('hex')}`;
+}
+
+/** Rows in a batch; throws when the columnar arrays disagree. */
+export function batchRowCount(batch: Pick<BatchData, 'columns' | 'rowNumbers' | 'values' | 'batchId'>): number {
+  const rows = batch.rowNumbers.length;
+  if (batch.values.length !== batch.columns.length) {
+    throw new Error(`batch ${batch.batchId}: ${batch.columns.length} columns but ${batch.values.length} value arrays`);
+  }
+  batch.values.forEach((column, i) => {
+    if (column.length !== rows) {
+      throw new Error(`batch ${batch.batchId}: column "${batch.columns[i]}" has ${column.length} values, expected ${rows}`);
+    }
+  });
+  return rows;
+}
+
+/** Counts kept per batch and per file (DESIGN.md rule 4). */
+export interface BatchCounts {
+  read: number;
+  collapsed: number;
+  inserted: number;
+  updated: number;
+  unchanged: number;
+  stale: number;
+  deleted: number;
+  quarantined: number;
+}
+
+export const COUNT_NAMES = ['read', 'collapsed', 'inserted', 'updated', 'unchanged', 'stale', 'deleted', 'quarantined'] as const;
+
+export function zeroCounts(): BatchCounts {
+  return { read: 0, collapsed: 0, inserted: 0, updated: 0, unchanged: 0, stale: 0, deleted: 0, quarantined: 0 };
+}
+
+/** True when every row read is accounted for exactly once. */
+export function countsAddUp(c: BatchCounts, rejected = 0): boolean {
+  return c.read === rejected + c.collapsed + c.inserted + c.updated + c.unchanged + c.stale + c.deleted + c.quarantined;
+}

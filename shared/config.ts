@@ -1,0 +1,147 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { parseTableName } from './identifiers.ts';
+
+/** `version: "$arrival"`: the later arrival (file, then row) wins. */
+export const ARRIVAL = '$arrival';
+export const DEFAULT_ARRIVAL_COLUMN = '_landfall_arrival';
+
+const columnName = z.string().min(1, 'must not be empty').max(63, 'is longer than PostgreSQL allows (63 bytes)');
+
+const tableSchema = z
+  .object({
+    table: z.string().min(1, 'must not be empty'),
+    prefix: z.string().min(1, 'must not be empty').optional(),
+    conflictKey: z.array(columnName).min(1, 'needs at least one column'),
+    version: z.string().min(1).default(ARRIVAL),
+    mode: z.enum(['upsert', 'insert']).default('upsert'),
+    delete: z.strictObject({ column: columnName, equals: z.string() }).optional(),
+    partitions: z.number().int().min(1).max(1000).default(8),
+    columns: z.record(z.string(), columnName).optional(),
+    arrivalColumn: columnName.default(DEFAULT_ARRIVAL_COLUMN),
+  })
+  .strict();
+
+const configSchema = z
+  .object({
+    tables: z.array(tableSchema).min(1, 'needs at least one table'),
+    batch: z
+      .strictObject({
+        maxRows: z.number().int().min(1).max(1_000_000).default(10_000),
+        maxBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(256 * 1024 * 1024)
+          .default(8 * 1024 * 1024),
+      })
+      .default({ maxRows: 10_000, maxBytes: 8 * 1024 * 1024 }),
+  })
+  .strict();
+
+export type TableConfig = z.output<typeof tableSchema> & { prefix: string };
+export interface LandfallConfig {
+  tables: TableConfig[];
+  batch: { maxRows: number; maxBytes: number };
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  /** Where the config came from (a file path or a description). */
+  readonly source: string;
+  /** Each problem as "table "x": field: message". */
+  readonly problems: string[];
+  constructor(source: string, problems: string[], options?: ErrorOptions) {
+    super(`invalid Landfall config ${source}:\n  - ${problems.join('\n  - ')}`, options);
+    this.source = source;
+    this.problems = problems;
+  }
+}
+
+function describePath(input: unknown, path: readonly PropertyKey[]): string {
+  if (path[0] === 'tables' && typeof path[1] === 'number') {
+    const entry = (input as { tables?: { table?: unknown }[] }).tables?.[path[1]];
+    const label = typeof entry?.table === 'string' ? `table "${entry.table}"` : `tables[${path[1]}]`;
+    const field = path.slice(2).map(String).join('.');
+    return field ? `${label}: ${field}` : label;
+  }
+  return path.length ? path.map(String).join('.') : '(top level)';
+}
+
+/**
+ * Validates a parsed config object. Errors name the table and the field:
+ * `table "orders": conflictKey: needs at least one column`.
+ */
+export function parseConfig(input: unknown, source = '(inline)'): LandfallConfig {
+  const result = configSchema.safeParse(input);
+  if (!result.success) {
+    throw new ConfigError(
+      source,
+      result.error.issues.map((issue) => `${describePath(input, issue.path)}: ${issue.message}`),
+    );
+  }
+  const problems: string[] = [];
+  const tables = result.data.tables.map((t): TableConfig => {
+    try {
+      parseTableName(t.table);
+    } catch (error) {
+      problems.push(`table "${t.table}": table: ${(error as Error).message}`);
+    }
+    const keys = new Set(t.conflictKey);
+    if (keys.size !== t.conflictKey.length) problems.push(`table "${t.table}": conflictKey: lists a column twice`);
+    if (t.version !== ARRIVAL && keys.has(t.version)) {
+      problems.push(`table "${t.table}": version: "${t.version}" is part of the conflict key; a version must be another column`);
+    }
+    if (t.delete && keys.has(t.delete.column)) {
+      problems.push(`table "${t.table}": delete.column: "${t.delete.column}" is part of the conflict key`);
+    }
+    if (t.mode === 'insert' && t.delete) {
+      problems.push(`table "${t.table}": delete: tombstones need mode "upsert" (insert mode never changes a stored row)`);
+    }
+    const targets = Object.values(t.columns ?? {});
+    if (new Set(targets).size !== targets.length) {
+      problems.push(`table "${t.table}": columns: two file columns map to the same table column`);
+    }
+    const prefix = t.prefix ?? `${t.table}/`;
+    return { ...t, prefix };
+  });
+  const names = new Map<string, number>();
+  for (const t of tables) names.set(t.table, (names.get(t.table) ?? 0) + 1);
+  for (const [name, count] of names) if (count > 1) problems.push(`table "${name}": table: configured ${count} times`);
+  for (const a of tables) {
+    for (const b of tables) {
+      if (a !== b && b.prefix.startsWith(a.prefix)) {
+        problems.push(`table "${b.table}": prefix: "${b.prefix}" overlaps the prefix "${a.prefix}" of table "${a.table}"`);
+      }
+    }
+  }
+  if (problems.length) throw new ConfigError(source, problems);
+  return { tables, batch: result.data.batch };
+}
+
+/** Reads and validates a config file; a JSON syntax error names the file. */
+export function loadConfigFile(path: string): LandfallConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(path, [`cannot read the file: ${(error as Error).message}`], { cause: error });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(path, [`not valid JSON: ${(error as Error).message}`], { cause: error });
+  }
+  return parseConfig(json, path);
+}
+
+/** The table whose prefix routes this inbox key, or undefined. */
+export function findTableForKey(config: LandfallConfig, key: string): TableConfig | undefined {
+  return config.tables.find((t) => key.startsWith(t.prefix));
+}
+
+/** File column name → table column name, through the optional mapping. */
+export function mapColumnName(table: TableConfig, fileColumn: string): string {
+  return table.columns?.[fileColumn] ?? fileColumn;
+}

@@ -1,0 +1,27 @@
+/**
+ * Every environment variable Landfall reads, named once. The CDK stack sets them with these
+ * names and the functions read them with these names, so the two cannot drift apart.
+ */
+export const EnvVar = {
+  /** Path of the table config JSON file (bundled beside the function in AWS). */
+  config: 'LANDFALL_CONFIG',
+  /** Inline table config JSON (alternative to a path; the CDK stack uses this). */
+  configJson: 'LANDFALL_CONFIG_JSON',
+  databaseUrl: 'DATABASE_URL',
+  /** RDS Proxy (or database) endpoint for IAM auth; when set, a token replaces the password. */
+  dbHost: 'LANDFALL_DB_HOST',
+  dbPort: 'LANDFALL_DB_PORT',
+  dbName: 'LANDFALL_DB_NAME',
+  dbUser: 'LANDFALL_DB_USER',
+  /** "true" when a transaction-pooling proxy is in the path: no prepared statements. */
+  dbProxy: 'LANDFALL_DB_PROXY',
+  inboxBucket: 'LANDFALL_INBOX_BUCKET',
+  stagingBucket: 'LANDFALL_STAGING_BUCKET',
+  batchesQueueUrl: 'LANDFALL_BATCHES_QUEUE_URL',
+  dlqUrl: 'LANDFALL_DLQ_URL',
+  parkingQueueUrl: 'LANDFALL_PARKING_QUEUE_URL',
+  awsRegion: 'AWS_REGION',
+  awsEndpointUrl: 'AWS_ENDPOINT_URL',
+} as const;
+
+export type EnvVarName = (typeof EnvVar)[keyof typeof EnvVar];

@@ -1,0 +1,75 @@
+import type { TxSql } from '../db.ts';
+
+/**
+ * The ledger's schema, one migration per change, run in order by umzug (see migrate.ts).
+ * Never edit a migration that has shipped: add the next one.
+ */
+export const migrations: { name: string; up: (tx: TxSql) => Promise<unknown> }[] = [
+  {
+    name: '0001-ledger',
+    up: (tx) =>
+      tx.unsafe(`
+        CREATE TABLE landfall.files (
+          file_id      text PRIMARY KEY,
+          table_name   text NOT NULL,
+          bucket       text NOT NULL,
+          key          text NOT NULL,
+          version_id   text,
+          etag         text NOT NULL,
+          event_time   timestamptz NOT NULL,
+          batch_count  int NOT NULL CHECK (batch_count >= 0),
+          read         bigint NOT NULL CHECK (read >= 0),
+          rejected     bigint NOT NULL DEFAULT 0 CHECK (rejected >= 0),
+          manifest_key text,
+          rejects_key  text,
+          registered_at timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE INDEX files_key_idx ON landfall.files (key);
+
+        CREATE TABLE landfall.batches (
+          batch_id    text PRIMARY KEY,
+          file_id     text NOT NULL,
+          table_name  text NOT NULL,
+          partition   int NOT NULL,
+          chunk       int NOT NULL,
+          status      text NOT NULL CHECK (status IN ('applied', 'poisoned')),
+          first_row   bigint,
+          last_row    bigint,
+          read        int NOT NULL DEFAULT 0,
+          collapsed   int NOT NULL DEFAULT 0,
+          inserted    int NOT NULL DEFAULT 0,
+          updated     int NOT NULL DEFAULT 0,
+          unchanged   int NOT NULL DEFAULT 0,
+          stale       int NOT NULL DEFAULT 0,
+          deleted     int NOT NULL DEFAULT 0,
+          quarantined int NOT NULL DEFAULT 0,
+          applications int NOT NULL DEFAULT 0,
+          last_error  text,
+          applied_at  timestamptz,
+          updated_at  timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE INDEX batches_file_idx ON landfall.batches (file_id);
+
+        CREATE TABLE landfall.quarantine (
+          id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+          batch_id        text NOT NULL,
+          file_id         text NOT NULL,
+          file_key        text NOT NULL,
+          table_name      text NOT NULL,
+          row_number      bigint NOT NULL,
+          arrival         text,
+          row             jsonb NOT NULL,
+          sqlstate        text,
+          constraint_name text,
+          column_name     text,
+          message         text NOT NULL,
+          first_seen      timestamptz NOT NULL DEFAULT now(),
+          last_seen       timestamptz NOT NULL DEFAULT now(),
+          attempts        int NOT NULL DEFAULT 1,
+          resolved_at     timestamptz,
+          UNIQUE (batch_id, row_number)
+        );
+        CREATE INDEX quarantine_open_idx ON landfall.quarantine (table_name) WHERE resolved_at IS NULL;
+      `),
+  },
+];
