@@ -3,16 +3,21 @@ import type { Sql, TxSql } from '../db.ts';
 import { migrations } from './migrations.ts';
 
 /** umzug's record of what ran, kept in the ledger schema itself. */
-function ledgerStorage(): UmzugStorage<TxSql> {
+/** The migration context. An object, not the bare `tx`: umzug would call a function context. */
+interface Context {
+  tx: TxSql;
+}
+
+function ledgerStorage(): UmzugStorage<Context> {
   return {
-    async executed({ context: tx }) {
+    async executed({ context: { tx } }) {
       const rows = await tx<{ name: string }[]>`SELECT name FROM landfall.migrations ORDER BY name`;
       return rows.map((r) => r.name);
     },
-    async logMigration({ name, context: tx }) {
+    async logMigration({ name, context: { tx } }) {
       await tx`INSERT INTO landfall.migrations (name) VALUES (${name})`;
     },
-    async unlogMigration({ name, context: tx }) {
+    async unlogMigration({ name, context: { tx } }) {
       await tx`DELETE FROM landfall.migrations WHERE name = ${name}`;
     },
   };
@@ -29,9 +34,9 @@ export async function migrateLedger(sql: Sql): Promise<string[]> {
     await tx`SELECT pg_advisory_xact_lock(hashtext('landfall.migrations'))`;
     await tx`CREATE SCHEMA IF NOT EXISTS landfall`;
     await tx`CREATE TABLE IF NOT EXISTS landfall.migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`;
-    const umzug = new Umzug<TxSql>({
-      migrations: migrations.map((m) => ({ name: m.name, up: ({ context }) => m.up(context) })),
-      context: tx,
+    const umzug = new Umzug<Context>({
+      migrations: migrations.map((m) => ({ name: m.name, up: ({ context }) => m.up(context.tx) })),
+      context: { tx },
       storage: ledgerStorage(),
       logger: undefined,
     });

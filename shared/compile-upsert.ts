@@ -1,0 +1,137 @@
+import { quoteIdent as q } from './identifiers.ts';
+import { ORDINAL, ROW_NUMBER, TOMBSTONE, type UpsertPlan } from './upsert-plan.ts';
+
+/**
+ * The compiled statement of a plan. Its text depends only on the plan, never on the row count:
+ * every column travels as one array parameter, so a 100,000-row batch is the same few KB of
+ * SQL as a 1-row batch (RDS Proxy does not pin, no 65,535-parameter limit).
+ */
+export interface CompiledUpsert {
+  text: string;
+  /** The parameters after the value arrays, in order (only those the text uses). */
+  extraParams: ExtraParam[];
+}
+
+export type ExtraParam = 'rowNumbers' | 'arrival' | 'tombstoneEquals' | 'batchId' | 'quarantined';
+
+/** `cur."v"` etc. */
+const col = (alias: string, name: string) => `${alias}.${q(name)}`;
+
+/**
+ * The winner rule as a predicate over a stored row `cur` and an incoming row `inc`: true when the
+ * incoming row may replace the stored one (DESIGN.md rule 1). null means "always".
+ */
+export function winnerGuard(plan: UpsertPlan, cur: string, inc: string): string | null {
+  const a = plan.arrivalColumn;
+  const tie = a ? `(${col(cur, a)} IS NULL OR ${col(cur, a)} COLLATE "C" <= ${col(inc, a)} COLLATE "C")` : null;
+  const v = plan.version?.name;
+  if (!v) return tie;
+  const newer = `${col(inc, v)} > ${col(cur, v)} OR (${col(cur, v)} IS NULL AND ${col(inc, v)} IS NOT NULL)`;
+  const same = `${col(inc, v)} IS NOT DISTINCT FROM ${col(cur, v)}`;
+  return `(${newer} OR (${same}${tie ? ` AND ${tie}` : ''}))`;
+}
+
+/** `(cur.a, cur.b) IS DISTINCT FROM (inc.a, inc.b)`: the row would change. */
+export function changedPredicate(plan: UpsertPlan, cur: string, inc: string): string | null {
+  if (plan.compareColumns.length === 0) return null;
+  const side = (alias: string) => plan.compareColumns.map((c) => (c.asText ? `${col(alias, c.name)}::text` : col(alias, c.name))).join(', ');
+  return `(${side(cur)}) IS DISTINCT FROM (${side(inc)})`;
+}
+
+function keyJoin(plan: UpsertPlan, cur: string, inc: string): string {
+  const op = plan.nullsEqual ? 'IS NOT DISTINCT FROM' : '=';
+  return plan.key.map((k) => `${col(cur, k)} ${op} ${col(inc, k)}`).join(' AND ');
+}
+
+export function compileUpsert(plan: UpsertPlan): CompiledUpsert {
+  const n = plan.inputCount;
+  const extraParams: ExtraParam[] = ['rowNumbers', 'batchId', 'quarantined'];
+  if (plan.arrivalColumn) extraParams.push('arrival');
+  if (plan.tombstone) extraParams.push('tombstoneEquals');
+  const params = Object.fromEntries(extraParams.map((name, i) => [name, n + 1 + i])) as Record<ExtraParam, number>;
+  const inputs = Array.from({ length: n }, (_, i) => `i${i}`);
+  const selectList = [
+    `u.${q(ORDINAL)}`,
+    `u.${q(ROW_NUMBER)}`,
+    ...plan.columns.map((c) => `u.i${c.input}::${c.type} AS ${q(c.name)}`),
+    ...(plan.tombstone ? [`u.i${plan.tombstone.input} AS ${q(TOMBSTONE)}`] : []),
+    ...(plan.arrivalColumn ? [`$${params.arrival}::text || '!' || lpad(u.${q(ROW_NUMBER)}::text, 12, '0') AS ${q(plan.arrivalColumn)}`] : []),
+  ];
+  const keys = plan.key.map(q);
+  // Upsert: the greatest version wins, ties to the later row. Insert: the first row wins, as
+  // the stored row wins over any later one.
+  const order =
+    plan.mode === 'upsert'
+      ? [...keys, ...(plan.version ? [`${q(plan.version.name)} DESC NULLS LAST`] : []), `${q(ORDINAL)} DESC`]
+      : [...keys, `${q(ORDINAL)} ASC`];
+  const written = [...plan.columns.map((c) => c.name), ...(plan.arrivalColumn ? [plan.arrivalColumn] : [])].map(q);
+  const notTombstone = plan.tombstone ? `WHERE red.${q(TOMBSTONE)} IS DISTINCT FROM $${params.tombstoneEquals}::text` : '';
+
+  const guard = winnerGuard(plan, 'cur', 'EXCLUDED');
+  const changed = changedPredicate(plan, 'cur', 'EXCLUDED');
+  const conditions = plan.mode === 'upsert' ? [guard, changed].filter((x): x is string => x !== null) : [];
+  const doUpdate = plan.mode === 'upsert' && changed !== null;
+  const onConflict = doUpdate
+    ? `ON CONFLICT (${keys.join(', ')}) DO UPDATE SET ${plan.updateColumns.map((c) => `${q(c)} = EXCLUDED.${q(c)}`).join(', ')}` +
+      (conditions.length ? ` WHERE ${conditions.join(' AND ')}` : '')
+    : `ON CONFLICT (${keys.join(', ')}) DO NOTHING`;
+
+  const deleteGuard = winnerGuard(plan, 'cur', 'red');
+  const del = plan.tombstone
+    ? `, del AS (
+  DELETE FROM ${plan.target} AS cur USING red
+  WHERE red.${q(TOMBSTONE)} = $${params.tombstoneEquals}::text AND ${keyJoin(plan, 'cur', 'red')}${deleteGuard ? ` AND ${deleteGuard}` : ''}
+  RETURNING 1
+)`
+    : '';
+
+  // Rows that changed nothing are stale (the stored row wins) or unchanged (equal to it). The
+  // join against the stored rows (the statement's snapshot: before this write) runs only when
+  // some rows were skipped: an uncorrelated sub-select is evaluated lazily.
+  const staleWhen =
+    plan.mode === 'upsert'
+      ? (() => {
+          const g = winnerGuard(plan, 'cur', 'red');
+          return g ? `NOT coalesce(${g}, false)` : 'false';
+        })()
+      : (changedPredicate(plan, 'cur', 'red') ?? 'false');
+
+  const text = `WITH src AS (
+  SELECT ${selectList.join(', ')}
+  FROM unnest(${inputs.map((_, i) => `$${i + 1}::text[]`).join(', ')}, $${params.rowNumbers}::int8[])
+    WITH ORDINALITY AS u(${[...inputs, q(ROW_NUMBER), q(ORDINAL)].join(', ')})
+), red AS (
+  SELECT DISTINCT ON (${keys.join(', ')}) * FROM src ORDER BY ${order.join(', ')}
+), ups AS (
+  INSERT INTO ${plan.target} AS cur (${written.join(', ')})
+  SELECT ${written.map((c) => `red.${c}`).join(', ')} FROM red ${notTombstone}
+  ${onConflict}
+  RETURNING (xmax = 0) AS ins
+)${del}, n AS (
+  SELECT (SELECT count(*) FROM src)::int AS rows,
+         (SELECT count(*) FROM red)::int AS reduced,
+         (SELECT count(*) FROM ups WHERE ins)::int AS inserted,
+         (SELECT count(*) FROM ups WHERE NOT ins)::int AS updated,
+         ${plan.tombstone ? '(SELECT count(*) FROM del)::int' : '0'} AS deleted
+), c AS (
+  SELECT rows, reduced, inserted, updated, deleted,
+         CASE WHEN reduced > inserted + updated + deleted
+              THEN (SELECT count(*) FROM red JOIN ${plan.target} AS cur ON ${keyJoin(plan, 'cur', 'red')} WHERE ${staleWhen})::int
+              ELSE 0 END AS stale
+  FROM n
+)
+UPDATE landfall.batches AS b SET
+  read = c.rows + $${params.quarantined}::int,
+  collapsed = c.rows - c.reduced,
+  inserted = c.inserted,
+  updated = c.updated,
+  unchanged = c.reduced - c.inserted - c.updated - c.deleted - c.stale,
+  stale = c.stale,
+  deleted = c.deleted,
+  quarantined = $${params.quarantined}::int,
+  updated_at = now()
+FROM c
+WHERE b.batch_id = $${params.batchId}::text
+RETURNING b.read, b.collapsed, b.inserted, b.updated, b.unchanged, b.stale, b.deleted, b.quarantined`;
+  return { text, extraParams };
+}

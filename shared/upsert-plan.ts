@@ -1,0 +1,127 @@
+import type { CatalogColumn, TableCatalog } from './catalog.ts';
+import type { TableConfig } from './config.ts';
+import type { KeyCheck } from './conflict-key.ts';
+
+/** Internal column names of the statement; a table column with one of these names is refused. */
+export const ORDINAL = 'landfall$ord';
+export const ROW_NUMBER = 'landfall$row';
+export const TOMBSTONE = 'landfall$tomb';
+
+/** Types that have no equality operator: compared as text when looking for changes. */
+const COMPARE_AS_TEXT = new Set(['json', '_json', 'xml', '_xml', 'point', 'line', 'lseg', 'path', 'polygon', 'box', 'circle']);
+
+export interface PlanColumn {
+  name: string;
+  /** Cast target from the catalog. */
+  type: string;
+  /** Position of the column's value array in the batch. */
+  input: number;
+}
+
+/**
+ * Everything needed to apply batches of one column set to one table, as plain data. The SQL
+ * is compiled from it in one place (compile-upsert.ts); tests check the plan first.
+ */
+export interface UpsertPlan {
+  table: string;
+  /** Quoted, schema-qualified target. */
+  target: string;
+  mode: 'upsert' | 'insert';
+  /** Batch columns that are table columns, cast to their types. */
+  columns: PlanColumn[];
+  key: string[];
+  version: PlanColumn | null;
+  /** The table's arrival column: set to the row's arrival on every write, compared on ties. */
+  arrivalColumn: string | null;
+  /** Tombstone input (a batch column that need not exist in the table). */
+  tombstone: { input: number; equals: string } | null;
+  /** Columns set on conflict (non-key batch columns, plus the arrival column). */
+  updateColumns: string[];
+  /** Columns compared to tell "unchanged" from "updated"; `asText` for types without `=`. */
+  compareColumns: { name: string; asText: boolean }[];
+  /** Number of value arrays the batch carries (all its columns). */
+  inputCount: number;
+  /** The arbiter index treats NULL keys as equal (NULLS NOT DISTINCT). */
+  nullsEqual: boolean;
+}
+
+export class BatchShapeError extends Error {
+  override name = 'BatchShapeError';
+  readonly table: string;
+  readonly column: string | null;
+  constructor(table: string, column: string | null, message: string) {
+    super(`table "${table}": ${message}`);
+    this.table = table;
+    this.column = column;
+  }
+}
+
+/**
+ * Plans the set-based apply of batches carrying `columns` (table column names, in batch order).
+ * A column the table does not have, a generated column, or a missing key or version column is
+ * an error that names it; the tombstone column alone may be absent from the table.
+ */
+export function buildUpsertPlan(config: TableConfig, catalog: TableCatalog, keyCheck: KeyCheck, columns: readonly string[]): UpsertPlan {
+  const byName = new Map<string, CatalogColumn>(catalog.columns.map((c) => [c.name, c]));
+  for (const reserved of [ORDINAL, ROW_NUMBER, TOMBSTONE]) {
+    if (byName.has(reserved)) throw new BatchShapeError(config.table, reserved, `column name "${reserved}" is reserved by Landfall`);
+  }
+  const seen = new Set<string>();
+  const planColumns: PlanColumn[] = [];
+  let tombstone: UpsertPlan['tombstone'] = null;
+  columns.forEach((name, input) => {
+    if (seen.has(name)) throw new BatchShapeError(config.table, name, `column "${name}" appears twice in the file`);
+    seen.add(name);
+    const isTombstone = config.delete?.column === name;
+    if (isTombstone) tombstone = { input, equals: config.delete!.equals };
+    const column = byName.get(name);
+    if (!column) {
+      if (isTombstone) return;
+      throw new BatchShapeError(config.table, name, `column "${name}" does not exist in ${catalog.table.schema}.${catalog.table.name} (map it with "columns" in the config, or remove it from the file)`);
+    }
+    if (column.generated) throw new BatchShapeError(config.table, name, `column "${name}" is generated and cannot be written`);
+    if (name === keyCheck.arrivalColumn?.name) {
+      throw new BatchShapeError(config.table, name, `column "${name}" is Landfall's arrival column; files must not carry it`);
+    }
+    planColumns.push({ name, type: column.type, input });
+  });
+  for (const key of config.conflictKey) {
+    if (!seen.has(key)) throw new BatchShapeError(config.table, key, `the file has no column "${key}" of the conflict key`);
+  }
+  let version: PlanColumn | null = null;
+  if (keyCheck.versionColumn) {
+    version = planColumns.find((c) => c.name === keyCheck.versionColumn!.name) ?? null;
+    if (!version) throw new BatchShapeError(config.table, keyCheck.versionColumn.name, `the file has no version column "${keyCheck.versionColumn.name}"`);
+  }
+  const keySet = new Set(config.conflictKey);
+  const nonKey = planColumns.filter((c) => !keySet.has(c.name));
+  const arrivalColumn = keyCheck.arrivalColumn?.name ?? null;
+  return {
+    table: config.table,
+    target: catalog.quoted,
+    mode: config.mode,
+    columns: planColumns,
+    key: [...config.conflictKey],
+    version,
+    arrivalColumn,
+    tombstone,
+    updateColumns: [...nonKey.map((c) => c.name), ...(arrivalColumn ? [arrivalColumn] : [])],
+    compareColumns: nonKey.map((c) => ({ name: c.name, asText: COMPARE_AS_TEXT.has(byName.get(c.name)!.baseType) })),
+    inputCount: columns.length,
+    nullsEqual: keyCheck.index.nullsNotDistinct,
+  };
+}
+
+/**
+ * Rows whose conflict key has a NULL, when the arbiter index would let such rows pile up as
+ * duplicates: returned as row indexes so the engine quarantines them instead of storing them.
+ * A raw NULL is exactly a NULL after the cast, so this needs no database.
+ */
+export function findNullKeyRows(plan: UpsertPlan, values: readonly (readonly (string | null)[])[]): number[] {
+  if (plan.nullsEqual) return [];
+  const keyInputs = plan.columns.filter((c) => plan.key.includes(c.name)).map((c) => values[c.input]!);
+  const rows = keyInputs[0]?.length ?? 0;
+  const found: number[] = [];
+  for (let r = 0; r < rows; r++) if (keyInputs.some((column) => column[r] === null)) found.push(r);
+  return found;
+}
