@@ -1,0 +1,45 @@
+import { describe, expect, test } from 'vitest';
+import { classifyCode, classifyPgError } from '../../shared/classify-pg-error.ts';
+
+describe('classifyCode', () => {
+  test.each([
+    ['08000', 'transient'], // connection exception
+    ['08006', 'transient'], // connection failure
+    ['40001', 'transient'], // serialization failure
+    ['40P01', 'transient'], // deadlock
+    ['53300', 'transient'], // too many connections
+    ['53100', 'transient'], // disk full
+    ['57P01', 'transient'], // admin shutdown
+    ['57014', 'transient'], // statement timeout / cancel
+    ['55P03', 'transient'], // lock not available
+    ['CONNECTION_CLOSED', 'transient'],
+    ['CONNECT_TIMEOUT', 'transient'],
+    ['ECONNRESET', 'transient'],
+    ['21000', 'batch-poison'], // cardinality violation
+    ['22P02', 'batch-poison'], // invalid text representation
+    ['22007', 'batch-poison'], // invalid datetime format
+    ['22001', 'batch-poison'], // string too long
+    ['23505', 'batch-poison'], // unique violation
+    ['23502', 'batch-poison'], // not null violation
+    ['23503', 'batch-poison'], // foreign key violation
+    ['23514', 'batch-poison'], // check violation
+    ['42804', 'batch-poison'], // datatype mismatch from data
+    ['42P01', 'config'], // undefined table
+    ['42703', 'config'], // undefined column
+    ['42501', 'config'], // insufficient privilege
+    ['57P04', 'config'], // database dropped
+    ['0A000', 'config'], // feature not supported
+  ])('%s is %s', (code, expected) => {
+    expect(classifyCode(code)).toBe(expected);
+  });
+});
+
+describe('classifyPgError', () => {
+  test('reads the code of a driver error', () => {
+    expect(classifyPgError(Object.assign(new Error('x'), { code: '23505' }))).toBe('batch-poison');
+  });
+
+  test('an error without a code (a timeout, a socket) is transient', () => {
+    expect(classifyPgError(new Error('socket hang up'))).toBe('transient');
+  });
+});

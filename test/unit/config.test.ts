@@ -1,0 +1,68 @@
+import { describe, expect, test } from 'vitest';
+import { ConfigError, findTableForKey, parseConfig } from '../../shared/config.ts';
+
+function problemsOf(input: unknown): string[] {
+  try {
+    parseConfig(input, 'landfall.json');
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('parseConfig', () => {
+  test('fills the documented defaults', () => {
+    const config = parseConfig({ tables: [{ table: 'orders', conflictKey: ['id'] }] });
+
+    expect(config.tables[0]).toMatchObject({ prefix: 'orders/', version: '$arrival', mode: 'upsert', partitions: 8, arrivalColumn: '_landfall_arrival' });
+    expect(config.batch).toEqual({ maxRows: 10_000, maxBytes: 8 * 1024 * 1024 });
+  });
+
+  test('an error names the table and the field', () => {
+    expect(problemsOf({ tables: [{ table: 'orders', conflictKey: [] }] })).toEqual(['table "orders": conflictKey: needs at least one column']);
+  });
+
+  test('an unknown field is refused, not ignored', () => {
+    expect(problemsOf({ tables: [{ table: 'orders', conflictKey: ['id'], conflict_key: ['id'] }] })[0]).toMatch(/^table "orders": .*conflict_key/);
+  });
+
+  test('a bad mode names the allowed values', () => {
+    expect(problemsOf({ tables: [{ table: 'orders', conflictKey: ['id'], mode: 'merge' }] })[0]).toMatch(/^table "orders": mode: .*upsert.*insert/);
+  });
+
+  test('the version column cannot be part of the key', () => {
+    expect(problemsOf({ tables: [{ table: 'orders', conflictKey: ['id', 'seq'], version: 'seq' }] })).toEqual([
+      'table "orders": version: "seq" is part of the conflict key; a version must be another column',
+    ]);
+  });
+
+  test('overlapping prefixes are refused', () => {
+    const problems = problemsOf({
+      tables: [
+        { table: 'a', prefix: 'in/', conflictKey: ['id'] },
+        { table: 'b', prefix: 'in/b/', conflictKey: ['id'] },
+      ],
+    });
+    expect(problems).toEqual(['table "b": prefix: "in/b/" overlaps the prefix "in/" of table "a"']);
+  });
+
+  test('a table configured twice is refused', () => {
+    const problems = problemsOf({
+      tables: [
+        { table: 'a', prefix: 'x/', conflictKey: ['id'] },
+        { table: 'a', prefix: 'y/', conflictKey: ['id'] },
+      ],
+    });
+    expect(problems).toContain('table "a": table: configured 2 times');
+  });
+});
+
+describe('findTableForKey', () => {
+  test('routes a key by its prefix', () => {
+    const config = parseConfig({ tables: [{ table: 'a', conflictKey: ['id'] }, { table: 'sales.b', prefix: 'bee/', conflictKey: ['id'] }] });
+
+    expect(findTableForKey(config, 'bee/2026/x.csv')?.table).toBe('sales.b');
+    expect(findTableForKey(config, 'nowhere/x.csv')).toBeUndefined();
+  });
+});

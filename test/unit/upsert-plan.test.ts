@@ -1,0 +1,134 @@
+import { describe, expect, test } from 'vitest';
+import { fileArrivalOf } from '../../shared/batch.ts';
+import type { TableCatalog } from '../../shared/catalog.ts';
+import { checkTableConfig } from '../../shared/conflict-key.ts';
+import { compileUpsert, winnerGuard } from '../../shared/compile-upsert.ts';
+import { parseTableName, quoteIdent } from '../../shared/identifiers.ts';
+import { toPgArrayLiteral } from '../../shared/pg-array.ts';
+import { BatchShapeError, buildUpsertPlan, findNullKeyRows } from '../../shared/upsert-plan.ts';
+import { tableConfig } from '../helpers/engine.ts';
+
+const catalog: TableCatalog = {
+  table: { schema: 'public', name: 'items' },
+  quoted: '"public"."items"',
+  estimatedRows: 0,
+  columns: [
+    { name: 'id', type: 'integer', baseType: 'int4', notNull: true, hasDefault: false, generated: false },
+    { name: 'name', type: 'text', baseType: 'text', notNull: false, hasDefault: false, generated: false },
+    { name: 'doc', type: 'json', baseType: 'json', notNull: false, hasDefault: false, generated: false },
+    { name: 'v', type: 'bigint', baseType: 'int8', notNull: true, hasDefault: false, generated: false },
+    { name: 'total', type: 'numeric', baseType: 'numeric', notNull: false, hasDefault: true, generated: true },
+    { name: '_landfall_arrival', type: 'text', baseType: 'text', notNull: false, hasDefault: false, generated: false },
+  ],
+  uniqueIndexes: [
+    { name: 'items_pkey', columns: ['id'], primary: true, constraint: 'items_pkey', partial: false, expression: false, nullsNotDistinct: false, valid: true, deferrable: false, definition: '' },
+  ],
+};
+
+const config = tableConfig({ table: 'items', conflictKey: ['id'], version: 'v', delete: { column: '_op', equals: 'D' } });
+const check = checkTableConfig(config, catalog);
+
+describe('buildUpsertPlan', () => {
+  test('casts each batch column to its catalog type and keeps the tombstone column out of the table', () => {
+    const plan = buildUpsertPlan(config, catalog, check, ['id', 'name', 'v', '_op']);
+
+    expect(plan.columns).toEqual([
+      { name: 'id', type: 'integer', input: 0 },
+      { name: 'name', type: 'text', input: 1 },
+      { name: 'v', type: 'bigint', input: 2 },
+    ]);
+    expect(plan.tombstone).toEqual({ input: 3, equals: 'D' });
+    expect(plan.updateColumns).toEqual(['name', 'v', '_landfall_arrival']);
+  });
+
+  test('a json column is compared as text (json has no equality operator)', () => {
+    const plan = buildUpsertPlan(config, catalog, check, ['id', 'doc', 'v']);
+
+    expect(plan.compareColumns).toEqual([
+      { name: 'doc', asText: true },
+      { name: 'v', asText: false },
+    ]);
+  });
+
+  test.each([
+    [['id', 'nope', 'v'], 'nope', /column "nope" does not exist/],
+    [['name', 'v'], 'id', /no column "id" of the conflict key/],
+    [['id', 'name'], 'v', /no version column "v"/],
+    [['id', 'v', 'total'], 'total', /"total" is generated/],
+    [['id', 'v', '_landfall_arrival'], '_landfall_arrival', /arrival column/],
+    [['id', 'v', 'v'], 'v', /appears twice/],
+  ])('columns %j are refused naming %s', (columns, column, message) => {
+    let error: unknown;
+    try {
+      buildUpsertPlan(config, catalog, check, columns);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(BatchShapeError);
+    expect((error as BatchShapeError).column).toBe(column);
+    expect((error as BatchShapeError).message).toMatch(message);
+  });
+});
+
+describe('compileUpsert', () => {
+  test('the statement is one INSERT .. SELECT DISTINCT ON over unnest, with no value in the text', () => {
+    const { text, extraParams } = compileUpsert(buildUpsertPlan(config, catalog, check, ['id', 'name', 'v', '_op']));
+
+    expect(text).toContain('FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[])');
+    expect(text).toContain('SELECT DISTINCT ON ("id") * FROM src ORDER BY "id", "v" DESC NULLS LAST, "landfall$ord" DESC');
+    expect(text).toContain('ON CONFLICT ("id") DO UPDATE SET "name" = EXCLUDED."name", "v" = EXCLUDED."v", "_landfall_arrival" = EXCLUDED."_landfall_arrival" WHERE');
+    expect(text).toContain('RETURNING (xmax = 0) AS ins');
+    expect(extraParams).toEqual(['rowNumbers', 'batchId', 'quarantined', 'arrival', 'tombstoneEquals']);
+  });
+
+  test('insert mode never updates', () => {
+    const insertConfig = tableConfig({ table: 'items', conflictKey: ['id'], mode: 'insert' });
+    const plan = buildUpsertPlan(insertConfig, catalog, checkTableConfig(insertConfig, catalog), ['id', 'name']);
+
+    expect(compileUpsert(plan).text).toContain('ON CONFLICT ("id") DO NOTHING');
+  });
+
+  test('the winner guard compares versions, then arrivals in byte order', () => {
+    const plan = buildUpsertPlan(config, catalog, check, ['id', 'v']);
+
+    expect(winnerGuard(plan, 'cur', 'inc')).toBe(
+      '(inc."v" > cur."v" OR (cur."v" IS NULL AND inc."v" IS NOT NULL) OR (inc."v" IS NOT DISTINCT FROM cur."v" AND (cur."_landfall_arrival" IS NULL OR cur."_landfall_arrival" COLLATE "C" <= inc."_landfall_arrival" COLLATE "C")))',
+    );
+  });
+});
+
+describe('findNullKeyRows', () => {
+  test('lists rows with a NULL in any key column', () => {
+    const plan = buildUpsertPlan(config, catalog, check, ['name', 'id', 'v']);
+
+    expect(findNullKeyRows(plan, [['a', null, 'c'], ['1', null, '3'], ['1', '1', '1']])).toEqual([1]);
+  });
+});
+
+describe('small pieces', () => {
+  test('toPgArrayLiteral quotes every element and keeps NULL apart from "NULL"', () => {
+    expect(toPgArrayLiteral(['a', null, 'NULL', 'x"y\\z', '', '{,}'])).toBe('{"a",NULL,"NULL","x\\"y\\\\z","","{,}"}');
+  });
+
+  test('quoteIdent doubles quotes', () => {
+    expect(quoteIdent('x"; drop table t; --')).toBe('"x""; drop table t; --"');
+  });
+
+  test('parseTableName splits schema and keeps quoted dots', () => {
+    expect(parseTableName('sales.orders')).toEqual({ schema: 'sales', name: 'orders' });
+    expect(parseTableName('"a.b"')).toEqual({ schema: 'public', name: 'a.b' });
+    expect(() => parseTableName('a.b.c')).toThrow(/must be "table" or "schema.table"/);
+  });
+
+  test('file arrival sorts by event time, then key, in byte order', () => {
+    const arrivals = [
+      fileArrivalOf({ eventTime: '2026-01-01T00:00:01Z', key: 'a' }),
+      fileArrivalOf({ eventTime: '2026-01-01T00:00:00Z', key: 'ab' }),
+      fileArrivalOf({ eventTime: '2026-01-01T00:00:00Z', key: 'a' }),
+      fileArrivalOf({ eventTime: '2026-01-01T00:00:00Z', key: 'a b' }),
+    ];
+    const sorted = [...arrivals].sort((x, y) => (Buffer.from(x) < Buffer.from(y) ? -1 : 1));
+
+    expect(sorted).toEqual([arrivals[2], arrivals[3], arrivals[1], arrivals[0]]);
+  });
+});
