@@ -5,6 +5,11 @@ export interface CatalogColumn {
   name: string;
   /** `format_type` of the column: the cast target, e.g. `numeric(12,2)`, `timestamp with time zone`. */
   type: string;
+  /**
+   * The type to cast incoming text to: the column type WITHOUT its modifier. An explicit cast to
+   * `varchar(5)` silently truncates; assignment to the column then raises 22001 instead.
+   */
+  castType: string;
   /** Base type name after resolving domains (`jsonb`, `_int4` for int[]...). */
   baseType: string;
   notNull: boolean;
@@ -60,6 +65,7 @@ export async function loadCatalog(sql: postgres.Sql | postgres.TransactionSql, t
   const columns = await sql<CatalogColumn[]>`
     SELECT a.attname AS name,
            format_type(a.atttypid, a.atttypmod) AS type,
+           CASE WHEN a.atttypid = 'bit'::regtype THEN 'bit varying' ELSE format_type(a.atttypid, NULL) END AS "castType",
            coalesce(bt.typname, t.typname) AS "baseType",
            a.attnotnull AS "notNull",
            (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '') AS "hasDefault",

@@ -50,10 +50,14 @@ export function compileUpsert(plan: UpsertPlan): CompiledUpsert {
   if (plan.tombstone) extraParams.push('tombstoneEquals');
   const params = Object.fromEntries(extraParams.map((name, i) => [name, n + 1 + i])) as Record<ExtraParam, number>;
   const inputs = Array.from({ length: n }, (_, i) => `i${i}`);
+  // Each array is parsed straight into its column's type (one parse, no text intermediate);
+  // inputs that are not table columns (the tombstone) stay text.
+  const inputTypes = inputs.map(() => 'text');
+  for (const c of plan.columns) inputTypes[c.input] = c.type;
   const selectList = [
     `u.${q(ORDINAL)}`,
     `u.${q(ROW_NUMBER)}`,
-    ...plan.columns.map((c) => `u.i${c.input}::${c.type} AS ${q(c.name)}`),
+    ...plan.columns.map((c) => `u.i${c.input} AS ${q(c.name)}`),
     ...(plan.tombstone ? [`u.i${plan.tombstone.input} AS ${q(TOMBSTONE)}`] : []),
     ...(plan.arrivalColumn ? [`$${params.arrival}::text || '!' || lpad(u.${q(ROW_NUMBER)}::text, 12, '0') AS ${q(plan.arrivalColumn)}`] : []),
   ];
@@ -98,7 +102,7 @@ export function compileUpsert(plan: UpsertPlan): CompiledUpsert {
 
   const text = `WITH src AS (
   SELECT ${selectList.join(', ')}
-  FROM unnest(${inputs.map((_, i) => `$${i + 1}::text[]`).join(', ')}, $${params.rowNumbers}::int8[])
+  FROM unnest(${inputTypes.map((type, i) => `$${i + 1}::${type}[]`).join(', ')}, $${params.rowNumbers}::int8[])
     WITH ORDINALITY AS u(${[...inputs, q(ROW_NUMBER), q(ORDINAL)].join(', ')})
 ), red AS (
   SELECT DISTINCT ON (${keys.join(', ')}) * FROM src ORDER BY ${order.join(', ')}
@@ -113,7 +117,7 @@ export function compileUpsert(plan: UpsertPlan): CompiledUpsert {
          (SELECT count(*) FROM ups WHERE ins)::int AS inserted,
          (SELECT count(*) FROM ups WHERE NOT ins)::int AS updated,
          ${plan.tombstone ? '(SELECT count(*) FROM del)::int' : '0'} AS deleted
-), c AS (
+), c AS MATERIALIZED (
   SELECT rows, reduced, inserted, updated, deleted,
          CASE WHEN reduced > inserted + updated + deleted
               THEN (SELECT count(*) FROM red JOIN ${plan.target} AS cur ON ${keyJoin(plan, 'cur', 'red')} WHERE ${staleWhen})::int

@@ -12,7 +12,7 @@ const COMPARE_AS_TEXT = new Set(['json', '_json', 'xml', '_xml', 'point', 'line'
 
 export interface PlanColumn {
   name: string;
-  /** Cast target from the catalog. */
+  /** Cast target from the catalog (the column type without modifier; assignment applies it). */
   type: string;
   /** Position of the column's value array in the batch. */
   input: number;
@@ -83,7 +83,7 @@ export function buildUpsertPlan(config: TableConfig, catalog: TableCatalog, keyC
     if (name === keyCheck.arrivalColumn?.name) {
       throw new BatchShapeError(config.table, name, `column "${name}" is Landfall's arrival column; files must not carry it`);
     }
-    planColumns.push({ name, type: column.type, input });
+    planColumns.push({ name, type: column.castType, input });
   });
   for (const key of config.conflictKey) {
     if (!seen.has(key)) throw new BatchShapeError(config.table, key, `the file has no column "${key}" of the conflict key`);

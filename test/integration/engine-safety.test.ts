@@ -83,6 +83,16 @@ describe('what the reduction cannot see raises 21000, classified batch-poison', 
     expect(classifyPgError(error)).toBe('batch-poison');
   });
 
+  test('a value too long for varchar(5) is an error (22001), never silently truncated', async () => {
+    await sql`CREATE TABLE short_text (id int PRIMARY KEY, code varchar(5), amount numeric(6,2))`;
+    const target = await prepare(sql, { table: 'short_text', conflictKey: ['id'] });
+
+    const error = await thrown(() => applyBatch(sql, target, makeBatch({ table: 'short_text', rows: [{ id: '1', code: 'abcdefgh', amount: '1' }] })));
+
+    expect(error.code).toBe('22001');
+    expect(classifyPgError(error)).toBe('batch-poison');
+  });
+
   test('a failed batch leaves no trace: no rows, no ledger claim', async () => {
     await sql`CREATE TABLE rollback_t (id int PRIMARY KEY, n int)`;
     const target = await prepare(sql, { table: 'rollback_t', conflictKey: ['id'] });

@@ -13,12 +13,12 @@ const catalog: TableCatalog = {
   quoted: '"public"."items"',
   estimatedRows: 0,
   columns: [
-    { name: 'id', type: 'integer', baseType: 'int4', notNull: true, hasDefault: false, generated: false },
-    { name: 'name', type: 'text', baseType: 'text', notNull: false, hasDefault: false, generated: false },
-    { name: 'doc', type: 'json', baseType: 'json', notNull: false, hasDefault: false, generated: false },
-    { name: 'v', type: 'bigint', baseType: 'int8', notNull: true, hasDefault: false, generated: false },
-    { name: 'total', type: 'numeric', baseType: 'numeric', notNull: false, hasDefault: true, generated: true },
-    { name: '_landfall_arrival', type: 'text', baseType: 'text', notNull: false, hasDefault: false, generated: false },
+    { name: 'id', type: 'integer', castType: 'integer', baseType: 'int4', notNull: true, hasDefault: false, generated: false },
+    { name: 'name', type: 'text', castType: 'text', baseType: 'text', notNull: false, hasDefault: false, generated: false },
+    { name: 'doc', type: 'json', castType: 'json', baseType: 'json', notNull: false, hasDefault: false, generated: false },
+    { name: 'v', type: 'bigint', castType: 'bigint', baseType: 'int8', notNull: true, hasDefault: false, generated: false },
+    { name: 'total', type: 'numeric(12,2)', castType: 'numeric', baseType: 'numeric', notNull: false, hasDefault: true, generated: true },
+    { name: '_landfall_arrival', type: 'text', castType: 'text', baseType: 'text', notNull: false, hasDefault: false, generated: false },
   ],
   uniqueIndexes: [
     { name: 'items_pkey', columns: ['id'], primary: true, constraint: 'items_pkey', partial: false, expression: false, nullsNotDistinct: false, valid: true, deferrable: false, definition: '' },
@@ -74,7 +74,7 @@ describe('compileUpsert', () => {
   test('the statement is one INSERT .. SELECT DISTINCT ON over unnest, with no value in the text', () => {
     const { text, extraParams } = compileUpsert(buildUpsertPlan(config, catalog, check, ['id', 'name', 'v', '_op']));
 
-    expect(text).toContain('FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[])');
+    expect(text).toContain('FROM unnest($1::integer[], $2::text[], $3::bigint[], $4::text[], $5::int8[])');
     expect(text).toContain('SELECT DISTINCT ON ("id") * FROM src ORDER BY "id", "v" DESC NULLS LAST, "landfall$ord" DESC');
     expect(text).toContain('ON CONFLICT ("id") DO UPDATE SET "name" = EXCLUDED."name", "v" = EXCLUDED."v", "_landfall_arrival" = EXCLUDED."_landfall_arrival" WHERE');
     expect(text).toContain('RETURNING (xmax = 0) AS ins');

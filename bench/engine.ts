@@ -1,0 +1,237 @@
+/**
+ * Engine benchmark: rows/s of the set-based upsert against COPY into the same table, measured
+ * in the same run on the same server over one connection. Not a test: it prints a table.
+ *
+ *   npm run bench:engine                 # 1,000,000 rows, batches of 10,000
+ *   ROWS=200000 BATCH=50000 npm run bench:engine
+ *
+ * DATABASE_URL points it at your own PostgreSQL; otherwise it starts the embedded one.
+ */
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import postgres from 'postgres';
+import { applyBatch } from '../shared/apply-batch.ts';
+import { type BatchData, batchIdOf, fileArrivalOf, fileIdOf } from '../shared/batch.ts';
+import { parseConfig } from '../shared/config.ts';
+import { migrateLedger } from '../shared/ledger/migrate.ts';
+import { startEmbeddedPostgres } from '../shared/local/embedded-postgres.ts';
+import { prepareTable, type TargetTable } from '../shared/target-table.ts';
+
+const ROWS = Number(process.env.ROWS ?? 1_000_000);
+const BATCH = Number(process.env.BATCH ?? 10_000);
+const VALUES_CHUNK = 1_000;
+const COLUMNS = ['tenant_id', 'sku', 'name', 'qty', 'price', 'attrs', 'updated_at', 'active'] as const;
+const TABLE = 'bench_items';
+
+type Columns = (string | null)[][];
+
+/** Column-major rows; `variant` changes every non-key value (and bumps the version). */
+function generate(n: number, variant: number, duplicateEvery = 0): Columns {
+  const cols: Columns = COLUMNS.map(() => new Array<string | null>(n));
+  const base = Date.UTC(2026, 0, 1) + variant * 86_400_000;
+  for (let r = 0; r < n; r++) {
+    // With duplicateEvery = 10, every 10th row repeats the key of the row before it.
+    const i = duplicateEvery && r % duplicateEvery === duplicateEvery - 1 ? r - 1 : r;
+    cols[0]![r] = String(i % 100);
+    cols[1]![r] = `sku-${i}`;
+    cols[2]![r] = `item ${i} v${variant}`;
+    cols[3]![r] = String((i + variant) % 1000);
+    cols[4]![r] = ((i % 10_000) / 100 + variant).toFixed(2);
+    cols[5]![r] = `{"color":"red","size":${(i + variant) % 5},"tags":["a","b"]}`;
+    cols[6]![r] = new Date(base + i * 1000 + (r !== i ? 1 : 0)).toISOString();
+    cols[7]![r] = (i + variant) % 2 ? 't' : 'f';
+  }
+  return cols;
+}
+
+function slice(cols: Columns, from: number, to: number): Columns {
+  return cols.map((c) => c.slice(from, to));
+}
+
+const csvField = (v: string | null) => (v === null ? '' : `"${v.replaceAll('"', '""')}"`);
+
+function* csvLines(cols: Columns, from = 0, to = cols[0]!.length): Generator<string> {
+  for (let r = from; r < to; r++) yield `${cols.map((c) => csvField(c[r]!)).join(',')}\n`;
+}
+
+async function copyInto(sql: postgres.Sql | postgres.TransactionSql, table: string, cols: Columns, from?: number, to?: number) {
+  const writable = await sql.unsafe(`COPY ${table} (${COLUMNS.join(', ')}) FROM STDIN WITH (FORMAT csv)`).writable();
+  await pipeline(Readable.from(csvLines(cols, from, to)), writable);
+}
+
+let batchCounter = 0;
+function toBatch(cols: Columns, from: number, to: number): BatchData {
+  const file = { bucket: 'bench', key: `bench/${++batchCounter}.csv`, versionId: null, etag: String(batchCounter), eventTime: new Date(Date.UTC(2026, 0, 1) + batchCounter).toISOString() };
+  const fileId = fileIdOf(file);
+  return {
+    format: 1,
+    batchId: batchIdOf(fileId, 0, 0),
+    fileId,
+    file,
+    table: TABLE,
+    partition: 0,
+    chunk: 0,
+    arrival: fileArrivalOf(file),
+    columns: [...COLUMNS],
+    rowNumbers: Array.from({ length: to - from }, (_, i) => from + i + 1),
+    values: slice(cols, from, to),
+  };
+}
+
+async function reset(sql: postgres.Sql, prefill?: Columns) {
+  await sql.unsafe(`TRUNCATE ${TABLE}`);
+  await sql.unsafe('TRUNCATE landfall.batches');
+  if (prefill) await copyInto(sql, TABLE, prefill);
+  await sql.unsafe(`VACUUM ANALYZE ${TABLE}`);
+  await sql.unsafe('CHECKPOINT');
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await fn();
+  return (performance.now() - start) / 1000;
+}
+
+async function runEngine(sql: postgres.Sql, target: TargetTable, cols: Columns) {
+  const n = cols[0]!.length;
+  const totals = { inserted: 0, updated: 0, collapsed: 0 };
+  const seconds = await timed(async () => {
+    for (let from = 0; from < n; from += BATCH) {
+      const { counts } = await applyBatch(sql, target, toBatch(cols, from, Math.min(n, from + BATCH)));
+      totals.inserted += counts.inserted;
+      totals.updated += counts.updated;
+      totals.collapsed += counts.collapsed;
+    }
+  });
+  return { seconds, totals };
+}
+
+const UPDATE_SET = COLUMNS.filter((c) => c !== 'tenant_id' && c !== 'sku').map((c) => `${c} = EXCLUDED.${c}`).join(', ');
+const UPSERT_GUARD = `WHERE ${TABLE}.updated_at < EXCLUDED.updated_at`;
+
+/** What most TypeScript code does: multi-row VALUES with 8 params a row, 1,000 rows a statement. */
+async function runValues(sql: postgres.Sql, cols: Columns) {
+  const n = cols[0]!.length;
+  return timed(async () => {
+    for (let from = 0; from < n; from += VALUES_CHUNK) {
+      const to = Math.min(n, from + VALUES_CHUNK);
+      const params: (string | null)[] = [];
+      const tuples: string[] = [];
+      for (let r = from; r < to; r++) {
+        const base = params.length;
+        for (const c of cols) params.push(c[r]!);
+        tuples.push(`(${COLUMNS.map((_, i) => `$${base + i + 1}`).join(', ')})`);
+      }
+      await sql.unsafe(
+        `INSERT INTO ${TABLE} (${COLUMNS.join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT (tenant_id, sku) DO UPDATE SET ${UPDATE_SET} ${UPSERT_GUARD}`,
+        params,
+      );
+    }
+  });
+}
+
+/** What dlt and pipelinewise do: COPY into a temporary table, then one merge. It pins RDS Proxy. */
+async function runCopyMerge(sql: postgres.Sql, cols: Columns) {
+  const n = cols[0]!.length;
+  return timed(async () => {
+    for (let from = 0; from < n; from += BATCH) {
+      const to = Math.min(n, from + BATCH);
+      await sql.begin(async (tx) => {
+        await tx.unsafe(`CREATE TEMPORARY TABLE stage (LIKE ${TABLE} INCLUDING DEFAULTS) ON COMMIT DROP`);
+        await copyInto(tx, 'stage', cols, from, to);
+        await tx.unsafe(
+          `INSERT INTO ${TABLE} (${COLUMNS.join(', ')}) SELECT DISTINCT ON (tenant_id, sku) ${COLUMNS.join(', ')} FROM stage ORDER BY tenant_id, sku, updated_at DESC
+           ON CONFLICT (tenant_id, sku) DO UPDATE SET ${UPDATE_SET} ${UPSERT_GUARD}`,
+        );
+      });
+    }
+  });
+}
+
+async function main() {
+  let stop = async () => {};
+  let url = process.env.DATABASE_URL;
+  if (!url) {
+    const dir = await mkdtemp(join(tmpdir(), 'landfall-bench-'));
+    await chmod(dir, 0o755);
+    const server = await startEmbeddedPostgres({ dataDir: join(dir, 'data'), persistent: false });
+    url = server.url;
+    stop = async () => {
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    };
+  }
+  const sql = postgres(url, { max: 1, prepare: false, onnotice: () => {} });
+  try {
+    const [version] = await sql`SELECT current_setting('server_version') AS v`;
+    console.log(`PostgreSQL ${version!.v}; ${ROWS.toLocaleString('en')} rows; engine batches of ${BATCH.toLocaleString('en')}; one connection, prepare: false\n`);
+    await migrateLedger(sql);
+    await sql.unsafe(`DROP TABLE IF EXISTS ${TABLE}`);
+    await sql.unsafe(`CREATE TABLE ${TABLE} (
+      tenant_id int NOT NULL, sku text NOT NULL, name text, qty int, price numeric(12,2),
+      attrs jsonb, updated_at timestamptz NOT NULL, active boolean,
+      UNIQUE (tenant_id, sku))`);
+    await sql.unsafe(`CREATE INDEX ${TABLE}_updated_at ON ${TABLE} (updated_at)`);
+    const config = parseConfig({ tables: [{ table: TABLE, conflictKey: ['tenant_id', 'sku'], version: 'updated_at' }] });
+    const target = await prepareTable(sql, config.tables[0]!);
+
+    const v0 = generate(ROWS, 0);
+    const v1 = generate(ROWS, 1);
+    const half = Math.floor(ROWS / 2);
+    const withDuplicates = generate(ROWS, 2, 10);
+    const results: { name: string; rows: number; seconds: number; note?: string }[] = [];
+    const record = (name: string, seconds: number, note?: string) => {
+      results.push({ name, rows: ROWS, seconds, ...(note ? { note } : {}) });
+      console.log(`  ${name}: ${(ROWS / seconds).toFixed(0)} rows/s`);
+    };
+
+    await reset(sql);
+    record('COPY into the table (reference)', await timed(() => copyInto(sql, TABLE, v0)));
+
+    await reset(sql);
+    const fresh = await runEngine(sql, target, v0);
+    record('engine: fresh inserts', fresh.seconds, `inserted ${fresh.totals.inserted}`);
+
+    await reset(sql, v0);
+    const updates = await runEngine(sql, target, v1);
+    record('engine: pure updates', updates.seconds, `updated ${updates.totals.updated}`);
+
+    await reset(sql, slice(v0, 0, half));
+    const mixed = await runEngine(sql, target, v1);
+    record('engine: 50% inserts / 50% updates', mixed.seconds, `inserted ${mixed.totals.inserted}, updated ${mixed.totals.updated}`);
+
+    await reset(sql);
+    const dup = await runEngine(sql, target, withDuplicates);
+    record('engine: fresh, 10% in-batch duplicates', dup.seconds, `collapsed ${dup.totals.collapsed}`);
+
+    await reset(sql);
+    record('VALUES 1,000-row chunks: fresh inserts', await runValues(sql, v0));
+
+    await reset(sql, v0);
+    record('VALUES 1,000-row chunks: pure updates', await runValues(sql, v1));
+
+    await reset(sql);
+    record('COPY temp + merge (pins RDS Proxy): fresh inserts', await runCopyMerge(sql, v0));
+
+    await reset(sql, v0);
+    record('COPY temp + merge (pins RDS Proxy): pure updates', await runCopyMerge(sql, v1));
+
+    const copy = results[0]!.seconds;
+    console.log('\n| scenario | rows/s | × COPY | note |\n| --- | ---: | ---: | --- |');
+    for (const r of results) {
+      console.log(`| ${r.name} | ${(r.rows / r.seconds).toFixed(0)} | ${(copy / r.seconds).toFixed(2)} | ${r.note ?? ''} |`);
+    }
+    const byName = (name: string) => results.find((r) => r.name === name)!.seconds;
+    console.log(`\nengine pure updates vs VALUES pure updates: ${(byName('VALUES 1,000-row chunks: pure updates') / byName('engine: pure updates')).toFixed(2)}×`);
+    console.log(`engine fresh inserts vs COPY temp + merge: ${(byName('COPY temp + merge (pins RDS Proxy): fresh inserts') / byName('engine: fresh inserts')).toFixed(2)}×`);
+    console.log(`peak RSS of this process: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (holds the generated rows)`);
+  } finally {
+    await sql.end();
+    await stop();
+  }
+}
+
+await main();
