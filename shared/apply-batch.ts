@@ -2,8 +2,9 @@ import { type BatchCounts, type BatchData, batchRowCount } from './batch.ts';
 import type { ExtraParam } from './compile-upsert.ts';
 import type { Sql, TxSql } from './db.ts';
 import { toPgArrayLiteral } from './pg-array.ts';
+import { quarantineRows, type RowFailure } from './quarantine.ts';
 import { statementFor, type TargetTable } from './target-table.ts';
-import { findNullKeyRows } from './upsert-plan.ts';
+import { findNullKeyRows, type UpsertPlan } from './upsert-plan.ts';
 
 export interface ApplyResult {
   /** `already-applied`: an earlier or concurrent application committed; nothing new was written. */
@@ -13,44 +14,67 @@ export interface ApplyResult {
 
 const COUNT_COLUMNS = 'read, collapsed, inserted, updated, unchanged, stale, deleted, quarantined';
 
-/** Keeps only the rows not listed in `drop` (sorted indexes), column by column. */
-function withoutRows<T>(column: readonly T[], drop: readonly number[]): T[] {
-  if (drop.length === 0) return column as T[];
-  const skip = new Set(drop);
-  return column.filter((_, i) => !skip.has(i));
-}
-
-/** Claims the batch in the ledger; false when it was applied before (or concurrently, and committed). */
-async function claimBatch(tx: TxSql, batch: BatchData): Promise<boolean> {
+/**
+ * Claims the batch in the ledger (counts reset to zero); false when it was applied before, or
+ * concurrently and committed (the INSERT waits for the other transaction, then sees its row).
+ */
+export async function claimBatch(tx: TxSql, batch: BatchData): Promise<boolean> {
   const first = batch.rowNumbers[0] ?? null;
   const last = batch.rowNumbers.at(-1) ?? null;
   const rows = await tx`
     INSERT INTO landfall.batches (batch_id, file_id, table_name, partition, chunk, status, first_row, last_row, applications, applied_at)
     VALUES (${batch.batchId}, ${batch.fileId}, ${batch.table}, ${batch.partition}, ${batch.chunk}, 'applied', ${first}, ${last}, 1, now())
     ON CONFLICT (batch_id) DO UPDATE
-      SET status = 'applied', applications = landfall.batches.applications + 1, applied_at = now(), last_error = NULL, updated_at = now()
+      SET status = 'applied', applications = landfall.batches.applications + 1, applied_at = now(), last_error = NULL, updated_at = now(),
+          read = 0, collapsed = 0, inserted = 0, updated = 0, unchanged = 0, stale = 0, deleted = 0, quarantined = 0
       WHERE landfall.batches.status <> 'applied'
     RETURNING batch_id`;
   return rows.length === 1;
 }
 
-async function quarantineNullKeys(tx: TxSql, target: TargetTable, batch: BatchData, rows: readonly number[]) {
-  const keyColumns = target.config.conflictKey;
-  const entries = rows.map((r) => {
-    const row = Object.fromEntries(batch.columns.map((c, i) => [c, batch.values[i]![r]]));
-    const nullColumn = keyColumns.find((k) => row[k] === null) ?? keyColumns[0]!;
+export async function storedCounts(tx: TxSql | Sql, batchId: string): Promise<BatchCounts> {
+  const [stored] = await tx.unsafe<BatchCounts[]>(`SELECT ${COUNT_COLUMNS} FROM landfall.batches WHERE batch_id = $1`, [batchId]);
+  if (!stored) throw new Error(`batch ${batchId} is not in the ledger`);
+  return { ...stored };
+}
+
+/**
+ * Runs the set-based statement for the rows `rows` (indexes into the batch, in arrival order) and
+ * adds their counts to the batch's ledger row. Returns the ledger row's totals.
+ */
+export async function upsertRows(tx: TxSql, target: TargetTable, batch: BatchData, rows: readonly number[] | null): Promise<BatchCounts> {
+  const { compiled } = statementFor(target, batch.columns);
+  const pick = <T>(column: readonly T[]): T[] => (rows === null ? (column as T[]) : rows.map((r) => column[r]!));
+  const extra: Record<ExtraParam, string | number> = {
+    rowNumbers: toPgArrayLiteral(pick(batch.rowNumbers)),
+    arrival: batch.arrival,
+    tombstoneEquals: target.config.delete?.equals ?? '',
+    batchId: batch.batchId,
+  };
+  const params = [...batch.values.map((column) => toPgArrayLiteral(pick(column))), ...compiled.extraParams.map((p) => extra[p])];
+  const [counts] = await tx.unsafe<BatchCounts[]>(compiled.text, params);
+  return { ...counts! };
+}
+
+/** Rows with a NULL conflict key (when the index would store them twice), as failures. */
+export function nullKeyFailures(plan: UpsertPlan, target: TargetTable, batch: BatchData): RowFailure[] {
+  return findNullKeyRows(plan, batch.values).map((row) => {
+    const column = target.config.conflictKey.find((k) => batch.values[batch.columns.indexOf(k)]![row] === null) ?? null;
     return {
-      row_number: batch.rowNumbers[r],
       row,
-      column_name: nullColumn,
-      message: `NULL in conflict key column "${nullColumn}": the unique index "${target.keyCheck.index.name}" is not NULLS NOT DISTINCT, so the row could be stored twice`,
+      sqlstate: '23502',
+      constraint: target.keyCheck.index.name,
+      column,
+      message: `NULL in conflict key column "${column}": the unique index "${target.keyCheck.index.name}" is not NULLS NOT DISTINCT, so the row could be stored twice`,
     };
   });
-  await tx`
-    INSERT INTO landfall.quarantine (batch_id, file_id, file_key, table_name, row_number, arrival, row, sqlstate, column_name, message)
-    SELECT ${batch.batchId}, ${batch.fileId}, ${batch.file.key}, ${batch.table}, x.row_number, ${batch.arrival}, x.row, '23502', x.column_name, x.message
-    FROM jsonb_to_recordset(${tx.json(entries as never)}::jsonb) AS x(row_number bigint, row jsonb, column_name text, message text)
-    ON CONFLICT (batch_id, row_number) DO UPDATE SET last_seen = now(), attempts = landfall.quarantine.attempts + 1`;
+}
+
+/** All row indexes of the batch except the listed ones. */
+export function rowsExcept(count: number, excluded: readonly { row: number }[]): number[] | null {
+  if (excluded.length === 0) return null;
+  const skip = new Set(excluded.map((f) => f.row));
+  return Array.from({ length: count }, (_, i) => i).filter((i) => !skip.has(i));
 }
 
 /**
@@ -61,27 +85,13 @@ async function quarantineNullKeys(tx: TxSql, target: TargetTable, batch: BatchDa
  * with `classifyPgError`); the transaction is then rolled back whole.
  */
 export async function applyBatch(sql: Sql, target: TargetTable, batch: BatchData): Promise<ApplyResult> {
-  batchRowCount(batch);
-  const { plan, compiled } = statementFor(target, batch.columns);
-  const nullKeyRows = findNullKeyRows(plan, batch.values);
-  const values = batch.values.map((column) => withoutRows(column, nullKeyRows));
-  const rowNumbers = withoutRows(batch.rowNumbers, nullKeyRows);
-  const extra: Record<ExtraParam, string | number> = {
-    rowNumbers: toPgArrayLiteral(rowNumbers),
-    arrival: batch.arrival,
-    tombstoneEquals: plan.tombstone?.equals ?? '',
-    batchId: batch.batchId,
-    quarantined: nullKeyRows.length,
-  };
-  const params = [...values.map((column) => toPgArrayLiteral(column)), ...compiled.extraParams.map((p) => extra[p])];
-
+  const count = batchRowCount(batch);
+  const { plan } = statementFor(target, batch.columns);
+  const nullKeys = nullKeyFailures(plan, target, batch);
   return (await sql.begin(async (tx) => {
-    if (!(await claimBatch(tx, batch))) {
-      const [stored] = await tx.unsafe<BatchCounts[]>(`SELECT ${COUNT_COLUMNS} FROM landfall.batches WHERE batch_id = $1`, [batch.batchId]);
-      return { status: 'already-applied', counts: { ...stored! } };
-    }
-    if (nullKeyRows.length) await quarantineNullKeys(tx, target, batch, nullKeyRows);
-    const [counts] = await tx.unsafe<BatchCounts[]>(compiled.text, params);
-    return { status: 'applied', counts: { ...counts! } };
+    if (!(await claimBatch(tx, batch))) return { status: 'already-applied', counts: await storedCounts(tx, batch.batchId) };
+    await quarantineRows(tx, batch, nullKeys);
+    const counts = await upsertRows(tx, target, batch, rowsExcept(count, nullKeys));
+    return { status: 'applied', counts };
   })) as ApplyResult;
 }

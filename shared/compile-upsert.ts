@@ -7,12 +7,13 @@ import { ORDINAL, ROW_NUMBER, TOMBSTONE, type UpsertPlan } from './upsert-plan.t
  * SQL as a 1-row batch (RDS Proxy does not pin, no 65,535-parameter limit).
  */
 export interface CompiledUpsert {
+  /** The statement adds its counts to the batch's ledger row and returns the row's totals. */
   text: string;
   /** The parameters after the value arrays, in order (only those the text uses). */
   extraParams: ExtraParam[];
 }
 
-export type ExtraParam = 'rowNumbers' | 'arrival' | 'tombstoneEquals' | 'batchId' | 'quarantined';
+export type ExtraParam = 'rowNumbers' | 'arrival' | 'tombstoneEquals' | 'batchId';
 
 /** `cur."v"` etc. */
 const col = (alias: string, name: string) => `${alias}.${q(name)}`;
@@ -45,7 +46,7 @@ function keyJoin(plan: UpsertPlan, cur: string, inc: string): string {
 
 export function compileUpsert(plan: UpsertPlan): CompiledUpsert {
   const n = plan.inputCount;
-  const extraParams: ExtraParam[] = ['rowNumbers', 'batchId', 'quarantined'];
+  const extraParams: ExtraParam[] = ['rowNumbers', 'batchId'];
   if (plan.arrivalColumn) extraParams.push('arrival');
   if (plan.tombstone) extraParams.push('tombstoneEquals');
   const params = Object.fromEntries(extraParams.map((name, i) => [name, n + 1 + i])) as Record<ExtraParam, number>;
@@ -125,14 +126,13 @@ export function compileUpsert(plan: UpsertPlan): CompiledUpsert {
   FROM n
 )
 UPDATE landfall.batches AS b SET
-  read = c.rows + $${params.quarantined}::int,
-  collapsed = c.rows - c.reduced,
-  inserted = c.inserted,
-  updated = c.updated,
-  unchanged = c.reduced - c.inserted - c.updated - c.deleted - c.stale,
-  stale = c.stale,
-  deleted = c.deleted,
-  quarantined = $${params.quarantined}::int,
+  read = b.read + c.rows,
+  collapsed = b.collapsed + c.rows - c.reduced,
+  inserted = b.inserted + c.inserted,
+  updated = b.updated + c.updated,
+  unchanged = b.unchanged + c.reduced - c.inserted - c.updated - c.deleted - c.stale,
+  stale = b.stale + c.stale,
+  deleted = b.deleted + c.deleted,
   updated_at = now()
 FROM c
 WHERE b.batch_id = $${params.batchId}::text

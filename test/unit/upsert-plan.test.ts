@@ -78,7 +78,7 @@ describe('compileUpsert', () => {
     expect(text).toContain('SELECT DISTINCT ON ("id") * FROM src ORDER BY "id", "v" DESC NULLS LAST, "landfall$ord" DESC');
     expect(text).toContain('ON CONFLICT ("id") DO UPDATE SET "name" = EXCLUDED."name", "v" = EXCLUDED."v", "_landfall_arrival" = EXCLUDED."_landfall_arrival" WHERE');
     expect(text).toContain('RETURNING (xmax = 0) AS ins');
-    expect(extraParams).toEqual(['rowNumbers', 'batchId', 'quarantined', 'arrival', 'tombstoneEquals']);
+    expect(extraParams).toEqual(['rowNumbers', 'batchId', 'arrival', 'tombstoneEquals']);
   });
 
   test('insert mode never updates', () => {
