@@ -1,0 +1,105 @@
+import { Option, type Command } from 'commander';
+import { ARRIVAL, DEFAULT_ARRIVAL_COLUMN, type LandfallConfig } from '../../shared/config.ts';
+import { doctorExitCode, type DoctorTarget, type TableReport } from '../../shared/doctor/diagnose.ts';
+import { formatDoctorReport } from '../../shared/doctor/format-report.ts';
+import { DEFAULT_LARGE_TABLE_ROWS, inspectTables, targetsFromConfig } from '../../shared/doctor/inspect-table.ts';
+import type { Sql } from '../../shared/db.ts';
+import {
+  CliError,
+  loadOptionalConfig,
+  openDatabase,
+  parseKeyList,
+  parsePositiveInt,
+  resolveContext,
+  type CliIo,
+  type GlobalOptions,
+  type RegisterCommand,
+} from '../context.ts';
+
+export interface DoctorOptions extends GlobalOptions {
+  json?: boolean;
+  /** Check this table (from the config, or any table with --key). */
+  table?: string;
+  key?: string[];
+  version?: string;
+  mode?: 'upsert' | 'insert';
+  estimateOnly?: boolean;
+  largeTableRows?: number;
+  /** Seconds before an exact duplicate count gives up and the estimate is reported. */
+  countTimeout?: number;
+  /** An open client (tests); else one is opened from --database-url / DATABASE_URL and closed. */
+  sql?: Sql;
+}
+
+function chooseTargets(options: DoctorOptions, config: LandfallConfig | null): DoctorTarget[] {
+  if (options.table) {
+    const configured = config?.tables.find((t) => t.table === options.table);
+    if (!configured && !options.key) {
+      throw new CliError(`--table ${options.table}: not in the config; pass --key a,b to check it anyway`, 2);
+    }
+    return [
+      {
+        table: options.table,
+        key: options.key ?? [...configured!.conflictKey],
+        version: options.version ?? configured?.version ?? ARRIVAL,
+        mode: options.mode ?? configured?.mode ?? 'upsert',
+        arrivalColumn: configured?.arrivalColumn ?? DEFAULT_ARRIVAL_COLUMN,
+      },
+    ];
+  }
+  if (options.key) throw new CliError('--key needs --table', 2);
+  if (!config) throw new CliError('nothing to check: pass --config (or set LANDFALL_CONFIG), or --table T --key a,b', 2);
+  return targetsFromConfig(config);
+}
+
+/**
+ * `landfall doctor`: checks every configured table (or `--table T --key a,b`) and prints a table
+ * of checks with the exact fixes, or JSON. Returns the exit code: 0 healthy, 1 findings, 2 could
+ * not check.
+ */
+export async function doctorCommand(options: DoctorOptions, io: CliIo): Promise<number> {
+  let reports: TableReport[];
+  try {
+    const context = resolveContext(options, io.env);
+    const targets = chooseTargets(options, loadOptionalConfig(context));
+    const sql = options.sql ?? openDatabase(context, 2);
+    try {
+      reports = await inspectTables(sql, targets, {
+        largeTableRows: options.largeTableRows ?? DEFAULT_LARGE_TABLE_ROWS,
+        estimateOnly: options.estimateOnly ?? false,
+        countTimeoutMs: (options.countTimeout ?? 0) * 1000,
+        onEstimate: (table, e) => {
+          if (!options.json) {
+            io.stderr.write(`${table}: ~${Math.round(e.rows).toLocaleString('en-US')} rows, ~${Math.round(Math.max(0, e.rows - e.distinctKeys)).toLocaleString('en-US')} surplus by the planner's estimate; counting exactly...\n`);
+          }
+        },
+      });
+    } finally {
+      if (!options.sql) await sql.end({ timeout: 5 });
+    }
+  } catch (error) {
+    io.stderr.write(`landfall doctor: could not check: ${(error as Error).message}\n`);
+    return 2;
+  }
+  const exitCode = doctorExitCode(reports);
+  if (options.json) io.stdout.write(`${JSON.stringify({ status: ['healthy', 'findings', 'unchecked'][exitCode], tables: reports }, null, 2)}\n`);
+  else io.stdout.write(formatDoctorReport(reports));
+  return exitCode;
+}
+
+export const register: RegisterCommand = (program: Command, { io, setExitCode }) => {
+  program
+    .command('doctor')
+    .description('check every configured table: unique index on the key, NULL keys, version and arrival columns, duplicates (exit 0 healthy, 1 findings, 2 could not check)')
+    .option('--json', 'machine-readable report')
+    .option('--table <table>', 'check only this table (any table, with --key)')
+    .option('--key <columns>', 'conflict key for --table, comma-separated', parseKeyList)
+    .option('--version <column>', `version column for --table (default: config, else ${ARRIVAL})`)
+    .addOption(new Option('--mode <mode>', 'mode for --table').choices(['upsert', 'insert']))
+    .option('--estimate-only', "large tables: report the planner's estimate, skip the exact count")
+    .option('--large-table-rows <n>', 'rows from which a table is large', parsePositiveInt, DEFAULT_LARGE_TABLE_ROWS)
+    .option('--count-timeout <seconds>', 'give up the exact count after this long and report the estimate', parsePositiveInt)
+    .action(async (_options: unknown, command: Command) => {
+      setExitCode(await doctorCommand(command.optsWithGlobals<DoctorOptions>(), io));
+    });
+};

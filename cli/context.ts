@@ -1,0 +1,82 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { loadConfigFile, type LandfallConfig } from '../shared/config.ts';
+import { connect, type Sql } from '../shared/db.ts';
+import { EnvVar } from '../shared/env.ts';
+
+/** Where a command writes; tests pass buffers, the launcher passes the process streams. */
+export interface CliIo {
+  stdout: { write(text: string): unknown; isTTY?: boolean };
+  stderr: { write(text: string): unknown; isTTY?: boolean };
+  env: Record<string, string | undefined>;
+}
+
+export const processIo = (): CliIo => ({ stdout: process.stdout, stderr: process.stderr, env: process.env });
+
+/** The options every command accepts (DESIGN.md, CLI). */
+export interface GlobalOptions {
+  config?: string | undefined;
+  databaseUrl?: string | undefined;
+}
+
+/** A failure the user can fix; main prints the message as one line and exits with the code. */
+export class CliError extends Error {
+  override name = 'CliError';
+  readonly exitCode: number;
+  constructor(message: string, exitCode = 1, options?: ErrorOptions) {
+    super(message, options);
+    this.exitCode = exitCode;
+  }
+}
+
+/** What a command module gets to register itself. */
+export interface CommandContext {
+  io: CliIo;
+  setExitCode(code: number): void;
+}
+
+/** A command module's export: `cli/commands/<name>.ts` → `export const register: RegisterCommand`. */
+export type RegisterCommand = (program: Command, context: CommandContext) => void;
+
+export interface ResolvedContext {
+  configPath: string | null;
+  databaseUrl: string | null;
+  /** A transaction-pooling proxy is in the path (LANDFALL_DB_PROXY=true). */
+  proxy: boolean;
+}
+
+/** Flags first, then the environment (LANDFALL_CONFIG, DATABASE_URL). */
+export function resolveContext(options: GlobalOptions, env: CliIo['env']): ResolvedContext {
+  return {
+    configPath: options.config ?? env[EnvVar.config] ?? null,
+    databaseUrl: options.databaseUrl ?? env[EnvVar.databaseUrl] ?? null,
+    proxy: env[EnvVar.dbProxy] === 'true',
+  };
+}
+
+/** The config, or null when none was named. A bad config throws ConfigError. */
+export function loadOptionalConfig(context: ResolvedContext): LandfallConfig | null {
+  return context.configPath ? loadConfigFile(context.configPath) : null;
+}
+
+/**
+ * A client for the command. The local embedded database as the last fallback belongs to the
+ * local runtime; until then a missing URL is one clear error.
+ */
+export function openDatabase(context: ResolvedContext, exitCode = 1): Sql {
+  if (!context.databaseUrl) throw new CliError(`no database: pass --database-url or set ${EnvVar.databaseUrl}`, exitCode);
+  return connect({ url: context.databaseUrl, proxy: context.proxy, max: 1, applicationName: 'landfall-cli' });
+}
+
+/** `a,b` → `['a', 'b']`; quoted names are not needed because commas never occur in keys we accept. */
+export function parseKeyList(value: string): string[] {
+  const parts = value.split(',').map((s) => s.trim());
+  if (parts.some((p) => p.length === 0)) throw new InvalidArgumentError('expected column names separated by commas');
+  return parts;
+}
+
+/** A commander argument parser for a positive whole number. */
+export function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive whole number');
+  return n;
+}

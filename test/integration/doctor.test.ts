@@ -1,0 +1,106 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, test } from 'vitest';
+import { doctorCommand } from '../../cli/commands/doctor.ts';
+import type { CliIo } from '../../cli/context.ts';
+import { createTestDatabase } from '../helpers/database.ts';
+
+const db = await createTestDatabase();
+const dir = mkdtempSync(join(tmpdir(), 'landfall-doctor-'));
+
+function captureIo(env: Record<string, string> = {}): CliIo & { out: () => string; err: () => string } {
+  let out = '';
+  let err = '';
+  return { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env, out: () => out, err: () => err };
+}
+
+function writeConfig(name: string, tables: unknown[]): string {
+  const path = join(dir, `${name}.json`);
+  writeFileSync(path, JSON.stringify({ tables }));
+  return path;
+}
+
+/** Runs `bin/landfall.js` under this Node (24) as a user would. */
+function landfall(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['bin/landfall.js', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+// The seed-003 shape: an upsert target with a surrogate key and no unique index on its natural key.
+await db.sql`CREATE TABLE order_lines (
+  id bigserial PRIMARY KEY, order_no text NOT NULL, line int4 NOT NULL, qty int4, updated_at timestamptz NOT NULL DEFAULT now())`;
+await db.sql`CREATE INDEX order_lines_order_no ON order_lines (order_no)`;
+const seed003 = { table: 'order_lines', conflictKey: ['order_no', 'line'], version: 'updated_at' };
+
+test('doctor on an upsert target without a unique index reports it with the exact CREATE UNIQUE INDEX', async () => {
+  await db.sql`INSERT INTO order_lines (order_no, line, qty) SELECT 'o' || g, 1, g FROM generate_series(1, 50) g`;
+  const io = captureIo();
+
+  const code = await doctorCommand({ config: writeConfig('no-index', [seed003]), json: true, sql: db.sql }, io);
+
+  expect(code).toBe(1);
+  const report = JSON.parse(io.out());
+  expect(report.status).toBe('findings');
+  const checks = report.tables[0].checks as { check: string; severity: string; fix: string[]; message: string }[];
+  expect(checks.find((c) => c.check === 'unique index')).toMatchObject({
+    severity: 'error',
+    message: expect.stringContaining('"order_lines_pkey" is on (id)'),
+    fix: ['CREATE UNIQUE INDEX CONCURRENTLY "order_lines_order_no_line_key" ON "public"."order_lines" ("order_no", "line");'],
+  });
+  expect(checks.find((c) => c.check === 'arrival column')).toMatchObject({
+    severity: 'warning',
+    fix: ['ALTER TABLE "public"."order_lines" ADD COLUMN "_landfall_arrival" text COLLATE "C";'],
+  });
+  expect(checks.find((c) => c.check === 'duplicates')).toMatchObject({ severity: 'ok' });
+});
+
+test('with duplicates the fix is `landfall dedupe`; running it (as a process) and the other fixes makes doctor healthy', async () => {
+  // GIVEN 20 keys stored three times
+  await db.sql`INSERT INTO order_lines (order_no, line, qty) SELECT 'o' || g, 1, g FROM generate_series(1, 20) g, generate_series(1, 2)`;
+  const config = writeConfig('dups', [seed003]);
+  const first = await landfall(['doctor', '--config', config], { DATABASE_URL: db.url });
+  expect(first.code, first.stderr).toBe(1);
+  expect(first.stdout).toMatch(/^order_lines\s+duplicates\s+FAIL\s+20 key\(s\) stored more than once, 40 surplus row\(s\)$/m);
+  const fixes = first.stdout.slice(first.stdout.indexOf('Fixes:')).split('\n').map((l) => l.trim());
+  const dedupe = fixes.find((l) => l.startsWith('landfall dedupe'))!;
+  expect(dedupe).toMatch(/^landfall dedupe order_lines --key order_no,line --keep version:updated_at /);
+
+  // WHEN the printed fixes are applied: the dedupe command line as printed, then the SQL
+  const args = dedupe.split('#')[0]!.trim().split(/\s+/).slice(1);
+  const run = await landfall([...args, '--json'], { DATABASE_URL: db.url });
+  expect(run.code, run.stderr).toBe(0);
+  expect(JSON.parse(run.stdout)).toMatchObject({ groups: 20, removed: 40, indexCreated: true, remainingDuplicateGroups: 0 });
+  for (const statement of fixes.filter((l) => l.startsWith('ALTER TABLE'))) await db.sql.unsafe(statement);
+
+  // THEN doctor says healthy, exit 0
+  const second = await landfall(['doctor'], { DATABASE_URL: db.url, LANDFALL_CONFIG: config });
+  expect(second.code, second.stdout + second.stderr).toBe(0);
+  expect(second.stdout).toContain('1 table(s): 1 healthy, 0 with findings, 0 not checked');
+});
+
+test('doctor --table --key checks any table', async () => {
+  await db.sql`CREATE TABLE healthy (k text NOT NULL PRIMARY KEY, v int8, _landfall_arrival text COLLATE "C")`;
+  const io = captureIo({ DATABASE_URL: db.url });
+  expect(await doctorCommand({ table: 'healthy', key: ['k'], version: 'v' }, io)).toBe(0);
+  expect(io.out()).toMatch(/^healthy\s+unique index\s+ok\s+"healthy_pkey" \(constraint healthy_pkey\)$/m);
+  const missing = captureIo();
+  expect(await doctorCommand({ table: 'nope', key: ['k'], sql: db.sql }, missing)).toBe(1);
+  expect(missing.out()).toMatch(/^nope\s+table\s+FAIL\s+does not exist/m);
+});
+
+test('doctor exits 2 when it cannot check: no database, unreachable database', async () => {
+  const none = captureIo();
+  expect(await doctorCommand({ table: 'healthy', key: ['k'] }, none)).toBe(2);
+  expect(none.err()).toBe('landfall doctor: could not check: no database: pass --database-url or set DATABASE_URL\n');
+  const down = await landfall(['doctor', '--table', 'healthy', '--key', 'k', '--database-url', 'postgres://postgres:x@127.0.0.1:1/postgres']);
+  expect(down.code).toBe(2);
+  expect(down.stdout).toMatch(/healthy\s+-\s+ERROR\s+could not check/);
+});
