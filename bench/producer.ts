@@ -1,0 +1,165 @@
+/**
+ * Producer benchmark: generates a large CSV, drops it into an in-process fauxqs (objects on
+ * disk), and runs the real produce path on it in a child process, so that the peak RSS
+ * printed is the producer's own. Not part of CI.
+ *
+ *   npm run bench:producer                 # 1 GB
+ *   npm run bench:producer -- --size 200MB
+ *   LANDFALL_BENCH_SIZE=50MB npm run bench:producer
+ */
+import { spawn } from 'node:child_process';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  HeadObjectCommand,
+  UploadPartCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { startFauxqs } from 'fauxqs';
+import { build } from 'esbuild';
+import { createS3Client } from '../shared/aws/clients.ts';
+
+const INBOX = 'bench-inbox';
+const STAGING = 'bench-staging';
+const QUEUE = 'bench-batches.fifo';
+const RSS_LIMIT_MB = 256;
+
+function parseSize(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(text.trim());
+  if (!match) throw new Error(`invalid size ${JSON.stringify(text)}: use e.g. 200MB or 1GB`);
+  const unit = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[(match[2] ?? 'b').toLowerCase() as 'b'];
+  return Math.round(Number(match[1]) * unit);
+}
+
+/** Writes a CSV of about `bytes` bytes; returns its row count. */
+async function generateCsv(path: string, bytes: number): Promise<number> {
+  const out = createWriteStream(path);
+  const write = (text: string) => (out.write(text) ? Promise.resolve() : new Promise<void>((r) => out.once('drain', () => r())));
+  await write('id,customer,amount,status,updated_at,note\n');
+  let written = 0;
+  let rows = 0;
+  const statuses = ['new', 'paid', 'shipped', 'cancelled'];
+  while (written < bytes) {
+    let block = '';
+    for (let i = 0; i < 1000; i++) {
+      rows++;
+      const note = rows % 97 === 0 ? '"a note, with a comma and ""quotes"""' : rows % 13 === 0 ? '' : 'plain note';
+      block += `${rows},customer-${rows % 100_000},${(rows % 10_000) / 100},${statuses[rows % 4]},2026-01-${String((rows % 28) + 1).padStart(2, '0')}T12:00:00Z,${note}\n`;
+    }
+    written += Buffer.byteLength(block);
+    await write(block);
+  }
+  await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+  return rows;
+}
+
+/** Multipart upload in 10 MiB parts (the emulator takes at most 11 MiB per request). */
+async function uploadFile(s3: S3Client, bucket: string, key: string, path: string): Promise<void> {
+  const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+  const parts: { ETag: string; PartNumber: number }[] = [];
+  let pending = Buffer.alloc(0);
+  const partSize = 10 * 1024 * 1024;
+  const flush = async (body: Buffer) => {
+    const PartNumber = parts.length + 1;
+    const { ETag } = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber, Body: body }));
+    parts.push({ ETag: ETag!, PartNumber });
+  };
+  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) {
+    pending = Buffer.concat([pending, chunk as Buffer]);
+    if (pending.length >= partSize) {
+      await flush(pending.subarray(0, partSize));
+      pending = Buffer.from(pending.subarray(partSize));
+    }
+  }
+  if (pending.length > 0 || parts.length === 0) await flush(pending);
+  await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: parts } }));
+}
+
+async function parent(): Promise<void> {
+  const sizeArg = process.argv.indexOf('--size');
+  const size = parseSize(sizeArg > 0 ? process.argv[sizeArg + 1]! : (process.env.LANDFALL_BENCH_SIZE ?? '1GB'));
+  const dir = await mkdtemp(join(tmpdir(), 'landfall-bench-'));
+  const server = await startFauxqs({ port: 0, logger: false, s3StorageDir: join(dir, 's3') });
+  try {
+    server.createBucket(INBOX);
+    server.createBucket(STAGING);
+    const { queueUrl } = server.createQueue(QUEUE, { attributes: { FifoQueue: 'true', ContentBasedDeduplication: 'false' } });
+    const endpoint = `http://127.0.0.1:${server.port}`;
+    const csvPath = join(dir, 'orders.csv');
+    console.log(`generating a ${(size / 1024 ** 2).toFixed(0)} MB CSV…`);
+    const rows = await generateCsv(csvPath, size);
+    const { size: fileBytes } = await stat(csvPath);
+    const s3 = createS3Client({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    const key = 'orders/bench.csv';
+    await uploadFile(s3, INBOX, key, csvPath);
+    const head = await s3.send(new HeadObjectCommand({ Bucket: INBOX, Key: key }));
+    await rm(csvPath);
+    console.log(`uploaded ${rows} rows (${(fileBytes / 1024 ** 2).toFixed(1)} MB); producing in a child process…`);
+    const file = { bucket: INBOX, key, versionId: null, etag: head.ETag!.replace(/"/g, ''), eventTime: new Date().toISOString() };
+    // Bundled as a Lambda function is (no TypeScript loader in the process), and with old space
+    // at 90% of a 256 MB function's memory, as the Lambda Node.js runtime sets it.
+    const bundle = join(dir, 'producer-child.mjs');
+    await build({
+      entryPoints: [fileURLToPath(new URL('./producer-child.ts', import.meta.url))],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node22',
+      outfile: bundle,
+      logLevel: 'error',
+      banner: { js: "import { createRequire as __landfallRequire } from 'node:module'; const require = __landfallRequire(import.meta.url);" },
+    });
+    const heapFlag = `--max-old-space-size=${process.env.LANDFALL_BENCH_HEAP_MB ?? Math.floor(RSS_LIMIT_MB * 0.9)}`;
+    const child = spawn(process.execPath, [heapFlag, bundle], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: { ...process.env, BENCH_ENDPOINT: endpoint, BENCH_STAGING: STAGING, BENCH_QUEUE_URL: queueUrl, BENCH_FILE: JSON.stringify(file) },
+    });
+    const report = await new Promise<{
+      rows: number;
+      seconds: number;
+      peakRssMb: number;
+      batches: number;
+      baselineRssMb: number;
+      heapUsedMb: number;
+      externalMb: number;
+    }>((resolve, reject) => {
+      child.on('message', (m) => resolve(m as never));
+      child.on('exit', (code) => (code === 0 ? undefined : reject(new Error(`child exited with ${code}`))));
+    });
+    const queued = server.inspectQueue(QUEUE)?.messages.ready.length ?? 0;
+    console.log(
+      JSON.stringify(
+        {
+          fileMB: Number((fileBytes / 1024 ** 2).toFixed(1)),
+          rows: report.rows,
+          batches: report.batches,
+          messagesQueued: queued,
+          seconds: Number(report.seconds.toFixed(2)),
+          rowsPerSecond: Math.round(report.rows / report.seconds),
+          mbPerSecond: Number((fileBytes / 1024 ** 2 / report.seconds).toFixed(1)),
+          baselineRssMb: report.baselineRssMb,
+          peakRssMb: report.peakRssMb,
+          peakHeapUsedMb: report.heapUsedMb,
+          peakExternalMb: report.externalMb,
+          rssLimitMb: RSS_LIMIT_MB,
+        },
+        null,
+        2,
+      ),
+    );
+    if (report.peakRssMb >= RSS_LIMIT_MB) {
+      console.error(`peak RSS ${report.peakRssMb} MB is over the ${RSS_LIMIT_MB} MB limit`);
+      process.exitCode = 1;
+    }
+  } finally {
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await parent();

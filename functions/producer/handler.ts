@@ -1,0 +1,61 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { createS3Client, createSqsClient } from '../../shared/aws/clients.ts';
+import { producerDepsFromClients } from '../../shared/aws/producer-deps.ts';
+import { processIntakeMessage } from '../../shared/producer/intake.ts';
+import type { ProducerDeps } from '../../shared/producer/produce-file.ts';
+import { producerSettingsFromEnv } from './settings.ts';
+
+export interface ProducerHandlerOptions {
+  /** Called once, on the first invocation: config and clients live as long as the container. */
+  deps: () => ProducerDeps;
+  logger?: Logger;
+  metrics?: Metrics;
+}
+
+/**
+ * The producer Lambda over the standard intake queue: each record is an S3 notification;
+ * failed records are reported back (ReportBatchItemFailures) and come again.
+ */
+export function createProducerHandler(options: ProducerHandlerOptions) {
+  const logger = options.logger ?? new Logger({ serviceName: 'landfall-producer' });
+  const metrics = options.metrics ?? new Metrics({ namespace: 'Landfall', serviceName: 'landfall-producer' });
+  const processor = new BatchProcessor(EventType.SQS);
+  let deps: ProducerDeps | undefined;
+
+  const processRecord = async (record: SQSRecord) => {
+    deps ??= { ...options.deps(), logger };
+    const outcomes = await processIntakeMessage(deps, record.body);
+    for (const outcome of outcomes) {
+      if (outcome.status === 'produced') {
+        const m = outcome.manifest;
+        metrics.addMetric('filesProduced', MetricUnit.Count, 1);
+        metrics.addMetric('rowsRead', MetricUnit.Count, m.read);
+        metrics.addMetric('rowsRejected', MetricUnit.Count, m.rejected);
+        metrics.addMetric('batches', MetricUnit.Count, m.batchCount);
+      } else if (outcome.status === 'moved-aside') {
+        metrics.addMetric('filesMovedAside', MetricUnit.Count, 1);
+      } else if (outcome.status === 'gone') {
+        logger.info('notified file version no longer exists', { fileId: outcome.fileId });
+      }
+    }
+  };
+
+  return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    logger.addContext(context);
+    try {
+      return await processPartialResponse(event, processRecord, processor, { context });
+    } finally {
+      metrics.publishStoredMetrics();
+    }
+  };
+}
+
+export const handler = createProducerHandler({
+  deps: () => {
+    const settings = producerSettingsFromEnv(process.env);
+    return producerDepsFromClients({ ...settings, s3: createS3Client(), sqs: createSqsClient() });
+  },
+});

@@ -1,0 +1,112 @@
+import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import type { ObjectRef, ObjectStore, RandomAccessObject } from '../producer/ports.ts';
+
+function isGone(error: unknown): boolean {
+  const e = error as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+  const status = e.$metadata?.httpStatusCode;
+  return (
+    e.name === 'NoSuchKey' ||
+    e.name === 'NoSuchVersion' ||
+    e.name === 'NotFound' ||
+    e.name === 'PreconditionFailed' ||
+    e.Code === 'NoSuchKey' ||
+    status === 404 ||
+    status === 412
+  );
+}
+
+/** Pins a read to the notified version: its version id, else its ETag (If-Match). */
+function pin(ref: ObjectRef): { VersionId?: string; IfMatch?: string } {
+  return ref.versionId ? { VersionId: ref.versionId } : { IfMatch: `"${ref.etag}"` };
+}
+
+/** The producer's object store on S3 (or an S3 emulator). */
+export function s3ObjectStore(s3: S3Client): ObjectStore {
+  return {
+    async stream(ref) {
+      try {
+        const result = await s3.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, ...pin(ref) }));
+        if (!result.Body) return (async function* () {})();
+        return result.Body as unknown as AsyncIterable<Uint8Array>;
+      } catch (error) {
+        if (isGone(error)) return 'gone';
+        throw error;
+      }
+    },
+
+    async randomAccess(ref): Promise<RandomAccessObject | 'gone'> {
+      let byteLength: number;
+      try {
+        const head = await s3.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key, ...pin(ref) }));
+        byteLength = head.ContentLength ?? 0;
+      } catch (error) {
+        if (isGone(error)) return 'gone';
+        throw error;
+      }
+      return {
+        byteLength,
+        async slice(start: number, end: number = byteLength) {
+          if (end <= start) return new ArrayBuffer(0);
+          const result = await s3.send(
+            new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, Range: `bytes=${start}-${end - 1}`, ...pin(ref) }),
+          );
+          const bytes = (await result.Body?.transformToByteArray()) ?? new Uint8Array(0);
+          return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+        },
+      };
+    },
+
+    async put(bucket, key, body, contentType) {
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }));
+    },
+
+    async copy(from, toBucket, toKey) {
+      const source = `${from.bucket}/${encodeURIComponent(from.key)}${from.versionId ? `?versionId=${encodeURIComponent(from.versionId)}` : ''}`;
+      try {
+        await s3.send(
+          new CopyObjectCommand({
+            Bucket: toBucket,
+            Key: toKey,
+            CopySource: source,
+            ...(from.versionId ? {} : { CopySourceIfMatch: `"${from.etag}"` }),
+          }),
+        );
+        return 'copied';
+      } catch (error) {
+        if (isGone(error)) return 'gone';
+        throw error;
+      }
+    },
+
+    async remove(ref) {
+      if (ref.versionId) {
+        await s3.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId }));
+        return;
+      }
+      // Unversioned: delete only while the key still holds this file, not a newer upload.
+      try {
+        const head = await s3.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+        if (head.ETag?.replace(/^"|"$/g, '') !== ref.etag) return;
+      } catch (error) {
+        if (isGone(error)) return;
+        throw error;
+      }
+      await s3.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+    },
+
+    async removeKeys(bucket, keys) {
+      for (let i = 0; i < keys.length; i += 1000) {
+        const objects = keys.slice(i, i + 1000).map((Key) => ({ Key }));
+        await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects, Quiet: true } }));
+      }
+    },
+  };
+}

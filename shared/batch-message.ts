@@ -1,0 +1,132 @@
+import { z } from 'zod';
+import type { FileIdentity } from './batch.ts';
+
+/**
+ * The SQS FIFO message body for one batch. The rows themselves live in the staging object
+ * (`stagingKey`, gzip JSON of `BatchData`); the message only points at it.
+ * MessageGroupId = `<table>#<partition>`, MessageDeduplicationId = `batchId`.
+ */
+export interface BatchMessage {
+  format: 1;
+  batchId: string;
+  fileId: string;
+  table: string;
+  partition: number;
+  /** Chunk index within the partition; a partition's messages are sent in chunk order. */
+  chunk: number;
+  /** Total batches of the file (all partitions). */
+  batchCount: number;
+  /** Key of the batch object in the staging bucket. */
+  stagingKey: string;
+  /** Key of the file manifest in the staging bucket. */
+  manifestKey: string;
+  /** Rows in the batch. */
+  rows: number;
+  /** First and last 1-based data row number of the file in the batch. */
+  firstRow: number;
+  lastRow: number;
+}
+
+/** One batch as the manifest lists it. */
+export interface ManifestBatch {
+  batchId: string;
+  partition: number;
+  chunk: number;
+  stagingKey: string;
+  rows: number;
+  firstRow: number;
+  lastRow: number;
+}
+
+export const FileStatus = {
+  /** Batches written and sent; the consumer applies them. */
+  produced: 'produced',
+  /** The file could not be read at all; it was moved to the inbox's rejected prefix. */
+  movedAside: 'moved-aside',
+} as const;
+export type FileStatus = (typeof FileStatus)[keyof typeof FileStatus];
+
+/**
+ * The file manifest in the staging bucket (`manifests/<table>/<fileId>.json`): what the
+ * producer made of one file. Written after the batch objects and before the messages, so a
+ * consumer that sees a message can always read it. `read = rejected + rows in batches`.
+ */
+export interface FileManifest {
+  format: 1;
+  fileId: string;
+  file: FileIdentity;
+  table: string;
+  status: FileStatus;
+  /** Arrival of the file (`fileArrivalOf`), as stamped on every batch. */
+  arrival: string;
+  fileFormat: 'csv' | 'ndjson' | 'parquet' | null;
+  compressed: boolean;
+  /** Table column names the batches carry (after the config's mapping). */
+  columns: string[];
+  batchCount: number;
+  /** Data rows read, including rejected ones. */
+  read: number;
+  rejected: number;
+  /** Where rejected rows were written (inbox bucket, NDJSON), or null when there are none. */
+  rejects: { bucket: string; key: string } | null;
+  batches: ManifestBatch[];
+  /** Set when status is `moved-aside`. */
+  reason: { code: string; message: string; movedTo: { bucket: string; key: string } } | null;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+}
+
+/** One line of a rejects object (NDJSON). */
+export interface RejectedRow {
+  file: { bucket: string; key: string; versionId: string | null; etag: string };
+  fileId: string;
+  /** 1-based data row number (the header is not a row). */
+  row: number;
+  /** 1-based physical line where the row starts. */
+  line: number;
+  reason: string;
+  /** The row's text, cut to a safe length. */
+  raw: string;
+  truncated: boolean;
+}
+
+const batchMessageSchema = z.strictObject({
+  format: z.literal(1),
+  batchId: z.string().min(1).max(128),
+  fileId: z.string().min(1),
+  table: z.string().min(1),
+  partition: z.number().int().min(0),
+  chunk: z.number().int().min(0),
+  batchCount: z.number().int().min(1),
+  stagingKey: z.string().min(1),
+  manifestKey: z.string().min(1),
+  rows: z.number().int().min(1),
+  firstRow: z.number().int().min(1),
+  lastRow: z.number().int().min(1),
+});
+
+export class BatchMessageError extends Error {
+  override name = 'BatchMessageError';
+}
+
+/** Parses and validates an SQS message body; errors name the field. */
+export function parseBatchMessage(body: string): BatchMessage {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch (error) {
+    throw new BatchMessageError(`batch message is not JSON: ${(error as Error).message}`, { cause: error });
+  }
+  const result = batchMessageSchema.safeParse(json);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.map(String).join('.') || '(top level)'}: ${i.message}`);
+    throw new BatchMessageError(`invalid batch message: ${problems.join('; ')}`);
+  }
+  return result.data;
+}
+
+/** The FIFO message group of a table partition. */
+export function messageGroupOf(table: string, partition: number): string {
+  return `${table}#${partition}`;
+}

@@ -1,0 +1,388 @@
+import { batchIdOf, fileArrivalOf, fileIdOf, type BatchData, type FileIdentity } from '../batch.ts';
+import { FileStatus, messageGroupOf, type BatchMessage, type FileManifest, type ManifestBatch, type RejectedRow } from '../batch-message.ts';
+import { findTableForKey, type LandfallConfig, type TableConfig } from '../config.ts';
+import { encodeBatch } from './batch-object.ts';
+import { PartitionChunker, type Chunk } from './chunker.ts';
+import { planColumns, type ColumnPlan } from './column-plan.ts';
+import { UnreadableFileError, UnreadableReason } from './errors.ts';
+import { fileTypeOfKey, isGzip, isParquetMagic, type FileFormat } from './file-format.ts';
+import { batchKeyOf, isRejectedKey, manifestKeyOf, movedAsideKeysOf, rejectsKeyOf } from './keys.ts';
+import { partitionOf } from './partition.ts';
+import type { BatchSender, ObjectRef, ObjectStore, OutgoingBatch, ProducerLogger } from './ports.ts';
+import { readCsv } from './read-csv.ts';
+import { readNdjson } from './read-ndjson.ts';
+import { readParquet } from './read-parquet.ts';
+import { MAX_REJECT_RAW_CHARS, type SourceEvent } from './records.ts';
+import { gunzipStream, openTextStream } from './source.ts';
+import { spillToTempFile } from './temp-file.ts';
+
+export interface ProducerLimits {
+  /** Estimated bytes of rows buffered across partitions before the largest is cut early. */
+  maxBufferedBytes: number;
+  /** Batch objects being compressed and uploaded at once. */
+  uploadConcurrency: number;
+  /** Rejected rows written to the rejects object; more are only counted. */
+  maxRejectsListed: number;
+}
+
+export const DEFAULT_PRODUCER_LIMITS: ProducerLimits = {
+  maxBufferedBytes: 48 * 1024 * 1024,
+  uploadConcurrency: 4,
+  maxRejectsListed: 10_000,
+};
+
+export interface ProducerDeps {
+  config: LandfallConfig;
+  store: ObjectStore;
+  sender: BatchSender;
+  stagingBucket: string;
+  logger?: ProducerLogger;
+  /** A table's columns when known (a catalog snapshot); then an unknown file column is an error. */
+  knownColumns?: (table: TableConfig) => ReadonlySet<string> | undefined;
+  limits?: Partial<ProducerLimits>;
+  now?: () => Date;
+  /** Where a gzip-compressed Parquet file is spilled to be read (default: the OS temp dir). */
+  tmpDir?: string;
+}
+
+export type ProduceOutcome =
+  | { status: 'produced'; fileId: string; manifestKey: string; manifest: FileManifest }
+  | {
+      status: 'moved-aside';
+      fileId: string;
+      code: UnreadableReason;
+      message: string;
+      movedTo: { bucket: string; key: string };
+      manifestKey: string | null;
+    }
+  /** The notified version no longer exists (overwritten or deleted); nothing to do. */
+  | { status: 'gone'; fileId: string }
+  /** A key the producer itself wrote (under `rejected/`). */
+  | { status: 'ignored'; fileId: string; why: string };
+
+const silent: ProducerLogger = { info() {}, warn() {} };
+
+/** Runs upload tasks a few at a time; the first failure is rethrown. */
+class TaskPool {
+  readonly #limit: number;
+  readonly #running = new Set<Promise<void>>();
+  #failure: { error: unknown } | undefined;
+  constructor(limit: number) {
+    this.#limit = Math.max(1, limit);
+  }
+  async submit(task: () => Promise<void>): Promise<void> {
+    while (this.#running.size >= this.#limit) await Promise.race(this.#running);
+    if (this.#failure) throw this.#failure.error;
+    const running: Promise<void> = task()
+      .catch((error: unknown) => {
+        this.#failure ??= { error };
+      })
+      .finally(() => this.#running.delete(running));
+    this.#running.add(running);
+  }
+  /** Waits for the running tasks, ignoring their failures (before cleaning up after an error). */
+  async settle(): Promise<void> {
+    await Promise.allSettled(this.#running);
+  }
+  async drain(): Promise<void> {
+    await Promise.all(this.#running);
+    if (this.#failure) throw this.#failure.error;
+  }
+}
+
+function refOf(file: FileIdentity): ObjectRef {
+  return { bucket: file.bucket, key: file.key, versionId: file.versionId, etag: file.etag };
+}
+
+function cut(text: string): { raw: string; truncated: boolean } {
+  return text.length > MAX_REJECT_RAW_CHARS ? { raw: text.slice(0, MAX_REJECT_RAW_CHARS), truncated: true } : { raw: text, truncated: false };
+}
+
+interface Opened {
+  format: FileFormat;
+  compressed: boolean;
+  events: AsyncIterable<SourceEvent>;
+  close(): Promise<void>;
+}
+
+async function openFile(deps: ProducerDeps, file: FileIdentity): Promise<Opened | 'gone'> {
+  const type = fileTypeOfKey(file.key);
+  const ref = refOf(file);
+  if (type.format !== 'parquet') {
+    const stream = await deps.store.stream(ref);
+    if (stream === 'gone') return stream;
+    const { stream: text, compressed } = await openTextStream(stream, type);
+    return {
+      format: type.format,
+      compressed,
+      events: type.format === 'csv' ? readCsv(text) : readNdjson(text),
+      close: async () => {},
+    };
+  }
+  const object = await deps.store.randomAccess(ref);
+  if (object === 'gone') return object;
+  const head = new Uint8Array(await object.slice(0, Math.min(4, object.byteLength)));
+  if (isGzip(head)) {
+    const stream = await deps.store.stream(ref);
+    if (stream === 'gone') return stream;
+    const spilled = await spillToTempFile(gunzipStream(stream), deps.tmpDir);
+    const inner = new Uint8Array(await spilled.slice(0, Math.min(4, spilled.byteLength)));
+    if (!isParquetMagic(inner)) {
+      await spilled.close();
+      throw new UnreadableFileError(UnreadableReason.wrongFormat, 'named .parquet but the data is not Parquet');
+    }
+    return { format: 'parquet', compressed: true, events: readParquet(spilled), close: () => spilled.close() };
+  }
+  if (type.gzipByName && head.length > 0) throw new UnreadableFileError(UnreadableReason.corruptGzip, 'named .gz but the data is not gzip');
+  if (object.byteLength === 0) throw new UnreadableFileError(UnreadableReason.empty, 'empty file');
+  if (!isParquetMagic(head)) throw new UnreadableFileError(UnreadableReason.wrongFormat, 'named .parquet but the data is not Parquet');
+  return { format: 'parquet', compressed: false, events: readParquet(object), close: async () => {} };
+}
+
+/**
+ * Produces one dropped file: streams it, partitions its rows by conflict key, writes each
+ * chunk as a gzip JSON batch object to staging, then the rejects object and the manifest,
+ * then sends one FIFO message per batch. Deterministic: the same file version always gives
+ * the same keys, bytes and ids, so a duplicate notification or a retry after a crash
+ * changes nothing. An unreadable file is moved aside with a reason instead.
+ *
+ * @example await produceFile({ config, store, sender, stagingBucket }, fileIdentity)
+ */
+export async function produceFile(deps: ProducerDeps, file: FileIdentity): Promise<ProduceOutcome> {
+  const fileId = fileIdOf(file);
+  const logger = deps.logger ?? silent;
+  if (isRejectedKey(file.key)) return { status: 'ignored', fileId, why: 'key under the rejected/ prefix' };
+  const table = findTableForKey(deps.config, file.key);
+  if (!table) {
+    const prefixes = deps.config.tables.map((t) => `"${t.prefix}"`).join(', ');
+    return moveAside(deps, file, fileId, undefined, new UnreadableFileError(UnreadableReason.noTable, `key is under no configured table prefix (${prefixes})`));
+  }
+  const written: string[] = [];
+  try {
+    return await produceTableFile(deps, file, fileId, table, written);
+  } catch (error) {
+    if (!(error instanceof UnreadableFileError)) throw error;
+    try {
+      await deps.store.removeKeys(deps.stagingBucket, written);
+    } catch (cleanup) {
+      logger.warn('could not remove the batch objects of an unreadable file', { fileId, error: String(cleanup) });
+    }
+    return moveAside(deps, file, fileId, table, error);
+  }
+}
+
+async function produceTableFile(
+  deps: ProducerDeps,
+  file: FileIdentity,
+  fileId: string,
+  table: TableConfig,
+  written: string[],
+): Promise<ProduceOutcome> {
+  const logger = deps.logger ?? silent;
+  const now = deps.now ?? (() => new Date());
+  const limits = { ...DEFAULT_PRODUCER_LIMITS, ...deps.limits };
+  const startedAt = now();
+  const arrival = fileArrivalOf(file);
+  const manifestKey = manifestKeyOf(table.table, fileId);
+  const opened = await openFile(deps, file);
+  if (opened === 'gone') return { status: 'gone', fileId };
+
+  let plan: ColumnPlan | undefined;
+  let chunker: PartitionChunker | undefined;
+  let read = 0;
+  let rejected = 0;
+  const rejects: RejectedRow[] = [];
+  const batches: ManifestBatch[] = [];
+  const pool = new TaskPool(limits.uploadConcurrency);
+  const fileRef = { bucket: file.bucket, key: file.key, versionId: file.versionId, etag: file.etag };
+
+  const writeChunk = async (chunk: Chunk, columns: string[]) => {
+    const batchId = batchIdOf(fileId, chunk.partition, chunk.chunk);
+    const stagingKey = batchKeyOf(table.table, fileId, chunk.partition, chunk.chunk);
+    const batch: BatchData = {
+      format: 1,
+      batchId,
+      fileId,
+      file,
+      table: table.table,
+      partition: chunk.partition,
+      chunk: chunk.chunk,
+      arrival,
+      columns,
+      rowNumbers: chunk.rowNumbers,
+      values: chunk.values,
+    };
+    const body = await encodeBatch(batch);
+    written.push(stagingKey);
+    await deps.store.put(deps.stagingBucket, stagingKey, body, 'application/json');
+    batches.push({
+      batchId,
+      partition: chunk.partition,
+      chunk: chunk.chunk,
+      stagingKey,
+      rows: chunk.rowNumbers.length,
+      firstRow: chunk.rowNumbers[0]!,
+      lastRow: chunk.rowNumbers.at(-1)!,
+    });
+  };
+
+  try {
+    for await (const event of opened.events) {
+      if (event.kind === 'row') {
+        read++;
+        const values = event.values;
+        const key = plan!.keyIndexes.map((i) => values[i] ?? null);
+        const ready = chunker!.add(partitionOf(key, table.partitions), event.row, values);
+        for (const chunk of ready) await pool.submit(() => writeChunk(chunk, plan!.columns));
+      } else if (event.kind === 'reject') {
+        read++;
+        rejected++;
+        if (rejects.length < limits.maxRejectsListed) {
+          rejects.push({ file: fileRef, fileId, row: event.row, line: event.line, reason: event.reason, ...cut(event.raw) });
+        }
+      } else {
+        plan = planColumns(table, event.names, { knownColumns: deps.knownColumns?.(table) });
+        chunker = new PartitionChunker(plan.columns.length, {
+          partitions: table.partitions,
+          maxRows: deps.config.batch.maxRows,
+          maxBytes: deps.config.batch.maxBytes,
+          maxBufferedBytes: limits.maxBufferedBytes,
+        });
+      }
+    }
+    for (const chunk of chunker?.finish() ?? []) await pool.submit(() => writeChunk(chunk, plan!.columns));
+    await pool.drain();
+  } catch (error) {
+    // Every put must be over before the caller removes what was written.
+    await pool.settle();
+    throw error;
+  } finally {
+    await opened.close();
+  }
+
+  batches.sort((a, b) => a.partition - b.partition || a.chunk - b.chunk);
+  let rejectsRef: FileManifest['rejects'] = null;
+  if (rejected > 0) {
+    rejectsRef = { bucket: file.bucket, key: rejectsKeyOf(file.key, fileId) };
+    const body = rejects.map((r) => JSON.stringify(r)).join('\n') + '\n';
+    await deps.store.put(rejectsRef.bucket, rejectsRef.key, body, 'application/x-ndjson');
+  }
+  const finishedAt = now();
+  const manifest: FileManifest = {
+    format: 1,
+    fileId,
+    file,
+    table: table.table,
+    status: FileStatus.produced,
+    arrival,
+    fileFormat: opened.format,
+    compressed: opened.compressed,
+    columns: plan?.columns ?? [],
+    batchCount: batches.length,
+    read,
+    rejected,
+    rejects: rejectsRef,
+    batches,
+    reason: null,
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    durationMs: finishedAt.getTime() - startedAt.getTime(),
+  };
+  await deps.store.put(deps.stagingBucket, manifestKey, JSON.stringify(manifest), 'application/json');
+
+  const messages: OutgoingBatch[] = batches.map((b) => {
+    const body: BatchMessage = {
+      format: 1,
+      batchId: b.batchId,
+      fileId,
+      table: table.table,
+      partition: b.partition,
+      chunk: b.chunk,
+      batchCount: batches.length,
+      stagingKey: b.stagingKey,
+      manifestKey,
+      rows: b.rows,
+      firstRow: b.firstRow,
+      lastRow: b.lastRow,
+    };
+    return { groupId: messageGroupOf(table.table, b.partition), deduplicationId: b.batchId, body };
+  });
+  await deps.sender.send(messages);
+  logger.info('file produced', {
+    fileId,
+    bucket: file.bucket,
+    key: file.key,
+    table: table.table,
+    batches: batches.length,
+    read,
+    rejected,
+    durationMs: manifest.durationMs,
+  });
+  return { status: 'produced', fileId, manifestKey, manifest };
+}
+
+async function moveAside(
+  deps: ProducerDeps,
+  file: FileIdentity,
+  fileId: string,
+  table: TableConfig | undefined,
+  error: UnreadableFileError,
+): Promise<ProduceOutcome> {
+  const logger = deps.logger ?? silent;
+  const now = deps.now ?? (() => new Date());
+  const at = now();
+  const keys = movedAsideKeysOf(file.key);
+  const movedTo = { bucket: file.bucket, key: keys.file };
+  const ref = refOf(file);
+  if ((await deps.store.copy(ref, movedTo.bucket, movedTo.key)) === 'gone') return { status: 'gone', fileId };
+  const reason = {
+    file: { bucket: file.bucket, key: file.key, versionId: file.versionId, etag: file.etag, eventTime: file.eventTime },
+    fileId,
+    table: table?.table ?? null,
+    code: error.code,
+    message: error.message,
+    line: error.line ?? null,
+    field: error.field ?? null,
+    movedTo,
+    movedAt: at.toISOString(),
+  };
+  await deps.store.put(file.bucket, keys.reason, JSON.stringify(reason, null, 2), 'application/json');
+  let manifestKey: string | null = null;
+  if (table) {
+    manifestKey = manifestKeyOf(table.table, fileId);
+    const manifest: FileManifest = {
+      format: 1,
+      fileId,
+      file,
+      table: table.table,
+      status: FileStatus.movedAside,
+      arrival: fileArrivalOf(file),
+      fileFormat: null,
+      compressed: false,
+      columns: [],
+      batchCount: 0,
+      read: 0,
+      rejected: 0,
+      rejects: null,
+      batches: [],
+      reason: { code: error.code, message: error.message, movedTo },
+      startedAt: at.toISOString(),
+      finishedAt: at.toISOString(),
+      durationMs: 0,
+    };
+    await deps.store.put(deps.stagingBucket, manifestKey, JSON.stringify(manifest), 'application/json');
+  }
+  await deps.store.remove(ref);
+  logger.warn('file moved aside', {
+    fileId,
+    bucket: file.bucket,
+    key: file.key,
+    table: table?.table ?? null,
+    code: error.code,
+    reason: error.message,
+    line: error.line ?? null,
+    field: error.field ?? null,
+    movedTo: movedTo.key,
+  });
+  return { status: 'moved-aside', fileId, code: error.code, message: error.message, movedTo, manifestKey };
+}

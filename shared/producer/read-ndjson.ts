@@ -1,0 +1,126 @@
+import { isUtf8 } from 'node:buffer';
+import type { SourceEvent } from './records.ts';
+import { MAX_REJECT_RAW_CHARS } from './records.ts';
+import { textOfJsonValue, type TextValue } from './values.ts';
+
+export interface NdjsonOptions {
+  /** A longer line is rejected without being held in memory. */
+  maxLineBytes?: number;
+}
+
+interface Line {
+  bytes: Buffer;
+  line: number;
+  /** Set when the line was longer than the limit; `bytes` then holds only its start. */
+  tooLong: boolean;
+}
+
+/** Splits a byte stream on LF without decoding it; memory is bounded by `maxLineBytes`. */
+async function* splitLines(input: AsyncIterable<Uint8Array>, maxLineBytes: number): AsyncGenerator<Line> {
+  let parts: Buffer[] = [];
+  let partBytes = 0;
+  let tooLong = false;
+  let line = 0;
+  const take = (tail: Buffer): Line => {
+    const bytes = parts.length === 0 ? tail : Buffer.concat([...parts, tail]);
+    const result = { bytes, line: ++line, tooLong };
+    parts = [];
+    partBytes = 0;
+    tooLong = false;
+    return result;
+  };
+  for await (const chunk of input) {
+    const buffer = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    let start = 0;
+    for (let end = buffer.indexOf(10, start); end >= 0; end = buffer.indexOf(10, start)) {
+      const piece = buffer.subarray(start, end);
+      yield take(tooLong ? Buffer.alloc(0) : piece);
+      start = end + 1;
+    }
+    if (start < buffer.length) {
+      const rest = buffer.subarray(start);
+      if (!tooLong) {
+        if (partBytes + rest.length > maxLineBytes) {
+          tooLong = true;
+          parts = [Buffer.from(Buffer.concat([...parts, rest]).subarray(0, MAX_REJECT_RAW_CHARS))];
+        } else {
+          // Copy: the source may reuse its chunk buffers.
+          parts.push(Buffer.from(rest));
+          partBytes += rest.length;
+        }
+      }
+    }
+  }
+  if (parts.length > 0 || tooLong) yield take(Buffer.alloc(0));
+}
+
+function rawOf(bytes: Buffer): string {
+  return bytes.subarray(0, MAX_REJECT_RAW_CHARS * 4).toString('utf8');
+}
+
+function isBlank(bytes: Buffer): boolean {
+  for (const byte of bytes) if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0d) return false;
+  return true;
+}
+
+/**
+ * Streams NDJSON / JSON Lines: one JSON object per line, blank lines skipped, CRLF accepted.
+ * The file's columns are the fields of its first object; a later object lacking one of them
+ * has NULL there (serializers often drop null fields), and one with a field the first object
+ * did not have is rejected, as are invalid JSON, non-objects and invalid UTF-8.
+ */
+export async function* readNdjson(input: AsyncIterable<Uint8Array>, options: NdjsonOptions = {}): AsyncGenerator<SourceEvent> {
+  const maxLineBytes = options.maxLineBytes ?? 64 * 1024 * 1024;
+  let row = 0;
+  let columns: Map<string, number> | undefined;
+  let columnsLine = 0;
+  for await (const { bytes: lineBytes, line, tooLong } of splitLines(input, maxLineBytes)) {
+    let bytes = lineBytes;
+    if (line === 1 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
+    if (bytes.length > 0 && bytes[bytes.length - 1] === 0x0d) bytes = bytes.subarray(0, bytes.length - 1);
+    if (!tooLong && isBlank(bytes)) continue;
+    row++;
+    const reject = (reason: string): SourceEvent => ({ kind: 'reject', row, line, reason, raw: rawOf(bytes) });
+    if (tooLong) {
+      yield reject(`line longer than ${maxLineBytes} bytes`);
+      continue;
+    }
+    if (!isUtf8(bytes)) {
+      yield reject('not valid UTF-8');
+      continue;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(bytes.toString('utf8'));
+    } catch (error) {
+      yield reject(`invalid JSON: ${(error as Error).message}`);
+      continue;
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      yield reject(`not a JSON object (got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value})`);
+      continue;
+    }
+    const object = value as Record<string, unknown>;
+    if (columns === undefined) {
+      const names = Object.keys(object);
+      columns = new Map(names.map((name, i) => [name, i]));
+      columnsLine = line;
+      yield { kind: 'columns', names };
+    }
+    const values: TextValue[] = new Array<TextValue>(columns.size).fill(null);
+    let extra: string | undefined;
+    for (const name in object) {
+      const index = columns.get(name);
+      if (index === undefined) {
+        extra = name;
+        break;
+      }
+      values[index] = textOfJsonValue(object[name]);
+    }
+    if (extra !== undefined) {
+      yield reject(`field "${extra}" is not one of the file's columns (the fields of line ${columnsLine})`);
+      continue;
+    }
+    yield { kind: 'row', row, line, values };
+  }
+}

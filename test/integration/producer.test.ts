@@ -1,0 +1,221 @@
+import { beforeEach, describe, expect, test } from 'vitest';
+import { batchIdOf, fileIdOf } from '../../shared/batch.ts';
+import { parseBatchMessage, type FileManifest } from '../../shared/batch-message.ts';
+import { decodeBatch } from '../../shared/producer/batch-object.ts';
+import { processIntakeMessage } from '../../shared/producer/intake.ts';
+import { partitionOf } from '../../shared/producer/partition.ts';
+import { csvOf, gzipOf, ndjsonOf, orderRows, parquetOf, producerConfigFactory } from '../helpers/producer-files.ts';
+import { INBOX, STAGING, startProducerEmulator } from '../helpers/producer-emulator.ts';
+import { s3EventBody, s3TestEventBody } from '../helpers/s3-event.ts';
+
+const emulator = await startProducerEmulator();
+const config = producerConfigFactory({ batch: { maxRows: 7 } });
+const deps = () => emulator.deps(config);
+const rows = orderRows(40);
+
+beforeEach(() => emulator.reset());
+
+/** Every batch in staging for a file, decoded, in (partition, chunk) order. */
+async function batchesOf(manifest: FileManifest) {
+  return Promise.all(manifest.batches.map(async (b) => decodeBatch(await emulator.getBytes(STAGING, b.stagingKey))));
+}
+
+async function manifestOf(key: string): Promise<FileManifest> {
+  return JSON.parse((await emulator.getBytes(STAGING, key)).toString('utf8')) as FileManifest;
+}
+
+/** Rows of all batches as { row → values by column }, independent of how they were cut. */
+async function logicalRows(manifest: FileManifest) {
+  const out = new Map<number, Record<string, string | null>>();
+  for (const batch of await batchesOf(manifest)) {
+    batch.rowNumbers.forEach((row, r) => out.set(row, Object.fromEntries(batch.columns.map((c, i) => [c, batch.values[i]![r]!]))));
+  }
+  return [...out.entries()].sort((a, b) => a[0] - b[0]);
+}
+
+let dropped = 0;
+/** A key of its own for each drop: the same key and bytes are the same file (and FIFO dedup remembers it). */
+function unique(key: string): string {
+  const slash = key.indexOf('/');
+  return `${key.slice(0, slash)}/t${++dropped}${key.slice(slash)}`;
+}
+
+async function produce(key: string, body: string | Uint8Array) {
+  const record = await emulator.drop(unique(key), body);
+  const [outcome] = await processIntakeMessage(deps(), s3EventBody(record));
+  return { outcome: outcome!, record };
+}
+
+describe('producer against the S3/SQS emulator', () => {
+  test('a CSV file becomes batches in staging, one FIFO message each, grouped by table partition', async () => {
+    const { outcome } = await produce('orders/a.csv', csvOf(rows));
+    expect(outcome.status).toBe('produced');
+    const manifest = outcome.status === 'produced' ? outcome.manifest : undefined!;
+    const messages = emulator.messages();
+    expect(messages.map((m) => [m.groupId, m.dedupId]).sort()).toEqual(
+      manifest.batches.map((b) => [`orders#${b.partition}`, b.batchId]).sort(),
+    );
+  });
+
+  test('the batch id is batchIdOf(fileIdOf(file), partition, chunk)', async () => {
+    const { outcome, record } = await produce('orders/a.csv', csvOf(rows));
+    const manifest = outcome.status === 'produced' ? outcome.manifest : undefined!;
+    const fileId = fileIdOf({ bucket: INBOX, key: manifest.file.key, versionId: null, etag: record.s3.object.eTag });
+    expect(manifest.batches.map((b) => b.batchId)).toEqual(manifest.batches.map((b) => batchIdOf(fileId, b.partition, b.chunk)));
+  });
+
+  test('every row lands in the partition of its key', async () => {
+    const { outcome } = await produce('orders/a.csv', csvOf(rows));
+    const manifest = outcome.status === 'produced' ? outcome.manifest : undefined!;
+    for (const batch of await batchesOf(manifest)) {
+      const id = batch.values[batch.columns.indexOf('id')]!;
+      expect(id.map((v) => partitionOf([v], 4))).toEqual(id.map(() => batch.partition));
+    }
+  });
+
+  test('a partition is cut into chunks of maxRows, sent in chunk order', async () => {
+    await produce('orders/a.csv', csvOf(orderRows(200)));
+    const byGroup = new Map<string, number[]>();
+    for (const m of emulator.messages().sort((a, b) => a.sequence.localeCompare(b.sequence, 'en', { numeric: true }))) {
+      const body = parseBatchMessage(m.body);
+      expect(body.rows).toBeLessThanOrEqual(7);
+      byGroup.set(m.groupId, [...(byGroup.get(m.groupId) ?? []), body.chunk]);
+    }
+    for (const chunks of byGroup.values()) expect(chunks).toEqual(chunks.map((_, i) => i));
+  });
+
+  test('the message carries the batch count, staging key, manifest key and row range', async () => {
+    const { outcome } = await produce('orders/a.csv', csvOf(rows));
+    const manifest = outcome.status === 'produced' ? outcome.manifest : undefined!;
+    const first = manifest.batches[0]!;
+    const body = emulator.messages().map((m) => parseBatchMessage(m.body)).find((m) => m.batchId === first.batchId);
+    expect(body).toEqual({
+      format: 1,
+      batchId: first.batchId,
+      fileId: manifest.fileId,
+      table: 'orders',
+      partition: first.partition,
+      chunk: first.chunk,
+      batchCount: manifest.batchCount,
+      stagingKey: first.stagingKey,
+      manifestKey: `manifests/orders/${manifest.fileId}.json`,
+      rows: first.rows,
+      firstRow: first.firstRow,
+      lastRow: first.lastRow,
+    });
+  });
+
+  test('the manifest in staging counts rows read and lists every batch', async () => {
+    const { outcome } = await produce('orders/a.csv', csvOf(rows));
+    const key = outcome.status === 'produced' ? outcome.manifestKey : '';
+    const manifest = await manifestOf(key);
+    expect({ read: manifest.read, rejected: manifest.rejected, rows: manifest.batches.reduce((n, b) => n + b.rows, 0) }).toEqual({
+      read: 40,
+      rejected: 0,
+      rows: 40,
+    });
+  });
+
+  test('CSV, NDJSON.gz and Parquet of the same rows give the same rows per partition', async () => {
+    const csv = await produce('orders/same.csv', csvOf(rows));
+    const ndjson = await produce('orders/same.ndjson.gz', gzipOf(ndjsonOf(rows)));
+    const parquet = await produce('orders/same.parquet', await parquetOf(rows, { rowGroupSize: 16 }));
+    const [a, b, c] = await Promise.all(
+      [csv, ndjson, parquet].map(({ outcome }) => logicalRows(outcome.status === 'produced' ? outcome.manifest : undefined!)),
+    );
+    expect(b).toEqual(a);
+    expect(c).toEqual(a);
+  });
+
+  test('a gzip-compressed Parquet file is read too', async () => {
+    const { outcome } = await produce('orders/p.parquet.gz', gzipOf(await parquetOf(rows)));
+    expect(outcome.status === 'produced' && outcome.manifest.read).toBe(40);
+  });
+
+  test('producing the same notification twice writes identical keys, bytes and ids', async () => {
+    const record = await emulator.drop(unique('orders/a.csv'), csvOf(rows));
+    const [first] = await processIntakeMessage(deps(), s3EventBody(record));
+    const manifest = first!.status === 'produced' ? first!.manifest : undefined!;
+    const bytesBefore = await Promise.all(manifest.batches.map((b) => emulator.getBytes(STAGING, b.stagingKey)));
+    const [second] = await processIntakeMessage(deps(), s3EventBody(record));
+    const again = second!.status === 'produced' ? second!.manifest : undefined!;
+    const bytesAfter = await Promise.all(again.batches.map((b) => emulator.getBytes(STAGING, b.stagingKey)));
+    expect(again.batches).toEqual(manifest.batches);
+    expect(bytesAfter).toEqual(bytesBefore);
+  });
+
+  test('a duplicate notification adds no message to the FIFO queue', async () => {
+    const record = await emulator.drop(unique('orders/a.csv'), csvOf(rows));
+    await processIntakeMessage(deps(), s3EventBody(record));
+    const count = emulator.messages().length;
+    await processIntakeMessage(deps(), s3EventBody(record));
+    expect(emulator.messages()).toHaveLength(count);
+  });
+
+  test('bad lines go to a rejects object with their line numbers and the rest is batched', async () => {
+    const text = 'id,name,amount\n1,a,1\n2,b\n3,c,3\n{oops\n5,e,5\n';
+    const { outcome } = await produce('orders/bad.csv', text);
+    const manifest = outcome.status === 'produced' ? outcome.manifest : undefined!;
+    const rejects = (await emulator.getBytes(INBOX, manifest.rejects!.key)).toString('utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(rejects.map((r) => [r.row, r.line, r.raw])).toEqual([
+      [2, 3, '2,b'],
+      [4, 5, '{oops'],
+    ]);
+    expect({ read: manifest.read, rejected: manifest.rejected, batched: manifest.batches.reduce((n, b) => n + b.rows, 0) }).toEqual({
+      read: 5,
+      rejected: 2,
+      batched: 3,
+    });
+  });
+
+  test('a file that is not the format its name says is moved aside with a reason, the original deleted', async () => {
+    const { outcome } = await produce('orders/broken.csv.gz', 'id,name\n1,a\n');
+    expect(outcome.status).toBe('moved-aside');
+    const key = outcome.status === 'moved-aside' ? outcome.movedTo.key : '';
+    expect(await emulator.list(INBOX)).toEqual([key, `${key}.reason.json`]);
+  });
+
+  test('the reason object names the problem', async () => {
+    const { outcome } = await produce('orders/broken.csv.gz', 'id,name\n1,a\n');
+    const key = outcome.status === 'moved-aside' ? outcome.movedTo.key : '';
+    const reason = JSON.parse((await emulator.getBytes(INBOX, `${key}.reason.json`)).toString('utf8'));
+    expect([reason.code, reason.message]).toEqual(['corrupt-gzip', 'named .gz but the data is not gzip']);
+  });
+
+  test('a file missing the key column is moved aside naming the column', async () => {
+    const { outcome } = await produce('orders/nokey.csv', 'name,amount\na,1\n');
+    expect(outcome.status === 'moved-aside' && [outcome.code, outcome.message]).toEqual([
+      'missing-column',
+      'missing conflict key column "id" of table "orders"',
+    ]);
+  });
+
+  test('a corrupt gzip stream is moved aside and leaves no batch behind', async () => {
+    const gz = gzipOf(csvOf(orderRows(2000)));
+    const { outcome } = await produce('orders/cut.csv.gz', gz.subarray(0, gz.length - 100));
+    expect(outcome.status).toBe('moved-aside');
+    expect([await emulator.list(STAGING, 'batches/'), emulator.messages()]).toEqual([[], []]);
+  });
+
+  test('a key under no configured prefix is moved aside', async () => {
+    const { outcome } = await produce('unknown/x.csv', 'id\n1\n');
+    expect(outcome.status === 'moved-aside' && outcome.code).toBe('no-table');
+  });
+
+  test('a key with spaces and plus signs is found from its URL-encoded notification', async () => {
+    const { outcome } = await produce('orders/my file+1.csv', csvOf(rows));
+    expect(outcome.status === 'produced' && outcome.manifest.file.key).toMatch(/^orders\/t\d+\/my file\+1\.csv$/);
+  });
+
+  test('an S3 test event produces nothing', async () => {
+    expect(await processIntakeMessage(deps(), s3TestEventBody(INBOX))).toEqual([]);
+  });
+
+  test('a notification for an overwritten object is gone, not produced', async () => {
+    const key = unique('orders/a.csv');
+    const record = await emulator.drop(key, csvOf(rows));
+    await emulator.drop(key, csvOf(orderRows(3)));
+    const [outcome] = await processIntakeMessage(deps(), s3EventBody(record));
+    expect(outcome!.status).toBe('gone');
+  });
+});

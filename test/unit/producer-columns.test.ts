@@ -1,0 +1,49 @@
+import { describe, expect, test } from 'vitest';
+import { planColumns } from '../../shared/producer/column-plan.ts';
+import { producerConfigFactory } from '../helpers/producer-files.ts';
+
+const table = (extra: Record<string, unknown> = {}) =>
+  producerConfigFactory({ tables: [{ table: 'orders', conflictKey: ['id', 'region'], ...extra }] }).tables[0]!;
+
+describe('planColumns', () => {
+  test('finds the key columns wherever they are', () => {
+    expect(planColumns(table(), ['name', 'region', 'id'])).toEqual({ columns: ['name', 'region', 'id'], keyIndexes: [2, 1] });
+  });
+
+  test('applies the config mapping', () => {
+    expect(planColumns(table({ columns: { ID: 'id' } }), ['ID', 'region']).columns).toEqual(['id', 'region']);
+  });
+
+  test('a missing key column names it', () => {
+    expect(() => planColumns(table(), ['id', 'name'])).toThrow('missing conflict key column "region" of table "orders"');
+  });
+
+  test('a missing version column names it', () => {
+    expect(() => planColumns(table({ version: 'updated_at' }), ['id', 'region'])).toThrow('missing version column "updated_at"');
+  });
+
+  test('an unknown column names it when the table columns are known', () => {
+    expect(() => planColumns(table(), ['id', 'region', 'colour'], { knownColumns: new Set(['id', 'region']) })).toThrow(
+      'unknown column "colour"',
+    );
+  });
+
+  test('the tombstone column need not exist in the table', () => {
+    const plan = planColumns(table({ delete: { column: '_op', equals: 'D' } }), ['id', 'region', '_op'], {
+      knownColumns: new Set(['id', 'region']),
+    });
+    expect(plan.columns).toEqual(['id', 'region', '_op']);
+  });
+
+  test('two file columns mapping to one table column are an error', () => {
+    expect(() => planColumns(table({ columns: { ID: 'id' } }), ['ID', 'id', 'region'])).toThrow('column "id" appears twice');
+  });
+
+  test('an empty column name is an error naming its position', () => {
+    expect(() => planColumns(table(), ['id', '', 'region'])).toThrow('column 2 has an empty name');
+  });
+
+  test('a file may not carry the arrival column', () => {
+    expect(() => planColumns(table(), ['id', 'region', '_landfall_arrival'])).toThrow(/arrival column/);
+  });
+});

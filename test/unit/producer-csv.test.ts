@@ -1,0 +1,111 @@
+import { describe, expect, test } from 'vitest';
+import { UnreadableFileError } from '../../shared/producer/errors.ts';
+import { readCsv } from '../../shared/producer/read-csv.ts';
+import type { SourceEvent } from '../../shared/producer/records.ts';
+import { chunked, collect } from '../helpers/producer-files.ts';
+
+const rowsOf = (events: SourceEvent[]) => events.flatMap((e) => (e.kind === 'row' ? [e.values] : []));
+const rejectsOf = (events: SourceEvent[]) => events.filter((e) => e.kind === 'reject');
+const read = (text: string | Uint8Array, size = 5) => collect(readCsv(chunked(text, size)));
+
+describe('readCsv', () => {
+  test('yields the header as the columns', async () => {
+    const events = await read('id,name\n1,a\n');
+    expect(events[0]).toEqual({ kind: 'columns', names: ['id', 'name'] });
+  });
+
+  test('an unquoted empty field is NULL, a quoted empty field the empty string', async () => {
+    expect(rowsOf(await read('id,a,b\n1,,""\n'))).toEqual([['1', null, '']]);
+  });
+
+  test('a quoted field keeps its newline', async () => {
+    expect(rowsOf(await read('id,note\n1,"two\nlines"\n'))).toEqual([['1', 'two\nlines']]);
+  });
+
+  test('a row with a quoted newline is numbered by the line it starts on', async () => {
+    const events = await read('id,note\n1,"two\nlines"\n2,x\n');
+    expect(events.filter((e) => e.kind === 'row').map((e) => e.kind === 'row' && [e.row, e.line])).toEqual([
+      [1, 2],
+      [2, 4],
+    ]);
+  });
+
+  test('doubled quotes are one quote', async () => {
+    expect(rowsOf(await read('id,note\n1,"say ""hi"""\n'))).toEqual([['1', 'say "hi"']]);
+  });
+
+  test('a UTF-8 BOM is not part of the first column name', async () => {
+    const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('id,name\n1,a\n')]);
+    expect((await read(bytes, 2))[0]).toEqual({ kind: 'columns', names: ['id', 'name'] });
+  });
+
+  test('CRLF line endings leave no carriage return in values', async () => {
+    expect(rowsOf(await read('id,name\r\n1,a\r\n2,b\r\n'))).toEqual([
+      ['1', 'a'],
+      ['2', 'b'],
+    ]);
+  });
+
+  test('an empty trailing line is not a row', async () => {
+    const events = await read('id,name\n1,a\n\n');
+    expect(events.filter((e) => e.kind !== 'columns')).toHaveLength(1);
+  });
+
+  test('a last line without a newline is a row', async () => {
+    expect(rowsOf(await read('id,name\n1,a'))).toEqual([['1', 'a']]);
+  });
+
+  test('multi-byte characters split across chunks survive', async () => {
+    expect(rowsOf(await read('id,name\n1,Zoë 日本\n', 1))).toEqual([['1', 'Zoë 日本']]);
+  });
+
+  test('a wide row of 2,000 columns and a 1 MB field is read whole', async () => {
+    const names = Array.from({ length: 2000 }, (_, i) => `c${i}`);
+    const big = 'x'.repeat(1024 * 1024);
+    const values = names.map((_, i) => (i === 1999 ? big : String(i)));
+    const rows = rowsOf(await read(`${names.join(',')}\n${values.join(',')}\n`, 64 * 1024));
+    expect(rows[0]).toEqual(values);
+  });
+
+  test('a row with the wrong number of fields is rejected with its line and the rest goes on', async () => {
+    const events = await read('id,name\n1,a\n2\n3,c\n');
+    expect(rejectsOf(events)).toEqual([
+      { kind: 'reject', row: 2, line: 3, reason: 'expected 2 fields (as the header), got 1', raw: '2' },
+    ]);
+    expect(rowsOf(events)).toEqual([
+      ['1', 'a'],
+      ['3', 'c'],
+    ]);
+  });
+
+  test('invalid UTF-8 rejects the row and names the field', async () => {
+    const bytes = Buffer.concat([Buffer.from('id,name\n1,'), Buffer.from([0xff, 0xfe]), Buffer.from('\n2,b\n')]);
+    const events = await read(bytes);
+    expect(rejectsOf(events).map((e) => e.kind === 'reject' && e.reason)).toEqual(['field "name" is not valid UTF-8']);
+    expect(rowsOf(events)).toEqual([['2', 'b']]);
+  });
+
+  test('an unclosed quote at the end is rejected, not thrown', async () => {
+    const events = await read('id,name\n1,a\n2,"open\n');
+    expect(rejectsOf(events)).toHaveLength(1);
+    expect(rowsOf(events)).toEqual([['1', 'a']]);
+  });
+
+  test('rows are numbered after the header, rejects included', async () => {
+    const events = await read('id,name\n1,a\nbad\n3,c\n');
+    expect(events.flatMap((e) => (e.kind === 'columns' ? [] : [e.row]))).toEqual([1, 2, 3]);
+  });
+
+  test('an empty file is unreadable', async () => {
+    await expect(read('')).rejects.toThrow(UnreadableFileError);
+  });
+
+  test('a header with no rows yields only the columns', async () => {
+    expect(await read('id,name\n')).toEqual([{ kind: 'columns', names: ['id', 'name'] }]);
+  });
+
+  test('an unclosed quote that runs past the record limit makes the file unreadable', async () => {
+    const text = `id,name\n1,"${'x'.repeat(5000)}`;
+    await expect(collect(readCsv(chunked(text, 100), { maxRecordBytes: 1000 }))).rejects.toThrow(/no end of record/);
+  });
+});
