@@ -1,0 +1,55 @@
+import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { createS3Client, createSqsClient } from '../../shared/aws/clients.ts';
+import { parseBatchMessage } from '../../shared/batch-message.ts';
+import { type BatchPorts, consumeBatch } from '../../shared/consumer/consume-batch.ts';
+import { type BatchHandlerOptions, recordOutcome } from '../../shared/consumer/observability.ts';
+import { batchPortsFromEnv } from '../../shared/consumer/runtime.ts';
+
+/**
+ * The consumer Lambda on the batches FIFO queue: Powertools' FIFO partial processor with
+ * skipGroupOnError, so a failed batch fails only the later messages of its own group and the
+ * other groups go on; poison batches are routed to the DLQ by `consumeBatch` and acknowledged.
+ */
+export function createConsumerHandler(options: BatchHandlerOptions) {
+  const logger = options.logger ?? new Logger({ serviceName: 'landfall-consumer' });
+  const metrics = options.metrics ?? new Metrics({ namespace: 'Landfall', serviceName: 'landfall-consumer' });
+  const known = new Set<string>();
+  let ports: BatchPorts | undefined;
+
+  const processRecord = async (record: SQSRecord) => {
+    ports ??= await options.ports();
+    const message = parseBatchMessage(record.body);
+    const attempt = Number(record.attributes.ApproximateReceiveCount ?? 1);
+    const ids = { batchId: message.batchId, fileId: message.fileId, table: message.table, partition: message.partition, attempt };
+    try {
+      const outcome = await consumeBatch(ports, message, attempt, known);
+      recordOutcome(metrics, message.table, outcome);
+      if (outcome.outcome === 'poisoned') logger.warn('batch failed on its data; sent to replay', { ...ids, sqlstate: outcome.sqlstate });
+      else logger.info(`batch ${outcome.outcome}`, { ...ids, counts: outcome.counts });
+    } catch (error) {
+      // The message (not the row values) of the driver error; SQS redelivers the record.
+      logger.error('batch failed; SQS will redeliver it', { ...ids, error: (error as Error).message, code: (error as { code?: string }).code });
+      throw error;
+    }
+  };
+
+  return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    logger.addContext(context);
+    try {
+      return await processPartialResponse(event, processRecord, new SqsFifoPartialProcessorAsync(), {
+        context,
+        skipGroupOnError: true,
+        throwOnFullBatchFailure: false,
+      });
+    } finally {
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+    }
+  };
+}
+
+export const handler = createConsumerHandler({
+  ports: () => batchPortsFromEnv(process.env, 'consumer', { s3: createS3Client(), sqs: createSqsClient() }),
+});

@@ -1,0 +1,53 @@
+import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { createS3Client, createSqsClient } from '../../shared/aws/clients.ts';
+import { type BatchPorts, replayBatchMessage } from '../../shared/consumer/consume-batch.ts';
+import { parseDlqRecord } from '../../shared/consumer/dlq-envelope.ts';
+import { batchPortsFromEnv } from '../../shared/consumer/runtime.ts';
+import { type BatchHandlerOptions, recordOutcome } from '../../shared/consumer/observability.ts';
+
+/**
+ * The replay Lambda on the FIFO DLQ: re-applies each batch in isolation (bad rows quarantined,
+ * the rest applied). A transient failure fails the record; after the DLQ's maxReceiveCount SQS
+ * moves it to the parking queue, where an alarm calls a person.
+ */
+export function createReplayHandler(options: BatchHandlerOptions) {
+  const logger = options.logger ?? new Logger({ serviceName: 'landfall-replay' });
+  const metrics = options.metrics ?? new Metrics({ namespace: 'Landfall', serviceName: 'landfall-replay' });
+  const known = new Set<string>();
+  let ports: BatchPorts | undefined;
+
+  const processRecord = async (record: SQSRecord) => {
+    ports ??= await options.ports();
+    const dlq = parseDlqRecord(record.body);
+    const message = dlq.batch;
+    const ids = { batchId: message.batchId, fileId: message.fileId, table: message.table, kind: dlq.kind, sqlstate: dlq.kind === 'poison' ? dlq.envelope.sqlstate : null };
+    try {
+      const outcome = await replayBatchMessage(ports, message, known);
+      recordOutcome(metrics, message.table, outcome);
+      logger.info(`batch ${outcome.outcome}`, { ...ids, ...('counts' in outcome ? { counts: outcome.counts } : {}) });
+    } catch (error) {
+      logger.error('replay failed; SQS will redeliver it', { ...ids, error: (error as Error).message, code: (error as { code?: string }).code });
+      throw error;
+    }
+  };
+
+  return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    logger.addContext(context);
+    try {
+      return await processPartialResponse(event, processRecord, new SqsFifoPartialProcessorAsync(), {
+        context,
+        skipGroupOnError: true,
+        throwOnFullBatchFailure: false,
+      });
+    } finally {
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+    }
+  };
+}
+
+export const handler = createReplayHandler({
+  ports: () => batchPortsFromEnv(process.env, 'replay', { s3: createS3Client(), sqs: createSqsClient() }),
+});

@@ -1,0 +1,26 @@
+import { ConfigError, loadConfigFile, type LandfallConfig, parseConfig } from './config.ts';
+import { EnvVar } from './env.ts';
+
+/** Names the variables a function needs and fails fast with all the missing ones. */
+export function requireEnv(env: NodeJS.ProcessEnv, who: string, names: readonly string[]): Record<string, string> {
+  const missing = names.filter((name) => !env[name]);
+  if (missing.length > 0) throw new Error(`${who}: missing environment variable(s): ${missing.join(', ')}`);
+  return Object.fromEntries(names.map((name) => [name, env[name]!]));
+}
+
+/** The table config from LANDFALL_CONFIG_JSON (inline, as the CDK stack sets it) or LANDFALL_CONFIG (a path). */
+export function loadConfigFromEnv(env: NodeJS.ProcessEnv, who: string): LandfallConfig {
+  const inline = env[EnvVar.configJson];
+  const path = env[EnvVar.config];
+  if (inline) {
+    let json: unknown;
+    try {
+      json = JSON.parse(inline);
+    } catch (error) {
+      throw new ConfigError(EnvVar.configJson, [`not valid JSON: ${(error as Error).message}`], { cause: error });
+    }
+    return parseConfig(json, EnvVar.configJson);
+  }
+  if (path) return loadConfigFile(path);
+  throw new Error(`${who}: missing environment variable(s): ${EnvVar.configJson} or ${EnvVar.config}`);
+}

@@ -1,0 +1,66 @@
+import { promisify } from 'node:util';
+import { gunzip } from 'node:zlib';
+import { GetObjectCommand, PutObjectTaggingCommand, type S3Client } from '@aws-sdk/client-s3';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { BatchData } from '../batch.ts';
+import { type FileManifest, messageGroupOf } from '../batch-message.ts';
+import { StagingLayout } from '../resources.ts';
+import { type PoisonEnvelope, poisonDeduplicationId } from './dlq-envelope.ts';
+
+const gunzipAsync = promisify(gunzip);
+
+async function getBytes(s3: S3Client, bucket: string, key: string): Promise<Buffer> {
+  const result = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  if (!result.Body) throw new Error(`s3://${bucket}/${key} has no body`);
+  return Buffer.from(await result.Body.transformToByteArray());
+}
+
+/** Reads batch objects (gzip JSON) and manifests from the staging bucket. */
+export function stagingReader(s3: S3Client, bucket: string) {
+  return {
+    async readBatch(key: string): Promise<BatchData> {
+      const bytes = await getBytes(s3, bucket, key);
+      const json = bytes[0] === 0x1f && bytes[1] === 0x8b ? await gunzipAsync(bytes) : bytes;
+      let batch: BatchData;
+      try {
+        batch = JSON.parse(json.toString('utf8')) as BatchData;
+      } catch (error) {
+        throw new Error(`s3://${bucket}/${key}: not a batch object (${json.toString('utf8').slice(0, 300)})`, { cause: error });
+      }
+      if (batch.format !== 1) throw new Error(`s3://${bucket}/${key}: unknown batch format ${String(batch.format)}`);
+      return batch;
+    },
+    async readManifest(key: string): Promise<FileManifest> {
+      const text = (await getBytes(s3, bucket, key)).toString('utf8');
+      try {
+        return JSON.parse(text) as FileManifest;
+      } catch (error) {
+        throw new Error(`s3://${bucket}/${key}: not a manifest (${text.slice(0, 200)})`, { cause: error });
+      }
+    },
+    /** Tags an applied batch object so the staging lifecycle expires it early (best effort). */
+    async tagApplied(key: string): Promise<void> {
+      try {
+        await s3.send(
+          new PutObjectTaggingCommand({ Bucket: bucket, Key: key, Tagging: { TagSet: [{ Key: StagingLayout.appliedTag.key, Value: StagingLayout.appliedTag.value }] } }),
+        );
+      } catch {
+        // Untagged objects still expire, later (StagingExpiration.unappliedBatchDays).
+      }
+    },
+  };
+}
+
+/** Sends poison envelopes to the FIFO DLQ, in the batch's own message group, once per batch. */
+export function dlqSender(sqs: SQSClient, queueUrl: string) {
+  return async (envelope: PoisonEnvelope): Promise<void> => {
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: queueUrl,
+        MessageBody: JSON.stringify(envelope),
+        MessageGroupId: messageGroupOf(envelope.batch.table, envelope.batch.partition),
+        MessageDeduplicationId: poisonDeduplicationId(envelope.batch.batchId),
+      }),
+    );
+  };
+}

@@ -1,0 +1,99 @@
+import type { BatchCounts, BatchData } from '../batch.ts';
+import type { BatchMessage, FileManifest } from '../batch-message.ts';
+import { classifyPgError, ErrorClass } from '../classify-pg-error.ts';
+import type { Sql } from '../db.ts';
+import { applyBatch, claimBatch, storedCounts } from '../apply-batch.ts';
+import { isFileRegistered, markBatchPoisoned, registerFile } from '../ledger/files.ts';
+import { quarantineRows } from '../quarantine.ts';
+import { replayBatch } from '../replay-batch.ts';
+import type { TargetTable } from '../target-table.ts';
+import { BatchShapeError } from '../upsert-plan.ts';
+import type { PoisonEnvelope } from './dlq-envelope.ts';
+
+/** What the consumer and replay need from the outside, injected (tests hand in emulator clients). */
+export interface BatchPorts {
+  sql: Sql;
+  /** The prepared table (catalog checked), cached per container. */
+  table(name: string): Promise<TargetTable>;
+  readBatch(stagingKey: string): Promise<BatchData>;
+  readManifest(manifestKey: string): Promise<FileManifest>;
+  /** Marks the batch object applied for the staging lifecycle; never throws. */
+  tagApplied(stagingKey: string): Promise<void>;
+  /** Sends the envelope to the FIFO DLQ in the batch's message group. */
+  sendToDlq(envelope: PoisonEnvelope): Promise<void>;
+}
+
+export type BatchOutcome =
+  | { outcome: 'applied' | 'already-applied' | 'replayed'; counts: BatchCounts }
+  | { outcome: 'poisoned'; sqlstate: string | null };
+
+/** The part of a PostgreSQL error that may be logged and stored: no parameters, no row values. */
+function errorFields(error: unknown) {
+  const e = error as { code?: string; constraint_name?: string; message?: string };
+  return { sqlstate: e.code ?? null, constraint: e.constraint_name ?? null, message: e.message ?? String(error) };
+}
+
+async function ensureFileRegistered(ports: BatchPorts, message: BatchMessage, known: Set<string>) {
+  if (known.has(message.fileId)) return;
+  if (!(await isFileRegistered(ports.sql, message.fileId))) {
+    await registerFile(ports.sql, await ports.readManifest(message.manifestKey), message.manifestKey);
+  }
+  known.add(message.fileId);
+}
+
+/**
+ * A batch whose columns the table cannot take (a column the table lacks): every row is
+ * quarantined with the reason, so the file completes, nothing is lost, and `quarantine retry`
+ * re-applies the rows once the table or the mapping is fixed.
+ */
+async function quarantineWholeBatch(ports: BatchPorts, batch: BatchData, error: BatchShapeError): Promise<BatchCounts> {
+  return (await ports.sql.begin(async (tx) => {
+    if (!(await claimBatch(tx, batch))) return storedCounts(tx, batch.batchId);
+    const failures = batch.rowNumbers.map((_, row) => ({ row, sqlstate: '42703', constraint: null, column: error.column, message: error.message }));
+    await quarantineRows(tx, batch, failures);
+    return storedCounts(tx, batch.batchId);
+  })) as BatchCounts;
+}
+
+/**
+ * The consumer's work for one FIFO message: register the file on first sight, load the batch,
+ * apply it exactly once. A failure on the data (21000, 22xxx, 23xxx) sends an envelope to the
+ * DLQ and counts as handled (the message is acknowledged; replay takes over); anything else is
+ * thrown so SQS redelivers the message.
+ */
+export async function consumeBatch(ports: BatchPorts, message: BatchMessage, attempt: number, known = new Set<string>()): Promise<BatchOutcome> {
+  await ensureFileRegistered(ports, message, known);
+  const target = await ports.table(message.table);
+  const batch = await ports.readBatch(message.stagingKey);
+  try {
+    const result = await applyBatch(ports.sql, target, batch);
+    await ports.tagApplied(message.stagingKey);
+    return { outcome: result.status, counts: result.counts };
+  } catch (error) {
+    if (error instanceof BatchShapeError) return { outcome: 'applied', counts: await quarantineWholeBatch(ports, batch, error) };
+    if (classifyPgError(error) !== ErrorClass.batchPoison) throw error;
+    const fields = errorFields(error);
+    await markBatchPoisoned(ports.sql, message, `${fields.sqlstate ?? ''} ${fields.message}`.trim());
+    await ports.sendToDlq({ format: 1, kind: 'poison', batch: message, ...fields, attempt, failedAt: new Date().toISOString() });
+    return { outcome: 'poisoned', sqlstate: fields.sqlstate };
+  }
+}
+
+/**
+ * Replay's work for one DLQ record: re-apply the batch in isolation (bad rows quarantined,
+ * the rest applied, 21000 resolved row by row). Transient failures are thrown (retried, then
+ * parked by the DLQ's own redrive).
+ */
+export async function replayBatchMessage(ports: BatchPorts, message: BatchMessage, known = new Set<string>()): Promise<BatchOutcome> {
+  await ensureFileRegistered(ports, message, known);
+  const target = await ports.table(message.table);
+  const batch = await ports.readBatch(message.stagingKey);
+  try {
+    const result = await replayBatch(ports.sql, target, batch);
+    await ports.tagApplied(message.stagingKey);
+    return { outcome: result.status === 'applied' ? 'replayed' : 'already-applied', counts: result.counts };
+  } catch (error) {
+    if (error instanceof BatchShapeError) return { outcome: 'replayed', counts: await quarantineWholeBatch(ports, batch, error) };
+    throw error;
+  }
+}

@@ -1,0 +1,155 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { Signer } from '@aws-sdk/rds-signer';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { LandfallConfig } from '../config.ts';
+import { loadConfigFromEnv, requireEnv } from '../config-env.ts';
+import { type ConnectOptions, connect, type Sql } from '../db.ts';
+import { EnvVar } from '../env.ts';
+import { migrateLedger } from '../ledger/migrate.ts';
+import { prepareTable, type TargetTable } from '../target-table.ts';
+import { dlqSender, stagingReader } from './aws-ports.ts';
+import type { BatchPorts } from './consume-batch.ts';
+
+export interface BatchSettings {
+  config: LandfallConfig;
+  stagingBucket: string;
+  dlqUrl: string;
+  database: DatabaseSource;
+}
+
+/** How to reach the database: settled options, or a Secrets Manager secret read at cold start. */
+export type DatabaseSource =
+  | { kind: 'options'; options: ConnectOptions }
+  | { kind: 'secret'; secretArn: string; overrides: { host?: string; port?: number; database?: string; user?: string }; proxy: boolean; who: string };
+
+/**
+ * A connection URL from a secret: RDS's JSON (`username`, `password`, `host`, `port`, `dbname`)
+ * or a plain `postgres://` URL; LANDFALL_DB_HOST/PORT/NAME/USER win over its fields (the host is
+ * usually the RDS Proxy endpoint, not the instance the secret names).
+ */
+export function urlFromSecret(secret: string, overrides: Extract<DatabaseSource, { kind: 'secret' }>['overrides']): string {
+  let url: URL;
+  if (secret.trim().startsWith('postgres')) {
+    url = new URL(secret.trim());
+  } else {
+    const fields = JSON.parse(secret) as { username?: string; password?: string; host?: string; port?: number | string; dbname?: string };
+    const host = overrides.host ?? fields.host;
+    if (!host) throw new Error('database secret names no host; set LANDFALL_DB_HOST');
+    url = new URL(`postgres://${host}`);
+    url.username = encodeURIComponent(fields.username ?? '');
+    url.password = encodeURIComponent(fields.password ?? '');
+    url.port = String(fields.port ?? 5432);
+    url.pathname = `/${encodeURIComponent(fields.dbname ?? 'postgres')}`;
+  }
+  if (overrides.host) url.hostname = overrides.host;
+  if (overrides.port) url.port = String(overrides.port);
+  if (overrides.database) url.pathname = `/${encodeURIComponent(overrides.database)}`;
+  if (overrides.user) url.username = encodeURIComponent(overrides.user);
+  return url.toString();
+}
+
+/**
+ * Database settings from the environment: DATABASE_URL, or IAM auth through RDS Proxy
+ * (LANDFALL_DB_HOST/PORT/NAME/USER, a fresh token from @aws-sdk/rds-signer per connection).
+ */
+export function databaseFromEnv(env: NodeJS.ProcessEnv, who: string): DatabaseSource {
+  const proxy = env[EnvVar.dbProxy] === 'true';
+  const url = env[EnvVar.databaseUrl];
+  if (url) return { kind: 'options', options: { url, proxy, max: 1, applicationName: `landfall-${who}` } };
+  const secretArn = env[EnvVar.dbSecretArn];
+  if (secretArn) {
+    const port = env[EnvVar.dbPort];
+    return {
+      kind: 'secret',
+      secretArn,
+      proxy,
+      who,
+      overrides: {
+        ...(env[EnvVar.dbHost] ? { host: env[EnvVar.dbHost] } : {}),
+        ...(port ? { port: Number(port) } : {}),
+        ...(env[EnvVar.dbName] ? { database: env[EnvVar.dbName] } : {}),
+        ...(env[EnvVar.dbUser] ? { user: env[EnvVar.dbUser] } : {}),
+      },
+    };
+  }
+  const v = requireEnv(env, who, [EnvVar.dbHost, EnvVar.dbName, EnvVar.dbUser]);
+  const iam = {
+    host: v[EnvVar.dbHost]!,
+    port: Number(env[EnvVar.dbPort] ?? 5432),
+    database: v[EnvVar.dbName]!,
+    user: v[EnvVar.dbUser]!,
+    region: env[EnvVar.awsRegion] ?? 'us-east-1',
+  };
+  const signer = new Signer({ hostname: iam.host, port: iam.port, username: iam.user, region: iam.region });
+  return { kind: 'options', options: { iam, proxy, max: 1, applicationName: `landfall-${who}`, tokenProvider: () => signer.getAuthToken() } };
+}
+
+/** The consumer's and replay's settings, read once at cold start; fails fast naming what is missing. */
+export function batchSettingsFromEnv(env: NodeJS.ProcessEnv, who: string): BatchSettings {
+  const v = requireEnv(env, who, [EnvVar.stagingBucket, EnvVar.dlqUrl]);
+  return {
+    config: loadConfigFromEnv(env, who),
+    stagingBucket: v[EnvVar.stagingBucket]!,
+    dlqUrl: v[EnvVar.dlqUrl]!,
+    database: databaseFromEnv(env, who),
+  };
+}
+
+/**
+ * The ports over real clients. Tables are prepared on first use (ledger migrated once, catalog
+ * read, conflict key checked) and cached for the container's life; a refusal is not cached, so
+ * fixing the table takes effect on the next delivery.
+ */
+export function createBatchPorts(options: {
+  config: LandfallConfig;
+  sql: Sql;
+  s3: S3Client;
+  sqs: SQSClient;
+  stagingBucket: string;
+  dlqUrl: string;
+  /** Tag applied batch objects for the staging lifecycle (off for emulators that cannot tag). */
+  tagApplied?: boolean;
+}): BatchPorts {
+  const { config, sql } = options;
+  const staging = stagingReader(options.s3, options.stagingBucket);
+  let migrated: Promise<unknown> | undefined;
+  const tables = new Map<string, Promise<TargetTable>>();
+  return {
+    sql,
+    ...staging,
+    tagApplied: options.tagApplied === false ? async () => {} : staging.tagApplied,
+    sendToDlq: dlqSender(options.sqs, options.dlqUrl),
+    table(name) {
+      let prepared = tables.get(name);
+      if (!prepared) {
+        const tableConfig = config.tables.find((t) => t.table === name);
+        if (!tableConfig) return Promise.reject(new Error(`table "${name}" is not in the config`));
+        migrated ??= migrateLedger(sql).catch((error: unknown) => {
+          migrated = undefined;
+          throw error;
+        });
+        prepared = migrated.then(() => prepareTable(sql, tableConfig));
+        prepared.catch(() => tables.delete(name));
+        tables.set(name, prepared);
+      }
+      return prepared;
+    },
+  };
+}
+
+/** A connection for a Lambda container: one connection, kept across invocations. */
+export async function connectFromSettings(settings: BatchSettings, secrets?: SecretsManagerClient): Promise<Sql> {
+  const source = settings.database;
+  if (source.kind === 'options') return connect(source.options);
+  const client = secrets ?? new SecretsManagerClient({});
+  const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: source.secretArn }));
+  if (!SecretString) throw new Error(`database secret ${source.secretArn} has no SecretString`);
+  return connect({ url: urlFromSecret(SecretString, source.overrides), proxy: source.proxy, max: 1, applicationName: `landfall-${source.who}` });
+}
+
+/** The ports of a Lambda container from its environment (config, clients, database). */
+export async function batchPortsFromEnv(env: NodeJS.ProcessEnv, who: string, clients: { s3: S3Client; sqs: SQSClient }): Promise<BatchPorts> {
+  const settings = batchSettingsFromEnv(env, who);
+  return createBatchPorts({ ...settings, ...clients, sql: await connectFromSettings(settings) });
+}
