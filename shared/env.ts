@@ -15,6 +15,12 @@ export const EnvVar = {
   dbUser: 'LANDFALL_DB_USER',
   /** "true" when a transaction-pooling proxy is in the path: no prepared statements. */
   dbProxy: 'LANDFALL_DB_PROXY',
+  /**
+   * Secrets Manager secret (ARN) with the database credentials, when an existing database is
+   * reached with a password instead of IAM: RDS's JSON (`username`, `password`, `host`, `port`,
+   * `dbname`) or a plain `postgres://` URL. LANDFALL_DB_* settings take precedence over its fields.
+   */
+  dbSecretArn: 'LANDFALL_DB_SECRET_ARN',
   inboxBucket: 'LANDFALL_INBOX_BUCKET',
   stagingBucket: 'LANDFALL_STAGING_BUCKET',
   batchesQueueUrl: 'LANDFALL_BATCHES_QUEUE_URL',
@@ -22,6 +28,10 @@ export const EnvVar = {
   parkingQueueUrl: 'LANDFALL_PARKING_QUEUE_URL',
   awsRegion: 'AWS_REGION',
   awsEndpointUrl: 'AWS_ENDPOINT_URL',
+  /** Read by Powertools itself (logger, metrics); set by the stack. */
+  powertoolsServiceName: 'POWERTOOLS_SERVICE_NAME',
+  powertoolsLogLevel: 'POWERTOOLS_LOG_LEVEL',
+  powertoolsMetricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
 } as const;
 
 export type EnvVarName = (typeof EnvVar)[keyof typeof EnvVar];

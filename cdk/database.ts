@@ -1,0 +1,266 @@
+import { ArnFormat, Duration, RemovalPolicy, SecretValue, Stack, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { EnvVar } from '../shared/env.ts';
+import type { DatabaseOptions, ExistingDatabaseOptions, LocalStackDatabaseOptions, NewDatabaseOptions } from './props.ts';
+
+/** The database user of the new-database mode: the RDS master user, reached through the proxy. */
+export const NEW_DATABASE_USER = 'landfall';
+export const NEW_DATABASE_NAME = 'landfall';
+const PG_PORT = 5432;
+
+export interface FunctionNetwork {
+  readonly vpc: ec2.IVpc;
+  readonly subnets: ec2.SubnetSelection;
+  readonly securityGroups: ec2.ISecurityGroup[];
+}
+
+/**
+ * How the consumer and replay reach PostgreSQL, whatever the mode: the network they run in,
+ * the environment that tells the code where to connect, and the grant that lets them.
+ */
+export class LandfallDatabase extends Construct {
+  /** Undefined: the functions run outside any VPC (LocalStack mode). */
+  readonly network: FunctionNetwork | undefined;
+  readonly environment: Record<string, string> = {};
+  readonly mode: DatabaseOptions['mode'];
+  /** Set in new-database mode. */
+  readonly instance?: rds.DatabaseInstance;
+  readonly proxy?: rds.DatabaseProxy;
+  readonly vpc?: ec2.IVpc;
+  private readonly grants: ((grantee: iam.IGrantable) => void)[] = [];
+
+  constructor(scope: Construct, id: string, options: DatabaseOptions) {
+    super(scope, id);
+    this.mode = options.mode;
+    switch (options.mode) {
+      case 'new': {
+        const made = this.createNew(options);
+        this.network = made.network;
+        this.instance = made.instance;
+        this.proxy = made.proxy;
+        this.vpc = made.network.vpc;
+        break;
+      }
+      case 'existing':
+        this.network = this.useExisting(options);
+        this.vpc = this.network.vpc;
+        break;
+      case 'localstack':
+        this.network = undefined;
+        this.useLocalStack(options);
+        break;
+    }
+  }
+
+  /** Lets a function log in (IAM `rds-db:connect` or reading the credentials secret). */
+  grantConnect(grantee: iam.IGrantable): void {
+    for (const grant of this.grants) grant(grantee);
+  }
+
+  private createNew(options: NewDatabaseOptions) {
+    const flowLogs = new logs.LogGroup(this, 'VpcFlowLogs', {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    // Private subnets only: nothing here needs the internet, and S3 and SQS come through
+    // endpoints, so there is no NAT gateway to pay for.
+    const vpc = new ec2.Vpc(this, 'Vpc', {
+      maxAzs: 2,
+      natGateways: 0,
+      subnetConfiguration: [{ name: 'private', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }],
+      restrictDefaultSecurityGroup: false,
+      flowLogs: {
+        rejected: { destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogs), trafficType: ec2.FlowLogTrafficType.REJECT },
+      },
+    });
+    const subnets: ec2.SubnetSelection = { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
+
+    const functionsSg = new ec2.SecurityGroup(this, 'FunctionsSecurityGroup', {
+      vpc,
+      description: 'Landfall consumer and replay functions',
+      allowAllOutbound: false,
+    });
+    // HTTPS to the S3 gateway endpoint (S3's public ranges) and the SQS interface endpoint.
+    functionsSg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to S3 and SQS through the VPC endpoints');
+    const proxySg = new ec2.SecurityGroup(this, 'ProxySecurityGroup', {
+      vpc,
+      description: 'Landfall RDS Proxy',
+      allowAllOutbound: false,
+    });
+    proxySg.addEgressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.tcp(443), 'HTTPS to the Secrets Manager endpoint');
+    const databaseSg = new ec2.SecurityGroup(this, 'DatabaseSecurityGroup', {
+      vpc,
+      description: 'Landfall PostgreSQL',
+      allowAllOutbound: false,
+    });
+
+    const engine = rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_17 });
+    const instance = new rds.DatabaseInstance(this, 'Instance', {
+      engine,
+      instanceType: new ec2.InstanceType(options.instanceType ?? 't4g.micro'),
+      vpc,
+      vpcSubnets: subnets,
+      securityGroups: [databaseSg],
+      credentials: rds.Credentials.fromGeneratedSecret(NEW_DATABASE_USER),
+      databaseName: NEW_DATABASE_NAME,
+      port: PG_PORT,
+      storageEncrypted: true,
+      storageType: rds.StorageType.GP3,
+      allocatedStorage: options.allocatedStorageGiB ?? 20,
+      maxAllocatedStorage: (options.allocatedStorageGiB ?? 20) * 5,
+      multiAz: options.multiAz ?? false,
+      backupRetention: Duration.days(options.backupRetentionDays ?? 7),
+      deletionProtection: options.deletionProtection ?? true,
+      removalPolicy: RemovalPolicy.SNAPSHOT,
+      iamAuthentication: true,
+      publiclyAccessible: false,
+      autoMinorVersionUpgrade: true,
+      caCertificate: rds.CaCertificate.RDS_CA_RSA2048_G1,
+      parameterGroup: new rds.ParameterGroup(this, 'Parameters', {
+        engine,
+        description: 'Landfall PostgreSQL 17: TLS only',
+        parameters: { 'rds.force_ssl': '1' },
+      }),
+    });
+
+    const proxy = new rds.DatabaseProxy(this, 'Proxy', {
+      proxyTarget: rds.ProxyTarget.fromInstance(instance),
+      secrets: [instance.secret!],
+      vpc,
+      vpcSubnets: subnets,
+      securityGroups: [proxySg],
+      requireTLS: true,
+      iamAuth: true,
+      // Well under the consumer's 60 s timeout: a saturated pool fails the invocation with a
+      // clear error (retried by SQS) instead of a Lambda timeout.
+      borrowTimeout: Duration.seconds(30),
+      idleClientTimeout: Duration.minutes(15),
+      maxConnectionsPercent: 90,
+      debugLogging: false,
+    });
+    databaseSg.addIngressRule(proxySg, ec2.Port.tcp(PG_PORT), 'RDS Proxy to PostgreSQL');
+    proxySg.addEgressRule(databaseSg, ec2.Port.tcp(PG_PORT), 'RDS Proxy to PostgreSQL');
+    proxySg.addIngressRule(functionsSg, ec2.Port.tcp(PG_PORT), 'Landfall functions to RDS Proxy');
+    functionsSg.addEgressRule(proxySg, ec2.Port.tcp(PG_PORT), 'Landfall functions to RDS Proxy');
+
+    addVpcEndpoints(this, vpc, subnets, [functionsSg], { s3: true, sqs: true });
+    // The proxy reads the database secret from inside the VPC; without a NAT gateway it needs
+    // this endpoint.
+    addInterfaceEndpoint(this, 'SecretsManagerEndpoint', vpc, subnets, ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER, [proxySg]);
+
+    Object.assign(this.environment, {
+      [EnvVar.dbHost]: proxy.endpoint,
+      [EnvVar.dbPort]: String(PG_PORT),
+      [EnvVar.dbName]: NEW_DATABASE_NAME,
+      [EnvVar.dbUser]: NEW_DATABASE_USER,
+      [EnvVar.dbProxy]: 'true',
+    });
+    this.grants.push((grantee) => proxy.grantConnect(grantee, NEW_DATABASE_USER));
+    return { network: { vpc, subnets, securityGroups: [functionsSg] }, instance, proxy };
+  }
+
+  private useExisting(options: ExistingDatabaseOptions): FunctionNetwork {
+    const vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', {
+      vpcId: options.vpcId,
+      availabilityZones: options.availabilityZones,
+      privateSubnetIds: options.subnetIds,
+      ...(options.routeTableIds ? { privateSubnetRouteTableIds: options.routeTableIds } : {}),
+    });
+    if (!options.routeTableIds) {
+      Validations.of(vpc).acknowledge({
+        id: '@aws-cdk/aws-ec2:noSubnetRouteTableId',
+        reason: 'Route tables of an existing VPC are only needed for the S3 gateway endpoint (vpcEndpoints), which then requires routeTableIds.',
+      });
+    }
+    const subnets: ec2.SubnetSelection = { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
+    // Imported immutable: the user's security group is theirs, the stack adds no rules to it.
+    const functionsSg = ec2.SecurityGroup.fromSecurityGroupId(this, 'FunctionsSecurityGroup', options.securityGroupId, {
+      mutable: false,
+    });
+    if (options.vpcEndpoints) {
+      addVpcEndpoints(this, vpc, subnets, [functionsSg], { s3: true, sqs: true });
+      if (options.secretArn) {
+        addInterfaceEndpoint(this, 'SecretsManagerEndpoint', vpc, subnets, ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER, [functionsSg]);
+      }
+    }
+    const port = options.port ?? PG_PORT;
+    Object.assign(this.environment, {
+      [EnvVar.dbHost]: options.host,
+      [EnvVar.dbPort]: String(port),
+      [EnvVar.dbName]: options.databaseName,
+      [EnvVar.dbUser]: options.user,
+      [EnvVar.dbProxy]: String(options.proxy ?? true),
+    });
+    if (options.iamResourceId) {
+      const resourceId = options.iamResourceId;
+      const user = options.user;
+      this.grants.push((grantee) => {
+        iam.Grant.addToPrincipal({
+          grantee,
+          actions: ['rds-db:connect'],
+          resourceArns: [
+            Stack.of(this).formatArn({
+              service: 'rds-db',
+              resource: 'dbuser',
+              resourceName: `${resourceId}/${user}`,
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          ],
+        });
+      });
+    } else if (options.secretArn) {
+      const secret = importSecret(this, 'Credentials', options.secretArn);
+      this.environment[EnvVar.dbSecretArn] = options.secretArn;
+      this.grants.push((grantee) => secret.grantRead(grantee));
+    }
+    return { vpc, subnets, securityGroups: [functionsSg] };
+  }
+
+  private useLocalStack(options: LocalStackDatabaseOptions): void {
+    // A CloudFormation dynamic reference, resolved at deploy time: the template holds the
+    // secret's name, never the URL.
+    this.environment[EnvVar.databaseUrl] = SecretValue.secretsManager(options.databaseUrlSecret).unsafeUnwrap();
+  }
+}
+
+function importSecret(scope: Construct, id: string, nameOrArn: string): secretsmanager.ISecret {
+  if (!nameOrArn.startsWith('arn:')) return secretsmanager.Secret.fromSecretNameV2(scope, id, nameOrArn);
+  // A complete ARN ends in "-" and six random characters; a partial one (as users often copy
+  // it) does not, and grants then cover the suffix with a wildcard.
+  return /-[A-Za-z0-9]{6}$/.test(nameOrArn)
+    ? secretsmanager.Secret.fromSecretCompleteArn(scope, id, nameOrArn)
+    : secretsmanager.Secret.fromSecretPartialArn(scope, id, nameOrArn);
+}
+
+function addInterfaceEndpoint(
+  scope: Construct,
+  id: string,
+  vpc: ec2.IVpc,
+  subnets: ec2.SubnetSelection,
+  service: ec2.InterfaceVpcEndpointAwsService,
+  clients: ec2.ISecurityGroup[],
+): ec2.InterfaceVpcEndpoint {
+  const sg = new ec2.SecurityGroup(scope, `${id}SecurityGroup`, {
+    vpc,
+    description: `Landfall ${id}`,
+    allowAllOutbound: false,
+  });
+  for (const client of clients) sg.addIngressRule(client, ec2.Port.tcp(443), 'HTTPS from Landfall');
+  return vpc.addInterfaceEndpoint(id, { service, subnets, securityGroups: [sg], open: false, privateDnsEnabled: true });
+}
+
+function addVpcEndpoints(
+  scope: Construct,
+  vpc: ec2.IVpc,
+  subnets: ec2.SubnetSelection,
+  clients: ec2.ISecurityGroup[],
+  which: { s3: boolean; sqs: boolean },
+): void {
+  if (which.s3) vpc.addGatewayEndpoint('S3Endpoint', { service: ec2.GatewayVpcEndpointAwsService.S3, subnets: [subnets] });
+  if (which.sqs) addInterfaceEndpoint(scope, 'SqsEndpoint', vpc, subnets, ec2.InterfaceVpcEndpointAwsService.SQS, clients);
+}

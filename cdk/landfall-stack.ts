@@ -1,0 +1,318 @@
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambdaEvents from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { EnvVar } from '../shared/env.ts';
+import {
+  BucketSettings,
+  DEFAULT_NAME_PREFIX,
+  FunctionSettings,
+  InboxLayout,
+  MetricContract,
+  type QueueKey,
+  type QueueSetting,
+  QueueSettings,
+  StagingExpiration,
+  StagingLayout,
+  queueName,
+} from '../shared/resources.ts';
+import { LandfallDatabase } from './database.ts';
+import { Monitoring } from './monitoring.ts';
+import { acknowledgeNagFindings } from './nag.ts';
+import { PipelineFunction } from './pipeline-function.ts';
+import {
+  DEFAULT_ENTRIES,
+  defaultConsumerMaxConcurrency,
+  type FunctionEntries,
+  type LandfallOptions,
+  validateOptions,
+} from './props.ts';
+
+/** The repository root: entries, package-lock.json and tsconfig.json are found from here. */
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * Lambda limits all environment variables of a function to 4 KB together; the config JSON gets
+ * what the other variables leave.
+ */
+const CONFIG_JSON_BUDGET = 3000;
+
+export interface LandfallStackProps extends StackProps, LandfallOptions {}
+
+/**
+ * The whole pipeline: inbox → intake queue → producer → staging + batches.fifo → consumer →
+ * PostgreSQL (through RDS Proxy), DLQ → replay → parking, with alarms and a dashboard.
+ */
+export class LandfallStack extends Stack {
+  readonly inbox: s3.Bucket;
+  readonly staging: s3.Bucket;
+  readonly queues: Record<QueueKey, sqs.Queue>;
+  readonly producer: PipelineFunction;
+  readonly consumer: PipelineFunction;
+  readonly replay: PipelineFunction;
+  readonly database: LandfallDatabase;
+  readonly monitoring: Monitoring;
+
+  constructor(scope: Construct, id: string, props: LandfallStackProps) {
+    validateOptions(props);
+    super(scope, id, props);
+    const prefix = props.namePrefix ?? DEFAULT_NAME_PREFIX;
+    const entries: FunctionEntries = { ...DEFAULT_ENTRIES, ...props.entries };
+    const config = props.config;
+    const configJson = JSON.stringify(config);
+    if (configJson.length > CONFIG_JSON_BUDGET) {
+      throw new Error(
+        `the table config is ${configJson.length} bytes as JSON; Lambda allows 4 KB of environment in total and ` +
+          `Landfall keeps ${CONFIG_JSON_BUDGET} bytes of it for ${EnvVar.configJson}. Shorten it (drop defaults, ` +
+          'column mappings that map a name to itself) or split the tables across two stacks with different namePrefix.',
+      );
+    }
+
+    // --- Buckets -------------------------------------------------------------------------
+    const appliedDays = props.appliedBatchExpirationDays ?? StagingExpiration.appliedBatchDays;
+    const rejectDays = props.rejectExpirationDays ?? StagingExpiration.rejectDays;
+    const unappliedDays = Math.max(StagingExpiration.unappliedBatchDays, appliedDays);
+    const accessLogs = new s3.Bucket(this, 'AccessLogs', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(90) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.inbox = new s3.Bucket(this, 'Inbox', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      versioned: BucketSettings.inbox.versioned,
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'inbox/',
+      lifecycleRules: [
+        {
+          id: 'expire-old-versions',
+          noncurrentVersionExpiration: Duration.days(BucketSettings.inbox.noncurrentVersionExpirationDays),
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+        // Rejected rows and moved-aside files: kept longer than batches, a person has to look.
+        { id: 'expire-rejects', prefix: InboxLayout.rejectsPrefix, expiration: Duration.days(rejectDays) },
+      ],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.staging = new s3.Bucket(this, 'Staging', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      versioned: BucketSettings.staging.versioned,
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'staging/',
+      lifecycleRules: [
+        {
+          id: 'expire-applied-batches',
+          prefix: StagingLayout.batchesPrefix,
+          tagFilters: { [StagingLayout.appliedTag.key]: StagingLayout.appliedTag.value },
+          expiration: Duration.days(appliedDays),
+        },
+        { id: 'expire-unapplied-batches', prefix: StagingLayout.batchesPrefix, expiration: Duration.days(unappliedDays) },
+        { id: 'expire-manifests', prefix: StagingLayout.manifestsPrefix, expiration: Duration.days(unappliedDays) },
+        { id: 'abort-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    // --- Queues (dead-letter targets first) -------------------------------------------------
+    const made: Partial<Record<QueueKey, sqs.Queue>> = {};
+    const order: QueueKey[] = ['parking', 'batchesDlq', 'batches', 'intakeDlq', 'intake'];
+    for (const key of order) {
+      const setting: QueueSetting = QueueSettings[key];
+      const highThroughput = key === 'batches' && props.highThroughputFifo;
+      const deadLetterQueue = setting.deadLetter && made[setting.deadLetter.queue];
+      made[key] = new sqs.Queue(this, `${key.charAt(0).toUpperCase()}${key.slice(1)}Queue`, {
+        queueName: queueName(key, prefix),
+        encryption: sqs.QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        visibilityTimeout: Duration.seconds(setting.visibilityTimeoutSeconds),
+        retentionPeriod: Duration.seconds(setting.retentionSeconds),
+        ...(setting.fifo ? { fifo: true, contentBasedDeduplication: false } : {}),
+        ...(highThroughput
+          ? { deduplicationScope: sqs.DeduplicationScope.MESSAGE_GROUP, fifoThroughputLimit: sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID }
+          : {}),
+        ...(setting.deadLetter && deadLetterQueue
+          ? { deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: setting.deadLetter.maxReceiveCount } }
+          : {}),
+      });
+    }
+    const queues = made as Record<QueueKey, sqs.Queue>;
+    this.queues = queues;
+
+    // --- Database and functions ----------------------------------------------------------------
+    this.database = new LandfallDatabase(this, 'Database', props.database ?? { mode: 'new' });
+    const logRetention = (props.logRetentionDays ?? 30) as logs.RetentionDays;
+    const metricsNamespace = props.metricsNamespace ?? MetricContract.namespace;
+    const common = {
+      [EnvVar.powertoolsLogLevel]: props.logLevel ?? 'INFO',
+      [EnvVar.powertoolsMetricsNamespace]: metricsNamespace,
+      [EnvVar.configJson]: configJson,
+    };
+    const fn = (kind: keyof FunctionEntries, environment: Record<string, string>, inVpc: boolean) =>
+      new PipelineFunction(this, `${kind.charAt(0).toUpperCase()}${kind.slice(1)}`, {
+        kind,
+        projectRoot: PROJECT_ROOT,
+        entry: entries[kind],
+        functionName: `${prefix}-${kind}`,
+        environment: { ...common, [EnvVar.powertoolsServiceName]: MetricContract.serviceNames[kind], ...environment },
+        logRetention,
+        ...(inVpc && this.database.network ? { vpc: this.database.network } : {}),
+      });
+
+    // The producer never touches the database, so it stays outside the VPC.
+    this.producer = fn(
+      'producer',
+      {
+        [EnvVar.inboxBucket]: this.inbox.bucketName,
+        [EnvVar.stagingBucket]: this.staging.bucketName,
+        [EnvVar.batchesQueueUrl]: queues.batches.queueUrl,
+      },
+      false,
+    );
+    this.consumer = fn(
+      'consumer',
+      {
+        ...this.database.environment,
+        [EnvVar.stagingBucket]: this.staging.bucketName,
+        [EnvVar.dlqUrl]: queues.batchesDlq.queueUrl,
+      },
+      true,
+    );
+    this.replay = fn(
+      'replay',
+      {
+        ...this.database.environment,
+        [EnvVar.stagingBucket]: this.staging.bucketName,
+        [EnvVar.parkingQueueUrl]: queues.parking.queueUrl,
+      },
+      true,
+    );
+
+    // --- Wiring: notifications, event sources, grants -------------------------------------------
+    const intakeDestination = new s3n.SqsDestination(queues.intake);
+    for (const table of config.tables) {
+      this.inbox.addEventNotification(s3.EventType.OBJECT_CREATED, intakeDestination, { prefix: table.prefix });
+    }
+
+    this.producer.function.addEventSource(
+      new lambdaEvents.SqsEventSource(queues.intake, {
+        batchSize: FunctionSettings.producer.batchSize,
+        reportBatchItemFailures: true,
+        maxConcurrency: props.producerMaxConcurrency ?? FunctionSettings.producer.maxConcurrency,
+      }),
+    );
+    this.consumer.function.addEventSource(
+      new lambdaEvents.SqsEventSource(queues.batches, {
+        batchSize: FunctionSettings.consumer.batchSize,
+        reportBatchItemFailures: true,
+        maxConcurrency: props.consumerMaxConcurrency ?? defaultConsumerMaxConcurrency(config),
+      }),
+    );
+    this.replay.function.addEventSource(
+      new lambdaEvents.SqsEventSource(queues.batchesDlq, {
+        batchSize: FunctionSettings.replay.batchSize,
+        reportBatchItemFailures: true,
+        maxConcurrency: FunctionSettings.replay.maxConcurrency,
+      }),
+    );
+
+    // Producer: read (any version of) what lands under the configured prefixes, move unreadable
+    // files aside (copy under rejected/, then delete the notified version), write rejects there,
+    // and write batches and manifests to staging (deleting them again if the file turns out
+    // unreadable half-way). ListBucket only makes S3 answer 404, not 403, for a vanished file.
+    const tableObjects = config.tables.map((t) => this.inbox.arnForObjects(`${t.prefix}*`));
+    this.producer.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadAndMoveInboxFiles',
+        actions: ['s3:GetObject', 's3:GetObjectVersion', 's3:DeleteObject', 's3:DeleteObjectVersion'],
+        resources: tableObjects,
+      }),
+    );
+    this.producer.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteInboxRejects',
+        actions: ['s3:PutObject'],
+        resources: [this.inbox.arnForObjects(`${InboxLayout.rejectsPrefix}*`)],
+      }),
+    );
+    this.producer.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'TellMissingFromForbidden', actions: ['s3:ListBucket'], resources: [this.inbox.bucketArn] }),
+    );
+    this.producer.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteStaging',
+        actions: ['s3:PutObject', 's3:DeleteObject'],
+        resources: [this.staging.arnForObjects('*')],
+      }),
+    );
+    queues.batches.grantSendMessages(this.producer.role);
+
+    // Consumer and replay: read staging, tag applied batches, reach the database.
+    for (const pf of [this.consumer, this.replay]) {
+      pf.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({ sid: 'ReadStaging', actions: ['s3:GetObject'], resources: [this.staging.arnForObjects('*')] }),
+      );
+      pf.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'TagAppliedBatches',
+          actions: ['s3:PutObjectTagging'],
+          resources: [this.staging.arnForObjects(`${StagingLayout.batchesPrefix}*`)],
+        }),
+      );
+      this.database.grantConnect(pf.role);
+    }
+    // The consumer routes poison batches to the DLQ itself; replay may park what it cannot finish.
+    queues.batchesDlq.grantSendMessages(this.consumer.role);
+    queues.parking.grantSendMessages(this.replay.role);
+
+    // --- Monitoring and outputs ----------------------------------------------------------------
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      config,
+      metricsNamespace,
+      queues,
+      functions: { producer: this.producer.function, consumer: this.consumer.function, replay: this.replay.function },
+      oldestBatchAlarmSeconds: props.oldestBatchAlarmSeconds ?? 900,
+      dashboardName: `${prefix}-pipeline`,
+      ...(props.alarmEmail ? { alarmEmail: props.alarmEmail } : {}),
+    });
+
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn, description: 'SNS topic of the Landfall alarms' });
+    new CfnOutput(this, 'InboxBucketName', { value: this.inbox.bucketName, description: 'Drop files here under a table prefix' });
+    new CfnOutput(this, 'StagingBucketName', { value: this.staging.bucketName });
+    new CfnOutput(this, 'BatchesQueueUrl', { value: queues.batches.queueUrl });
+    new CfnOutput(this, 'DlqUrl', { value: queues.batchesDlq.queueUrl });
+    new CfnOutput(this, 'ParkingQueueUrl', { value: queues.parking.queueUrl });
+    if (this.database.proxy) {
+      new CfnOutput(this, 'ProxyEndpoint', { value: this.database.proxy.endpoint, description: 'RDS Proxy (IAM auth, TLS)' });
+    }
+    if (this.database.instance?.secret) {
+      new CfnOutput(this, 'DatabaseSecretArn', {
+        value: this.database.instance.secret.secretArn,
+        description: 'Master credentials of the database (used by the proxy)',
+      });
+    }
+
+    acknowledgeNagFindings({
+      stack: this,
+      config,
+      inbox: this.inbox,
+      staging: this.staging,
+      producer: this.producer,
+      consumer: this.consumer,
+      replay: this.replay,
+      database: this.database,
+      multiAz: props.database?.mode === 'new' && props.database.multiAz === true,
+    });
+  }
+}

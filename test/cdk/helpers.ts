@@ -1,0 +1,73 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { parseConfig, type LandfallConfig } from '../../shared/config.ts';
+import { LandfallStack, type LandfallStackProps, PROJECT_ROOT } from '../../cdk/landfall-stack.ts';
+import { DEFAULT_ENTRIES, type FunctionEntries } from '../../cdk/props.ts';
+
+export const FIXTURE_HANDLER = join(PROJECT_ROOT, 'test/cdk/fixtures/handler.ts');
+
+/** Two tables with different prefixes and partition counts, as the README's example. */
+export const testConfig: LandfallConfig = parseConfig(
+  {
+    tables: [
+      { table: 'public.orders', prefix: 'orders/', conflictKey: ['tenant_id', 'order_id'], version: 'updated_at', partitions: 8 },
+      { table: 'public.customers', conflictKey: ['customer_id'], partitions: 4 },
+    ],
+  },
+  'test config',
+);
+
+/** The feature flags of cdk.json, so tests synthesise what `cdk synth` does. */
+export function cdkJsonContext(): Record<string, unknown> {
+  const cdkJson = JSON.parse(readFileSync(join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as { context?: Record<string, unknown> };
+  return cdkJson.context ?? {};
+}
+
+/** The real handler entry files that exist now; the others fall back to the fixture. */
+export function availableEntries(): { entries: FunctionEntries; missing: (keyof FunctionEntries)[] } {
+  const entries = { ...DEFAULT_ENTRIES };
+  const missing: (keyof FunctionEntries)[] = [];
+  for (const key of Object.keys(entries) as (keyof FunctionEntries)[]) {
+    if (!existsSync(join(PROJECT_ROOT, entries[key]))) {
+      entries[key] = FIXTURE_HANDLER;
+      missing.push(key);
+    }
+  }
+  return { entries, missing };
+}
+
+export interface Synth {
+  app: App;
+  stack: LandfallStack;
+  template: Template;
+}
+
+/**
+ * One stack, synthesised once per test file. Without `bundle` the functions are not bundled
+ * (CDK's `aws:cdk:bundling-stacks` set to none), which keeps mode tests fast.
+ */
+export function synth(props: Partial<LandfallStackProps> = {}, options: { bundle?: boolean } = {}): Synth {
+  const context = { ...cdkJsonContext(), ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }) };
+  const app = new App({ context });
+  const stack = new LandfallStack(app, 'Landfall', {
+    config: testConfig,
+    entries: { producer: FIXTURE_HANDLER, consumer: FIXTURE_HANDLER, replay: FIXTURE_HANDLER },
+    ...props,
+  });
+  return { app, stack, template: Template.fromStack(stack) };
+}
+
+/** The logical id of the single resource of `type` whose properties contain `where`. */
+export function logicalIdOf(template: Template, type: string, where: Record<string, unknown>): string {
+  const found = Object.keys(template.findResources(type, { Properties: where }));
+  if (found.length !== 1) throw new Error(`expected one ${type} matching ${JSON.stringify(where)}, found ${found.length}`);
+  return found[0]!;
+}
+
+export function propertiesOf(template: Template, logicalId: string): Record<string, unknown> {
+  const resource = template.toJSON().Resources[logicalId] as { Properties?: Record<string, unknown> } | undefined;
+  if (!resource) throw new Error(`no resource ${logicalId}`);
+  return resource.Properties ?? {};
+}

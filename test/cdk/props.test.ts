@@ -1,0 +1,122 @@
+import { App } from 'aws-cdk-lib';
+import { describe, expect, it } from 'vitest';
+import { LandfallStack, type LandfallStackProps } from '../../cdk/landfall-stack.ts';
+import { ContextKey, optionsFromContext } from '../../cdk/context.ts';
+import type { ExistingDatabaseOptions } from '../../cdk/props.ts';
+import { parseConfig } from '../../shared/config.ts';
+import { FIXTURE_HANDLER, testConfig } from './helpers.ts';
+
+// Validation happens before any construct exists, so these tests synthesise nothing.
+const build = (props: Partial<LandfallStackProps>) => () =>
+  new LandfallStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Landfall', {
+    config: testConfig,
+    entries: { producer: FIXTURE_HANDLER, consumer: FIXTURE_HANDLER, replay: FIXTURE_HANDLER },
+    ...props,
+  });
+
+const existing: ExistingDatabaseOptions = {
+  mode: 'existing',
+  host: 'db.example.internal',
+  databaseName: 'app',
+  user: 'landfall',
+  iamResourceId: 'prx-0123456789abcdef0',
+  vpcId: 'vpc-0a1b2c3d',
+  availabilityZones: ['eu-west-1a'],
+  subnetIds: ['subnet-0aaa1111'],
+  securityGroupId: 'sg-0ccc3333',
+};
+
+describe('invalid props throw with a message that names the field', () => {
+  it.each<[string, Partial<LandfallStackProps>, RegExp]>([
+    ['consumer concurrency below the SQS minimum', { consumerMaxConcurrency: 1 }, /consumerMaxConcurrency: 1 must be an integer from 2 to 1000/],
+    ['consumer concurrency above the SQS maximum', { consumerMaxConcurrency: 5000 }, /consumerMaxConcurrency: 5000/],
+    ['rejects kept shorter than batches', { appliedBatchExpirationDays: 30, rejectExpirationDays: 10 }, /rejectExpirationDays: 10 must be greater than appliedBatchExpirationDays \(30\)/],
+    ['a queue name prefix with a dot', { namePrefix: 'my.landfall' }, /namePrefix: "my.landfall"/],
+    ['a log retention CloudWatch does not offer', { logRetentionDays: 10 }, /logRetentionDays: 10 is not a CloudWatch Logs retention/],
+    ['a log level Powertools does not know', { logLevel: 'LOUD' as never }, /logLevel: "LOUD"/],
+    ['a backup retention of zero (backups must stay on)', { database: { mode: 'new', backupRetentionDays: 0 } }, /backupRetentionDays: 0 must be 1–35/],
+    ['an instance type with the db. prefix', { database: { mode: 'new', instanceType: 'db.t4g.micro' } }, /instanceType: "db.t4g.micro"/],
+    ['an existing database with both IAM and a secret', { database: { ...existing, secretArn: 'arn:aws:secretsmanager:eu-west-1:1:secret:x-AbCdEf' } }, /give exactly one of iamResourceId .* and secretArn/],
+    ['an existing database with neither IAM nor a secret', { database: { ...existing, iamResourceId: undefined } }, /give exactly one of iamResourceId/],
+    ['an existing database without a host', { database: { ...existing, host: '' } }, /host: the proxy or database endpoint is required/],
+    ['a subnet count that does not fit the AZs', { database: { ...existing, subnetIds: ['subnet-0aaa1111', 'subnet-0bbb2222', 'subnet-0ccc3333'], availabilityZones: ['a', 'b'] } }, /one AZ per subnet \(3 subnets, 2 AZs\)/],
+    ['VPC endpoints without route tables', { database: { ...existing, vpcEndpoints: true } }, /routeTableIds: vpcEndpoints needs the route table of each subnet/],
+    ['a subnet id CloudFormation would reject', { database: { ...existing, subnetIds: ['subnet-12'] } }, /subnetIds: needs at least one subnet id/],
+    ['a security group id that is not one', { database: { ...existing, securityGroupId: 'default' } }, /securityGroupId: "default" is not a security group id/],
+    ['LocalStack mode without the DATABASE_URL secret', { database: { mode: 'localstack', databaseUrlSecret: '' } }, /databaseUrlSecret: name or ARN of the DATABASE_URL secret is required/],
+    ['an unknown database mode', { database: { mode: 'aurora' } as never }, /database.mode: "aurora" must be "new", "existing" or "localstack"/],
+  ])('%s', (_name, props, message) => {
+    expect(build(props)).toThrow(message);
+  });
+
+  it('reports every problem at once', () => {
+    expect(build({ consumerMaxConcurrency: 0, namePrefix: '' })).toThrow(/namePrefix[\s\S]*consumerMaxConcurrency/);
+  });
+
+  it('refuses a table config too large for the Lambda environment', () => {
+    const tables = Array.from({ length: 40 }, (_, i) => ({ table: `public.table_number_${i}`, conflictKey: ['id', 'tenant_id'] }));
+    expect(build({ config: parseConfig({ tables }) })).toThrow(/Lambda allows 4 KB of environment/);
+  });
+
+  it('a table prefix that overlaps the producer\'s rejected/ prefix', () => {
+    const config = parseConfig({ tables: [{ table: 'r', prefix: 're', conflictKey: ['id'] }] });
+    expect(build({ config })).toThrow(/prefix "re" overlaps "rejected\/"/);
+  });
+
+  it('a missing handler entry names the file', () => {
+    expect(build({ entries: { producer: 'functions/nowhere/handler.ts' } })).toThrow(/functions\/nowhere\/handler\.ts/);
+  });
+});
+
+describe('context', () => {
+  const from = (context: Record<string, unknown>) => optionsFromContext((key) => context[key]);
+
+  it('defaults to a new database', () => {
+    expect(from({}).database).toEqual({ mode: 'new' });
+  });
+
+  it('reads the existing-database mode from flat keys, lists as comma-separated strings', () => {
+    expect(
+      from({
+        [ContextKey.database]: 'existing',
+        [ContextKey.dbHost]: 'h',
+        [ContextKey.dbName]: 'd',
+        [ContextKey.dbUser]: 'u',
+        [ContextKey.dbIamResourceId]: 'prx-1',
+        [ContextKey.vpcId]: 'vpc-1',
+        [ContextKey.availabilityZones]: 'a, b',
+        [ContextKey.subnetIds]: 'subnet-1,subnet-2',
+        [ContextKey.securityGroupId]: 'sg-1',
+        [ContextKey.dbPort]: '6432',
+        [ContextKey.vpcEndpoints]: 'false',
+      }).database,
+    ).toEqual({
+      mode: 'existing',
+      host: 'h',
+      databaseName: 'd',
+      user: 'u',
+      iamResourceId: 'prx-1',
+      vpcId: 'vpc-1',
+      availabilityZones: ['a', 'b'],
+      subnetIds: ['subnet-1', 'subnet-2'],
+      securityGroupId: 'sg-1',
+      port: 6432,
+      vpcEndpoints: false,
+    });
+  });
+
+  it('reads the LocalStack mode', () => {
+    expect(from({ [ContextKey.database]: 'localstack', [ContextKey.databaseUrlSecret]: 'db-url' }).database).toEqual({
+      mode: 'localstack',
+      databaseUrlSecret: 'db-url',
+    });
+  });
+
+  it('rejects a boolean that is not true or false', () => {
+    expect(() => from({ [ContextKey.highThroughputFifo]: 'yes' })).toThrow(/landfall:highThroughputFifo: "yes" must be true or false/);
+  });
+
+  it('rejects an unknown mode', () => {
+    expect(() => from({ [ContextKey.database]: 'rds' })).toThrow(/landfall:database: "rds" must be new, existing or localstack/);
+  });
+});
