@@ -2,6 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfigFile, type LandfallConfig } from '../shared/config.ts';
 import { connect, type Sql } from '../shared/db.ts';
 import { EnvVar } from '../shared/env.ts';
+import { landfallHome, readDevState } from './local.ts';
 
 /** Where a command writes; tests pass buffers, the launcher passes the process streams. */
 export interface CliIo {
@@ -44,10 +45,13 @@ export interface ResolvedContext {
   proxy: boolean;
 }
 
-/** Flags first, then the environment (LANDFALL_CONFIG, DATABASE_URL). */
+/**
+ * Flags first, then the environment (LANDFALL_CONFIG, DATABASE_URL), then the config of a
+ * running `landfall dev` of this home (its database is chosen by `openDatabaseWithFallback`).
+ */
 export function resolveContext(options: GlobalOptions, env: CliIo['env']): ResolvedContext {
   return {
-    configPath: options.config ?? env[EnvVar.config] ?? null,
+    configPath: options.config ?? env[EnvVar.config] ?? readDevState(landfallHome(env))?.configPath ?? null,
     databaseUrl: options.databaseUrl ?? env[EnvVar.databaseUrl] ?? null,
     proxy: env[EnvVar.dbProxy] === 'true',
   };

@@ -1,0 +1,112 @@
+import { readFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Command, Option } from 'commander';
+import { loadConfigFile, type LandfallConfig } from '../../shared/config.ts';
+import { type FileReceipt, fileReceipts } from '../../shared/ledger/files.ts';
+import { dropFile, tableForFile, waitForFile } from '../../shared/local/run-files.ts';
+import { removeDevState, writeDevState } from '../../shared/local/stack.ts';
+import { CliError, type CliIo, type GlobalOptions, loadOptionalConfig, parsePositiveInt, resolveContext, type RegisterCommand } from '../context.ts';
+import { landfallHome, readDevState } from '../local.ts';
+import { startOrAttach } from '../stack-target.ts';
+import { describeReceipt } from './run.ts';
+
+const SAMPLES = fileURLToPath(new URL('../../samples/', import.meta.url));
+export const SAMPLE_CONFIG = join(SAMPLES, 'landfall.json');
+export const SAMPLE_FILES = ['2026-11-01-full.csv', '2026-11-02-updates.ndjson.gz', '2026-11-03-new-with-bad-rows.csv'].map((f) => join(SAMPLES, 'inventory', f));
+
+export interface DevOptions extends GlobalOptions {
+  port?: number;
+  json?: boolean;
+  /** Load the samples (default: on first start with the sample config). */
+  samples?: boolean;
+  /** Stop after the samples are loaded (for scripts and tests). */
+  once?: boolean;
+}
+
+function printReceipt(io: CliIo, receipt: FileReceipt | Parameters<typeof describeReceipt>[0], json: boolean) {
+  if (json) io.stdout.write(`${JSON.stringify(receipt)}\n`);
+  else if ('addsUp' in receipt) io.stdout.write(`  ${describeReceipt(receipt)}\n`);
+  else io.stdout.write(`  ${receipt.file} → ${receipt.table}: ${receipt.status}, read ${receipt.read}, inserted ${receipt.inserted}, updated ${receipt.updated}, unchanged ${receipt.unchanged}, stale ${receipt.stale}, deleted ${receipt.deleted}, rejected ${receipt.rejected}, quarantined ${receipt.quarantined}\n`);
+}
+
+/**
+ * `landfall dev` (what `npm start` runs): the whole pipeline in the foreground on the embedded
+ * default, endpoints printed, samples loaded on first start, new drops processed until Ctrl-C.
+ */
+export async function devCommand(options: DevOptions, io: CliIo, signal?: AbortSignal): Promise<number> {
+  const context = resolveContext(options, io.env);
+  const usingSamples = !context.configPath;
+  const config: LandfallConfig = loadOptionalConfig(context) ?? loadConfigFile(SAMPLE_CONFIG);
+  const home = landfallHome(io.env);
+  const other = readDevState(home);
+  if (other) throw new CliError(`a landfall dev is already running for ${home} (pid ${other.pid}); stop it first, or set LANDFALL_HOME`);
+  const say = (line: string) => options.json || io.stdout.write(`${line}\n`);
+  say('Landfall: starting the local stack (embedded PostgreSQL, S3/SQS emulator, producer, consumer, replay)…');
+  const running = await startOrAttach({ ...context, databaseUrl: context.databaseUrl }, { ...io, env: { ...io.env, LANDFALL_HOME: home } }, config, {
+    ...(options.port !== undefined ? { port: options.port } : {}),
+  });
+  const stack = running.stack!;
+  const errors = running.errors;
+  try {
+    if (usingSamples) await stack.sql.unsafe(await readFile(join(SAMPLES, 'schema.sql'), 'utf8'));
+    await writeDevState(home, stack, resolve(context.configPath ?? SAMPLE_CONFIG));
+    say(`  database     ${stack.databaseUrl}`);
+    say(`  S3 and SQS   ${stack.endpoint}  (region ${stack.region}, any credentials)`);
+    say(`  inbox        s3://${stack.buckets.inbox}/   (${config.tables.map((t) => `${t.prefix} → ${t.table}`).join(', ')})`);
+    say(`  staging      s3://${stack.buckets.staging}/`);
+    say(`  drop a file  npx landfall drop FILE --table ${config.tables[0]!.table}   or   aws --endpoint-url ${stack.endpoint} s3 cp FILE s3://${stack.buckets.inbox}/${config.tables[0]!.prefix}`);
+    const seen = new Set((await fileReceipts(stack.sql)).filter((r) => r.status === 'complete').map((r) => r.fileId));
+    const loadSamples = options.samples ?? (usingSamples && seen.size === 0);
+    if (loadSamples) {
+      say('Loading the sample files:');
+      for (const path of SAMPLE_FILES) {
+        const dropped = await dropFile(running.target, path, tableForFile(config, path));
+        const receipt = await waitForFile(running.target, dropped, { timeoutMs: 120_000 });
+        seen.add(receipt.fileId);
+        printReceipt(io, { ...receipt, file: basename(path) }, Boolean(options.json));
+      }
+      say('Quarantined rows (with their reasons): npx landfall quarantine ls   ·   all receipts: npx landfall status');
+    }
+    if (options.once) return errors.length && !loadSamples ? 2 : 0;
+    say('Watching the inbox for new files; Ctrl-C to stop.');
+    await new Promise<void>((resolve) => {
+      const timer = setInterval(() => {
+        void fileReceipts(stack.sql)
+          .then((receipts) => {
+            for (const r of receipts) {
+              if (r.status !== 'complete' || seen.has(r.fileId)) continue;
+              seen.add(r.fileId);
+              printReceipt(io, r, Boolean(options.json));
+            }
+          })
+          .catch((error: unknown) => io.stderr.write(`landfall: status: ${(error as Error).message}\n`));
+      }, 1000);
+      const stop = () => {
+        clearInterval(timer);
+        resolve();
+      };
+      signal?.addEventListener('abort', stop, { once: true });
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    say('Stopping…');
+    return 0;
+  } finally {
+    await removeDevState(home);
+    await running.close();
+  }
+}
+
+export const register: RegisterCommand = (program: Command, { io, setExitCode }) => {
+  program
+    .command('dev')
+    .description('run the whole pipeline locally in the foreground (what `npm start` runs)')
+    .addOption(new Option('--port <port>', 'S3/SQS emulator port (default: any free port)').argParser(parsePositiveInt))
+    .option('--json', 'print receipts as JSON lines')
+    .option('--samples', 'load the sample files even when the ledger is not empty')
+    .option('--once', 'stop after loading the samples')
+    .action(async (options: DevOptions, command: Command) => {
+      setExitCode(await devCommand({ ...command.optsWithGlobals(), ...options }, io));
+    });
+};

@@ -1,0 +1,50 @@
+import type { Command } from 'commander';
+import { dropFile, DropError, tableForFile } from '../../shared/local/run-files.ts';
+import { CliError, type CliIo, type GlobalOptions, loadOptionalConfig, resolveContext, type RegisterCommand } from '../context.ts';
+import { devClients, landfallHome, readDevState } from '../local.ts';
+import { connect } from '../../shared/db.ts';
+
+export interface DropOptions extends GlobalOptions {
+  table?: string;
+  json?: boolean;
+}
+
+/**
+ * `landfall drop FILE --table T`: uploads the file into the running `landfall dev`'s inbox under
+ * the table's prefix; the pipeline takes it from there (`landfall status` shows the receipt).
+ */
+export async function dropCommand(file: string, options: DropOptions, io: CliIo): Promise<number> {
+  const context = resolveContext(options, io.env);
+  const config = loadOptionalConfig(context);
+  if (!config) throw new CliError('drop needs the table config: pass --config or set LANDFALL_CONFIG');
+  const dev = readDevState(landfallHome(io.env));
+  if (!dev) throw new CliError('no running `landfall dev` to drop into: start it with `npm start` (or use `landfall run`)');
+  let table;
+  try {
+    table = tableForFile(config, file, options.table);
+  } catch (error) {
+    if (error instanceof DropError) throw new CliError(error.message);
+    throw error;
+  }
+  const sql = connect({ url: dev.databaseUrl, max: 1, applicationName: 'landfall-cli' });
+  try {
+    const dropped = await dropFile({ ...devClients(dev), sql, config, buckets: dev.buckets }, file, table);
+    const result = { file, bucket: dev.buckets.inbox, key: dropped.key, table: table.table, fileId: dropped.fileId };
+    io.stdout.write(options.json ? `${JSON.stringify(result)}\n` : `dropped ${file} as s3://${result.bucket}/${result.key} (file id ${result.fileId}); see \`landfall status ${result.key}\`\n`);
+    return 0;
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+export const register: RegisterCommand = (program: Command, { io, setExitCode }) => {
+  program
+    .command('drop')
+    .description("upload a file into the running local stack's inbox under the table's prefix")
+    .argument('<file>', 'the file to drop')
+    .option('--table <table>', 'the table it is for (default: by config or folder name)')
+    .option('--json', 'print the result as JSON')
+    .action(async (file: string, options: DropOptions, command: Command) => {
+      setExitCode(await dropCommand(file, { ...command.optsWithGlobals(), ...options }, io));
+    });
+};

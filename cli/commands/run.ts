@@ -1,0 +1,91 @@
+import { type Command, Option } from 'commander';
+import cliProgress from 'cli-progress';
+import type { LandfallConfig } from '../../shared/config.ts';
+import { dropFile, DropError, type RunReceipt, tableForFile, waitForFile } from '../../shared/local/run-files.ts';
+import { CliError, type CliIo, type GlobalOptions, loadOptionalConfig, parsePositiveInt, resolveContext, type RegisterCommand } from '../context.ts';
+import { startOrAttach } from '../stack-target.ts';
+
+export interface RunOptions extends GlobalOptions {
+  table?: string;
+  concurrent?: boolean;
+  timeout?: number;
+  /** Print human-readable lines on stderr (default: when stderr is a terminal). */
+  progress?: boolean;
+}
+
+/** One line a person reads; the JSON receipt goes to stdout. */
+export function describeReceipt(r: RunReceipt): string {
+  if (r.status === 'moved-aside') return `${r.file}: moved aside, ${r.reason}`;
+  if (r.status === 'timed-out') return `${r.file}: not complete in time (${r.batchesApplied}/${r.batches} batches applied)`;
+  const parts = [`read ${r.read}`, `rejected ${r.rejected}`, `collapsed ${r.collapsed}`, `inserted ${r.inserted}`, `updated ${r.updated}`, `unchanged ${r.unchanged}`, `stale ${r.stale}`, `deleted ${r.deleted}`, `quarantined ${r.quarantined}`];
+  return `${r.file} → ${r.table}: ${r.status}, ${r.batches} batches; ${parts.join(', ')}${r.addsUp ? '' : '  (DOES NOT ADD UP)'}`;
+}
+
+/**
+ * `landfall run`: start (or attach to) the stack, drop the files in order (each complete before
+ * the next unless --concurrent), print one JSON receipt per file on stdout. Exit 0 only when
+ * every file is complete and every row is addsUp for; 1 otherwise; 2 when the stack failed.
+ */
+export async function runCommand(files: string[], options: RunOptions, io: CliIo, configOverride?: LandfallConfig): Promise<number> {
+  const context = resolveContext(options, io.env);
+  const config = configOverride ?? loadOptionalConfig(context);
+  if (!config) throw new CliError('run needs a table config: pass --config or set LANDFALL_CONFIG');
+  if (files.length === 0) throw new CliError('run needs at least one FILE');
+  const tables = files.map((f) => {
+    try {
+      return tableForFile(config, f, options.table);
+    } catch (error) {
+      if (error instanceof DropError) throw new CliError(error.message);
+      throw error;
+    }
+  });
+  const showProgress = options.progress ?? Boolean(io.stderr.isTTY);
+  const timeoutMs = (options.timeout ?? 600) * 1000;
+  const stack = await startOrAttach(context, io, config);
+  const bars = showProgress && io.stderr.isTTY ? new cliProgress.MultiBar({ stream: io.stderr as NodeJS.WritableStream, format: ' {file} [{bar}] {value}/{total} batches', hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic) : null;
+  try {
+    const runOne = async (path: string, i: number): Promise<RunReceipt> => {
+      const dropped = await dropFile(stack.target, path, tables[i]!);
+      const bar = bars?.create(1, 0, { file: path });
+      const receipt = await waitForFile(stack.target, dropped, {
+        timeoutMs,
+        onProgress: (r) => {
+          if (!r || !bar) return;
+          bar.setTotal(Math.max(1, r.batches));
+          bar.update(r.batchesApplied);
+        },
+      });
+      if (bar) bar.update(receipt.batchesApplied, { file: path });
+      io.stdout.write(`${JSON.stringify(receipt)}\n`);
+      if (showProgress) io.stderr.write(`${describeReceipt(receipt)}\n`);
+      return receipt;
+    };
+    const receipts: RunReceipt[] = [];
+    if (options.concurrent) receipts.push(...(await Promise.all(files.map(runOne))));
+    else for (const [i, f] of files.entries()) receipts.push(await runOne(f, i));
+    bars?.stop();
+    if (receipts.some((r) => r.status === 'timed-out')) {
+      const detail = stack.errors.at(-1);
+      io.stderr.write(`landfall: not every file completed in time${detail ? `; last error: ${detail}` : ''}\n`);
+      return 2;
+    }
+    return receipts.every((r) => r.addsUp) ? 0 : 1;
+  } finally {
+    bars?.stop();
+    await stack.close();
+  }
+}
+
+export const register: RegisterCommand = (program: Command, { io, setExitCode }) => {
+  program
+    .command('run')
+    .description('one-shot: start (or attach to) the local stack, drop the files in order, wait, print one JSON receipt per file')
+    .argument('<files...>', 'files to drop, in order')
+    .option('--table <table>', 'the table for every file (default: by config or folder name)')
+    .option('--concurrent', 'drop all files at once instead of one after another')
+    .addOption(new Option('--timeout <seconds>', 'give up waiting for a file after this long').argParser(parsePositiveInt).default(600))
+    .option('--progress', 'print progress and a readable line per file on stderr')
+    .action(async (files: string[], options: RunOptions, command: Command) => {
+      setExitCode(await runCommand(files, { ...command.optsWithGlobals(), ...options }, io));
+    });
+};

@@ -1,0 +1,176 @@
+import { type BatchCounts, countsAddUp } from '../shared/batch.ts';
+import type { BatchReceipt, FileReceipt } from '../shared/ledger/files.ts';
+import type { QuarantinedRow } from '../shared/quarantine-retry.ts';
+
+/** How many characters of a batch or file id the tables show; commands accept such a prefix back. */
+export const SHORT_ID = 12;
+
+export const shortId = (id: string) => id.slice(0, SHORT_ID);
+
+/** A whole number for people: `1,000,000`. */
+export const n = (x: number) => Math.round(x).toLocaleString('en-US');
+
+/** `1 row`, `2 rows`. */
+export const plural = (count: number, noun: string, many = `${noun}s`) => `${n(count)} ${count === 1 ? noun : many}`;
+
+/**
+ * Pads columns to a plain-text table; `right` names the columns (by index) aligned right, as
+ * numbers read best. The last column is never padded.
+ */
+export function alignedTable(rows: readonly (readonly string[])[], right: ReadonlySet<number> = new Set()): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows
+    .map((row) =>
+      row
+        .map((cell, i) => (i === row.length - 1 && !right.has(i) ? cell : right.has(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+/** The counts of rule 4 after `read`, in the order DESIGN.md names them. */
+const ACCOUNTED = ['collapsed', 'inserted', 'updated', 'unchanged', 'stale', 'deleted', 'quarantined'] as const satisfies readonly (keyof BatchCounts)[];
+
+/**
+ * Rule 4 for one file: `read = rejected + collapsed + inserted + updated + unchanged + stale +
+ * deleted + quarantined`. Decided only for a complete file (`addsUp` is null until then: rows of
+ * batches not applied yet are read but not counted anywhere). `missing` > 0: rows unaccounted
+ * for; < 0: rows counted twice.
+ */
+export function fileBalance(r: FileReceipt): { accounted: number; missing: number; addsUp: boolean | null } {
+  const accounted = r.rejected + ACCOUNTED.reduce((sum, c) => sum + r[c], 0);
+  return { accounted, missing: r.read - accounted, addsUp: r.status === 'complete' ? countsAddUp(r, r.rejected) : null };
+}
+
+/** Rule 4 for one applied batch (rejected rows never reach a batch); null for a batch not applied. */
+export function batchAddsUp(b: BatchReceipt): boolean | null {
+  return b.status === 'applied' ? countsAddUp(b) : null;
+}
+
+function balanceCell(r: FileReceipt): string {
+  const { missing, addsUp } = fileBalance(r);
+  if (addsUp === null) return '-';
+  if (addsUp) return 'yes';
+  return missing > 0 ? `NO: ${plural(missing, 'row')} missing` : `NO: ${plural(-missing, 'row')} too many`;
+}
+
+const COUNT_HEADERS = ['READ', 'REJECTED', ...ACCOUNTED.map((c) => c.toUpperCase())];
+const countCells = (r: FileReceipt) => [r.read, r.rejected, ...ACCOUNTED.map((c) => r[c])].map(n);
+
+/**
+ * The receipts of many files, one line each, then a summary that names every complete file
+ * that does not add up.
+ *
+ * @example
+ * FILE           TABLE   STATUS    BATCHES  READ  REJECTED  COLLAPSED  INSERTED ...  ADDS UP
+ * test/a.csv     orders  complete      1/1  1,000        0          0       994 ...  yes
+ */
+export function formatStatusTable(receipts: readonly FileReceipt[]): string {
+  if (receipts.length === 0) return 'No files yet: drop one into the inbox (landfall drop FILE --table T).\n';
+  const rows = [['FILE', 'TABLE', 'STATUS', 'BATCHES', ...COUNT_HEADERS, 'ADDS UP']];
+  for (const r of receipts) rows.push([r.file, r.table, r.status, `${r.batchesApplied}/${r.batches}`, ...countCells(r), balanceCell(r)]);
+  const right = new Set(Array.from({ length: COUNT_HEADERS.length + 1 }, (_, i) => i + 3));
+  return `${alignedTable(rows, right)}\n\n${statusSummary(receipts)}`;
+}
+
+function statusSummary(receipts: readonly FileReceipt[]): string {
+  const by = (status: string) => receipts.filter((r) => r.status === status).length;
+  const lines = [`${plural(receipts.length, 'file')}: ${n(by('complete'))} complete, ${n(by('pending'))} pending, ${n(by('replaying'))} replaying`];
+  const unbalanced = receipts.filter((r) => fileBalance(r).addsUp === false);
+  if (unbalanced.length) {
+    lines.push(`${plural(unbalanced.length, 'complete file does', 'complete files do')} NOT add up (read = rejected + collapsed + inserted + updated + unchanged + stale + deleted + quarantined):`);
+    for (const r of unbalanced) lines.push(`  ${r.file} (${shortId(r.fileId)}): read ${n(r.read)}, accounted for ${n(fileBalance(r).accounted)}`);
+  }
+  const quarantined = receipts.reduce((sum, r) => sum + r.quarantined, 0);
+  if (quarantined) lines.push(`${plural(quarantined, 'row')} quarantined: landfall quarantine ls`);
+  if (by('replaying')) lines.push('Files replaying have poisoned batches: landfall status FILE lists them; landfall replay BATCH re-runs one.');
+  return `${lines.join('\n')}\n`;
+}
+
+/** One file in detail: its receipt, the rule-4 sum written out, and a line per batch. */
+export function formatFileDetail(r: FileReceipt, batches: readonly BatchReceipt[]): string {
+  const { accounted, missing, addsUp } = fileBalance(r);
+  const sum = `rejected ${n(r.rejected)} + ${ACCOUNTED.map((c) => `${c} ${n(r[c])}`).join(' + ')}`;
+  const verdict =
+    addsUp === null
+      ? `not decided until the file is complete (${n(accounted)} accounted for so far)`
+      : addsUp
+        ? 'adds up'
+        : `DOES NOT ADD UP: ${missing > 0 ? `${plural(missing, 'row')} missing` : `${plural(-missing, 'row')} too many`}`;
+  const head = alignedTable([
+    ['File', `s3://${r.bucket}/${r.file}`],
+    ['File id', r.fileId],
+    ['Table', r.table],
+    ['Status', `${r.status}, ${n(r.batchesApplied)} of ${plural(r.batches, 'batch', 'batches')} applied`],
+    ['Registered', r.registeredAt],
+    ['Rule 4', `read ${n(r.read)} = ${sum}: ${verdict}`],
+  ]);
+  const rows = [['BATCH', 'PARTITION', 'CHUNK', 'ROWS', 'STATUS', ...COUNT_HEADERS.filter((h) => h !== 'REJECTED'), 'APPLIED', 'ADDS UP', 'LAST ERROR']];
+  for (const b of batches) {
+    const ok = batchAddsUp(b);
+    rows.push([
+      shortId(b.batchId),
+      String(b.partition),
+      String(b.chunk),
+      b.firstRow === null ? '-' : `${b.firstRow}-${b.lastRow}`,
+      b.status,
+      ...[b.read, ...ACCOUNTED.map((c) => b[c])].map(n),
+      `${b.applications}x`,
+      ok === null ? '-' : ok ? 'yes' : 'NO',
+      oneLine(b.lastError ?? ''),
+    ]);
+  }
+  const lines = [head, ''];
+  lines.push(batches.length ? alignedTable(rows, new Set([1, 2, 5, 6, 7, 8, 9, 10, 11, 12, 13])) : 'No batch in the ledger yet.');
+  const unseen = r.batches - batches.length;
+  if (unseen > 0) lines.push(`${plural(unseen, 'batch', 'batches')} not seen by the consumer yet.`);
+  const poisoned = batches.filter((b) => b.status === 'poisoned');
+  if (poisoned.length) lines.push(`Poisoned batches wait for replay; to re-run one now: landfall replay ${shortId(poisoned[0]!.batchId)}`);
+  if (r.quarantined) lines.push(`${plural(r.quarantined, 'row')} quarantined: landfall quarantine ls --table ${r.table}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** Keeps a table cell on one line (PostgreSQL messages may carry a DETAIL line). */
+export const oneLine = (text: string) => text.replace(/\s*\n\s*/g, ' ');
+
+/**
+ * A quarantined row as `quarantine ls --json` and `quarantine export` print it: where it came
+ * from, the row itself, and why it did not apply.
+ */
+export function quarantineRecord(q: QuarantinedRow) {
+  return {
+    id: q.id,
+    table: q.table,
+    file: q.fileKey,
+    fileId: q.fileId,
+    batchId: q.batchId,
+    rowNumber: q.rowNumber,
+    row: q.row,
+    reason: { sqlstate: q.sqlstate, constraint: q.constraint, column: q.column, message: q.message },
+    arrival: q.arrival,
+    firstSeen: q.firstSeen,
+    lastSeen: q.lastSeen,
+    attempts: q.attempts,
+  };
+}
+
+/** Open quarantined rows without their values: file, row number, SQLSTATE, constraint or column, message. */
+export function formatQuarantineTable(rows: readonly QuarantinedRow[]): string {
+  const table = [['ID', 'TABLE', 'FILE', 'ROW', 'BATCH', 'SQLSTATE', 'CONSTRAINT/COLUMN', 'ATTEMPTS', 'MESSAGE']];
+  for (const q of rows) {
+    table.push([
+      String(q.id),
+      q.table,
+      q.fileKey,
+      String(q.rowNumber),
+      shortId(q.batchId),
+      q.sqlstate ?? '-',
+      q.constraint ?? (q.column ? `column ${q.column}` : '-'),
+      String(q.attempts),
+      oneLine(q.message),
+    ]);
+  }
+  return alignedTable(table, new Set([0, 3, 7]));
+}

@@ -1,0 +1,88 @@
+import type { LandfallConfig } from '../shared/config.ts';
+import type { Sql } from '../shared/db.ts';
+import { migrateLedger } from '../shared/ledger/migrate.ts';
+import { prepareTable, type TargetTable } from '../shared/target-table.ts';
+import { CliError, type CliIo, type GlobalOptions, loadOptionalConfig, resolveContext } from './context.ts';
+import { SHORT_ID } from './format.ts';
+
+/** False on a database no pipeline has used yet; read-only commands then report nothing instead of failing. */
+export async function ledgerExists(sql: Sql): Promise<boolean> {
+  const [row] = await sql<{ present: boolean }[]>`SELECT to_regclass('landfall.batches') IS NOT NULL AS present`;
+  return row?.present ?? false;
+}
+
+/** A batch's ledger row, as `replay` and `quarantine --batch` need it. */
+export interface LedgerBatch {
+  batchId: string;
+  fileId: string;
+  table: string;
+  partition: number;
+  chunk: number;
+  status: string;
+}
+
+/**
+ * The ledger row of a batch named by its id or by a unique prefix of it (the tables show
+ * {@link SHORT_ID} characters); null when no row matches. Throws CliError when a prefix is
+ * ambiguous.
+ */
+export async function findLedgerBatch(sql: Sql, idOrPrefix: string): Promise<LedgerBatch | null> {
+  if (!(await ledgerExists(sql))) return null;
+  const pattern = `${idOrPrefix.replace(/[\\%_]/g, '\\$&')}%`;
+  const rows = await sql<LedgerBatch[]>`
+    SELECT batch_id AS "batchId", file_id AS "fileId", table_name AS table, partition, chunk, status
+    FROM landfall.batches
+    WHERE batch_id = ${idOrPrefix} OR (${idOrPrefix.length >= 6} AND batch_id LIKE ${pattern})
+    ORDER BY batch_id = ${idOrPrefix} DESC, batch_id
+    LIMIT 3`;
+  const exact = rows.find((r) => r.batchId === idOrPrefix);
+  if (exact) return { ...exact };
+  if (rows.length > 1) {
+    throw new CliError(`batch "${idOrPrefix}" is ambiguous: ${rows.map((r) => r.batchId.slice(0, SHORT_ID + 4)).join(', ')}${rows.length > 2 ? ', ...' : ''}; give more of the id`, 2);
+  }
+  return rows[0] ? { ...rows[0] } : null;
+}
+
+/**
+ * Prepares configured tables on first use (ledger migrated once, catalog read, key checked), as
+ * the consumer does; a table outside the config, or one the config does not fit, is one clear
+ * CliError.
+ */
+export function configuredTables(sql: Sql, config: LandfallConfig): (name: string) => Promise<TargetTable> {
+  let migrated: Promise<unknown> | undefined;
+  const prepared = new Map<string, Promise<TargetTable>>();
+  return (name) => {
+    let table = prepared.get(name);
+    if (!table) {
+      const tableConfig = config.tables.find((t) => t.table === name);
+      if (!tableConfig) return Promise.reject(new CliError(`table "${name}" is not in the config`, 2));
+      migrated ??= migrateLedger(sql);
+      table = migrated.then(() => prepareTable(sql, tableConfig));
+      prepared.set(name, table);
+    }
+    return table;
+  };
+}
+
+/**
+ * Any failure of a ledger command as one CliError with exit code 2 ("could not run"), so that
+ * exit code 1 keeps its meaning of "ran, and found something" (a file that does not add up,
+ * rows that still fail).
+ */
+export function asCliError(error: unknown, doing: string): CliError {
+  if (error instanceof CliError) return error;
+  const message = (error as Error)?.message ?? String(error);
+  return new CliError(`${doing}: ${message}`, 2, { cause: error });
+}
+
+/** The config named by --config or LANDFALL_CONFIG; commands that apply rows cannot do without it. */
+export function requireConfig(options: GlobalOptions, io: CliIo, doing: string): LandfallConfig {
+  let config: LandfallConfig | null;
+  try {
+    config = loadOptionalConfig(resolveContext(options, io.env));
+  } catch (error) {
+    throw asCliError(error, doing);
+  }
+  if (!config) throw new CliError(`${doing} needs the table config: pass --config F or set LANDFALL_CONFIG`, 2);
+  return config;
+}

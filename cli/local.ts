@@ -1,0 +1,72 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { createS3Client, createSqsClient } from '../shared/aws/clients.ts';
+import { connect, type Sql } from '../shared/db.ts';
+import { startEmbeddedPostgres } from '../shared/local/embedded-postgres.ts';
+import { type DevState, devStatePath } from '../shared/local/stack.ts';
+import type { CliIo, ResolvedContext } from './context.ts';
+
+/** The local state folder: `$LANDFALL_HOME`, else `.landfall` in the working directory. */
+export function landfallHome(env: CliIo['env']): string {
+  return resolve(env.LANDFALL_HOME ?? join(process.cwd(), '.landfall'));
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The running `landfall dev` of this home, if there is one. */
+export function readDevState(home: string): DevState | null {
+  const path = devStatePath(home);
+  if (!existsSync(path)) return null;
+  const state = JSON.parse(readFileSync(path, 'utf8')) as DevState;
+  return isAlive(state.pid) ? state : null;
+}
+
+/** Clients for the S3/SQS of a running `landfall dev`. */
+export function devClients(state: DevState): { s3: S3Client; sqs: SQSClient } {
+  const options = { endpoint: state.endpoint, region: state.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
+  return { s3: createS3Client(options), sqs: createSqsClient(options) };
+}
+
+export interface DatabaseHandle {
+  sql: Sql;
+  /** Where it came from, for messages. */
+  source: 'flag-or-env' | 'dev' | 'embedded';
+  close(): Promise<void>;
+}
+
+/**
+ * The database a command works on (DESIGN.md, CLI): --database-url, else DATABASE_URL, else the
+ * running `landfall dev`'s, else the local embedded database in the home folder, started for
+ * the command and stopped after it.
+ */
+export async function openDatabaseWithFallback(context: ResolvedContext, env: CliIo['env']): Promise<DatabaseHandle> {
+  if (context.databaseUrl) {
+    const sql = connect({ url: context.databaseUrl, proxy: context.proxy, max: 2, applicationName: 'landfall-cli' });
+    return { sql, source: 'flag-or-env', close: () => sql.end({ timeout: 5 }) };
+  }
+  const home = landfallHome(env);
+  const dev = readDevState(home);
+  if (dev) {
+    const sql = connect({ url: dev.databaseUrl, max: 2, applicationName: 'landfall-cli' });
+    return { sql, source: 'dev', close: () => sql.end({ timeout: 5 }) };
+  }
+  const server = await startEmbeddedPostgres({ dataDir: join(home, 'pg'), persistent: true });
+  const sql = connect({ url: server.url, max: 2, applicationName: 'landfall-cli' });
+  return {
+    sql,
+    source: 'embedded',
+    close: async () => {
+      await sql.end({ timeout: 5 });
+      await server.stop();
+    },
+  };
+}

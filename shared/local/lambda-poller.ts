@@ -1,0 +1,87 @@
+import type { Message, SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { Consumer } from 'sqs-consumer';
+import { queueArnOf, sqsEventFromMessages, succeededMessages } from './lambda-event.ts';
+
+export type SqsHandler = (event: SQSEvent, context: never) => Promise<SQSBatchResponse | void>;
+
+export interface PollerOptions {
+  name: string;
+  sqs: SQSClient;
+  queueUrl: string;
+  region: string;
+  handler: SqsHandler;
+  /** Lambda's event source batch size. */
+  batchSize: number;
+  /** Parallel invocations (Lambda's concurrency for the event source). */
+  concurrency: number;
+  onError?: (name: string, error: unknown) => void;
+  /** Called after every invocation (progress displays). */
+  onInvoke?: (name: string, messages: number, failed: number) => void;
+}
+
+export interface Poller {
+  stop(): Promise<void>;
+  /** Invocations in flight right now. */
+  busy(): number;
+}
+
+/**
+ * Lambda's SQS event source, locally: sqs-consumer polls the queue, each batch becomes the same
+ * SQSEvent Lambda would build, and only the records the handler did not report in
+ * batchItemFailures are deleted. Failed records stay invisible until the queue's visibility
+ * timeout and come again; the queue's redrive policy moves them after maxReceiveCount, exactly
+ * as in AWS. FIFO queues hand out one group's messages to one poller at a time.
+ */
+export function startLambdaPoller(options: PollerOptions): Poller {
+  const arn = queueArnOf(options.queueUrl, options.region);
+  let inFlight = 0;
+  const consumers = Array.from({ length: options.concurrency }, () =>
+    Consumer.create({
+      queueUrl: options.queueUrl,
+      sqs: options.sqs,
+      batchSize: options.batchSize,
+      waitTimeSeconds: 1,
+      pollingWaitTimeMs: 50,
+      messageSystemAttributeNames: ['All'],
+      suppressFifoWarning: true,
+      handleMessageBatch: async (messages: Message[]) => {
+        inFlight++;
+        try {
+          const response = await options.handler(sqsEventFromMessages(messages, arn, options.region), {} as never);
+          const succeeded = succeededMessages(messages, response);
+          options.onInvoke?.(options.name, messages.length, messages.length - succeeded.length);
+          return succeeded;
+        } catch (error) {
+          // A thrown handler is a failed invocation: every record comes again.
+          options.onError?.(options.name, error);
+          options.onInvoke?.(options.name, messages.length, messages.length);
+          return [];
+        } finally {
+          inFlight--;
+        }
+      },
+    }),
+  );
+  for (const consumer of consumers) {
+    consumer.on('error', (error) => options.onError?.(options.name, error));
+    consumer.on('processing_error', (error) => options.onError?.(options.name, error));
+    consumer.start();
+  }
+  return {
+    busy: () => inFlight,
+    async stop() {
+      await Promise.all(
+        consumers.map(
+          (consumer) =>
+            new Promise<void>((resolve) => {
+              if (!consumer.status.isRunning) return resolve();
+              consumer.once('stopped', () => resolve());
+              consumer.stop({ abort: true });
+            }),
+        ),
+      );
+      while (inFlight > 0) await new Promise((r) => setTimeout(r, 20));
+    },
+  };
+}

@@ -1,0 +1,100 @@
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+
+/** An S3 `ObjectCreated:Put` notification record, shaped as S3 sends it (key URL-encoded, `+` for space). */
+export function s3EventRecord(input: { bucket: string; key: string; etag: string; size: number; eventTime: string; sequencer: string; region: string; versionId?: string | null }) {
+  const encodedKey = encodeURIComponent(input.key).replace(/%20/g, '+').replace(/%2F/g, '/');
+  return {
+    eventVersion: '2.1',
+    eventSource: 'aws:s3',
+    awsRegion: input.region,
+    eventTime: input.eventTime,
+    eventName: 'ObjectCreated:Put',
+    userIdentity: { principalId: 'local' },
+    requestParameters: { sourceIPAddress: '127.0.0.1' },
+    responseElements: { 'x-amz-request-id': 'local', 'x-amz-id-2': 'local' },
+    s3: {
+      s3SchemaVersion: '1.0',
+      configurationId: 'landfall-intake',
+      bucket: { name: input.bucket, ownerIdentity: { principalId: 'local' }, arn: `arn:aws:s3:::${input.bucket}` },
+      object: { key: encodedKey, size: input.size, eTag: input.etag, ...(input.versionId ? { versionId: input.versionId } : {}), sequencer: input.sequencer },
+    },
+  };
+}
+
+export interface BucketWatcher {
+  /** One look at the bucket: notifies every object version (key + ETag) not seen before. */
+  poll(): Promise<number>;
+  stop(): void;
+}
+
+/**
+ * Stands in for S3 event notifications where the emulator has none (fauxqs 2.4.1): watches the
+ * inbox and sends the same S3 event envelope to the intake queue for each new object under a
+ * watched prefix, so any upload tool (`aws s3 cp`, `landfall drop`) triggers the pipeline.
+ * Event time is when the watcher first saw the object, so files dropped one after another
+ * arrive in that order.
+ */
+export function watchBucket(options: {
+  s3: S3Client;
+  bucket: string;
+  prefixes: readonly string[];
+  region: string;
+  intervalMs: number;
+  notify: (body: string) => Promise<void>;
+  onError?: (error: unknown) => void;
+}): BucketWatcher {
+  const seen = new Set<string>();
+  let sequence = 0;
+  let lastTime = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<number> | undefined;
+  let stopped = false;
+
+  const scan = async (): Promise<number> => {
+    let sent = 0;
+    let token: string | undefined;
+    do {
+      const page = await options.s3.send(new ListObjectsV2Command({ Bucket: options.bucket, ContinuationToken: token }));
+      for (const object of page.Contents ?? []) {
+        const key = object.Key!;
+        if (!options.prefixes.some((p) => key.startsWith(p))) continue;
+        const etag = (object.ETag ?? '').replace(/"/g, '');
+        const id = `${key}\u0000${etag}`;
+        if (seen.has(id)) continue;
+        lastTime = Math.max(Date.now(), lastTime + 1);
+        const record = s3EventRecord({
+          bucket: options.bucket,
+          key,
+          etag,
+          size: object.Size ?? 0,
+          eventTime: new Date(lastTime).toISOString(),
+          sequencer: (++sequence).toString(16).toUpperCase().padStart(16, '0'),
+          region: options.region,
+        });
+        await options.notify(JSON.stringify({ Records: [record] }));
+        seen.add(id);
+        sent++;
+      }
+      token = page.NextContinuationToken;
+    } while (token);
+    return sent;
+  };
+
+  const poll = () => (running ??= scan().finally(() => (running = undefined)));
+  const loop = () => {
+    if (stopped) return;
+    poll()
+      .catch((error: unknown) => options.onError?.(error))
+      .finally(() => {
+        if (!stopped) timer = setTimeout(loop, options.intervalMs);
+      });
+  };
+  loop();
+  return {
+    poll,
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,252 @@
+import { mkdir, writeFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand, PutObjectTaggingCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { startFauxqs } from 'fauxqs';
+import { createConsumerHandler } from '../../functions/consumer/handler.ts';
+import { createProducerHandler } from '../../functions/producer/handler.ts';
+import { createReplayHandler } from '../../functions/replay/handler.ts';
+import { createS3Client, createSqsClient } from '../aws/clients.ts';
+import { producerDepsFromClients } from '../aws/producer-deps.ts';
+import type { LandfallConfig } from '../config.ts';
+import type { BatchPorts } from '../consumer/consume-batch.ts';
+import { createBatchPorts } from '../consumer/runtime.ts';
+import { connect, type Sql } from '../db.ts';
+import { migrateLedger } from '../ledger/migrate.ts';
+import { DEFAULT_NAME_PREFIX, FunctionSettings, localBucketName, type QueueKey, QueueSettings, queueName } from '../resources.ts';
+import { startEmbeddedPostgres } from './embedded-postgres.ts';
+import { type Poller, type SqsHandler, startLambdaPoller } from './lambda-poller.ts';
+import { type BucketWatcher, watchBucket } from './s3-notifier.ts';
+
+export const REGION = 'us-east-1';
+
+export interface LocalStackOptions {
+  config: LandfallConfig;
+  /** The local state folder (embedded database data, dev state file), e.g. `.landfall`. */
+  home: string;
+  /** Any PostgreSQL; else the embedded one with its data kept in `<home>/pg`. */
+  databaseUrl?: string;
+  /** An S3/SQS endpoint (LocalStack); else fauxqs in-process. */
+  awsEndpointUrl?: string;
+  /** fauxqs port (0: any free port). */
+  port?: number;
+  namePrefix?: string;
+  /** Queue visibility timeouts (seconds) other than the stack's, for tests that must see retries fast. */
+  visibilityTimeouts?: Partial<Record<QueueKey, number>>;
+  /** Run the event-source pollers and the inbox watcher (default true). */
+  pollers?: boolean;
+  /** Parallel consumer invocations (default 4). */
+  consumerConcurrency?: number;
+  /** Powertools log level of the handlers (default ERROR; errors go to stderr). */
+  logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+  log?: (line: string) => void;
+  /** Wraps each handler (the chaos test injects crashes here). */
+  wrapHandler?: (name: 'producer' | 'consumer' | 'replay', handler: SqsHandler) => SqsHandler;
+}
+
+export interface LocalStack {
+  config: LandfallConfig;
+  databaseUrl: string;
+  endpoint: string;
+  region: string;
+  sql: Sql;
+  s3: S3Client;
+  sqs: SQSClient;
+  buckets: { inbox: string; staging: string };
+  queues: Record<QueueKey, string>;
+  ports: BatchPorts;
+  /** Looks at the inbox now instead of at the next tick. */
+  pollInbox(): Promise<number>;
+  /** Invocations in flight. */
+  busy(): number;
+  stop(): Promise<void>;
+}
+
+/** The state file a running `landfall dev` leaves, so other commands attach to it. */
+export interface DevState {
+  pid: number;
+  databaseUrl: string;
+  endpoint: string;
+  region: string;
+  namePrefix: string;
+  buckets: { inbox: string; staging: string };
+  queues: Record<QueueKey, string>;
+  /** The config `landfall dev` runs with, so other commands can use it without --config. */
+  configPath: string | null;
+}
+
+export const devStatePath = (home: string) => join(home, 'dev.json');
+
+const QUEUE_ORDER: QueueKey[] = ['parking', 'batchesDlq', 'batches', 'intakeDlq', 'intake'];
+
+/** Creates the buckets and queues of the CDK stack (names, FIFO, redrive, visibility) through the S3/SQS API. */
+export async function createResources(
+  s3: S3Client,
+  sqs: SQSClient,
+  prefix: string,
+  visibility: Partial<Record<QueueKey, number>> = {},
+): Promise<{ buckets: { inbox: string; staging: string }; queues: Record<QueueKey, string> }> {
+  const buckets = { inbox: localBucketName('inbox', prefix), staging: localBucketName('staging', prefix) };
+  for (const bucket of Object.values(buckets)) {
+    try {
+      await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    } catch (error) {
+      const name = (error as { name?: string }).name;
+      if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw error;
+    }
+  }
+  const queues = {} as Record<QueueKey, string>;
+  const arns = {} as Record<QueueKey, string>;
+  for (const key of QUEUE_ORDER) {
+    const setting = QueueSettings[key];
+    const attributes: Record<string, string> = {
+      VisibilityTimeout: String(visibility[key] ?? setting.visibilityTimeoutSeconds),
+      MessageRetentionPeriod: String(setting.retentionSeconds),
+    };
+    if (setting.fifo) {
+      attributes.FifoQueue = 'true';
+      attributes.ContentBasedDeduplication = 'false';
+    }
+    if ('deadLetter' in setting) {
+      attributes.RedrivePolicy = JSON.stringify({ deadLetterTargetArn: arns[setting.deadLetter.queue], maxReceiveCount: setting.deadLetter.maxReceiveCount });
+    }
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: queueName(key, prefix), Attributes: attributes }));
+    queues[key] = QueueUrl!;
+    const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
+    arns[key] = Attributes!.QueueArn!;
+  }
+  return { buckets, queues };
+}
+
+/**
+ * Whether the S3 endpoint tags objects. fauxqs 2.4.1 does not: it takes `PUT ?tagging` for a
+ * PutObject and overwrites the object with the tagging XML, so the consumer must not tag there.
+ */
+export async function supportsTagging(s3: S3Client, bucket: string): Promise<boolean> {
+  const Key = `landfall-probe/tagging-${process.pid}-${Date.now()}`;
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: 'probe' }));
+  try {
+    await s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key, Tagging: { TagSet: [{ Key: 'probe', Value: 'yes' }] } }));
+    const body = await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key }))).Body!.transformToString();
+    return body === 'probe';
+  } catch {
+    return false;
+  } finally {
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key })).catch(() => {});
+  }
+}
+
+/**
+ * The whole pipeline on one machine: a real PostgreSQL (embedded unless a URL is given), the
+ * S3/SQS emulator (fauxqs in-process unless an endpoint is given), the CDK stack's buckets and
+ * queues, and the three handlers driven by Lambda-like pollers, plus an inbox watcher standing
+ * in for S3 notifications.
+ */
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const log = options.log ?? (() => {});
+  const prefix = options.namePrefix ?? DEFAULT_NAME_PREFIX;
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch((error: unknown) => log(`stop: ${(error as Error).message}`));
+  };
+  try {
+    let databaseUrl = options.databaseUrl;
+    if (!databaseUrl) {
+      const server = await startEmbeddedPostgres({ dataDir: join(options.home, 'pg'), persistent: true });
+      stops.push(() => server.stop());
+      databaseUrl = server.url;
+    }
+    let endpoint = options.awsEndpointUrl;
+    if (!endpoint) {
+      const server = await startFauxqs({ port: options.port ?? 0, logger: false });
+      stops.push(() => server.stop());
+      endpoint = `http://127.0.0.1:${server.port}`;
+    }
+    const clientOptions = { endpoint, region: REGION, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
+    const s3 = createS3Client(clientOptions);
+    const sqs = createSqsClient(clientOptions);
+    const { buckets, queues } = await createResources(s3, sqs, prefix, options.visibilityTimeouts);
+
+    const sql = connect({ url: databaseUrl, max: 10, applicationName: 'landfall-local' });
+    stops.push(() => sql.end({ timeout: 5 }));
+    await migrateLedger(sql);
+
+    const tagApplied = await supportsTagging(s3, buckets.staging);
+    const ports = createBatchPorts({ config: options.config, sql, s3, sqs, stagingBucket: buckets.staging, dlqUrl: queues.batchesDlq, tagApplied });
+    const logLevel = options.logLevel ?? 'ERROR';
+    process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+    const quiet = (serviceName: string) => ({ logger: new Logger({ serviceName, logLevel }), metrics: new Metrics({ namespace: 'Landfall', serviceName }) });
+    const wrap = options.wrapHandler ?? ((_name, handler) => handler);
+    const producer = createProducerHandler({
+      deps: () => producerDepsFromClients({ config: options.config, s3, sqs, stagingBucket: buckets.staging, batchesQueueUrl: queues.batches }),
+      ...quiet('landfall-producer'),
+    });
+    const consumer = createConsumerHandler({ ports: () => ports, ...quiet('landfall-consumer') });
+    const replay = createReplayHandler({ ports: () => ports, ...quiet('landfall-replay') });
+
+    const pollers: Poller[] = [];
+    let watcher: BucketWatcher | undefined;
+    if (options.pollers !== false) {
+      const onError = (name: string, error: unknown) => log(`${name}: ${(error as Error).message ?? String(error)}`);
+      const poller = (name: 'producer' | 'consumer' | 'replay', queue: QueueKey, handler: SqsHandler, concurrency: number) =>
+        startLambdaPoller({ name, sqs, queueUrl: queues[queue], region: REGION, handler: wrap(name, handler), batchSize: FunctionSettings[name].batchSize, concurrency, onError });
+      pollers.push(poller('producer', 'intake', producer as SqsHandler, 2));
+      pollers.push(poller('consumer', 'batches', consumer as SqsHandler, options.consumerConcurrency ?? 4));
+      pollers.push(poller('replay', 'batchesDlq', replay as SqsHandler, 1));
+      stops.push(async () => {
+        watcher?.stop();
+        await Promise.all(pollers.map((p) => p.stop()));
+      });
+      watcher = watchBucket({
+        s3,
+        bucket: buckets.inbox,
+        prefixes: options.config.tables.map((t) => t.prefix),
+        region: REGION,
+        intervalMs: 250,
+        notify: async (body) => {
+          await sqs.send(new SendMessageCommand({ QueueUrl: queues.intake, MessageBody: body }));
+        },
+        onError: (error) => log(`inbox watcher: ${(error as Error).message}`),
+      });
+    }
+    return {
+      config: options.config,
+      databaseUrl,
+      endpoint,
+      region: REGION,
+      sql,
+      s3,
+      sqs,
+      buckets,
+      queues,
+      ports,
+      pollInbox: () => watcher?.poll() ?? Promise.resolve(0),
+      busy: () => pollers.reduce((n, p) => n + p.busy(), 0),
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+export async function writeDevState(home: string, stack: LocalStack, configPath: string | null, prefix = DEFAULT_NAME_PREFIX): Promise<void> {
+  await mkdir(home, { recursive: true });
+  const state: DevState = {
+    pid: process.pid,
+    databaseUrl: stack.databaseUrl,
+    endpoint: stack.endpoint,
+    region: stack.region,
+    namePrefix: prefix,
+    buckets: stack.buckets,
+    queues: stack.queues,
+    configPath,
+  };
+  await writeFile(devStatePath(home), `${JSON.stringify(state, null, 2)}\n`);
+}
+
+export async function removeDevState(home: string): Promise<void> {
+  await rm(devStatePath(home), { force: true });
+}

@@ -1,0 +1,30 @@
+import type { BatchData } from '../../shared/batch.ts';
+import type { FileManifest } from '../../shared/batch-message.ts';
+
+/**
+ * The manifest the producer would have written for a file whose batches include `batch`:
+ * `rejected` rows left out by the producer, `batchCount` batches in all.
+ */
+export function manifestOf(batch: BatchData, { rejected = 0, batchCount = 1 }: { rejected?: number; batchCount?: number } = {}): FileManifest {
+  const now = new Date().toISOString();
+  return {
+    format: 1,
+    fileId: batch.fileId,
+    file: batch.file,
+    table: batch.table,
+    status: 'produced',
+    arrival: batch.arrival,
+    fileFormat: 'csv',
+    compressed: false,
+    columns: batch.columns,
+    batchCount,
+    read: batch.rowNumbers.length * batchCount + rejected,
+    rejected,
+    rejects: null,
+    batches: [],
+    reason: null,
+    startedAt: now,
+    finishedAt: now,
+    durationMs: 0,
+  };
+}
