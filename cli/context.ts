@@ -1,6 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfigFile, type LandfallConfig } from '../shared/config.ts';
-import { connect, type Sql } from '../shared/db.ts';
 import { EnvVar } from '../shared/env.ts';
 import { landfallHome, readDevState } from './local.ts';
 
@@ -62,14 +61,6 @@ export function loadOptionalConfig(context: ResolvedContext): LandfallConfig | n
   return context.configPath ? loadConfigFile(context.configPath) : null;
 }
 
-/**
- * A client for the command. The local embedded database as the last fallback belongs to the
- * local runtime; until then a missing URL is one clear error.
- */
-export function openDatabase(context: ResolvedContext, exitCode = 1): Sql {
-  if (!context.databaseUrl) throw new CliError(`no database: pass --database-url or set ${EnvVar.databaseUrl}`, exitCode);
-  return connect({ url: context.databaseUrl, proxy: context.proxy, max: 1, applicationName: 'landfall-cli' });
-}
 
 /** `a,b` → `['a', 'b']`; quoted names are not needed because commas never occur in keys we accept. */
 export function parseKeyList(value: string): string[] {

@@ -19,7 +19,6 @@ import { textTable } from '../../shared/doctor/format-report.ts';
 import {
   CliError,
   loadOptionalConfig,
-  openDatabase,
   parseKeyList,
   parsePositiveInt,
   resolveContext,
@@ -27,6 +26,7 @@ import {
   type GlobalOptions,
   type RegisterCommand,
 } from '../context.ts';
+import { openDatabaseWithFallback } from '../local.ts';
 
 export interface DedupeOptions extends GlobalOptions {
   key?: string[];
@@ -152,7 +152,8 @@ export async function dedupeCommand(tableArg: string, options: DedupeOptions, io
     nullsNotDistinct: options.nullsNotDistinct ? true : options.nullsDistinct ? false : undefined,
     batchSize: options.batch ?? 10_000,
   };
-  const sql = options.sql ?? openDatabase(context);
+  const db = options.sql ? null : await openDatabaseWithFallback(context, io.env);
+  const sql = options.sql ?? db!.sql;
   const progress = progressReporter(io, options.json ?? false);
   try {
     if (options.dryRun) {
@@ -169,7 +170,7 @@ export async function dedupeCommand(tableArg: string, options: DedupeOptions, io
     if (error instanceof KeepRuleError || error instanceof DedupePlanError || error instanceof DedupeError) throw new CliError(error.message, 1, { cause: error });
     throw error;
   } finally {
-    if (!options.sql) await sql.end({ timeout: 5 });
+    await db?.close();
   }
 }
 

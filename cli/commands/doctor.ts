@@ -7,7 +7,6 @@ import type { Sql } from '../../shared/db.ts';
 import {
   CliError,
   loadOptionalConfig,
-  openDatabase,
   parseKeyList,
   parsePositiveInt,
   resolveContext,
@@ -15,6 +14,7 @@ import {
   type GlobalOptions,
   type RegisterCommand,
 } from '../context.ts';
+import { openDatabaseWithFallback } from '../local.ts';
 
 export interface DoctorOptions extends GlobalOptions {
   json?: boolean;
@@ -62,7 +62,8 @@ export async function doctorCommand(options: DoctorOptions, io: CliIo): Promise<
   try {
     const context = resolveContext(options, io.env);
     const targets = chooseTargets(options, loadOptionalConfig(context));
-    const sql = options.sql ?? openDatabase(context, 2);
+    const db = options.sql ? null : await openDatabaseWithFallback(context, io.env);
+    const sql = options.sql ?? db!.sql;
     try {
       reports = await inspectTables(sql, targets, {
         largeTableRows: options.largeTableRows ?? DEFAULT_LARGE_TABLE_ROWS,
@@ -75,7 +76,7 @@ export async function doctorCommand(options: DoctorOptions, io: CliIo): Promise<
         },
       });
     } finally {
-      if (!options.sql) await sql.end({ timeout: 5 });
+      await db?.close();
     }
   } catch (error) {
     io.stderr.write(`landfall doctor: could not check: ${(error as Error).message}\n`);

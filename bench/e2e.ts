@@ -1,0 +1,111 @@
+/**
+ * End-to-end benchmark: a generated CSV goes through `landfall run` (producer, FIFO queue,
+ * consumer, ledger, all through the S3/SQS emulator) into PostgreSQL, next to a COPY of the
+ * same file into the same table in the same run. Not a test: it prints a table.
+ *
+ *   npm run bench:e2e                 # 1,000,000 rows
+ *   ROWS=200000 npm run bench:e2e
+ *
+ * The emulator and the database run in this process; `landfall run` runs as a child process,
+ * whose peak RSS (VmHWM) is the producer's and the consumer's together, as in one container.
+ */
+import { spawn } from 'node:child_process';
+import { createReadStream, createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { startFauxqs } from 'fauxqs';
+import postgres from 'postgres';
+import { startEmbeddedPostgres } from '../shared/local/embedded-postgres.ts';
+
+const ROWS = Number(process.env.ROWS ?? 1_000_000);
+const DDL = (name: string) => `CREATE TABLE ${name} (
+  tenant_id int NOT NULL, sku text NOT NULL, name text, qty int, price numeric(12,2), attrs jsonb,
+  updated_at timestamptz NOT NULL, active boolean, _landfall_arrival text COLLATE "C", UNIQUE (tenant_id, sku))`;
+
+async function generateCsv(path: string, rows: number) {
+  const out = createWriteStream(path);
+  const write = (text: string) => (out.write(text) ? Promise.resolve() : new Promise<void>((r) => out.once('drain', () => r())));
+  await write('tenant_id,sku,name,qty,price,attrs,updated_at,active\n');
+  const base = Date.UTC(2026, 0, 1);
+  for (let from = 0; from < rows; from += 1000) {
+    let block = '';
+    for (let i = from; i < Math.min(rows, from + 1000); i++) {
+      block += `${i % 100},sku-${i},item ${i},${i % 1000},${((i % 10_000) / 100).toFixed(2)},"{""color"":""red"",""size"":${i % 5}}",${new Date(base + i * 1000).toISOString()},${i % 2 ? 't' : 'f'}\n`;
+    }
+    await write(block);
+  }
+  await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+}
+
+/** Peak resident set of a live process, in MB (Linux /proc). */
+function peakRssMb(pid: number): number | null {
+  try {
+    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+async function main() {
+  const dir = await mkdtemp(join(tmpdir(), 'landfall-bench-e2e-'));
+  await chmod(dir, 0o755);
+  const csv = join(dir, 'bench_items.csv');
+  let stopDb = async () => {};
+  let url = process.env.DATABASE_URL;
+  if (!url) {
+    const server = await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), persistent: false });
+    url = server.url;
+    stopDb = () => server.stop();
+  }
+  const emulator = await startFauxqs({ port: 0, logger: false });
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    console.log(`generating ${ROWS.toLocaleString('en')} rows…`);
+    await generateCsv(csv, ROWS);
+    console.log(`CSV: ${((await stat(csv)).size / 1024 / 1024).toFixed(0)} MB\n`);
+    await sql.unsafe('DROP TABLE IF EXISTS bench_copy, bench_items');
+    await sql.unsafe(DDL('bench_copy'));
+    await sql.unsafe(DDL('bench_items'));
+    await sql.unsafe('CHECKPOINT');
+
+    let start = performance.now();
+    const writable = await sql.unsafe('COPY bench_copy (tenant_id, sku, name, qty, price, attrs, updated_at, active) FROM STDIN WITH (FORMAT csv, HEADER true)').writable();
+    await pipeline(createReadStream(csv), writable);
+    const copySeconds = (performance.now() - start) / 1000;
+    await sql.unsafe('CHECKPOINT');
+
+    const config = join(dir, 'landfall.json');
+    writeFileSync(config, JSON.stringify({ tables: [{ table: 'bench_items', prefix: 'bench_items/', conflictKey: ['tenant_id', 'sku'], version: 'updated_at', partitions: 8 }], batch: { maxRows: 10_000, maxBytes: 8 * 1024 * 1024 } }));
+    start = performance.now();
+    const child = spawn(process.execPath, ['bin/landfall.js', 'run', '--config', config, '--database-url', url, '--timeout', '3600', csv], {
+      env: { ...process.env, AWS_ENDPOINT_URL: `http://127.0.0.1:${emulator.port}`, LANDFALL_HOME: join(dir, 'home') },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    let peak = 0;
+    const sampler = setInterval(() => (peak = Math.max(peak, peakRssMb(child.pid!) ?? 0)), 100);
+    const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
+    clearInterval(sampler);
+    const e2eSeconds = (performance.now() - start) / 1000;
+    if (code !== 0) throw new Error(`landfall run exited ${code}: ${stdout}`);
+    const receipt = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    const [check] = await sql`SELECT count(*)::int AS n FROM bench_items`;
+
+    console.log('| path | rows/s | × COPY |\n| --- | ---: | ---: |');
+    console.log(`| COPY the CSV into the table (reference) | ${(ROWS / copySeconds).toFixed(0)} | 1.00 |`);
+    console.log(`| landfall run, end to end (start-up included) | ${(ROWS / e2eSeconds).toFixed(0)} | ${(copySeconds / e2eSeconds).toFixed(2)} |`);
+    console.log(`\nreceipt: status ${receipt.status}, read ${receipt.read}, inserted ${receipt.inserted}, batches ${receipt.batches}; table rows ${check!.n}`);
+    console.log(`peak RSS of the landfall run process (producer + consumer + pollers; emulator and database elsewhere): ${peak.toFixed(0)} MB`);
+  } finally {
+    await sql.end();
+    await emulator.stop();
+    await stopDb();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
