@@ -5,13 +5,10 @@
  * and prints the time and rows/s. DATABASE_URL points it at your own server; else it starts the
  * embedded PostgreSQL in a temporary directory.
  */
-import { mkdtemp, rm, chmod } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import postgres from 'postgres';
 import { runDedupe } from '../shared/dedupe/run-dedupe.ts';
-import { startEmbeddedPostgres } from '../shared/local/embedded-postgres.ts';
+import { startTemporaryPostgres } from '../shared/local/embedded-postgres.ts';
 
 const { values } = parseArgs({
   options: {
@@ -28,14 +25,9 @@ const keys = Math.round(rows * (1 - ratio));
 let stop = async () => {};
 let url = process.env.DATABASE_URL;
 if (!url) {
-  const dir = await mkdtemp(join(tmpdir(), 'landfall-bench-'));
-  await chmod(dir, 0o755);
-  const server = await startEmbeddedPostgres({ dataDir: join(dir, 'data'), persistent: false });
+  const server = await startTemporaryPostgres('landfall-bench-');
   url = server.url;
-  stop = async () => {
-    await server.stop();
-    await rm(dir, { recursive: true, force: true });
-  };
+  stop = () => server.stop();
 }
 const sql = postgres(url, { max: 1, onnotice: () => {} });
 const seconds = (since: number) => (performance.now() - since) / 1000;

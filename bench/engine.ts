@@ -7,9 +7,6 @@
  *
  * DATABASE_URL points it at your own PostgreSQL; otherwise it starts the embedded one.
  */
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import postgres from 'postgres';
@@ -17,7 +14,7 @@ import { applyBatch } from '../shared/apply-batch.ts';
 import { type BatchData, batchIdOf, fileArrivalOf, fileIdOf } from '../shared/batch.ts';
 import { parseConfig } from '../shared/config.ts';
 import { migrateLedger } from '../shared/ledger/migrate.ts';
-import { startEmbeddedPostgres } from '../shared/local/embedded-postgres.ts';
+import { startTemporaryPostgres } from '../shared/local/embedded-postgres.ts';
 import { prepareTable, type TargetTable } from '../shared/target-table.ts';
 
 const ROWS = Number(process.env.ROWS ?? 1_000_000);
@@ -155,14 +152,9 @@ async function main() {
   let stop = async () => {};
   let url = process.env.DATABASE_URL;
   if (!url) {
-    const dir = await mkdtemp(join(tmpdir(), 'landfall-bench-'));
-    await chmod(dir, 0o755);
-    const server = await startEmbeddedPostgres({ dataDir: join(dir, 'data'), persistent: false });
+    const server = await startTemporaryPostgres('landfall-bench-');
     url = server.url;
-    stop = async () => {
-      await server.stop();
-      await rm(dir, { recursive: true, force: true });
-    };
+    stop = () => server.stop();
   }
   const sql = postgres(url, { max: 1, prepare: false, onnotice: () => {} });
   try {

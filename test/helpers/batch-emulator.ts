@@ -7,12 +7,13 @@ import { startFauxqs } from 'fauxqs';
 import { afterAll } from 'vitest';
 import { createS3Client, createSqsClient } from '../../shared/aws/clients.ts';
 import type { BatchData } from '../../shared/batch.ts';
-import { type BatchMessage, type FileManifest, messageGroupOf } from '../../shared/batch-message.ts';
+import { type BatchMessage, messageGroupOf } from '../../shared/batch-message.ts';
 import type { LandfallConfig } from '../../shared/config.ts';
 import type { BatchPorts } from '../../shared/consumer/consume-batch.ts';
 import { createBatchPorts } from '../../shared/consumer/runtime.ts';
 import type { Sql } from '../../shared/db.ts';
 import { queueArnOf, sqsEventFromMessages, succeededMessages } from '../../shared/local/lambda-event.ts';
+import { manifestOf } from './manifests.ts';
 
 const gzipAsync = promisify(gzip);
 const REGION = 'us-east-1';
@@ -75,26 +76,7 @@ export async function startBatchEmulator(options: { maxReceiveCount?: number } =
       const manifestKey = `manifests/${batch.table}/${batch.fileId}.json`;
       const rows = batch.rowNumbers.length;
       await put(stagingKey, await gzipAsync(JSON.stringify(batch)));
-      const manifest: FileManifest = {
-        format: 1,
-        fileId: batch.fileId,
-        file: batch.file,
-        table: batch.table,
-        status: 'produced',
-        arrival: batch.arrival,
-        fileFormat: 'csv',
-        compressed: false,
-        columns: batch.columns,
-        batchCount,
-        read: rows * batchCount,
-        rejected: 0,
-        rejects: null,
-        batches: [],
-        reason: null,
-        startedAt: new Date().toISOString(),
-        finishedAt: new Date().toISOString(),
-        durationMs: 0,
-      };
+      const manifest = manifestOf(batch, { batchCount });
       await put(manifestKey, JSON.stringify(manifest));
       const message: BatchMessage = {
         format: 1,

@@ -1,8 +1,5 @@
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startEmbeddedPostgres } from '../../shared/local/embedded-postgres.ts';
+import { startTemporaryPostgres } from '../../shared/local/embedded-postgres.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -20,12 +17,7 @@ export default async function setup(project: TestProject) {
     project.provide('adminDatabaseUrl', given);
     return;
   }
-  const dir = await mkdtemp(join(tmpdir(), 'landfall-test-pg-'));
-  await chmod(dir, 0o755); // the server runs as the `postgres` system user when we are root
-  const server = await startEmbeddedPostgres({ dataDir: join(dir, 'data'), persistent: false });
+  const server = await startTemporaryPostgres('landfall-test-pg-');
   project.provide('adminDatabaseUrl', server.url);
-  return async () => {
-    await server.stop();
-    await rm(dir, { recursive: true, force: true });
-  };
+  return () => server.stop();
 }
