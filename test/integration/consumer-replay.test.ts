@@ -217,3 +217,21 @@ describe('transient failures are retried, and FIFO order holds', () => {
     expect(receipt).toMatchObject({ status: 'complete', batches: 3, batchesApplied: 3 });
   });
 });
+
+describe('replay that cannot finish is parked', () => {
+  test('a batch replay keeps failing on (a table that is not in the config) goes to the parking queue after the DLQ maxReceiveCount', async () => {
+    const failing = createReplayHandler({ ports: () => ({ ...ports, table: (name) => Promise.reject(new Error(`table "${name}" is not in the config`)) }), ...quiet() }) as Handler;
+    const batch = makeBatch({ table: 'codes', rows: [{ code: 'pp1', val: 'x' }, { code: 'PP1', val: 'y' }] });
+    await emulator.stage(batch);
+    await emulator.deliver(emulator.queues.batches, consumer);
+    expect(await emulator.depth(emulator.queues.dlq)).toBe(1);
+
+    await eventually(async () => {
+      await emulator.deliver(emulator.queues.dlq, failing);
+      return (await emulator.depth(emulator.queues.parking)) === 1;
+    }, 20_000);
+
+    expect(await emulator.depth(emulator.queues.dlq)).toBe(0);
+    expect(await sql`SELECT status FROM landfall.batches WHERE batch_id = ${batch.batchId}`).toEqual([{ status: 'poisoned' }]);
+  });
+});
