@@ -25,42 +25,55 @@ const TABLE = 'bench_items';
 
 type Columns = (string | null)[][];
 
-/** Column-major rows; `variant` changes every non-key value (and bumps the version). */
-function generate(n: number, variant: number, duplicateEvery = 0): Columns {
+/**
+ * Rows [from, to) of a data set, column-major; `variant` changes every non-key value (and bumps
+ * the version). Generated per batch, so the process holds one batch, not the data set.
+ */
+function generate(from: number, to: number, variant: number, duplicateEvery = 0): Columns {
+  const n = to - from;
   const cols: Columns = COLUMNS.map(() => new Array<string | null>(n));
   const base = Date.UTC(2026, 0, 1) + variant * 86_400_000;
-  for (let r = 0; r < n; r++) {
+  for (let k = 0; k < n; k++) {
+    const r = from + k;
     // With duplicateEvery = 10, every 10th row repeats the key of the row before it.
     const i = duplicateEvery && r % duplicateEvery === duplicateEvery - 1 ? r - 1 : r;
-    cols[0]![r] = String(i % 100);
-    cols[1]![r] = `sku-${i}`;
-    cols[2]![r] = `item ${i} v${variant}`;
-    cols[3]![r] = String((i + variant) % 1000);
-    cols[4]![r] = ((i % 10_000) / 100 + variant).toFixed(2);
-    cols[5]![r] = `{"color":"red","size":${(i + variant) % 5},"tags":["a","b"]}`;
-    cols[6]![r] = new Date(base + i * 1000 + (r !== i ? 1 : 0)).toISOString();
-    cols[7]![r] = (i + variant) % 2 ? 't' : 'f';
+    cols[0]![k] = String(i % 100);
+    cols[1]![k] = `sku-${i}`;
+    cols[2]![k] = `item ${i} v${variant}`;
+    cols[3]![k] = String((i + variant) % 1000);
+    cols[4]![k] = ((i % 10_000) / 100 + variant).toFixed(2);
+    cols[5]![k] = `{"color":"red","size":${(i + variant) % 5},"tags":["a","b"]}`;
+    cols[6]![k] = new Date(base + i * 1000 + (r !== i ? 1 : 0)).toISOString();
+    cols[7]![k] = (i + variant) % 2 ? 't' : 'f';
   }
   return cols;
 }
 
-function slice(cols: Columns, from: number, to: number): Columns {
-  return cols.map((c) => c.slice(from, to));
+/** A data set: its size and how to make any slice of it. */
+interface DataSet {
+  rows: number;
+  slice(from: number, to: number): Columns;
 }
+const dataSet = (rows: number, variant: number, duplicateEvery = 0): DataSet => ({ rows, slice: (from, to) => generate(from, to, variant, duplicateEvery) });
 
 const csvField = (v: string | null) => (v === null ? '' : `"${v.replaceAll('"', '""')}"`);
 
-function* csvLines(cols: Columns, from = 0, to = cols[0]!.length): Generator<string> {
-  for (let r = from; r < to; r++) yield `${cols.map((c) => csvField(c[r]!)).join(',')}\n`;
+function* csvLines(data: DataSet, from = 0, to = data.rows): Generator<string> {
+  for (let start = from; start < to; start += 10_000) {
+    const cols = data.slice(start, Math.min(to, start + 10_000));
+    const lines: string[] = [];
+    for (let r = 0; r < cols[0]!.length; r++) lines.push(`${cols.map((c) => csvField(c[r]!)).join(',')}\n`);
+    yield lines.join('');
+  }
 }
 
-async function copyInto(sql: postgres.Sql | postgres.TransactionSql, table: string, cols: Columns, from?: number, to?: number) {
+async function copyInto(sql: postgres.Sql | postgres.TransactionSql, table: string, data: DataSet, from?: number, to?: number) {
   const writable = await sql.unsafe(`COPY ${table} (${COLUMNS.join(', ')}) FROM STDIN WITH (FORMAT csv)`).writable();
-  await pipeline(Readable.from(csvLines(cols, from, to)), writable);
+  await pipeline(Readable.from(csvLines(data, from, to)), writable);
 }
 
 let batchCounter = 0;
-function toBatch(cols: Columns, from: number, to: number): BatchData {
+function toBatch(data: DataSet, from: number, to: number): BatchData {
   const file = { bucket: 'bench', key: `bench/${++batchCounter}.csv`, versionId: null, etag: String(batchCounter), eventTime: new Date(Date.UTC(2026, 0, 1) + batchCounter).toISOString() };
   const fileId = fileIdOf(file);
   return {
@@ -74,11 +87,11 @@ function toBatch(cols: Columns, from: number, to: number): BatchData {
     arrival: fileArrivalOf(file),
     columns: [...COLUMNS],
     rowNumbers: Array.from({ length: to - from }, (_, i) => from + i + 1),
-    values: slice(cols, from, to),
+    values: data.slice(from, to),
   };
 }
 
-async function reset(sql: postgres.Sql, prefill?: Columns) {
+async function reset(sql: postgres.Sql, prefill?: DataSet) {
   await sql.unsafe(`TRUNCATE ${TABLE}`);
   await sql.unsafe('TRUNCATE landfall.batches');
   if (prefill) await copyInto(sql, TABLE, prefill);
@@ -92,12 +105,12 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
   return (performance.now() - start) / 1000;
 }
 
-async function runEngine(sql: postgres.Sql, target: TargetTable, cols: Columns) {
-  const n = cols[0]!.length;
+async function runEngine(sql: postgres.Sql, target: TargetTable, data: DataSet) {
+  const n = data.rows;
   const totals = { inserted: 0, updated: 0, collapsed: 0 };
   const seconds = await timed(async () => {
     for (let from = 0; from < n; from += BATCH) {
-      const { counts } = await applyBatch(sql, target, toBatch(cols, from, Math.min(n, from + BATCH)));
+      const { counts } = await applyBatch(sql, target, toBatch(data, from, Math.min(n, from + BATCH)));
       totals.inserted += counts.inserted;
       totals.updated += counts.updated;
       totals.collapsed += counts.collapsed;
@@ -110,14 +123,15 @@ const UPDATE_SET = COLUMNS.filter((c) => c !== 'tenant_id' && c !== 'sku').map((
 const UPSERT_GUARD = `WHERE ${TABLE}.updated_at < EXCLUDED.updated_at`;
 
 /** What most TypeScript code does: multi-row VALUES with 8 params a row, 1,000 rows a statement. */
-async function runValues(sql: postgres.Sql, cols: Columns) {
-  const n = cols[0]!.length;
+async function runValues(sql: postgres.Sql, data: DataSet) {
+  const n = data.rows;
   return timed(async () => {
     for (let from = 0; from < n; from += VALUES_CHUNK) {
       const to = Math.min(n, from + VALUES_CHUNK);
+      const cols = data.slice(from, to);
       const params: (string | null)[] = [];
       const tuples: string[] = [];
-      for (let r = from; r < to; r++) {
+      for (let r = 0; r < to - from; r++) {
         const base = params.length;
         for (const c of cols) params.push(c[r]!);
         tuples.push(`(${COLUMNS.map((_, i) => `$${base + i + 1}`).join(', ')})`);
@@ -131,14 +145,14 @@ async function runValues(sql: postgres.Sql, cols: Columns) {
 }
 
 /** What dlt and pipelinewise do: COPY into a temporary table, then one merge. It pins RDS Proxy. */
-async function runCopyMerge(sql: postgres.Sql, cols: Columns) {
-  const n = cols[0]!.length;
+async function runCopyMerge(sql: postgres.Sql, data: DataSet) {
+  const n = data.rows;
   return timed(async () => {
     for (let from = 0; from < n; from += BATCH) {
       const to = Math.min(n, from + BATCH);
       await sql.begin(async (tx) => {
         await tx.unsafe(`CREATE TEMPORARY TABLE stage (LIKE ${TABLE} INCLUDING DEFAULTS) ON COMMIT DROP`);
-        await copyInto(tx, 'stage', cols, from, to);
+        await copyInto(tx, 'stage', data, from, to);
         await tx.unsafe(
           `INSERT INTO ${TABLE} (${COLUMNS.join(', ')}) SELECT DISTINCT ON (tenant_id, sku) ${COLUMNS.join(', ')} FROM stage ORDER BY tenant_id, sku, updated_at DESC
            ON CONFLICT (tenant_id, sku) DO UPDATE SET ${UPDATE_SET} ${UPSERT_GUARD}`,
@@ -170,10 +184,10 @@ async function main() {
     const config = parseConfig({ tables: [{ table: TABLE, conflictKey: ['tenant_id', 'sku'], version: 'updated_at' }] });
     const target = await prepareTable(sql, config.tables[0]!);
 
-    const v0 = generate(ROWS, 0);
-    const v1 = generate(ROWS, 1);
+    const v0 = dataSet(ROWS, 0);
+    const v1 = dataSet(ROWS, 1);
     const half = Math.floor(ROWS / 2);
-    const withDuplicates = generate(ROWS, 2, 10);
+    const withDuplicates = dataSet(ROWS, 2, 10);
     const results: { name: string; rows: number; seconds: number; note?: string }[] = [];
     const record = (name: string, seconds: number, note?: string) => {
       results.push({ name, rows: ROWS, seconds, ...(note ? { note } : {}) });
@@ -191,7 +205,7 @@ async function main() {
     const updates = await runEngine(sql, target, v1);
     record('engine: pure updates', updates.seconds, `updated ${updates.totals.updated}`);
 
-    await reset(sql, slice(v0, 0, half));
+    await reset(sql, dataSet(half, 0));
     const mixed = await runEngine(sql, target, v1);
     record('engine: 50% inserts / 50% updates', mixed.seconds, `inserted ${mixed.totals.inserted}, updated ${mixed.totals.updated}`);
 
@@ -219,7 +233,7 @@ async function main() {
     const byName = (name: string) => results.find((r) => r.name === name)!.seconds;
     console.log(`\nengine pure updates vs VALUES pure updates: ${(byName('VALUES 1,000-row chunks: pure updates') / byName('engine: pure updates')).toFixed(2)}×`);
     console.log(`engine fresh inserts vs COPY temp + merge: ${(byName('COPY temp + merge (pins RDS Proxy): fresh inserts') / byName('engine: fresh inserts')).toFixed(2)}×`);
-    console.log(`peak RSS of this process: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (holds the generated rows)`);
+    console.log(`peak RSS of this process: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (rows are generated one batch at a time)`);
   } finally {
     await sql.end();
     await stop();
