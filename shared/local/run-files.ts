@@ -1,6 +1,8 @@
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { access } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import { countsAddUp, fileIdOf } from '../batch.ts';
 import type { FileManifest } from '../batch-message.ts';
 import type { LandfallConfig, TableConfig } from '../config.ts';
@@ -59,13 +61,19 @@ export interface Dropped {
   fileId: string;
 }
 
-/** Uploads a local file into the inbox under its table's prefix. */
+/** Uploads a local file into the inbox under its table's prefix (streamed; multipart when large). */
 export async function dropFile(target: DropTarget, path: string, table: TableConfig): Promise<Dropped> {
-  const body = await readFile(path).catch((error: NodeJS.ErrnoException) => {
+  await access(path).catch((error: NodeJS.ErrnoException) => {
     throw new DropError(`${path}: cannot read: ${error.code ?? error.message}`);
   });
   const key = `${table.prefix}${basename(path)}`;
-  const put = await target.s3.send(new PutObjectCommand({ Bucket: target.buckets.inbox, Key: key, Body: body }));
+  const put = await new Upload({
+    client: target.s3,
+    params: { Bucket: target.buckets.inbox, Key: key, Body: createReadStream(path) },
+    // 5 MiB: the S3 minimum part size, and under the request size emulators accept.
+    partSize: 5 * 1024 * 1024,
+    queueSize: 2,
+  }).done();
   const etag = (put.ETag ?? '').replace(/"/g, '');
   const fileId = fileIdOf({ bucket: target.buckets.inbox, key, versionId: put.VersionId ?? null, etag });
   await target.pollInbox?.();
