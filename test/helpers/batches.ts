@@ -49,3 +49,19 @@ export function makeBatch(options: BatchOptions, file: FileIdentity = fileIdenti
     values: columns.map((c) => options.rows.map((row) => (c in row ? row[c]! : null))),
   };
 }
+
+/**
+ * 1,000 order rows for customers 1..10, six of them bad: bad dates at rows 100 (22008), 500
+ * (22007) and 900 (22008), NULL notes at rows 200 and 300 (23502), and at row 700 a customer
+ * that does not exist (`missingCustomer`, 23503).
+ */
+export function ordersWithSixBadRows(missingCustomer = '11'): Record<string, string | null>[] {
+  const rows = Array.from({ length: 1000 }, (_, i) => ({ id: String(i + 1), customer_id: String((i % 10) + 1), placed: '2026-03-01', note: 'ok' as string | null }));
+  rows[99]!.placed = '2026-02-30';
+  rows[499]!.placed = 'not a date';
+  rows[899]!.placed = '31/12/2026';
+  rows[199]!.note = null;
+  rows[299]!.note = null;
+  rows[699]!.customer_id = missingCustomer;
+  return rows;
+}

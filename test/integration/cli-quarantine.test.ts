@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, expect, test } from 'vitest';
 import { quarantineExportCommand, quarantineLsCommand, quarantineRetryCommand } from '../../cli/commands/quarantine.ts';
-import type { CliIo } from '../../cli/context.ts';
 import type { BatchData } from '../../shared/batch.ts';
 import { fileReceipts, registerFile } from '../../shared/ledger/files.ts';
 import { manifestKeyOf } from '../../shared/producer/keys.ts';
@@ -14,17 +13,12 @@ import { makeBatch } from '../helpers/batches.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { prepare } from '../helpers/engine.ts';
 import { manifestOf } from '../helpers/manifests.ts';
+import { captureIo } from '../helpers/cli.ts';
 
 const { sql, url } = await createTestDatabase();
 const dir = mkdtempSync(join(tmpdir(), 'landfall-quarantine-'));
 const configPath = join(dir, 'config.json');
 writeFileSync(configPath, JSON.stringify({ tables: [{ table: 'orders', conflictKey: ['id'] }, { table: 'lines', conflictKey: ['id'] }] }));
-
-function captureIo(env: Record<string, string> = {}): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env, out: () => out, err: () => err };
-}
 
 /** A one-batch file through the replay path (as after a poison batch): bad rows quarantined, the rest applied. */
 async function replayed(target: TargetTable, rows: Record<string, string | null>[]): Promise<BatchData> {

@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { beforeAll, expect, test } from 'vitest';
 import { replayCommand } from '../../cli/commands/replay.ts';
-import type { CliIo } from '../../cli/context.ts';
 import type { BatchMessage, FileManifest } from '../../shared/batch-message.ts';
 import { parseConfig } from '../../shared/config.ts';
 import { consumeBatch } from '../../shared/consumer/consume-batch.ts';
@@ -15,6 +14,7 @@ import { listQuarantine } from '../../shared/quarantine-retry.ts';
 import { fileIdentity, makeBatch } from '../helpers/batches.ts';
 import { STAGING_BUCKET, startBatchEmulator } from '../helpers/batch-emulator.ts';
 import { createTestDatabase } from '../helpers/database.ts';
+import { captureIo } from '../helpers/cli.ts';
 
 const { sql, url } = await createTestDatabase();
 const emulator = await startBatchEmulator();
@@ -27,12 +27,6 @@ const endpoint = await emulator.s3.config.endpoint!();
 const endpointUrl = `${endpoint.protocol}//${endpoint.hostname}:${endpoint.port}`;
 /** What the CLI sees: the staging bucket on the emulator, and a home with no `landfall dev` running. */
 const stagingEnv = { LANDFALL_STAGING_BUCKET: STAGING_BUCKET, AWS_ENDPOINT_URL: endpointUrl, LANDFALL_HOME: join(dir, 'no-dev') };
-
-function captureIo(env: Record<string, string> = {}): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env, out: () => out, err: () => err };
-}
 
 beforeAll(async () => {
   await migrateLedger(sql);

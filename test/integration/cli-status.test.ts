@@ -1,7 +1,5 @@
-import { spawn } from 'node:child_process';
 import { expect, test } from 'vitest';
 import { statusCommand } from '../../cli/commands/status.ts';
-import type { CliIo } from '../../cli/context.ts';
 import { applyBatch } from '../../shared/apply-batch.ts';
 import type { BatchData } from '../../shared/batch.ts';
 import type { Sql } from '../../shared/db.ts';
@@ -12,6 +10,7 @@ import { makeBatch } from '../helpers/batches.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { prepare } from '../helpers/engine.ts';
 import { manifestOf } from '../helpers/manifests.ts';
+import { captureIo, landfall } from '../helpers/cli.ts';
 
 // Files that add up live in `db`; the crafted ledgers that do not, in `crafted`.
 const db = await createTestDatabase();
@@ -19,12 +18,6 @@ const crafted = await createTestDatabase();
 await db.sql`CREATE TABLE items (id int PRIMARY KEY, name text)`;
 const items = await prepare(db.sql, { table: 'items', conflictKey: ['id'] });
 await migrateLedger(crafted.sql);
-
-function captureIo(env: Record<string, string> = {}): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env, out: () => out, err: () => err };
-}
 
 /** A file through the engine as the consumer applies it: registered from its manifest, then its one batch applied. */
 async function land(rows: Record<string, string | null>[], rejected = 0): Promise<BatchData> {
@@ -44,18 +37,6 @@ async function craftFile(sql: Sql, fileId: string, file: { read: number; batchCo
       INSERT INTO landfall.batches (batch_id, file_id, table_name, partition, chunk, status, read, inserted, applications)
       VALUES (${`${fileId}-b${chunk}`}, ${fileId}, 'items', 0, ${chunk}, ${b.applied ? 'applied' : 'poisoned'}, ${b.read}, ${b.inserted}, 1)`;
   }
-}
-
-/** Runs `bin/landfall.js` under this Node (24) as a user would. */
-function landfall(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/landfall.js', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
 }
 
 test('status FILE --json of a complete file: the receipt has file, table, status, batches and every rule-4 count, and adds up', async () => {

@@ -9,7 +9,7 @@ import { parseConfig } from '../../shared/config.ts';
 import { fileReceipts } from '../../shared/ledger/files.ts';
 import { migrateLedger } from '../../shared/ledger/migrate.ts';
 import { listQuarantine, retryQuarantine } from '../../shared/quarantine-retry.ts';
-import { fileIdentity, makeBatch } from '../helpers/batches.ts';
+import { fileIdentity, makeBatch, ordersWithSixBadRows } from '../helpers/batches.ts';
 import { type Handler, eventually, startBatchEmulator } from '../helpers/batch-emulator.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 
@@ -125,13 +125,7 @@ describe('bad rows through consumer and replay', () => {
   });
 
   test('1,000 rows with 3 bad dates, 2 NOT NULL and 1 FK violation: 6 quarantined, 994 applied, counts add up; retry after fixing the parent applies it', async () => {
-    const rows = Array.from({ length: 1000 }, (_, i) => ({ id: String(i + 1), customer_id: String((i % 10) + 1), placed: '2026-03-01', note: 'ok' as string | null }));
-    rows[99]!.placed = '2026-02-30';
-    rows[499]!.placed = 'not a date';
-    rows[899]!.placed = '31/12/2026';
-    rows[199]!.note = null;
-    rows[299]!.note = null;
-    rows[699]!.customer_id = '11';
+    const rows = ordersWithSixBadRows();
     const batch = makeBatch({ table: 'orders', rows });
     await emulator.stage(batch);
 

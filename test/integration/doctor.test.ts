@@ -1,37 +1,18 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import { doctorCommand } from '../../cli/commands/doctor.ts';
-import type { CliIo } from '../../cli/context.ts';
 import { createTestDatabase } from '../helpers/database.ts';
+import { captureIo, landfall } from '../helpers/cli.ts';
 
 const db = await createTestDatabase();
 const dir = mkdtempSync(join(tmpdir(), 'landfall-doctor-'));
-
-function captureIo(env: Record<string, string> = {}): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env, out: () => out, err: () => err };
-}
 
 function writeConfig(name: string, tables: unknown[]): string {
   const path = join(dir, `${name}.json`);
   writeFileSync(path, JSON.stringify({ tables }));
   return path;
-}
-
-/** Runs `bin/landfall.js` under this Node (24) as a user would. */
-function landfall(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/landfall.js', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
 }
 
 // The seed-003 shape: an upsert target with a surrogate key and no unique index on its natural key.

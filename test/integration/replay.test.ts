@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { applyBatch } from '../../shared/apply-batch.ts';
 import { countsAddUp } from '../../shared/batch.ts';
 import { replayBatch } from '../../shared/replay-batch.ts';
-import { makeBatch } from '../helpers/batches.ts';
+import { makeBatch, ordersWithSixBadRows } from '../helpers/batches.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { prepare } from '../helpers/engine.ts';
 
@@ -49,13 +49,7 @@ describe('bad rows are pinned and quarantined; the rest lands', () => {
     await sql`INSERT INTO customers SELECT generate_series(1, 10)`;
     await sql`CREATE TABLE orders (id int PRIMARY KEY, customer_id int REFERENCES customers, placed date NOT NULL, note text NOT NULL)`;
     const target = await prepare(sql, { table: 'orders', conflictKey: ['id'] });
-    const rows = Array.from({ length: 1000 }, (_, i) => ({ id: String(i + 1), customer_id: String((i % 10) + 1), placed: '2026-03-01', note: 'ok' as string | null }));
-    rows[99]!.placed = '2026-02-30';
-    rows[499]!.placed = 'yesterday-ish';
-    rows[899]!.placed = '31/12/2026';
-    rows[199]!.note = null;
-    rows[299]!.note = null;
-    rows[699]!.customer_id = '999';
+    const rows = ordersWithSixBadRows('999');
     const batch = makeBatch({ table: 'orders', rows });
     await expect(applyBatch(sql, target, batch)).rejects.toMatchObject({ code: '22008' });
 
