@@ -13,6 +13,11 @@ const deps = producerDepsFromClients({
   stagingBucket: process.env.BENCH_STAGING!,
   batchesQueueUrl: process.env.BENCH_QUEUE_URL!,
 });
+// LANDFALL_BENCH_NO_PUT=1 skips writing batch objects, to tell upload cost from the rest.
+if (process.env.LANDFALL_BENCH_NO_PUT) {
+  const store = deps.store;
+  deps.store = { ...store, put: async (bucket, key, body, type) => (key.startsWith('batches/') ? undefined : store.put(bucket, key, body, type)) };
+}
 const baselineRssMb = Math.round(process.memoryUsage().rss / 1024 ** 2);
 const peak = { heapUsedMb: 0, externalMb: 0 };
 const sampler = setInterval(() => {
@@ -21,19 +26,6 @@ const sampler = setInterval(() => {
   peak.externalMb = Math.max(peak.externalMb, Math.round(m.external / 1024 ** 2));
 }, 100);
 const started = performance.now();
-const mode = process.env.BENCH_MODE;
-if (mode === 'stream' || mode === 'csv') {
-  const { readCsv } = await import('../shared/producer/read-csv.ts');
-  const file = JSON.parse(process.env.BENCH_FILE!);
-  const body = await deps.store.stream(file);
-  let n = 0;
-  if (body !== 'gone') {
-    if (mode === 'stream') for await (const c of body) n += c.length;
-    else for await (const e of readCsv(body)) n++;
-  }
-  console.log(mode, n, 'maxRSS', Math.round(process.resourceUsage().maxRSS / 1024), JSON.stringify(peak));
-  process.exit(0);
-}
 const outcome = await produceFile(deps, JSON.parse(process.env.BENCH_FILE!));
 const seconds = (performance.now() - started) / 1000;
 clearInterval(sampler);

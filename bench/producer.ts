@@ -129,7 +129,8 @@ async function parent(): Promise<void> {
       externalMb: number;
     }>((resolve, reject) => {
       child.on('message', (m) => resolve(m as never));
-      child.on('exit', (code) => (code === 0 ? undefined : reject(new Error(`child exited with ${code}`))));
+      // Once the report has arrived, this reject is a no-op.
+      child.on('exit', (code) => reject(new Error(`the producer process exited (${code}) without a report`)));
     });
     const queued = server.inspectQueue(QUEUE)?.messages.ready.length ?? 0;
     console.log(

@@ -29,17 +29,45 @@ function pin(ref: ObjectRef): { VersionId?: string; IfMatch?: string } {
 }
 
 /** The producer's object store on S3 (or an S3 emulator). */
-export function s3ObjectStore(s3: S3Client): ObjectStore {
+export interface S3StoreOptions {
+  /** Bytes per ranged GET when streaming an object. */
+  segmentBytes?: number;
+}
+
+const DEFAULT_SEGMENT_BYTES = 8 * 1024 * 1024;
+
+export function s3ObjectStore(s3: S3Client, options: S3StoreOptions = {}): ObjectStore {
   return {
     async stream(ref) {
+      // Sequential ranged GETs rather than one response for the whole object: each request
+      // is short and complete, so neither a 2 GB file nor a slow consumer piles up memory.
+      const segment = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+      const get = async (start: number) => {
+        const result = await s3.send(
+          new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, Range: `bytes=${start}-${start + segment - 1}`, ...pin(ref) }),
+        );
+        const bytes = (await result.Body?.transformToByteArray()) ?? new Uint8Array(0);
+        const total = Number(/\/(\d+)$/.exec(result.ContentRange ?? '')?.[1] ?? bytes.length);
+        return { bytes, total };
+      };
+      let first: { bytes: Uint8Array; total: number };
       try {
-        const result = await s3.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, ...pin(ref) }));
-        if (!result.Body) return (async function* () {})();
-        return result.Body as unknown as AsyncIterable<Uint8Array>;
+        first = await get(0);
       } catch (error) {
         if (isGone(error)) return 'gone';
+        if ((error as { name?: string }).name === 'InvalidRange') return (async function* () {})(); // an empty object
         throw error;
       }
+      return (async function* () {
+        let { bytes, total } = first;
+        let offset = 0;
+        for (;;) {
+          if (bytes.length > 0) yield bytes;
+          offset += bytes.length;
+          if (offset >= total || bytes.length === 0) return;
+          ({ bytes, total } = await get(offset));
+        }
+      })();
     },
 
     async randomAccess(ref): Promise<RandomAccessObject | 'gone'> {

@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, test } from 'vitest';
 import { batchIdOf, fileIdOf } from '../../shared/batch.ts';
 import { parseBatchMessage, type FileManifest } from '../../shared/batch-message.ts';
+import { s3ObjectStore } from '../../shared/aws/s3-object-store.ts';
 import { decodeBatch } from '../../shared/producer/batch-object.ts';
 import { processIntakeMessage } from '../../shared/producer/intake.ts';
 import { partitionOf } from '../../shared/producer/partition.ts';
@@ -217,5 +218,26 @@ describe('producer against the S3/SQS emulator', () => {
     await emulator.drop(key, csvOf(orderRows(3)));
     const [outcome] = await processIntakeMessage(deps(), s3EventBody(record));
     expect(outcome!.status).toBe('gone');
+  });
+});
+
+describe('S3 object store', () => {
+  const streamAll = async (key: string, body: string, segmentBytes: number) => {
+    const record = await emulator.drop(unique(key), body);
+    const ref = { bucket: INBOX, key: decodeURIComponent(record.s3.object.key), versionId: null, etag: record.s3.object.eTag };
+    const stream = await s3ObjectStore(emulator.s3, { segmentBytes }).stream(ref);
+    if (stream === 'gone') return 'gone';
+    const parts: Uint8Array[] = [];
+    for await (const part of stream) parts.push(part);
+    return Buffer.concat(parts).toString('utf8');
+  };
+
+  test('streams an object in ranged segments, whole and in order', async () => {
+    const body = csvOf(orderRows(30));
+    expect(await streamAll('orders/seg.csv', body, 64)).toBe(body);
+  });
+
+  test('streams an empty object as no bytes', async () => {
+    expect(await streamAll('orders/empty.csv', '', 64)).toBe('');
   });
 });
