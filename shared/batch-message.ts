@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { FileIdentity } from './batch.ts';
 
@@ -126,7 +127,12 @@ export function parseBatchMessage(body: string): BatchMessage {
   return result.data;
 }
 
-/** The FIFO message group of a table partition. */
+/**
+ * The FIFO message group of a table partition: `<table>#<partition>`. A MessageGroupId allows
+ * only printable ASCII and 128 characters, so a table name outside that is replaced by a
+ * stable hash of it.
+ */
 export function messageGroupOf(table: string, partition: number): string {
-  return `${table}#${partition}`;
+  const name = /^[\x21-\x7e]{1,100}$/.test(table) ? table : `t-${createHash('sha256').update(table).digest('hex').slice(0, 24)}`;
+  return `${name}#${partition}`;
 }

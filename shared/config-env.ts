@@ -1,11 +1,17 @@
 import { ConfigError, loadConfigFile, type LandfallConfig, parseConfig } from './config.ts';
 import { EnvVar } from './env.ts';
 
-/** Names the variables a function needs and fails fast with all the missing ones. */
-export function requireEnv(env: NodeJS.ProcessEnv, who: string, names: readonly string[]): Record<string, string> {
-  const missing = names.filter((name) => !env[name]);
+/** Either variable of the config will do. */
+export const CONFIG_VARS = [EnvVar.configJson, EnvVar.config] as const;
+
+/**
+ * Names the variables a function needs and fails fast with all the missing ones. An array
+ * entry is a choice: one of its variables must be set.
+ */
+export function requireEnv(env: NodeJS.ProcessEnv, who: string, names: readonly (string | readonly string[])[]): Record<string, string> {
+  const missing = names.filter((name) => (typeof name === 'string' ? !env[name] : !name.some((n) => env[n]))).map((name) => (typeof name === 'string' ? name : name.join(' or ')));
   if (missing.length > 0) throw new Error(`${who}: missing environment variable(s): ${missing.join(', ')}`);
-  return Object.fromEntries(names.map((name) => [name, env[name]!]));
+  return Object.fromEntries(names.flat().filter((name) => env[name]).map((name) => [name, env[name]!]));
 }
 
 /** The table config from LANDFALL_CONFIG_JSON (inline, as the CDK stack sets it) or LANDFALL_CONFIG (a path). */

@@ -3,7 +3,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { Signer } from '@aws-sdk/rds-signer';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { LandfallConfig } from '../config.ts';
-import { loadConfigFromEnv, requireEnv } from '../config-env.ts';
+import { CONFIG_VARS, loadConfigFromEnv, requireEnv } from '../config-env.ts';
 import { type ConnectOptions, connect, type Sql } from '../db.ts';
 import { EnvVar } from '../env.ts';
 import { migrateLedger } from '../ledger/migrate.ts';
@@ -87,7 +87,7 @@ export function databaseFromEnv(env: NodeJS.ProcessEnv, who: string): DatabaseSo
 
 /** The consumer's and replay's settings, read once at cold start; fails fast naming what is missing. */
 export function batchSettingsFromEnv(env: NodeJS.ProcessEnv, who: string): BatchSettings {
-  const v = requireEnv(env, who, [EnvVar.stagingBucket, EnvVar.dlqUrl]);
+  const v = requireEnv(env, who, [EnvVar.stagingBucket, EnvVar.dlqUrl, CONFIG_VARS]);
   return {
     config: loadConfigFromEnv(env, who),
     stagingBucket: v[EnvVar.stagingBucket]!,
