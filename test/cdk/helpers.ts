@@ -1,7 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { afterAll } from 'vitest';
 import { parseConfig, type LandfallConfig } from '../../shared/config.ts';
 import { LandfallStack, type LandfallStackProps, PROJECT_ROOT } from '../../cdk/landfall-stack.ts';
 import { DEFAULT_ENTRIES, type FunctionEntries } from '../../cdk/props.ts';
@@ -25,17 +27,24 @@ export function cdkJsonContext(): Record<string, unknown> {
   return cdkJson.context ?? {};
 }
 
-/** The real handler entry files that exist now; the others fall back to the fixture. */
-export function availableEntries(): { entries: FunctionEntries; missing: (keyof FunctionEntries)[] } {
-  const entries = { ...DEFAULT_ENTRIES };
-  const missing: (keyof FunctionEntries)[] = [];
-  for (const key of Object.keys(entries) as (keyof FunctionEntries)[]) {
-    if (!existsSync(join(PROJECT_ROOT, entries[key]))) {
-      entries[key] = FIXTURE_HANDLER;
-      missing.push(key);
-    }
-  }
-  return { entries, missing };
+/** The real handler entry files; a missing one fails the test that bundles them. */
+export function realEntries(): FunctionEntries {
+  const missing = Object.values(DEFAULT_ENTRIES).filter((entry) => !existsSync(join(PROJECT_ROOT, entry)));
+  if (missing.length > 0) throw new Error(`handler entry files missing: ${missing.join(', ')}`);
+  return { ...DEFAULT_ENTRIES };
+}
+
+/** Synthesis output folders of this test file, removed after it (vitest isolates each file's modules). */
+const outdirs: string[] = [];
+afterAll(() => {
+  for (const dir of outdirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A synthesis folder for an App, removed after the test file (CDK's default folder is never removed). */
+export function tempOutdir(): string {
+  const outdir = mkdtempSync(join(tmpdir(), 'landfall-cdk-'));
+  outdirs.push(outdir);
+  return outdir;
 }
 
 export interface Synth {
@@ -50,7 +59,7 @@ export interface Synth {
  */
 export function synth(props: Partial<LandfallStackProps> = {}, options: { bundle?: boolean } = {}): Synth {
   const context = { ...cdkJsonContext(), ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }) };
-  const app = new App({ context });
+  const app = new App({ context, outdir: tempOutdir() });
   const stack = new LandfallStack(app, 'Landfall', {
     config: testConfig,
     entries: { producer: FIXTURE_HANDLER, consumer: FIXTURE_HANDLER, replay: FIXTURE_HANDLER },

@@ -4,11 +4,13 @@ import { LandfallStack, type LandfallStackProps } from '../../cdk/landfall-stack
 import { ContextKey, optionsFromContext } from '../../cdk/context.ts';
 import type { ExistingDatabaseOptions } from '../../cdk/props.ts';
 import { parseConfig } from '../../shared/config.ts';
-import { FIXTURE_HANDLER, testConfig } from './helpers.ts';
+import { FIXTURE_HANDLER, tempOutdir, testConfig } from './helpers.ts';
+
+const outdir = tempOutdir();
 
 // Validation happens before any construct exists, so these tests synthesise nothing.
 const build = (props: Partial<LandfallStackProps>) => () =>
-  new LandfallStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Landfall', {
+  new LandfallStack(new App({ context: { 'aws:cdk:bundling-stacks': [] }, outdir }), 'Landfall', {
     config: testConfig,
     entries: { producer: FIXTURE_HANDLER, consumer: FIXTURE_HANDLER, replay: FIXTURE_HANDLER },
     ...props,
