@@ -1,4 +1,6 @@
 /** The producer side of `bench/producer.ts`, run bundled in a process of its own. */
+import { readFileSync } from 'node:fs';
+import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { createS3Client, createSqsClient } from '../shared/aws/clients.ts';
 import { producerDepsFromClients } from '../shared/aws/producer-deps.ts';
 import { parseConfig } from '../shared/config.ts';
@@ -18,24 +20,82 @@ if (process.env.LANDFALL_BENCH_NO_PUT) {
   const store = deps.store;
   deps.store = { ...store, put: async (bucket, key, body, type) => (key.startsWith('batches/') ? undefined : store.put(bucket, key, body, type)) };
 }
+/**
+ * This process's own peak RSS in MB: the kernel's high-water mark of its address space
+ * (VmHWM), else the highest sampled RSS. Not `process.resourceUsage().maxRSS`: on Linux
+ * ru_maxrss survives fork and exec, so a child starts with its parent's peak (here the
+ * emulator's, which holds the uploaded file) and would report that instead of its own.
+ */
+function ownPeakRssMb(sampledPeakMb: number): number {
+  try {
+    const kb = /^VmHWM:\s+(\d+)\s*kB/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    if (kb) return Math.round(Number(kb) / 1024);
+  } catch {
+    // no procfs (not Linux): the sampled peak below
+  }
+  return sampledPeakMb;
+}
+
 const baselineRssMb = Math.round(process.memoryUsage().rss / 1024 ** 2);
-const peak = { heapUsedMb: 0, externalMb: 0 };
+const peak = { heapUsedMb: 0, externalMb: 0, rssMb: baselineRssMb };
 const sampler = setInterval(() => {
   const m = process.memoryUsage();
+  peak.rssMb = Math.max(peak.rssMb, Math.round(m.rss / 1024 ** 2));
   peak.heapUsedMb = Math.max(peak.heapUsedMb, Math.round(m.heapUsed / 1024 ** 2));
   peak.externalMb = Math.max(peak.externalMb, Math.round(m.external / 1024 ** 2));
 }, 100);
+/** RSS by kind of mapping (Linux): the malloc heap, other anonymous memory, files. */
+function rssByMapping(): Record<string, number> {
+  const totals: Record<string, number> = { brk: 0, anon: 0, file: 0 };
+  try {
+    let kind = 'anon';
+    for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+      const header = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+      if (header) kind = header[1] === '[heap]' ? 'brk' : header[1] === '' || header[1]!.startsWith('[') ? 'anon' : 'file';
+      else if (line.startsWith('Rss:')) totals[kind]! += Number(/(\d+)/.exec(line)![1]) / 1024;
+    }
+  } catch {
+    // not Linux
+  }
+  return Object.fromEntries(Object.entries(totals).map(([k, v]) => [k, Math.round(v)]));
+}
+
+// LANDFALL_BENCH_TRACE=1 prints the memory figures every second, to see what grows.
+const tracer = process.env.LANDFALL_BENCH_TRACE
+  ? setInterval(() => {
+      const m = process.memoryUsage();
+      const h = getHeapStatistics();
+      const mb = (n: number) => Math.round(n / 1024 ** 2);
+      const spaces = Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name.replace(/_space$/, ''), mb(s.space_size)]));
+      console.error(
+        JSON.stringify({
+          rss: mb(m.rss),
+          heapTotal: mb(m.heapTotal),
+          heapUsed: mb(m.heapUsed),
+          external: mb(m.external),
+          arrayBuffers: mb(m.arrayBuffers),
+          malloced: mb(h.malloced_memory),
+          mappings: rssByMapping(),
+          spaces,
+        }),
+      );
+    }, 1000)
+  : undefined;
 const started = performance.now();
 const outcome = await produceFile(deps, JSON.parse(process.env.BENCH_FILE!));
 const seconds = (performance.now() - started) / 1000;
 clearInterval(sampler);
+clearInterval(tracer);
 if (outcome.status !== 'produced') throw new Error(`unexpected outcome ${outcome.status}`);
 process.send!({
   rows: outcome.manifest.read,
   seconds,
   batches: outcome.manifest.batchCount,
   baselineRssMb,
-  peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
-  ...peak,
+  peakRssMb: ownPeakRssMb(peak.rssMb),
+  sampledPeakRssMb: peak.rssMb,
+  inheritedMaxRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+  heapUsedMb: peak.heapUsedMb,
+  externalMb: peak.externalMb,
 });
 process.disconnect();

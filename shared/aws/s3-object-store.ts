@@ -39,18 +39,21 @@ const DEFAULT_SEGMENT_BYTES = 8 * 1024 * 1024;
 export function s3ObjectStore(s3: S3Client, options: S3StoreOptions = {}): ObjectStore {
   return {
     async stream(ref) {
-      // Sequential ranged GETs rather than one response for the whole object: each request
-      // is short and complete, so neither a 2 GB file nor a slow consumer piles up memory.
+      // Sequential ranged GETs rather than one response for the whole object, and each
+      // response's body passed on chunk by chunk as it arrives (never collected into one
+      // buffer, which cost two segment-sized copies per request): memory stays bounded
+      // whatever the size of the file or the pace of the consumer.
       const segment = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
       const get = async (start: number) => {
         const result = await s3.send(
           new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, Range: `bytes=${start}-${start + segment - 1}`, ...pin(ref) }),
         );
-        const bytes = (await result.Body?.transformToByteArray()) ?? new Uint8Array(0);
-        const total = Number(/\/(\d+)$/.exec(result.ContentRange ?? '')?.[1] ?? bytes.length);
-        return { bytes, total };
+        const body = (result.Body ?? null) as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | null;
+        // No Content-Range: the whole object came back at once.
+        const total = result.ContentRange ? Number(/\/(\d+)$/.exec(result.ContentRange)?.[1]) : undefined;
+        return { body, total };
       };
-      let first: { bytes: Uint8Array; total: number };
+      let first: Awaited<ReturnType<typeof get>>;
       try {
         first = await get(0);
       } catch (error) {
@@ -59,13 +62,24 @@ export function s3ObjectStore(s3: S3Client, options: S3StoreOptions = {}): Objec
         throw error;
       }
       return (async function* () {
-        let { bytes, total } = first;
+        let { body, total } = first;
         let offset = 0;
         for (;;) {
-          if (bytes.length > 0) yield bytes;
-          offset += bytes.length;
-          if (offset >= total || bytes.length === 0) return;
-          ({ bytes, total } = await get(offset));
+          let received = 0;
+          try {
+            if (body) {
+              for await (const chunk of body) {
+                received += chunk.byteLength;
+                yield chunk;
+              }
+            }
+          } finally {
+            // Released even when the reader stops half-way (an unreadable file).
+            body?.destroy?.();
+          }
+          offset += received;
+          if (total === undefined || !Number.isFinite(total) || offset >= total || received === 0) return;
+          ({ body, total } = await get(offset));
         }
       })();
     },

@@ -27,7 +27,7 @@ export interface ProducerLimits {
 
 export const DEFAULT_PRODUCER_LIMITS: ProducerLimits = {
   maxBufferedBytes: 48 * 1024 * 1024,
-  uploadConcurrency: 4,
+  uploadConcurrency: 2,
   maxRejectsListed: 10_000,
 };
 
