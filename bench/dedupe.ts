@@ -8,7 +8,7 @@
 import { parseArgs } from 'node:util';
 import postgres from 'postgres';
 import { runDedupe } from '../shared/dedupe/run-dedupe.ts';
-import { startTemporaryPostgres } from '../shared/local/embedded-postgres.ts';
+import { benchDatabase } from './database.ts';
 
 const { values } = parseArgs({
   options: {
@@ -22,13 +22,7 @@ const ratio = Number(values.duplicates);
 const batchSize = Number(values.batch);
 const keys = Math.round(rows * (1 - ratio));
 
-let stop = async () => {};
-let url = process.env.DATABASE_URL;
-if (!url) {
-  const server = await startTemporaryPostgres('landfall-bench-');
-  url = server.url;
-  stop = () => server.stop();
-}
+const { url, stop } = await benchDatabase();
 const sql = postgres(url, { max: 1, onnotice: () => {} });
 const seconds = (since: number) => (performance.now() - since) / 1000;
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { startFauxqs } from 'fauxqs';
 import postgres from 'postgres';
-import { startEmbeddedPostgres } from '../shared/local/embedded-postgres.ts';
+import { benchDatabase } from './database.ts';
 
 const ROWS = Number(process.env.ROWS ?? 1_000_000);
 const DDL = (name: string) => `CREATE TABLE ${name} (
@@ -53,13 +53,7 @@ async function main() {
   const dir = await mkdtemp(join(tmpdir(), 'landfall-bench-e2e-'));
   await chmod(dir, 0o755);
   const csv = join(dir, 'bench_items.csv');
-  let stopDb = async () => {};
-  let url = process.env.DATABASE_URL;
-  if (!url) {
-    const server = await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), persistent: false });
-    url = server.url;
-    stopDb = () => server.stop();
-  }
+  const { url, stop: stopDb } = await benchDatabase();
   const emulator = await startFauxqs({ port: 0, logger: false });
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   try {

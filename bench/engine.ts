@@ -14,7 +14,7 @@ import { applyBatch } from '../shared/apply-batch.ts';
 import { type BatchData, batchIdOf, fileArrivalOf, fileIdOf } from '../shared/batch.ts';
 import { parseConfig } from '../shared/config.ts';
 import { migrateLedger } from '../shared/ledger/migrate.ts';
-import { startTemporaryPostgres } from '../shared/local/embedded-postgres.ts';
+import { benchDatabase } from './database.ts';
 import { prepareTable, type TargetTable } from '../shared/target-table.ts';
 
 const ROWS = Number(process.env.ROWS ?? 1_000_000);
@@ -163,13 +163,7 @@ async function runCopyMerge(sql: postgres.Sql, data: DataSet) {
 }
 
 async function main() {
-  let stop = async () => {};
-  let url = process.env.DATABASE_URL;
-  if (!url) {
-    const server = await startTemporaryPostgres('landfall-bench-');
-    url = server.url;
-    stop = () => server.stop();
-  }
+  const { url, stop } = await benchDatabase();
   const sql = postgres(url, { max: 1, prepare: false, onnotice: () => {} });
   try {
     const [version] = await sql`SELECT current_setting('server_version') AS v`;
