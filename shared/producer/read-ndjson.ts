@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type { SourceEvent } from './records.ts';
 import { MAX_REJECT_RAW_CHARS } from './records.ts';
 import { textOfJsonValue, type TextValue } from './values.ts';
+import { keepNumberText } from './values.ts';
 
 export interface NdjsonOptions {
   /** A longer line is rejected without being held in memory. */
@@ -91,7 +92,7 @@ export async function* readNdjson(input: AsyncIterable<Uint8Array>, options: Ndj
     }
     let value: unknown;
     try {
-      value = JSON.parse(bytes.toString('utf8'));
+      value = JSON.parse(bytes.toString('utf8'), keepNumberText);
     } catch (error) {
       yield reject(`invalid JSON: ${(error as Error).message}`);
       continue;

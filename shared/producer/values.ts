@@ -3,6 +3,23 @@
  */
 export type TextValue = string | null;
 
+/** A number kept as the text it had in the file (`JSON.rawJSON`, Node 21+). */
+interface RawJson {
+  readonly rawJSON: string;
+}
+const rawJson = (JSON as unknown as { rawJSON(text: string): RawJson }).rawJSON;
+const isRawJson = (value: unknown): value is RawJson => typeof value === 'object' && value !== null && 'rawJSON' in value;
+
+/**
+ * A JSON.parse reviver that keeps every number as its source text, so `9007199254740993` or
+ * `0.10000000000000000001` reach PostgreSQL as written, never rounded through a double (two
+ * bigint ids that a double would merge stay two keys). Nested numbers too: JSON.stringify
+ * writes raw JSON as it is.
+ */
+export function keepNumberText(this: unknown, _key: string, value: unknown, context?: { source?: string }): unknown {
+  return typeof value === 'number' && context?.source !== undefined ? rawJson(context.source) : value;
+}
+
 function jsonReplacer(_key: string, value: unknown): unknown {
   return typeof value === 'bigint' ? value.toString() : value;
 }
@@ -14,6 +31,7 @@ function jsonReplacer(_key: string, value: unknown): unknown {
 export function textOfJsonValue(value: unknown): TextValue {
   if (value === null || value === undefined) return null;
   if (typeof value === 'string') return value;
+  if (isRawJson(value)) return value.rawJSON;
   if (typeof value === 'number' || typeof value === 'boolean') return JSON.stringify(value);
   return JSON.stringify(value, jsonReplacer);
 }

@@ -13,7 +13,12 @@ describe('readNdjson', () => {
   });
 
   test('null is NULL, numbers and booleans their JSON text, strings as they are', async () => {
-    expect(rowsOf(await read('{"a":null,"b":1.50,"c":true,"d":"x\\ny"}\n'))).toEqual([[null, '1.5', 'true', 'x\ny']]);
+    expect(rowsOf(await read('{"a":null,"b":1.50,"c":true,"d":"x\\ny"}\n'))).toEqual([[null, '1.50', 'true', 'x\ny']]);
+  });
+
+  test('numbers keep the text they had: no rounding through a double, nested ones too', async () => {
+    const rows = rowsOf(await read('{"id":9007199254740993,"amount":0.10000000000000000001,"doc":{"n":12345678901234567890}}\n'));
+    expect(rows).toEqual([['9007199254740993', '0.10000000000000000001', '{"n":12345678901234567890}']]);
   });
 
   test('a nested object or array is its JSON text', async () => {
