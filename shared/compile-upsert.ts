@@ -54,11 +54,11 @@ export function compileUpsert(plan: UpsertPlan): CompiledUpsert {
   // Each array is parsed straight into its column's type (one parse, no text intermediate);
   // inputs that are not table columns (the tombstone) stay text.
   const inputTypes = inputs.map(() => 'text');
-  for (const c of plan.columns) inputTypes[c.input] = c.type;
+  for (const c of plan.columns) inputTypes[c.input] = c.param;
   const selectList = [
     `u.${q(ORDINAL)}`,
     `u.${q(ROW_NUMBER)}`,
-    ...plan.columns.map((c) => `u.i${c.input} AS ${q(c.name)}`),
+    ...plan.columns.map((c) => `u.i${c.input}${c.cast ? `::${c.cast}` : ''} AS ${q(c.name)}`),
     ...(plan.tombstone ? [`u.i${plan.tombstone.input} AS ${q(TOMBSTONE)}`] : []),
     ...(plan.arrivalColumn ? [`$${params.arrival}::text || '!' || lpad(u.${q(ROW_NUMBER)}::text, 12, '0') AS ${q(plan.arrivalColumn)}`] : []),
   ];

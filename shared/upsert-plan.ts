@@ -16,7 +16,14 @@ export interface PlanColumn {
   type: string;
   /** Position of the column's value array in the batch. */
   input: number;
+  /** Element type of the array the values are bound as (`$n::<param>[]`). */
+  param: string;
+  /** A cast applied per row after unnest, or null. */
+  cast: string | null;
 }
+
+/** Types whose modifier rounds (numeric scale, fractional seconds) the same on cast as on assignment. */
+const ROUNDING_TYPES = new Set(['numeric', 'timestamp', 'timestamptz', 'time', 'timetz', 'interval']);
 
 /**
  * Everything needed to apply batches of one column set to one table, as plain data. The SQL
@@ -57,6 +64,18 @@ export class BatchShapeError extends Error {
 }
 
 /**
+ * How a column's values are bound. An array column travels as text (an array of arrays would be
+ * flattened by unnest) and is cast per row. A key or version column of a rounding type is cast
+ * to its full type before the reduction, so `1.001` and `1.004` in a numeric(10,2) key are one
+ * key to DISTINCT ON as they are to the unique index. Others are parsed straight into their type.
+ */
+function bindingOf(column: CatalogColumn, keyOrVersion: boolean): Pick<PlanColumn, 'param' | 'cast'> {
+  if (column.castType.endsWith('[]')) return { param: 'text', cast: column.castType };
+  if (keyOrVersion && column.type !== column.castType && ROUNDING_TYPES.has(column.baseType)) return { param: column.castType, cast: column.type };
+  return { param: column.castType, cast: null };
+}
+
+/**
  * Plans the set-based apply of batches carrying `columns` (table column names, in batch order).
  * A column the table does not have, a generated column, or a missing key or version column is
  * an error that names it; the tombstone column alone may be absent from the table.
@@ -68,6 +87,7 @@ export function buildUpsertPlan(config: TableConfig, catalog: TableCatalog, keyC
   }
   const seen = new Set<string>();
   const planColumns: PlanColumn[] = [];
+  const keyOrVersion = new Set([...config.conflictKey, ...(keyCheck.versionColumn ? [keyCheck.versionColumn.name] : [])]);
   let tombstone: UpsertPlan['tombstone'] = null;
   columns.forEach((name, input) => {
     if (seen.has(name)) throw new BatchShapeError(config.table, name, `column "${name}" appears twice in the file`);
@@ -83,7 +103,7 @@ export function buildUpsertPlan(config: TableConfig, catalog: TableCatalog, keyC
     if (name === keyCheck.arrivalColumn?.name) {
       throw new BatchShapeError(config.table, name, `column "${name}" is Landfall's arrival column; files must not carry it`);
     }
-    planColumns.push({ name, type: column.castType, input });
+    planColumns.push({ name, type: column.castType, input, ...bindingOf(column, keyOrVersion.has(name)) });
   });
   for (const key of config.conflictKey) {
     if (!seen.has(key)) throw new BatchShapeError(config.table, key, `the file has no column "${key}" of the conflict key`);

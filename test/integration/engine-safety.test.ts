@@ -45,6 +45,30 @@ describe('reduction on cast values', () => {
   });
 });
 
+describe('column types', () => {
+  test('array columns take their array literals, one array per row', async () => {
+    await sql`CREATE TABLE tagged (id int PRIMARY KEY, tags int[], labels text[])`;
+    const target = await prepare(sql, { table: 'tagged', conflictKey: ['id'] });
+
+    await applyBatch(sql, target, makeBatch({ table: 'tagged', rows: [{ id: '1', tags: '{1,2}', labels: '{"a b",c}' }, { id: '2', tags: '{}', labels: null }] }));
+
+    expect(await sql`SELECT id, tags, labels FROM tagged ORDER BY id`).toEqual([
+      { id: 1, tags: [1, 2], labels: ['a b', 'c'] },
+      { id: 2, tags: [], labels: null },
+    ]);
+  });
+
+  test('numeric(10,2) keys that round to one value reduce together, as the unique index sees them', async () => {
+    await sql`CREATE TABLE rounded (k numeric(10,2) PRIMARY KEY, val text)`;
+    const target = await prepare(sql, { table: 'rounded', conflictKey: ['k'] });
+
+    const result = await applyBatch(sql, target, makeBatch({ table: 'rounded', rows: [{ k: '1.001', val: 'first' }, { k: '1.004', val: 'second' }] }));
+
+    expect(result.counts).toMatchObject({ collapsed: 1, inserted: 1 });
+    expect(await sql`SELECT k::text AS k, val FROM rounded`).toEqual([{ k: '1.00', val: 'second' }]);
+  });
+});
+
 describe('what the reduction cannot see raises 21000, classified batch-poison', () => {
   test('a BEFORE INSERT trigger that upper-cases the key', async () => {
     await sql`CREATE TABLE trig_key (code text PRIMARY KEY, val text)`;

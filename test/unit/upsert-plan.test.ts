@@ -33,9 +33,9 @@ describe('buildUpsertPlan', () => {
     const plan = buildUpsertPlan(config, catalog, check, ['id', 'name', 'v', '_op']);
 
     expect(plan.columns).toEqual([
-      { name: 'id', type: 'integer', input: 0 },
-      { name: 'name', type: 'text', input: 1 },
-      { name: 'v', type: 'bigint', input: 2 },
+      { name: 'id', type: 'integer', input: 0, param: 'integer', cast: null },
+      { name: 'name', type: 'text', input: 1, param: 'text', cast: null },
+      { name: 'v', type: 'bigint', input: 2, param: 'bigint', cast: null },
     ]);
     expect(plan.tombstone).toEqual({ input: 3, equals: 'D' });
     expect(plan.updateColumns).toEqual(['name', 'v', '_landfall_arrival']);
