@@ -1,7 +1,8 @@
 import type { BatchData } from './batch.ts';
 import { classifyPgError, ErrorClass } from './classify-pg-error.ts';
 import type { Sql, TxSql } from './db.ts';
-import { upsertRows } from './apply-batch.ts';
+import { nullKeyFailures, upsertRows } from './apply-batch.ts';
+import { statementFor } from './target-table.ts';
 import type { TargetTable } from './target-table.ts';
 import { BatchShapeError } from './upsert-plan.ts';
 
@@ -42,6 +43,8 @@ export async function listQuarantine(sql: Sql, filter: { table?: string; batchId
 export interface RetryResult {
   applied: number;
   stillFailing: number;
+  /** Rows another retry resolved meanwhile (nothing done). */
+  resolvedElsewhere: number;
 }
 
 /** A one-row batch of the quarantined row, with the arrival it had, under its original batch id. */
@@ -62,23 +65,37 @@ function batchOfRow(q: QuarantinedRow): BatchData {
   };
 }
 
-async function retryOne(tx: TxSql, target: TargetTable, q: QuarantinedRow): Promise<boolean> {
+type RetryOutcome = 'applied' | 'failing' | 'resolved-elsewhere';
+
+async function recordStillFailing(tx: TxSql, q: QuarantinedRow, e: { code?: string | null; constraint_name?: string | null; column_name?: string | null; message: string }) {
+  await tx`
+    UPDATE landfall.quarantine SET sqlstate = ${e.code ?? null}, constraint_name = ${e.constraint_name ?? null},
+           column_name = ${e.column_name ?? q.column}, message = ${e.message}, last_seen = now(), attempts = attempts + 1
+    WHERE id = ${q.id}`;
+}
+
+async function retryOne(tx: TxSql, target: TargetTable, q: QuarantinedRow): Promise<RetryOutcome> {
+  const batch = batchOfRow(q);
   try {
-    await tx.savepoint(async (sp) => {
-      await upsertRows(sp, target, batchOfRow(q), null);
+    // Same guard as the engine: a NULL key on an index that lets NULLs repeat is never stored.
+    const [nullKey] = nullKeyFailures(statementFor(target, batch.columns).plan, target, batch);
+    if (nullKey) {
+      await recordStillFailing(tx, q, { code: nullKey.sqlstate, constraint_name: nullKey.constraint, column_name: nullKey.column, message: nullKey.message });
+      return 'failing';
+    }
+    return await tx.savepoint(async (sp): Promise<RetryOutcome> => {
+      // Claim the row first: a concurrent or repeated retry of it then changes nothing.
+      const claimed = await sp`UPDATE landfall.quarantine SET resolved_at = now(), last_seen = now(), attempts = attempts + 1 WHERE id = ${q.id} AND resolved_at IS NULL RETURNING id`;
+      if (claimed.length === 0) return 'resolved-elsewhere';
+      await upsertRows(sp, target, batch, null);
       // The row moves from `quarantined` to what the upsert counted; `read` stays the same.
       await sp`UPDATE landfall.batches SET read = read - 1, quarantined = quarantined - 1, updated_at = now() WHERE batch_id = ${q.batchId}`;
-      await sp`UPDATE landfall.quarantine SET resolved_at = now(), last_seen = now(), attempts = attempts + 1 WHERE id = ${q.id}`;
+      return 'applied';
     });
-    return true;
   } catch (error) {
     if (!(error instanceof BatchShapeError) && classifyPgError(error) !== ErrorClass.batchPoison) throw error;
-    const e = error as { code?: string; constraint_name?: string; column_name?: string; message: string };
-    await tx`
-      UPDATE landfall.quarantine SET sqlstate = ${e.code ?? null}, constraint_name = ${e.constraint_name ?? null},
-             column_name = ${e.column_name ?? q.column}, message = ${e.message}, last_seen = now(), attempts = attempts + 1
-      WHERE id = ${q.id}`;
-    return false;
+    await recordStillFailing(tx, q, error as { code?: string; constraint_name?: string; column_name?: string; message: string });
+    return 'failing';
   }
 }
 
@@ -89,11 +106,13 @@ async function retryOne(tx: TxSql, target: TargetTable, q: QuarantinedRow): Prom
  * stay, with the new reason. One transaction: all of it is recorded, or none.
  */
 export async function retryQuarantine(sql: Sql, tables: (name: string) => Promise<TargetTable>, rows: readonly QuarantinedRow[]): Promise<RetryResult> {
-  const result: RetryResult = { applied: 0, stillFailing: 0 };
+  const result: RetryResult = { applied: 0, stillFailing: 0, resolvedElsewhere: 0 };
   await sql.begin(async (tx) => {
     for (const q of rows) {
-      if (await retryOne(tx, await tables(q.table), q)) result.applied++;
-      else result.stillFailing++;
+      const outcome = await retryOne(tx, await tables(q.table), q);
+      if (outcome === 'applied') result.applied++;
+      else if (outcome === 'failing') result.stillFailing++;
+      else result.resolvedElsewhere++;
     }
   });
   return result;

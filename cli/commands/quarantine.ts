@@ -106,7 +106,7 @@ export async function quarantineExportCommand(options: QuarantineExportOptions, 
  * (or there was none), 1 when some still fail.
  */
 export async function quarantineRetryCommand(options: QuarantineRetryOptions, io: CliIo): Promise<number> {
-  let result: RetryResult = { applied: 0, stillFailing: 0 };
+  let result: RetryResult = { applied: 0, stillFailing: 0, resolvedElsewhere: 0 };
   let failing: QuarantinedRow[] = [];
   // Before the database: a missing or bad config is for the user to fix, whatever the database holds.
   const config = requireConfig(options, io, 'quarantine retry');

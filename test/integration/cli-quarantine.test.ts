@@ -134,7 +134,7 @@ test('quarantine retry after inserting the missing FK parent applies the row, cl
   const code = await quarantineRetryCommand({ databaseUrl: url, config: configPath, batch: fkOnly.batchId, json: true }, io);
 
   expect(code).toBe(0);
-  expect(JSON.parse(io.out())).toEqual({ applied: 1, stillFailing: 0, failing: [] });
+  expect(JSON.parse(io.out())).toEqual({ applied: 1, stillFailing: 0, resolvedElsewhere: 0, failing: [] });
   expect(await sql`SELECT id, customer_id, qty FROM lines WHERE id = 2`).toEqual([{ id: 2, customer_id: 50, qty: 2 }]);
   expect(await listQuarantine(sql, { batchId: fkOnly.batchId })).toEqual([]);
   const [receipt] = await fileReceipts(sql, { fileIds: [fkOnly.fileId] });

@@ -148,11 +148,16 @@ describe('bad rows through consumer and replay', () => {
     await sql`INSERT INTO customers VALUES (11)`;
     const retried = await retryQuarantine(sql, ports.table, quarantined);
 
-    expect(retried).toEqual({ applied: 1, stillFailing: 5 });
+    expect(retried).toEqual({ applied: 1, stillFailing: 5, resolvedElsewhere: 0 });
     expect(await sql`SELECT customer_id FROM orders WHERE id = 700`).toEqual([{ customer_id: 11 }]);
     expect((await listQuarantine(sql, { table: 'orders' })).map((q) => q.rowNumber)).toEqual([100, 200, 300, 500, 900]);
     const [after] = await fileReceipts(sql, { fileIds: [batch.fileId] });
     expect(after).toMatchObject({ read: 1000, inserted: 995, quarantined: 5 });
+
+    // A second retry working from the same (now stale) list changes nothing for the applied row.
+    const again = await retryQuarantine(sql, ports.table, quarantined);
+    expect(again).toEqual({ applied: 0, stillFailing: 5, resolvedElsewhere: 1 });
+    expect(await fileReceipts(sql, { fileIds: [batch.fileId] })).toEqual([after]);
   });
 });
 

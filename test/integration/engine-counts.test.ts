@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { applyBatch } from '../../shared/apply-batch.ts';
 import { countsAddUp } from '../../shared/batch.ts';
+import { listQuarantine, retryQuarantine } from '../../shared/quarantine-retry.ts';
 import { fileIdentity, makeBatch } from '../helpers/batches.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { prepare } from '../helpers/engine.ts';
@@ -196,6 +197,17 @@ describe('NULL keys', () => {
       [1, '23502', 'b', '1'],
       [2, '23502', 'b', '2'],
     ]);
+  });
+
+  test('quarantine retry keeps refusing a NULL-key row (it would be stored twice)', async () => {
+    await sql`CREATE TABLE nullable_retry (a text, val text, UNIQUE (a))`;
+    const target = await prepare(sql, { table: 'nullable_retry', conflictKey: ['a'] });
+    await applyBatch(sql, target, makeBatch({ table: 'nullable_retry', rows: [{ a: null, val: '1' }] }));
+
+    const result = await retryQuarantine(sql, async () => target, await listQuarantine(sql, { table: 'nullable_retry' }));
+
+    expect(result).toEqual({ applied: 0, stillFailing: 1, resolvedElsewhere: 0 });
+    expect(await sql`SELECT * FROM nullable_retry`).toEqual([]);
   });
 
   test('with NULLS NOT DISTINCT, NULL keys are one key', async () => {
