@@ -174,6 +174,8 @@ async function replay(sql: Sql, batchArg: string, options: ReplayOptions, io: Cl
     const ports: BatchPorts = {
       sql,
       table: configuredTables(sql, config),
+      // A one-shot command reads each catalog once anyway.
+      forgetTable: () => {},
       // Read once above; the replay path gets the same object.
       readBatch: (key) => (key === location.stagingKey ? Promise.resolve(batch) : reader.readBatch(key)),
       readManifest: (key) => (key === location.manifestKey ? Promise.resolve(location.manifest) : reader.readManifest(key)),

@@ -15,6 +15,8 @@ export interface BatchPorts {
   sql: Sql;
   /** The prepared table (catalog checked), cached per container. */
   table(name: string): Promise<TargetTable>;
+  /** Drops the cached catalog of a table, so the next `table()` reads it again. */
+  forgetTable(name: string): void;
   readBatch(stagingKey: string): Promise<BatchData>;
   readManifest(manifestKey: string): Promise<FileManifest>;
   /** Marks the batch object applied for the staging lifecycle; never throws. */
@@ -56,6 +58,21 @@ async function quarantineWholeBatch(ports: BatchPorts, batch: BatchData, error: 
 }
 
 /**
+ * Runs `work` on the table; when the batch's columns do not fit the cached catalog, reads the
+ * catalog again and tries once more, so an `ALTER TABLE` the operator made takes effect in a
+ * warm container. A second misfit is thrown.
+ */
+async function withFreshCatalog<T>(ports: BatchPorts, table: string, work: (target: TargetTable) => Promise<T>): Promise<T> {
+  try {
+    return await work(await ports.table(table));
+  } catch (error) {
+    if (!(error instanceof BatchShapeError)) throw error;
+    ports.forgetTable(table);
+    return work(await ports.table(table));
+  }
+}
+
+/**
  * The consumer's work for one FIFO message: register the file on first sight, load the batch,
  * apply it exactly once. A failure on the data (21000, 22xxx, 23xxx) sends an envelope to the
  * DLQ and counts as handled (the message is acknowledged; replay takes over); anything else is
@@ -63,10 +80,9 @@ async function quarantineWholeBatch(ports: BatchPorts, batch: BatchData, error: 
  */
 export async function consumeBatch(ports: BatchPorts, message: BatchMessage, attempt: number, known = new Set<string>()): Promise<BatchOutcome> {
   await ensureFileRegistered(ports, message, known);
-  const target = await ports.table(message.table);
   const batch = await ports.readBatch(message.stagingKey);
   try {
-    const result = await applyBatch(ports.sql, target, batch);
+    const result = await withFreshCatalog(ports, message.table, (target) => applyBatch(ports.sql, target, batch));
     await ports.tagApplied(message.stagingKey);
     return { outcome: result.status, counts: result.counts };
   } catch (error) {
@@ -86,10 +102,9 @@ export async function consumeBatch(ports: BatchPorts, message: BatchMessage, att
  */
 export async function replayBatchMessage(ports: BatchPorts, message: BatchMessage, known = new Set<string>()): Promise<BatchOutcome> {
   await ensureFileRegistered(ports, message, known);
-  const target = await ports.table(message.table);
   const batch = await ports.readBatch(message.stagingKey);
   try {
-    const result = await replayBatch(ports.sql, target, batch);
+    const result = await withFreshCatalog(ports, message.table, (target) => replayBatch(ports.sql, target, batch));
     await ports.tagApplied(message.stagingKey);
     return { outcome: result.status === 'applied' ? 'replayed' : 'already-applied', counts: result.counts };
   } catch (error) {

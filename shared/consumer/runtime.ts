@@ -120,6 +120,9 @@ export function createBatchPorts(options: {
     ...staging,
     tagApplied: options.tagApplied === false ? async () => {} : staging.tagApplied,
     sendToDlq: dlqSender(options.sqs, options.dlqUrl),
+    forgetTable(name) {
+      tables.delete(name);
+    },
     table(name) {
       let prepared = tables.get(name);
       if (!prepared) {

@@ -234,3 +234,24 @@ describe('replay that cannot finish is parked', () => {
     expect(await sql`SELECT status FROM landfall.batches WHERE batch_id = ${batch.batchId}`).toEqual([{ status: 'poisoned' }]);
   });
 });
+
+describe('a table fixed while the container is warm', () => {
+  test('a column added after the catalog was cached is seen on the next batch, not quarantined', async () => {
+    await sql`CREATE TABLE growing (id int PRIMARY KEY, a text)`;
+    const growingConfig = parseConfig({ tables: [{ table: 'growing', conflictKey: ['id'], partitions: 1 }] });
+    const growingPorts = emulator.ports(growingConfig, sql);
+    const handler = createConsumerHandler({ ports: () => growingPorts, ...quiet() }) as Handler;
+    await emulator.stage(makeBatch({ table: 'growing', rows: [{ id: '1', a: 'x' }] }));
+    await drain(emulator.queues.batches, handler);
+
+    await sql`ALTER TABLE growing ADD COLUMN b text`;
+    await emulator.stage(makeBatch({ table: 'growing', rows: [{ id: '2', a: 'y', b: 'new column' }] }));
+    await drain(emulator.queues.batches, handler);
+
+    expect(await sql`SELECT id, b FROM growing ORDER BY id`).toEqual([
+      { id: 1, b: null },
+      { id: 2, b: 'new column' },
+    ]);
+    expect(await listQuarantine(sql, { table: 'growing' })).toEqual([]);
+  });
+});
