@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import { type Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import type { LandfallConfig } from '../../shared/config.ts';
@@ -39,6 +40,16 @@ export async function runCommand(files: string[], options: RunOptions, io: CliIo
       throw error;
     }
   });
+  if (options.concurrent) {
+    // Two files under one inbox key at once would overwrite each other before the producer reads them.
+    const seen = new Map<string, string>();
+    files.forEach((f, i) => {
+      const key = `${tables[i]!.prefix}${basename(f)}`;
+      const other = seen.get(key);
+      if (other) throw new CliError(`--concurrent: ${other} and ${f} would both be dropped as ${key}; rename one or drop them one after the other`);
+      seen.set(key, f);
+    });
+  }
   const showProgress = options.progress ?? Boolean(io.stderr.isTTY);
   const timeoutMs = (options.timeout ?? 600) * 1000;
   const stack = await startOrAttach(context, io, config);

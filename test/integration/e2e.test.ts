@@ -168,3 +168,25 @@ describe('landfall run (the CLI, as scripts use it)', () => {
     expect(JSON.parse(result.stdout.trim())).toMatchObject({ file: broken, status: 'moved-aside', addsUp: false });
   });
 });
+
+describe('landfall run --concurrent', () => {
+  test('refuses two files that would land under one inbox key, before dropping anything', async () => {
+    const configPath = join(t.dir, 'run-config-3.json');
+    writeFileSync(configPath, JSON.stringify({ tables: [{ table: 'items', prefix: 'items/', conflictKey: ['id'], version: 'v' }] }));
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(join(t.dir, 'a'), { recursive: true });
+    mkdirSync(join(t.dir, 'b'), { recursive: true });
+    const a = t.file('a/same.csv', csvOf([{ id: 4000, name: 'a', price: 1, v: 1 }]));
+    const b = t.file('b/same.csv', csvOf([{ id: 4001, name: 'b', price: 1, v: 1 }]));
+
+    const result = spawnSync(process.execPath, ['bin/landfall.js', 'run', '--concurrent', '--config', configPath, '--database-url', db.url, a, b], {
+      encoding: 'utf8',
+      env: { ...process.env, LANDFALL_HOME: join(t.dir, 'cli-home-3') },
+      timeout: 60_000,
+    });
+
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('would both be dropped as items/same.csv');
+    expect(await sql`SELECT id FROM items WHERE id IN (4000, 4001)`).toEqual([]);
+  });
+});
