@@ -106,6 +106,16 @@ export function s3ObjectStore(s3: S3Client, options: S3StoreOptions = {}): Objec
       };
     },
 
+    async getText(bucket, key) {
+      try {
+        const result = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        return (await result.Body?.transformToString('utf8')) ?? '';
+      } catch (error) {
+        if (isGone(error)) return null;
+        throw error;
+      }
+    },
+
     async put(bucket, key, body, contentType) {
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }));
     },

@@ -23,6 +23,8 @@ export interface ObjectStore {
   stream(ref: ObjectRef): Promise<AsyncIterable<Uint8Array> | 'gone'>;
   randomAccess(ref: ObjectRef): Promise<RandomAccessObject | 'gone'>;
   put(bucket: string, key: string, body: Uint8Array | string, contentType: string): Promise<void>;
+  /** An object of the store's own making as text, or null when there is none. */
+  getText(bucket: string, key: string): Promise<string | null>;
   /** Copies that version; `gone` when it no longer exists. */
   copy(from: ObjectRef, toBucket: string, toKey: string): Promise<'copied' | 'gone'>;
   /** Deletes that version (or, unversioned, the key while its ETag still matches). */

@@ -171,6 +171,43 @@ export async function produceFile(deps: ProducerDeps, file: FileIdentity): Promi
   }
 }
 
+/** One FIFO message per batch of a manifest, in the manifest's (partition, chunk) order. */
+function messagesOf(manifest: FileManifest, manifestKey: string): OutgoingBatch[] {
+  return manifest.batches.map((b) => {
+    const body: BatchMessage = {
+      format: 1,
+      batchId: b.batchId,
+      fileId: manifest.fileId,
+      table: manifest.table,
+      partition: b.partition,
+      chunk: b.chunk,
+      batchCount: manifest.batches.length,
+      stagingKey: b.stagingKey,
+      manifestKey,
+      rows: b.rows,
+      firstRow: b.firstRow,
+      lastRow: b.lastRow,
+    };
+    return { groupId: messageGroupOf(manifest.table, b.partition), deduplicationId: b.batchId, body };
+  });
+}
+
+/**
+ * A file already produced (its manifest is written only after all its batch objects) is not
+ * cut again: its messages are sent again from the manifest. A re-notification therefore gives
+ * the same batches even when `partitions` or the batch limits changed in between, and a large
+ * file is not read twice.
+ */
+async function resendProduced(deps: ProducerDeps, fileId: string, manifestKey: string): Promise<ProduceOutcome | null> {
+  const text = await deps.store.getText(deps.stagingBucket, manifestKey);
+  if (text === null) return null;
+  const manifest = JSON.parse(text) as FileManifest;
+  if (manifest.status !== FileStatus.produced || manifest.fileId !== fileId) return null;
+  await deps.sender.send(messagesOf(manifest, manifestKey));
+  (deps.logger ?? silent).info('file already produced; its batch messages were sent again', { fileId, batches: manifest.batches.length });
+  return { status: 'produced', fileId, manifestKey, manifest };
+}
+
 async function produceTableFile(
   deps: ProducerDeps,
   file: FileIdentity,
@@ -184,6 +221,8 @@ async function produceTableFile(
   const startedAt = now();
   const arrival = fileArrivalOf(file);
   const manifestKey = manifestKeyOf(table.table, fileId);
+  const produced = await resendProduced(deps, fileId, manifestKey);
+  if (produced) return produced;
   const opened = await openFile(deps, file);
   if (opened === 'gone') return { status: 'gone', fileId };
 
@@ -290,23 +329,7 @@ async function produceTableFile(
   };
   await deps.store.put(deps.stagingBucket, manifestKey, JSON.stringify(manifest), 'application/json');
 
-  const messages: OutgoingBatch[] = batches.map((b) => {
-    const body: BatchMessage = {
-      format: 1,
-      batchId: b.batchId,
-      fileId,
-      table: table.table,
-      partition: b.partition,
-      chunk: b.chunk,
-      batchCount: batches.length,
-      stagingKey: b.stagingKey,
-      manifestKey,
-      rows: b.rows,
-      firstRow: b.firstRow,
-      lastRow: b.lastRow,
-    };
-    return { groupId: messageGroupOf(table.table, b.partition), deduplicationId: b.batchId, body };
-  });
+  const messages = messagesOf(manifest, manifestKey);
   await deps.sender.send(messages);
   logger.info('file produced', {
     fileId,

@@ -145,6 +145,18 @@ describe('producer against the S3/SQS emulator', () => {
     expect(bytesAfter).toEqual(bytesBefore);
   });
 
+  test('a re-notification after the batch settings changed sends the batches it made before, not new ones', async () => {
+    const record = await emulator.drop(unique('orders/a.csv'), csvOf(rows));
+    const [first] = await processIntakeMessage(deps(), s3EventBody(record));
+    const changed = producerConfigFactory({ tables: [{ table: 'orders', conflictKey: ['id'], partitions: 2 }], batch: { maxRows: 3 } });
+
+    const [second] = await processIntakeMessage(emulator.deps(changed), s3EventBody(record));
+
+    const ids = (o: typeof first) => (o!.status === 'produced' ? o!.manifest.batches.map((b) => b.batchId) : []);
+    expect(ids(second)).toEqual(ids(first));
+    expect(ids(first).length).toBeGreaterThan(0);
+  });
+
   test('a duplicate notification adds no message to the FIFO queue', async () => {
     const record = await emulator.drop(unique('orders/a.csv'), csvOf(rows));
     await processIntakeMessage(deps(), s3EventBody(record));
