@@ -52,12 +52,16 @@ export interface DedupeRunOptions {
   beforeIndex?: (attempt: number) => Promise<void> | void;
 }
 
-export interface DedupeSummary {
+/** What a dedupe run or dry run works on, as both report it. */
+export interface DedupeTarget {
   table: string;
   key: string[];
   keep: string;
   nullsNotDistinct: boolean;
   tieBreak: string;
+}
+
+export interface DedupeSummary extends DedupeTarget {
   /** Duplicate groups found by the first pass of this invocation. */
   groups: number;
   /** Rows moved to the backup by this invocation. */
@@ -75,12 +79,7 @@ export interface DedupeSummary {
   restore: string[];
 }
 
-export interface DryRunReport {
-  table: string;
-  key: string[];
-  keep: string;
-  nullsNotDistinct: boolean;
-  tieBreak: string;
+export interface DryRunReport extends DedupeTarget {
   groups: number;
   wouldRemove: number;
   /** Groups whose key has a NULL, left alone because NULLs are distinct. */
