@@ -158,7 +158,6 @@ export class LandfallDatabase extends Construct {
       [EnvVar.dbPort]: String(PG_PORT),
       [EnvVar.dbName]: NEW_DATABASE_NAME,
       [EnvVar.dbUser]: NEW_DATABASE_USER,
-      [EnvVar.dbProxy]: 'true',
     });
     this.grants.push((grantee) => proxy.grantConnect(grantee, NEW_DATABASE_USER));
     return { network: { vpc, subnets, securityGroups: [functionsSg] }, instance, proxy };
@@ -194,7 +193,6 @@ export class LandfallDatabase extends Construct {
       [EnvVar.dbPort]: String(port),
       [EnvVar.dbName]: options.databaseName,
       [EnvVar.dbUser]: options.user,
-      [EnvVar.dbProxy]: String(options.proxy ?? true),
     });
     if (options.iamResourceId) {
       const resourceId = options.iamResourceId;

@@ -40,8 +40,6 @@ export type RegisterCommand = (program: Command, context: CommandContext) => voi
 export interface ResolvedContext {
   configPath: string | null;
   databaseUrl: string | null;
-  /** A transaction-pooling proxy is in the path (LANDFALL_DB_PROXY=true). */
-  proxy: boolean;
 }
 
 /**
@@ -52,7 +50,6 @@ export function resolveContext(options: GlobalOptions, env: CliIo['env']): Resol
   return {
     configPath: options.config ?? env[EnvVar.config] ?? readDevState(landfallHome(env))?.configPath ?? null,
     databaseUrl: options.databaseUrl ?? env[EnvVar.databaseUrl] ?? null,
-    proxy: env[EnvVar.dbProxy] === 'true',
   };
 }
 

@@ -50,7 +50,7 @@ export interface DatabaseHandle {
  */
 export async function openDatabaseWithFallback(context: ResolvedContext, env: CliIo['env']): Promise<DatabaseHandle> {
   if (context.databaseUrl) {
-    const sql = connect({ url: context.databaseUrl, proxy: context.proxy, max: 2, applicationName: 'landfall-cli' });
+    const sql = connect({ url: context.databaseUrl, max: 2, applicationName: 'landfall-cli' });
     return { sql, source: 'flag-or-env', close: () => sql.end({ timeout: 5 }) };
   }
   const home = landfallHome(env);

@@ -8,8 +8,6 @@ export interface ConnectOptions {
   url?: string;
   /** IAM auth through RDS Proxy: host, port, database and user; the password is a fresh token. */
   iam?: { host: string; port: number; database: string; user: string; region: string };
-  /** A transaction-pooling proxy is in the path: no named prepared statements. */
-  proxy?: boolean;
   /** Connections in the pool; a Lambda container uses 1. */
   max?: number;
   /** Supplies the IAM token (injected; the AWS adapter passes `@aws-sdk/rds-signer`). */
@@ -20,13 +18,17 @@ export interface ConnectOptions {
 const isLocalHost = (host: string) => host === 'localhost' || host === '127.0.0.1' || host === '::1';
 
 /**
- * One `postgres` client. TLS is required unless the server is on this machine; behind a
- * proxy statements are not prepared, so no session state survives a transaction.
+ * One `postgres` client, the only way Landfall connects (Lambda functions, local stack, CLI,
+ * benchmarks). TLS is required unless the server is on this machine. Statements are never
+ * prepared by name (`prepare: false`), whatever is in front of the database: RDS Proxy or a
+ * transaction pooler such as pgbouncer may hand the next statement to another server session,
+ * where a named statement does not exist (26000). The engine's statements are few and large, so
+ * the unnamed protocol costs nothing measurable, and one rule cannot be forgotten in one place.
  */
 export function connect(options: ConnectOptions): Sql {
   const common = {
     max: options.max ?? 1,
-    prepare: !options.proxy,
+    prepare: false,
     onnotice: () => {},
     idle_timeout: 60,
     connect_timeout: 15,

@@ -13,8 +13,6 @@ export const EnvVar = {
   dbPort: 'LANDFALL_DB_PORT',
   dbName: 'LANDFALL_DB_NAME',
   dbUser: 'LANDFALL_DB_USER',
-  /** "true" when a transaction-pooling proxy is in the path: no prepared statements. */
-  dbProxy: 'LANDFALL_DB_PROXY',
   /**
    * Secrets Manager secret (ARN) with the database credentials, when an existing database is
    * reached with a password instead of IAM: RDS's JSON (`username`, `password`, `host`, `port`,

@@ -21,7 +21,7 @@ export interface BatchSettings {
 /** How to reach the database: settled options, or a Secrets Manager secret read at cold start. */
 export type DatabaseSource =
   | { kind: 'options'; options: ConnectOptions }
-  | { kind: 'secret'; secretArn: string; overrides: { host?: string; port?: number; database?: string; user?: string }; proxy: boolean; who: string };
+  | { kind: 'secret'; secretArn: string; overrides: { host?: string; port?: number; database?: string; user?: string }; who: string };
 
 /**
  * A connection URL from a secret: RDS's JSON (`username`, `password`, `host`, `port`, `dbname`)
@@ -54,16 +54,14 @@ export function urlFromSecret(secret: string, overrides: Extract<DatabaseSource,
  * (LANDFALL_DB_HOST/PORT/NAME/USER, a fresh token from @aws-sdk/rds-signer per connection).
  */
 export function databaseFromEnv(env: NodeJS.ProcessEnv, who: string): DatabaseSource {
-  const proxy = env[EnvVar.dbProxy] === 'true';
   const url = env[EnvVar.databaseUrl];
-  if (url) return { kind: 'options', options: { url, proxy, max: 1, applicationName: `landfall-${who}` } };
+  if (url) return { kind: 'options', options: { url, max: 1, applicationName: `landfall-${who}` } };
   const secretArn = env[EnvVar.dbSecretArn];
   if (secretArn) {
     const port = env[EnvVar.dbPort];
     return {
       kind: 'secret',
       secretArn,
-      proxy,
       who,
       overrides: {
         ...(env[EnvVar.dbHost] ? { host: env[EnvVar.dbHost] } : {}),
@@ -82,7 +80,7 @@ export function databaseFromEnv(env: NodeJS.ProcessEnv, who: string): DatabaseSo
     region: env[EnvVar.awsRegion] ?? 'us-east-1',
   };
   const signer = new Signer({ hostname: iam.host, port: iam.port, username: iam.user, region: iam.region });
-  return { kind: 'options', options: { iam, proxy, max: 1, applicationName: `landfall-${who}`, tokenProvider: () => signer.getAuthToken() } };
+  return { kind: 'options', options: { iam, max: 1, applicationName: `landfall-${who}`, tokenProvider: () => signer.getAuthToken() } };
 }
 
 /** The consumer's and replay's settings, read once at cold start; fails fast naming what is missing. */
@@ -148,7 +146,7 @@ export async function connectFromSettings(settings: BatchSettings, secrets?: Sec
   const client = secrets ?? new SecretsManagerClient({});
   const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: source.secretArn }));
   if (!SecretString) throw new Error(`database secret ${source.secretArn} has no SecretString`);
-  return connect({ url: urlFromSecret(SecretString, source.overrides), proxy: source.proxy, max: 1, applicationName: `landfall-${source.who}` });
+  return connect({ url: urlFromSecret(SecretString, source.overrides), max: 1, applicationName: `landfall-${source.who}` });
 }
 
 /** The ports of a Lambda container from its environment (config, clients, database). */

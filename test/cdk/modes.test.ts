@@ -65,7 +65,6 @@ describe('existing-database mode with IAM auth', () => {
           [EnvVar.dbPort]: '5432',
           [EnvVar.dbName]: 'warehouse',
           [EnvVar.dbUser]: 'landfall_app',
-          [EnvVar.dbProxy]: 'true',
         }),
       },
     });

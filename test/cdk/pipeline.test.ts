@@ -289,14 +289,13 @@ describe('functions', () => {
     });
   });
 
-  it('the consumer is told where the proxy is and to skip prepared statements', () => {
+  it('the consumer is told where the proxy is and which user to sign a token for', () => {
     t.hasResourceProperties('AWS::Lambda::Function', {
       FunctionName: 'landfall-consumer',
       Environment: {
         Variables: Match.objectLike({
           [EnvVar.dbHost]: getAtt(logicalIdOf(t, 'AWS::RDS::DBProxy', { EngineFamily: 'POSTGRESQL' }), 'Endpoint'),
           [EnvVar.dbUser]: 'landfall',
-          [EnvVar.dbProxy]: 'true',
         }),
       },
     });

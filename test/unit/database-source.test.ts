@@ -2,10 +2,10 @@ import { describe, expect, test } from 'vitest';
 import { databaseFromEnv, urlFromSecret } from '../../shared/consumer/runtime.ts';
 
 describe('databaseFromEnv', () => {
-  test('DATABASE_URL wins and keeps the proxy flag', () => {
-    expect(databaseFromEnv({ DATABASE_URL: 'postgres://u:p@db:5432/x', LANDFALL_DB_PROXY: 'true' }, 'consumer')).toMatchObject({
+  test('DATABASE_URL wins over the IAM settings', () => {
+    expect(databaseFromEnv({ DATABASE_URL: 'postgres://u:p@db:5432/x', LANDFALL_DB_HOST: 'proxy.example' }, 'consumer')).toEqual({
       kind: 'options',
-      options: { url: 'postgres://u:p@db:5432/x', proxy: true, max: 1 },
+      options: { url: 'postgres://u:p@db:5432/x', max: 1, applicationName: 'landfall-consumer' },
     });
   });
 

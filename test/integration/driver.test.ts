@@ -1,0 +1,56 @@
+import postgres from 'postgres';
+import { afterAll, describe, expect, test } from 'vitest';
+import { connect } from '../../shared/db.ts';
+import { createTestDatabase } from '../helpers/database.ts';
+
+// The driver behaviours Landfall's exactly-once contract rests on (patches/postgres+3.4.9.patch).
+const db = await createTestDatabase();
+
+describe('postgres.js as patched for Landfall', () => {
+  test('after a backend is terminated mid-query, the next query on the same client succeeds (no stale 57P01)', async () => {
+    // GIVEN one connection, busy in a long query
+    const sql = connect({ url: db.url, max: 1, applicationName: 'driver-terminate' });
+    afterAll(() => sql.end({ timeout: 5 }));
+    const [backend] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
+    const pid = backend!.pid;
+    const sleeping = sql`select pg_sleep(5)`.then(
+      () => 'finished',
+      (error: { code?: string }) => error.code,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    // WHEN the server terminates it
+    await db.sql`select pg_terminate_backend(${pid})`;
+
+    // THEN the query fails, and the next one runs on a fresh connection
+    expect(await sleeping).toMatch(/CONNECTION_CLOSED|57P01/);
+    expect(await sql`select 1 as one`).toEqual([{ one: 1 }]);
+  });
+
+  test('sql.begin rejects when the server answers COMMIT with ROLLBACK (the lost-batch sequence)', async () => {
+    // GIVEN a client with named prepared statements whose cached COMMIT no longer exists on the
+    // server (what a transaction pooler does when the next transaction lands on another server
+    // connection; here DEALLOCATE ALL does it deterministically)
+    const sql = postgres(db.url, { max: 1, prepare: true, onnotice: () => {} });
+    afterAll(() => sql.end({ timeout: 5 }));
+    await sql`create table if not exists driver_commit (id int primary key)`;
+    await sql.begin(async (tx) => tx`select 1`); // caches the prepared COMMIT
+
+    // WHEN a transaction writes and then commits: COMMIT fails with 26000, aborting the
+    // transaction; postgres.js retries it, and the server answers the retry with ROLLBACK
+    const outcome = sql
+      .begin(async (tx) => {
+        await tx`insert into driver_commit values (1)`;
+        await tx.unsafe('deallocate all');
+        return 'callback returned';
+      })
+      .then(
+        (value) => ({ resolved: value }),
+        (error: { code?: string }) => ({ rejected: error.code }),
+      );
+
+    // THEN sql.begin reports that nothing committed, and indeed nothing did
+    expect(await outcome).toEqual({ rejected: '40000' });
+    expect(await sql`select * from driver_commit`).toHaveLength(0);
+  });
+});
