@@ -46,9 +46,30 @@ function sha256(parts: readonly (string | number | null)[]): string {
   return hash.digest('hex');
 }
 
-/** Deterministic id of a file: bucket + key + version id or ETag. */
-export function fileIdOf(file: Pick<FileIdentity, 'bucket' | 'key' | 'versionId' | 'etag'>): string {
-  return sha256(['file', file.bucket, file.key, file.versionId ?? `etag:${file.etag}`]).slice(0, 32);
+/**
+ * S3's version id as Landfall keeps it: null when the object has none. S3 and emulators spell
+ * "none" several ways (absent, `""`, and `"null"` for an unversioned or suspended bucket, as
+ * moto's CompleteMultipartUpload answers), and all must give the same file id.
+ */
+export function versionIdOf(raw: unknown): string | null {
+  return typeof raw === 'string' && raw !== '' && raw !== 'null' ? raw : null;
+}
+
+/** An ETag without the quotes S3 puts around it in headers and listings. */
+export function etagOf(raw: unknown): string {
+  return typeof raw === 'string' ? raw.replace(/"/g, '') : '';
+}
+
+/**
+ * Deterministic id of a file: bucket + key + version id, or the ETag when there is no version.
+ * The only place a file id is computed (producer, `landfall run`, tests): it normalises the
+ * version id and ETag itself, so callers may hand in what S3 answered.
+ *
+ * @example fileIdOf({ bucket: 'inbox', key: 'orders/a.csv', versionId: put.VersionId, etag: put.ETag })
+ */
+export function fileIdOf(file: { bucket: string; key: string; versionId?: unknown; etag?: unknown }): string {
+  const versionId = versionIdOf(file.versionId);
+  return sha256(['file', file.bucket, file.key, versionId ?? `etag:${etagOf(file.etag)}`]).slice(0, 32);
 }
 
 /**

@@ -74,8 +74,7 @@ export async function dropFile(target: DropTarget, path: string, table: TableCon
     partSize: 5 * 1024 * 1024,
     queueSize: 2,
   }).done();
-  const etag = (put.ETag ?? '').replace(/"/g, '');
-  const fileId = fileIdOf({ bucket: target.buckets.inbox, key, versionId: put.VersionId ?? null, etag });
+  const fileId = fileIdOf({ bucket: target.buckets.inbox, key, versionId: put.VersionId, etag: put.ETag });
   await target.pollInbox?.();
   return { path, key, table, fileId };
 }

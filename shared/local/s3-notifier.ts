@@ -1,4 +1,5 @@
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { etagOf, versionIdOf } from '../batch.ts';
 
 /** An S3 `ObjectCreated:Put` notification record, shaped as S3 sends it (key URL-encoded, `+` for space). */
 export function s3EventRecord(input: { bucket: string; key: string; etag: string; size: number; eventTime: string; sequencer: string; region: string; versionId?: string | null }) {
@@ -58,14 +59,17 @@ export function watchBucket(options: {
       for (const object of page.Contents ?? []) {
         const key = object.Key!;
         if (!options.prefixes.some((p) => key.startsWith(p))) continue;
-        const etag = (object.ETag ?? '').replace(/"/g, '');
+        const etag = etagOf(object.ETag);
         const id = `${key}\u0000${etag}`;
         if (seen.has(id)) continue;
+        // A listing carries no version id; S3's own notification would, so ask for it.
+        const head = await options.s3.send(new HeadObjectCommand({ Bucket: options.bucket, Key: key }));
         lastTime = Math.max(Date.now(), lastTime + 1);
         const record = s3EventRecord({
           bucket: options.bucket,
           key,
           etag,
+          versionId: versionIdOf(head.VersionId),
           size: object.Size ?? 0,
           eventTime: new Date(lastTime).toISOString(),
           sequencer: (++sequence).toString(16).toUpperCase().padStart(16, '0'),

@@ -1,4 +1,4 @@
-import type { FileIdentity } from '../batch.ts';
+import { etagOf, type FileIdentity, versionIdOf } from '../batch.ts';
 
 /** A file named by an S3 ObjectCreated notification. */
 export interface NotifiedFile {
@@ -60,10 +60,10 @@ export function parseS3EventMessage(body: string): NotifiedFile[] {
     const object = record.s3?.object;
     const bucket = stringField(record.s3?.bucket?.name, 's3.bucket.name', index);
     const key = decodeS3Key(stringField(object?.key, 's3.object.key', index));
-    const etag = stringField(object?.eTag, 's3.object.eTag', index).replace(/^"|"$/g, '');
+    const etag = etagOf(stringField(object?.eTag, 's3.object.eTag', index));
     const eventTime = stringField(record.eventTime, 'eventTime', index);
     if (Number.isNaN(new Date(eventTime).getTime())) throw new IntakeMessageError(`S3 event record ${index}: invalid eventTime`);
-    const versionId = typeof object?.versionId === 'string' && object.versionId !== '' && object.versionId !== 'null' ? object.versionId : null;
+    const versionId = versionIdOf(object?.versionId);
     files.push({
       file: { bucket, key, versionId, etag, eventTime },
       sequencer: typeof object?.sequencer === 'string' ? object.sequencer : null,
