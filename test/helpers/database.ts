@@ -15,6 +15,8 @@ export interface TestDatabase {
   /** A client on a fresh database of its own (`prepare: false`, as behind a proxy). */
   sql: Sql;
   url: string;
+  /** The same database through pgbouncer in transaction mode (null without pgbouncer). */
+  pooledUrl: string | null;
   name: string;
 }
 
@@ -36,5 +38,6 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     await cleanup.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
     await cleanup.end();
   });
-  return { sql, url, name };
+  const pooled = inject('pooledAdminDatabaseUrl');
+  return { sql, url, pooledUrl: pooled ? withDatabase(pooled, name) : null, name };
 }

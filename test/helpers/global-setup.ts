@@ -1,9 +1,12 @@
 import type { TestProject } from 'vitest/node';
 import { startTemporaryPostgres } from '../../shared/local/embedded-postgres.ts';
+import { pgbouncerBinary, startPgbouncer } from './pgbouncer.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     adminDatabaseUrl: string;
+    /** The same server through pgbouncer in transaction mode, or null where pgbouncer is not installed. */
+    pooledAdminDatabaseUrl: string | null;
   }
 }
 
@@ -13,11 +16,14 @@ declare module 'vitest' {
  */
 export default async function setup(project: TestProject) {
   const given = process.env.DATABASE_URL;
-  if (given) {
-    project.provide('adminDatabaseUrl', given);
-    return;
-  }
-  const server = await startTemporaryPostgres('landfall-test-pg-');
-  project.provide('adminDatabaseUrl', server.url);
-  return () => server.stop();
+  const server = given ? null : await startTemporaryPostgres('landfall-test-pg-');
+  const url = given ?? server!.url;
+  project.provide('adminDatabaseUrl', url);
+  // pgbouncer (the RDS Proxy stand-in) in front of it, for the suites that run through a pooler.
+  const bouncer = pgbouncerBinary() && new URL(url).hostname === '127.0.0.1' ? await startPgbouncer(url, { poolSize: 3 }) : null;
+  project.provide('pooledAdminDatabaseUrl', bouncer?.urlFor(url) ?? null);
+  return async () => {
+    await bouncer?.stop();
+    await server?.stop();
+  };
 }

@@ -2,6 +2,7 @@ import postgres from 'postgres';
 import { afterAll, describe, expect, test } from 'vitest';
 import { connect } from '../../shared/db.ts';
 import { createTestDatabase } from '../helpers/database.ts';
+import { pgbouncerOrSkip } from '../helpers/pgbouncer.ts';
 
 // The driver behaviours Landfall's exactly-once contract rests on (patches/postgres+3.4.9.patch).
 const db = await createTestDatabase();
@@ -54,3 +55,30 @@ describe('postgres.js as patched for Landfall', () => {
     expect(await sql`select * from driver_commit`).toHaveLength(0);
   });
 });
+
+if (pgbouncerOrSkip('connect() through pgbouncer in transaction mode')) {
+  describe('connect() through pgbouncer in transaction mode (the RDS Proxy stand-in)', () => {
+    test('concurrent transactions on several client connections never meet a missing prepared statement', async () => {
+      // GIVEN Landfall's client with more connections than pgbouncer has server connections, so
+      // consecutive transactions of one client connection land on different server sessions
+      const sql = connect({ url: db.pooledUrl!, max: 8, applicationName: 'driver-pooled' });
+      afterAll(() => sql.end({ timeout: 5 }));
+      await sql`create table if not exists driver_pooled (id int primary key, n int not null)`;
+
+      // WHEN 200 transactions of three statements each run at once
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 200 }, (_, i) =>
+          sql.begin(async (tx) => {
+            await tx`insert into driver_pooled values (${i}, 0)`;
+            await tx`update driver_pooled set n = n + ${1} where id = ${i}`;
+            return tx`select n from driver_pooled where id = ${i}`;
+          }),
+        ),
+      );
+
+      // THEN every one committed (no 26000 "prepared statement does not exist", no 25P02)
+      expect(outcomes.filter((o) => o.status === 'rejected').map((o) => (o as PromiseRejectedResult).reason.code)).toEqual([]);
+      expect(await db.sql`select count(*)::int as n, sum(n)::int as total from driver_pooled`).toEqual([{ n: 200, total: 200 }]);
+    });
+  });
+}

@@ -1,0 +1,151 @@
+import { chmodSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { SQSBatchResponse } from 'aws-lambda';
+import postgres from 'postgres';
+import { afterAll, expect, test } from 'vitest';
+import { parseConfig } from '../../shared/config.ts';
+import { fileReceipts } from '../../shared/ledger/files.ts';
+import { type EmbeddedServer, findFreePort, startEmbeddedPostgres } from '../../shared/local/embedded-postgres.ts';
+import type { SqsHandler } from '../../shared/local/lambda-poller.ts';
+import { dropFile, tableForFile, waitForFile } from '../../shared/local/run-files.ts';
+import { startLocalStack } from '../../shared/local/stack.ts';
+import { FAST_VISIBILITY } from '../helpers/local-stack.ts';
+import { startPgbouncer } from '../helpers/pgbouncer.ts';
+import { csvOf, type Row } from '../helpers/producer-files.ts';
+
+/** mulberry32: a small seeded generator, so a failing run can be repeated with its seed. */
+function seeded(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const FILES = 20;
+const ROWS = 150;
+
+/**
+ * The chaos run, with the stack reaching its own server directly or through pgbouncer in
+ * transaction mode (the RDS Proxy stand-in; it stays up while the server behind it restarts).
+ */
+export function defineChaosTest(through: 'direct' | 'pgbouncer'): void {
+  test(`chaos (${through}): duplicate deliveries, crashes before and after commit, killed connections and a server restart leave exactly the oracle`, async () => {
+    const seed = Number(process.env.CHAOS_SEED ?? Math.floor(Math.random() * 1_000_000));
+    console.log(`chaos seed ${seed} (repeat with CHAOS_SEED=${seed})`);
+    const random = seeded(seed);
+
+    // Files: ~30% of rows reuse a key of an earlier file; small versions, so ties are common and
+    // the arrival order (file, then row) decides them.
+    const files: Row[][] = [];
+    const used: number[] = [];
+    let nextKey = 0;
+    for (let f = 0; f < FILES; f++) {
+      const rows: Row[] = [];
+      for (let r = 0; r < ROWS; r++) {
+        const id = used.length > 0 && random() < 0.3 ? used[Math.floor(random() * used.length)]! : nextKey++;
+        rows.push({ id, val: `f${f}r${r}`, v: 1 + Math.floor(random() * 3) });
+      }
+      used.push(...rows.map((row) => row.id as number));
+      files.push(rows);
+    }
+    const oracle = new Map<number, { val: string; v: number }>();
+    for (const rows of files) {
+      for (const row of rows) {
+        const current = oracle.get(row.id as number);
+        if (!current || (row.v as number) >= current.v) oracle.set(row.id as number, { val: row.val as string, v: row.v as number });
+      }
+    }
+
+    // A server of its own, so the test can restart it.
+    const dir = mkdtempSync(join(tmpdir(), 'landfall-chaos-'));
+    chmodSync(dir, 0o755);
+    const port = await findFreePort();
+    let server: EmbeddedServer = await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), persistent: true, port });
+    afterAll(() => server.stop());
+    const admin = postgres(server.url, { max: 1, onnotice: () => {} });
+    afterAll(() => admin.end({ timeout: 2 }));
+    let databaseUrl = server.url;
+    if (through === 'pgbouncer') {
+      const bouncer = await startPgbouncer(server.url, { poolSize: 4 });
+      afterAll(() => bouncer.stop());
+      databaseUrl = bouncer.urlFor(server.url);
+    }
+    await admin`CREATE TABLE chaos (id int PRIMARY KEY, val text NOT NULL, v int NOT NULL, _landfall_arrival text COLLATE "C")`;
+
+    const config = parseConfig({ tables: [{ table: 'chaos', conflictKey: ['id'], version: 'v', partitions: 4 }], batch: { maxRows: 40, maxBytes: 1024 * 1024 } });
+    const crashes = { before: 0, after: 0, twice: 0 };
+    const chaotic =
+      (_name: string, handler: SqsHandler): SqsHandler =>
+      async (event, context) => {
+        if (random() < 0.1) {
+          crashes.before++;
+          throw new Error('chaos: crashed before doing anything');
+        }
+        const first = await handler(event, context);
+        // Every message is delivered twice.
+        const second = await handler(event, context);
+        crashes.twice++;
+        if (random() < 0.1) {
+          crashes.after++;
+          throw new Error('chaos: crashed after commit, before the acknowledgement');
+        }
+        const failed = new Set([...(first?.batchItemFailures ?? []), ...(second?.batchItemFailures ?? [])].map((f) => f.itemIdentifier));
+        return { batchItemFailures: [...failed].map((itemIdentifier) => ({ itemIdentifier })) } satisfies SQSBatchResponse;
+      };
+    const stack = await startLocalStack({ config, home: join(dir, 'home'), databaseUrl, visibilityTimeouts: FAST_VISIBILITY, wrapHandler: chaotic, logLevel: 'SILENT' });
+    afterAll(() => stack.stop());
+    const target = { s3: stack.s3, sql: stack.sql, config, buckets: stack.buckets, pollInbox: stack.pollInbox };
+
+    // Drop the files one after another (their arrival order is the oracle's order).
+    const dropped = [];
+    for (const [f, rows] of files.entries()) {
+      const path = join(dir, `chaos-${String(f).padStart(2, '0')}.csv`);
+      const { writeFileSync } = await import('node:fs');
+      writeFileSync(path, csvOf(rows));
+      dropped.push(await dropFile(target, path, tableForFile(config, path)));
+    }
+
+    // Kill the stack's connections now and then, and restart the server once.
+    let kills = 0;
+    const killer = setInterval(() => {
+      if (random() < 0.5) {
+        kills++;
+        // Every session but the test's own: the stack's, or pgbouncer's server connections.
+        admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()`.catch(() => {});
+      }
+    }, 400);
+    const restart = (async () => {
+      await new Promise((r) => setTimeout(r, 1500));
+      await server.stop();
+      await new Promise((r) => setTimeout(r, 500));
+      server = await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), persistent: true, port });
+    })();
+
+    const receipts = [];
+    try {
+      await restart;
+      for (const d of dropped) receipts.push(await waitForFile(target, d, { timeoutMs: 240_000 }));
+    } finally {
+      clearInterval(killer);
+    }
+    console.log(`chaos: ${crashes.before} crashes before, ${crashes.after} after commit, ${crashes.twice} double deliveries, ${kills} connection kills, 1 server restart`);
+
+    expect(receipts.map((r) => r.status)).toEqual(Array(FILES).fill('complete'));
+    expect(receipts.filter((r) => !r.addsUp)).toEqual([]);
+    for (const r of receipts) expect(r.read).toBe(ROWS);
+    const stored = await admin<{ id: number; val: string; v: number }[]>`SELECT id, val, v FROM chaos ORDER BY id`;
+    const expected = [...oracle.entries()].sort((a, b) => a[0] - b[0]).map(([id, row]) => ({ id, ...row }));
+    expect(stored.map((r) => ({ ...r }))).toEqual(expected);
+    const [distinct] = await admin`SELECT count(*)::int AS n, count(DISTINCT id)::int AS keys FROM chaos`;
+    expect(distinct!.n).toBe(distinct!.keys);
+    const applications = await admin`SELECT max(applications)::int AS most FROM landfall.batches`;
+    expect(applications[0]!.most).toBe(1);
+    expect((await fileReceipts(stack.sql)).every((r) => r.status === 'complete')).toBe(true);
+    expect(crashes.before + crashes.after).toBeGreaterThan(0);
+  }, 300_000);
+}
