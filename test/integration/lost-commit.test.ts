@@ -1,0 +1,85 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import postgres from 'postgres';
+import { afterAll, beforeAll, expect, inject, test } from 'vitest';
+import { createConsumerHandler } from '../../functions/consumer/handler.ts';
+import { parseConfig } from '../../shared/config.ts';
+import { connect } from '../../shared/db.ts';
+import { migrateLedger } from '../../shared/ledger/migrate.ts';
+import { makeBatch } from '../helpers/batches.ts';
+import { eventually, type Handler, startBatchEmulator } from '../helpers/batch-emulator.ts';
+import { createTestDatabase } from '../helpers/database.ts';
+import { pgbouncerOrSkip, startPgbouncer } from '../helpers/pgbouncer.ts';
+
+// The lost-batch sequence seen through pgbouncer: a client with named prepared statements
+// (what the local stack used to be) commits on a server session where its cached COMMIT does
+// not exist; COMMIT fails with 26000, which aborts the transaction; postgres.js retries it and
+// the server answers the retry with ROLLBACK. The consumer must not acknowledge that batch.
+if (pgbouncerOrSkip('a COMMIT answered with ROLLBACK through pgbouncer')) {
+  const db = await createTestDatabase();
+  const emulator = await startBatchEmulator({ maxReceiveCount: 5 });
+  // Two server sessions, so the test decides which one each transaction gets.
+  const bouncer = await startPgbouncer(inject('adminDatabaseUrl'), { poolSize: 2 });
+  afterAll(() => bouncer.stop());
+  const pooled = bouncer.urlFor(db.url);
+  const prepared = postgres(pooled, { max: 1, prepare: true, onnotice: () => {} });
+  const holder = postgres(pooled, { max: 1, prepare: false, onnotice: () => {} });
+  afterAll(async () => {
+    await prepared.end({ timeout: 5 });
+    await holder.end({ timeout: 5 });
+  });
+  const landfallClient = connect({ url: pooled, max: 1, applicationName: 'lost-commit' });
+  afterAll(() => landfallClient.end({ timeout: 5 }));
+  const config = parseConfig({ tables: [{ table: 'balances', conflictKey: ['id'], version: 'seq', partitions: 1 }] });
+  const consumer = createConsumerHandler({
+    ports: () => emulator.ports(config, prepared),
+    logger: new Logger({ logLevel: 'SILENT' }),
+    metrics: new Metrics({ namespace: 'Test', serviceName: 'test' }),
+  }) as Handler;
+  const shipped = createConsumerHandler({
+    ports: () => emulator.ports(config, landfallClient),
+    logger: new Logger({ logLevel: 'SILENT' }),
+    metrics: new Metrics({ namespace: 'Test', serviceName: 'test' }),
+  }) as Handler;
+
+  beforeAll(async () => {
+    process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+    await migrateLedger(db.sql);
+    await db.sql`CREATE TABLE balances (id int PRIMARY KEY, amount numeric NOT NULL, seq int NOT NULL)`;
+  });
+
+  test('the batch is not acknowledged, is redelivered, and is applied exactly once', async () => {
+    // GIVEN the client's COMMIT prepared on server session A, and A busy with another transaction
+    await prepared.begin(async (tx) => tx`select 1`);
+    let release!: () => void;
+    const held = holder.begin(async (tx) => {
+      await tx`select 1`;
+      await new Promise<void>((resolve) => (release = resolve));
+    });
+    await eventually(async () => release !== undefined, 5_000);
+    const batch = makeBatch({ table: 'balances', rows: [{ id: '1', amount: '100', seq: '1' }, { id: '2', amount: '50', seq: '1' }] });
+    await emulator.stage(batch);
+
+    // WHEN the consumer applies the batch on session B, where that COMMIT does not exist
+    const first = await emulator.deliver(emulator.queues.batches, consumer);
+
+    // THEN the record failed (the transaction rolled back) and nothing is stored or claimed
+    expect(first.response?.batchItemFailures).toHaveLength(1);
+    expect(await db.sql`SELECT * FROM balances`).toEqual([]);
+    expect(await db.sql`SELECT status FROM landfall.batches WHERE batch_id = ${batch.batchId} AND status = 'applied'`).toEqual([]);
+
+    // AND redelivered to a consumer on Landfall's own client (prepare: false; the prepared client
+    // would fail every attempt through a transaction pooler), it is applied exactly once
+    release();
+    await held;
+    await eventually(async () => {
+      await emulator.deliver(emulator.queues.batches, shipped);
+      return (await emulator.depth(emulator.queues.batches)) === 0;
+    }, 30_000);
+    expect(await db.sql`SELECT id, amount::text AS amount FROM balances ORDER BY id`).toEqual([
+      { id: 1, amount: '100' },
+      { id: 2, amount: '50' },
+    ]);
+    expect(await db.sql`SELECT status, applications FROM landfall.batches WHERE batch_id = ${batch.batchId}`).toEqual([{ status: 'applied', applications: 1 }]);
+  });
+}
