@@ -1,3 +1,4 @@
+import { createServer, connect as connectTcp, type Socket } from 'node:net';
 import postgres from 'postgres';
 import { afterAll, describe, expect, test } from 'vitest';
 import { connect } from '../../shared/db.ts';
@@ -6,6 +7,15 @@ import { pgbouncerOrSkip } from '../helpers/pgbouncer.ts';
 
 // The driver behaviours Landfall's exactly-once contract rests on (patches/postgres+3.4.9.patch).
 const db = await createTestDatabase();
+
+/** The ErrorResponse message a backend sends when pg_terminate_backend ends it. */
+function terminatedBackendError(): Buffer {
+  const fields = Buffer.from('SFATAL\0VFATAL\0C57P01\0Mterminating connection due to administrator command\0\0');
+  const head = Buffer.alloc(5);
+  head.write('E', 0);
+  head.writeInt32BE(fields.length + 4, 1);
+  return Buffer.concat([head, fields]);
+}
 
 describe('postgres.js as patched for Landfall', () => {
   test('after a backend is terminated mid-query, the next query on the same client succeeds (no stale 57P01)', async () => {
@@ -26,6 +36,56 @@ describe('postgres.js as patched for Landfall', () => {
     // THEN the query fails, and the next one runs on a fresh connection
     expect(await sleeping).toMatch(/CONNECTION_CLOSED|57P01/);
     expect(await sql`select 1 as one`).toEqual([{ one: 1 }]);
+  });
+
+  test('a connection terminated while postgres.js fetches array types reconnects; its 57P01 is not replayed onto the first query (porsager/postgres#1223)', async () => {
+    // GIVEN a TCP proxy that cuts the first connection when the driver asks for the array types
+    // (the moment a failover or pg_terminate_backend can hit a connection that is starting up)
+    const server = new URL(db.url);
+    let cut = false;
+    const proxy = createServer((client: Socket) => {
+      const upstream = connectTcp(Number(server.port), '127.0.0.1');
+      client.on('data', (chunk: Buffer) => {
+        if (!cut && chunk.includes('typarray')) {
+          // Answer as a terminated backend does: FATAL 57P01, then the socket closes.
+          cut = true;
+          client.end(terminatedBackendError(), () => client.destroy());
+          upstream.destroy();
+          return;
+        }
+        upstream.write(chunk);
+      });
+      upstream.on('data', (chunk: Buffer) => client.write(chunk));
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    afterAll(() => new Promise<void>((resolve) => proxy.close(() => resolve())));
+    const viaProxy = new URL(db.url);
+    viaProxy.port = String((proxy.address() as { port: number }).port);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    afterAll(() => void process.off('unhandledRejection', onUnhandled));
+    const sql = connect({ url: viaProxy.toString(), max: 1, applicationName: 'driver-fetch-types' });
+    afterAll(() => sql.end({ timeout: 5 }));
+
+    // WHEN the first query needs a connection (and the first connection dies in its start-up)
+    const first = await sql`select 1 as one`.then(
+      (rows) => rows,
+      (error: { code?: string }) => error.code,
+    );
+    const second = await sql`select 2 as two`;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+
+    // THEN the first query runs on the new connection (or fails as closed, never with the dead
+    // session's 57P01), nothing escaped as an unhandled rejection, and the client works
+    expect(cut).toBe(true);
+    expect(unhandled).toEqual([]);
+    expect(first === 'CONNECTION_CLOSED' || Array.isArray(first)).toBe(true);
+    expect([...second]).toEqual([{ two: 2 }]);
   });
 
   test('sql.begin rejects when the server answers COMMIT with ROLLBACK (the lost-batch sequence)', async () => {
