@@ -50,6 +50,7 @@ export async function upsertRows(tx: TxSql, target: TargetTable, batch: BatchDat
     rowNumbers: toPgArrayLiteral(pick(batch.rowNumbers)),
     arrival: batch.arrival,
     tombstoneEquals: target.config.delete?.equals ?? '',
+    tombstoneRetentionDays: target.config.delete?.retentionDays ?? 0,
     batchId: batch.batchId,
   };
   const params = [...batch.values.map((column) => toPgArrayLiteral(pick(column))), ...compiled.extraParams.map((p) => extra[p])];
