@@ -134,6 +134,7 @@ export function compileUpsert(plan: UpsertPlan): CompiledUpsert {
       ? [...keys, ...(plan.version ? [`${q(plan.version.name)} DESC NULLS LAST`] : []), `${q(ORDINAL)} DESC`]
       : [...keys, `${q(ORDINAL)} ASC`];
   const written = [...plan.columns.map((c) => c.name), ...(plan.arrivalColumn ? [plan.arrivalColumn] : [])].map(q);
+  // Only used when the plan has a tombstone rule.
   const isTombstone = `red.${q(TOMBSTONE)} = $${params.tombstoneEquals}::text`;
   const isUpsert = `red.${q(TOMBSTONE)} IS DISTINCT FROM $${params.tombstoneEquals}::text`;
   const remembered = plan.tombstone ? rememberedDeletes(plan, params, isTombstone, isUpsert) : null;
