@@ -3,11 +3,11 @@ import { applyBatch } from '../../shared/apply-batch.ts';
 import { type BatchCounts, countsAddUp } from '../../shared/batch.ts';
 import { listQuarantine, retryQuarantine } from '../../shared/quarantine-retry.ts';
 import { replayBatch } from '../../shared/replay-batch.ts';
-import type { TargetTable } from '../../shared/target-table.ts';
+import { prepareTable, type TargetTable, TableConfigError } from '../../shared/target-table.ts';
 import { TOMB_DELETED_AT, tombstoneRelationOf } from '../../shared/tombstones.ts';
 import { fileIdentity, makeBatch } from '../helpers/batches.ts';
 import { createTestDatabase } from '../helpers/database.ts';
-import { prepare } from '../helpers/engine.ts';
+import { prepare, tableConfig } from '../helpers/engine.ts';
 
 const { sql } = await createTestDatabase();
 
@@ -173,5 +173,40 @@ describe('what a tombstone does not stop', () => {
     expect(await stored('t_retention')).toEqual([{ id: 1, name: 'again', v: 4 }]);
     // Key 1's tombstone was cleared by its upsert, key 3's purged on the way: only the live one is left.
     expect(await remembered('t_retention')).toEqual([{ id: 2, v: 5 }]);
+  });
+});
+
+describe('the tombstone table', () => {
+  test('concurrent cold starts create it once, with the key column types and collations of the table', async () => {
+    await sql`CREATE TABLE t_shape (code text COLLATE "C", n numeric(10,2), v timestamptz NOT NULL, PRIMARY KEY (code, n))`;
+    const config = tableConfig({ table: 't_shape', conflictKey: ['code', 'n'], version: 'v', delete: { column: '_op', equals: 'D' } });
+
+    await Promise.all(Array.from({ length: 4 }, () => prepareTable(sql, config)));
+
+    const relation = tombstoneRelationOf({ schema: 'public', name: 't_shape' });
+    const columns = await sql`
+      SELECT attname AS name, format_type(atttypid, atttypmod) AS type, CASE WHEN attcollation = 0 THEN NULL ELSE attcollation::regcollation::text END AS collation
+      FROM pg_attribute WHERE attrelid = to_regclass(${relation.quoted}) AND attnum > 0 ORDER BY attnum`;
+    expect(columns.map((c) => [c.name, c.type, c.collation])).toEqual([
+      ['code', 'text', '"C"'],
+      ['n', 'numeric(10,2)', null],
+      ['landfall$version', 'timestamp with time zone', null],
+      ['landfall$arrival', 'text', '"C"'],
+      ['landfall$deleted_at', 'timestamp with time zone', null],
+    ]);
+    expect(await sql`SELECT table_name, relation FROM landfall.tombstone_tables WHERE table_name = 't_shape'`).toEqual([{ table_name: 't_shape', relation: relation.name }]);
+  });
+
+  test('a key column whose type changed afterwards is refused with the fix, not compared under another equality', async () => {
+    await sql`CREATE TABLE t_altered (id int PRIMARY KEY, v int NOT NULL)`;
+    const config = tableConfig({ table: 't_altered', conflictKey: ['id'], version: 'v', delete: { column: '_op', equals: 'D' } });
+    await prepareTable(sql, config);
+    await sql`ALTER TABLE t_altered ALTER COLUMN id TYPE text`;
+
+    const error = await prepareTable(sql, config).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(TableConfigError);
+    expect((error as TableConfigError).message).toMatch(/tombstone table .* column\(s\) "id" of another type/);
+    expect((error as TableConfigError).fix).toMatch(/^DROP TABLE "landfall"."tombstones_t_altered_[0-9a-f]{10}";/);
   });
 });
