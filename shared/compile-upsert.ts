@@ -100,8 +100,10 @@ function rememberedDeletes(plan: UpsertPlan, params: Record<ExtraParam, number>,
   WHERE ${isUpsert} AND ${keyJoin(plan, 't', 'red')} AND (NOT (${live('t')}) OR coalesce(${beatsTombstone(plan, version, col('red', arrival), 't')}, false))
 ), tomb_purge AS (
   DELETE FROM ${rel} AS t
-  WHERE t.ctid = ANY (ARRAY(SELECT x.ctid FROM ${rel} AS x WHERE NOT (${live('x')}) ORDER BY x.${q(TOMB_DELETED_AT)} LIMIT ${TOMBSTONE_PURGE_LIMIT} FOR UPDATE SKIP LOCKED))
-    AND NOT EXISTS (SELECT 1 FROM red WHERE ${keyJoin(plan, 't', 'red')})
+  WHERE t.ctid = ANY (ARRAY(
+    SELECT x.ctid FROM ${rel} AS x
+    WHERE NOT (${live('x')}) AND NOT EXISTS (SELECT 1 FROM red WHERE ${keyJoin(plan, 'x', 'red')})
+    ORDER BY x.${q(TOMB_DELETED_AT)} LIMIT ${TOMBSTONE_PURGE_LIMIT} FOR UPDATE SKIP LOCKED))
 )`;
   const staleByTombstone = `(${isUpsert} AND EXISTS (SELECT 1 FROM ${rel} AS t WHERE ${keyJoin(plan, 't', 'red')} AND ${beatenBy('t')}))`;
   return { notBeaten, ctes, staleByTombstone };

@@ -176,6 +176,23 @@ describe('what a tombstone does not stop', () => {
   });
 });
 
+describe('expired tombstones', () => {
+  test('a new delete of a key whose tombstone expired replaces it, whatever its version; other expired ones are purged', async () => {
+    const target = await itemsTable('t_expired_again');
+    await applyBatch(sql, target, makeBatch({ table: 't_expired_again', rows: [del(1, 9), del(2, 9), del(3, 9)] }));
+    const relation = tombstoneRelationOf({ schema: 'public', name: 't_expired_again' }).quoted;
+    await sql.unsafe(`UPDATE ${relation} SET "${TOMB_DELETED_AT}" = now() - interval '30 days'`);
+
+    const result = await applyBatch(sql, target, makeBatch({ table: 't_expired_again', rows: [del(1, 4), up(2, 'back', 1)] }));
+
+    expect(result.counts).toMatchObject({ read: 2, unchanged: 1, inserted: 1 });
+    expect(await remembered('t_expired_again')).toEqual([{ id: 1, v: 4 }]);
+    expect(await stored('t_expired_again')).toEqual([{ id: 2, name: 'back', v: 1 }]);
+    const later = await applyBatch(sql, target, makeBatch({ table: 't_expired_again', rows: [up(1, 'older than the new delete', 3)] }));
+    expect(later.counts).toMatchObject({ stale: 1 });
+  });
+});
+
 describe('the tombstone table', () => {
   test('concurrent cold starts create it once, with the key column types and collations of the table', async () => {
     await sql`CREATE TABLE t_shape (code text COLLATE "C", n numeric(10,2), v timestamptz NOT NULL, PRIMARY KEY (code, n))`;
