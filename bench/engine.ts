@@ -16,6 +16,7 @@ import { parseConfig } from '../shared/config.ts';
 import { migrateLedger } from '../shared/ledger/migrate.ts';
 import { benchDatabase } from './database.ts';
 import { prepareTable, type TargetTable } from '../shared/target-table.ts';
+import { tombstoneRelationOf } from '../shared/tombstones.ts';
 
 const ROWS = Number(process.env.ROWS ?? 1_000_000);
 const BATCH = Number(process.env.BATCH ?? 10_000);
@@ -162,6 +163,52 @@ async function runCopyMerge(sql: postgres.Sql, data: DataSet) {
   });
 }
 
+/**
+ * Delete-heavy batches on a table with a delete rule (remembered deletes, DESIGN.md rule 6), on a
+ * copy of the table of its own: half the rows tombstones, then the same keys again as late older
+ * rows (all stale: half against the rows, half against the remembered deletes), then newer rows
+ * that bring the deleted keys back (clearing their tombstones); and pure updates with the delete
+ * rule, to compare with "engine: pure updates" for the cost of the tombstone look-ups.
+ */
+async function benchDeletes(sql: postgres.Sql, record: (name: string, seconds: number, note?: string) => void) {
+  const table = 'bench_deletes';
+  await sql.unsafe(`DROP TABLE IF EXISTS ${table}`);
+  await sql.unsafe(`CREATE TABLE ${table} (LIKE ${TABLE} INCLUDING ALL)`);
+  const config = parseConfig({ tables: [{ table, conflictKey: ['tenant_id', 'sku'], version: 'updated_at', delete: { column: '_op', equals: 'D' } }] });
+  const target = await prepareTable(sql, config.tables[0]!);
+  const remembered = tombstoneRelationOf({ schema: 'public', name: table }).quoted;
+  const run = async (data: DataSet, deleteEvery: number) => {
+    const totals = { inserted: 0, updated: 0, deleted: 0, stale: 0 };
+    const seconds = await timed(async () => {
+      for (let from = 0; from < data.rows; from += BATCH) {
+        const batch = toBatch(data, from, Math.min(data.rows, from + BATCH));
+        const ops = batch.rowNumbers.map((n) => (deleteEvery && n % deleteEvery === 0 ? 'D' : null));
+        const { counts } = await applyBatch(sql, target, { ...batch, table, columns: [...batch.columns, '_op'], values: [...batch.values, ops] });
+        for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += counts[k];
+      }
+    });
+    return { seconds, note: Object.entries(totals).map(([k, v]) => `${k} ${v}`).join(', ') };
+  };
+  const resetDeletes = async () => {
+    await sql.unsafe(`TRUNCATE ${table}, ${remembered}`);
+    await copyInto(sql, table, dataSet(ROWS, 0));
+    await sql.unsafe(`VACUUM ANALYZE ${table}`);
+  };
+
+  await resetDeletes();
+  const pure = await run(dataSet(ROWS, 1), 0);
+  record('engine, delete rule: pure updates', pure.seconds, pure.note);
+
+  await resetDeletes();
+  const half = await run(dataSet(ROWS, 1), 2);
+  record('engine, delete rule: 50% deletes / 50% updates', half.seconds, half.note);
+  const late = await run(dataSet(ROWS, 0), 0);
+  record('engine, delete rule: late older rows (stale vs rows and remembered deletes)', late.seconds, late.note);
+  const back = await run(dataSet(ROWS, 2), 0);
+  record('engine, delete rule: newer rows bring the deleted keys back', back.seconds, back.note);
+  await sql.unsafe(`DROP TABLE ${table}`);
+}
+
 async function main() {
   const { url, stop } = await benchDatabase();
   const sql = postgres(url, { max: 1, prepare: false, onnotice: () => {} });
@@ -218,6 +265,8 @@ async function main() {
 
     await reset(sql, v0);
     record('COPY temp + merge (pins RDS Proxy): pure updates', await runCopyMerge(sql, v1));
+
+    await benchDeletes(sql, record);
 
     const copy = results[0]!.seconds;
     console.log('\n| scenario | rows/s | × COPY | note |\n| --- | ---: | ---: | --- |');

@@ -4,6 +4,7 @@ import type { Sql, TxSql } from './db.ts';
 import { toPgArrayLiteral } from './pg-array.ts';
 import { quarantineRows, type RowFailure } from './quarantine.ts';
 import { statementFor, type TargetTable } from './target-table.ts';
+import { findUnstorableValues } from './unstorable-values.ts';
 import { findNullKeyRows, type UpsertPlan } from './upsert-plan.ts';
 
 export interface ApplyResult {
@@ -49,6 +50,7 @@ export async function upsertRows(tx: TxSql, target: TargetTable, batch: BatchDat
     rowNumbers: toPgArrayLiteral(pick(batch.rowNumbers)),
     arrival: batch.arrival,
     tombstoneEquals: target.config.delete?.equals ?? '',
+    tombstoneRetentionDays: target.config.delete?.retentionDays ?? 0,
     batchId: batch.batchId,
   };
   const params = [...batch.values.map((column) => toPgArrayLiteral(pick(column))), ...compiled.extraParams.map((p) => extra[p])];
@@ -70,6 +72,29 @@ export function nullKeyFailures(plan: UpsertPlan, target: TargetTable, batch: Ba
   });
 }
 
+/** Rows holding a value PostgreSQL can never store (a NUL byte), as failures naming file, row and column. */
+export function unstorableValueFailures(plan: UpsertPlan, target: TargetTable, batch: BatchData): RowFailure[] {
+  const jsonb = new Set(target.catalog.columns.filter((c) => c.baseType === 'jsonb').map((c) => c.name));
+  const inputs = batch.columns.map((name, input) => ({ name, input, jsonb: jsonb.has(name) && plan.columns.some((c) => c.input === input) }));
+  return findUnstorableValues(inputs, batch.values).map((u) => ({
+    row: u.row,
+    sqlstate: u.sqlstate,
+    constraint: null,
+    column: u.column,
+    message: `file "${batch.file.key}" row ${batch.rowNumbers[u.row]} column "${u.column}" ${u.problem}`,
+  }));
+}
+
+/**
+ * Rows refused before anything is bound (a NULL key the index would store twice, a value
+ * PostgreSQL can never store), once each, in row order: the rest of the batch still applies.
+ */
+export function refusedBeforeBinding(plan: UpsertPlan, target: TargetTable, batch: BatchData): RowFailure[] {
+  const byRow = new Map<number, RowFailure>();
+  for (const f of [...nullKeyFailures(plan, target, batch), ...unstorableValueFailures(plan, target, batch)]) if (!byRow.has(f.row)) byRow.set(f.row, f);
+  return [...byRow.values()].sort((a, b) => a.row - b.row);
+}
+
 /** All row indexes of the batch except the listed ones. */
 export function rowsExcept(count: number, excluded: readonly { row: number }[]): number[] | null {
   if (excluded.length === 0) return null;
@@ -87,11 +112,11 @@ export function rowsExcept(count: number, excluded: readonly { row: number }[]):
 export async function applyBatch(sql: Sql, target: TargetTable, batch: BatchData): Promise<ApplyResult> {
   const count = batchRowCount(batch);
   const { plan } = statementFor(target, batch.columns);
-  const nullKeys = nullKeyFailures(plan, target, batch);
+  const refused = refusedBeforeBinding(plan, target, batch);
   return (await sql.begin(async (tx) => {
     if (!(await claimBatch(tx, batch))) return { status: 'already-applied', counts: await storedCounts(tx, batch.batchId) };
-    await quarantineRows(tx, batch, nullKeys);
-    const counts = await upsertRows(tx, target, batch, rowsExcept(count, nullKeys));
+    await quarantineRows(tx, batch, refused);
+    const counts = await upsertRows(tx, target, batch, rowsExcept(count, refused));
     return { status: 'applied', counts };
   })) as ApplyResult;
 }

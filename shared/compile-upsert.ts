@@ -1,5 +1,6 @@
 import { quoteIdent as q } from './identifiers.ts';
-import { ORDINAL, ROW_NUMBER, TOMBSTONE, type UpsertPlan } from './upsert-plan.ts';
+import { TOMB_ARRIVAL, TOMB_DELETED_AT, TOMB_VERSION, TOMBSTONE_PURGE_LIMIT } from './tombstones.ts';
+import { ORDINAL, ROW_ARRIVAL, ROW_NUMBER, TOMBSTONE, type UpsertPlan } from './upsert-plan.ts';
 
 /**
  * The compiled statement of a plan. Its text depends only on the plan, never on the row count:
@@ -13,7 +14,7 @@ export interface CompiledUpsert {
   extraParams: ExtraParam[];
 }
 
-export type ExtraParam = 'rowNumbers' | 'arrival' | 'tombstoneEquals' | 'batchId';
+export type ExtraParam = 'rowNumbers' | 'arrival' | 'tombstoneEquals' | 'tombstoneRetentionDays' | 'batchId';
 
 /** `cur."v"` etc. */
 const col = (alias: string, name: string) => `${alias}.${q(name)}`;
@@ -39,28 +40,93 @@ export function changedPredicate(plan: UpsertPlan, cur: string, inc: string): st
   return `(${side(cur)}) IS DISTINCT FROM (${side(inc)})`;
 }
 
+/**
+ * True when an incoming row (its version and arrival as SQL expressions) beats the remembered
+ * tombstone `t`: a greater version, or the same version and a later arrival (the tombstone
+ * always knows its arrival, so ties are decided by it even without an arrival column).
+ */
+export function beatsTombstone(plan: UpsertPlan, version: string | null, arrival: string, t: string): string {
+  const later = `${arrival} COLLATE "C" > ${col(t, TOMB_ARRIVAL)} COLLATE "C"`;
+  if (!plan.version || version === null) return `(${later})`;
+  const tv = col(t, TOMB_VERSION);
+  return `(${version} > ${tv} OR (${tv} IS NULL AND ${version} IS NOT NULL) OR (${version} IS NOT DISTINCT FROM ${tv} AND ${later}))`;
+}
+
 function keyJoin(plan: UpsertPlan, cur: string, inc: string): string {
   const op = plan.nullsEqual ? 'IS NOT DISTINCT FROM' : '=';
   return plan.key.map((k) => `${col(cur, k)} ${op} ${col(inc, k)}`).join(' AND ');
 }
 
+interface RememberedDeletes {
+  /** Extra condition on the rows the INSERT writes: no live tombstone beats them. */
+  notBeaten: string;
+  /** CTEs that record tombstones, clear the ones a newer upsert beats, and purge expired ones. */
+  ctes: string;
+  /** A red row an upsert a live tombstone beats is stale. */
+  staleByTombstone: string;
+}
+
+/**
+ * The statement's part of DESIGN.md rule 6, against the plan's tombstone table `t` (see
+ * tombstones.ts): a tombstone that wins over the stored row (or finds none) is remembered with
+ * its version and arrival; an upsert a live (unexpired) tombstone beats is stale and written
+ * nowhere; an upsert that beats it clears it. Expired ones are purged, a bounded number per
+ * statement, skipping rows another transaction holds and the keys this statement touches (no
+ * row is modified twice by one statement).
+ */
+function rememberedDeletes(plan: UpsertPlan, params: Record<ExtraParam, number>, isTombstone: string, isUpsert: string): RememberedDeletes {
+  const tomb = plan.tombstone!;
+  const rel = tomb.remembered;
+  const arrival = plan.arrivalColumn ?? ROW_ARRIVAL;
+  const version = plan.version ? col('red', plan.version.name) : null;
+  const live = (t: string) => `${col(t, TOMB_DELETED_AT)} >= now() - $${params.tombstoneRetentionDays}::float8 * interval '1 day'`;
+  const beatenBy = (t: string) => `${live(t)} AND NOT coalesce(${beatsTombstone(plan, version, col('red', arrival), t)}, false)`;
+  const notBeaten = `NOT EXISTS (SELECT 1 FROM ${rel} AS t WHERE ${keyJoin(plan, 't', 'red')} AND ${beatenBy('t')})`;
+  const deleteGuard = winnerGuard(plan, 'cur', 'red');
+  const notOutdated = deleteGuard
+    ? ` AND NOT EXISTS (SELECT 1 FROM ${plan.target} AS cur WHERE ${keyJoin(plan, 'cur', 'red')} AND NOT coalesce(${deleteGuard}, false))`
+    : '';
+  const keys = plan.key.map(q);
+  const stored = [...keys, ...(plan.version ? [q(TOMB_VERSION)] : []), q(TOMB_ARRIVAL), q(TOMB_DELETED_AT)];
+  const values = [...keys.map((k) => `red.${k}`), ...(version ? [version] : []), col('red', arrival), 'now()'];
+  const excludedBeats = beatsTombstone(plan, plan.version ? col('EXCLUDED', TOMB_VERSION) : null, col('EXCLUDED', TOMB_ARRIVAL), 't');
+  const ctes = `, tomb_put AS (
+  INSERT INTO ${rel} AS t (${stored.join(', ')})
+  SELECT ${values.join(', ')} FROM red WHERE ${isTombstone}${notOutdated}
+  ON CONFLICT (${keys.join(', ')}) DO UPDATE SET ${stored.slice(keys.length).map((c) => `${c} = EXCLUDED.${c}`).join(', ')}
+    WHERE NOT (${live('t')}) OR coalesce(${excludedBeats}, false)
+), tomb_clear AS (
+  DELETE FROM ${rel} AS t USING red
+  WHERE ${isUpsert} AND ${keyJoin(plan, 't', 'red')} AND (NOT (${live('t')}) OR coalesce(${beatsTombstone(plan, version, col('red', arrival), 't')}, false))
+), tomb_purge AS (
+  DELETE FROM ${rel} AS t
+  WHERE t.ctid = ANY (ARRAY(
+    SELECT x.ctid FROM ${rel} AS x
+    WHERE NOT (${live('x')}) AND NOT EXISTS (SELECT 1 FROM red WHERE ${keyJoin(plan, 'x', 'red')})
+    ORDER BY x.${q(TOMB_DELETED_AT)} LIMIT ${TOMBSTONE_PURGE_LIMIT} FOR UPDATE SKIP LOCKED))
+)`;
+  const staleByTombstone = `(${isUpsert} AND EXISTS (SELECT 1 FROM ${rel} AS t WHERE ${keyJoin(plan, 't', 'red')} AND ${beatenBy('t')}))`;
+  return { notBeaten, ctes, staleByTombstone };
+}
+
 export function compileUpsert(plan: UpsertPlan): CompiledUpsert {
   const n = plan.inputCount;
   const extraParams: ExtraParam[] = ['rowNumbers', 'batchId'];
-  if (plan.arrivalColumn) extraParams.push('arrival');
-  if (plan.tombstone) extraParams.push('tombstoneEquals');
+  if (plan.arrivalColumn || plan.tombstone) extraParams.push('arrival');
+  if (plan.tombstone) extraParams.push('tombstoneEquals', 'tombstoneRetentionDays');
   const params = Object.fromEntries(extraParams.map((name, i) => [name, n + 1 + i])) as Record<ExtraParam, number>;
   const inputs = Array.from({ length: n }, (_, i) => `i${i}`);
   // Each array is parsed straight into its column's type (one parse, no text intermediate);
   // inputs that are not table columns (the tombstone) stay text.
   const inputTypes = inputs.map(() => 'text');
   for (const c of plan.columns) inputTypes[c.input] = c.param;
+  const rowArrival = `$${params.arrival}::text || '!' || lpad(u.${q(ROW_NUMBER)}::text, 12, '0')`;
   const selectList = [
     `u.${q(ORDINAL)}`,
     `u.${q(ROW_NUMBER)}`,
     ...plan.columns.map((c) => `u.i${c.input}${c.cast ? `::${c.cast}` : ''} AS ${q(c.name)}`),
     ...(plan.tombstone ? [`u.i${plan.tombstone.input} AS ${q(TOMBSTONE)}`] : []),
-    ...(plan.arrivalColumn ? [`$${params.arrival}::text || '!' || lpad(u.${q(ROW_NUMBER)}::text, 12, '0') AS ${q(plan.arrivalColumn)}`] : []),
+    ...(plan.arrivalColumn ? [`${rowArrival} AS ${q(plan.arrivalColumn)}`] : plan.tombstone ? [`${rowArrival} AS ${q(ROW_ARRIVAL)}`] : []),
   ];
   const keys = plan.key.map(q);
   // Upsert: the greatest version wins, ties to the later row. Insert: the first row wins, as
@@ -70,7 +136,11 @@ export function compileUpsert(plan: UpsertPlan): CompiledUpsert {
       ? [...keys, ...(plan.version ? [`${q(plan.version.name)} DESC NULLS LAST`] : []), `${q(ORDINAL)} DESC`]
       : [...keys, `${q(ORDINAL)} ASC`];
   const written = [...plan.columns.map((c) => c.name), ...(plan.arrivalColumn ? [plan.arrivalColumn] : [])].map(q);
-  const notTombstone = plan.tombstone ? `WHERE red.${q(TOMBSTONE)} IS DISTINCT FROM $${params.tombstoneEquals}::text` : '';
+  // Only used when the plan has a tombstone rule.
+  const isTombstone = `red.${q(TOMBSTONE)} = $${params.tombstoneEquals}::text`;
+  const isUpsert = `red.${q(TOMBSTONE)} IS DISTINCT FROM $${params.tombstoneEquals}::text`;
+  const remembered = plan.tombstone ? rememberedDeletes(plan, params, isTombstone, isUpsert) : null;
+  const notTombstone = remembered ? `WHERE ${isUpsert} AND ${remembered.notBeaten}` : '';
 
   const guard = winnerGuard(plan, 'cur', 'EXCLUDED');
   const changed = changedPredicate(plan, 'cur', 'EXCLUDED');
@@ -85,14 +155,15 @@ export function compileUpsert(plan: UpsertPlan): CompiledUpsert {
   const del = plan.tombstone
     ? `, del AS (
   DELETE FROM ${plan.target} AS cur USING red
-  WHERE red.${q(TOMBSTONE)} = $${params.tombstoneEquals}::text AND ${keyJoin(plan, 'cur', 'red')}${deleteGuard ? ` AND ${deleteGuard}` : ''}
+  WHERE ${isTombstone} AND ${keyJoin(plan, 'cur', 'red')}${deleteGuard ? ` AND ${deleteGuard}` : ''}
   RETURNING 1
-)`
+)${remembered!.ctes}`
     : '';
 
-  // Rows that changed nothing are stale (the stored row wins) or unchanged (equal to it). The
-  // join against the stored rows (the statement's snapshot: before this write) runs only when
-  // some rows were skipped: an uncorrelated sub-select is evaluated lazily.
+  // Rows that changed nothing are stale (the stored row, or a remembered delete, wins) or
+  // unchanged (equal to it). The look-up against the stored rows (the statement's snapshot:
+  // before this write) runs only when some rows were skipped: an uncorrelated sub-select is
+  // evaluated lazily.
   const staleWhen =
     plan.mode === 'upsert'
       ? (() => {
@@ -100,6 +171,9 @@ export function compileUpsert(plan: UpsertPlan): CompiledUpsert {
           return g ? `NOT coalesce(${g}, false)` : 'false';
         })()
       : (changedPredicate(plan, 'cur', 'red') ?? 'false');
+  const staleRows = remembered
+    ? `SELECT count(*) FROM red WHERE EXISTS (SELECT 1 FROM ${plan.target} AS cur WHERE ${keyJoin(plan, 'cur', 'red')} AND ${staleWhen}) OR ${remembered.staleByTombstone}`
+    : `SELECT count(*) FROM red JOIN ${plan.target} AS cur ON ${keyJoin(plan, 'cur', 'red')} WHERE ${staleWhen}`;
 
   const text = `WITH src AS (
   SELECT ${selectList.join(', ')}
@@ -121,7 +195,7 @@ export function compileUpsert(plan: UpsertPlan): CompiledUpsert {
 ), c AS MATERIALIZED (
   SELECT rows, reduced, inserted, updated, deleted,
          CASE WHEN reduced > inserted + updated + deleted
-              THEN (SELECT count(*) FROM red JOIN ${plan.target} AS cur ON ${keyJoin(plan, 'cur', 'red')} WHERE ${staleWhen})::int
+              THEN (${staleRows})::int
               ELSE 0 END AS stale
   FROM n
 )

@@ -5,6 +5,8 @@ import { parseTableName } from './identifiers.ts';
 /** `version: "$arrival"`: the later arrival (file, then row) wins. */
 export const ARRIVAL = '$arrival';
 export const DEFAULT_ARRIVAL_COLUMN = '_landfall_arrival';
+/** Cassandra's gc_grace_seconds default is the same idea: a delete outlives late replicas of older writes. */
+export const DEFAULT_TOMBSTONE_RETENTION_DAYS = 10;
 
 const columnName = z.string().min(1, 'must not be empty').max(63, 'is longer than PostgreSQL allows (63 bytes)');
 
@@ -15,7 +17,14 @@ const tableSchema = z
     conflictKey: z.array(columnName).min(1, 'needs at least one column'),
     version: z.string().min(1).default(ARRIVAL),
     mode: z.enum(['upsert', 'insert']).default('upsert'),
-    delete: z.strictObject({ column: columnName, equals: z.string() }).optional(),
+    delete: z
+      .strictObject({
+        column: columnName,
+        equals: z.string(),
+        /** How long a delete is remembered against older upserts (DESIGN.md rule 6), in days. */
+        retentionDays: z.number().positive('must be more than 0').max(36_500, 'must be at most 36500 (100 years)').default(DEFAULT_TOMBSTONE_RETENTION_DAYS),
+      })
+      .optional(),
     partitions: z.number().int().min(1).max(1000).default(8),
     columns: z.record(z.string(), columnName).optional(),
     arrivalColumn: columnName.default(DEFAULT_ARRIVAL_COLUMN),
@@ -40,6 +49,8 @@ const configSchema = z
   .strict();
 
 export type TableConfig = z.output<typeof tableSchema> & { prefix: string };
+/** A table entry as written in the config file (defaults not yet filled in). */
+export type TableConfigInput = z.input<typeof tableSchema>;
 export interface LandfallConfig {
   tables: TableConfig[];
   batch: { maxRows: number; maxBytes: number };

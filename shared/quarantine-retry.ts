@@ -1,7 +1,7 @@
 import type { BatchData } from './batch.ts';
 import { classifyPgError, ErrorClass } from './classify-pg-error.ts';
 import type { Sql, TxSql } from './db.ts';
-import { nullKeyFailures, upsertRows } from './apply-batch.ts';
+import { refusedBeforeBinding, upsertRows } from './apply-batch.ts';
 import { statementFor } from './target-table.ts';
 import type { TargetTable } from './target-table.ts';
 import { BatchShapeError } from './upsert-plan.ts';
@@ -78,9 +78,14 @@ async function retryOne(tx: TxSql, target: TargetTable, q: QuarantinedRow): Prom
   const batch = batchOfRow(q);
   try {
     // Same guard as the engine: a NULL key on an index that lets NULLs repeat is never stored.
-    const [nullKey] = nullKeyFailures(statementFor(target, batch.columns).plan, target, batch);
-    if (nullKey) {
-      await recordStillFailing(tx, q, { code: nullKey.sqlstate, constraint_name: nullKey.constraint, column_name: nullKey.column, message: nullKey.message });
+    const [refused] = refusedBeforeBinding(statementFor(target, batch.columns).plan, target, batch);
+    if (refused) {
+      await recordStillFailing(tx, q, { code: refused.sqlstate, constraint_name: refused.constraint, column_name: refused.column, message: refused.message });
+      return 'failing';
+    }
+    // A NUL byte is kept as ␀ in the quarantine: applying that would store a value the file never had.
+    if (q.sqlstate === '22021') {
+      await recordStillFailing(tx, q, { code: q.sqlstate, column_name: q.column, message: q.message });
       return 'failing';
     }
     return await tx.savepoint(async (sp): Promise<RetryOutcome> => {

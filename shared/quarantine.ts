@@ -1,5 +1,6 @@
 import type { BatchData } from './batch.ts';
 import type { TxSql } from './db.ts';
+import { showNul } from './unstorable-values.ts';
 
 /** Why one row could not be applied: what PostgreSQL said, never the row's values. */
 export interface RowFailure {
@@ -11,9 +12,9 @@ export interface RowFailure {
   message: string;
 }
 
-/** The row of a batch as a JSON object, column → text value. */
+/** The row of a batch as a JSON object, column → text value (a NUL, which jsonb cannot hold, shown as ␀). */
 export function rowAsObject(batch: Pick<BatchData, 'columns' | 'values'>, row: number): Record<string, string | null> {
-  return Object.fromEntries(batch.columns.map((c, i) => [c, batch.values[i]![row] ?? null]));
+  return Object.fromEntries(batch.columns.map((c, i) => [c, showNul(batch.values[i]![row] ?? null)]));
 }
 
 /**

@@ -1,4 +1,4 @@
-import { type ApplyResult, claimBatch, nullKeyFailures, rowsExcept, storedCounts, upsertRows } from './apply-batch.ts';
+import { type ApplyResult, claimBatch, refusedBeforeBinding, rowsExcept, storedCounts, upsertRows } from './apply-batch.ts';
 import { batchRowCount, type BatchData } from './batch.ts';
 import { classifyPgError, ErrorClass } from './classify-pg-error.ts';
 import type { Sql, TxSql } from './db.ts';
@@ -85,12 +85,12 @@ export async function replayBatch(sql: Sql, target: TargetTable, batch: BatchDat
     if (!(await claimBatch(tx, batch))) {
       return { status: 'already-applied', counts: await storedCounts(tx, batch.batchId), failures: [] };
     }
-    const nullKeys = nullKeyFailures(plan, target, batch);
-    const candidates = rowsExcept(count, nullKeys) ?? Array.from({ length: count }, (_, i) => i);
+    const refused = refusedBeforeBinding(plan, target, batch);
+    const candidates = rowsExcept(count, refused) ?? Array.from({ length: count }, (_, i) => i);
     const badValues = await screenValues(tx, target, batch, candidates);
-    const remaining = rowsExcept(count, [...nullKeys, ...badValues]) ?? candidates;
+    const remaining = rowsExcept(count, [...refused, ...badValues]) ?? candidates;
     const pinned = await applyIsolating(tx, target, batch, remaining);
-    const failures = [...nullKeys, ...badValues, ...pinned].sort((a, b) => a.row - b.row);
+    const failures = [...refused, ...badValues, ...pinned].sort((a, b) => a.row - b.row);
     await quarantineRows(tx, batch, failures);
     return { status: 'applied', counts: await storedCounts(tx, batch.batchId), failures };
   })) as ReplayResult;

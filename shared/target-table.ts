@@ -4,6 +4,7 @@ import { checkTableConfig, type KeyCheck, TableConfigError } from './conflict-ke
 import { compileUpsert, type CompiledUpsert } from './compile-upsert.ts';
 import type { Sql } from './db.ts';
 import { parseTableName } from './identifiers.ts';
+import { ensureTombstoneTable } from './tombstones.ts';
 import { buildUpsertPlan, type UpsertPlan } from './upsert-plan.ts';
 
 /** A configured table checked against its catalog, with its compiled statements cached per column set. */
@@ -14,10 +15,15 @@ export interface TargetTable {
   statements: Map<string, { plan: UpsertPlan; compiled: CompiledUpsert }>;
 }
 
-/** Loads the catalog of one table and checks the config against it (throws TableConfigError). */
+/**
+ * Loads the catalog of one table and checks the config against it (throws TableConfigError);
+ * a table with a `delete` rule gets its tombstone table (the ledger must be migrated first).
+ */
 export async function prepareTable(sql: Sql, config: TableConfig): Promise<TargetTable> {
   const catalog = await loadCatalog(sql, parseTableName(config.table));
-  return { config, catalog, keyCheck: checkTableConfig(config, catalog), statements: new Map() };
+  const keyCheck = checkTableConfig(config, catalog);
+  await ensureTombstoneTable(sql, config, catalog, keyCheck);
+  return { config, catalog, keyCheck, statements: new Map() };
 }
 
 /**

@@ -1,11 +1,15 @@
 import type { CatalogColumn, TableCatalog } from './catalog.ts';
 import type { TableConfig } from './config.ts';
 import type { KeyCheck } from './conflict-key.ts';
+import { TOMB_ARRIVAL, TOMB_DELETED_AT, TOMB_VERSION, tombstoneRelationOf } from './tombstones.ts';
 
 /** Internal column names of the statement; a table column with one of these names is refused. */
 export const ORDINAL = 'landfall$ord';
 export const ROW_NUMBER = 'landfall$row';
 export const TOMBSTONE = 'landfall$tomb';
+/** The row's arrival inside the statement when the table has no arrival column of its own. */
+export const ROW_ARRIVAL = TOMB_ARRIVAL;
+const RESERVED = [ORDINAL, ROW_NUMBER, TOMBSTONE, ROW_ARRIVAL, TOMB_VERSION, TOMB_DELETED_AT];
 
 /** Types that have no equality operator: compared as text when looking for changes. */
 const COMPARE_AS_TEXT = new Set(['json', '_json', 'xml', '_xml', 'point', 'line', 'lseg', 'path', 'polygon', 'box', 'circle']);
@@ -40,8 +44,11 @@ export interface UpsertPlan {
   version: PlanColumn | null;
   /** The table's arrival column: set to the row's arrival on every write, compared on ties. */
   arrivalColumn: string | null;
-  /** Tombstone input (a batch column that need not exist in the table). */
-  tombstone: { input: number; equals: string } | null;
+  /**
+   * Tombstone input (a batch column that need not exist in the table), and the quoted table in
+   * the `landfall` schema where deletes are remembered (tombstones.ts).
+   */
+  tombstone: { input: number; equals: string; remembered: string } | null;
   /** Columns set on conflict (non-key batch columns, plus the arrival column). */
   updateColumns: string[];
   /** Columns compared to tell "unchanged" from "updated"; `asText` for types without `=`. */
@@ -82,7 +89,7 @@ function bindingOf(column: CatalogColumn, keyOrVersion: boolean): Pick<PlanColum
  */
 export function buildUpsertPlan(config: TableConfig, catalog: TableCatalog, keyCheck: KeyCheck, columns: readonly string[]): UpsertPlan {
   const byName = new Map<string, CatalogColumn>(catalog.columns.map((c) => [c.name, c]));
-  for (const reserved of [ORDINAL, ROW_NUMBER, TOMBSTONE]) {
+  for (const reserved of RESERVED) {
     if (byName.has(reserved)) throw new BatchShapeError(config.table, reserved, `column name "${reserved}" is reserved by Landfall`);
   }
   const seen = new Set<string>();
@@ -93,7 +100,7 @@ export function buildUpsertPlan(config: TableConfig, catalog: TableCatalog, keyC
     if (seen.has(name)) throw new BatchShapeError(config.table, name, `column "${name}" appears twice in the file`);
     seen.add(name);
     const isTombstone = config.delete?.column === name;
-    if (isTombstone) tombstone = { input, equals: config.delete!.equals };
+    if (isTombstone) tombstone = { input, equals: config.delete!.equals, remembered: tombstoneRelationOf(catalog.table).quoted };
     const column = byName.get(name);
     if (!column) {
       if (isTombstone) return;

@@ -72,4 +72,17 @@ export const migrations: { name: string; up: (tx: TxSql) => Promise<unknown> }[]
         CREATE INDEX quarantine_open_idx ON landfall.quarantine (table_name) WHERE resolved_at IS NULL;
       `),
   },
+  {
+    // One tombstone table per table with a `delete` rule is created at start-up (its key columns
+    // copy the target's types); this lists them, so the remembered deletes can be found.
+    name: '0002-tombstone-tables',
+    up: (tx) =>
+      tx.unsafe(`
+        CREATE TABLE landfall.tombstone_tables (
+          table_name text PRIMARY KEY,
+          relation   text NOT NULL UNIQUE,
+          created_at timestamptz NOT NULL DEFAULT now()
+        );
+      `),
+  },
 ];

@@ -39,7 +39,60 @@ function countNewlines(text: string): number {
   return n;
 }
 
-async function* withoutBom(input: AsyncIterable<Uint8Array>, watch: { bytes: number; limit: number }): AsyncGenerator<Buffer> {
+/**
+ * Where the quote that is never closed opened in a record's raw text: its offset and field
+ * index, or null. Follows the parser's rules: a quote opens a field only at the field's start;
+ * inside, `""` is a quote and a single `"` closes it.
+ */
+export function unclosedQuoteOf(raw: string): { offset: number; field: number } | null {
+  let inQuote = false;
+  let fieldStart = true;
+  let field = 0;
+  let open = { offset: -1, field: 0 };
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i];
+    if (inQuote) {
+      if (c !== '"') continue;
+      if (raw[i + 1] === '"') i++;
+      else inQuote = false;
+      continue;
+    }
+    if (c === '"' && fieldStart) {
+      inQuote = true;
+      open = { offset: i, field };
+    } else if (c === ',') {
+      field++;
+      fieldStart = true;
+      continue;
+    } else if (c === '\n' || c === '\r') {
+      field = 0;
+      fieldStart = true;
+      continue;
+    }
+    fieldStart = false;
+  }
+  return inQuote ? open : null;
+}
+
+/**
+ * An unterminated quoted field refuses the file whole, as PostgreSQL's COPY does ("unterminated
+ * CSV quoted field"): every line after the quote would be one field, so the file's records are
+ * unknown from there on, and rejecting them as one row would undercount `read`.
+ */
+function unterminatedQuoteError(raw: string, startLine: number, row: number, header: readonly string[] | undefined): UnreadableFileError {
+  const open = unclosedQuoteOf(raw);
+  const line = startLine + (open ? countNewlines(raw.slice(0, open.offset)) : 0);
+  const name = open ? (header?.[open.field] ?? `#${open.field + 1}`) : undefined;
+  return new UnreadableFileError(
+    UnreadableReason.unterminatedQuote,
+    `line ${line} (row ${row}${name !== undefined ? `, field "${name}"` : ''}): a quoted field opens here and is never closed, so every line after it ` +
+      'would be read as part of it; the file is refused whole, as PostgreSQL\'s COPY refuses it ("unterminated CSV quoted field"). ' +
+      'Close the quote (a quote inside a quoted field is written "") and drop the file again',
+    { line, ...(name !== undefined ? { field: name } : {}) },
+  );
+}
+
+async function* withoutBom(input: AsyncIterable<Uint8Array>, watch: { bytes: number; limit: number; line: number }): AsyncGenerator<Buffer> {
   let head: Buffer | undefined = Buffer.alloc(0);
   for await (const chunk of input) {
     let buffer = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
@@ -53,7 +106,8 @@ async function* withoutBom(input: AsyncIterable<Uint8Array>, watch: { bytes: num
     if (watch.bytes > watch.limit) {
       throw new UnreadableFileError(
         UnreadableReason.wrongFormat,
-        `no end of record within ${watch.limit} bytes: an unclosed quote or not a CSV file`,
+        `no end of record within ${watch.limit} bytes from line ${watch.line}: a quoted field that opens there and is never closed, or not a CSV file`,
+        { line: watch.line },
       );
     }
     yield buffer;
@@ -66,16 +120,18 @@ async function* withoutBom(input: AsyncIterable<Uint8Array>, watch: { bytes: num
 /**
  * Streams a CSV file (RFC 4180 with a header row, as PostgreSQL's COPY CSV reads it): quoted
  * fields with newlines and doubled quotes, CRLF or LF, a UTF-8 BOM, blank lines skipped.
- * A row with the wrong number of fields, invalid UTF-8 or broken quoting is yielded as a
- * reject and the file goes on. No header at all is an unreadable file.
+ * A row with the wrong number of fields or invalid UTF-8 is yielded as a reject and the file
+ * goes on. No header at all, or a quoted field that is never closed, is an unreadable file.
  */
 export async function* readCsv(input: AsyncIterable<Uint8Array>, options: CsvOptions = {}): AsyncGenerator<SourceEvent> {
-  const watch = { bytes: 0, limit: options.maxRecordBytes ?? 64 * 1024 * 1024 };
+  const watch = { bytes: 0, limit: options.maxRecordBytes ?? 64 * 1024 * 1024, line: 1 };
   let row = 0;
   let header: string[] | undefined;
   // The parser runs ahead of the loop below; these are its own view of the file so far.
   let headerParsed = false;
   let headerError: string | undefined;
+  let quoteError: UnreadableFileError | undefined;
+  let headerNames: string[] | undefined;
   const skipped: SourceEvent[] = [];
   type Parsed = { header: true; fields: Field[]; line: number } | { header: false; row: number; line: number; fields: Field[]; raw?: string };
   const parserOptions: Options<Parsed, { record: Field[]; raw: string } | Field[]> = {
@@ -89,11 +145,13 @@ export async function* readCsv(input: AsyncIterable<Uint8Array>, options: CsvOpt
     cast: castField,
     on_record: (record, info) => {
       watch.bytes = 0;
+      watch.line = info.lines + 1;
       const fields = Array.isArray(record) ? record : record.record;
       const raw = info.raw ?? (Array.isArray(record) ? undefined : record.raw);
       const line = info.lines - countNewlines((raw ?? '').replace(/\r?\n?$/, ''));
       if (!headerParsed) {
         headerParsed = true;
+        headerNames = fields.map((f) => (typeof f === 'string' ? f : ''));
         return { header: true as const, fields, line };
       }
       return { header: false as const, row: ++row, line, fields, raw };
@@ -106,6 +164,11 @@ export async function* readCsv(input: AsyncIterable<Uint8Array>, options: CsvOpt
         return undefined;
       }
       const line = (error as { lines?: number } | undefined)?.lines ?? 0;
+      if ((error as { code?: string } | undefined)?.code === 'CSV_QUOTE_NOT_CLOSED') {
+        const text = raw ?? '';
+        quoteError = unterminatedQuoteError(text, line - countNewlines(text.replace(/\r?\n?$/, '')), ++row, headerNames);
+        return undefined;
+      }
       skipped.push({ kind: 'reject', row: ++row, line, reason: error?.message ?? 'unparseable row', raw: rawText(raw) });
       return undefined;
     },
@@ -116,6 +179,7 @@ export async function* readCsv(input: AsyncIterable<Uint8Array>, options: CsvOpt
   source.pipe(parser);
   for await (const parsed of parser as AsyncIterable<Parsed>) {
     if (headerError !== undefined) throw new UnreadableFileError(UnreadableReason.badHeader, `header: ${headerError}`, { line: 1 });
+    if (quoteError) throw quoteError;
     while (skipped.length > 0) yield skipped.shift()!;
     if (parsed.header) {
       const names = parsed.fields.map((name, i) => {
@@ -150,6 +214,7 @@ export async function* readCsv(input: AsyncIterable<Uint8Array>, options: CsvOpt
     yield { kind: 'row', row: parsed.row, line: parsed.line, values: fields as TextValue[] };
   }
   if (headerError !== undefined) throw new UnreadableFileError(UnreadableReason.badHeader, `header: ${headerError}`, { line: 1 });
+  if (quoteError) throw quoteError;
   while (skipped.length > 0) yield skipped.shift()!;
   if (header === undefined) {
     throw new UnreadableFileError(UnreadableReason.empty, 'empty file: no header row');

@@ -1,15 +1,15 @@
-import { parseConfig, type TableConfig } from '../../shared/config.ts';
+import { parseConfig, type TableConfig, type TableConfigInput } from '../../shared/config.ts';
 import type { Sql } from '../../shared/db.ts';
 import { migrateLedger } from '../../shared/ledger/migrate.ts';
 import { prepareTable, type TargetTable } from '../../shared/target-table.ts';
 
 /** A validated table config from the fields a test cares about. */
-export function tableConfig(fields: Partial<TableConfig> & Pick<TableConfig, 'table' | 'conflictKey'>): TableConfig {
+export function tableConfig(fields: Partial<TableConfigInput> & Pick<TableConfig, 'table' | 'conflictKey'>): TableConfig {
   return parseConfig({ tables: [fields] }).tables[0]!;
 }
 
 /** Creates the ledger and prepares a table that the test created. */
-export async function prepare(sql: Sql, fields: Partial<TableConfig> & Pick<TableConfig, 'table' | 'conflictKey'>): Promise<TargetTable> {
+export async function prepare(sql: Sql, fields: Partial<TableConfigInput> & Pick<TableConfig, 'table' | 'conflictKey'>): Promise<TargetTable> {
   await migrateLedger(sql);
   return prepareTable(sql, tableConfig(fields));
 }

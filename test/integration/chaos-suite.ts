@@ -34,13 +34,14 @@ const ROWS = 150;
  * transaction mode (the RDS Proxy stand-in; it stays up while the server behind it restarts).
  */
 export function defineChaosTest(through: 'direct' | 'pgbouncer'): void {
-  test(`chaos (${through}): duplicate deliveries, crashes before and after commit, killed connections and a server restart leave exactly the oracle`, async () => {
+  test(`chaos (${through}): duplicate deliveries, crashes before and after commit, killed connections, a server restart and remembered deletes leave exactly the oracle`, async () => {
     const seed = Number(process.env.CHAOS_SEED ?? Math.floor(Math.random() * 1_000_000));
     console.log(`chaos seed ${seed} (repeat with CHAOS_SEED=${seed})`);
     const random = seeded(seed);
 
     // Files: ~30% of rows reuse a key of an earlier file; small versions, so ties are common and
-    // the arrival order (file, then row) decides them.
+    // the arrival order (file, then row) decides them; ~15% of rows are deletes, remembered, so an
+    // older row of a deleted key (in a later file, a redelivery or a retry) must not bring it back.
     const files: Row[][] = [];
     const used: number[] = [];
     let nextKey = 0;
@@ -48,18 +49,23 @@ export function defineChaosTest(through: 'direct' | 'pgbouncer'): void {
       const rows: Row[] = [];
       for (let r = 0; r < ROWS; r++) {
         const id = used.length > 0 && random() < 0.3 ? used[Math.floor(random() * used.length)]! : nextKey++;
-        rows.push({ id, val: `f${f}r${r}`, v: 1 + Math.floor(random() * 3) });
+        rows.push({ id, val: `f${f}r${r}`, v: 1 + Math.floor(random() * 3), op: random() < 0.15 ? 'D' : null });
       }
       used.push(...rows.map((row) => row.id as number));
       files.push(rows);
     }
-    const oracle = new Map<number, { val: string; v: number }>();
-    for (const rows of files) {
+    // The winner per key is the greatest version, ties to the later arrival; a winning delete leaves no row.
+    const winners = new Map<number, { val: string; v: number; deleted: boolean; file: number }>();
+    for (const [file, rows] of files.entries()) {
       for (const row of rows) {
-        const current = oracle.get(row.id as number);
-        if (!current || (row.v as number) >= current.v) oracle.set(row.id as number, { val: row.val as string, v: row.v as number });
+        const current = winners.get(row.id as number);
+        if (!current || (row.v as number) >= current.v) winners.set(row.id as number, { val: row.val as string, v: row.v as number, deleted: row.op === 'D', file });
       }
     }
+    const oracle = new Map([...winners].filter(([, w]) => !w.deleted).map(([id, w]) => [id, { val: w.val, v: w.v }]));
+    // Older rows that arrive after their key's winning delete: without remembered deletes each one could bring its key back.
+    const afterDelete = files.flatMap((rows, file) => rows.filter((row) => winners.get(row.id as number)!.deleted && winners.get(row.id as number)!.file < file));
+    expect(afterDelete.length).toBeGreaterThan(0);
 
     // A server of its own, so the test can restart it.
     const dir = mkdtempSync(join(tmpdir(), 'landfall-chaos-'));
@@ -75,9 +81,12 @@ export function defineChaosTest(through: 'direct' | 'pgbouncer'): void {
       afterAll(() => bouncer.stop());
       databaseUrl = bouncer.urlFor(server.url);
     }
-    await admin`CREATE TABLE chaos (id int PRIMARY KEY, val text NOT NULL, v int NOT NULL, _landfall_arrival text COLLATE "C")`;
+    await admin`CREATE TABLE chaos (id int PRIMARY KEY, val text, v int NOT NULL, _landfall_arrival text COLLATE "C")`;
 
-    const config = parseConfig({ tables: [{ table: 'chaos', conflictKey: ['id'], version: 'v', partitions: 4 }], batch: { maxRows: 40, maxBytes: 1024 * 1024 } });
+    const config = parseConfig({
+      tables: [{ table: 'chaos', conflictKey: ['id'], version: 'v', partitions: 4, delete: { column: 'op', equals: 'D' } }],
+      batch: { maxRows: 40, maxBytes: 1024 * 1024 },
+    });
     const crashes = { before: 0, after: 0, twice: 0 };
     const chaotic =
       (_name: string, handler: SqsHandler): SqsHandler =>

@@ -19,6 +19,20 @@ describe('parseConfig', () => {
     expect(config.batch).toEqual({ maxRows: 10_000, maxBytes: 8 * 1024 * 1024 });
   });
 
+  test('a delete rule remembers deletes for 10 days unless told otherwise; the retention must be positive', () => {
+    const config = parseConfig({
+      tables: [
+        { table: 'a', conflictKey: ['id'], delete: { column: '_op', equals: 'D' } },
+        { table: 'b', conflictKey: ['id'], delete: { column: '_op', equals: 'D', retentionDays: 0.5 } },
+      ],
+    });
+
+    expect(config.tables.map((t) => t.delete?.retentionDays)).toEqual([10, 0.5]);
+    expect(problemsOf({ tables: [{ table: 'a', conflictKey: ['id'], delete: { column: '_op', equals: 'D', retentionDays: 0 } }] })).toEqual([
+      'table "a": delete.retentionDays: must be more than 0',
+    ]);
+  });
+
   test('an error names the table and the field', () => {
     expect(problemsOf({ tables: [{ table: 'orders', conflictKey: [] }] })).toEqual(['table "orders": conflictKey: needs at least one column']);
   });

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { UnreadableFileError } from '../../shared/producer/errors.ts';
-import { readCsv } from '../../shared/producer/read-csv.ts';
+import { readCsv, unclosedQuoteOf } from '../../shared/producer/read-csv.ts';
 import type { SourceEvent } from '../../shared/producer/records.ts';
 import { chunked, collect } from '../helpers/producer-files.ts';
 
@@ -85,10 +85,24 @@ describe('readCsv', () => {
     expect(rowsOf(events)).toEqual([['2', 'b']]);
   });
 
-  test('an unclosed quote at the end is rejected, not thrown', async () => {
-    const events = await read('id,name\n1,a\n2,"open\n');
-    expect(rejectsOf(events)).toHaveLength(1);
-    expect(rowsOf(events)).toEqual([['1', 'a']]);
+  test('a quote that is never closed refuses the file whole, naming the line, row and field where it opened', async () => {
+    const error = await read('id,name\n1,a\n\n2,"open\n3,c\n4,d\n').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnreadableFileError);
+    expect(error).toMatchObject({ code: 'unterminated-quote', line: 4, field: 'name' });
+    expect((error as Error).message).toMatch(/^line 4 \(row 2, field "name"\): a quoted field opens here and is never closed/);
+  });
+
+  test('the unclosed quote is found after closed ones, doubled quotes and quoted newlines in the same record', async () => {
+    const error = await read('a,b,c\n1,"x ""y""\nz","open\n2,3,4\n').catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'unterminated-quote', line: 3, field: 'c' });
+  });
+
+  test.each([
+    ['a quote inside an unquoted field', 'ab"c,d', null],
+    ['a closed quoted field', '"a""b",c', null],
+    ['an open quote in the third field', 'a,"b","c', { offset: 6, field: 2 }],
+  ])('unclosedQuoteOf: %s', (_label, raw, expected) => {
+    expect(unclosedQuoteOf(raw)).toEqual(expected);
   });
 
   test('rows are numbered after the header, rejects included', async () => {
@@ -106,6 +120,6 @@ describe('readCsv', () => {
 
   test('an unclosed quote that runs past the record limit makes the file unreadable', async () => {
     const text = `id,name\n1,"${'x'.repeat(5000)}`;
-    await expect(collect(readCsv(chunked(text, 100), { maxRecordBytes: 1000 }))).rejects.toThrow(/no end of record/);
+    await expect(collect(readCsv(chunked(text, 100), { maxRecordBytes: 1000 }))).rejects.toThrow(/no end of record within 1000 bytes from line 2/);
   });
 });

@@ -2,9 +2,10 @@ import { describe, expect, test } from 'vitest';
 import { fileArrivalOf } from '../../shared/batch.ts';
 import type { TableCatalog } from '../../shared/catalog.ts';
 import { checkTableConfig } from '../../shared/conflict-key.ts';
-import { compileUpsert, winnerGuard } from '../../shared/compile-upsert.ts';
+import { beatsTombstone, compileUpsert, winnerGuard } from '../../shared/compile-upsert.ts';
 import { parseTableName, quoteIdent } from '../../shared/identifiers.ts';
 import { toPgArrayLiteral } from '../../shared/pg-array.ts';
+import { tombstoneRelationOf } from '../../shared/tombstones.ts';
 import { BatchShapeError, buildUpsertPlan, findNullKeyRows } from '../../shared/upsert-plan.ts';
 import { tableConfig } from '../helpers/engine.ts';
 
@@ -37,7 +38,7 @@ describe('buildUpsertPlan', () => {
       { name: 'name', type: 'text', input: 1, param: 'text', cast: null },
       { name: 'v', type: 'bigint', input: 2, param: 'bigint', cast: null },
     ]);
-    expect(plan.tombstone).toEqual({ input: 3, equals: 'D' });
+    expect(plan.tombstone).toEqual({ input: 3, equals: 'D', remembered: tombstoneRelationOf({ schema: 'public', name: 'items' }).quoted });
     expect(plan.updateColumns).toEqual(['name', 'v', '_landfall_arrival']);
   });
 
@@ -78,7 +79,7 @@ describe('compileUpsert', () => {
     expect(text).toContain('SELECT DISTINCT ON ("id") * FROM src ORDER BY "id", "v" DESC NULLS LAST, "landfall$ord" DESC');
     expect(text).toContain('ON CONFLICT ("id") DO UPDATE SET "name" = EXCLUDED."name", "v" = EXCLUDED."v", "_landfall_arrival" = EXCLUDED."_landfall_arrival" WHERE');
     expect(text).toContain('RETURNING (xmax = 0) AS ins');
-    expect(extraParams).toEqual(['rowNumbers', 'batchId', 'arrival', 'tombstoneEquals']);
+    expect(extraParams).toEqual(['rowNumbers', 'batchId', 'arrival', 'tombstoneEquals', 'tombstoneRetentionDays']);
   });
 
   test('insert mode never updates', () => {
@@ -94,6 +95,45 @@ describe('compileUpsert', () => {
     expect(winnerGuard(plan, 'cur', 'inc')).toBe(
       '(inc."v" > cur."v" OR (cur."v" IS NULL AND inc."v" IS NOT NULL) OR (inc."v" IS NOT DISTINCT FROM cur."v" AND (cur."_landfall_arrival" IS NULL OR cur."_landfall_arrival" COLLATE "C" <= inc."_landfall_arrival" COLLATE "C")))',
     );
+  });
+});
+
+describe('remembered deletes', () => {
+  test('a table with a delete rule reads and writes its tombstone table; one without does not', () => {
+    const { text } = compileUpsert(buildUpsertPlan(config, catalog, check, ['id', 'name', 'v', '_op']));
+    const plain = tableConfig({ table: 'items', conflictKey: ['id'], version: 'v' });
+    const withoutDeletes = compileUpsert(buildUpsertPlan(plain, catalog, checkTableConfig(plain, catalog), ['id', 'name', 'v'])).text;
+    const relation = tombstoneRelationOf({ schema: 'public', name: 'items' }).quoted;
+
+    expect(text).toContain(`tomb_put AS (\n  INSERT INTO ${relation} AS t ("id", "landfall$version", "landfall$arrival", "landfall$deleted_at")`);
+    expect(text).toContain(`NOT EXISTS (SELECT 1 FROM ${relation} AS t WHERE t."id" = red."id" AND t."landfall$deleted_at" >= now() - $9::float8 * interval '1 day'`);
+    expect(text).toContain('FOR UPDATE SKIP LOCKED');
+    expect(withoutDeletes).not.toContain('landfall$deleted_at');
+  });
+
+  test('an incoming row beats a tombstone with a greater version, or the same version and a later arrival', () => {
+    const plan = buildUpsertPlan(config, catalog, check, ['id', 'v', '_op']);
+
+    expect(beatsTombstone(plan, 'red."v"', 'red."a"', 't')).toBe(
+      '(red."v" > t."landfall$version" OR (t."landfall$version" IS NULL AND red."v" IS NOT NULL) OR (red."v" IS NOT DISTINCT FROM t."landfall$version" AND red."a" COLLATE "C" > t."landfall$arrival" COLLATE "C"))',
+    );
+  });
+
+  test('the tombstone table name is readable, unique per table and fits in 63 bytes', () => {
+    const long = tombstoneRelationOf({ schema: 'public', name: 'ä'.repeat(60) });
+    const a = tombstoneRelationOf({ schema: 'sales', name: 'orders' });
+    const b = tombstoneRelationOf({ schema: 'public', name: 'orders' });
+
+    expect(Buffer.byteLength(long.name)).toBeLessThanOrEqual(63);
+    expect(a.name).toMatch(/^tombstones_orders_[0-9a-f]{10}$/);
+    expect(a.name).not.toBe(b.name);
+    expect(a.quoted).toBe(`"landfall"."${a.name}"`);
+  });
+
+  test('a table column with a name Landfall uses inside the statement is refused', () => {
+    const reserved: TableCatalog = { ...catalog, columns: [...catalog.columns, { ...catalog.columns[1]!, name: 'landfall$arrival' }] };
+
+    expect(() => buildUpsertPlan(config, reserved, checkTableConfig(config, reserved), ['id', 'v'])).toThrow(/"landfall\$arrival" is reserved/);
   });
 });
 
