@@ -85,6 +85,20 @@ export class Monitoring extends Construct {
         0,
         `The ${name} function failed (error, timeout or crash). Check its log group.`,
       );
+      // A partial failure (some records reported back to SQS) is a successful invocation for
+      // Lambda: only the function's own count of failed records shows it.
+      this.alarm(
+        `${capitalise(name)}FailedRecords`,
+        new cloudwatch.Metric({
+          namespace: props.metricsNamespace,
+          metricName: MetricContract.failedRecords,
+          dimensionsMap: { service: MetricContract.serviceNames[name as keyof typeof functions] },
+          statistic: 'Sum',
+          period: FIVE_MINUTES,
+        }),
+        0,
+        `The ${name} function failed on SQS records; they come again, and after maxReceiveCount go to the dead-letter queue. Check its log group.`,
+      );
     }
     // Consumer and replay both emit the row counts (each with its own `service` dimension);
     // a table's figure is the sum of the two.

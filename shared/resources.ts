@@ -170,4 +170,11 @@ export const MetricContract = {
     deleted: 'rowsDeleted',
     quarantined: 'QuarantinedRows',
   },
+  /**
+   * One per SQS record a function failed on (reported in batchItemFailures or, when every
+   * record failed, thrown): a partial failure leaves the invocation a success for Lambda's
+   * Errors metric, so the stack alarms on this one too. Records skipped behind a failed one of
+   * their FIFO group are not counted (they did not fail, they wait).
+   */
+  failedRecords: 'recordsFailed',
 } as const satisfies { serviceNames: Record<FunctionKey, string> } & Record<string, unknown>;
