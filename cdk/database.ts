@@ -13,6 +13,19 @@ export const NEW_DATABASE_USER = 'landfall';
 export const NEW_DATABASE_NAME = 'landfall';
 const PG_PORT = 5432;
 
+/**
+ * Lambda's file of every Amazon CA certificate, RDS's included. Node 20+ runtimes no longer
+ * load it by default; NODE_EXTRA_CA_CERTS adds it to Node's own roots ("CA certificate
+ * loading", https://docs.aws.amazon.com/lambda/latest/dg/lambda-nodejs.html). RDS Proxy
+ * certificates chain to an Amazon root Node already trusts; an instance's are signed by the
+ * RDS CA, which only this file brings. The runtime keeps the file current as RDS rotates CAs.
+ */
+export const LAMBDA_CA_BUNDLE = '/var/runtime/ca-cert.pem';
+export const NODE_EXTRA_CA_CERTS = 'NODE_EXTRA_CA_CERTS';
+
+/** An RDS Proxy endpoint (`name.proxy-abc.region.rds.amazonaws.com`): its certificate needs no extra CA. */
+export const isRdsProxyHost = (host: string) => /\.proxy-[a-z0-9]+\.[a-z0-9-]+\.rds\.amazonaws\.com(\.cn)?$/i.test(host);
+
 export interface FunctionNetwork {
   readonly vpc: ec2.IVpc;
   readonly subnets: ec2.SubnetSelection;
@@ -196,6 +209,8 @@ export class LandfallDatabase extends Construct {
       [EnvVar.dbUser]: options.user,
       [EnvVar.dbProxy]: String(options.proxy ?? true),
     });
+    // Straight to an instance (or anything that is not RDS Proxy): the RDS CA must be trusted.
+    if (options.proxy === false || !isRdsProxyHost(options.host)) this.environment[NODE_EXTRA_CA_CERTS] = LAMBDA_CA_BUNDLE;
     if (options.iamResourceId) {
       const resourceId = options.iamResourceId;
       const user = options.user;
