@@ -4,6 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { EnvVar } from '../shared/env.ts';
 import type { DatabaseOptions, ExistingDatabaseOptions, LocalStackDatabaseOptions, NewDatabaseOptions } from './props.ts';
@@ -86,7 +87,8 @@ export class LandfallDatabase extends Construct {
       maxAzs: 2,
       natGateways: 0,
       subnetConfiguration: [{ name: 'private', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }],
-      restrictDefaultSecurityGroup: false,
+      // The default security group gets no rules (nothing uses it; CDK removes AWS's defaults).
+      restrictDefaultSecurityGroup: true,
       flowLogs: {
         rejected: { destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogs), trafficType: ec2.FlowLogTrafficType.REJECT },
       },
@@ -98,14 +100,14 @@ export class LandfallDatabase extends Construct {
       description: 'Landfall consumer and replay functions',
       allowAllOutbound: false,
     });
-    // HTTPS to the S3 gateway endpoint (S3's public ranges) and the SQS interface endpoint.
-    functionsSg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to S3 and SQS through the VPC endpoints');
+    // HTTPS only to S3 (its regional prefix list, the gateway endpoint's routes) and to the
+    // interface endpoints' security groups (below), not to 0.0.0.0/0.
+    functionsSg.addEgressRule(ec2.Peer.prefixList(s3PrefixListId(this)), ec2.Port.tcp(443), 'HTTPS to S3 through the gateway endpoint');
     const proxySg = new ec2.SecurityGroup(this, 'ProxySecurityGroup', {
       vpc,
       description: 'Landfall RDS Proxy',
       allowAllOutbound: false,
     });
-    proxySg.addEgressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.tcp(443), 'HTTPS to the Secrets Manager endpoint');
     const databaseSg = new ec2.SecurityGroup(this, 'DatabaseSecurityGroup', {
       vpc,
       description: 'Landfall PostgreSQL',
@@ -243,6 +245,27 @@ export class LandfallDatabase extends Construct {
   }
 }
 
+/**
+ * The id of the region's AWS-managed S3 prefix list (`com.amazonaws.<region>.s3`): ids differ
+ * per region and CloudFormation cannot look them up, so a custom resource asks EC2 at deploy
+ * time (the stack stays environment-agnostic, no synth-time lookup).
+ */
+function s3PrefixListId(scope: Construct): string {
+  const lookup = new cr.AwsCustomResource(scope, 'S3PrefixList', {
+    onUpdate: {
+      service: 'EC2',
+      action: 'describeManagedPrefixLists',
+      parameters: { Filters: [{ Name: 'prefix-list-name', Values: [`com.amazonaws.${Stack.of(scope).region}.s3`] }] },
+      physicalResourceId: cr.PhysicalResourceId.of(`s3-prefix-list-${Stack.of(scope).region}`),
+      outputPaths: ['PrefixLists.0.PrefixListId'],
+    },
+    // DescribeManagedPrefixLists supports no resource-level permissions.
+    policy: cr.AwsCustomResourcePolicy.fromSdkCalls({ resources: cr.AwsCustomResourcePolicy.ANY_RESOURCE }),
+    installLatestAwsSdk: false,
+  });
+  return lookup.getResponseField('PrefixLists.0.PrefixListId');
+}
+
 function importSecret(scope: Construct, id: string, nameOrArn: string): secretsmanager.ISecret {
   if (!nameOrArn.startsWith('arn:')) return secretsmanager.Secret.fromSecretNameV2(scope, id, nameOrArn);
   // A complete ARN ends in "-" and six random characters; a partial one (as users often copy
@@ -265,7 +288,11 @@ function addInterfaceEndpoint(
     description: `Landfall ${id}`,
     allowAllOutbound: false,
   });
-  for (const client of clients) sg.addIngressRule(client, ec2.Port.tcp(443), 'HTTPS from Landfall');
+  for (const client of clients) {
+    sg.addIngressRule(client, ec2.Port.tcp(443), 'HTTPS from Landfall');
+    // A security group of the stack's own also needs the way out; an imported one is the user's.
+    if (client instanceof ec2.SecurityGroup) client.addEgressRule(sg, ec2.Port.tcp(443), `HTTPS to the ${id}`);
+  }
   return vpc.addInterfaceEndpoint(id, { service, subnets, securityGroups: [sg], open: false, privateDnsEnabled: true });
 }
 

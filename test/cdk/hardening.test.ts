@@ -4,7 +4,7 @@ import { LAMBDA_CA_BUNDLE, NODE_EXTRA_CA_CERTS } from '../../cdk/database.ts';
 import type { ExistingDatabaseOptions } from '../../cdk/props.ts';
 import { EnvVar } from '../../shared/env.ts';
 import { MetricContract } from '../../shared/resources.ts';
-import { type Synth, synth } from './helpers.ts';
+import { logicalIdOf, propertiesOf, type Synth, synth, testConfig } from './helpers.ts';
 
 // Issue 11, findings 3 and 4: one template property per test.
 
@@ -65,5 +65,141 @@ describe('the RDS CA bundle', () => {
 
   it('the proxy the stack creates needs no extra CA', () => {
     expect(caVariable(synth(), 'consumer')).toBeUndefined();
+  });
+});
+
+describe('least privilege (finding 4)', () => {
+  // GIVEN the default deployment
+  let s: Synth;
+  beforeAll(() => {
+    s = synth();
+  });
+  type Statement = { Sid?: string; Action: string | string[]; Resource: unknown; Condition?: Record<string, unknown>; Principal?: unknown };
+  const statementsOf = (fn: string): Statement[] => {
+    const fnId = logicalIdOf(s.template, 'AWS::Lambda::Function', { FunctionName: `landfall-${fn}` });
+    const role = (propertiesOf(s.template, fnId).Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const [policy] = Object.values(s.template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: role }] } })) as {
+      Properties: { PolicyDocument: { Statement: Statement[] } };
+    }[];
+    return policy!.Properties.PolicyDocument.Statement;
+  };
+  const actions = (st: Statement) => (Array.isArray(st.Action) ? st.Action : [st.Action]);
+  const bucketId = (versioned: boolean) =>
+    versioned
+      ? logicalIdOf(s.template, 'AWS::S3::Bucket', { VersioningConfiguration: { Status: 'Enabled' } })
+      : logicalIdOf(s.template, 'AWS::S3::Bucket', { LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Id: 'expire-applied-batches' })]) } });
+  const objects = (bucket: string, prefix: string) => ({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, `/${prefix}`]] });
+
+  it('the producer cannot delete an inbox version permanently', () => {
+    expect(statementsOf('producer').flatMap(actions)).not.toContain('s3:DeleteObjectVersion');
+  });
+
+  it('the producer may list the inbox only under the table prefixes', () => {
+    const list = statementsOf('producer').find((st) => actions(st).includes('s3:ListBucket'));
+    expect(list?.Condition).toEqual({ StringLike: { 's3:prefix': testConfig.tables.map((t) => `${t.prefix}*`) } });
+  });
+
+  it('the producer writes staging only under batches/ and manifests/', () => {
+    const writes = statementsOf('producer').find((st) => st.Sid === 'WriteStaging');
+    const staging = bucketId(false);
+    expect(writes?.Resource).toEqual([objects(staging, 'batches/*'), objects(staging, 'manifests/*')]);
+  });
+
+  it.each(['consumer', 'replay'])('the %s reads staging only under batches/ and manifests/', (fn) => {
+    const reads = statementsOf(fn).find((st) => st.Sid === 'ReadStaging');
+    const staging = bucketId(false);
+    expect(reads?.Resource).toEqual([objects(staging, 'batches/*'), objects(staging, 'manifests/*')]);
+  });
+
+  it('replay may send to no queue (SQS redrive parks what it cannot finish)', () => {
+    expect(statementsOf('replay').flatMap(actions)).not.toContain('sqs:SendMessage');
+  });
+
+  it('S3 may notify the intake queue only from the inbox of this account', () => {
+    const intake = logicalIdOf(s.template, 'AWS::SQS::Queue', { QueueName: 'landfall-intake' });
+    s.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: intake }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Principal: { Service: 's3.amazonaws.com' },
+            Condition: { ArnLike: { 'aws:SourceArn': { 'Fn::GetAtt': [bucketId(true), 'Arn'] } }, StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it("CloudWatch may use the alarm topic's key only for alarms of this account and region", () => {
+    s.template.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Condition: {
+              StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+              ArnLike: {
+                'aws:SourceArn': {
+                  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':cloudwatch:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':alarm:*']],
+                },
+              },
+            },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it("the VPC's default security group is stripped of its rules", () => {
+    s.template.resourceCountIs('Custom::VpcRestrictDefaultSG', 1);
+  });
+
+  const functionsSg = () => logicalIdOf(s.template, 'AWS::EC2::SecurityGroup', { GroupDescription: 'Landfall consumer and replay functions' });
+  const egressOf = (sg: string) => {
+    const inline = (propertiesOf(s.template, sg).SecurityGroupEgress ?? []) as Record<string, unknown>[];
+    const separate = Object.values(s.template.findResources('AWS::EC2::SecurityGroupEgress', { Properties: { GroupId: { 'Fn::GetAtt': [sg, 'GroupId'] } } })) as {
+      Properties: Record<string, unknown>;
+    }[];
+    return [...inline, ...separate.map((r) => r.Properties)];
+  };
+
+  it('the functions may not reach 0.0.0.0/0', () => {
+    expect(egressOf(functionsSg()).filter((rule) => rule.CidrIp === '0.0.0.0/0')).toEqual([]);
+  });
+
+  it('the functions reach S3 on 443 through its prefix list', () => {
+    const toS3 = egressOf(functionsSg()).filter((rule) => rule.DestinationPrefixListId !== undefined);
+    expect(toS3.map((rule) => [JSON.stringify(rule.DestinationPrefixListId), rule.FromPort, rule.ToPort])).toEqual([
+      [JSON.stringify({ 'Fn::GetAtt': [Object.keys(s.template.findResources('Custom::AWS'))[0], 'PrefixLists.0.PrefixListId'] }), 443, 443],
+    ]);
+  });
+
+  it("the prefix list is looked up at deploy time: the region's S3 list", () => {
+    const [lookup] = Object.values(s.template.findResources('Custom::AWS')) as { Properties: { Update: unknown } }[];
+    const call = JSON.stringify(lookup!.Properties.Update);
+    expect([call.includes('describeManagedPrefixLists'), call.includes('com.amazonaws.'), call.includes('.s3')]).toEqual([true, true, true]);
+  });
+
+  it('the functions reach the SQS endpoint on 443 through its security group', () => {
+    const sqsSg = logicalIdOf(s.template, 'AWS::EC2::SecurityGroup', { GroupDescription: 'Landfall SqsEndpoint' });
+    const toSqs = egressOf(functionsSg()).filter((rule) => JSON.stringify(rule.DestinationSecurityGroupId) === JSON.stringify({ 'Fn::GetAtt': [sqsSg, 'GroupId'] }));
+    expect(toSqs.map((rule) => rule.FromPort)).toEqual([443]);
+  });
+
+  it('the producer has room in /tmp to unpack a gzip-compressed Parquet file', () => {
+    s.template.hasResourceProperties('AWS::Lambda::Function', { FunctionName: 'landfall-producer', EphemeralStorage: { Size: 10240 } });
+  });
+});
+
+describe('LocalStack mode cannot reach a real account', () => {
+  it('is refused without the emulator account', () => {
+    expect(() => synth({ database: { mode: 'localstack', databaseUrlSecret: 'landfall/database-url', account: '' } })).toThrow(
+      /localstack\)\.account: the emulator's 12-digit account id is required/,
+    );
+  });
+
+  it('is bound to the emulator account, so the CDK CLI refuses other credentials', () => {
+    const s = synth({ database: { mode: 'localstack', databaseUrlSecret: 'landfall/database-url', account: '000000000000' } });
+    expect(s.stack.account).toBe('000000000000');
   });
 });
