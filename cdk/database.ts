@@ -7,10 +7,16 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { EnvVar } from '../shared/env.ts';
+import { DEFAULT_APP_ROLE } from '../shared/ledger/app-role.ts';
 import type { DatabaseOptions, ExistingDatabaseOptions, LocalStackDatabaseOptions, NewDatabaseOptions } from './props.ts';
 
-/** The database user of the new-database mode: the RDS master user, reached through the proxy. */
-export const NEW_DATABASE_USER = 'landfall';
+/**
+ * The database user the functions log in as in new-database mode: a least-privilege role
+ * (`landfall grant-role` creates it, shared/ledger/app-role.ts), never the master user.
+ */
+export const NEW_DATABASE_USER = DEFAULT_APP_ROLE;
+/** The RDS master user: only the operator logs in as it (to run `landfall grant-role`). */
+export const NEW_DATABASE_ADMIN = 'landfall_admin';
 export const NEW_DATABASE_NAME = 'landfall';
 const PG_PORT = 5432;
 
@@ -121,7 +127,7 @@ export class LandfallDatabase extends Construct {
       vpc,
       vpcSubnets: subnets,
       securityGroups: [databaseSg],
-      credentials: rds.Credentials.fromGeneratedSecret(NEW_DATABASE_USER),
+      credentials: rds.Credentials.fromGeneratedSecret(NEW_DATABASE_ADMIN),
       databaseName: NEW_DATABASE_NAME,
       port: PG_PORT,
       storageEncrypted: true,
@@ -143,9 +149,17 @@ export class LandfallDatabase extends Construct {
       }),
     });
 
+    // End-to-end IAM: the functions log in to the proxy with IAM tokens and the proxy logs in
+    // to PostgreSQL as the same role with IAM too. The proxy holds no secret, so no password
+    // (least of all the master's) stands between a function and the database.
+    const proxyRole = new iam.Role(this, 'ProxyRole', {
+      assumedBy: new iam.ServicePrincipal('rds.amazonaws.com'),
+      description: 'Landfall RDS Proxy: logs in to PostgreSQL as the application role with IAM',
+    });
     const proxy = new rds.DatabaseProxy(this, 'Proxy', {
       proxyTarget: rds.ProxyTarget.fromInstance(instance),
-      secrets: [instance.secret!],
+      defaultAuthScheme: rds.DefaultAuthScheme.IAM_AUTH,
+      role: proxyRole,
       vpc,
       vpcSubnets: subnets,
       securityGroups: [proxySg],
@@ -163,10 +177,22 @@ export class LandfallDatabase extends Construct {
     proxySg.addIngressRule(functionsSg, ec2.Port.tcp(PG_PORT), 'Landfall functions to RDS Proxy');
     functionsSg.addEgressRule(proxySg, ec2.Port.tcp(PG_PORT), 'Landfall functions to RDS Proxy');
 
+    proxyRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ConnectAsApplicationRole',
+        actions: ['rds-db:connect'],
+        resources: [
+          Stack.of(this).formatArn({
+            service: 'rds-db',
+            resource: 'dbuser',
+            resourceName: `${instance.instanceResourceId}/${NEW_DATABASE_USER}`,
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        ],
+      }),
+    );
+    // No Secrets Manager endpoint: nothing in the VPC reads a secret.
     addVpcEndpoints(this, vpc, subnets, [functionsSg], { s3: true, sqs: true });
-    // The proxy reads the database secret from inside the VPC; without a NAT gateway it needs
-    // this endpoint.
-    addInterfaceEndpoint(this, 'SecretsManagerEndpoint', vpc, subnets, ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER, [proxySg]);
 
     Object.assign(this.environment, {
       [EnvVar.dbHost]: proxy.endpoint,

@@ -306,7 +306,7 @@ export class LandfallStack extends Stack {
     if (this.database.instance?.secret) {
       new CfnOutput(this, 'DatabaseSecretArn', {
         value: this.database.instance.secret.secretArn,
-        description: 'Master credentials of the database (used by the proxy)',
+        description: 'Master credentials of the database: only for `landfall grant-role` (the functions and the proxy use IAM)',
       });
     }
 

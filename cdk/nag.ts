@@ -89,7 +89,7 @@ export function acknowledgeNagFindings(scope: NagScope): void {
       ack(
         instance,
         'AwsSolutions-SMG4',
-        'The master secret is only read by RDS Proxy; the functions authenticate with short-lived IAM tokens, never with this password. Rotating it needs a rotation Lambda and a network path to Secrets Manager, left to the operator.',
+        'The master secret is read by no function and not by RDS Proxy (end-to-end IAM): only the operator uses it, to run `landfall grant-role` once. Rotating it needs a rotation Lambda and a network path to Secrets Manager, left to the operator.',
       );
     }
   }

@@ -156,5 +156,8 @@ export async function connectFromSettings(settings: BatchSettings, secrets?: Sec
 /** The ports of a Lambda container from its environment (config, clients, database). */
 export async function batchPortsFromEnv(env: NodeJS.ProcessEnv, who: string, clients: { s3: S3Client; sqs: SQSClient }): Promise<BatchPorts> {
   const settings = batchSettingsFromEnv(env, who);
-  return createBatchPorts({ ...settings, ...clients, sql: await connectFromSettings(settings) });
+  const sql = await connectFromSettings(settings);
+  // Before the first batch registers its file: on a fresh database the ledger must exist first.
+  await migrateLedger(sql);
+  return createBatchPorts({ ...settings, ...clients, sql });
 }

@@ -1,6 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LAMBDA_CA_BUNDLE, NODE_EXTRA_CA_CERTS } from '../../cdk/database.ts';
+import { LAMBDA_CA_BUNDLE, NEW_DATABASE_ADMIN, NEW_DATABASE_USER, NODE_EXTRA_CA_CERTS } from '../../cdk/database.ts';
 import type { ExistingDatabaseOptions } from '../../cdk/props.ts';
 import { EnvVar } from '../../shared/env.ts';
 import { MetricContract } from '../../shared/resources.ts';
@@ -201,5 +201,50 @@ describe('LocalStack mode cannot reach a real account', () => {
   it('is bound to the emulator account, so the CDK CLI refuses other credentials', () => {
     const s = synth({ database: { mode: 'localstack', databaseUrlSecret: 'landfall/database-url', account: '000000000000' } });
     expect(s.stack.account).toBe('000000000000');
+  });
+});
+
+describe('the database login (finding 3)', () => {
+  let s: Synth;
+  beforeAll(() => {
+    s = synth();
+  });
+
+  it('the master user is not the user the functions log in as', () => {
+    s.template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: Match.objectLike({ SecretStringTemplate: JSON.stringify({ username: NEW_DATABASE_ADMIN }) }),
+    });
+    expect(NEW_DATABASE_ADMIN).not.toBe(NEW_DATABASE_USER);
+  });
+
+  it('the proxy holds no secret (no master password between the functions and the database)', () => {
+    const [proxy] = Object.values(s.template.findResources('AWS::RDS::DBProxy')) as { Properties: { Auth?: unknown } }[];
+    expect(proxy?.Properties.Auth).toBeUndefined();
+  });
+
+  it("the proxy logs in to PostgreSQL as the application role with IAM, on this instance only", () => {
+    const instance = logicalIdOf(s.template, 'AWS::RDS::DBInstance', { Engine: 'postgres' });
+    const proxyRole = (propertiesOf(s.template, logicalIdOf(s.template, 'AWS::RDS::DBProxy', { EngineFamily: 'POSTGRESQL' })).RoleArn as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
+    s.template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: proxyRole }],
+      PolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Action: 'rds-db:connect',
+            Resource: {
+              'Fn::Join': [
+                '',
+                ['arn:', { Ref: 'AWS::Partition' }, ':rds-db:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':dbuser:', { 'Fn::GetAtt': [instance, 'DbiResourceId'] }, `/${NEW_DATABASE_USER}`],
+              ],
+            },
+          }),
+        ],
+      },
+    });
+  });
+
+  it('no Secrets Manager endpoint is paid for: nothing in the VPC reads a secret', () => {
+    const endpoints = Object.values(s.template.findResources('AWS::EC2::VPCEndpoint')).map((e) => JSON.stringify((e as { Properties: { ServiceName: unknown } }).Properties.ServiceName));
+    expect(endpoints.filter((name) => name.includes('secretsmanager'))).toEqual([]);
   });
 });
