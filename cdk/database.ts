@@ -192,7 +192,7 @@ export class LandfallDatabase extends Construct {
       }),
     );
     // No Secrets Manager endpoint: nothing in the VPC reads a secret.
-    addVpcEndpoints(this, vpc, subnets, [functionsSg], { s3: true, sqs: true });
+    addVpcEndpoints(this, vpc, subnets, [functionsSg], { s3: true, sqs: true, ownAccountOnly: true });
 
     Object.assign(this.environment, {
       [EnvVar.dbHost]: proxy.endpoint,
@@ -327,8 +327,24 @@ function addVpcEndpoints(
   vpc: ec2.IVpc,
   subnets: ec2.SubnetSelection,
   clients: ec2.ISecurityGroup[],
-  which: { s3: boolean; sqs: boolean },
+  which: { s3: boolean; sqs: boolean; ownAccountOnly?: boolean },
 ): void {
-  if (which.s3) vpc.addGatewayEndpoint('S3Endpoint', { service: ec2.GatewayVpcEndpointAwsService.S3, subnets: [subnets] });
-  if (which.sqs) addInterfaceEndpoint(scope, 'SqsEndpoint', vpc, subnets, ec2.InterfaceVpcEndpointAwsService.SQS, clients);
+  const endpoints: (ec2.GatewayVpcEndpoint | ec2.InterfaceVpcEndpoint)[] = [];
+  if (which.s3) endpoints.push(vpc.addGatewayEndpoint('S3Endpoint', { service: ec2.GatewayVpcEndpointAwsService.S3, subnets: [subnets] }));
+  if (which.sqs) endpoints.push(addInterfaceEndpoint(scope, 'SqsEndpoint', vpc, subnets, ec2.InterfaceVpcEndpointAwsService.SQS, clients));
+  if (!which.ownAccountOnly) return;
+  // A data perimeter in the stack's own VPC: through these endpoints only buckets and queues
+  // of this account can be reached, so nothing in the VPC can copy data to someone else's.
+  // Not in an existing VPC: other workloads there may use other accounts' resources.
+  for (const endpoint of endpoints) {
+    endpoint.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'OwnAccountResourcesOnly',
+        principals: [new iam.AnyPrincipal()],
+        actions: [endpoint instanceof ec2.GatewayVpcEndpoint ? 's3:*' : 'sqs:*'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:ResourceAccount': Stack.of(scope).account } },
+      }),
+    );
+  }
 }

@@ -186,6 +186,18 @@ describe('least privilege (finding 4)', () => {
     expect(toSqs.map((rule) => rule.FromPort)).toEqual([443]);
   });
 
+  it.each([
+    ['Gateway', 's3:*'],
+    ['Interface', 'sqs:*'],
+  ])("the VPC's %s endpoint reaches only resources of this account", (type, action) => {
+    s.template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      VpcEndpointType: type,
+      PolicyDocument: {
+        Statement: [Match.objectLike({ Action: action, Effect: 'Allow', Condition: { StringEquals: { 'aws:ResourceAccount': { Ref: 'AWS::AccountId' } } } })],
+      },
+    });
+  });
+
   it('the producer has room in /tmp to unpack a gzip-compressed Parquet file', () => {
     s.template.hasResourceProperties('AWS::Lambda::Function', { FunctionName: 'landfall-producer', EphemeralStorage: { Size: 10240 } });
   });
