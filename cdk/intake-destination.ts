@@ -19,8 +19,14 @@ export class AccountBoundSqsDestination implements s3.IBucketNotificationDestina
   }
 
   bind(_scope: Construct, bucket: s3.IBucket): s3.BucketNotificationDestinationConfig {
-    this.queue.grantSendMessages(
-      new iam.ServicePrincipal('s3.amazonaws.com', {
+    // SendMessage only (AWS's documented queue policy for S3 event notifications); CDK's
+    // grantSendMessages would add GetQueueAttributes and GetQueueUrl, which S3 never calls.
+    this.queue.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'InboxNotifications',
+        principals: [new iam.ServicePrincipal('s3.amazonaws.com')],
+        actions: ['sqs:SendMessage'],
+        resources: [this.queue.queueArn],
         conditions: {
           ArnLike: { 'aws:SourceArn': bucket.bucketArn },
           StringEquals: { 'aws:SourceAccount': Stack.of(bucket).account },

@@ -265,7 +265,11 @@ export class LandfallStack extends Stack {
         resources: stagingObjects,
       }),
     );
-    queues.batches.grantSendMessages(this.producer.role);
+    // SendMessage only: the functions get queue URLs from their environment, so neither
+    // GetQueueUrl nor GetQueueAttributes (what grantSendMessages adds) is ever called.
+    const sendTo = (role: iam.Role, sid: string, queue: sqs.Queue) =>
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ sid, actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
+    sendTo(this.producer.role, 'SendBatches', queues.batches);
 
     // Consumer and replay: read staging, tag applied batches, reach the database.
     for (const pf of [this.consumer, this.replay]) {
@@ -281,7 +285,7 @@ export class LandfallStack extends Stack {
     }
     // The consumer routes poison batches to the DLQ itself. Replay sends nothing: SQS's redrive
     // moves what it cannot finish to the parking queue.
-    queues.batchesDlq.grantSendMessages(this.consumer.role);
+    sendTo(this.consumer.role, 'SendPoisonBatches', queues.batchesDlq);
 
     // --- Monitoring and outputs ----------------------------------------------------------------
     this.monitoring = new Monitoring(this, 'Monitoring', {

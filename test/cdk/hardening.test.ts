@@ -111,6 +111,13 @@ describe('least privilege (finding 4)', () => {
     expect(reads?.Resource).toEqual([objects(staging, 'batches/*'), objects(staging, 'manifests/*')]);
   });
 
+  it.each([
+    ['producer', 'SendBatches'],
+    ['consumer', 'SendPoisonBatches'],
+  ])('the %s may only send to its queue, nothing more (it has the URL, it never looks it up)', (fn, sid) => {
+    expect(statementsOf(fn).find((st) => st.Sid === sid)?.Action).toBe('sqs:SendMessage');
+  });
+
   it('replay may send to no queue (SQS redrive parks what it cannot finish)', () => {
     expect(statementsOf('replay').flatMap(actions)).not.toContain('sqs:SendMessage');
   });
@@ -123,6 +130,7 @@ describe('least privilege (finding 4)', () => {
         Statement: Match.arrayWith([
           Match.objectLike({
             Principal: { Service: 's3.amazonaws.com' },
+            Action: 'sqs:SendMessage',
             Condition: { ArnLike: { 'aws:SourceArn': { 'Fn::GetAtt': [bucketId(true), 'Arn'] } }, StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
           }),
         ]),
