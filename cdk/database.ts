@@ -164,7 +164,6 @@ export class LandfallDatabase extends Construct {
       vpcSubnets: subnets,
       securityGroups: [proxySg],
       requireTLS: true,
-      iamAuth: true,
       // Well under the consumer's 60 s timeout: a saturated pool fails the invocation with a
       // clear error (retried by SQS) instead of a Lambda timeout.
       borrowTimeout: Duration.seconds(30),
