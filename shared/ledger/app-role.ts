@@ -115,14 +115,14 @@ async function grantRdsIam(tx: TxSql, name: string): Promise<'granted' | 'not-on
 
 /**
  * The ledger schema, owned by the role with everything in it. Creating or re-owning for
- * another role needs the admin to be a member of it: PostgreSQL 16+ gives the creator of a role
- * only ADMIN OPTION on it, so the admin grants itself the membership first (RDS's master user
- * is not a superuser).
+ * another role needs the admin to be able to SET ROLE to it: PostgreSQL 16+ gives the creator
+ * of a role ADMIN OPTION on it but not SET, so the admin grants itself SET first (RDS's master
+ * user is not a superuser).
  */
 async function ownLedgerSchema(tx: TxSql, name: string): Promise<void> {
   const role = quoteIdent(name);
-  const [member] = await tx<{ member: boolean }[]>`SELECT pg_has_role(current_user, ${name}, 'MEMBER') AS member`;
-  if (!member?.member) await tx.unsafe(`GRANT ${role} TO CURRENT_USER`);
+  const [member] = await tx<{ canSet: boolean }[]>`SELECT pg_has_role(current_user, ${name}, 'SET') AS "canSet"`;
+  if (!member?.canSet) await tx.unsafe(`GRANT ${role} TO CURRENT_USER WITH SET TRUE`);
   const schema = quoteIdent(LEDGER_SCHEMA);
   const [existing] = await tx<{ owner: string }[]>`SELECT nspowner::regrole::text AS owner FROM pg_namespace WHERE nspname = ${LEDGER_SCHEMA}`;
   if (!existing) {

@@ -130,3 +130,40 @@ describe('a cold start on a fresh database', () => {
     }
   });
 });
+
+describe('run by an admin that is not a superuser (as the RDS master user is not)', () => {
+  test('creates the role and gives it the ledger schema', async () => {
+    // GIVEN an admin with CREATEROLE that owns the database and its tables, like RDS's master user
+    const admin = `landfall_rdsmaster_${randomBytes(4).toString('hex')}`;
+    const appRole = `landfall_app2_${randomBytes(4).toString('hex')}`;
+    await sql.unsafe(`CREATE ROLE "${admin}" LOGIN CREATEROLE CREATEDB PASSWORD '${password}'`);
+    await fresh.sql.unsafe('DROP SCHEMA IF EXISTS landfall CASCADE'); // a fresh RDS database has no ledger
+    await fresh.sql.unsafe(`ALTER DATABASE "${fresh.name}" OWNER TO "${admin}"`);
+    await fresh.sql.unsafe(`ALTER SCHEMA public OWNER TO "${admin}"`);
+    const adminUrl = new URL(fresh.url);
+    adminUrl.username = admin;
+    adminUrl.password = password;
+    const asAdmin = postgres(adminUrl.toString(), { max: 1, onnotice: () => {} });
+    try {
+      await asAdmin`CREATE TABLE IF NOT EXISTS orders (id int PRIMARY KEY)`;
+      // WHEN it grants
+      const report = await grantAppRole(asAdmin, { role: appRole, tables: ['orders'], iam: true });
+      // THEN the role exists, owns the ledger schema and may write the table
+      const [owner] = await fresh.sql`SELECT nspowner::regrole::text AS owner FROM pg_namespace WHERE nspname = 'landfall'`;
+      const [canWrite] = await fresh.sql`SELECT has_table_privilege(${appRole}, 'public.orders', 'INSERT') AS ok`;
+      expect([report.created, owner?.owner, canWrite?.ok]).toEqual([true, appRole, true]);
+    } finally {
+      await asAdmin.end({ timeout: 1 });
+      await fresh.sql.unsafe(`DROP SCHEMA IF EXISTS landfall CASCADE`);
+      const [exists] = await sql`SELECT FROM pg_roles WHERE rolname = ${appRole}`;
+      if (exists) await fresh.sql.unsafe(`DROP OWNED BY "${appRole}" CASCADE`);
+      await fresh.sql.unsafe(`DROP ROLE IF EXISTS "${appRole}"`);
+      await fresh.sql.unsafe(`DROP TABLE IF EXISTS orders`);
+      await sql.unsafe(`REASSIGN OWNED BY "${admin}" TO CURRENT_USER`);
+      await fresh.sql.unsafe(`REASSIGN OWNED BY "${admin}" TO CURRENT_USER`);
+      await fresh.sql.unsafe(`DROP OWNED BY "${admin}"`);
+      await sql.unsafe(`DROP OWNED BY "${admin}"`);
+      await sql.unsafe(`DROP ROLE "${admin}"`);
+    }
+  });
+});
