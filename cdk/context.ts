@@ -28,6 +28,7 @@ export const ContextKey = {
   securityGroupId: 'landfall:securityGroupId',
   vpcEndpoints: 'landfall:vpcEndpoints',
   databaseUrlSecret: 'landfall:databaseUrlSecret',
+  localstackAccount: 'landfall:localstackAccount',
   highThroughputFifo: 'landfall:highThroughputFifo',
   consumerMaxConcurrency: 'landfall:consumerMaxConcurrency',
   producerMaxConcurrency: 'landfall:producerMaxConcurrency',
@@ -110,7 +111,7 @@ export function databaseFromContext(get: Get): DatabaseOptions {
         vpcEndpoints: bool(get, ContextKey.vpcEndpoints),
       });
     case 'localstack':
-      return { mode, databaseUrlSecret: str(get, ContextKey.databaseUrlSecret) ?? '' };
+      return { mode, databaseUrlSecret: str(get, ContextKey.databaseUrlSecret) ?? '', account: str(get, ContextKey.localstackAccount) ?? '' };
     default:
       throw new ContextError(`context ${ContextKey.database}: "${mode}" must be new, existing or localstack`);
   }

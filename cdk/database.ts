@@ -4,14 +4,34 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { EnvVar } from '../shared/env.ts';
+import { DEFAULT_APP_ROLE } from '../shared/ledger/app-role.ts';
 import type { DatabaseOptions, ExistingDatabaseOptions, LocalStackDatabaseOptions, NewDatabaseOptions } from './props.ts';
 
-/** The database user of the new-database mode: the RDS master user, reached through the proxy. */
-export const NEW_DATABASE_USER = 'landfall';
+/**
+ * The database user the functions log in as in new-database mode: a least-privilege role
+ * (`landfall grant-role` creates it, shared/ledger/app-role.ts), never the master user.
+ */
+export const NEW_DATABASE_USER = DEFAULT_APP_ROLE;
+/** The RDS master user: only the operator logs in as it (to run `landfall grant-role`). */
+export const NEW_DATABASE_ADMIN = 'landfall_admin';
 export const NEW_DATABASE_NAME = 'landfall';
 const PG_PORT = 5432;
+
+/**
+ * Lambda's file of every Amazon CA certificate, RDS's included. Node 20+ runtimes no longer
+ * load it by default; NODE_EXTRA_CA_CERTS adds it to Node's own roots ("CA certificate
+ * loading", https://docs.aws.amazon.com/lambda/latest/dg/lambda-nodejs.html). RDS Proxy
+ * certificates chain to an Amazon root Node already trusts; an instance's are signed by the
+ * RDS CA, which only this file brings. The runtime keeps the file current as RDS rotates CAs.
+ */
+export const LAMBDA_CA_BUNDLE = '/var/runtime/ca-cert.pem';
+export const NODE_EXTRA_CA_CERTS = 'NODE_EXTRA_CA_CERTS';
+
+/** An RDS Proxy endpoint (`name.proxy-abc.region.rds.amazonaws.com`): its certificate needs no extra CA. */
+export const isRdsProxyHost = (host: string) => /\.proxy-[a-z0-9]+\.[a-z0-9-]+\.rds\.amazonaws\.com(\.cn)?$/i.test(host);
 
 export interface FunctionNetwork {
   readonly vpc: ec2.IVpc;
@@ -73,7 +93,8 @@ export class LandfallDatabase extends Construct {
       maxAzs: 2,
       natGateways: 0,
       subnetConfiguration: [{ name: 'private', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }],
-      restrictDefaultSecurityGroup: false,
+      // The default security group gets no rules (nothing uses it; CDK removes AWS's defaults).
+      restrictDefaultSecurityGroup: true,
       flowLogs: {
         rejected: { destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogs), trafficType: ec2.FlowLogTrafficType.REJECT },
       },
@@ -85,14 +106,14 @@ export class LandfallDatabase extends Construct {
       description: 'Landfall consumer and replay functions',
       allowAllOutbound: false,
     });
-    // HTTPS to the S3 gateway endpoint (S3's public ranges) and the SQS interface endpoint.
-    functionsSg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to S3 and SQS through the VPC endpoints');
+    // HTTPS only to S3 (its regional prefix list, the gateway endpoint's routes) and to the
+    // interface endpoints' security groups (below), not to 0.0.0.0/0.
+    functionsSg.addEgressRule(ec2.Peer.prefixList(s3PrefixListId(this)), ec2.Port.tcp(443), 'HTTPS to S3 through the gateway endpoint');
     const proxySg = new ec2.SecurityGroup(this, 'ProxySecurityGroup', {
       vpc,
       description: 'Landfall RDS Proxy',
       allowAllOutbound: false,
     });
-    proxySg.addEgressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.tcp(443), 'HTTPS to the Secrets Manager endpoint');
     const databaseSg = new ec2.SecurityGroup(this, 'DatabaseSecurityGroup', {
       vpc,
       description: 'Landfall PostgreSQL',
@@ -106,7 +127,7 @@ export class LandfallDatabase extends Construct {
       vpc,
       vpcSubnets: subnets,
       securityGroups: [databaseSg],
-      credentials: rds.Credentials.fromGeneratedSecret(NEW_DATABASE_USER),
+      credentials: rds.Credentials.fromGeneratedSecret(NEW_DATABASE_ADMIN),
       databaseName: NEW_DATABASE_NAME,
       port: PG_PORT,
       storageEncrypted: true,
@@ -128,14 +149,21 @@ export class LandfallDatabase extends Construct {
       }),
     });
 
+    // End-to-end IAM: the functions log in to the proxy with IAM tokens and the proxy logs in
+    // to PostgreSQL as the same role with IAM too. The proxy holds no secret, so no password
+    // (least of all the master's) stands between a function and the database.
+    const proxyRole = new iam.Role(this, 'ProxyRole', {
+      assumedBy: new iam.ServicePrincipal('rds.amazonaws.com'),
+      description: 'Landfall RDS Proxy: logs in to PostgreSQL as the application role with IAM',
+    });
     const proxy = new rds.DatabaseProxy(this, 'Proxy', {
       proxyTarget: rds.ProxyTarget.fromInstance(instance),
-      secrets: [instance.secret!],
+      defaultAuthScheme: rds.DefaultAuthScheme.IAM_AUTH,
+      role: proxyRole,
       vpc,
       vpcSubnets: subnets,
       securityGroups: [proxySg],
       requireTLS: true,
-      iamAuth: true,
       // Well under the consumer's 60 s timeout: a saturated pool fails the invocation with a
       // clear error (retried by SQS) instead of a Lambda timeout.
       borrowTimeout: Duration.seconds(30),
@@ -148,10 +176,22 @@ export class LandfallDatabase extends Construct {
     proxySg.addIngressRule(functionsSg, ec2.Port.tcp(PG_PORT), 'Landfall functions to RDS Proxy');
     functionsSg.addEgressRule(proxySg, ec2.Port.tcp(PG_PORT), 'Landfall functions to RDS Proxy');
 
-    addVpcEndpoints(this, vpc, subnets, [functionsSg], { s3: true, sqs: true });
-    // The proxy reads the database secret from inside the VPC; without a NAT gateway it needs
-    // this endpoint.
-    addInterfaceEndpoint(this, 'SecretsManagerEndpoint', vpc, subnets, ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER, [proxySg]);
+    proxyRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ConnectAsApplicationRole',
+        actions: ['rds-db:connect'],
+        resources: [
+          Stack.of(this).formatArn({
+            service: 'rds-db',
+            resource: 'dbuser',
+            resourceName: `${instance.instanceResourceId}/${NEW_DATABASE_USER}`,
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        ],
+      }),
+    );
+    // No Secrets Manager endpoint: nothing in the VPC reads a secret.
+    addVpcEndpoints(this, vpc, subnets, [functionsSg], { s3: true, sqs: true, ownAccountOnly: true });
 
     Object.assign(this.environment, {
       [EnvVar.dbHost]: proxy.endpoint,
@@ -194,6 +234,8 @@ export class LandfallDatabase extends Construct {
       [EnvVar.dbName]: options.databaseName,
       [EnvVar.dbUser]: options.user,
     });
+    // Straight to an instance (or anything that is not RDS Proxy): the RDS CA must be trusted.
+    if (options.proxy === false || !isRdsProxyHost(options.host)) this.environment[NODE_EXTRA_CA_CERTS] = LAMBDA_CA_BUNDLE;
     if (options.iamResourceId) {
       const resourceId = options.iamResourceId;
       const user = options.user;
@@ -226,6 +268,27 @@ export class LandfallDatabase extends Construct {
   }
 }
 
+/**
+ * The id of the region's AWS-managed S3 prefix list (`com.amazonaws.<region>.s3`): ids differ
+ * per region and CloudFormation cannot look them up, so a custom resource asks EC2 at deploy
+ * time (the stack stays environment-agnostic, no synth-time lookup).
+ */
+function s3PrefixListId(scope: Construct): string {
+  const lookup = new cr.AwsCustomResource(scope, 'S3PrefixList', {
+    onUpdate: {
+      service: 'EC2',
+      action: 'describeManagedPrefixLists',
+      parameters: { Filters: [{ Name: 'prefix-list-name', Values: [`com.amazonaws.${Stack.of(scope).region}.s3`] }] },
+      physicalResourceId: cr.PhysicalResourceId.of(`s3-prefix-list-${Stack.of(scope).region}`),
+      outputPaths: ['PrefixLists.0.PrefixListId'],
+    },
+    // DescribeManagedPrefixLists supports no resource-level permissions.
+    policy: cr.AwsCustomResourcePolicy.fromSdkCalls({ resources: cr.AwsCustomResourcePolicy.ANY_RESOURCE }),
+    installLatestAwsSdk: false,
+  });
+  return lookup.getResponseField('PrefixLists.0.PrefixListId');
+}
+
 function importSecret(scope: Construct, id: string, nameOrArn: string): secretsmanager.ISecret {
   if (!nameOrArn.startsWith('arn:')) return secretsmanager.Secret.fromSecretNameV2(scope, id, nameOrArn);
   // A complete ARN ends in "-" and six random characters; a partial one (as users often copy
@@ -248,7 +311,11 @@ function addInterfaceEndpoint(
     description: `Landfall ${id}`,
     allowAllOutbound: false,
   });
-  for (const client of clients) sg.addIngressRule(client, ec2.Port.tcp(443), 'HTTPS from Landfall');
+  for (const client of clients) {
+    sg.addIngressRule(client, ec2.Port.tcp(443), 'HTTPS from Landfall');
+    // A security group of the stack's own also needs the way out; an imported one is the user's.
+    if (client instanceof ec2.SecurityGroup) client.addEgressRule(sg, ec2.Port.tcp(443), `HTTPS to the ${id}`);
+  }
   return vpc.addInterfaceEndpoint(id, { service, subnets, securityGroups: [sg], open: false, privateDnsEnabled: true });
 }
 
@@ -257,8 +324,24 @@ function addVpcEndpoints(
   vpc: ec2.IVpc,
   subnets: ec2.SubnetSelection,
   clients: ec2.ISecurityGroup[],
-  which: { s3: boolean; sqs: boolean },
+  which: { s3: boolean; sqs: boolean; ownAccountOnly?: boolean },
 ): void {
-  if (which.s3) vpc.addGatewayEndpoint('S3Endpoint', { service: ec2.GatewayVpcEndpointAwsService.S3, subnets: [subnets] });
-  if (which.sqs) addInterfaceEndpoint(scope, 'SqsEndpoint', vpc, subnets, ec2.InterfaceVpcEndpointAwsService.SQS, clients);
+  const endpoints: (ec2.GatewayVpcEndpoint | ec2.InterfaceVpcEndpoint)[] = [];
+  if (which.s3) endpoints.push(vpc.addGatewayEndpoint('S3Endpoint', { service: ec2.GatewayVpcEndpointAwsService.S3, subnets: [subnets] }));
+  if (which.sqs) endpoints.push(addInterfaceEndpoint(scope, 'SqsEndpoint', vpc, subnets, ec2.InterfaceVpcEndpointAwsService.SQS, clients));
+  if (!which.ownAccountOnly) return;
+  // A data perimeter in the stack's own VPC: through these endpoints only buckets and queues
+  // of this account can be reached, so nothing in the VPC can copy data to someone else's.
+  // Not in an existing VPC: other workloads there may use other accounts' resources.
+  for (const endpoint of endpoints) {
+    endpoint.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'OwnAccountResourcesOnly',
+        principals: [new iam.AnyPrincipal()],
+        actions: [endpoint instanceof ec2.GatewayVpcEndpoint ? 's3:*' : 'sqs:*'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:ResourceAccount': Stack.of(scope).account } },
+      }),
+    );
+  }
 }

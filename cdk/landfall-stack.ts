@@ -5,7 +5,6 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambdaEvents from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { EnvVar } from '../shared/env.ts';
@@ -24,6 +23,7 @@ import {
 } from '../shared/resources.ts';
 import { LandfallDatabase } from './database.ts';
 import { Monitoring } from './monitoring.ts';
+import { AccountBoundSqsDestination } from './intake-destination.ts';
 import { acknowledgeNagFindings } from './nag.ts';
 import { PipelineFunction } from './pipeline-function.ts';
 import {
@@ -31,6 +31,7 @@ import {
   defaultConsumerMaxConcurrency,
   type FunctionEntries,
   type LandfallOptions,
+  stackEnvironment,
   validateOptions,
 } from './props.ts';
 
@@ -61,7 +62,7 @@ export class LandfallStack extends Stack {
 
   constructor(scope: Construct, id: string, props: LandfallStackProps) {
     validateOptions(props);
-    super(scope, id, props);
+    super(scope, id, { ...props, env: stackEnvironment(props, props.env) });
     const prefix = props.namePrefix ?? DEFAULT_NAME_PREFIX;
     const entries: FunctionEntries = { ...DEFAULT_ENTRIES, ...props.entries };
     const config = props.config;
@@ -200,7 +201,7 @@ export class LandfallStack extends Stack {
     );
 
     // --- Wiring: notifications, event sources, grants -------------------------------------------
-    const intakeDestination = new s3n.SqsDestination(queues.intake);
+    const intakeDestination = new AccountBoundSqsDestination(queues.intake);
     for (const table of config.tables) {
       this.inbox.addEventNotification(s3.EventType.OBJECT_CREATED, intakeDestination, { prefix: table.prefix });
     }
@@ -228,14 +229,17 @@ export class LandfallStack extends Stack {
     );
 
     // Producer: read (any version of) what lands under the configured prefixes, move unreadable
-    // files aside (copy under rejected/, then delete the notified version), write rejects there,
-    // and write batches and manifests to staging (deleting them again if the file turns out
-    // unreadable half-way). ListBucket only makes S3 answer 404, not 403, for a vanished file.
+    // files aside (copy under rejected/, then a delete marker over the notified version: never a
+    // permanent delete, the version expires with the bucket's noncurrent-version rule), write
+    // rejects there, and write batches and manifests to staging (deleting them again if the file
+    // turns out unreadable half-way). ListBucket, only under the table prefixes, makes S3 answer
+    // 404, not 403, for a vanished file.
     const tableObjects = config.tables.map((t) => this.inbox.arnForObjects(`${t.prefix}*`));
+    const stagingObjects = [StagingLayout.batchesPrefix, StagingLayout.manifestsPrefix].map((p) => this.staging.arnForObjects(`${p}*`));
     this.producer.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'ReadAndMoveInboxFiles',
-        actions: ['s3:GetObject', 's3:GetObjectVersion', 's3:DeleteObject', 's3:DeleteObjectVersion'],
+        actions: ['s3:GetObject', 's3:GetObjectVersion', 's3:DeleteObject'],
         resources: tableObjects,
       }),
     );
@@ -247,22 +251,29 @@ export class LandfallStack extends Stack {
       }),
     );
     this.producer.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ sid: 'TellMissingFromForbidden', actions: ['s3:ListBucket'], resources: [this.inbox.bucketArn] }),
+      new iam.PolicyStatement({
+        sid: 'TellMissingFromForbidden',
+        actions: ['s3:ListBucket'],
+        resources: [this.inbox.bucketArn],
+        conditions: { StringLike: { 's3:prefix': config.tables.map((t) => `${t.prefix}*`) } },
+      }),
     );
     this.producer.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'WriteStaging',
         actions: ['s3:PutObject', 's3:DeleteObject'],
-        resources: [this.staging.arnForObjects('*')],
+        resources: stagingObjects,
       }),
     );
-    queues.batches.grantSendMessages(this.producer.role);
+    // SendMessage only: the functions get queue URLs from their environment, so neither
+    // GetQueueUrl nor GetQueueAttributes (what grantSendMessages adds) is ever called.
+    const sendTo = (role: iam.Role, sid: string, queue: sqs.Queue) =>
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ sid, actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
+    sendTo(this.producer.role, 'SendBatches', queues.batches);
 
     // Consumer and replay: read staging, tag applied batches, reach the database.
     for (const pf of [this.consumer, this.replay]) {
-      pf.role.addToPrincipalPolicy(
-        new iam.PolicyStatement({ sid: 'ReadStaging', actions: ['s3:GetObject'], resources: [this.staging.arnForObjects('*')] }),
-      );
+      pf.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadStaging', actions: ['s3:GetObject'], resources: stagingObjects }));
       pf.role.addToPrincipalPolicy(
         new iam.PolicyStatement({
           sid: 'TagAppliedBatches',
@@ -272,9 +283,9 @@ export class LandfallStack extends Stack {
       );
       this.database.grantConnect(pf.role);
     }
-    // The consumer routes poison batches to the DLQ itself; replay may park what it cannot finish.
-    queues.batchesDlq.grantSendMessages(this.consumer.role);
-    queues.parking.grantSendMessages(this.replay.role);
+    // The consumer routes poison batches to the DLQ itself. Replay sends nothing: SQS's redrive
+    // moves what it cannot finish to the parking queue.
+    sendTo(this.consumer.role, 'SendPoisonBatches', queues.batchesDlq);
 
     // --- Monitoring and outputs ----------------------------------------------------------------
     this.monitoring = new Monitoring(this, 'Monitoring', {
@@ -299,7 +310,7 @@ export class LandfallStack extends Stack {
     if (this.database.instance?.secret) {
       new CfnOutput(this, 'DatabaseSecretArn', {
         value: this.database.instance.secret.secretArn,
-        description: 'Master credentials of the database (used by the proxy)',
+        description: 'Master credentials of the database: only for `landfall grant-role` (the functions and the proxy use IAM)',
       });
     }
 

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -42,12 +42,20 @@ export class Monitoring extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
       pendingWindow: Duration.days(7),
     });
+    // Only for alarms of this account and region (confused deputy): CloudWatch's requests carry
+    // aws:SourceAccount and aws:SourceArn (the alarm), as AWS's own MDAA constructs rely on
+    // (grantCloudWatchAlarmsTopicAccess). Alarm names are generated, hence the wildcard.
+    const stack = Stack.of(this);
     key.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'CloudWatchAlarmsPublish',
         principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
         actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
         resources: ['*'],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
+        },
       }),
     );
     this.topic = new sns.Topic(this, 'Topic', { displayName: 'Landfall alarms', masterKey: key, enforceSSL: true });
@@ -84,6 +92,20 @@ export class Monitoring extends Construct {
         fn.metricErrors({ period: FIVE_MINUTES, statistic: 'Sum' }),
         0,
         `The ${name} function failed (error, timeout or crash). Check its log group.`,
+      );
+      // A partial failure (some records reported back to SQS) is a successful invocation for
+      // Lambda: only the function's own count of failed records shows it.
+      this.alarm(
+        `${capitalise(name)}FailedRecords`,
+        new cloudwatch.Metric({
+          namespace: props.metricsNamespace,
+          metricName: MetricContract.failedRecords,
+          dimensionsMap: { service: MetricContract.serviceNames[name as keyof typeof functions] },
+          statistic: 'Sum',
+          period: FIVE_MINUTES,
+        }),
+        0,
+        `The ${name} function failed on SQS records; they come again, and after maxReceiveCount go to the dead-letter queue. Check its log group.`,
       );
     }
     // Consumer and replay both emit the row counts (each with its own `service` dimension);

@@ -8,6 +8,8 @@ import type { PipelineFunction } from './pipeline-function.ts';
 
 /** CDK's singleton that applies S3 bucket notifications (a fixed construct id in aws-cdk-lib). */
 const BUCKET_NOTIFICATIONS_HANDLER_ID = 'BucketNotificationsHandler050a0587b7544547bf325f094a3db834';
+/** The singleton function behind every `AwsCustomResource` (a fixed construct id in aws-cdk-lib). */
+const AWS_CUSTOM_RESOURCE_PROVIDER_ID = 'AWS679f53fac002430cb0da5b7982bd2287';
 
 export interface NagScope {
   readonly stack: Stack;
@@ -42,21 +44,23 @@ export function acknowledgeNagFindings(scope: NagScope): void {
     `AwsSolutions-IAM5[Resource::${arnOf(scope.inbox)}/${InboxLayout.rejectsPrefix}*]`,
     `The producer writes rejected rows and moves unreadable files under the "${InboxLayout.rejectsPrefix}" prefix of the inbox (PutObject only); keys follow the dropped files.`,
   );
-  ack(
-    scope.producer.role,
-    `AwsSolutions-IAM5[Resource::${arnOf(scope.staging)}/*]`,
-    'The producer writes batch objects and manifests under keys derived from file ids, only into the staging bucket (PutObject, and DeleteObject to clean up after an unreadable file).',
-  );
+  for (const prefix of [StagingLayout.batchesPrefix, StagingLayout.manifestsPrefix]) {
+    ack(
+      scope.producer.role,
+      `AwsSolutions-IAM5[Resource::${arnOf(scope.staging)}/${prefix}*]`,
+      `The producer writes ${prefix === StagingLayout.batchesPrefix ? 'batch objects' : 'file manifests'} under "${prefix}" of the staging bucket, keys derived from file ids (PutObject, and DeleteObject to clean up after an unreadable file).`,
+    );
+  }
   for (const pf of [scope.consumer, scope.replay]) {
     ack(
       pf.role,
-      `AwsSolutions-IAM5[Resource::${arnOf(scope.staging)}/*]`,
-      'Reads batch objects and manifests (GetObject only) of the staging bucket; keys are batch ids.',
+      `AwsSolutions-IAM5[Resource::${arnOf(scope.staging)}/${StagingLayout.batchesPrefix}*]`,
+      'Reads batch objects (GetObject) and tags applied ones (PutObjectTagging) so the lifecycle rule expires them, under "batches/" of the staging bucket; keys are batch ids.',
     );
     ack(
       pf.role,
-      `AwsSolutions-IAM5[Resource::${arnOf(scope.staging)}/${StagingLayout.batchesPrefix}*]`,
-      'Tags applied batch objects (PutObjectTagging only) so the lifecycle rule expires them; keys are batch ids.',
+      `AwsSolutions-IAM5[Resource::${arnOf(scope.staging)}/${StagingLayout.manifestsPrefix}*]`,
+      'Reads file manifests (GetObject only) under "manifests/" of the staging bucket; keys are file ids.',
     );
     if (scope.database.network) {
       ack(
@@ -85,17 +89,29 @@ export function acknowledgeNagFindings(scope: NagScope): void {
       ack(
         instance,
         'AwsSolutions-SMG4',
-        'The master secret is only read by RDS Proxy; the functions authenticate with short-lived IAM tokens, never with this password. Rotating it needs a rotation Lambda and a network path to Secrets Manager, left to the operator.',
+        'The master secret is read by no function and not by RDS Proxy (end-to-end IAM): only the operator uses it, to run `landfall grant-role` once. Rotating it needs a rotation Lambda and a network path to Secrets Manager, left to the operator.',
       );
     }
   }
 
-  const handler = stack.node.tryFindChild(BUCKET_NOTIFICATIONS_HANDLER_ID);
-  if (handler) {
+  // aws-cdk-lib's own singleton functions: their roles carry AWSLambdaBasicExecutionRole and are not configurable.
+  const ackBasicExecution = (singletonId: string, what: string) => {
+    const singleton = stack.node.tryFindChild(singletonId);
+    if (!singleton) return;
     ack(
-      handler,
+      singleton,
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      "aws-cdk-lib's own custom resource that configures the inbox's bucket notifications at deploy time; its role is not configurable.",
+      `aws-cdk-lib's own custom-resource function that ${what} at deploy time; only log permissions come from this managed policy, and its role is not configurable.`,
     );
+  };
+  const prefixList = scope.database.node.tryFindChild('S3PrefixList');
+  if (prefixList) {
+    ack(
+      prefixList,
+      'AwsSolutions-IAM5[Resource::*]',
+      "Deploy-time lookup of the S3 prefix list id for the functions' egress rule: ec2:DescribeManagedPrefixLists supports no resource-level permissions.",
+    );
+    ackBasicExecution(AWS_CUSTOM_RESOURCE_PROVIDER_ID, 'looks up the S3 prefix-list id');
   }
+  ackBasicExecution(BUCKET_NOTIFICATIONS_HANDLER_ID, "configures the inbox's bucket notifications");
 }

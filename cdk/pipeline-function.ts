@@ -1,5 +1,5 @@
 import { isAbsolute, join } from 'node:path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -90,6 +90,7 @@ export class PipelineFunction extends Construct {
       runtime: NODE_24_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
       memorySize: settings.memoryMiB,
+      ...('ephemeralStorageMiB' in settings ? { ephemeralStorageSize: Size.mebibytes(settings.ephemeralStorageMiB) } : {}),
       timeout: Duration.seconds(settings.timeoutSeconds),
       role: this.role,
       logGroup: this.logGroup,

@@ -1,3 +1,4 @@
+import type { Environment } from 'aws-cdk-lib';
 import type { LandfallConfig } from '../shared/config.ts';
 import { InboxLayout, StagingExpiration } from '../shared/resources.ts';
 
@@ -38,7 +39,7 @@ export interface ExistingDatabaseOptions {
   readonly iamResourceId?: string;
   /** Password auth: a Secrets Manager secret with the credentials (RDS JSON or a URL). */
   readonly secretArn?: string;
-  /** True (default) when the host is a transaction-pooling proxy (no prepared statements). */
+  /** False when the host is the RDS instance itself, not RDS Proxy: the functions then load the RDS CA bundle. */
   readonly proxy?: boolean;
   readonly vpcId: string;
   /** The AZs of `subnetIds`, in the same order (no lookup happens at synth). */
@@ -65,6 +66,12 @@ export interface LocalStackDatabaseOptions {
   readonly mode: 'localstack';
   /** Name or ARN of a secret whose string is a `postgres://` URL. */
   readonly databaseUrlSecret: string;
+  /**
+   * The emulator's account id (LocalStack's is `000000000000`). Required: the stack is bound to
+   * it, so the CDK CLI refuses to deploy it with credentials of any other account, and this
+   * mode's plaintext DATABASE_URL cannot end up in a real account's function configuration.
+   */
+  readonly account: string;
 }
 
 export type DatabaseOptions = NewDatabaseOptions | ExistingDatabaseOptions | LocalStackDatabaseOptions;
@@ -250,10 +257,25 @@ function validateDatabase(db: DatabaseOptions): string[] {
     }
     case 'localstack': {
       if (blank(db.databaseUrlSecret)) problems.push('database (localstack).databaseUrlSecret: name or ARN of the DATABASE_URL secret is required');
+      if (!/^\d{12}$/.test(db.account ?? '')) {
+        problems.push(
+          'database (localstack).account: the emulator\'s 12-digit account id is required (LocalStack: 000000000000; -c landfall:localstackAccount=…). ' +
+            'This mode puts the database URL in plain text into the function configuration, so the stack is bound to that account and cannot be deployed to a real one.',
+        );
+      }
       break;
     }
     default:
       problems.push(`database.mode: "${String((db as { mode?: unknown }).mode)}" must be "new", "existing" or "localstack"`);
   }
   return problems;
+}
+
+/**
+ * The stack's environment: as given (environment-agnostic by default), except in LocalStack
+ * mode, which is bound to the emulator's account.
+ */
+export function stackEnvironment(options: LandfallOptions, given: Environment | undefined): Environment | undefined {
+  const db = options.database;
+  return db?.mode === 'localstack' ? { ...given, account: db.account } : given;
 }

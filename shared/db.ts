@@ -18,12 +18,53 @@ export interface ConnectOptions {
 const isLocalHost = (host: string) => host === 'localhost' || host === '127.0.0.1' || host === '::1';
 
 /**
+ * TLS that checks the server's certificate chain against the trust store and its name against
+ * the host (libpq's `verify-full`). Node's store has the Amazon roots RDS Proxy certificates
+ * chain to; an RDS instance's own CA is added with NODE_EXTRA_CA_CERTS (the stack sets it).
+ * `host` is passed on because postgres.js sends no server name for an IP address, and Node
+ * would then check the certificate against "localhost".
+ */
+export const verifyFull = (host: string) => ({ rejectUnauthorized: true, host }) as const;
+
+/** `sslmode` values with which postgres.js does not check the certificate (or uses no TLS). */
+const UNVERIFIED_SSLMODES = new Set(['disable', 'allow', 'prefer', 'require', 'no-verify']);
+
+export class DatabaseTlsError extends Error {
+  override name = 'DatabaseTlsError';
+  readonly source: string;
+  readonly sslmode: string;
+  constructor(source: string, sslmode: string) {
+    super(
+      `${source}: sslmode=${sslmode} does not verify the database's certificate; remove it (Landfall then verifies, ` +
+        'as sslmode=verify-full does) or set sslmode=verify-full',
+    );
+    this.source = source;
+    this.sslmode = sslmode;
+  }
+}
+
+/** The `sslmode` of a connection URL, if it names one. */
+export function sslmodeOf(url: string): string | undefined {
+  return new URL(url).searchParams.get('sslmode') ?? undefined;
+}
+
+/**
+ * Refuses a URL whose `sslmode` turns certificate checks off: for credentials that travel to a
+ * database in AWS (a Secrets Manager secret), where a man in the middle would get the password.
+ */
+export function requireVerifiedTls(url: string, source: string): void {
+  const mode = sslmodeOf(url);
+  if (mode !== undefined && UNVERIFIED_SSLMODES.has(mode)) throw new DatabaseTlsError(source, mode);
+}
+
+/**
  * One `postgres` client, the only way Landfall connects (Lambda functions, local stack, CLI,
- * benchmarks). TLS is required unless the server is on this machine. Statements are never
- * prepared by name (`prepare: false`), whatever is in front of the database: RDS Proxy or a
- * transaction pooler such as pgbouncer may hand the next statement to another server session,
- * where a named statement does not exist (26000). The engine's statements are few and large, so
- * the unnamed protocol costs nothing measurable, and one rule cannot be forgotten in one place.
+ * benchmarks). TLS with a verified certificate is required unless the server is on this machine
+ * or the URL names an sslmode. Statements are never prepared by name (`prepare: false`),
+ * whatever is in front of the database: RDS Proxy or a transaction pooler such as pgbouncer may
+ * hand the next statement to another server session, where a named statement does not exist
+ * (26000). The engine's statements are few and large, so the unnamed protocol costs nothing
+ * measurable, and one rule cannot be forgotten in one place.
  */
 export function connect(options: ConnectOptions): Sql {
   const common = {
@@ -46,14 +87,14 @@ export function connect(options: ConnectOptions): Sql {
       database,
       username: user,
       password: token,
-      ssl: isLocalHost(host) ? false : { rejectUnauthorized: true },
+      ssl: isLocalHost(host) ? false : verifyFull(host),
     });
   }
   if (!options.url) throw new Error('no database: set DATABASE_URL or the IAM connection settings');
   const host = new URL(options.url).hostname;
-  const sslInUrl = /[?&]sslmode=/.test(options.url);
+  // An sslmode in the URL is the operator's choice; without one, a remote server is verified.
   return postgres(options.url, {
     ...common,
-    ...(sslInUrl || isLocalHost(host) ? {} : { ssl: 'require' as const }),
+    ...(sslmodeOf(options.url) !== undefined || isLocalHost(host) ? {} : { ssl: verifyFull(host) }),
   });
 }

@@ -15,8 +15,16 @@ const DAY = 24 * 60 * 60;
 
 /** Lambda settings per handler. Timeouts drive the visibility timeouts below. */
 export const FunctionSettings = {
-  /** Streams one file per invocation: big files need the full 15 minutes and a whole vCPU. */
-  producer: { timeoutSeconds: 900, memoryMiB: 1769, batchSize: 1, maxConcurrency: 10 },
+  /**
+   * Streams one file per invocation: big files need the full 15 minutes and a whole vCPU. Its
+   * only disk use is a gzip-compressed Parquet file, unpacked whole to /tmp before it can be
+   * read (Parquet needs random access), and nothing bounds how large that is but /tmp, whose
+   * default of 512 MB a .parquet.gz of a few hundred MB can fill (gzip shrinks Parquet written
+   * without page compression several times). So /tmp gets Lambda's maximum:
+   * ephemeral storage is billed per GB-second while the function runs, and 9.5 GB over the
+   * free 512 MB for a full 15-minute invocation costs about $0.0003.
+   */
+  producer: { timeoutSeconds: 900, memoryMiB: 1769, ephemeralStorageMiB: 10240, batchSize: 1, maxConcurrency: 10 },
   /** Up to 10 batches per invocation (the SQS FIFO maximum), each in its own transaction. */
   consumer: { timeoutSeconds: 60, memoryMiB: 1024, batchSize: 10 },
   /** One poison batch per invocation, bisected row by row: slower than the consumer. */
@@ -170,4 +178,11 @@ export const MetricContract = {
     deleted: 'rowsDeleted',
     quarantined: 'QuarantinedRows',
   },
+  /**
+   * One per SQS record a function failed on (reported in batchItemFailures or, when every
+   * record failed, thrown): a partial failure leaves the invocation a success for Lambda's
+   * Errors metric, so the stack alarms on this one too. Records skipped behind a failed one of
+   * their FIFO group are not counted (they did not fail, they wait).
+   */
+  failedRecords: 'recordsFailed',
 } as const satisfies { serviceNames: Record<FunctionKey, string> } & Record<string, unknown>;

@@ -1,10 +1,9 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { SQSRecord } from 'aws-lambda';
 import { createS3Client, createSqsClient } from '../../shared/aws/clients.ts';
 import { parseBatchMessage } from '../../shared/batch-message.ts';
 import { type BatchPorts, consumeBatch } from '../../shared/consumer/consume-batch.ts';
-import { type BatchHandlerOptions, recordOutcome } from '../../shared/consumer/observability.ts';
+import { type BatchHandlerOptions, createFunctionMetrics, recordOutcome } from '../../shared/consumer/observability.ts';
 import { fifoQueueHandler } from '../../shared/consumer/fifo-handler.ts';
 import { batchPortsFromEnv } from '../../shared/consumer/runtime.ts';
 
@@ -15,7 +14,7 @@ import { batchPortsFromEnv } from '../../shared/consumer/runtime.ts';
  */
 export function createConsumerHandler(options: BatchHandlerOptions) {
   const logger = options.logger ?? new Logger({ serviceName: 'landfall-consumer' });
-  const metrics = options.metrics ?? new Metrics({ namespace: 'Landfall', serviceName: 'landfall-consumer' });
+  const metrics = options.metrics ?? createFunctionMetrics('consumer');
   const known = new Set<string>();
   let ports: BatchPorts | undefined;
 

@@ -1,8 +1,9 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { createS3Client, createSqsClient } from '../../shared/aws/clients.ts';
+import { countingFailures, createFunctionMetrics } from '../../shared/consumer/observability.ts';
 import { producerDepsFromClients } from '../../shared/aws/producer-deps.ts';
 import { processIntakeMessage } from '../../shared/producer/intake.ts';
 import type { ProducerDeps } from '../../shared/producer/produce-file.ts';
@@ -21,7 +22,7 @@ export interface ProducerHandlerOptions {
  */
 export function createProducerHandler(options: ProducerHandlerOptions) {
   const logger = options.logger ?? new Logger({ serviceName: 'landfall-producer' });
-  const metrics = options.metrics ?? new Metrics({ namespace: 'Landfall', serviceName: 'landfall-producer' });
+  const metrics = options.metrics ?? createFunctionMetrics('producer');
   const processor = new BatchProcessor(EventType.SQS);
   let deps: ProducerDeps | undefined;
 
@@ -46,7 +47,7 @@ export function createProducerHandler(options: ProducerHandlerOptions) {
   return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     logger.addContext(context);
     try {
-      return await processPartialResponse(event, processRecord, processor, { context });
+      return await processPartialResponse(event, countingFailures(metrics, processRecord), processor, { context });
     } finally {
       metrics.publishStoredMetrics();
     }

@@ -1,12 +1,11 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { SQSRecord } from 'aws-lambda';
 import { createS3Client, createSqsClient } from '../../shared/aws/clients.ts';
 import { type BatchPorts, replayBatchMessage } from '../../shared/consumer/consume-batch.ts';
 import { parseDlqRecord } from '../../shared/consumer/dlq-envelope.ts';
 import { fifoQueueHandler } from '../../shared/consumer/fifo-handler.ts';
 import { batchPortsFromEnv } from '../../shared/consumer/runtime.ts';
-import { type BatchHandlerOptions, recordOutcome } from '../../shared/consumer/observability.ts';
+import { type BatchHandlerOptions, createFunctionMetrics, recordOutcome } from '../../shared/consumer/observability.ts';
 
 /**
  * The replay Lambda on the FIFO DLQ: re-applies each batch in isolation (bad rows quarantined,
@@ -15,7 +14,7 @@ import { type BatchHandlerOptions, recordOutcome } from '../../shared/consumer/o
  */
 export function createReplayHandler(options: BatchHandlerOptions) {
   const logger = options.logger ?? new Logger({ serviceName: 'landfall-replay' });
-  const metrics = options.metrics ?? new Metrics({ namespace: 'Landfall', serviceName: 'landfall-replay' });
+  const metrics = options.metrics ?? createFunctionMetrics('replay');
   const known = new Set<string>();
   let ports: BatchPorts | undefined;
 

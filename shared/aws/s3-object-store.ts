@@ -139,19 +139,26 @@ export function s3ObjectStore(s3: S3Client, options: S3StoreOptions = {}): Objec
     },
 
     async remove(ref) {
-      if (ref.versionId) {
-        await s3.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId }));
-        return;
-      }
-      // Unversioned: delete only while the key still holds this file, not a newer upload.
+      // Never a permanent delete (no DeleteObject with a version id, no s3:DeleteObjectVersion):
+      // in a versioned inbox this puts a delete marker over the notified file, whose version
+      // then expires with the bucket's noncurrent-version rule. Only while the key still holds
+      // that file, so a newer upload of the same key is never hidden; If-Match closes the gap
+      // between the check and the delete.
+      let head: { VersionId?: string; ETag?: string };
       try {
-        const head = await s3.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
-        if (head.ETag?.replace(/^"|"$/g, '') !== ref.etag) return;
+        head = await s3.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
       } catch (error) {
         if (isGone(error)) return;
         throw error;
       }
-      await s3.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+      const current = ref.versionId ? head.VersionId === ref.versionId : head.ETag?.replace(/^"|"$/g, '') === ref.etag;
+      if (!current) return;
+      try {
+        await s3.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: ref.key, IfMatch: `"${ref.etag}"` }));
+      } catch (error) {
+        if (isGone(error)) return;
+        throw error;
+      }
     },
 
     async removeKeys(bucket, keys) {

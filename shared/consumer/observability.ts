@@ -1,5 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { EnvVar } from '../env.ts';
+import { type FunctionKey, MetricContract } from '../resources.ts';
 import type { BatchOutcome, BatchPorts } from './consume-batch.ts';
 
 export interface BatchHandlerOptions {
@@ -30,4 +32,31 @@ export function recordOutcome(metrics: Metrics, table: string, outcome: BatchOut
   single.addMetric('rowsCollapsed', MetricUnit.Count, c.collapsed);
   single.addMetric('rowsDeleted', MetricUnit.Count, c.deleted);
   single.addMetric('QuarantinedRows', MetricUnit.Count, c.quarantined);
+}
+
+/**
+ * A function's metrics: the namespace the stack sets (POWERTOOLS_METRICS_NAMESPACE, from its
+ * `metricsNamespace` prop, which the alarms watch), else the contract's default; the service
+ * name is the contract's, the `service` dimension every alarm names.
+ */
+export function createFunctionMetrics(kind: FunctionKey, env: NodeJS.ProcessEnv = process.env): Metrics {
+  return new Metrics({
+    namespace: env[EnvVar.powertoolsMetricsNamespace] || MetricContract.namespace,
+    serviceName: MetricContract.serviceNames[kind],
+  });
+}
+
+/**
+ * Wraps a record handler so that every record it fails on adds one `recordsFailed` (the
+ * error still propagates: the batch processor reports the record back to SQS).
+ */
+export function countingFailures<R>(metrics: Metrics, processRecord: (record: R) => Promise<void>): (record: R) => Promise<void> {
+  return async (record) => {
+    try {
+      await processRecord(record);
+    } catch (error) {
+      metrics.addMetric(MetricContract.failedRecords, MetricUnit.Count, 1);
+      throw error;
+    }
+  };
 }

@@ -4,7 +4,7 @@ import { Signer } from '@aws-sdk/rds-signer';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { LandfallConfig } from '../config.ts';
 import { CONFIG_VARS, loadConfigFromEnv, requireEnv } from '../config-env.ts';
-import { type ConnectOptions, connect, type Sql } from '../db.ts';
+import { type ConnectOptions, connect, requireVerifiedTls, type Sql } from '../db.ts';
 import { EnvVar } from '../env.ts';
 import { migrateLedger } from '../ledger/migrate.ts';
 import { prepareTable, type TargetTable } from '../target-table.ts';
@@ -146,11 +146,16 @@ export async function connectFromSettings(settings: BatchSettings, secrets?: Sec
   const client = secrets ?? new SecretsManagerClient({});
   const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: source.secretArn }));
   if (!SecretString) throw new Error(`database secret ${source.secretArn} has no SecretString`);
-  return connect({ url: urlFromSecret(SecretString, source.overrides), max: 1, applicationName: `landfall-${source.who}` });
+  const url = urlFromSecret(SecretString, source.overrides);
+  requireVerifiedTls(url, `database secret ${source.secretArn}`);
+  return connect({ url, max: 1, applicationName: `landfall-${source.who}` });
 }
 
 /** The ports of a Lambda container from its environment (config, clients, database). */
 export async function batchPortsFromEnv(env: NodeJS.ProcessEnv, who: string, clients: { s3: S3Client; sqs: SQSClient }): Promise<BatchPorts> {
   const settings = batchSettingsFromEnv(env, who);
-  return createBatchPorts({ ...settings, ...clients, sql: await connectFromSettings(settings) });
+  const sql = await connectFromSettings(settings);
+  // Before the first batch registers its file: on a fresh database the ledger must exist first.
+  await migrateLedger(sql);
+  return createBatchPorts({ ...settings, ...clients, sql });
 }

@@ -32,7 +32,10 @@ function ledgerStorage(): UmzugStorage<Context> {
 export async function migrateLedger(sql: Sql): Promise<string[]> {
   return sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(hashtext('landfall.migrations'))`;
-    await tx`CREATE SCHEMA IF NOT EXISTS landfall`;
+    // CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema exists; the
+    // least-privilege role (shared/ledger/app-role.ts) owns the schema but has no such right.
+    const [schema] = await tx`SELECT FROM pg_namespace WHERE nspname = 'landfall'`;
+    if (!schema) await tx`CREATE SCHEMA landfall`;
     await tx`CREATE TABLE IF NOT EXISTS landfall.migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`;
     const umzug = new Umzug<Context>({
       migrations: migrations.map((m) => ({ name: m.name, up: ({ context }) => m.up(context.tx) })),

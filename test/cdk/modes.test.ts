@@ -119,7 +119,7 @@ describe('existing-database mode with a password secret and VPC endpoints', () =
 describe('LocalStack mode', () => {
   let s: Synth;
   beforeAll(() => {
-    s = synth({ database: { mode: 'localstack', databaseUrlSecret: 'landfall/database-url' } });
+    s = synth({ database: { mode: 'localstack', databaseUrlSecret: 'landfall/database-url', account: '000000000000' } });
   });
 
   it('creates no VPC, database or proxy', () => {

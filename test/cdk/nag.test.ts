@@ -40,7 +40,7 @@ describe('cdk-nag AwsSolutions', () => {
   });
 
   it('finds nothing unacknowledged in LocalStack mode', () => {
-    expect(violationsOf({ database: { mode: 'localstack', databaseUrlSecret: 'landfall/database-url' } })).toEqual([]);
+    expect(violationsOf({ database: { mode: 'localstack', databaseUrlSecret: 'landfall/database-url', account: '000000000000' } })).toEqual([]);
   });
 
   it('still reports what is not acknowledged (the check is live)', () => {

@@ -207,11 +207,11 @@ describe('database', () => {
     });
   });
 
-  it('the proxy requires TLS and IAM auth', () => {
+  it('the proxy requires TLS and IAM auth, end to end', () => {
     t.hasResourceProperties('AWS::RDS::DBProxy', {
       EngineFamily: 'POSTGRESQL',
       RequireTLS: true,
-      Auth: [Match.objectLike({ IAMAuth: 'REQUIRED' })],
+      DefaultAuthScheme: 'IAM_AUTH',
     });
   });
 

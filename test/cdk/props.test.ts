@@ -45,7 +45,7 @@ describe('invalid props throw with a message that names the field', () => {
     ['VPC endpoints without route tables', { database: { ...existing, vpcEndpoints: true } }, /routeTableIds: vpcEndpoints needs the route table of each subnet/],
     ['a subnet id CloudFormation would reject', { database: { ...existing, subnetIds: ['subnet-12'] } }, /subnetIds: needs at least one subnet id/],
     ['a security group id that is not one', { database: { ...existing, securityGroupId: 'default' } }, /securityGroupId: "default" is not a security group id/],
-    ['LocalStack mode without the DATABASE_URL secret', { database: { mode: 'localstack', databaseUrlSecret: '' } }, /databaseUrlSecret: name or ARN of the DATABASE_URL secret is required/],
+    ['LocalStack mode without the DATABASE_URL secret', { database: { mode: 'localstack', databaseUrlSecret: '', account: '000000000000' } }, /databaseUrlSecret: name or ARN of the DATABASE_URL secret is required/],
     ['an unknown database mode', { database: { mode: 'aurora' } as never }, /database.mode: "aurora" must be "new", "existing" or "localstack"/],
   ])('%s', (_name, props, message) => {
     expect(build(props)).toThrow(message);
@@ -108,9 +108,12 @@ describe('context', () => {
   });
 
   it('reads the LocalStack mode', () => {
-    expect(from({ [ContextKey.database]: 'localstack', [ContextKey.databaseUrlSecret]: 'db-url' }).database).toEqual({
+    expect(
+      from({ [ContextKey.database]: 'localstack', [ContextKey.databaseUrlSecret]: 'db-url', [ContextKey.localstackAccount]: '000000000000' }).database,
+    ).toEqual({
       mode: 'localstack',
       databaseUrlSecret: 'db-url',
+      account: '000000000000',
     });
   });
 

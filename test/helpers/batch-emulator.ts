@@ -31,9 +31,14 @@ export interface BatchEmulator {
   /**
    * One poll of Lambda's event source: receives up to 10 messages, calls the handler with the
    * event built from them, deletes those it did not report as failed. `crash` skips the delete
-   * (the function died after its work, before Lambda could acknowledge).
+   * (the function died after its work, before Lambda could acknowledge). A handler that
+   * throws fails every record of the event (`thrown` is its error), as in Lambda.
    */
-  deliver(queueUrl: string, handler: Handler, options?: { crash?: boolean; atLeast?: number; arrange?: (received: Message[]) => Message[] }): Promise<{ received: Message[]; response: SQSBatchResponse | null }>;
+  deliver(
+    queueUrl: string,
+    handler: Handler,
+    options?: { crash?: boolean; atLeast?: number; arrange?: (received: Message[]) => Message[] },
+  ): Promise<{ received: Message[]; response: SQSBatchResponse | null; thrown?: unknown }>;
   /** Visible plus in-flight messages. */
   depth(queueUrl: string): Promise<number>;
 }
@@ -115,13 +120,21 @@ export async function startBatchEmulator(options: { maxReceiveCount?: number } =
       }
       if (Messages.length === 0) return { received: [], response: null };
       const inEvent = arrange ? arrange(Messages) : Messages;
-      const response = await handler(sqsEventFromMessages(inEvent, queueArnOf(queueUrl, REGION), REGION), {} as never);
+      let thrown: unknown;
+      let response: SQSBatchResponse | void;
+      try {
+        response = await handler(sqsEventFromMessages(inEvent, queueArnOf(queueUrl, REGION), REGION), {} as never);
+      } catch (error) {
+        // Lambda's semantics: a thrown invocation fails every record of its event.
+        thrown = error;
+        response = { batchItemFailures: inEvent.map((m) => ({ itemIdentifier: m.MessageId! })) };
+      }
       if (!crash) {
         for (const m of succeededMessages(Messages, response)) {
           await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle! }));
         }
       }
-      return { received: Messages, response };
+      return { received: Messages, response: response ?? null, ...(thrown === undefined ? {} : { thrown }) };
     },
     async depth(queueUrl) {
       const { Attributes = {} } = await sqs.send(
