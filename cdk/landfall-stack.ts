@@ -256,9 +256,17 @@ export class LandfallStack extends Stack {
         resources: [this.staging.arnForObjects('*')],
       }),
     );
+    // The tables' catalog snapshots, which the consumer and replay write (the producer has no database).
+    this.producer.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadCatalogSnapshots',
+        actions: ['s3:GetObject'],
+        resources: [this.staging.arnForObjects(`${StagingLayout.catalogPrefix}*`)],
+      }),
+    );
     queues.batches.grantSendMessages(this.producer.role);
 
-    // Consumer and replay: read staging, tag applied batches, reach the database.
+    // Consumer and replay: read staging, tag applied batches, write catalog snapshots, reach the database.
     for (const pf of [this.consumer, this.replay]) {
       pf.role.addToPrincipalPolicy(
         new iam.PolicyStatement({ sid: 'ReadStaging', actions: ['s3:GetObject'], resources: [this.staging.arnForObjects('*')] }),
@@ -268,6 +276,13 @@ export class LandfallStack extends Stack {
           sid: 'TagAppliedBatches',
           actions: ['s3:PutObjectTagging'],
           resources: [this.staging.arnForObjects(`${StagingLayout.batchesPrefix}*`)],
+        }),
+      );
+      pf.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'WriteCatalogSnapshots',
+          actions: ['s3:PutObject'],
+          resources: [this.staging.arnForObjects(`${StagingLayout.catalogPrefix}*`)],
         }),
       );
       this.database.grantConnect(pf.role);

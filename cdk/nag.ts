@@ -47,7 +47,17 @@ export function acknowledgeNagFindings(scope: NagScope): void {
     `AwsSolutions-IAM5[Resource::${arnOf(scope.staging)}/*]`,
     'The producer writes batch objects and manifests under keys derived from file ids, only into the staging bucket (PutObject, and DeleteObject to clean up after an unreadable file).',
   );
+  ack(
+    scope.producer.role,
+    `AwsSolutions-IAM5[Resource::${arnOf(scope.staging)}/${StagingLayout.catalogPrefix}*]`,
+    `The producer reads the tables' catalog snapshots (GetObject only) under "${StagingLayout.catalogPrefix}" of the staging bucket; one key per configured table.`,
+  );
   for (const pf of [scope.consumer, scope.replay]) {
+    ack(
+      pf.role,
+      `AwsSolutions-IAM5[Resource::${arnOf(scope.staging)}/${StagingLayout.catalogPrefix}*]`,
+      `Writes the tables' catalog snapshots (PutObject only) under "${StagingLayout.catalogPrefix}" of the staging bucket, for the producer; one key per configured table.`,
+    );
     ack(
       pf.role,
       `AwsSolutions-IAM5[Resource::${arnOf(scope.staging)}/*]`,

@@ -58,7 +58,7 @@ export function compileUpsert(plan: UpsertPlan): CompiledUpsert {
   const selectList = [
     `u.${q(ORDINAL)}`,
     `u.${q(ROW_NUMBER)}`,
-    ...plan.columns.map((c) => `u.i${c.input}${c.cast ? `::${c.cast}` : ''} AS ${q(c.name)}`),
+    ...plan.columns.map((c) => `u.i${c.input}${c.cast ? `::${c.cast}` : ''}${c.collate ? ` COLLATE ${c.collate}` : ''} AS ${q(c.name)}`),
     ...(plan.tombstone ? [`u.i${plan.tombstone.input} AS ${q(TOMBSTONE)}`] : []),
     ...(plan.arrivalColumn ? [`$${params.arrival}::text || '!' || lpad(u.${q(ROW_NUMBER)}::text, 12, '0') AS ${q(plan.arrivalColumn)}`] : []),
   ];

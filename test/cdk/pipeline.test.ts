@@ -334,6 +334,15 @@ describe('least privilege', () => {
     );
   });
 
+  it('the producer reads the catalog snapshots in staging; only the consumer and replay write them', () => {
+    const staging = logicalIdOf(t, 'AWS::S3::Bucket', {
+      LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Prefix: StagingLayout.manifestsPrefix })]) },
+    });
+    const snapshots = { 'Fn::Join': ['', [getAtt(staging), `/${StagingLayout.catalogPrefix}*`]] };
+    const on = (fn: string) => policyOf(fn).filter((st) => JSON.stringify(st.Resource) === JSON.stringify(snapshots)).map((st) => st.Action);
+    expect([on('producer'), on('consumer'), on('replay')]).toEqual([['s3:GetObject'], ['s3:PutObject'], ['s3:PutObject']]);
+  });
+
   it('the producer writes into the inbox only under rejected/', () => {
     const inbox = logicalIdOf(t, 'AWS::S3::Bucket', { VersioningConfiguration: { Status: 'Enabled' } });
     const puts = policyOf('producer').filter((st) => JSON.stringify(st.Action).includes('s3:PutObject') && JSON.stringify(st.Resource).includes(inbox));

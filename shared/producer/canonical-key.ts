@@ -1,0 +1,334 @@
+import type { TextValue } from './values.ts';
+
+/** What the producer knows of a key column's type (from the catalog snapshot). */
+export interface KeyColumnType {
+  name: string;
+  /** `format_type` with modifier, e.g. `numeric(10,2)`, `timestamp(3) with time zone`. */
+  type: string;
+  /** Base type after resolving domains: `int8`, `numeric`, `timestamptz`, `citext`... */
+  baseType: string;
+  /** `pg_type.typcategory` (`E` for enums), when known. */
+  category?: string | null;
+  /** The column's collation when it is not deterministic (only ICU collations can be). */
+  collation?: { name: string; deterministic: boolean; locale: string | null } | null;
+}
+
+/**
+ * How one key column's values are turned into the form the partition is chosen on. Equal
+ * values under PostgreSQL's equality for the type give equal forms; `exact: false` says where
+ * that is only approximate (or the raw text is used, as before), with the reason.
+ */
+export interface KeyCanonicalizer {
+  exact: boolean;
+  /** Why it is not exact (for `doctor`), or how it canonicalises. */
+  note: string;
+  canonical(raw: string): string;
+}
+
+const WS = /^[\s]+|[\s]+$/g;
+const trim = (s: string) => s.replace(WS, '');
+
+const raw = (note: string, exact = false): KeyCanonicalizer => ({ exact, note, canonical: (s) => s });
+
+// PostgreSQL 16+ integer input: sign, decimal/0x/0o/0b digits, `_` between digits, spaces around.
+const INTEGER = /^([+-])?(0[xX](?:_?[0-9a-fA-F])+|0[oO](?:_?[0-7])+|0[bB](?:_?[01])+|\d(?:_?\d)*)$/;
+
+function canonicalInteger(input: string): string {
+  const m = INTEGER.exec(trim(input));
+  if (!m) return input;
+  const body = m[2]!.replaceAll('_', '');
+  const value = BigInt(/^0[xob]/i.test(body) ? body.toLowerCase() : body.replace(/^0+(?=\d)/, ''));
+  return (m[1] === '-' ? -value : value).toString();
+}
+
+const NUMERIC = /^([+-])?(?:(\d(?:_?\d)*)(?:\.((?:\d(?:_?\d)*)?))?|\.(\d(?:_?\d)*))(?:[eE]([+-]?\d+))?$/;
+const MAX_EXPONENT = 4000;
+
+/** `numeric(p,s)` and `numeric(p)` round to the scale on input; plain `numeric` keeps every digit. */
+function numericScale(type: string): number | null {
+  const m = /^numeric\(\d+(?:,\s*(-?\d+))?\)$/.exec(type);
+  return m ? Number(m[1] ?? 0) : null;
+}
+
+/** A numeric value as `digits × 10^exponent` in lowest terms, rounded half away from zero to the column's scale. */
+function canonicalNumeric(input: string, scale: number | null): string {
+  const text = trim(input);
+  const lower = text.toLowerCase();
+  if (lower === 'nan') return 'NaN';
+  if (/^[+]?(inf|infinity)$/.test(lower)) return 'Infinity';
+  if (/^-(inf|infinity)$/.test(lower)) return '-Infinity';
+  if (INTEGER.test(text) && /0[xob]/i.test(text)) return canonicalInteger(text);
+  const m = NUMERIC.exec(text);
+  if (!m) return input;
+  const whole = (m[2] ?? '').replaceAll('_', '');
+  const fraction = (m[3] ?? m[4] ?? '').replaceAll('_', '');
+  const exp = Number(m[5] ?? 0);
+  if (!Number.isSafeInteger(exp) || Math.abs(exp) > MAX_EXPONENT) return input;
+  let digits = BigInt(`${whole}${fraction}` || '0');
+  let exponent = exp - fraction.length;
+  if (scale !== null && exponent < -scale) {
+    const divisor = 10n ** BigInt(-scale - exponent);
+    const rest = digits % divisor;
+    digits = digits / divisor + (2n * rest >= divisor ? 1n : 0n);
+    exponent = -scale;
+  }
+  if (digits === 0n) return '0';
+  while (digits % 10n === 0n) {
+    digits /= 10n;
+    exponent++;
+  }
+  const sign = m[1] === '-' ? '-' : '';
+  if (exponent >= 0) return `${sign}${digits}${'0'.repeat(exponent)}`;
+  const s = digits.toString().padStart(-exponent + 1, '0');
+  return `${sign}${s.slice(0, exponent)}.${s.slice(exponent)}`;
+}
+
+const FLOAT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i;
+
+function canonicalFloat8(input: string): string {
+  const text = trim(input).toLowerCase();
+  if (text === 'nan') return 'NaN';
+  if (/^[+]?(inf|infinity)$/.test(text)) return 'Infinity';
+  if (/^-(inf|infinity)$/.test(text)) return '-Infinity';
+  if (!FLOAT.test(text)) return input;
+  const n = Number(text);
+  return Object.is(n, -0) ? '0' : String(n);
+}
+
+// boolin: spaces trimmed, case-insensitive, any unique prefix of true/yes/false/no, on/off, 1/0.
+function canonicalBoolean(input: string): string {
+  const s = trim(input).toLowerCase();
+  if (s === '') return input;
+  if ('true'.startsWith(s) || 'yes'.startsWith(s) || s === 'on' || s === '1') return 'true';
+  if ('false'.startsWith(s) || 'no'.startsWith(s) || s === 'off' || s === 'of' || s === '0') return 'false';
+  return input;
+}
+
+// uuid_in: optional braces, hex digits in either case, a hyphen allowed after any group of four.
+function canonicalUuid(input: string): string {
+  const m = /^\{?([0-9a-fA-F-]+)\}?$/.exec(input);
+  if (!m || input.startsWith('{') !== input.endsWith('}')) return input;
+  const hex = m[1]!.replaceAll('-', '').toLowerCase();
+  if (hex.length !== 32) return input;
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+const USECS_PER_DAY = 86_400_000_000n;
+/** Days from 1970-01-01 to y-m-d (proleptic Gregorian), or null when the date does not exist. */
+function epochDays(y: number, m: number, d: number): number | null {
+  const date = new Date(0);
+  date.setUTCFullYear(y, m - 1, d);
+  if (date.getUTCFullYear() !== y || date.getUTCMonth() !== m - 1 || date.getUTCDate() !== d) return null;
+  return Math.round(date.getTime() / 86_400_000);
+}
+
+const ISO_DATE = /^(\d{4,})-(\d{1,2})-(\d{1,2})|^(\d{4})(\d{2})(\d{2})$/;
+const ISO_TIME = /^(?:[Tt]|\s+)(\d{1,2}):(\d{2})(?::(\d{2})(\.\d+)?)?/;
+const OFFSET = /^\s*(?:([Zz])|([+-])(\d{1,2})(?::?(\d{2}))?(?::?(\d{2}))?)$/;
+
+interface ParsedTimestamp {
+  /** Microseconds since 1970-01-01 of the wall clock reading. */
+  wall: bigint;
+  /** The written UTC offset in seconds, or null when the value has none. */
+  offsetSeconds: number | null;
+  special?: string;
+}
+
+// ParseFractionalSecond: rint(strtod(".fff") * 1e6), i.e. through a double, half to even.
+function fractionMicros(fraction: string | undefined): bigint {
+  if (!fraction) return 0n;
+  const x = Number(fraction) * 1e6;
+  let r = Math.round(x);
+  if (Math.abs(x % 1) === 0.5) r = 2 * Math.round(x / 2);
+  return BigInt(r);
+}
+
+function parseTimestamp(input: string, dateOnly = false): ParsedTimestamp | null {
+  const text = trim(input);
+  const lower = text.toLowerCase();
+  if (lower === 'infinity' || lower === '+infinity') return { wall: 0n, offsetSeconds: 0, special: 'infinity' };
+  if (lower === '-infinity') return { wall: 0n, offsetSeconds: 0, special: '-infinity' };
+  if (lower === 'epoch') return { wall: 0n, offsetSeconds: 0 };
+  const d = ISO_DATE.exec(text);
+  if (!d) return null;
+  const days = epochDays(Number(d[1] ?? d[4]), Number(d[2] ?? d[5]), Number(d[3] ?? d[6]));
+  if (days === null) return null;
+  let rest = text.slice(d[0].length);
+  let micros = BigInt(days) * USECS_PER_DAY;
+  const t = ISO_TIME.exec(rest);
+  if (t) {
+    const seconds = Number(t[1]) * 3600 + Number(t[2]) * 60 + Number(t[3] ?? 0);
+    micros += BigInt(seconds) * 1_000_000n + fractionMicros(t[4]);
+    rest = rest.slice(t[0].length);
+  } else if (dateOnly && /^(?:[Tt]|\s)/.test(rest)) {
+    return { wall: micros, offsetSeconds: null };
+  }
+  if (rest === '') return { wall: micros, offsetSeconds: null };
+  const o = OFFSET.exec(rest);
+  if (!o) return dateOnly ? { wall: micros, offsetSeconds: null } : null;
+  if (o[1]) return { wall: micros, offsetSeconds: 0 };
+  const seconds = Number(o[3]) * 3600 + Number(o[4] ?? 0) * 60 + Number(o[5] ?? 0);
+  return { wall: micros, offsetSeconds: o[2] === '-' ? -seconds : seconds };
+}
+
+/** `timestamp(3)`… rounds to that many fractional digits (default 6). */
+function timestampPrecision(type: string): number {
+  const m = /^timestamp\((\d)\)/.exec(type);
+  return m ? Math.min(6, Number(m[1])) : 6;
+}
+
+// AdjustTimestampForTypmod: half away from zero, counted from PostgreSQL's epoch (2000-01-01).
+const PG_EPOCH = 946_684_800_000_000n;
+function roundMicros(micros: bigint, precision: number): bigint {
+  if (precision >= 6) return micros;
+  const scale = 10n ** BigInt(6 - precision);
+  const half = scale / 2n;
+  const t = micros - PG_EPOCH;
+  const rounded = t >= 0n ? ((t + half) / scale) * scale : -(((-t + half) / scale) * scale);
+  return rounded + PG_EPOCH;
+}
+
+/** UTC offset (seconds) of a named zone at a UTC instant, from the runtime's tz data. */
+function zoneOffsetSeconds(zone: string, utcMs: number): number | null {
+  try {
+    const parts = new Intl.DateTimeFormat('en-US', {
+      timeZone: zone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    }).formatToParts(new Date(utcMs));
+    const get = (type: string) => Number(parts.find((p) => p.type === type)?.value);
+    const wall = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
+    return Math.round((wall - Math.floor(utcMs / 1000) * 1000) / 1000);
+  } catch {
+    return null;
+  }
+}
+
+const UTC_ZONES = new Set(['utc', 'etc/utc', 'gmt', 'etc/gmt', 'uct', 'etc/uct', 'universal', 'etc/universal', 'zulu', 'etc/zulu', 'gmt0', 'etc/gmt0', 'z']);
+export const isUtcZone = (zone: string) => UTC_ZONES.has(zone.toLowerCase());
+
+function canonicalTimestamp(input: string, precision: number, withZone: boolean, zone: string): string {
+  const p = parseTimestamp(input);
+  if (!p) return input;
+  if (p.special) return p.special;
+  let micros = p.wall;
+  if (withZone) {
+    let offset = p.offsetSeconds;
+    if (offset === null) {
+      if (isUtcZone(zone)) offset = 0;
+      else {
+        // Local wall time in the session zone: guess with the offset at the wall time, correct once.
+        const wallMs = Number(p.wall / 1000n);
+        const first = zoneOffsetSeconds(zone, wallMs);
+        if (first === null) return input;
+        offset = zoneOffsetSeconds(zone, wallMs - first * 1000) ?? first;
+      }
+    }
+    micros -= BigInt(offset) * 1_000_000n;
+  }
+  return `${roundMicros(micros, precision)}`;
+}
+
+function canonicalDate(input: string): string {
+  const p = parseTimestamp(input, true);
+  if (!p) return input;
+  if (p.special) return p.special;
+  const days = p.wall / USECS_PER_DAY - (p.wall < 0n && p.wall % USECS_PER_DAY !== 0n ? 1n : 0n);
+  return new Date(Number(days) * 86_400_000).toISOString().slice(0, 10);
+}
+
+/**
+ * A deliberately coarse fold for case- and accent-insensitive comparison: compatibility
+ * decomposition, combining marks and default-ignorable characters dropped, lower case, and the
+ * few letters whose case pairs do not round-trip. Coarser than the collation is harmless (it only
+ * puts more keys in one partition); finer would split equal keys.
+ */
+export function foldText(text: string, ignorePunctuation = false): string {
+  let s = text.normalize('NFKD').replace(/[\p{M}\p{Cf}]/gu, '').toLowerCase().replaceAll('ß', 'ss').replaceAll('ς', 'σ').replaceAll('ı', 'i');
+  if (ignorePunctuation) s = s.replace(/[\p{P}\p{S}\p{Z}\s]/gu, '');
+  return s.normalize('NFC');
+}
+
+const bpcharTrim = (s: string) => s.replace(/ +$/, '');
+
+/**
+ * The canonicalizer of one key column, chosen from its type (and collation, and the session
+ * time zone for `timestamptz` values written without an offset).
+ *
+ * @example canonicalizerFor({ name: 'id', type: 'bigint', baseType: 'int8' }).canonical(' +05') // '5'
+ */
+export function canonicalizerFor(column: KeyColumnType, timeZone = 'UTC'): KeyCanonicalizer {
+  const base = column.baseType;
+  switch (base) {
+    case 'int2':
+    case 'int4':
+    case 'int8':
+      return { exact: true, note: 'integer value', canonical: canonicalInteger };
+    case 'numeric': {
+      const scale = numericScale(column.type);
+      return { exact: true, note: scale === null ? 'numeric value' : `numeric value rounded to scale ${scale}`, canonical: (s) => canonicalNumeric(s, scale) };
+    }
+    case 'float8':
+      return { exact: true, note: 'float8 value', canonical: canonicalFloat8 };
+    case 'bool':
+      return { exact: true, note: 'boolean value', canonical: canonicalBoolean };
+    case 'uuid':
+      return { exact: true, note: 'uuid value', canonical: canonicalUuid };
+    case 'date':
+      return { exact: true, note: 'ISO date (other spellings as written)', canonical: canonicalDate };
+    case 'timestamp': {
+      const precision = timestampPrecision(column.type);
+      return { exact: true, note: 'ISO timestamp (other spellings as written)', canonical: (s) => canonicalTimestamp(s, precision, false, timeZone) };
+    }
+    case 'timestamptz': {
+      const precision = timestampPrecision(column.type);
+      const utc = isUtcZone(timeZone);
+      return {
+        exact: utc,
+        note: utc
+          ? 'ISO timestamp as a UTC instant'
+          : `ISO timestamp as a UTC instant; values without an offset are read in the session time zone "${timeZone}", which is approximate in the hour a DST change repeats`,
+        canonical: (s) => canonicalTimestamp(s, precision, true, timeZone),
+      };
+    }
+    case 'citext':
+      return { exact: true, note: 'case-folded (citext)', canonical: (s) => foldText(s) };
+    case 'text':
+    case 'varchar':
+    case 'bpchar':
+    case 'name': {
+      const pad = base === 'bpchar' ? bpcharTrim : (s: string) => s;
+      const collation = column.collation;
+      if (!collation || collation.deterministic) {
+        return { exact: true, note: base === 'bpchar' ? 'text without trailing spaces' : 'text as written (deterministic collation)', canonical: pad };
+      }
+      const locale = (collation.locale ?? '').toLowerCase();
+      const ignorePunctuation = /ka-shifted|alternate=shifted/.test(locale);
+      const known = /^(und|root|en)?(-|_|@|$)/.test(locale) && /ks-level[12]|colstrength=(primary|secondary)/.test(locale);
+      return {
+        exact: known,
+        note: known
+          ? `case-folded (nondeterministic collation "${collation.name}")`
+          : `folded for case and accents; the nondeterministic collation "${collation.name}" (${collation.locale ?? 'no locale'}) may equate more than that`,
+        canonical: (s) => foldText(pad(s), ignorePunctuation),
+      };
+    }
+    default:
+      if (column.category === 'E') return raw('enum label as written', true);
+      return raw(`type ${column.type} is not canonicalised: its values are partitioned as written, so equal values spelled differently may land in different partitions`);
+  }
+}
+
+/**
+ * The key values a row is partitioned on: each through its column's canonicalizer. NULL stays
+ * NULL. With no canonicalizers (no catalog snapshot) the raw values are used.
+ */
+export function canonicalKey(canonicalizers: readonly KeyCanonicalizer[] | null, values: readonly TextValue[]): TextValue[] {
+  if (!canonicalizers) return values as TextValue[];
+  return values.map((v, i) => (v === null ? null : canonicalizers[i]!.canonical(v)));
+}
