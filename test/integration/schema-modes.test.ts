@@ -3,12 +3,17 @@ import { parseConfig } from '../../shared/config.ts';
 import { listQuarantine } from '../../shared/quarantine-retry.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { startTestStack } from '../helpers/local-stack.ts';
+import { ndjsonOf } from '../helpers/producer-files.ts';
 
 const db = await createTestDatabase();
 const { sql } = db;
 await sql`CREATE TABLE strict_items (id int PRIMARY KEY, name text, v int NOT NULL)`;
+await sql`CREATE TABLE evolving_items (id int PRIMARY KEY, name text)`;
 const config = parseConfig({
-  tables: [{ table: 'strict_items', prefix: 'strict/', conflictKey: ['id'], version: 'v', partitions: 8 }],
+  tables: [
+    { table: 'strict_items', prefix: 'strict/', conflictKey: ['id'], version: 'v', partitions: 8 },
+    { table: 'evolving_items', prefix: 'evolving/', conflictKey: ['id'], partitions: 4, schema: 'evolve' },
+  ],
 });
 const t = await startTestStack(config, db.url);
 
@@ -39,5 +44,43 @@ describe('"schema": "strict" (the default)', () => {
 
     expect(receipt.status).toBe('moved-aside');
     expect(receipt.reason).toContain('missing version column "v" of table "strict_items"');
+  });
+});
+
+describe('"schema": "evolve"', () => {
+  test('the columns a file brings are added as nullable (text, or jsonb for nested JSON), recorded, and the rows land', async () => {
+    const rows = Array.from({ length: 40 }, (_, i) => ({ id: i, name: `n${i}`, colour: i % 2 ? 'red' : null, meta: `{"n":${i}}` }));
+    const ndjson = ndjsonOf(rows).replaceAll(/"meta":"(\{[^}]*\})"/g, (_, inner: string) => `"meta":${inner.replaceAll('\\"', '"')}`);
+
+    const receipt = await t.run(t.file('new-columns.ndjson', ndjson), 'evolving_items');
+
+    expect(receipt).toMatchObject({ status: 'complete', read: 40, inserted: 40, quarantined: 0, addsUp: true });
+    const columns = await sql`
+      SELECT column_name AS name, data_type AS type, is_nullable AS nullable FROM information_schema.columns
+      WHERE table_name = 'evolving_items' ORDER BY ordinal_position`;
+    expect(columns.slice(2)).toEqual([
+      { name: 'colour', type: 'text', nullable: 'YES' },
+      { name: 'meta', type: 'jsonb', nullable: 'YES' },
+    ]);
+    expect(await sql`SELECT colour, meta FROM evolving_items WHERE id = 3`).toEqual([{ colour: 'red', meta: { n: 3 } }]);
+    const changes = await sql`SELECT table_name, column_name, column_type, file_id FROM landfall.schema_changes ORDER BY column_name`;
+    expect(changes).toEqual([
+      { table_name: 'evolving_items', column_name: 'colour', column_type: 'text', file_id: receipt.fileId },
+      { table_name: 'evolving_items', column_name: 'meta', column_type: 'jsonb', file_id: receipt.fileId },
+    ]);
+  });
+
+  test('a later file with the same columns adds nothing more', async () => {
+    const receipt = await t.run(t.file('same-columns.csv', 'id,colour\n1,blue\n100,green\n'), 'evolving_items');
+
+    expect(receipt).toMatchObject({ status: 'complete', read: 2, inserted: 1, updated: 1, addsUp: true });
+    expect(await sql`SELECT count(*)::int AS n FROM landfall.schema_changes`).toEqual([{ n: 2 }]);
+  });
+
+  test('a missing key column is still refused whole', async () => {
+    const receipt = await t.run(t.file('no-key.csv', 'name,colour\na,red\n'), 'evolving_items');
+
+    expect(receipt.status).toBe('moved-aside');
+    expect(receipt.reason).toContain('missing conflict key column "id" of table "evolving_items"');
   });
 });
