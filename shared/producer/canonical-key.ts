@@ -33,7 +33,11 @@ const raw = (note: string, exact = false): KeyCanonicalizer => ({ exact, note, c
 // PostgreSQL 16+ integer input: sign, decimal/0x/0o/0b digits, `_` between digits, spaces around.
 const INTEGER = /^([+-])?(0[xX](?:_?[0-9a-fA-F])+|0[oO](?:_?[0-7])+|0[bB](?:_?[01])+|\d(?:_?\d)*)$/;
 
+/** Already canonical: the common case, answered without parsing. */
+const PLAIN_INTEGER = /^-?(?:0|[1-9]\d{0,14})$/;
+
 function canonicalInteger(input: string): string {
+  if (PLAIN_INTEGER.test(input)) return input === '-0' ? '0' : input;
   const m = INTEGER.exec(trim(input));
   if (!m) return input;
   const body = m[2]!.replaceAll('_', '');
@@ -51,7 +55,11 @@ function numericScale(type: string): number | null {
 }
 
 /** A numeric value as `digits × 10^exponent` in lowest terms, rounded half away from zero to the column's scale. */
+const PLAIN_DECIMAL = /^-?(?:0|[1-9]\d*)(?:\.(\d*[1-9]))?$/;
+
 function canonicalNumeric(input: string, scale: number | null): string {
+  const plain = PLAIN_DECIMAL.exec(input);
+  if (plain && input !== '-0' && (scale === null || (plain[1]?.length ?? 0) <= scale)) return input;
   const text = trim(input);
   const lower = text.toLowerCase();
   if (lower === 'nan') return 'NaN';
@@ -105,7 +113,10 @@ function canonicalBoolean(input: string): string {
 }
 
 // uuid_in: optional braces, hex digits in either case, a hyphen allowed after any group of four.
+const PLAIN_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 function canonicalUuid(input: string): string {
+  if (PLAIN_UUID.test(input)) return input;
   const m = /^\{?([0-9a-fA-F-]+)\}?$/.exec(input);
   if (!m || input.startsWith('{') !== input.endsWith('}')) return input;
   const hex = m[1]!.replaceAll('-', '').toLowerCase();
@@ -113,62 +124,79 @@ function canonicalUuid(input: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-const USECS_PER_DAY = 86_400_000_000n;
-/** Days from 1970-01-01 to y-m-d (proleptic Gregorian), or null when the date does not exist. */
+const USECS_PER_DAY = 86_400_000_000;
+/** 2000-01-01, PostgreSQL's epoch, in days from 1970-01-01. */
+const PG_EPOCH_DAYS = 10_957;
+
+/** Days from 1970-01-01 to y-m-d (proleptic Gregorian; Hinnant's days_from_civil), or null when the date does not exist. */
 function epochDays(y: number, m: number, d: number): number | null {
-  const date = new Date(0);
-  date.setUTCFullYear(y, m - 1, d);
-  if (date.getUTCFullYear() !== y || date.getUTCMonth() !== m - 1 || date.getUTCDate() !== d) return null;
-  return Math.round(date.getTime() / 86_400_000);
+  if (m < 1 || m > 12 || d < 1) return null;
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  if (d > [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1]!) return null;
+  const yy = m <= 2 ? y - 1 : y;
+  const era = Math.floor(yy / 400);
+  const yoe = yy - era * 400;
+  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146_097 + doe - 719_468;
 }
 
 const ISO_DATE = /^(\d{4,})-(\d{1,2})-(\d{1,2})|^(\d{4})(\d{2})(\d{2})$/;
 const ISO_TIME = /^(?:[Tt]|\s+)(\d{1,2}):(\d{2})(?::(\d{2})(\.\d+)?)?/;
 const OFFSET = /^\s*(?:([Zz])|([+-])(\d{1,2})(?::?(\d{2}))?(?::?(\d{2}))?)$/;
 
-interface ParsedTimestamp {
-  /** Microseconds since 1970-01-01 of the wall clock reading. */
-  wall: bigint;
+/** A wall-clock reading as whole days from 1970-01-01 plus microseconds into the day (no 2^53 limit on the year). */
+interface Instant {
+  days: number;
+  micros: number;
+}
+
+interface ParsedTimestamp extends Instant {
   /** The written UTC offset in seconds, or null when the value has none. */
   offsetSeconds: number | null;
   special?: string;
 }
 
+const normalized = ({ days, micros }: Instant): Instant => {
+  const carry = Math.floor(micros / USECS_PER_DAY);
+  return { days: days + carry, micros: micros - carry * USECS_PER_DAY };
+};
+
 // ParseFractionalSecond: rint(strtod(".fff") * 1e6), i.e. through a double, half to even.
-function fractionMicros(fraction: string | undefined): bigint {
-  if (!fraction) return 0n;
+function fractionMicros(fraction: string | undefined): number {
+  if (!fraction) return 0;
   const x = Number(fraction) * 1e6;
-  let r = Math.round(x);
-  if (Math.abs(x % 1) === 0.5) r = 2 * Math.round(x / 2);
-  return BigInt(r);
+  return Math.abs(x % 1) === 0.5 ? 2 * Math.round(x / 2) : Math.round(x);
 }
 
 function parseTimestamp(input: string, dateOnly = false): ParsedTimestamp | null {
   const text = trim(input);
-  const lower = text.toLowerCase();
-  if (lower === 'infinity' || lower === '+infinity') return { wall: 0n, offsetSeconds: 0, special: 'infinity' };
-  if (lower === '-infinity') return { wall: 0n, offsetSeconds: 0, special: '-infinity' };
-  if (lower === 'epoch') return { wall: 0n, offsetSeconds: 0 };
+  const first = text.charCodeAt(0);
+  if (!(first >= 0x30 && first <= 0x39)) {
+    const lower = text.toLowerCase();
+    if (lower === 'infinity' || lower === '+infinity') return { days: 0, micros: 0, offsetSeconds: 0, special: 'infinity' };
+    if (lower === '-infinity') return { days: 0, micros: 0, offsetSeconds: 0, special: '-infinity' };
+    if (lower === 'epoch') return { days: 0, micros: 0, offsetSeconds: 0 };
+  }
   const d = ISO_DATE.exec(text);
   if (!d) return null;
   const days = epochDays(Number(d[1] ?? d[4]), Number(d[2] ?? d[5]), Number(d[3] ?? d[6]));
   if (days === null) return null;
   let rest = text.slice(d[0].length);
-  let micros = BigInt(days) * USECS_PER_DAY;
+  let micros = 0;
   const t = ISO_TIME.exec(rest);
   if (t) {
-    const seconds = Number(t[1]) * 3600 + Number(t[2]) * 60 + Number(t[3] ?? 0);
-    micros += BigInt(seconds) * 1_000_000n + fractionMicros(t[4]);
+    micros = (Number(t[1]) * 3600 + Number(t[2]) * 60 + Number(t[3] ?? 0)) * 1_000_000 + fractionMicros(t[4]);
     rest = rest.slice(t[0].length);
   } else if (dateOnly && /^(?:[Tt]|\s)/.test(rest)) {
-    return { wall: micros, offsetSeconds: null };
+    return { days, micros, offsetSeconds: null };
   }
-  if (rest === '') return { wall: micros, offsetSeconds: null };
+  if (rest === '') return { days, micros, offsetSeconds: null };
   const o = OFFSET.exec(rest);
-  if (!o) return dateOnly ? { wall: micros, offsetSeconds: null } : null;
-  if (o[1]) return { wall: micros, offsetSeconds: 0 };
+  if (!o) return dateOnly ? { days, micros, offsetSeconds: null } : null;
+  if (o[1]) return { days, micros, offsetSeconds: 0 };
   const seconds = Number(o[3]) * 3600 + Number(o[4] ?? 0) * 60 + Number(o[5] ?? 0);
-  return { wall: micros, offsetSeconds: o[2] === '-' ? -seconds : seconds };
+  return { days, micros, offsetSeconds: o[2] === '-' ? -seconds : seconds };
 }
 
 /** `timestamp(3)`… rounds to that many fractional digits (default 6). */
@@ -178,14 +206,13 @@ function timestampPrecision(type: string): number {
 }
 
 // AdjustTimestampForTypmod: half away from zero, counted from PostgreSQL's epoch (2000-01-01).
-const PG_EPOCH = 946_684_800_000_000n;
-function roundMicros(micros: bigint, precision: number): bigint {
-  if (precision >= 6) return micros;
-  const scale = 10n ** BigInt(6 - precision);
-  const half = scale / 2n;
-  const t = micros - PG_EPOCH;
-  const rounded = t >= 0n ? ((t + half) / scale) * scale : -(((-t + half) / scale) * scale);
-  return rounded + PG_EPOCH;
+// A day is a whole number of rounding steps, so only the time of day is rounded.
+function roundInstant(instant: Instant, precision: number): Instant {
+  if (precision >= 6) return instant;
+  const scale = 10 ** (6 - precision);
+  const rest = instant.micros % scale;
+  const up = instant.days >= PG_EPOCH_DAYS ? rest >= scale / 2 : rest > scale / 2;
+  return normalized({ days: instant.days, micros: instant.micros - rest + (up ? scale : 0) });
 }
 
 /** UTC offset (seconds) of a named zone at a UTC instant, from the runtime's tz data. */
@@ -216,30 +243,34 @@ function canonicalTimestamp(input: string, precision: number, withZone: boolean,
   const p = parseTimestamp(input);
   if (!p) return input;
   if (p.special) return p.special;
-  let micros = p.wall;
+  let instant: Instant = p;
   if (withZone) {
     let offset = p.offsetSeconds;
     if (offset === null) {
       if (isUtcZone(zone)) offset = 0;
       else {
         // Local wall time in the session zone: guess with the offset at the wall time, correct once.
-        const wallMs = Number(p.wall / 1000n);
+        const wallMs = p.days * 86_400_000 + Math.floor(p.micros / 1000);
         const first = zoneOffsetSeconds(zone, wallMs);
         if (first === null) return input;
         offset = zoneOffsetSeconds(zone, wallMs - first * 1000) ?? first;
       }
     }
-    micros -= BigInt(offset) * 1_000_000n;
+    instant = normalized({ days: p.days, micros: p.micros - offset * 1_000_000 });
+  } else {
+    instant = normalized(p);
   }
-  return `${roundMicros(micros, precision)}`;
+  const { days, micros } = roundInstant(instant, precision);
+  return `${days}:${micros}`;
 }
 
 function canonicalDate(input: string): string {
   const p = parseTimestamp(input, true);
   if (!p) return input;
   if (p.special) return p.special;
-  const days = p.wall / USECS_PER_DAY - (p.wall < 0n && p.wall % USECS_PER_DAY !== 0n ? 1n : 0n);
-  return new Date(Number(days) * 86_400_000).toISOString().slice(0, 10);
+  const days = normalized(p).days;
+  if (Math.abs(days) > 100_000_000) return input;
+  return new Date(days * 86_400_000).toISOString().slice(0, 10);
 }
 
 /**
