@@ -6,6 +6,7 @@ export const CASE_INSENSITIVE = { name: 'ci', deterministic: false, locale: 'und
 
 /** Each row: a key column type, spellings PostgreSQL holds equal, and one it holds different (checked against PostgreSQL in test/integration/canonical-key-pg.test.ts). */
 export const EQUAL_SPELLINGS: { label: string; column: KeyColumnType; timeZone?: string; equal: string[]; other: string }[] = [
+  { label: 'bigint beyond a double', column: keyColumn('int8', { type: 'bigint' }), equal: ['9007199254740993', '09007199254740993', '+9007199254740993'], other: '9007199254740992' },
   { label: 'bigint', column: keyColumn('int8', { type: 'bigint' }), equal: ['5', '05', '+5', ' 5', '5 ', '0x5', '0b101', '0o5'], other: '-5' },
   { label: 'integer with underscores', column: keyColumn('int4', { type: 'integer' }), equal: ['1000', '1_000', '+0001000'], other: '100' },
   { label: 'smallint', column: keyColumn('int2', { type: 'smallint' }), equal: ['-7', ' -07 ', '-0x7'], other: '7' },
@@ -24,6 +25,8 @@ export const EQUAL_SPELLINGS: { label: string; column: KeyColumnType; timeZone?:
   { label: 'date', column: keyColumn('date'), equal: ['2024-06-01', '20240601', '2024-6-1', ' 2024-06-01 ', '2024-06-01 10:30', '2024-06-01T23:59:59+05'], other: '2024-06-02' },
   { label: 'timestamp', column: keyColumn('timestamp', { type: 'timestamp without time zone' }), equal: ['2024-06-01 00:00:00', '2024-06-01T00:00', '2024-06-01', '2024-06-01 00:00:00.000000', '2024-06-01 00:00:00+02'], other: '2024-06-01 00:00:01' },
   { label: 'timestamp(0) rounds', column: keyColumn('timestamp', { type: 'timestamp(0) without time zone' }), equal: ['2024-06-01 10:00:00', '2024-06-01 09:59:59.5', '2024-06-01 10:00:00.4'], other: '2024-06-01 10:00:00.5' },
+  { label: 'timestamp(0) before 2000 rounds half away from 2000-01-01', column: keyColumn('timestamp', { type: 'timestamp(0) without time zone' }), equal: ['1999-06-01 10:00:00', '1999-06-01 10:00:00.5', '1999-06-01 09:59:59.6'], other: '1999-06-01 09:59:59.5' },
+  { label: 'timestamp far from now', column: keyColumn('timestamp', { type: 'timestamp without time zone' }), equal: ['2400-02-29 12:00', '2400-02-29T12:00:00.000'], other: '2400-02-29 12:00:00.000001' },
   { label: 'timestamptz', column: keyColumn('timestamptz', { type: 'timestamp with time zone' }), equal: ['2024-06-01T00:00:00Z', '2024-06-01 02:00:00+02', '2024-05-31 19:00-05', '2024-06-01 05:30:00+0530', '2024-06-01 00:00:00'], other: '2024-06-01T00:00:00+01' },
   { label: 'timestamptz in a session zone', column: keyColumn('timestamptz', { type: 'timestamp with time zone' }), timeZone: 'Europe/Paris', equal: ['2024-06-01 02:00:00', '2024-06-01T00:00:00Z', '2024-06-01 02:00:00+02'], other: '2024-06-01 00:00:00' },
   { label: 'boolean', column: keyColumn('bool', { type: 'boolean' }), equal: ['true', 't', 'TRUE', 'yes', 'y', 'on', '1', ' True '], other: 'false' },
