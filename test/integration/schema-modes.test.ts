@@ -84,3 +84,32 @@ describe('"schema": "evolve"', () => {
     expect(receipt.reason).toContain('missing conflict key column "id" of table "evolving_items"');
   });
 });
+
+describe('"schema": "evolve" without the privilege to ALTER the table', () => {
+  test('the rows are quarantined with the reason, nothing is lost, and the file completes', async () => {
+    const role = `landfall_limited_${db.name.slice(-12)}`;
+    await sql`CREATE TABLE locked_items (id int PRIMARY KEY, name text)`;
+    await sql.unsafe(`CREATE ROLE ${role} LOGIN PASSWORD 'limited'`);
+    try {
+      // What the ledger's migration check needs (it creates nothing new here), and rows of the table: no ownership.
+      await sql.unsafe(`GRANT CREATE ON DATABASE ${db.name} TO ${role}; GRANT USAGE, CREATE ON SCHEMA landfall TO ${role}; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA landfall TO ${role};
+        GRANT USAGE ON ALL SEQUENCES IN SCHEMA landfall TO ${role}; GRANT SELECT, INSERT, UPDATE ON locked_items TO ${role}`);
+      const url = new URL(db.url);
+      url.username = role;
+      url.password = 'limited';
+      const locked = parseConfig({ tables: [{ table: 'locked_items', conflictKey: ['id'], partitions: 2, schema: 'evolve' }] });
+      const limited = await startTestStack(locked, url.toString());
+
+      const receipt = await limited.run(limited.file('locked.csv', 'id,colour\n1,red\n2,blue\n'), 'locked_items');
+
+      expect(receipt).toMatchObject({ status: 'complete', read: 2, quarantined: 2, addsUp: true });
+      const rows = await listQuarantine(sql, { table: 'locked_items' });
+      const reason = expect.stringContaining('"schema": "evolve" could not add "colour": permission denied (42501)');
+      expect(rows.map((r) => r.message)).toEqual([reason, reason]);
+      // Stopped here (again after the file, harmlessly) so that the role has no session left to drop.
+      await limited.stack.stop();
+    } finally {
+      await sql.unsafe(`DROP OWNED BY ${role}; DROP ROLE ${role}`).catch(() => {});
+    }
+  });
+});
