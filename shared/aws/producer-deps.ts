@@ -28,7 +28,7 @@ export function producerDepsFromClients(clients: ProducerClients): ProducerDeps 
   return {
     config: clients.config,
     store,
-    catalog: storedCatalog(store, clients.stagingBucket, clients.rereadCatalog),
+    catalog: storedCatalog(store, clients.stagingBucket, clients.rereadCatalog ? { reread: clients.rereadCatalog } : {}),
     sender: sqsBatchSender(clients.sqs, clients.batchesQueueUrl, clients.sender),
     stagingBucket: clients.stagingBucket,
   };

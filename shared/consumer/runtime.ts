@@ -99,7 +99,7 @@ export function batchSettingsFromEnv(env: NodeJS.ProcessEnv, who: string): Batch
 
 /**
  * The ports over real clients. Tables are prepared on first use (ledger migrated once, catalog
- * read, conflict key checked, the catalog snapshot written to staging) and cached for the container's life; a refusal is not cached, so
+ * read, conflict key checked, the catalog snapshot written to staging) and cached for `catalogMaxAgeMs`; a refusal is not cached, so
  * fixing the table takes effect on the next delivery.
  */
 export function createBatchPorts(options: {
@@ -113,6 +113,8 @@ export function createBatchPorts(options: {
   tagApplied?: boolean;
   /** Told when a catalog snapshot could not be written (the producer then keeps the last one). */
   onSnapshotError?: (table: string, error: unknown) => void;
+  /** A prepared table's catalog is read again (and its snapshot written) after this long (default 5 minutes). */
+  catalogMaxAgeMs?: number;
 }): BatchPorts {
   const { config, sql } = options;
   const staging = stagingReader(options.s3, options.stagingBucket);
@@ -121,6 +123,8 @@ export function createBatchPorts(options: {
     options.onSnapshotError ?? ((table: string, error: unknown) => console.warn(JSON.stringify({ message: 'could not write the catalog snapshot', table, error: String(error) })));
   let migrated: Promise<unknown> | undefined;
   const tables = new Map<string, Promise<TargetTable>>();
+  const preparedAt = new Map<string, number>();
+  const maxAge = options.catalogMaxAgeMs ?? 5 * 60_000;
   return {
     sql,
     ...staging,
@@ -130,6 +134,8 @@ export function createBatchPorts(options: {
       tables.delete(name);
     },
     table(name) {
+      // An old catalog is read again, so an ALTER TABLE reaches the snapshot the producer reads.
+      if (Date.now() - (preparedAt.get(name) ?? 0) >= maxAge) tables.delete(name);
       let prepared = tables.get(name);
       if (!prepared) {
         const tableConfig = config.tables.find((t) => t.table === name);
@@ -147,6 +153,7 @@ export function createBatchPorts(options: {
           });
         prepared.catch(() => tables.delete(name));
         tables.set(name, prepared);
+        preparedAt.set(name, Date.now());
       }
       return prepared;
     },

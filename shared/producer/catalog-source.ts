@@ -9,23 +9,35 @@ export interface CatalogSource {
   refresh(table: string): Promise<CatalogSnapshot | null>;
 }
 
+export interface StoredCatalogOptions {
+  /** Where the caller can reach the database (the local stack): has the catalog read and the snapshot written again. */
+  reread?: (table: string) => Promise<void>;
+  /** A kept snapshot is read again from staging after this long (default 5 minutes). */
+  maxAgeMs?: number;
+  now?: () => number;
+}
+
 /**
- * Snapshots read from the staging bucket. `reread`, where the caller can reach the database
- * (the local stack), has the catalog read and the snapshot written again before a refresh, and
- * when there is none yet.
+ * Snapshots read from the staging bucket, kept for `maxAgeMs`. `reread` runs before a refresh,
+ * and when there is no snapshot yet.
  */
-export function storedCatalog(store: ObjectStore, bucket: string, reread?: (table: string) => Promise<void>): CatalogSource {
-  const kept = new Map<string, CatalogSnapshot>();
+export function storedCatalog(store: ObjectStore, bucket: string, options: StoredCatalogOptions = {}): CatalogSource {
+  const { reread, maxAgeMs = 5 * 60_000, now = Date.now } = options;
+  const kept = new Map<string, { snapshot: CatalogSnapshot; at: number }>();
   const load = async (table: string) => {
     const text = await store.getText(bucket, catalogSnapshotKeyOf(table));
     const snapshot = text === null ? null : parseSnapshot(text);
-    if (snapshot) kept.set(table, snapshot);
+    if (snapshot) kept.set(table, { snapshot, at: now() });
     else kept.delete(table);
     return snapshot;
   };
+  const fresh = (table: string) => {
+    const entry = kept.get(table);
+    return entry && now() - entry.at < maxAgeMs ? entry.snapshot : undefined;
+  };
   return {
     async get(table) {
-      const snapshot = kept.get(table) ?? (await load(table));
+      const snapshot = fresh(table) ?? (await load(table));
       if (snapshot || !reread) return snapshot;
       await reread(table);
       return load(table);
