@@ -256,13 +256,21 @@ export class LandfallStack extends Stack {
         resources: [this.staging.arnForObjects('*')],
       }),
     );
-    // The tables' catalog snapshots, which the consumer and replay write (the producer has no database).
+    // The tables' catalog snapshots, which the consumer and replay write (the producer has no
+    // database), and the manifests of files already produced (re-sent, not cut again). Without
+    // ListBucket S3 answers 403, not 404, for a snapshot or manifest that does not exist yet.
     this.producer.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        sid: 'ReadCatalogSnapshots',
+        sid: 'ReadCatalogSnapshotsAndManifests',
         actions: ['s3:GetObject'],
-        resources: [this.staging.arnForObjects(`${StagingLayout.catalogPrefix}*`)],
+        resources: [
+          this.staging.arnForObjects(`${StagingLayout.catalogPrefix}*`),
+          this.staging.arnForObjects(`${StagingLayout.manifestsPrefix}*`),
+        ],
       }),
+    );
+    this.producer.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'TellMissingFromForbiddenInStaging', actions: ['s3:ListBucket'], resources: [this.staging.bucketArn] }),
     );
     queues.batches.grantSendMessages(this.producer.role);
 
