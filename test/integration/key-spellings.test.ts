@@ -27,10 +27,12 @@ await sql`CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deter
 for (const c of cases) {
   for (const mode of ['upsert', 'insert']) await sql.unsafe(`CREATE TABLE ${c.name}_${mode} (k ${c.sqlType} PRIMARY KEY, v int NOT NULL, n int NOT NULL)`);
 }
+await sql`CREATE TABLE composite_keys (tenant citext NOT NULL, id bigint NOT NULL, at timestamptz NOT NULL, v int NOT NULL, n int NOT NULL, PRIMARY KEY (tenant, id, at))`;
 const config = parseConfig({
-  tables: cases.flatMap((c) =>
-    ['upsert', 'insert'].map((mode) => ({ table: `${c.name}_${mode}`, conflictKey: ['k'], version: 'v', mode, partitions: 8 })),
-  ),
+  tables: [
+    ...cases.flatMap((c) => ['upsert', 'insert'].map((mode) => ({ table: `${c.name}_${mode}`, conflictKey: ['k'], version: 'v', mode, partitions: 8 }))),
+    { table: 'composite_keys', conflictKey: ['tenant', 'id', 'at'], version: 'v', partitions: 8 },
+  ],
 });
 const t = await startTestStack(config, db.url);
 
@@ -73,5 +75,22 @@ describe('one key spelled several ways has one winner', () => {
       const stored = await sql.unsafe(`SELECT n FROM ${table} ORDER BY n`);
       expect(stored.map((r) => r.n)).toEqual([0, expectedN]);
     });
+  });
+});
+
+describe('a composite key', () => {
+  test('each column is canonicalised by its own type: one key, one winner, the repeats collapsed', async () => {
+    const spellings = [
+      ['Acme', '7', '2024-06-01T00:00:00Z'],
+      ['ACME', '07', '2024-06-01 02:00:00+02'],
+      ['acme', '+7', '2024-05-31 20:00:00-04'],
+      ['AcMe', ' 7', '2024-06-01 00:00:00.000000+00'],
+    ];
+    const rows = [...spellings.map(([tenant, id, at], i) => ({ tenant: tenant!, id: id!, at: at!, v: 1, n: i + 1 })), { tenant: 'acme', id: '8', at: '2024-06-01T00:00:00Z', v: 1, n: 0 }];
+
+    const receipt = await t.run(t.file('composite.csv', csvOf(rows)), 'composite_keys');
+
+    expect(receipt).toMatchObject({ status: 'complete', read: 5, inserted: 2, collapsed: 3, addsUp: true });
+    expect(await sql`SELECT id::int AS id, n FROM composite_keys ORDER BY id`).toEqual([{ id: 7, n: 4 }, { id: 8, n: 0 }]);
   });
 });
