@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { parseConfig } from '../../shared/config.ts';
-import { listQuarantine } from '../../shared/quarantine-retry.ts';
+import { listQuarantine, retryQuarantine } from '../../shared/quarantine-retry.ts';
+import { prepareTable as prepare } from '../../shared/target-table.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { startTestStack } from '../helpers/local-stack.ts';
 import { ndjsonOf } from '../helpers/producer-files.ts';
@@ -108,6 +109,12 @@ describe('"schema": "evolve" without the privilege to ALTER the table', () => {
       expect(rows.map((r) => r.message)).toEqual([reason, reason]);
       // Stopped here (again after the file, harmlessly) so that the role has no session left to drop.
       await limited.stack.stop();
+
+      // Once someone who may adds the column, `quarantine retry` applies the rows.
+      await sql`ALTER TABLE locked_items ADD COLUMN colour text`;
+      const retried = await retryQuarantine(sql, (name) => prepare(sql, locked.tables.find((x) => x.table === name)!), rows);
+      expect(retried).toMatchObject({ applied: 2 });
+      expect(await sql`SELECT id, colour FROM locked_items ORDER BY id`).toEqual([{ id: 1, colour: 'red' }, { id: 2, colour: 'blue' }]);
     } finally {
       await sql.unsafe(`DROP OWNED BY ${role}; DROP ROLE ${role}`).catch(() => {});
     }
