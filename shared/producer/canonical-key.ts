@@ -215,25 +215,40 @@ function roundInstant(instant: Instant, precision: number): Instant {
   return normalized({ days: instant.days, micros: instant.micros - rest + (up ? scale : 0) });
 }
 
-/** UTC offset (seconds) of a named zone at a UTC instant, from the runtime's tz data. */
+const zoneFormats = new Map<string, Intl.DateTimeFormat | null>();
+
+/** UTC offset (seconds) of a named zone at a UTC instant, from the runtime's tz data; null for a zone it does not know. */
 function zoneOffsetSeconds(zone: string, utcMs: number): number | null {
-  try {
-    const parts = new Intl.DateTimeFormat('en-US', {
-      timeZone: zone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    }).formatToParts(new Date(utcMs));
-    const get = (type: string) => Number(parts.find((p) => p.type === type)?.value);
-    const wall = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
-    return Math.round((wall - Math.floor(utcMs / 1000) * 1000) / 1000);
-  } catch {
-    return null;
+  let format = zoneFormats.get(zone);
+  if (format === undefined) {
+    try {
+      format = new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+    } catch {
+      format = null;
+    }
+    zoneFormats.set(zone, format);
   }
+  if (!format) return null;
+  const parts = format.formatToParts(new Date(utcMs));
+  const get = (type: string) => Number(parts.find((p) => p.type === type)?.value);
+  const wall = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
+  return Math.round((wall - Math.floor(utcMs / 1000) * 1000) / 1000);
+}
+
+/**
+ * The offset PostgreSQL gives a local wall time in a zone (DetermineTimeZoneOffset): the one in
+ * force, and at a transition the "before" offset for a time that does not exist (spring forward),
+ * the "after" one for a time that exists twice (fall back).
+ */
+function localOffsetSeconds(zone: string, wallMs: number): number | null {
+  const DAY = 86_400_000;
+  const before = zoneOffsetSeconds(zone, wallMs - DAY);
+  const after = zoneOffsetSeconds(zone, wallMs + DAY);
+  if (before === null || after === null) return null;
+  if (before === after) return before;
+  const fits = (offset: number) => zoneOffsetSeconds(zone, wallMs - offset * 1000) === offset;
+  if (fits(after)) return after;
+  return before;
 }
 
 const UTC_ZONES = new Set(['utc', 'etc/utc', 'gmt', 'etc/gmt', 'uct', 'etc/uct', 'universal', 'etc/universal', 'zulu', 'etc/zulu', 'gmt0', 'etc/gmt0', 'z']);
@@ -249,11 +264,8 @@ function canonicalTimestamp(input: string, precision: number, withZone: boolean,
     if (offset === null) {
       if (isUtcZone(zone)) offset = 0;
       else {
-        // Local wall time in the session zone: guess with the offset at the wall time, correct once.
-        const wallMs = p.days * 86_400_000 + Math.floor(p.micros / 1000);
-        const first = zoneOffsetSeconds(zone, wallMs);
-        if (first === null) return input;
-        offset = zoneOffsetSeconds(zone, wallMs - first * 1000) ?? first;
+        offset = localOffsetSeconds(zone, p.days * 86_400_000 + Math.floor(p.micros / 1000));
+        if (offset === null) return input;
       }
     }
     instant = normalized({ days: p.days, micros: p.micros - offset * 1_000_000 });
@@ -319,11 +331,14 @@ export function canonicalizerFor(column: KeyColumnType, timeZone = 'UTC'): KeyCa
     case 'timestamptz': {
       const precision = timestampPrecision(column.type);
       const utc = isUtcZone(timeZone);
+      const known = utc || zoneOffsetSeconds(timeZone, 0) !== null;
       return {
-        exact: utc,
+        exact: known,
         note: utc
           ? 'ISO timestamp as a UTC instant'
-          : `ISO timestamp as a UTC instant; values without an offset are read in the session time zone "${timeZone}", which is approximate in the hour a DST change repeats`,
+          : known
+            ? `ISO timestamp as a UTC instant; values without an offset read in the session time zone "${timeZone}" as PostgreSQL does (from this runtime's time zone data)`
+            : `ISO timestamp as a UTC instant; values without an offset are partitioned as written (the session time zone "${timeZone}" is unknown to this runtime)`,
         canonical: (s) => canonicalTimestamp(s, precision, true, timeZone),
       };
     }
