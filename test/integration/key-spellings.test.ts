@@ -27,12 +27,16 @@ await sql`CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deter
 for (const c of cases) {
   for (const mode of ['upsert', 'insert']) await sql.unsafe(`CREATE TABLE ${c.name}_${mode} (k ${c.sqlType} PRIMARY KEY, v int NOT NULL, n int NOT NULL)`);
 }
+await sql`CREATE TABLE bigint_keys (id bigint PRIMARY KEY, v int NOT NULL, val text NOT NULL)`;
 await sql`CREATE TABLE composite_keys (tenant citext NOT NULL, id bigint NOT NULL, at timestamptz NOT NULL, v int NOT NULL, n int NOT NULL, PRIMARY KEY (tenant, id, at))`;
 const config = parseConfig({
   tables: [
     ...cases.flatMap((c) => ['upsert', 'insert'].map((mode) => ({ table: `${c.name}_${mode}`, conflictKey: ['k'], version: 'v', mode, partitions: 8 }))),
     { table: 'composite_keys', conflictKey: ['tenant', 'id', 'at'], version: 'v', partitions: 8 },
+    { table: 'bigint_keys', conflictKey: ['id'], version: 'v', partitions: 8 },
   ],
+  // Small batches: a key's two spellings often fall in different chunks of their partition.
+  batch: { maxRows: 50, maxBytes: 1024 * 1024 },
 });
 const t = await startTestStack(config, db.url);
 
@@ -92,5 +96,21 @@ describe('a composite key', () => {
 
     expect(receipt).toMatchObject({ status: 'complete', read: 5, inserted: 2, collapsed: 3, addsUp: true });
     expect(await sql`SELECT id::int AS id, n FROM composite_keys ORDER BY id`).toEqual([{ id: 7, n: 4 }, { id: 8, n: 0 }]);
+  });
+});
+
+describe('the load the issue reported: 200 bigint keys written as n and then 0n, equal versions', () => {
+  test('every key keeps its later row, across chunks of one partition too', async () => {
+    const rows = [
+      ...Array.from({ length: 200 }, (_, n) => ({ id: String(n), v: 1, val: `first ${n}` })),
+      ...Array.from({ length: 200 }, (_, n) => ({ id: `0${n}`, v: 1, val: `later ${n}` })),
+    ];
+
+    const receipt = await t.run(t.file('bigint-keys.csv', csvOf(rows)), 'bigint_keys');
+
+    expect(receipt).toMatchObject({ status: 'complete', read: 400, inserted: 200, addsUp: true });
+    expect(receipt.collapsed + receipt.updated).toBe(200);
+    const wrong = await sql`SELECT count(*)::int AS n FROM bigint_keys WHERE val <> 'later ' || id`;
+    expect(wrong).toEqual([{ n: 0 }]);
   });
 });
