@@ -2,6 +2,7 @@ import type { BatchData } from './batch.ts';
 import type { Sql } from './db.ts';
 import type { ColumnAddition } from './evolve-plan.ts';
 import { quoteIdent } from './identifiers.ts';
+import { recordSchemaChange } from './ledger/schema-changes.ts';
 import type { TargetTable } from './target-table.ts';
 
 /**
@@ -22,10 +23,7 @@ export async function addColumns(sql: Sql, target: TargetTable, batch: Pick<Batc
     if (missing.length === 0) return [];
     await tx.unsafe(`ALTER TABLE ${target.catalog.quoted} ${missing.map((a) => `ADD COLUMN IF NOT EXISTS ${quoteIdent(a.name)} ${a.type}`).join(', ')}`);
     for (const a of missing) {
-      await tx`
-        INSERT INTO landfall.schema_changes (table_name, schema_name, relation_name, column_name, column_type, file_id, batch_id)
-        VALUES (${target.config.table}, ${schema}, ${name}, ${a.name}, ${a.type}, ${batch.fileId}, ${batch.batchId})
-        ON CONFLICT (table_name, column_name) DO NOTHING`;
+      await recordSchemaChange(tx, { table: target.config.table, schema, relation: name, column: a.name, type: a.type, fileId: batch.fileId, batchId: batch.batchId });
     }
     return missing.map((a) => a.name);
   })) as string[];
