@@ -169,7 +169,65 @@ function fractionMicros(fraction: string | undefined): number {
   return Math.abs(x % 1) === 0.5 ? 2 * Math.round(x / 2) : Math.round(x);
 }
 
+const digitAt = (s: string, i: number) => {
+  const c = s.charCodeAt(i) - 0x30;
+  return c >= 0 && c <= 9 ? c : -1;
+};
+/** Two digits at i as a number, or -1. */
+const twoDigits = (s: string, i: number) => {
+  const a = digitAt(s, i);
+  const b = digitAt(s, i + 1);
+  return a < 0 || b < 0 ? -1 : a * 10 + b;
+};
+
+/**
+ * The common exact spellings (`2024-06-01T00:00:00Z`, `2024-06-01 00:00:00.123+02:00`) read
+ * without regular expressions; anything else returns undefined for the general parser.
+ */
+function parseIsoFast(s: string): ParsedTimestamp | null | undefined {
+  if (s.length < 19 || s.charCodeAt(4) !== 0x2d || s.charCodeAt(7) !== 0x2d || s.charCodeAt(13) !== 0x3a || s.charCodeAt(16) !== 0x3a) return undefined;
+  const sep = s.charCodeAt(10);
+  if (sep !== 0x54 && sep !== 0x20 && sep !== 0x74) return undefined;
+  const y1 = twoDigits(s, 0);
+  const y2 = twoDigits(s, 2);
+  const month = twoDigits(s, 5);
+  const day = twoDigits(s, 8);
+  const h = twoDigits(s, 11);
+  const mi = twoDigits(s, 14);
+  const sec = twoDigits(s, 17);
+  if (y1 < 0 || y2 < 0 || month < 0 || day < 0 || h < 0 || mi < 0 || sec < 0) return undefined;
+  const days = epochDays(y1 * 100 + y2, month, day);
+  if (days === null) return null;
+  let i = 19;
+  let fraction = 0;
+  if (s.charCodeAt(i) === 0x2e) {
+    let j = i + 1;
+    while (digitAt(s, j) >= 0) j++;
+    if (j === i + 1) return undefined;
+    fraction = fractionMicros(s.slice(i, j));
+    i = j;
+  }
+  const micros = (h * 3600 + mi * 60 + sec) * 1_000_000 + fraction;
+  if (i === s.length) return { days, micros, offsetSeconds: null };
+  const c = s.charCodeAt(i);
+  if ((c === 0x5a || c === 0x7a) && i + 1 === s.length) return { days, micros, offsetSeconds: 0 };
+  if (c !== 0x2b && c !== 0x2d) return undefined;
+  const oh = twoDigits(s, i + 1);
+  if (oh < 0) return undefined;
+  let j = i + 3;
+  let om = 0;
+  if (j < s.length) {
+    if (s.charCodeAt(j) === 0x3a) j++;
+    om = twoDigits(s, j);
+    if (om < 0 || j + 2 !== s.length) return undefined;
+  }
+  const offset = oh * 3600 + om * 60;
+  return { days, micros, offsetSeconds: c === 0x2d ? -offset : offset };
+}
+
 function parseTimestamp(input: string, dateOnly = false): ParsedTimestamp | null {
+  const fast = dateOnly ? undefined : parseIsoFast(input);
+  if (fast !== undefined) return fast;
   const text = trim(input);
   const first = text.charCodeAt(0);
   if (!(first >= 0x30 && first <= 0x39)) {
