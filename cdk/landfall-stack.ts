@@ -270,8 +270,29 @@ export class LandfallStack extends Stack {
     const sendTo = (role: iam.Role, sid: string, queue: sqs.Queue) =>
       role.addToPrincipalPolicy(new iam.PolicyStatement({ sid, actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
     sendTo(this.producer.role, 'SendBatches', queues.batches);
+    // The tables' catalog snapshots, which the consumer and replay write (the producer has no
+    // database), and the manifests of files already produced (re-sent, not cut again). ListBucket,
+    // only under those prefixes, makes S3 answer 404, not 403, for one that does not exist yet.
+    this.producer.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadCatalogSnapshotsAndManifests',
+        actions: ['s3:GetObject'],
+        resources: [
+          this.staging.arnForObjects(`${StagingLayout.catalogPrefix}*`),
+          this.staging.arnForObjects(`${StagingLayout.manifestsPrefix}*`),
+        ],
+      }),
+    );
+    this.producer.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'TellMissingFromForbiddenInStaging',
+        actions: ['s3:ListBucket'],
+        resources: [this.staging.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${StagingLayout.catalogPrefix}*`, `${StagingLayout.manifestsPrefix}*`] } },
+      }),
+    );
 
-    // Consumer and replay: read staging, tag applied batches, reach the database.
+    // Consumer and replay: read staging, tag applied batches, write catalog snapshots, reach the database.
     for (const pf of [this.consumer, this.replay]) {
       pf.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadStaging', actions: ['s3:GetObject'], resources: stagingObjects }));
       pf.role.addToPrincipalPolicy(
@@ -279,6 +300,13 @@ export class LandfallStack extends Stack {
           sid: 'TagAppliedBatches',
           actions: ['s3:PutObjectTagging'],
           resources: [this.staging.arnForObjects(`${StagingLayout.batchesPrefix}*`)],
+        }),
+      );
+      pf.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'WriteCatalogSnapshots',
+          actions: ['s3:PutObject'],
+          resources: [this.staging.arnForObjects(`${StagingLayout.catalogPrefix}*`)],
         }),
       );
       this.database.grantConnect(pf.role);

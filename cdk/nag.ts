@@ -48,14 +48,24 @@ export function acknowledgeNagFindings(scope: NagScope): void {
     ack(
       scope.producer.role,
       `AwsSolutions-IAM5[Resource::${arnOf(scope.staging)}/${prefix}*]`,
-      `The producer writes ${prefix === StagingLayout.batchesPrefix ? 'batch objects' : 'file manifests'} under "${prefix}" of the staging bucket, keys derived from file ids (PutObject, and DeleteObject to clean up after an unreadable file).`,
+      `The producer writes ${prefix === StagingLayout.batchesPrefix ? 'batch objects' : 'file manifests (and reads them back, GetObject, to re-send a produced file instead of cutting it again)'} under "${prefix}" of the staging bucket, keys derived from file ids (PutObject, and DeleteObject to clean up after an unreadable file).`,
     );
   }
+  ack(
+    scope.producer.role,
+    `AwsSolutions-IAM5[Resource::${arnOf(scope.staging)}/${StagingLayout.catalogPrefix}*]`,
+    `The producer reads the tables' catalog snapshots (GetObject only) under "${StagingLayout.catalogPrefix}" of the staging bucket; one key per configured table.`,
+  );
   for (const pf of [scope.consumer, scope.replay]) {
     ack(
       pf.role,
       `AwsSolutions-IAM5[Resource::${arnOf(scope.staging)}/${StagingLayout.batchesPrefix}*]`,
       'Reads batch objects (GetObject) and tags applied ones (PutObjectTagging) so the lifecycle rule expires them, under "batches/" of the staging bucket; keys are batch ids.',
+    );
+    ack(
+      pf.role,
+      `AwsSolutions-IAM5[Resource::${arnOf(scope.staging)}/${StagingLayout.catalogPrefix}*]`,
+      `Writes the tables' catalog snapshots (PutObject only) under "${StagingLayout.catalogPrefix}" of the staging bucket, for the producer; one key per configured table.`,
     );
     ack(
       pf.role,

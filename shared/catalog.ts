@@ -17,6 +17,19 @@ export interface CatalogColumn {
   hasDefault: boolean;
   /** A generated column cannot be written. */
   generated: boolean;
+  /** `pg_type.typcategory` of the base type (`N` numeric, `S` string, `E` enum...). */
+  category?: string;
+  /** The column's collation when it is not the database default (collatable types only). */
+  collation?: ColumnCollation | null;
+}
+
+export interface ColumnCollation {
+  schema: string;
+  name: string;
+  /** Only ICU collations can be nondeterministic (case- or accent-insensitive equality). */
+  deterministic: boolean;
+  /** The ICU locale (`und-u-ks-level2`) or the libc one. */
+  locale: string | null;
 }
 
 export interface UniqueIndex {
@@ -42,6 +55,8 @@ export interface TableCatalog {
   uniqueIndexes: UniqueIndex[];
   /** Estimated live rows (pg_class.reltuples), -1 when never analyzed. */
   estimatedRows: number;
+  /** The session's TimeZone: how a `timestamptz` written without an offset is read. */
+  timeZone?: string;
 }
 
 export class TableNotFoundError extends Error {
@@ -56,8 +71,8 @@ export class TableNotFoundError extends Error {
 /** Reads columns, types and unique indexes of one table from the system catalog. */
 export async function loadCatalog(sql: postgres.Sql | postgres.TransactionSql, table: QualifiedName): Promise<TableCatalog> {
   const quoted = quoteQualified(table);
-  const [rel] = await sql<{ oid: number; reltuples: number }[]>`
-    SELECT c.oid::int8::float8 AS oid, c.reltuples::float8 AS reltuples
+  const [rel] = await sql<{ oid: number; reltuples: number; timeZone: string }[]>`
+    SELECT c.oid::int8::float8 AS oid, c.reltuples::float8 AS reltuples, current_setting('TimeZone') AS "timeZone"
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname = ${table.schema} AND c.relname = ${table.name} AND c.relkind IN ('r', 'p')`;
   if (!rel) throw new TableNotFoundError(table);
@@ -69,10 +84,17 @@ export async function loadCatalog(sql: postgres.Sql | postgres.TransactionSql, t
            coalesce(bt.typname, t.typname) AS "baseType",
            a.attnotnull AS "notNull",
            (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '') AS "hasDefault",
-           (a.attgenerated <> '') AS generated
+           (a.attgenerated <> '') AS generated,
+           coalesce(bt.typcategory, t.typcategory)::text AS category,
+           CASE WHEN co.oid IS NOT NULL THEN jsonb_build_object(
+             'schema', con.nspname, 'name', co.collname, 'deterministic', co.collisdeterministic,
+             -- the ICU locale moved from colliculocale (15, 16) to colllocale (17)
+             'locale', coalesce(to_jsonb(co) ->> 'colllocale', to_jsonb(co) ->> 'colliculocale', co.collcollate)) END AS collation
     FROM pg_attribute a
     JOIN pg_type t ON t.oid = a.atttypid
     LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+    LEFT JOIN pg_collation co ON co.oid = a.attcollation AND a.attcollation <> 'pg_catalog.default'::regcollation
+    LEFT JOIN pg_namespace con ON con.oid = co.collnamespace
     WHERE a.attrelid = ${oid}::oid AND a.attnum > 0 AND NOT a.attisdropped
     ORDER BY a.attnum`;
   const uniqueIndexes = await sql<UniqueIndex[]>`
@@ -101,5 +123,6 @@ export async function loadCatalog(sql: postgres.Sql | postgres.TransactionSql, t
     columns: [...columns],
     uniqueIndexes: uniqueIndexes.map((ix) => ({ ...ix })),
     estimatedRows: rel.reltuples,
+    timeZone: rel.timeZone,
   };
 }

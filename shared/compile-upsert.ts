@@ -124,7 +124,7 @@ export function compileUpsert(plan: UpsertPlan): CompiledUpsert {
   const selectList = [
     `u.${q(ORDINAL)}`,
     `u.${q(ROW_NUMBER)}`,
-    ...plan.columns.map((c) => `u.i${c.input}${c.cast ? `::${c.cast}` : ''} AS ${q(c.name)}`),
+    ...plan.columns.map((c) => `u.i${c.input}${c.cast ? `::${c.cast}` : ''}${c.collate ? ` COLLATE ${c.collate}` : ''} AS ${q(c.name)}`),
     ...(plan.tombstone ? [`u.i${plan.tombstone.input} AS ${q(TOMBSTONE)}`] : []),
     ...(plan.arrivalColumn ? [`${rowArrival} AS ${q(plan.arrivalColumn)}`] : plan.tombstone ? [`${rowArrival} AS ${q(ROW_ARRIVAL)}`] : []),
   ];

@@ -28,6 +28,8 @@ const tableSchema = z
     partitions: z.number().int().min(1).max(1000).default(8),
     columns: z.record(z.string(), columnName).optional(),
     arrivalColumn: columnName.default(DEFAULT_ARRIVAL_COLUMN),
+    /** `strict`: a file with a column the table lacks is refused whole; `evolve`: the column is added (nullable). */
+    schema: z.enum(['strict', 'evolve']).default('strict'),
   })
   .strict();
 

@@ -140,6 +140,8 @@ export function localBucketName(bucket: BucketKey, prefix: string = DEFAULT_NAME
 export const StagingLayout = {
   batchesPrefix: 'batches/',
   manifestsPrefix: 'manifests/',
+  /** One catalog snapshot per table, written by the consumer and replay, read by the producer. */
+  catalogPrefix: 'catalog/',
   appliedTag: { key: 'landfall:state', value: 'applied' },
 } as const;
 

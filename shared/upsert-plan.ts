@@ -1,6 +1,7 @@
 import type { CatalogColumn, TableCatalog } from './catalog.ts';
 import type { TableConfig } from './config.ts';
 import type { KeyCheck } from './conflict-key.ts';
+import { quoteIdent } from './identifiers.ts';
 import { TOMB_ARRIVAL, TOMB_DELETED_AT, TOMB_VERSION, tombstoneRelationOf } from './tombstones.ts';
 
 /** Internal column names of the statement; a table column with one of these names is refused. */
@@ -24,6 +25,11 @@ export interface PlanColumn {
   param: string;
   /** A cast applied per row after unnest, or null. */
   cast: string | null;
+  /**
+   * The key column's nondeterministic collation (quoted), applied before the reduction so that
+   * keys equal under it (`'A'`/`'a'` case-insensitively) collapse there instead of raising 21000.
+   */
+  collate?: string;
 }
 
 /** Types whose modifier rounds (numeric scale, fractional seconds) the same on cast as on assignment. */
@@ -110,7 +116,14 @@ export function buildUpsertPlan(config: TableConfig, catalog: TableCatalog, keyC
     if (name === keyCheck.arrivalColumn?.name) {
       throw new BatchShapeError(config.table, name, `column "${name}" is Landfall's arrival column; files must not carry it`);
     }
-    planColumns.push({ name, type: column.castType, input, ...bindingOf(column, keyOrVersion.has(name)) });
+    const collation = config.conflictKey.includes(name) && column.collation && !column.collation.deterministic ? column.collation : null;
+    planColumns.push({
+      name,
+      type: column.castType,
+      input,
+      ...bindingOf(column, keyOrVersion.has(name)),
+      ...(collation ? { collate: `${quoteIdent(collation.schema)}.${quoteIdent(collation.name)}` } : {}),
+    });
   });
   for (const key of config.conflictKey) {
     if (!seen.has(key)) throw new BatchShapeError(config.table, key, `the file has no column "${key}" of the conflict key`);

@@ -1,8 +1,9 @@
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
-import { GetObjectCommand, PutObjectTaggingCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, PutObjectTaggingCommand, type S3Client } from '@aws-sdk/client-s3';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { BatchData } from '../batch.ts';
+import { catalogSnapshotKeyOf, type CatalogSnapshot } from '../catalog-snapshot.ts';
 import { type FileManifest, messageGroupOf } from '../batch-message.ts';
 import { StagingLayout } from '../resources.ts';
 import { type PoisonEnvelope, poisonDeduplicationId } from './dlq-envelope.ts';
@@ -50,6 +51,15 @@ export function stagingReader(s3: S3Client, bucket: string) {
         // Untagged objects still expire, later (StagingExpiration.unappliedBatchDays).
       }
     },
+  };
+}
+
+/** Writes a table's catalog snapshot to staging, for the producer (which never reaches the database). */
+export function catalogPublisher(s3: S3Client, bucket: string) {
+  return async (snapshot: CatalogSnapshot): Promise<void> => {
+    await s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: catalogSnapshotKeyOf(snapshot.table), Body: JSON.stringify(snapshot), ContentType: 'application/json' }),
+    );
   };
 }
 

@@ -3,6 +3,8 @@ import type { BatchMessage, FileManifest } from '../batch-message.ts';
 import { classifyPgError, ErrorClass } from '../classify-pg-error.ts';
 import type { Sql } from '../db.ts';
 import { applyBatch, claimBatch, storedCounts } from '../apply-batch.ts';
+import { planColumnAdditions } from '../evolve-plan.ts';
+import { addColumns } from '../evolve-table.ts';
 import { isFileRegistered, markBatchPoisoned, registerFile } from '../ledger/files.ts';
 import { quarantineRows } from '../quarantine.ts';
 import { replayBatch } from '../replay-batch.ts';
@@ -60,15 +62,32 @@ async function quarantineWholeBatch(ports: BatchPorts, batch: BatchData, error: 
 /**
  * Runs `work` on the table; when the batch's columns do not fit the cached catalog, reads the
  * catalog again and tries once more, so an `ALTER TABLE` the operator made takes effect in a
- * warm container. A second misfit is thrown.
+ * warm container. A table with `"schema": "evolve"` then gets the batch's missing columns added
+ * (their own transaction) and the work runs a third time. A misfit that remains is thrown.
  */
-async function withFreshCatalog<T>(ports: BatchPorts, table: string, work: (target: TargetTable) => Promise<T>): Promise<T> {
+async function withFreshCatalog<T>(ports: BatchPorts, batch: BatchData, work: (target: TargetTable) => Promise<T>): Promise<T> {
   try {
-    return await work(await ports.table(table));
+    return await work(await ports.table(batch.table));
   } catch (error) {
     if (!(error instanceof BatchShapeError)) throw error;
-    ports.forgetTable(table);
-    return work(await ports.table(table));
+    ports.forgetTable(batch.table);
+    const fresh = await ports.table(batch.table);
+    try {
+      return await work(fresh);
+    } catch (again) {
+      if (!(again instanceof BatchShapeError)) throw again;
+      const additions = planColumnAdditions(fresh.config, fresh.catalog, batch);
+      if (additions.length === 0) throw again;
+      try {
+        await addColumns(ports.sql, fresh, batch, additions);
+      } catch (alter) {
+        if ((alter as { code?: string }).code !== '42501') throw alter;
+        const names = additions.map((a) => `"${a.name}"`).join(', ');
+        throw new BatchShapeError(batch.table, additions[0]!.name, `"schema": "evolve" could not add ${names}: permission denied (42501); grant the Landfall user ownership of the table, or add the columns with ALTER TABLE`);
+      }
+      ports.forgetTable(batch.table);
+      return work(await ports.table(batch.table));
+    }
   }
 }
 
@@ -82,7 +101,7 @@ export async function consumeBatch(ports: BatchPorts, message: BatchMessage, att
   await ensureFileRegistered(ports, message, known);
   const batch = await ports.readBatch(message.stagingKey);
   try {
-    const result = await withFreshCatalog(ports, message.table, (target) => applyBatch(ports.sql, target, batch));
+    const result = await withFreshCatalog(ports, batch, (target) => applyBatch(ports.sql, target, batch));
     await ports.tagApplied(message.stagingKey);
     return { outcome: result.status, counts: result.counts };
   } catch (error) {
@@ -104,7 +123,7 @@ export async function replayBatchMessage(ports: BatchPorts, message: BatchMessag
   await ensureFileRegistered(ports, message, known);
   const batch = await ports.readBatch(message.stagingKey);
   try {
-    const result = await withFreshCatalog(ports, message.table, (target) => replayBatch(ports.sql, target, batch));
+    const result = await withFreshCatalog(ports, batch, (target) => replayBatch(ports.sql, target, batch));
     await ports.tagApplied(message.stagingKey);
     return { outcome: result.status === 'applied' ? 'replayed' : 'already-applied', counts: result.counts };
   } catch (error) {

@@ -8,7 +8,8 @@ import { type ConnectOptions, connect, requireVerifiedTls, type Sql } from '../d
 import { EnvVar } from '../env.ts';
 import { migrateLedger } from '../ledger/migrate.ts';
 import { prepareTable, type TargetTable } from '../target-table.ts';
-import { dlqSender, stagingReader } from './aws-ports.ts';
+import { snapshotOf } from '../catalog-snapshot.ts';
+import { catalogPublisher, dlqSender, stagingReader } from './aws-ports.ts';
 import type { BatchPorts } from './consume-batch.ts';
 
 export interface BatchSettings {
@@ -96,7 +97,7 @@ export function batchSettingsFromEnv(env: NodeJS.ProcessEnv, who: string): Batch
 
 /**
  * The ports over real clients. Tables are prepared on first use (ledger migrated once, catalog
- * read, conflict key checked) and cached for the container's life; a refusal is not cached, so
+ * read, conflict key checked, the catalog snapshot written to staging) and cached for `catalogMaxAgeMs`; a refusal is not cached, so
  * fixing the table takes effect on the next delivery.
  */
 export function createBatchPorts(options: {
@@ -108,11 +109,20 @@ export function createBatchPorts(options: {
   dlqUrl: string;
   /** Tag applied batch objects for the staging lifecycle (off for emulators that cannot tag). */
   tagApplied?: boolean;
+  /** Told when a catalog snapshot could not be written (the producer then keeps the last one). */
+  onSnapshotError?: (table: string, error: unknown) => void;
+  /** A prepared table's catalog is read again (and its snapshot written) after this long (default 5 minutes). */
+  catalogMaxAgeMs?: number;
 }): BatchPorts {
   const { config, sql } = options;
   const staging = stagingReader(options.s3, options.stagingBucket);
+  const publish = catalogPublisher(options.s3, options.stagingBucket);
+  const onSnapshotError =
+    options.onSnapshotError ?? ((table: string, error: unknown) => console.warn(JSON.stringify({ message: 'could not write the catalog snapshot', table, error: String(error) })));
   let migrated: Promise<unknown> | undefined;
   const tables = new Map<string, Promise<TargetTable>>();
+  const preparedAt = new Map<string, number>();
+  const maxAge = options.catalogMaxAgeMs ?? 5 * 60_000;
   return {
     sql,
     ...staging,
@@ -122,6 +132,8 @@ export function createBatchPorts(options: {
       tables.delete(name);
     },
     table(name) {
+      // An old catalog is read again, so an ALTER TABLE reaches the snapshot the producer reads.
+      if (Date.now() - (preparedAt.get(name) ?? 0) >= maxAge) tables.delete(name);
       let prepared = tables.get(name);
       if (!prepared) {
         const tableConfig = config.tables.find((t) => t.table === name);
@@ -130,9 +142,16 @@ export function createBatchPorts(options: {
           migrated = undefined;
           throw error;
         });
-        prepared = migrated.then(() => prepareTable(sql, tableConfig));
+        // Every catalog read is written to staging as the producer's snapshot of the table.
+        prepared = migrated
+          .then(() => prepareTable(sql, tableConfig))
+          .then(async (target) => {
+            await publish(snapshotOf(target, new Date())).catch((error: unknown) => onSnapshotError(name, error));
+            return target;
+          });
         prepared.catch(() => tables.delete(name));
         tables.set(name, prepared);
+        preparedAt.set(name, Date.now());
       }
       return prepared;
     },

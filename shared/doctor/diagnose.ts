@@ -2,6 +2,7 @@ import type { CatalogColumn, TableCatalog, UniqueIndex } from '../catalog.ts';
 import { ARRIVAL } from '../config.ts';
 import { addArrivalColumnStatement, createIndexStatement, indexMismatch } from '../conflict-key.ts';
 import { quoteIdent } from '../identifiers.ts';
+import { canonicalizerFor } from '../producer/canonical-key.ts';
 
 /** What doctor checks for one table: a configured table, or `--table T --key a,b`. */
 export interface DoctorTarget {
@@ -158,6 +159,7 @@ export function diagnoseTable(target: DoctorTarget, catalog: TableCatalog | null
 
   checkVersion(target, byName, add);
   checkArrival(target, catalog, byName, add);
+  checkPartitioning(target, catalog, keyColumns, add);
 
   if (!duplicates || !dup) {
     add('duplicates', 'warning', 'not counted');
@@ -238,6 +240,28 @@ function checkArrival(target: DoctorTarget, catalog: TableCatalog, byName: Map<s
   } else {
     add('arrival column', 'ok', `"${column.name}"`);
   }
+}
+
+/**
+ * Whether every key column's values are partitioned on a form that equals PostgreSQL's equality
+ * (so one key never spans two FIFO groups). Where not, equal keys spelled differently may be
+ * applied in either order; the arrival column still decides their ties.
+ */
+function checkPartitioning(target: DoctorTarget, catalog: TableCatalog, keyColumns: CatalogColumn[], add: Add) {
+  const notes = keyColumns.map((c) => ({ column: c, c: canonicalizerFor({ ...c, category: c.category ?? null, collation: c.collation ?? null }, catalog.timeZone ?? 'UTC') }));
+  const inexact = notes.filter((n) => !n.c.exact);
+  if (inexact.length === 0) {
+    add('key partitioning', 'ok', notes.map((n) => `"${n.column.name}": ${n.c.note}`).join('; '));
+    return;
+  }
+  const hasArrival = catalog.columns.some((c) => c.name === target.arrivalColumn);
+  add(
+    'key partitioning',
+    'warning',
+    `${inexact.map((n) => `"${n.column.name}": ${n.c.note}`).join('; ')}. Write such keys in one spelling` +
+      (target.mode === 'upsert' ? (hasArrival ? `; "${target.arrivalColumn}" still decides their ties` : ', or add the arrival column so that ties are decided by arrival') : ''),
+    target.mode === 'upsert' && !hasArrival ? [addArrivalColumnStatement(catalog, target.arrivalColumn)] : [],
+  );
 }
 
 /** A table that could not be checked (connection lost, permission denied, timeout...). */

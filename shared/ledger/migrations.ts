@@ -85,4 +85,22 @@ export const migrations: { name: string; up: (tx: TxSql) => Promise<unknown> }[]
         );
       `),
   },
+  {
+    // "schema": "evolve": every column Landfall added to a table, by which file and batch.
+    name: '0003-schema-changes',
+    up: (tx) =>
+      tx.unsafe(`
+        CREATE TABLE landfall.schema_changes (
+          table_name    text NOT NULL,
+          schema_name   text NOT NULL,
+          relation_name text NOT NULL,
+          column_name   text NOT NULL,
+          column_type   text NOT NULL,
+          file_id       text NOT NULL,
+          batch_id      text NOT NULL,
+          added_at      timestamptz NOT NULL DEFAULT now(),
+          PRIMARY KEY (table_name, column_name)
+        );
+      `),
+  },
 ];

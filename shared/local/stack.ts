@@ -179,8 +179,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
     const quiet = (serviceName: string) => ({ logger: new Logger({ serviceName, logLevel }), metrics: new Metrics({ namespace: 'Landfall', serviceName }) });
     const wrap = options.wrapHandler ?? ((_name, handler) => handler);
+    // The local stack reaches the database: every configured table's snapshot is written before
+    // the first file is produced, and a file that does not fit it has the catalog read again.
+    const rereadCatalog = async (table: string) => {
+      ports.forgetTable(table);
+      await ports.table(table).catch(() => {});
+    };
+    for (const table of options.config.tables) await ports.table(table.table).catch(() => {});
     const producer = createProducerHandler({
-      deps: () => producerDepsFromClients({ config: options.config, s3, sqs, stagingBucket: buckets.staging, batchesQueueUrl: queues.batches }),
+      deps: () => producerDepsFromClients({ config: options.config, s3, sqs, stagingBucket: buckets.staging, batchesQueueUrl: queues.batches, rereadCatalog }),
       ...quiet('landfall-producer'),
     });
     const consumer = createConsumerHandler({ ports: () => ports, ...quiet('landfall-consumer') });

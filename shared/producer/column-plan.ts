@@ -1,4 +1,5 @@
 import { ARRIVAL, mapColumnName, type TableConfig } from '../config.ts';
+import { parseTableName, quoteIdent, quoteQualified } from '../identifiers.ts';
 import { UnreadableFileError, UnreadableReason } from './errors.ts';
 
 export interface ColumnPlan {
@@ -14,6 +15,8 @@ export interface PlanOptions {
    * database, so without them an unknown column is found by the engine instead.
    */
   knownColumns?: ReadonlySet<string>;
+  /** Unknown columns are let through, for the consumer to add (`"schema": "evolve"`). */
+  evolve?: boolean;
 }
 
 const MAX_IDENTIFIER_BYTES = 63;
@@ -26,6 +29,8 @@ const MAX_IDENTIFIER_BYTES = 63;
 export function planColumns(table: TableConfig, fileColumns: readonly string[], options: PlanOptions = {}): ColumnPlan {
   const columns: string[] = [];
   const seen = new Map<string, string>();
+  const unknown: string[] = [];
+  const unknownColumns: string[] = [];
   fileColumns.forEach((fileColumn, i) => {
     if (fileColumn.trim() === '') {
       throw new UnreadableFileError(UnreadableReason.badHeader, `column ${i + 1} has an empty name`, { field: `#${i + 1}` });
@@ -50,34 +55,40 @@ export function planColumns(table: TableConfig, fileColumns: readonly string[], 
         { field: fileColumn },
       );
     }
-    if (options.knownColumns && !options.knownColumns.has(column) && column !== table.delete?.column) {
-      const mapped = column === fileColumn ? '' : ` (mapped to "${column}")`;
-      throw new UnreadableFileError(
-        UnreadableReason.unknownColumn,
-        `unknown column "${fileColumn}"${mapped}: table "${table.table}" has no such column; map it in the config's "columns" or drop it from the file`,
-        { field: fileColumn },
-      );
+    if (options.knownColumns && !options.evolve && !options.knownColumns.has(column) && column !== table.delete?.column) {
+      unknown.push(column === fileColumn ? `"${fileColumn}"` : `"${fileColumn}" (mapped to "${column}")`);
+      unknownColumns.push(column);
     }
     seen.set(column, fileColumn);
     columns.push(column);
   });
-  const keyIndexes = table.conflictKey.map((key) => {
-    const index = columns.indexOf(key);
-    if (index < 0) {
-      throw new UnreadableFileError(
-        UnreadableReason.missingColumn,
-        `missing conflict key column "${key}" of table "${table.table}"`,
-        { field: key },
-      );
-    }
-    return index;
-  });
-  if (table.version !== ARRIVAL && !columns.includes(table.version)) {
-    throw new UnreadableFileError(
-      UnreadableReason.missingColumn,
-      `missing version column "${table.version}" of table "${table.table}"`,
-      { field: table.version },
+  const missing = table.conflictKey.filter((key) => !columns.includes(key)).map((name) => ({ what: 'conflict key column', name }));
+  if (table.version !== ARRIVAL && !columns.includes(table.version)) missing.push({ what: 'version column', name: table.version });
+  if (unknown.length || missing.length) throw headerMisfit(table, unknown, unknownColumns, missing);
+  return { columns, keyIndexes: table.conflictKey.map((key) => columns.indexOf(key)) };
+}
+
+/**
+ * One error for a header that does not fit the table, naming every unknown and missing column
+ * and the fixes, so the file is refused whole instead of quarantining each of its rows.
+ */
+function headerMisfit(table: TableConfig, unknown: string[], unknownColumns: string[], missing: { what: string; name: string }[]): UnreadableFileError {
+  const problems: string[] = [];
+  if (unknown.length) problems.push(`unknown column${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}: table "${table.table}" has no such column`);
+  if (missing.length) problems.push(`missing ${missing.map((m) => `${m.what} "${m.name}"`).join(', ')} of table "${table.table}"`);
+  const fixes: string[] = [];
+  if (unknown.length) {
+    const target = quoteQualified(parseTableName(table.table));
+    const add = unknownColumns.map((c) => `ADD COLUMN ${quoteIdent(c)} text`).join(', ');
+    fixes.push(
+      `map ${unknown.length > 1 ? 'them' : 'it'} to a table column in the config's "columns", drop ${unknown.length > 1 ? 'them' : 'it'} from the file, ` +
+        `or add ${unknown.length > 1 ? 'them' : 'it'}: ALTER TABLE ${target} ${add}; ("schema": "evolve" adds unknown columns itself)`,
     );
   }
-  return { columns, keyIndexes };
+  if (missing.length) fixes.push(`the file must carry every conflict key column${table.version !== ARRIVAL ? ' and the version column' : ''} (or map its header to them in "columns")`);
+  return new UnreadableFileError(
+    unknown.length ? UnreadableReason.unknownColumn : UnreadableReason.missingColumn,
+    `${problems.join('; ')}. Fix: ${fixes.join('; ')}; then drop the file again`,
+    { field: unknownColumns[0] ?? missing[0]!.name },
+  );
 }

@@ -5,8 +5,8 @@ import type { TextValue } from './values.ts';
  * length-prefixed, NULL distinct from every string; hashed as UTF-16 code units), finished
  * with murmur3's avalanche so that every bit counts, then mod `partitions`. Pure and stable
  * across files, runs and machines, so one key always lands in the same FIFO message group.
- * Raw text decides: '1.0' and '1' may land apart; the database's version/arrival rule still
- * picks the right winner between them. (Not sha256: this runs once per row on the hot path.)
+ * The producer hashes the canonical form of each key value (canonical-key.ts), so '1.0' and '1'
+ * of a numeric key land together. (Not sha256: this runs once per row on the hot path.)
  *
  * @example partitionOf(['42'], 8) // same number for key 42 in every file
  */

@@ -3,6 +3,9 @@ import { FileStatus, messageGroupOf, type BatchMessage, type FileManifest, type 
 import { findTableForKey, type LandfallConfig, type TableConfig } from '../config.ts';
 import { encodeBatch } from './batch-object.ts';
 import { PartitionChunker, type Chunk } from './chunker.ts';
+import { keyTypesOf } from '../catalog-snapshot.ts';
+import { canonicalizerFor, canonicalKey, type KeyCanonicalizer } from './canonical-key.ts';
+import type { CatalogSource } from './catalog-source.ts';
 import { planColumns, type ColumnPlan } from './column-plan.ts';
 import { UnreadableFileError, UnreadableReason } from './errors.ts';
 import { fileTypeOfKey, isGzip, isParquetMagic, type FileFormat } from './file-format.ts';
@@ -37,8 +40,12 @@ export interface ProducerDeps {
   sender: BatchSender;
   stagingBucket: string;
   logger?: ProducerLogger;
-  /** A table's columns when known (a catalog snapshot); then an unknown file column is an error. */
-  knownColumns?: (table: TableConfig) => ReadonlySet<string> | undefined;
+  /**
+   * The tables' catalog snapshots. With one, a header that does not fit the table is refused
+   * whole and rows are partitioned on the canonical form of their key; without one (no
+   * consumer has read the catalog yet) every row of the file goes to partition 0.
+   */
+  catalog?: CatalogSource;
   limits?: Partial<ProducerLimits>;
   now?: () => Date;
   /** Where a gzip-compressed Parquet file is spilled to be read (default: the OS temp dir). */
@@ -208,6 +215,38 @@ async function resendProduced(deps: ProducerDeps, fileId: string, manifestKey: s
   return { status: 'produced', fileId, manifestKey, manifest };
 }
 
+interface HeaderPlan {
+  plan: ColumnPlan;
+  /** One per key column, or null: no snapshot, so the whole file goes to one partition. */
+  canonicalizers: KeyCanonicalizer[] | null;
+}
+
+/**
+ * Maps the header against the table's catalog snapshot. A header that does not fit the kept
+ * snapshot is checked once more against a fresh one (an ALTER TABLE may have added the column).
+ */
+async function planHeader(deps: ProducerDeps, table: TableConfig, names: readonly string[]): Promise<HeaderPlan> {
+  const evolve = table.schema === 'evolve';
+  const plan = (snapshot: Awaited<ReturnType<CatalogSource['get']>>) =>
+    planColumns(table, names, { ...(snapshot ? { knownColumns: new Set(snapshot.columns.map((c) => c.name)) } : {}), evolve });
+  let snapshot = (await deps.catalog?.get(table.table)) ?? null;
+  let columns: ColumnPlan;
+  try {
+    columns = plan(snapshot);
+  } catch (error) {
+    if (!(error instanceof UnreadableFileError) || error.code !== UnreadableReason.unknownColumn || !deps.catalog) throw error;
+    snapshot = await deps.catalog.refresh(table.table);
+    try {
+      columns = plan(snapshot);
+    } catch (again) {
+      if (!(again instanceof UnreadableFileError) || again.code !== UnreadableReason.unknownColumn || !snapshot) throw again;
+      throw new UnreadableFileError(again.code, `${again.message} (table columns as read from the catalog at ${snapshot.readAt})`, { field: again.field! });
+    }
+  }
+  const keyTypes = snapshot ? keyTypesOf(snapshot, table) : null;
+  return { plan: columns, canonicalizers: keyTypes?.map((k) => canonicalizerFor(k, snapshot!.timeZone)) ?? null };
+}
+
 async function produceTableFile(
   deps: ProducerDeps,
   file: FileIdentity,
@@ -227,6 +266,7 @@ async function produceTableFile(
   if (opened === 'gone') return { status: 'gone', fileId };
 
   let plan: ColumnPlan | undefined;
+  let canonicalizers: KeyCanonicalizer[] | null = null;
   let chunker: PartitionChunker | undefined;
   let read = 0;
   let rejected = 0;
@@ -270,8 +310,8 @@ async function produceTableFile(
       if (event.kind === 'row') {
         read++;
         const values = event.values;
-        const key = plan!.keyIndexes.map((i) => values[i] ?? null);
-        const ready = chunker!.add(partitionOf(key, table.partitions), event.row, values);
+        const partition = canonicalizers ? partitionOf(canonicalKey(canonicalizers, plan!.keyIndexes.map((i) => values[i] ?? null)), table.partitions) : 0;
+        const ready = chunker!.add(partition, event.row, values);
         for (const chunk of ready) await pool.submit(() => writeChunk(chunk, plan!.columns));
       } else if (event.kind === 'reject') {
         read++;
@@ -280,7 +320,10 @@ async function produceTableFile(
           rejects.push({ file: fileRef, fileId, row: event.row, line: event.line, reason: event.reason, ...cut(event.raw) });
         }
       } else {
-        plan = planColumns(table, event.names, { knownColumns: deps.knownColumns?.(table) });
+        ({ plan, canonicalizers } = await planHeader(deps, table, event.names));
+        if (!canonicalizers && table.partitions > 1) {
+          logger.warn('no catalog snapshot of the table yet: the whole file goes to partition 0, so its ties still follow the winner rule', { fileId, table: table.table });
+        }
         chunker = new PartitionChunker(plan.columns.length, {
           partitions: table.partitions,
           maxRows: deps.config.batch.maxRows,

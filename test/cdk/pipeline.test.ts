@@ -333,6 +333,23 @@ describe('least privilege', () => {
     );
   });
 
+  it('the producer reads the catalog snapshots in staging; only the consumer and replay write them', () => {
+    const staging = logicalIdOf(t, 'AWS::S3::Bucket', {
+      LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Prefix: StagingLayout.manifestsPrefix })]) },
+    });
+    const snapshots = { 'Fn::Join': ['', [getAtt(staging), `/${StagingLayout.catalogPrefix}*`]] };
+    const on = (fn: string) => policyOf(fn).filter((st) => JSON.stringify(st.Resource).includes(JSON.stringify(snapshots))).map((st) => st.Action);
+    expect([on('producer'), on('consumer'), on('replay')]).toEqual([['s3:GetObject'], ['s3:PutObject'], ['s3:PutObject']]);
+  });
+
+  it('the producer may list staging, so that a snapshot or manifest not written yet is a 404, not a 403', () => {
+    const staging = logicalIdOf(t, 'AWS::S3::Bucket', {
+      LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Prefix: StagingLayout.manifestsPrefix })]) },
+    });
+    const list = policyOf('producer').filter((st) => st.Action === 's3:ListBucket').map((st) => st.Resource);
+    expect(list).toContainEqual(getAtt(staging));
+  });
+
   it('the producer writes into the inbox only under rejected/', () => {
     const inbox = logicalIdOf(t, 'AWS::S3::Bucket', { VersioningConfiguration: { Status: 'Enabled' } });
     const puts = policyOf('producer').filter((st) => JSON.stringify(st.Action).includes('s3:PutObject') && JSON.stringify(st.Resource).includes(inbox));

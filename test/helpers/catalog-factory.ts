@@ -1,4 +1,5 @@
 import type { CatalogColumn, TableCatalog, UniqueIndex } from '../../shared/catalog.ts';
+import type { CatalogSnapshot } from '../../shared/catalog-snapshot.ts';
 import { quoteQualified } from '../../shared/identifiers.ts';
 
 /** A catalog column: `column('id', 'int8', { notNull: true })`. */
@@ -26,4 +27,19 @@ export function uniqueIndex(name: string, columns: string[], extra: Partial<Uniq
 export function tableCatalog(name: string, columns: CatalogColumn[], uniqueIndexes: UniqueIndex[] = [], estimatedRows = 1000): TableCatalog {
   const table = { schema: 'public', name };
   return { table, quoted: quoteQualified(table), columns, uniqueIndexes, estimatedRows };
+}
+
+/** A catalog snapshot as the consumer writes it: `catalogSnapshot('orders', { id: 'int8', name: 'text' }, ['id'])`. */
+export function catalogSnapshot(table: string, columns: Record<string, string>, conflictKey: string[], extra: Partial<CatalogSnapshot> = {}): CatalogSnapshot {
+  return {
+    format: 1,
+    table,
+    readAt: '2026-12-01T00:00:00.000Z',
+    timeZone: 'UTC',
+    columns: Object.entries(columns).map(([name, baseType]) => ({ name, type: baseType, baseType, category: null, collation: null })),
+    conflictKey,
+    index: `${table}_pkey`,
+    arrivalColumn: null,
+    ...extra,
+  };
 }

@@ -4,6 +4,7 @@ import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { afterAll } from 'vitest';
 import { createS3Client, createSqsClient } from '../../shared/aws/clients.ts';
 import { producerDepsFromClients } from '../../shared/aws/producer-deps.ts';
+import { catalogSnapshotKeyOf, type CatalogSnapshot } from '../../shared/catalog-snapshot.ts';
 import type { LandfallConfig } from '../../shared/config.ts';
 import type { ProducerDeps } from '../../shared/producer/produce-file.ts';
 import { s3EventRecordFactory } from './s3-event.ts';
@@ -28,6 +29,8 @@ export interface ProducerEmulator {
   messages(): { groupId: string; dedupId: string; body: string; sequence: string }[];
   /** Empties buckets and queues between tests. */
   reset(): void;
+  /** Writes a table's catalog snapshot to staging, as the consumer would. */
+  publishSnapshot(snapshot: CatalogSnapshot): Promise<void>;
 }
 
 /** An in-process fauxqs with the inbox, staging bucket and batches FIFO queue; stopped after the file. */
@@ -85,6 +88,9 @@ export async function startProducerEmulator(): Promise<ProducerEmulator> {
     },
     reset() {
       server.reset();
+    },
+    async publishSnapshot(snapshot) {
+      await s3.send(new PutObjectCommand({ Bucket: STAGING, Key: catalogSnapshotKeyOf(snapshot.table), Body: JSON.stringify(snapshot) }));
     },
   };
 }

@@ -26,6 +26,8 @@ function seeded(seed: number) {
   };
 }
 
+const KEY_SPELLINGS = [(n: number) => String(n), (n: number) => `0${n}`, (n: number) => `+${n}`, (n: number) => ` ${n}`];
+
 const FILES = 20;
 const ROWS = 150;
 
@@ -115,7 +117,8 @@ export function defineChaosTest(through: 'direct' | 'pgbouncer'): void {
     for (const [f, rows] of files.entries()) {
       const path = join(dir, `chaos-${String(f).padStart(2, '0')}.csv`);
       const { writeFileSync } = await import('node:fs');
-      writeFileSync(path, csvOf(rows));
+      // Keys spelled as PostgreSQL reads them equal (5, 05, +5, ' 5'): one key, one winner.
+      writeFileSync(path, csvOf(rows.map((row) => ({ ...row, id: KEY_SPELLINGS[Math.floor(random() * KEY_SPELLINGS.length)]!(row.id as number) }))));
       dropped.push(await dropFile(target, path, tableForFile(config, path)));
     }
 

@@ -8,13 +8,19 @@ import { partitionOf } from '../../shared/producer/partition.ts';
 import { csvOf, gzipOf, ndjsonOf, orderRows, parquetOf, producerConfigFactory } from '../helpers/producer-files.ts';
 import { INBOX, STAGING, startProducerEmulator } from '../helpers/producer-emulator.ts';
 import { s3EventBody, s3TestEventBody } from '../helpers/s3-event.ts';
+import { catalogSnapshot } from '../helpers/catalog-factory.ts';
 
 const emulator = await startProducerEmulator();
 const config = producerConfigFactory({ batch: { maxRows: 7 } });
 const deps = () => emulator.deps(config);
 const rows = orderRows(40);
 
-beforeEach(() => emulator.reset());
+const ORDERS = catalogSnapshot('orders', { id: 'int8', name: 'text', amount: 'numeric' }, ['id']);
+
+beforeEach(async () => {
+  emulator.reset();
+  await emulator.publishSnapshot(ORDERS);
+});
 
 /** Every batch in staging for a file, decoded, in (partition, chunk) order. */
 async function batchesOf(manifest: FileManifest) {
@@ -199,7 +205,7 @@ describe('producer against the S3/SQS emulator', () => {
     const { outcome } = await produce('orders/nokey.csv', 'name,amount\na,1\n');
     expect(outcome.status === 'moved-aside' && [outcome.code, outcome.message]).toEqual([
       'missing-column',
-      'missing conflict key column "id" of table "orders"',
+      'missing conflict key column "id" of table "orders". Fix: the file must carry every conflict key column (or map its header to them in "columns"); then drop the file again',
     ]);
   });
 
@@ -251,5 +257,62 @@ describe('S3 object store', () => {
 
   test('streams an empty object as no bytes', async () => {
     expect(await streamAll('orders/empty.csv', '', 64)).toBe('');
+  });
+});
+
+describe('the producer knows the table from its catalog snapshot', () => {
+  const partitionsOf = async (manifest: FileManifest) => {
+    const byId = new Map<string, number>();
+    for (const batch of await batchesOf(manifest)) for (const id of batch.values[batch.columns.indexOf('id')]!) byId.set(id!, batch.partition);
+    return byId;
+  };
+
+  test('one key spelled several ways lands in one partition', async () => {
+    const spellings = ['5', '05', '+5', ' 5', '0x5'];
+    const { outcome } = await produce('orders/spelled.csv', csvOf([...spellings.map((id) => ({ id, name: 'x', amount: 1 })), ...orderRows(30, 100)]));
+
+    const manifest = outcome.status === 'produced' ? outcome.manifest : undefined!;
+    const byId = await partitionsOf(manifest);
+    expect(new Set(spellings.map((s) => byId.get(s))).size).toBe(1);
+    expect(new Set(byId.values()).size).toBeGreaterThan(1);
+  });
+
+  test('without a snapshot (no consumer has read the catalog yet) the whole file goes to partition 0', async () => {
+    emulator.reset();
+    const { outcome } = await produce('orders/first.csv', csvOf(orderRows(30)));
+
+    const manifest = outcome.status === 'produced' ? outcome.manifest : undefined!;
+    expect(new Set(manifest.batches.map((b) => b.partition))).toEqual(new Set([0]));
+  });
+
+  test('a header with columns the table lacks is moved aside whole, naming every one and the fix', async () => {
+    const { outcome } = await produce('orders/typo.csv', 'id,nmae,colour,amount\n1,a,red,2\n2,b,blue,3\n');
+
+    expect(outcome.status).toBe('moved-aside');
+    expect(outcome.status === 'moved-aside' && outcome.code).toBe('unknown-column');
+    const message = outcome.status === 'moved-aside' ? outcome.message : '';
+    expect(message).toContain('unknown columns "nmae", "colour": table "orders" has no such column');
+    expect(message).toContain('ALTER TABLE "public"."orders" ADD COLUMN "nmae" text, ADD COLUMN "colour" text;');
+    expect(message).toContain('"columns"');
+    expect([await emulator.list(STAGING, 'batches/'), emulator.messages()]).toEqual([[], []]);
+  });
+
+  test('a header that does not fit the kept snapshot is checked against a fresh one', async () => {
+    const d = deps();
+    await processIntakeMessage(d, s3EventBody(await emulator.drop(unique('orders/a.csv'), csvOf(orderRows(3)))));
+    await emulator.publishSnapshot(catalogSnapshot('orders', { id: 'int8', name: 'text', amount: 'numeric', colour: 'text' }, ['id']));
+
+    const [outcome] = await processIntakeMessage(d, s3EventBody(await emulator.drop(unique('orders/b.csv'), 'id,colour\n1,red\n')));
+
+    expect(outcome!.status).toBe('produced');
+  });
+
+  test('"schema": "evolve" lets unknown columns through for the consumer to add', async () => {
+    const evolving = producerConfigFactory({ tables: [{ table: 'orders', conflictKey: ['id'], partitions: 4, schema: 'evolve' }] });
+    const record = await emulator.drop(unique('orders/new-col.csv'), 'id,colour\n1,red\n');
+
+    const [outcome] = await processIntakeMessage(emulator.deps(evolving), s3EventBody(record));
+
+    expect(outcome?.status === 'produced' && outcome.manifest.columns).toEqual(['id', 'colour']);
   });
 });

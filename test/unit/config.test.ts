@@ -41,6 +41,12 @@ describe('parseConfig', () => {
     expect(problemsOf({ tables: [{ table: 'orders', conflictKey: ['id'], conflict_key: ['id'] }] })[0]).toMatch(/^table "orders": .*conflict_key/);
   });
 
+  test('"schema" is strict by default, may be "evolve", and nothing else', () => {
+    expect(parseConfig({ tables: [{ table: 'orders', conflictKey: ['id'] }] }).tables[0]!.schema).toBe('strict');
+    expect(parseConfig({ tables: [{ table: 'orders', conflictKey: ['id'], schema: 'evolve' }] }).tables[0]!.schema).toBe('evolve');
+    expect(problemsOf({ tables: [{ table: 'orders', conflictKey: ['id'], schema: 'loose' }] })[0]).toMatch(/^table "orders": schema: .*"strict".*"evolve"/);
+  });
+
   test('a bad mode names the allowed values', () => {
     expect(problemsOf({ tables: [{ table: 'orders', conflictKey: ['id'], mode: 'merge' }] })[0]).toMatch(/^table "orders": mode: .*upsert.*insert/);
   });

@@ -116,3 +116,32 @@ describe('formatDoctorReport', () => {
     expect(text).toContain('2 table(s): 0 healthy, 1 with findings, 1 not checked');
   });
 });
+
+describe('diagnoseTable: key partitioning', () => {
+  const keyed = (key: ReturnType<typeof column>, extra: ReturnType<typeof column>[] = []) =>
+    tableCatalog('events', [key, column('seq', 'int8'), ...extra], [uniqueIndex('events_pkey', [key.name], { primary: true, constraint: 'events_pkey' })]);
+  const t = (key: string): DoctorTarget => ({ ...target, key: [key] });
+
+  test('a key type canonicalised exactly is ok, with how', () => {
+    const [check] = byCheck(diagnoseTable(t('event_id'), keyed(column('event_id', 'int8', { notNull: true, type: 'bigint' })), noDuplicates), 'key partitioning');
+    expect(check).toMatchObject({ severity: 'ok', message: '"event_id": integer value' });
+  });
+
+  test('a key type that is not canonicalised is a warning that names the type, with the arrival column as the fix', () => {
+    const [check] = byCheck(diagnoseTable(t('event_id'), keyed(column('event_id', 'interval', { notNull: true })), noDuplicates), 'key partitioning');
+    expect(check).toMatchObject({ severity: 'warning', message: expect.stringContaining('"event_id": type interval is not canonicalised') });
+    expect(check!.fix).toEqual(['ALTER TABLE "public"."events" ADD COLUMN "_landfall_arrival" text COLLATE "C";']);
+  });
+
+  test('with the arrival column there, the warning says it still decides ties', () => {
+    const catalog = keyed(column('event_id', 'bytea', { notNull: true }), [column('_landfall_arrival', 'text')]);
+    const [check] = byCheck(diagnoseTable(t('event_id'), catalog, noDuplicates), 'key partitioning');
+    expect(check).toMatchObject({ severity: 'warning', message: expect.stringContaining('"_landfall_arrival" still decides their ties'), fix: [] });
+  });
+
+  test('timestamptz in a session zone this runtime does not know is a warning; in one it knows, ok', () => {
+    const catalog = (timeZone: string) => ({ ...keyed(column('event_id', 'timestamptz', { notNull: true, type: 'timestamp with time zone' }), [column('_landfall_arrival', 'text')]), timeZone });
+    expect(byCheck(diagnoseTable(t('event_id'), catalog('Mars/Olympus_Mons'), noDuplicates), 'key partitioning')[0]!.severity).toBe('warning');
+    expect(byCheck(diagnoseTable(t('event_id'), catalog('Europe/Paris'), noDuplicates), 'key partitioning')[0]!.severity).toBe('ok');
+  });
+});

@@ -28,6 +28,22 @@ describe('planColumns', () => {
     );
   });
 
+  test('one error names every unknown and every missing column, with the fixes', () => {
+    const plan = () => planColumns(table({ version: 'v' }), ['ID', 'colour', 'size'], { knownColumns: new Set(['id', 'region', 'v']) });
+
+    expect(plan).toThrow(
+      'unknown columns "ID", "colour", "size": table "orders" has no such column; missing conflict key column "id", conflict key column "region", version column "v" of table "orders". ' +
+        'Fix: map them to a table column in the config\'s "columns", drop them from the file, or add them: ALTER TABLE "public"."orders" ADD COLUMN "ID" text, ADD COLUMN "colour" text, ADD COLUMN "size" text; ("schema": "evolve" adds unknown columns itself); ' +
+        'the file must carry every conflict key column and the version column (or map its header to them in "columns"); then drop the file again',
+    );
+  });
+
+  test('with "evolve", unknown columns pass; a missing key column still does not', () => {
+    const known = { knownColumns: new Set(['id', 'region']), evolve: true };
+    expect(planColumns(table(), ['id', 'region', 'colour'], known).columns).toEqual(['id', 'region', 'colour']);
+    expect(() => planColumns(table(), ['id', 'colour'], known)).toThrow('missing conflict key column "region"');
+  });
+
   test('the tombstone column need not exist in the table', () => {
     const plan = planColumns(table({ delete: { column: '_op', equals: 'D' } }), ['id', 'region', '_op'], {
       knownColumns: new Set(['id', 'region']),
