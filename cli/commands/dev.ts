@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { type Command, Option } from 'commander';
 import { loadConfigFile, type LandfallConfig } from '../../shared/config.ts';
 import { type FileReceipt, fileReceipts } from '../../shared/ledger/files.ts';
-import { dropFile, tableForFile, waitForFile } from '../../shared/local/run-files.ts';
+import { dropFile, receiptOf, type RunReceipt, tableForFile, waitForFile } from '../../shared/local/run-files.ts';
 import { removeDevState, writeDevState } from '../../shared/local/stack.ts';
 import { CliError, type CliIo, type GlobalOptions, loadOptionalConfig, parsePositiveInt, resolveContext, type RegisterCommand } from '../context.ts';
 import { landfallHome, readDevState } from '../local.ts';
@@ -24,10 +24,10 @@ export interface DevOptions extends GlobalOptions {
   once?: boolean;
 }
 
-function printReceipt(io: CliIo, receipt: FileReceipt | Parameters<typeof describeReceipt>[0], json: boolean) {
-  if (json) io.stdout.write(`${JSON.stringify(receipt)}\n`);
-  else if ('addsUp' in receipt) io.stdout.write(`  ${describeReceipt(receipt)}\n`);
-  else io.stdout.write(`  ${receipt.file} → ${receipt.table}: ${receipt.status}, read ${receipt.read}, inserted ${receipt.inserted}, updated ${receipt.updated}, unchanged ${receipt.unchanged}, stale ${receipt.stale}, deleted ${receipt.deleted}, rejected ${receipt.rejected}, quarantined ${receipt.quarantined}\n`);
+/** A receipt in the dev terminal: the same line and JSON as `landfall run` prints. */
+function printReceipt(io: CliIo, receipt: FileReceipt | RunReceipt, json: boolean) {
+  const run = 'addsUp' in receipt ? receipt : receiptOf({ path: receipt.file, key: receipt.file }, receipt);
+  io.stdout.write(json ? `${JSON.stringify(run)}\n` : `  ${describeReceipt(run)}\n`);
 }
 
 /**
@@ -56,7 +56,7 @@ export async function devCommand(options: DevOptions, io: CliIo, signal?: AbortS
     say(`  inbox        s3://${stack.buckets.inbox}/   (${config.tables.map((t) => `${t.prefix} → ${t.table}`).join(', ')})`);
     say(`  staging      s3://${stack.buckets.staging}/`);
     say(`  drop a file  npx landfall drop FILE --table ${config.tables[0]!.table}   or   aws --endpoint-url ${stack.endpoint} s3 cp FILE s3://${stack.buckets.inbox}/${config.tables[0]!.prefix}`);
-    const seen = new Set((await fileReceipts(stack.sql)).filter((r) => r.status === 'complete').map((r) => r.fileId));
+    const seen = new Set((await fileReceipts(stack.sql)).filter((r) => r.status === 'complete' || r.status === 'moved-aside').map((r) => r.fileId));
     const loadSamples = options.samples ?? (usingSamples && seen.size === 0);
     if (loadSamples) {
       say('Loading the sample files:');
@@ -75,7 +75,7 @@ export async function devCommand(options: DevOptions, io: CliIo, signal?: AbortS
         void fileReceipts(stack.sql)
           .then((receipts) => {
             for (const r of receipts) {
-              if (r.status !== 'complete' || seen.has(r.fileId)) continue;
+              if ((r.status !== 'complete' && r.status !== 'moved-aside') || seen.has(r.fileId)) continue;
               seen.add(r.fileId);
               printReceipt(io, r, Boolean(options.json));
             }

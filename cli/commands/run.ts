@@ -10,16 +10,19 @@ export interface RunOptions extends GlobalOptions {
   table?: string;
   concurrent?: boolean;
   timeout?: number;
+  /** Drop files even when the same bytes were loaded before. */
+  force?: boolean;
   /** Print human-readable lines on stderr (default: when stderr is a terminal). */
   progress?: boolean;
 }
 
 /** One line a person reads; the JSON receipt goes to stdout. */
 export function describeReceipt(r: RunReceipt): string {
-  if (r.status === 'moved-aside') return `${r.file}: moved aside, ${r.reason}`;
+  if (r.alreadyLoaded) return `${r.file}: already loaded on ${r.alreadyLoaded.on} (as ${r.alreadyLoaded.as}), nothing to do`;
+  if (r.status === 'moved-aside') return `${r.file}: moved aside, ${r.reason}; now at ${r.movedTo}; fix: ${r.fix}`;
   if (r.status === 'timed-out') return `${r.file}: not complete in time (${r.batchesApplied}/${r.batches} batches applied)`;
   const parts = [`read ${r.read}`, `rejected ${r.rejected}`, `collapsed ${r.collapsed}`, `inserted ${r.inserted}`, `updated ${r.updated}`, `unchanged ${r.unchanged}`, `stale ${r.stale}`, `deleted ${r.deleted}`, `quarantined ${r.quarantined}`];
-  return `${r.file} → ${r.table}: ${r.status}, ${r.batches} batches; ${parts.join(', ')}${r.addsUp ? '' : '  (DOES NOT ADD UP)'}`;
+  return `${r.file} → ${r.table}: ${r.status}, ${r.batches} ${r.batches === 1 ? 'batch' : 'batches'}; ${parts.join(', ')}${r.addsUp ? '' : '  (DOES NOT ADD UP)'}`;
 }
 
 /**
@@ -56,7 +59,7 @@ export async function runCommand(files: string[], options: RunOptions, io: CliIo
   const bars = showProgress && io.stderr.isTTY ? new cliProgress.MultiBar({ stream: io.stderr as NodeJS.WritableStream, format: ' {file} [{bar}] {value}/{total} batches', hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic) : null;
   try {
     const runOne = async (path: string, i: number): Promise<RunReceipt> => {
-      const dropped = await dropFile(stack.target, path, tables[i]!);
+      const dropped = await dropFile(stack.target, path, tables[i]!, { force: Boolean(options.force) });
       const bar = bars?.create(1, 0, { file: path });
       const receipt = await waitForFile(stack.target, dropped, {
         timeoutMs,
@@ -95,6 +98,7 @@ export const register: RegisterCommand = (program: Command, { io, setExitCode })
     .option('--table <table>', 'the table for every file (default: by config or folder name)')
     .option('--concurrent', 'drop all files at once instead of one after another')
     .addOption(new Option('--timeout <seconds>', 'give up waiting for a file after this long').argParser(parsePositiveInt).default(600))
+    .option('--force', 'drop files even when the same bytes were loaded into the table before')
     .option('--progress', 'print progress and a readable line per file on stderr')
     .action(async (files: string[], options: RunOptions, command: Command) => {
       setExitCode(await runCommand(files, { ...command.optsWithGlobals(), ...options }, io));
