@@ -20,11 +20,14 @@ export interface GlobalOptions {
   databaseUrl?: string | undefined;
 }
 
-/** A failure the user can fix; main prints the message as one line and exits with the code. */
+/**
+ * A failure the user can fix; main prints the message as one line and exits with the code:
+ * 2 (config, usage or stack) unless told otherwise (docs/operations.md, exit codes).
+ */
 export class CliError extends Error {
   override name = 'CliError';
   readonly exitCode: number;
-  constructor(message: string, exitCode = 1, options?: ErrorOptions) {
+  constructor(message: string, exitCode = 2, options?: ErrorOptions) {
     super(message, options);
     this.exitCode = exitCode;
   }

@@ -39,17 +39,19 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     await program.parseAsync([...argv]);
     return exitCode;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode;
+    // --help and --version exit 0; a usage error is exit 2, like a config error.
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
     if (error instanceof CliError) {
       io.stderr.write(`landfall: ${error.message}\n`);
       return error.exitCode;
     }
+    // A bad config, or a stack that failed, is exit 2: 1 means "ran, and the data needs attention".
     if (error instanceof ConfigError) {
       io.stderr.write(`landfall: ${error.message}\n`);
-      return 1;
+      return 2;
     }
-    io.stderr.write(`landfall: ${(error as Error).message ?? String(error)}\n`);
-    return 1;
+    io.stderr.write(`landfall: ${(error as Error)?.message ?? String(error)}\n`);
+    return 2;
   }
 }
 

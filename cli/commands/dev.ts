@@ -8,7 +8,7 @@ import { dropFile, receiptOf, type RunReceipt, tableForFile, waitForFile } from 
 import { removeDevState, writeDevState } from '../../shared/local/stack.ts';
 import { CliError, type CliIo, type GlobalOptions, loadOptionalConfig, parsePositiveInt, resolveContext, type RegisterCommand } from '../context.ts';
 import { landfallHome, readDevState } from '../local.ts';
-import { startOrAttach } from '../stack-target.ts';
+import { refuseUnreadyTables, startOrAttach } from '../stack-target.ts';
 import { describeReceipt } from './run.ts';
 
 const SAMPLES = fileURLToPath(new URL('../../samples/', import.meta.url));
@@ -50,6 +50,7 @@ export async function devCommand(options: DevOptions, io: CliIo, signal?: AbortS
   const errors = running.errors;
   try {
     if (usingSamples) await stack.sql.unsafe(await readFile(join(SAMPLES, 'schema.sql'), 'utf8'));
+    await refuseUnreadyTables(stack.sql, config, io, 'dev');
     await writeDevState(home, stack, resolve(context.configPath ?? SAMPLE_CONFIG));
     say(`  database     ${stack.databaseUrl}`);
     say(`  S3 and SQS   ${stack.endpoint}  (region ${stack.region}, any credentials)`);

@@ -4,7 +4,7 @@ import cliProgress from 'cli-progress';
 import type { LandfallConfig } from '../../shared/config.ts';
 import { dropFile, DropError, type RunReceipt, tableForFile, waitForFile } from '../../shared/local/run-files.ts';
 import { CliError, type CliIo, type GlobalOptions, loadOptionalConfig, parsePositiveInt, resolveContext, type RegisterCommand } from '../context.ts';
-import { startOrAttach } from '../stack-target.ts';
+import { refuseUnreadyTables, startOrAttach } from '../stack-target.ts';
 
 export interface RunOptions extends GlobalOptions {
   table?: string;
@@ -56,6 +56,12 @@ export async function runCommand(files: string[], options: RunOptions, io: CliIo
   const showProgress = options.progress ?? Boolean(io.stderr.isTTY);
   const timeoutMs = (options.timeout ?? 600) * 1000;
   const stack = await startOrAttach(context, io, config);
+  try {
+    await refuseUnreadyTables(stack.target.sql, config, io, 'run');
+  } catch (error) {
+    await stack.close();
+    throw error;
+  }
   const bars = showProgress && io.stderr.isTTY ? new cliProgress.MultiBar({ stream: io.stderr as NodeJS.WritableStream, format: ' {file} [{bar}] {value}/{total} batches', hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic) : null;
   try {
     const runOne = async (path: string, i: number): Promise<RunReceipt> => {

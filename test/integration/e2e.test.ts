@@ -185,7 +185,7 @@ describe('landfall run --concurrent', () => {
       timeout: 60_000,
     });
 
-    expect(result.status).toBe(1);
+    expect(result.status).toBe(2);
     expect(result.stderr).toContain('would both be dropped as items/same.csv');
     expect(await sql`SELECT id FROM items WHERE id IN (4000, 4001)`).toEqual([]);
   });
