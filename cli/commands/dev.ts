@@ -17,6 +17,8 @@ export const SAMPLE_FILES = ['2026-11-01-full.csv', '2026-11-02-updates.ndjson.g
 
 export interface DevOptions extends GlobalOptions {
   port?: number;
+  /** Fixed port of the embedded PostgreSQL. */
+  dbPort?: number;
   json?: boolean;
   /** Load the samples (default: on first start with the sample config). */
   samples?: boolean;
@@ -45,6 +47,7 @@ export async function devCommand(options: DevOptions, io: CliIo, signal?: AbortS
   say('Landfall: starting the local stack (embedded PostgreSQL, S3/SQS emulator, producer, consumer, replay)…');
   const running = await startOrAttach({ ...context, databaseUrl: context.databaseUrl }, { ...io, env: { ...io.env, LANDFALL_HOME: home } }, config, {
     ...(options.port !== undefined ? { port: options.port } : {}),
+    ...(options.dbPort !== undefined ? { dbPort: options.dbPort } : {}),
   });
   const stack = running.stack!;
   const errors = running.errors;
@@ -103,7 +106,8 @@ export const register: RegisterCommand = (program: Command, { io, setExitCode })
   program
     .command('dev')
     .description('run the whole pipeline locally in the foreground (what `npm start` runs)')
-    .addOption(new Option('--port <port>', 'S3/SQS emulator port (default: any free port)').argParser(parsePositiveInt))
+    .addOption(new Option('--port <port>', 'S3/SQS emulator port on 127.0.0.1 (default: any free port)').argParser(parsePositiveInt))
+    .addOption(new Option('--db-port <port>', 'embedded PostgreSQL port on 127.0.0.1 (default: any free port)').argParser(parsePositiveInt))
     .option('--json', 'print receipts as JSON lines')
     .option('--samples', 'load the sample files even when the ledger is not empty')
     .option('--once', 'stop after loading the samples')

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { batchReceipts, type FileReceipt, fileReceipts } from '../../shared/ledger/files.ts';
+import { receiptOf } from '../../shared/local/run-files.ts';
 import { CliError, resolveContext, type CliIo, type GlobalOptions, type RegisterCommand } from '../context.ts';
 import { batchAddsUp, fileBalance, formatFileDetail, formatStatusTable } from '../format.ts';
 import { asCliError, filesNamed, ledgerExists } from '../ledger.ts';
@@ -37,7 +38,8 @@ export async function statusCommand(file: string | undefined, options: StatusOpt
   if (options.json) {
     const files = receipts.map((r) => {
       const batches = details.get(r.fileId);
-      return { ...r, addsUp: fileBalance(r).addsUp, ...(batches ? { batchReceipts: batches.map((b) => ({ ...b, addsUp: batchAddsUp(b) })) } : {}) };
+      // The receipt shape `run` and `dev --json` print (addsUp null until the file is complete), plus the batches with FILE.
+      return { ...receiptOf({ path: r.file, key: r.file }, r), addsUp: fileBalance(r).addsUp, ...(batches ? { batchReceipts: batches.map((b) => ({ ...b, addsUp: batchAddsUp(b) })) } : {}) };
     });
     io.stdout.write(`${JSON.stringify({ files }, null, 2)}\n`);
   } else if (file === undefined) {

@@ -32,6 +32,8 @@ export interface LocalStackOptions {
   awsEndpointUrl?: string;
   /** fauxqs port (0: any free port). */
   port?: number;
+  /** Embedded PostgreSQL port (default: any free port). */
+  dbPort?: number;
   namePrefix?: string;
   /** Queue visibility timeouts (seconds) other than the stack's, for tests that must see retries fast. */
   visibilityTimeouts?: Partial<Record<QueueKey, number>>;
@@ -154,13 +156,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   try {
     let databaseUrl = options.databaseUrl;
     if (!databaseUrl) {
-      const server = await startEmbeddedPostgres({ dataDir: join(options.home, 'pg'), persistent: true });
+      const server = await startEmbeddedPostgres({ dataDir: join(options.home, 'pg'), persistent: true, ...(options.dbPort !== undefined ? { port: options.dbPort } : {}) });
       stops.push(() => server.stop());
       databaseUrl = server.url;
     }
     let endpoint = options.awsEndpointUrl;
     if (!endpoint) {
-      const server = await startFauxqs({ port: options.port ?? 0, logger: false });
+      const server = await startEmulator(options.port ?? 0);
       stops.push(() => server.stop());
       endpoint = `http://127.0.0.1:${server.port}`;
     }
@@ -228,6 +230,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     };
   } catch (error) {
     await stopAll();
+    throw error;
+  }
+}
+
+/** The emulator, on 127.0.0.1 only (as the database); a port in use says so and names --port. */
+async function startEmulator(port: number) {
+  try {
+    return await startFauxqs({ port, listenHost: '127.0.0.1', logger: false });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new Error(`the S3/SQS emulator (fauxqs) cannot listen on 127.0.0.1:${port}: the port is in use; pick another with --port N, or leave it out for any free port`, { cause: error });
+    }
     throw error;
   }
 }
