@@ -48,6 +48,7 @@ export async function devCommand(options: DevOptions, io: CliIo, signal?: AbortS
   const running = await startOrAttach({ ...context, databaseUrl: context.databaseUrl }, { ...io, env: { ...io.env, LANDFALL_HOME: home } }, config, {
     ...(options.port !== undefined ? { port: options.port } : {}),
     ...(options.dbPort !== undefined ? { dbPort: options.dbPort } : {}),
+    persistEmulator: true,
   });
   const stack = running.stack!;
   const errors = running.errors;
@@ -59,6 +60,10 @@ export async function devCommand(options: DevOptions, io: CliIo, signal?: AbortS
     say(`  S3 and SQS   ${stack.endpoint}  (region ${stack.region}, any credentials)`);
     say(`  inbox        s3://${stack.buckets.inbox}/   (${config.tables.map((t) => `${t.prefix} → ${t.table}`).join(', ')})`);
     say(`  staging      s3://${stack.buckets.staging}/`);
+    const { released, renotified, pending } = stack.recovered;
+    if (released + renotified + pending > 0) {
+      say(`Resuming the previous run: ${released} unfinished ${released === 1 ? 'message' : 'messages'} released, ${renotified} inbox ${renotified === 1 ? 'file' : 'files'} notified again, ${pending} ${pending === 1 ? 'file' : 'files'} in progress (landfall status shows them)`);
+    }
     say(`  drop a file  npx landfall drop FILE --table ${config.tables[0]!.table}   or   aws --endpoint-url ${stack.endpoint} s3 cp FILE s3://${stack.buckets.inbox}/${config.tables[0]!.prefix}`);
     const seen = new Set((await fileReceipts(stack.sql)).filter((r) => r.status === 'complete' || r.status === 'moved-aside').map((r) => r.fileId));
     const loadSamples = options.samples ?? (usingSamples && seen.size === 0);

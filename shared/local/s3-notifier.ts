@@ -42,6 +42,8 @@ export function watchBucket(options: {
   intervalMs: number;
   notify: (body: string) => Promise<void>;
   onError?: (error: unknown) => void;
+  /** An object not to notify (a file already loaded); asked once per object version. */
+  skip?: (key: string, etag: string) => Promise<boolean>;
 }): BucketWatcher {
   const seen = new Set<string>();
   let sequence = 0;
@@ -61,6 +63,10 @@ export function watchBucket(options: {
         const etag = (object.ETag ?? '').replace(/"/g, '');
         const id = `${key}\u0000${etag}`;
         if (seen.has(id)) continue;
+        if (await options.skip?.(key, etag)) {
+          seen.add(id);
+          continue;
+        }
         lastTime = Math.max(Date.now(), lastTime + 1);
         const record = s3EventRecord({
           bucket: options.bucket,
