@@ -9,6 +9,7 @@ import { removeDevState, writeDevState } from '../../shared/local/stack.ts';
 import { CliError, type CliIo, type GlobalOptions, loadOptionalConfig, parsePositiveInt, resolveContext, type RegisterCommand } from '../context.ts';
 import { landfallHome, readDevState } from '../local.ts';
 import { refuseUnreadyTables, startOrAttach } from '../stack-target.ts';
+import { type StatusPage, startStatusPage } from '../status-page.ts';
 import { describeReceipt } from './run.ts';
 
 const SAMPLES = fileURLToPath(new URL('../../samples/', import.meta.url));
@@ -19,6 +20,8 @@ export interface DevOptions extends GlobalOptions {
   port?: number;
   /** Fixed port of the embedded PostgreSQL. */
   dbPort?: number;
+  /** Port of the status page on 127.0.0.1 (default: any free port). */
+  statusPort?: number;
   json?: boolean;
   /** Load the samples (default: on first start with the sample config). */
   samples?: boolean;
@@ -52,14 +55,17 @@ export async function devCommand(options: DevOptions, io: CliIo, signal?: AbortS
   });
   const stack = running.stack!;
   const errors = running.errors;
+  let page: StatusPage | undefined;
   try {
     if (usingSamples) await stack.sql.unsafe(await readFile(join(SAMPLES, 'schema.sql'), 'utf8'));
     await refuseUnreadyTables(stack.sql, config, io, 'dev');
     await writeDevState(home, stack, resolve(context.configPath ?? SAMPLE_CONFIG));
+    page = await startStatusPage(stack.sql, options.statusPort ?? 0, (error) => errors.push(`status page: ${(error as Error).message}`));
     say(`  database     ${stack.databaseUrl}`);
     say(`  S3 and SQS   ${stack.endpoint}  (region ${stack.region}, any credentials)`);
     say(`  inbox        s3://${stack.buckets.inbox}/   (${config.tables.map((t) => `${t.prefix} → ${t.table}`).join(', ')})`);
     say(`  staging      s3://${stack.buckets.staging}/`);
+    say(`  status page  ${page.url}`);
     const { released, renotified, pending } = stack.recovered;
     if (released + renotified + pending > 0) {
       say(`Resuming the previous run: ${released} unfinished ${released === 1 ? 'message' : 'messages'} released, ${renotified} inbox ${renotified === 1 ? 'file' : 'files'} notified again, ${pending} ${pending === 1 ? 'file' : 'files'} in progress (landfall status shows them)`);
@@ -102,6 +108,7 @@ export async function devCommand(options: DevOptions, io: CliIo, signal?: AbortS
     say('Stopping…');
     return 0;
   } finally {
+    await page?.close();
     await removeDevState(home);
     await running.close();
   }
@@ -112,6 +119,7 @@ export const register: RegisterCommand = (program: Command, { io, setExitCode })
     .command('dev')
     .description('run the whole pipeline locally in the foreground (what `npm start` runs)')
     .addOption(new Option('--port <port>', 'S3/SQS emulator port on 127.0.0.1 (default: any free port)').argParser(parsePositiveInt))
+    .addOption(new Option('--status-port <port>', 'status page port on 127.0.0.1 (default: any free port)').argParser(parsePositiveInt))
     .addOption(new Option('--db-port <port>', 'embedded PostgreSQL port on 127.0.0.1 (default: any free port)').argParser(parsePositiveInt))
     .option('--json', 'print receipts as JSON lines')
     .option('--samples', 'load the sample files even when the ledger is not empty')
