@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -57,5 +57,23 @@ describe('one CLI grammar', () => {
 
   test('an unknown option is a usage error, exit 2', async () => {
     expect((await run('status', '--nope')).code).toBe(2);
+  });
+});
+
+describe('user-facing text refers to the repository\'s own docs', () => {
+  const outside = /\.\.\/shared|DESIGN\.md|Rule 4/;
+
+  test('README and docs/ name no file outside the repository', () => {
+    const pages = ['README.md', ...readdirSync('docs').map((f) => join('docs', f))];
+    for (const page of pages) expect(readFileSync(page, 'utf8'), page).not.toMatch(outside);
+    expect(pages).toContain(join('docs', 'operations.md'));
+  });
+
+  test('no command help does', async () => {
+    for (const command of ['', 'run', 'status', 'dev', 'doctor', 'rejects', 'quarantine', 'forget', 'drop', 'sql', 'replay', 'dedupe']) {
+      const { out } = await run(...(command ? [command] : []), '--help');
+      expect(out, command).not.toMatch(outside);
+      expect(out, command).toContain('docs/operations.md');
+    }
   });
 });
