@@ -22,7 +22,8 @@ async function loadCommands(): Promise<RegisterCommand[]> {
 export const EXIT_CODES = `
 Exit codes:
   0  everything accounted for (doctor: healthy, or warnings only)
-  1  the data needs attention: a file moved aside or not adding up, rows still failing, a doctor error
+  1  the data needs attention: a file moved aside or not adding up, rows rejected or quarantined (run),
+     rows still failing (quarantine retry), a doctor error
   2  a config, usage or stack failure: bad config, table not ready, database or emulator unreachable
 
 Docs: docs/operations.md in the repository.

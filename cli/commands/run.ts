@@ -30,7 +30,8 @@ export function describeReceipt(r: RunReceipt): string {
 /**
  * `landfall run`: start (or attach to) the stack, drop the files in order (each complete before
  * the next unless --concurrent), print one JSON receipt per file on stdout. Exit 0 only when
- * every file is complete and every row is addsUp for; 1 otherwise; 2 when the stack failed.
+ * every file is complete and every row landed; 1 when the data needs attention (moved aside, not
+ * adding up, rows rejected or quarantined); 2 when the config, a table or the stack failed.
  */
 export async function runCommand(files: string[], options: RunOptions, io: CliIo, configOverride?: LandfallConfig): Promise<number> {
   const context = resolveContext(options, io.env);
@@ -101,7 +102,8 @@ export async function runCommand(files: string[], options: RunOptions, io: CliIo
       io.stderr.write(`landfall: not every file completed in time${detail ? `; last error: ${detail}` : ''}\n`);
       return 2;
     }
-    return receipts.every((r) => r.addsUp) ? 0 : 1;
+    // 1: the data needs attention (a file moved aside or not adding up, rows rejected or quarantined).
+    return receipts.every((r) => r.addsUp && r.rejected === 0 && r.quarantined === 0) ? 0 : 1;
   } finally {
     progress.stop();
     await stack.close();

@@ -152,6 +152,21 @@ describe('landfall run (the CLI, as scripts use it)', () => {
     expect(await sql`SELECT name FROM items WHERE id = 3000`).toEqual([{ name: 'b' }]);
   });
 
+  test('a file that lands with a rejected row adds up, and the run exits 1: the row needs attention', async () => {
+    const configPath = join(t.dir, 'run-config-rejects.json');
+    writeFileSync(configPath, JSON.stringify({ tables: [{ table: 'items', prefix: 'items/', conflictKey: ['id'], version: 'v' }] }));
+    const withReject = t.file('run-rejects.csv', 'id,name,price,v\n3100,a,1,1\n3101,b\n');
+
+    const result = spawnSync(process.execPath, ['bin/landfall.js', 'run', '--config', configPath, '--database-url', db.url, withReject], {
+      encoding: 'utf8',
+      env: { ...process.env, LANDFALL_HOME: join(t.dir, 'cli-home-rejects') },
+      timeout: 120_000,
+    });
+
+    expect(result.status).toBe(1);
+    expect(JSON.parse(result.stdout.trim())).toMatchObject({ status: 'complete', read: 2, rejected: 1, inserted: 1, addsUp: true });
+  });
+
   test('an unreadable file is moved aside and the run exits non-zero with its reason', async () => {
     const configPath = join(t.dir, 'run-config-2.json');
     writeFileSync(configPath, JSON.stringify({ tables: [{ table: 'items', prefix: 'items/', conflictKey: ['id'], version: 'v' }] }));
