@@ -241,8 +241,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           await sqs.send(new SendMessageCommand({ QueueUrl: queues.intake, MessageBody: body }));
         },
         onError: (error) => log(`inbox watcher: ${(error as Error).message}`),
-        // A file the ledger holds complete is not notified again after a restart.
-        skip: async (key, etag) => (await fileReceipts(sql, { key, etag })).some((r) => r.status === 'complete'),
+        // After a restart, a file the ledger holds complete is not notified again.
+        ...(options.persistEmulator ? { skip: async (key: string, etag: string) => (await fileReceipts(sql, { key, etag })).some((r) => r.status === 'complete') } : {}),
       });
       if (options.persistEmulator) recovered.renotified = await watcher.poll();
     }

@@ -54,7 +54,7 @@ test.runIf(haveChromium || process.env.CI === 'true')('the status page shows a d
 
     // It refreshes by itself: a file dropped while the page is open appears without a reload.
     await t.run(t.file('accounts-later.csv', 'id,balance,seq\n100,1.00,1\n'), 'accounts');
-    await tab.waitForFunction(() => document.querySelectorAll('#files tbody tr').length === 2, { timeout: 20_000 });
+    await tab.waitForFunction("document.querySelectorAll('#files tbody tr').length === 2", { timeout: 20_000 });
     expect(await tab.$$eval('#files tbody tr td:first-child', (tds) => tds.map((td) => td.textContent))).toContain('accounts/accounts-later.csv');
 
     const shot = process.env.LANDFALL_SCREENSHOT ?? join(t.dir, 'status-page.png');
