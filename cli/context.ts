@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfigFile, type LandfallConfig } from '../shared/config.ts';
 import { EnvVar } from '../shared/env.ts';
@@ -18,11 +20,14 @@ export interface GlobalOptions {
   databaseUrl?: string | undefined;
 }
 
-/** A failure the user can fix; main prints the message as one line and exits with the code. */
+/**
+ * A failure the user can fix; main prints the message as one line and exits with the code:
+ * 2 (config, usage or stack) unless told otherwise (docs/operations.md, exit codes).
+ */
 export class CliError extends Error {
   override name = 'CliError';
   readonly exitCode: number;
-  constructor(message: string, exitCode = 1, options?: ErrorOptions) {
+  constructor(message: string, exitCode = 2, options?: ErrorOptions) {
     super(message, options);
     this.exitCode = exitCode;
   }
@@ -71,4 +76,23 @@ export function parsePositiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive whole number');
   return n;
+}
+
+/**
+ * Writes an export: to `out` when given (then says how many rows went there), else to stdout.
+ * A file that cannot be written is a CliError naming `doing` (exit 2).
+ */
+export async function writeExport(io: CliIo, text: string, rows: number, out: string | undefined, doing: string): Promise<void> {
+  if (out === undefined) {
+    io.stdout.write(text);
+    return;
+  }
+  try {
+    const stream = createWriteStream(out);
+    stream.end(text);
+    await once(stream, 'finish');
+  } catch (error) {
+    throw new CliError(`${doing}: could not write ${out}: ${(error as Error).message}`, 2, { cause: error });
+  }
+  io.stdout.write(`Exported ${rows} ${rows === 1 ? 'row' : 'rows'} to ${out}\n`);
 }

@@ -1,5 +1,6 @@
 import { type BatchCounts, countsAddUp } from '../shared/batch.ts';
 import type { BatchReceipt, FileReceipt } from '../shared/ledger/files.ts';
+import { fixForUnreadable } from '../shared/producer/errors.ts';
 import type { QuarantinedRow } from '../shared/quarantine-retry.ts';
 
 /** How many characters of a batch or file id the tables show; commands accept such a prefix back. */
@@ -51,6 +52,7 @@ export function batchAddsUp(b: BatchReceipt): boolean | null {
 
 function balanceCell(r: FileReceipt): string {
   const { missing, addsUp } = fileBalance(r);
+  if (r.status === 'moved-aside') return 'not read: landfall status FILE';
   if (addsUp === null) return '-';
   if (addsUp) return 'yes';
   return missing > 0 ? `NO: ${plural(missing, 'row')} missing` : `NO: ${plural(-missing, 'row')} too many`;
@@ -70,14 +72,16 @@ const countCells = (r: FileReceipt) => [r.read, r.rejected, ...ACCOUNTED.map((c)
 export function formatStatusTable(receipts: readonly FileReceipt[]): string {
   if (receipts.length === 0) return 'No files yet: drop one into the inbox (landfall drop FILE --table T).\n';
   const rows = [['FILE', 'TABLE', 'STATUS', 'BATCHES', ...COUNT_HEADERS, 'ADDS UP']];
-  for (const r of receipts) rows.push([r.file, r.table, r.status, `${r.batchesApplied}/${r.batches}`, ...countCells(r), balanceCell(r)]);
+  for (const r of receipts) rows.push([r.file, r.table || '(none)', r.status, `${r.batchesApplied}/${r.batches}`, ...countCells(r), balanceCell(r)]);
   const right = new Set(Array.from({ length: COUNT_HEADERS.length + 1 }, (_, i) => i + 3));
   return `${alignedTable(rows, right)}\n\n${statusSummary(receipts)}`;
 }
 
 function statusSummary(receipts: readonly FileReceipt[]): string {
   const by = (status: string) => receipts.filter((r) => r.status === status).length;
-  const lines = [`${plural(receipts.length, 'file')}: ${n(by('complete'))} complete, ${n(by('pending'))} pending, ${n(by('replaying'))} replaying`];
+  const lines = [`${plural(receipts.length, 'file')}: ${n(by('complete'))} complete, ${n(by('pending'))} pending, ${n(by('replaying'))} replaying, ${n(by('moved-aside'))} moved aside`];
+  for (const r of receipts.filter((f) => f.status === 'moved-aside')) lines.push(`  moved aside: ${r.file}: ${r.reason ?? 'unreadable'}; now at ${r.movedTo ?? '-'}`);
+  if (by('moved-aside')) lines.push('Moved-aside files: landfall status FILE gives the fix; landfall forget FILE clears one from this list.');
   const unbalanced = receipts.filter((r) => fileBalance(r).addsUp === false);
   if (unbalanced.length) {
     lines.push(`${plural(unbalanced.length, 'complete file does', 'complete files do')} NOT add up (read = rejected + collapsed + inserted + updated + unchanged + stale + deleted + quarantined):`);
@@ -86,6 +90,8 @@ function statusSummary(receipts: readonly FileReceipt[]): string {
   const quarantined = receipts.reduce((sum, r) => sum + r.quarantined, 0);
   if (quarantined) lines.push(`${plural(quarantined, 'row')} quarantined: landfall quarantine ls`);
   if (by('replaying')) lines.push('Files replaying have poisoned batches: landfall status FILE lists them; landfall replay BATCH re-runs one.');
+  const rejected = receipts.reduce((sum, r) => sum + r.rejected, 0);
+  if (rejected) lines.push(`${plural(rejected, 'row')} rejected by the producer: landfall rejects ls`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -99,13 +105,25 @@ export function formatFileDetail(r: FileReceipt, batches: readonly BatchReceipt[
       : addsUp
         ? 'adds up'
         : `DOES NOT ADD UP: ${missing > 0 ? `${plural(missing, 'row')} missing` : `${plural(-missing, 'row')} too many`}`;
+  if (r.status === 'moved-aside') {
+    return `${alignedTable([
+      ['File', `s3://${r.bucket}/${r.file}`],
+      ['File id', r.fileId],
+      ['Table', r.table || '(none: no configured prefix)'],
+      ['Status', 'moved aside, not read: no row of it was applied'],
+      ['Registered', r.registeredAt],
+      ['Reason', r.reason ?? '-'],
+      ['Now at', r.movedTo ?? '-'],
+      ['Fix', fixForUnreadable(r.reasonCode)],
+    ])}\n`;
+  }
   const head = alignedTable([
     ['File', `s3://${r.bucket}/${r.file}`],
     ['File id', r.fileId],
     ['Table', r.table],
     ['Status', `${r.status}, ${n(r.batchesApplied)} of ${plural(r.batches, 'batch', 'batches')} applied`],
     ['Registered', r.registeredAt],
-    ['Rule 4', `read ${n(r.read)} = ${sum}: ${verdict}`],
+    ['Accounting', `read ${n(r.read)} = ${sum}: ${verdict}`],
   ]);
   const rows = [['BATCH', 'PARTITION', 'CHUNK', 'ROWS', 'STATUS', ...COUNT_HEADERS.filter((h) => h !== 'REJECTED'), 'APPLIED', 'ADDS UP', 'LAST ERROR']];
   for (const b of batches) {
@@ -129,6 +147,8 @@ export function formatFileDetail(r: FileReceipt, batches: readonly BatchReceipt[
   const poisoned = batches.filter((b) => b.status === 'poisoned');
   if (poisoned.length) lines.push(`Poisoned batches wait for replay; to re-run one now: landfall replay ${shortId(poisoned[0]!.batchId)}`);
   if (r.quarantined) lines.push(`${plural(r.quarantined, 'row')} quarantined: landfall quarantine ls --table ${r.table}`);
+  if (r.rejected) lines.push(`${plural(r.rejected, 'row')} rejected: landfall rejects ls ${r.file}`);
+  if (r.status === 'pending' && r.batchesApplied === 0) lines.push('Nothing applied yet: if it stays so, landfall doctor checks the table; landfall forget FILE clears the attempt.');
   return `${lines.join('\n')}\n`;
 }
 
@@ -158,11 +178,12 @@ export function quarantineRecord(q: QuarantinedRow) {
 
 /** Open quarantined rows without their values: file, row number, SQLSTATE, constraint or column, message. */
 export function formatQuarantineTable(rows: readonly QuarantinedRow[]): string {
-  const table = [['ID', 'TABLE', 'FILE', 'ROW', 'BATCH', 'SQLSTATE', 'CONSTRAINT/COLUMN', 'ATTEMPTS', 'MESSAGE']];
+  const table = [['ID', 'TABLE', 'FIRST SEEN', 'FILE', 'ROW', 'BATCH', 'SQLSTATE', 'CONSTRAINT/COLUMN', 'ATTEMPTS', 'MESSAGE']];
   for (const q of rows) {
     table.push([
       String(q.id),
       q.table,
+      q.firstSeen,
       q.fileKey,
       String(q.rowNumber),
       shortId(q.batchId),
@@ -172,5 +193,5 @@ export function formatQuarantineTable(rows: readonly QuarantinedRow[]): string {
       oneLine(q.message),
     ]);
   }
-  return alignedTable(table, new Set([0, 3, 7]));
+  return alignedTable(table, new Set([0, 4, 8]));
 }

@@ -1,5 +1,7 @@
+import { basename } from 'node:path';
 import type { LandfallConfig } from '../shared/config.ts';
 import type { Sql } from '../shared/db.ts';
+import { type FileReceipt, fileReceipts } from '../shared/ledger/files.ts';
 import { migrateLedger } from '../shared/ledger/migrate.ts';
 import { prepareTable, type TargetTable } from '../shared/target-table.ts';
 import { CliError, type CliIo, type GlobalOptions, loadOptionalConfig, resolveContext } from './context.ts';
@@ -85,4 +87,24 @@ export function requireConfig(options: GlobalOptions, io: CliIo, doing: string):
   }
   if (!config) throw new CliError(`${doing} needs the table config: pass --config F or set LANDFALL_CONFIG`, 2);
   return config;
+}
+
+/**
+ * The files FILE names: its inbox key (every version of it), `s3://bucket/key`, its file id, a
+ * prefix of the id as the tables show it, or the local path it was dropped from (its name).
+ */
+export async function filesNamed(sql: Sql, file: string): Promise<FileReceipt[]> {
+  const s3 = /^s3:\/\/([^/]+)\/(.+)$/.exec(file);
+  if (s3) return (await fileReceipts(sql, { key: s3[2]! })).filter((r) => r.bucket === s3[1]);
+  const byKey = await fileReceipts(sql, { key: file });
+  if (byKey.length) return byKey;
+  const byId = await fileReceipts(sql, { fileIds: [file] });
+  if (byId.length) return byId;
+  const all = await fileReceipts(sql);
+  if (/^[0-9a-f]{6,}$/.test(file)) {
+    const byPrefix = all.filter((r) => r.fileId.startsWith(file));
+    if (byPrefix.length) return byPrefix;
+  }
+  const name = basename(file);
+  return all.filter((r) => r.file === name || r.file.endsWith(`/${name}`));
 }

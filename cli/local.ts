@@ -4,22 +4,13 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { createS3Client, createSqsClient } from '../shared/aws/clients.ts';
 import { connect, type Sql } from '../shared/db.ts';
-import { startEmbeddedPostgres } from '../shared/local/embedded-postgres.ts';
+import { isAlive, startEmbeddedPostgres } from '../shared/local/embedded-postgres.ts';
 import { type DevState, devStatePath } from '../shared/local/stack.ts';
 import type { CliIo, ResolvedContext } from './context.ts';
 
 /** The local state folder: `$LANDFALL_HOME`, else `.landfall` in the working directory. */
 export function landfallHome(env: CliIo['env']): string {
   return resolve(env.LANDFALL_HOME ?? join(process.cwd(), '.landfall'));
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** The running `landfall dev` of this home, if there is one. */

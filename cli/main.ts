@@ -18,17 +18,45 @@ async function loadCommands(): Promise<RegisterCommand[]> {
   });
 }
 
+/** The same for every command (docs/operations.md); every command's --help ends with it. */
+export const EXIT_CODES = `
+Exit codes:
+  0  everything accounted for (doctor: healthy, or warnings only)
+  1  the data needs attention: a file moved aside or not adding up, rows rejected or quarantined (run),
+     rows still failing (quarantine retry), a doctor error
+  2  a config, usage or stack failure: bad config, table not ready, database or emulator unreachable
+
+Docs: docs/operations.md in the repository.
+`;
+
+/** Every command and subcommand below `command`. */
+function allCommands(command: Command): Command[] {
+  return command.commands.flatMap((c) => [c, ...allCommands(c)]);
+}
+
 /** The `landfall` program with every command registered, writing to `io`. */
 export async function buildProgram(io: CliIo, setExitCode: (code: number) => void): Promise<Command> {
   const program = new Command('landfall')
     .description('Exactly-once, duplicate-free upserts from S3 files into PostgreSQL')
-    .option('--config <file>', 'table config JSON (default: $LANDFALL_CONFIG)')
-    .option('--database-url <url>', 'PostgreSQL URL (default: $DATABASE_URL)')
+    .option('--config <file>', 'table config JSON (default: $LANDFALL_CONFIG, else the running landfall dev\'s)')
+    .option('--database-url <url>', 'PostgreSQL URL (default: $DATABASE_URL, else the running landfall dev\'s, else the embedded one)')
     .exitOverride()
+    .configureHelp({ showGlobalOptions: true })
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .showHelpAfterError('(run with --help for usage)');
   for (const register of await loadCommands()) register(program, { io, setExitCode });
+  for (const command of [program, ...allCommands(program)]) {
+    command.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+    command.addHelpText('after', EXIT_CODES);
+  }
   return program;
+}
+
+/** With --json a failure is JSON on stdout too, so a script reading stdout sees it. */
+function reportFailure(argv: readonly string[], io: CliIo, message: string, exitCode: number): number {
+  io.stderr.write(`landfall: ${message}\n`);
+  if (argv.includes('--json')) io.stdout.write(`${JSON.stringify({ error: { message, exitCode } })}\n`);
+  return exitCode;
 }
 
 /** Runs the CLI with `argv` (as process.argv: node, script, args...) and returns the exit code. */
@@ -39,17 +67,12 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     await program.parseAsync([...argv]);
     return exitCode;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode;
-    if (error instanceof CliError) {
-      io.stderr.write(`landfall: ${error.message}\n`);
-      return error.exitCode;
-    }
-    if (error instanceof ConfigError) {
-      io.stderr.write(`landfall: ${error.message}\n`);
-      return 1;
-    }
-    io.stderr.write(`landfall: ${(error as Error).message ?? String(error)}\n`);
-    return 1;
+    // --help and --version exit 0; a usage error is exit 2, like a config error.
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    if (error instanceof CliError) return reportFailure(argv, io, error.message, error.exitCode);
+    // A bad config, or a stack that failed, is exit 2: 1 means "ran, and the data needs attention".
+    if (error instanceof ConfigError) return reportFailure(argv, io, error.message, 2);
+    return reportFailure(argv, io, (error as Error)?.message ?? String(error), 2);
   }
 }
 

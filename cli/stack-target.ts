@@ -1,5 +1,9 @@
-import type { LandfallConfig } from '../shared/config.ts';
-import { connect } from '../shared/db.ts';
+import { isDeepStrictEqual } from 'node:util';
+import { type LandfallConfig, loadConfigFile } from '../shared/config.ts';
+import { connect, type Sql } from '../shared/db.ts';
+import { blockingReports, preflightTables } from '../shared/doctor/preflight.ts';
+import { formatDoctorReport } from '../shared/doctor/format-report.ts';
+import { CliError } from './context.ts';
 import type { DropTarget } from '../shared/local/run-files.ts';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../shared/local/stack.ts';
 import type { CliIo, ResolvedContext } from './context.ts';
@@ -28,6 +32,7 @@ export async function startOrAttach(
 ): Promise<StackTarget> {
   const home = landfallHome(io.env);
   const dev = context.databaseUrl ? null : readDevState(home);
+  if (dev) refuseOtherConfig(dev.configPath, config);
   if (dev) {
     const { s3 } = devClients(dev);
     const sql = connect({ url: dev.databaseUrl, max: 2, applicationName: 'landfall-cli' });
@@ -55,4 +60,38 @@ export async function startOrAttach(
     errors,
     close: () => stack.stop(),
   };
+}
+
+/**
+ * A running `landfall dev` routes and applies every file by ITS config: attaching with another
+ * one would drop files its pipeline treats differently (another prefix, key or table). Refused,
+ * exit 2, naming both and the ways out.
+ */
+function refuseOtherConfig(devConfigPath: string | null, config: LandfallConfig): void {
+  let devConfig: LandfallConfig | null = null;
+  try {
+    devConfig = devConfigPath ? loadConfigFile(devConfigPath) : null;
+  } catch {
+    devConfig = null;
+  }
+  if (devConfig && isDeepStrictEqual(devConfig, config)) return;
+  throw new CliError(
+    `the running landfall dev uses another table config (${devConfigPath ?? 'unknown'}), and its pipeline routes and applies files by that one: ` +
+      'run with that --config, stop the dev first, or set LANDFALL_HOME (or --database-url) for a stack of your own',
+    2,
+  );
+}
+
+/**
+ * Checks every configured table before anything is dropped (docs/operations.md, "fail fast"):
+ * a missing table, a key without a matching unique index, a missing version or mapped column,
+ * or a missing privilege prints doctor's report with the fixes on stderr and is a CliError
+ * (exit 2).
+ */
+export async function refuseUnreadyTables(sql: Sql, config: LandfallConfig, io: CliIo, doing: string): Promise<void> {
+  const blocking = blockingReports(await preflightTables(sql, config));
+  if (blocking.length === 0) return;
+  io.stderr.write(formatDoctorReport(blocking));
+  const names = blocking.map((r) => r.table).join(', ');
+  throw new CliError(`${doing}: refused before dropping anything: ${blocking.length === 1 ? 'table' : 'tables'} ${names} not ready (the fixes are above; landfall doctor checks again)`, 2);
 }

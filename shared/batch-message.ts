@@ -70,13 +70,18 @@ export interface FileManifest {
   rejected: number;
   /** Where rejected rows were written (inbox bucket, NDJSON), or null when there are none. */
   rejects: { bucket: string; key: string } | null;
+  /** The first rejected rows themselves (at most MANIFEST_REJECTS), for the ledger's `rejects` view. */
+  rejectsListed?: RejectedRow[];
   batches: ManifestBatch[];
   /** Set when status is `moved-aside`. */
-  reason: { code: string; message: string; movedTo: { bucket: string; key: string } } | null;
+  reason: { code: string; message: string; movedTo: { bucket: string; key: string }; line?: number | null; field?: string | null } | null;
   startedAt: string;
   finishedAt: string;
   durationMs: number;
 }
+
+/** Rejected rows a manifest carries inline (the rejects object lists more). */
+export const MANIFEST_REJECTS = 1000;
 
 /** One line of a rejects object (NDJSON). */
 export interface RejectedRow {
@@ -111,20 +116,62 @@ export class BatchMessageError extends Error {
   override name = 'BatchMessageError';
 }
 
-/** Parses and validates an SQS message body; errors name the field. */
-export function parseBatchMessage(body: string): BatchMessage {
+/**
+ * The FIFO message for a file that has no batch (moved aside, or every row rejected, or no
+ * rows): the consumer registers it from its manifest, so every file has a ledger row, in AWS
+ * as locally, although the producer never touches the database.
+ */
+export interface FileNotice {
+  format: 1;
+  kind: 'file';
+  fileId: string;
+  /** The table it was routed to, or '' when its key is under no configured prefix. */
+  table: string;
+  manifestKey: string;
+}
+
+const fileNoticeSchema = z.strictObject({
+  format: z.literal(1),
+  kind: z.literal('file'),
+  fileId: z.string().min(1),
+  table: z.string(),
+  manifestKey: z.string().min(1),
+});
+
+export type QueueMessage = BatchMessage | FileNotice;
+
+/** Table name of the manifests of files routed to no table. */
+export const UNROUTED_TABLE = '_unrouted';
+
+function parseWith<T>(body: string, what: string, parse: (json: unknown) => ReturnType<z.ZodType<T>['safeParse']>): T {
   let json: unknown;
   try {
     json = JSON.parse(body);
   } catch (error) {
-    throw new BatchMessageError(`batch message is not JSON: ${(error as Error).message}`, { cause: error });
+    throw new BatchMessageError(`${what} is not JSON: ${(error as Error).message}`, { cause: error });
   }
-  const result = batchMessageSchema.safeParse(json);
+  const result = parse(json);
   if (!result.success) {
     const problems = result.error.issues.map((i) => `${i.path.map(String).join('.') || '(top level)'}: ${i.message}`);
-    throw new BatchMessageError(`invalid batch message: ${problems.join('; ')}`);
+    throw new BatchMessageError(`invalid ${what}: ${problems.join('; ')}`);
   }
   return result.data;
+}
+
+/** Parses and validates an SQS message body; errors name the field. */
+export function parseBatchMessage(body: string): BatchMessage {
+  return parseWith(body, 'batch message', (json) => batchMessageSchema.safeParse(json));
+}
+
+/** A message of the batches queue: a batch, or a file notice (`kind: "file"`). */
+export function parseQueueMessage(body: string): QueueMessage {
+  if (/"kind"\s*:\s*"file"/.test(body)) return parseWith(body, 'file notice', (json) => fileNoticeSchema.safeParse(json));
+  return parseBatchMessage(body);
+}
+
+/** A file notice's deduplication id: one per production of the file (registering is idempotent). */
+export function fileNoticeDeduplicationId(fileId: string, producedAt: string): string {
+  return createHash('sha256').update(`file-notice\0${fileId}\0${producedAt}`).digest('hex').slice(0, 64);
 }
 
 /**

@@ -81,20 +81,60 @@ function describePath(input: unknown, path: readonly PropertyKey[]): string {
   return path.length ? path.map(String).join('.') : '(top level)';
 }
 
+/** Edit distance of two short names (case-insensitive), for "did you mean". */
+function distance(a: string, b: string): number {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  let previous = Array.from({ length: y.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= x.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= y.length; j++) current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (x[i - 1] === y[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[y.length]!;
+}
+
+/** The known field a mistyped one most likely meant, if one is close enough. */
+export function didYouMean(name: string, known: readonly string[]): string | undefined {
+  const ranked = known.map((k) => ({ k, d: distance(name, k) })).sort((a, b) => a.d - b.d);
+  const best = ranked[0];
+  return best && best.d <= Math.max(2, Math.floor(name.length / 3)) ? best.k : undefined;
+}
+
+/** The fields allowed where an unknown one was found (by the issue's path). */
+function knownFieldsAt(path: readonly PropertyKey[]): string[] {
+  if (path.length === 0) return Object.keys(configSchema.shape);
+  if (path[0] === 'batch') return ['maxRows', 'maxBytes'];
+  if (path[0] === 'tables' && path.length === 2) return Object.keys(tableSchema.shape);
+  if (path[0] === 'tables' && path[2] === 'delete') return ['column', 'equals'];
+  return [];
+}
+
+function describeIssue(input: unknown, issue: z.core.$ZodIssue): string[] {
+  if (issue.code !== 'unrecognized_keys') return [`${describePath(input, issue.path)}: ${issue.message}`];
+  const known = knownFieldsAt(issue.path);
+  return issue.keys.map((key) => {
+    const guess = didYouMean(key, known);
+    return `${describePath(input, issue.path)}: unknown field "${key}"${guess ? ` (did you mean "${guess}"?)` : known.length ? ` (fields: ${known.join(', ')})` : ''}`;
+  });
+}
+
 /**
- * Validates a parsed config object. Errors name the table and the field:
- * `table "orders": conflictKey: needs at least one column`.
+ * Validates a parsed config object and reports every problem in one pass (unknown fields with
+ * "did you mean", wrong values, and the checks across fields of every table that parsed).
+ * Errors name the table and the field: `table "orders": conflictKey: needs at least one column`.
  */
 export function parseConfig(input: unknown, source = '(inline)'): LandfallConfig {
   const result = configSchema.safeParse(input);
-  if (!result.success) {
-    throw new ConfigError(
-      source,
-      result.error.issues.map((issue) => `${describePath(input, issue.path)}: ${issue.message}`),
-    );
-  }
-  const problems: string[] = [];
-  const tables = result.data.tables.map((t): TableConfig => {
+  const problems: string[] = result.success ? [] : result.error.issues.flatMap((issue) => describeIssue(input, issue));
+  const rawTables = (input as { tables?: unknown } | null)?.tables;
+  const parsedTables = result.success
+    ? result.data.tables
+    : (Array.isArray(rawTables) ? rawTables : []).flatMap((t) => {
+        const table = tableSchema.safeParse(t);
+        return table.success ? [table.data] : [];
+      });
+  const tables = parsedTables.map((t): TableConfig => {
     try {
       parseTableName(t.table);
     } catch (error) {
@@ -128,7 +168,7 @@ export function parseConfig(input: unknown, source = '(inline)'): LandfallConfig
       }
     }
   }
-  if (problems.length) throw new ConfigError(source, problems);
+  if (problems.length || !result.success) throw new ConfigError(source, problems);
   return { tables, batch: result.data.batch };
 }
 

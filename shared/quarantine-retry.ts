@@ -24,7 +24,7 @@ export interface QuarantinedRow {
   attempts: number;
 }
 
-/** Open (unresolved) quarantined rows, oldest first; optionally of one table or batch. */
+/** Open (unresolved) quarantined rows, grouped by table, oldest first; optionally of one table or batch. */
 export async function listQuarantine(sql: Sql, filter: { table?: string; batchId?: string; limit?: number } = {}): Promise<QuarantinedRow[]> {
   const rows = await sql<QuarantinedRow[]>`
     SELECT id::int AS id, batch_id AS "batchId", file_id AS "fileId", file_key AS "fileKey", table_name AS table,
@@ -35,7 +35,7 @@ export async function listQuarantine(sql: Sql, filter: { table?: string; batchId
     WHERE resolved_at IS NULL
       AND (${filter.table ?? null}::text IS NULL OR table_name = ${filter.table ?? null}::text)
       AND (${filter.batchId ?? null}::text IS NULL OR batch_id = ${filter.batchId ?? null}::text)
-    ORDER BY batch_id, row_number
+    ORDER BY table_name, min(first_seen) OVER (PARTITION BY file_id), file_key, row_number, id
     LIMIT ${filter.limit ?? 1_000_000}`;
   return rows.map((r) => ({ ...r }));
 }

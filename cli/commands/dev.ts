@@ -4,11 +4,12 @@ import { fileURLToPath } from 'node:url';
 import { type Command, Option } from 'commander';
 import { loadConfigFile, type LandfallConfig } from '../../shared/config.ts';
 import { type FileReceipt, fileReceipts } from '../../shared/ledger/files.ts';
-import { dropFile, tableForFile, waitForFile } from '../../shared/local/run-files.ts';
+import { dropFile, receiptOf, type RunReceipt, tableForFile, waitForFile } from '../../shared/local/run-files.ts';
 import { removeDevState, writeDevState } from '../../shared/local/stack.ts';
 import { CliError, type CliIo, type GlobalOptions, loadOptionalConfig, parsePositiveInt, resolveContext, type RegisterCommand } from '../context.ts';
 import { landfallHome, readDevState } from '../local.ts';
-import { startOrAttach } from '../stack-target.ts';
+import { refuseUnreadyTables, startOrAttach } from '../stack-target.ts';
+import { type StatusPage, startStatusPage } from '../status-page.ts';
 import { describeReceipt } from './run.ts';
 
 const SAMPLES = fileURLToPath(new URL('../../samples/', import.meta.url));
@@ -17,6 +18,10 @@ export const SAMPLE_FILES = ['2026-11-01-full.csv', '2026-11-02-updates.ndjson.g
 
 export interface DevOptions extends GlobalOptions {
   port?: number;
+  /** Fixed port of the embedded PostgreSQL. */
+  dbPort?: number;
+  /** Port of the status page on 127.0.0.1 (default: any free port). */
+  statusPort?: number;
   json?: boolean;
   /** Load the samples (default: on first start with the sample config). */
   samples?: boolean;
@@ -24,10 +29,10 @@ export interface DevOptions extends GlobalOptions {
   once?: boolean;
 }
 
-function printReceipt(io: CliIo, receipt: FileReceipt | Parameters<typeof describeReceipt>[0], json: boolean) {
-  if (json) io.stdout.write(`${JSON.stringify(receipt)}\n`);
-  else if ('addsUp' in receipt) io.stdout.write(`  ${describeReceipt(receipt)}\n`);
-  else io.stdout.write(`  ${receipt.file} → ${receipt.table}: ${receipt.status}, read ${receipt.read}, inserted ${receipt.inserted}, updated ${receipt.updated}, unchanged ${receipt.unchanged}, stale ${receipt.stale}, deleted ${receipt.deleted}, rejected ${receipt.rejected}, quarantined ${receipt.quarantined}\n`);
+/** A receipt in the dev terminal: the same line and JSON as `landfall run` prints. */
+function printReceipt(io: CliIo, receipt: FileReceipt | RunReceipt, json: boolean) {
+  const run = 'addsUp' in receipt ? receipt : receiptOf({ path: receipt.file, key: receipt.file }, receipt);
+  io.stdout.write(json ? `${JSON.stringify(run)}\n` : `  ${describeReceipt(run)}\n`);
 }
 
 /**
@@ -45,18 +50,28 @@ export async function devCommand(options: DevOptions, io: CliIo, signal?: AbortS
   say('Landfall: starting the local stack (embedded PostgreSQL, S3/SQS emulator, producer, consumer, replay)…');
   const running = await startOrAttach({ ...context, databaseUrl: context.databaseUrl }, { ...io, env: { ...io.env, LANDFALL_HOME: home } }, config, {
     ...(options.port !== undefined ? { port: options.port } : {}),
+    ...(options.dbPort !== undefined ? { dbPort: options.dbPort } : {}),
+    persistEmulator: true,
   });
   const stack = running.stack!;
   const errors = running.errors;
+  let page: StatusPage | undefined;
   try {
     if (usingSamples) await stack.sql.unsafe(await readFile(join(SAMPLES, 'schema.sql'), 'utf8'));
+    await refuseUnreadyTables(stack.sql, config, io, 'dev');
     await writeDevState(home, stack, resolve(context.configPath ?? SAMPLE_CONFIG));
+    page = await startStatusPage(stack.sql, options.statusPort ?? 0, (error) => errors.push(`status page: ${(error as Error).message}`));
     say(`  database     ${stack.databaseUrl}`);
     say(`  S3 and SQS   ${stack.endpoint}  (region ${stack.region}, any credentials)`);
     say(`  inbox        s3://${stack.buckets.inbox}/   (${config.tables.map((t) => `${t.prefix} → ${t.table}`).join(', ')})`);
     say(`  staging      s3://${stack.buckets.staging}/`);
+    say(`  status page  ${page.url}`);
+    const { released, renotified, pending } = stack.recovered;
+    if (released + renotified + pending > 0) {
+      say(`Resuming the previous run: ${released} unfinished ${released === 1 ? 'message' : 'messages'} released, ${renotified} inbox ${renotified === 1 ? 'file' : 'files'} notified again, ${pending} ${pending === 1 ? 'file' : 'files'} in progress (landfall status shows them)`);
+    }
     say(`  drop a file  npx landfall drop FILE --table ${config.tables[0]!.table}   or   aws --endpoint-url ${stack.endpoint} s3 cp FILE s3://${stack.buckets.inbox}/${config.tables[0]!.prefix}`);
-    const seen = new Set((await fileReceipts(stack.sql)).filter((r) => r.status === 'complete').map((r) => r.fileId));
+    const seen = new Set((await fileReceipts(stack.sql)).filter((r) => r.status === 'complete' || r.status === 'moved-aside').map((r) => r.fileId));
     const loadSamples = options.samples ?? (usingSamples && seen.size === 0);
     if (loadSamples) {
       say('Loading the sample files:');
@@ -75,7 +90,7 @@ export async function devCommand(options: DevOptions, io: CliIo, signal?: AbortS
         void fileReceipts(stack.sql)
           .then((receipts) => {
             for (const r of receipts) {
-              if (r.status !== 'complete' || seen.has(r.fileId)) continue;
+              if ((r.status !== 'complete' && r.status !== 'moved-aside') || seen.has(r.fileId)) continue;
               seen.add(r.fileId);
               printReceipt(io, r, Boolean(options.json));
             }
@@ -93,6 +108,7 @@ export async function devCommand(options: DevOptions, io: CliIo, signal?: AbortS
     say('Stopping…');
     return 0;
   } finally {
+    await page?.close();
     await removeDevState(home);
     await running.close();
   }
@@ -102,7 +118,9 @@ export const register: RegisterCommand = (program: Command, { io, setExitCode })
   program
     .command('dev')
     .description('run the whole pipeline locally in the foreground (what `npm start` runs)')
-    .addOption(new Option('--port <port>', 'S3/SQS emulator port (default: any free port)').argParser(parsePositiveInt))
+    .addOption(new Option('--port <port>', 'S3/SQS emulator port on 127.0.0.1 (default: any free port)').argParser(parsePositiveInt))
+    .addOption(new Option('--status-port <port>', 'status page port on 127.0.0.1 (default: any free port)').argParser(parsePositiveInt))
+    .addOption(new Option('--db-port <port>', 'embedded PostgreSQL port on 127.0.0.1 (default: any free port)').argParser(parsePositiveInt))
     .option('--json', 'print receipts as JSON lines')
     .option('--samples', 'load the sample files even when the ledger is not empty')
     .option('--once', 'stop after loading the samples')

@@ -54,8 +54,8 @@ function chooseTargets(options: DoctorOptions, config: LandfallConfig | null): D
 
 /**
  * `landfall doctor`: checks every configured table (or `--table T --key a,b`) and prints a table
- * of checks with the exact fixes, or JSON. Returns the exit code: 0 healthy, 1 findings, 2 could
- * not check.
+ * of checks with the exact fixes, or JSON. Returns the exit code: 0 healthy or warnings only,
+ * 1 an error to fix, 2 could not check.
  */
 export async function doctorCommand(options: DoctorOptions, io: CliIo): Promise<number> {
   let reports: TableReport[];
@@ -91,7 +91,7 @@ export async function doctorCommand(options: DoctorOptions, io: CliIo): Promise<
 export const register: RegisterCommand = (program: Command, { io, setExitCode }) => {
   program
     .command('doctor')
-    .description('check every configured table: unique index on the key, NULL keys, version and arrival columns, duplicates (exit 0 healthy, 1 findings, 2 could not check)')
+    .description('check every configured table: unique index on the key, NULL keys, version and arrival columns, duplicates (exit 0 healthy or warnings only, 1 an error to fix, 2 could not check)')
     .option('--json', 'machine-readable report')
     .option('--table <table>', 'check only this table (any table, with --key)')
     .option('--key <columns>', 'conflict key for --table, comma-separated', parseKeyList)

@@ -1,9 +1,7 @@
-import { createWriteStream } from 'node:fs';
-import { once } from 'node:events';
 import type { Command } from 'commander';
 import type { Sql } from '../../shared/db.ts';
 import { listQuarantine, type QuarantinedRow, retryQuarantine, type RetryResult } from '../../shared/quarantine-retry.ts';
-import { CliError, parsePositiveInt, resolveContext, type CliIo, type GlobalOptions, type RegisterCommand } from '../context.ts';
+import { CliError, parsePositiveInt, resolveContext, writeExport, type CliIo, type GlobalOptions, type RegisterCommand } from '../context.ts';
 import { formatQuarantineTable, n, plural, quarantineRecord } from '../format.ts';
 import { asCliError, configuredTables, findLedgerBatch, ledgerExists, requireConfig } from '../ledger.ts';
 import { openDatabaseWithFallback } from '../local.ts';
@@ -53,7 +51,7 @@ async function openRows(sql: Sql, filter: { table?: string; batchId?: string; li
 }
 
 /**
- * `landfall quarantine ls`: open quarantined rows, oldest batch first, with where they came from
+ * `landfall quarantine ls`: open quarantined rows, grouped by table, oldest first, with where they came from
  * and why they failed; `--json` adds each row's values. Returns 0.
  */
 export async function quarantineLsCommand(options: QuarantineLsOptions, io: CliIo): Promise<number> {
@@ -83,18 +81,7 @@ export async function quarantineLsCommand(options: QuarantineLsOptions, io: CliI
 export async function quarantineExportCommand(options: QuarantineExportOptions, io: CliIo): Promise<number> {
   const rows = await withQuarantine(options, io, 'quarantine export: could not read the quarantine', (sql, filter) => openRows(sql, filter));
   const text = rows.map((q) => `${JSON.stringify(quarantineRecord(q))}\n`).join('');
-  if (options.out === undefined) {
-    io.stdout.write(text);
-    return 0;
-  }
-  try {
-    const out = createWriteStream(options.out);
-    out.end(text);
-    await once(out, 'finish');
-  } catch (error) {
-    throw new CliError(`quarantine export: could not write ${options.out}: ${(error as Error).message}`, 2, { cause: error });
-  }
-  io.stdout.write(`Exported ${plural(rows.length, 'row')} to ${options.out}\n`);
+  await writeExport(io, text, rows.length, options.out, 'quarantine export');
   return 0;
 }
 

@@ -1,31 +1,37 @@
 import { basename } from 'node:path';
 import { type Command, Option } from 'commander';
-import cliProgress from 'cli-progress';
 import type { LandfallConfig } from '../../shared/config.ts';
 import { dropFile, DropError, type RunReceipt, tableForFile, waitForFile } from '../../shared/local/run-files.ts';
 import { CliError, type CliIo, type GlobalOptions, loadOptionalConfig, parsePositiveInt, resolveContext, type RegisterCommand } from '../context.ts';
-import { startOrAttach } from '../stack-target.ts';
+import { progressOn } from '../progress.ts';
+import { refuseUnreadyTables, startOrAttach } from '../stack-target.ts';
 
 export interface RunOptions extends GlobalOptions {
   table?: string;
   concurrent?: boolean;
   timeout?: number;
-  /** Print human-readable lines on stderr (default: when stderr is a terminal). */
+  /** Drop files even when the same bytes were loaded before. */
+  force?: boolean;
+  /** One JSON receipt per line on stdout (the default when stdout is not a terminal). */
+  json?: boolean;
+  /** false: no progress on stderr; true: also a readable line per file there when it is not a terminal. */
   progress?: boolean;
 }
 
 /** One line a person reads; the JSON receipt goes to stdout. */
 export function describeReceipt(r: RunReceipt): string {
-  if (r.status === 'moved-aside') return `${r.file}: moved aside, ${r.reason}`;
+  if (r.alreadyLoaded) return `${r.file}: already loaded on ${r.alreadyLoaded.on} (as ${r.alreadyLoaded.as}), nothing to do`;
+  if (r.status === 'moved-aside') return `${r.file}: moved aside, ${r.reason}; now at ${r.movedTo}; fix: ${r.fix}`;
   if (r.status === 'timed-out') return `${r.file}: not complete in time (${r.batchesApplied}/${r.batches} batches applied)`;
   const parts = [`read ${r.read}`, `rejected ${r.rejected}`, `collapsed ${r.collapsed}`, `inserted ${r.inserted}`, `updated ${r.updated}`, `unchanged ${r.unchanged}`, `stale ${r.stale}`, `deleted ${r.deleted}`, `quarantined ${r.quarantined}`];
-  return `${r.file} → ${r.table}: ${r.status}, ${r.batches} batches; ${parts.join(', ')}${r.addsUp ? '' : '  (DOES NOT ADD UP)'}`;
+  return `${r.file} → ${r.table}: ${r.status}, ${r.batches} ${r.batches === 1 ? 'batch' : 'batches'}; ${parts.join(', ')}${r.addsUp ? '' : '  (DOES NOT ADD UP)'}`;
 }
 
 /**
  * `landfall run`: start (or attach to) the stack, drop the files in order (each complete before
  * the next unless --concurrent), print one JSON receipt per file on stdout. Exit 0 only when
- * every file is complete and every row is addsUp for; 1 otherwise; 2 when the stack failed.
+ * every file is complete and every row landed; 1 when the data needs attention (moved aside, not
+ * adding up, rows rejected or quarantined); 2 when the config, a table or the stack failed.
  */
 export async function runCommand(files: string[], options: RunOptions, io: CliIo, configOverride?: LandfallConfig): Promise<number> {
   const context = resolveContext(options, io.env);
@@ -50,39 +56,56 @@ export async function runCommand(files: string[], options: RunOptions, io: CliIo
       seen.set(key, f);
     });
   }
-  const showProgress = options.progress ?? Boolean(io.stderr.isTTY);
+  // Progress on stderr unless --no-progress: a bar on a terminal, else a plain line every few seconds.
+  const showProgress = options.progress !== false;
+  const describeOnStderr = options.progress === true || Boolean(io.stderr.isTTY);
+  const json = options.json ?? !io.stdout.isTTY;
   const timeoutMs = (options.timeout ?? 600) * 1000;
   const stack = await startOrAttach(context, io, config);
-  const bars = showProgress && io.stderr.isTTY ? new cliProgress.MultiBar({ stream: io.stderr as NodeJS.WritableStream, format: ' {file} [{bar}] {value}/{total} batches', hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic) : null;
+  try {
+    await refuseUnreadyTables(stack.target.sql, config, io, 'run');
+  } catch (error) {
+    await stack.close();
+    throw error;
+  }
+  const print = (receipt: RunReceipt) => {
+    io.stdout.write(json ? `${JSON.stringify(receipt)}\n` : `${describeReceipt(receipt)}\n`);
+    if (describeOnStderr && json) io.stderr.write(`${describeReceipt(receipt)}\n`);
+  };
+  let progress = progressOn(io, showProgress);
   try {
     const runOne = async (path: string, i: number): Promise<RunReceipt> => {
-      const dropped = await dropFile(stack.target, path, tables[i]!);
-      const bar = bars?.create(1, 0, { file: path });
-      const receipt = await waitForFile(stack.target, dropped, {
-        timeoutMs,
-        onProgress: (r) => {
-          if (!r || !bar) return;
-          bar.setTotal(Math.max(1, r.batches));
-          bar.update(r.batchesApplied);
-        },
-      });
-      if (bar) bar.update(receipt.batchesApplied, { file: path });
-      io.stdout.write(`${JSON.stringify(receipt)}\n`);
-      if (showProgress) io.stderr.write(`${describeReceipt(receipt)}\n`);
+      const dropped = await dropFile(stack.target, path, tables[i]!, { force: Boolean(options.force) });
+      const tracker = progress.track(basename(path), path);
+      const receipt = await waitForFile(stack.target, dropped, { timeoutMs, onProgress: (r) => tracker.update(r) });
+      tracker.done();
       return receipt;
     };
     const receipts: RunReceipt[] = [];
-    if (options.concurrent) receipts.push(...(await Promise.all(files.map(runOne))));
-    else for (const [i, f] of files.entries()) receipts.push(await runOne(f, i));
-    bars?.stop();
+    if (options.concurrent) {
+      receipts.push(...(await Promise.all(files.map(runOne))));
+      progress.stop();
+      receipts.forEach(print);
+    } else {
+      for (const [i, f] of files.entries()) {
+        const receipt = await runOne(f, i);
+        // The bar is cleared before the receipt is written, then drawn afresh for the next file.
+        progress.stop();
+        print(receipt);
+        receipts.push(receipt);
+        progress = progressOn(io, showProgress);
+      }
+    }
+    progress.stop();
     if (receipts.some((r) => r.status === 'timed-out')) {
       const detail = stack.errors.at(-1);
       io.stderr.write(`landfall: not every file completed in time${detail ? `; last error: ${detail}` : ''}\n`);
       return 2;
     }
-    return receipts.every((r) => r.addsUp) ? 0 : 1;
+    // 1: the data needs attention (a file moved aside or not adding up, rows rejected or quarantined).
+    return receipts.every((r) => r.addsUp && r.rejected === 0 && r.quarantined === 0) ? 0 : 1;
   } finally {
-    bars?.stop();
+    progress.stop();
     await stack.close();
   }
 }
@@ -95,7 +118,10 @@ export const register: RegisterCommand = (program: Command, { io, setExitCode })
     .option('--table <table>', 'the table for every file (default: by config or folder name)')
     .option('--concurrent', 'drop all files at once instead of one after another')
     .addOption(new Option('--timeout <seconds>', 'give up waiting for a file after this long').argParser(parsePositiveInt).default(600))
-    .option('--progress', 'print progress and a readable line per file on stderr')
+    .option('--force', 'drop files even when the same bytes were loaded into the table before')
+    .option('--progress', 'progress, and a readable line per file, on stderr even when it is not a terminal')
+    .option('--no-progress', 'no progress on stderr')
+    .option('--json', 'one JSON receipt per file on stdout (the default when stdout is not a terminal)')
     .action(async (files: string[], options: RunOptions, command: Command) => {
       setExitCode(await runCommand(files, { ...command.optsWithGlobals(), ...options }, io));
     });

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import type { Sql } from '../../shared/db.ts';
 import { batchReceipts, type FileReceipt, fileReceipts } from '../../shared/ledger/files.ts';
+import { receiptOf } from '../../shared/local/run-files.ts';
 import { CliError, resolveContext, type CliIo, type GlobalOptions, type RegisterCommand } from '../context.ts';
 import { batchAddsUp, fileBalance, formatFileDetail, formatStatusTable } from '../format.ts';
-import { asCliError, ledgerExists } from '../ledger.ts';
+import { asCliError, filesNamed, ledgerExists } from '../ledger.ts';
 import { openDatabaseWithFallback } from '../local.ts';
 
 export interface StatusOptions extends GlobalOptions {
@@ -11,22 +11,9 @@ export interface StatusOptions extends GlobalOptions {
 }
 
 /**
- * The files FILE names: its inbox key (every version of it), `s3://bucket/key`, its file id, or
- * a prefix of the id as the tables show it.
- */
-async function receiptsOf(sql: Sql, file: string): Promise<FileReceipt[]> {
-  const s3 = /^s3:\/\/([^/]+)\/(.+)$/.exec(file);
-  if (s3) return (await fileReceipts(sql, { key: s3[2]! })).filter((r) => r.bucket === s3[1]);
-  const byKey = await fileReceipts(sql, { key: file });
-  if (byKey.length) return byKey;
-  const byId = await fileReceipts(sql, { fileIds: [file] });
-  if (byId.length || !/^[0-9a-f]{6,}$/.test(file)) return byId;
-  return (await fileReceipts(sql)).filter((r) => r.fileId.startsWith(file));
-}
-
-/**
  * `landfall status [FILE]`: the receipt of every file (newest last), or of FILE with a line per
- * batch, and whether each complete file adds up (DESIGN.md rule 4). Returns 0, or 1 when a
+ * batch, and whether each complete file adds up (docs/rules.md, rule 4). Returns 0, or 1 when a file
+ * was moved aside or a
  * complete file does not add up; throws CliError (exit 2) when it cannot look.
  */
 export async function statusCommand(file: string | undefined, options: StatusOptions, io: CliIo): Promise<number> {
@@ -36,7 +23,7 @@ export async function statusCommand(file: string | undefined, options: StatusOpt
     const db = await openDatabaseWithFallback(resolveContext(options, io.env), io.env);
     try {
       const ledger = await ledgerExists(db.sql);
-      receipts = !ledger ? [] : file === undefined ? await fileReceipts(db.sql) : await receiptsOf(db.sql, file);
+      receipts = !ledger ? [] : file === undefined ? await fileReceipts(db.sql) : await filesNamed(db.sql, file);
       if (file !== undefined) {
         if (receipts.length === 0) throw new CliError(`no file "${file}" in the ledger (give its inbox key or file id; landfall status lists them)`, 2);
         for (const r of receipts) details.set(r.fileId, await batchReceipts(db.sql, r.fileId));
@@ -51,7 +38,8 @@ export async function statusCommand(file: string | undefined, options: StatusOpt
   if (options.json) {
     const files = receipts.map((r) => {
       const batches = details.get(r.fileId);
-      return { ...r, addsUp: fileBalance(r).addsUp, ...(batches ? { batchReceipts: batches.map((b) => ({ ...b, addsUp: batchAddsUp(b) })) } : {}) };
+      // The receipt shape `run` and `dev --json` print (addsUp null until the file is complete), plus the batches with FILE.
+      return { ...receiptOf({ path: r.file, key: r.file }, r), addsUp: fileBalance(r).addsUp, ...(batches ? { batchReceipts: batches.map((b) => ({ ...b, addsUp: batchAddsUp(b) })) } : {}) };
     });
     io.stdout.write(`${JSON.stringify({ files }, null, 2)}\n`);
   } else if (file === undefined) {
@@ -59,13 +47,13 @@ export async function statusCommand(file: string | undefined, options: StatusOpt
   } else {
     io.stdout.write(receipts.map((r) => formatFileDetail(r, details.get(r.fileId)!)).join('\n'));
   }
-  return receipts.some((r) => fileBalance(r).addsUp === false) ? 1 : 0;
+  return receipts.some((r) => fileBalance(r).addsUp === false || r.status === 'moved-aside') ? 1 : 0;
 }
 
 export const register: RegisterCommand = (program: Command, { io, setExitCode }) => {
   program
     .command('status [file]')
-    .description('per-file receipts and counts; with FILE (inbox key or file id) its batches too (exit 0, 1 when a complete file does not add up, 2 could not look)')
+    .description('per-file receipts and counts; with FILE (inbox key or file id) its batches too (exit 0; 1 a file was moved aside or does not add up; 2 could not look)')
     .option('--json', 'the receipts as one JSON document')
     .action(async (file: string | undefined, _options: unknown, command: Command) => {
       setExitCode(await statusCommand(file, command.optsWithGlobals<StatusOptions>(), io));

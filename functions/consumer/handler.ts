@@ -1,8 +1,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSRecord } from 'aws-lambda';
 import { createS3Client, createSqsClient } from '../../shared/aws/clients.ts';
-import { parseBatchMessage } from '../../shared/batch-message.ts';
-import { type BatchPorts, consumeBatch } from '../../shared/consumer/consume-batch.ts';
+import { parseQueueMessage } from '../../shared/batch-message.ts';
+import { type BatchPorts, consumeBatch, registerNotice } from '../../shared/consumer/consume-batch.ts';
 import { type BatchHandlerOptions, createFunctionMetrics, recordOutcome } from '../../shared/consumer/observability.ts';
 import { fifoQueueHandler } from '../../shared/consumer/fifo-handler.ts';
 import { batchPortsFromEnv } from '../../shared/consumer/runtime.ts';
@@ -20,7 +20,12 @@ export function createConsumerHandler(options: BatchHandlerOptions) {
 
   const processRecord = async (record: SQSRecord) => {
     ports ??= await options.ports();
-    const message = parseBatchMessage(record.body);
+    const message = parseQueueMessage(record.body);
+    if ('kind' in message) {
+      await registerNotice(ports, message);
+      logger.info('file without batches registered', { fileId: message.fileId, table: message.table });
+      return;
+    }
     const attempt = Number(record.attributes.ApproximateReceiveCount ?? 1);
     const ids = { batchId: message.batchId, fileId: message.fileId, table: message.table, partition: message.partition, attempt };
     try {

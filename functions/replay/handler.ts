@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSRecord } from 'aws-lambda';
 import { createS3Client, createSqsClient } from '../../shared/aws/clients.ts';
-import { type BatchPorts, replayBatchMessage } from '../../shared/consumer/consume-batch.ts';
+import { type BatchPorts, registerNotice, replayBatchMessage } from '../../shared/consumer/consume-batch.ts';
 import { parseDlqRecord } from '../../shared/consumer/dlq-envelope.ts';
 import { fifoQueueHandler } from '../../shared/consumer/fifo-handler.ts';
 import { batchPortsFromEnv } from '../../shared/consumer/runtime.ts';
@@ -21,6 +21,11 @@ export function createReplayHandler(options: BatchHandlerOptions) {
   const processRecord = async (record: SQSRecord) => {
     ports ??= await options.ports();
     const dlq = parseDlqRecord(record.body);
+    if (dlq.kind === 'notice') {
+      // A file notice SQS redrove after the consumer failed on it (the database was away).
+      await registerNotice(ports, dlq.notice);
+      return;
+    }
     const message = dlq.batch;
     const ids = { batchId: message.batchId, fileId: message.fileId, table: message.table, kind: dlq.kind, sqlstate: dlq.kind === 'poison' ? dlq.envelope.sqlstate : null };
     try {

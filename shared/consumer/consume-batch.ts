@@ -1,5 +1,5 @@
 import type { BatchCounts, BatchData } from '../batch.ts';
-import type { BatchMessage, FileManifest } from '../batch-message.ts';
+import type { BatchMessage, FileManifest, FileNotice } from '../batch-message.ts';
 import { classifyPgError, ErrorClass } from '../classify-pg-error.ts';
 import type { Sql } from '../db.ts';
 import { applyBatch, claimBatch, storedCounts } from '../apply-batch.ts';
@@ -43,6 +43,12 @@ async function ensureFileRegistered(ports: BatchPorts, message: BatchMessage, kn
     await registerFile(ports.sql, await ports.readManifest(message.manifestKey), message.manifestKey);
   }
   known.add(message.fileId);
+}
+
+/** A file without batches (moved aside, or nothing to apply): registered from its manifest. */
+export async function registerNotice(ports: BatchPorts, notice: FileNotice): Promise<void> {
+  if (await isFileRegistered(ports.sql, notice.fileId)) return;
+  await registerFile(ports.sql, await ports.readManifest(notice.manifestKey), notice.manifestKey);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type BatchMessage, parseBatchMessage } from '../batch-message.ts';
+import { type BatchMessage, type FileNotice, parseBatchMessage, parseQueueMessage } from '../batch-message.ts';
 
 /**
  * What the consumer puts on the FIFO DLQ for a batch that failed on its data: the batch's
@@ -30,7 +30,10 @@ const envelopeSchema = z.object({
 });
 
 /** A DLQ record: the consumer's envelope, or a batch message SQS redrove after transient failures. */
-export type DlqRecord = { kind: 'poison'; envelope: PoisonEnvelope; batch: BatchMessage } | { kind: 'redriven'; batch: BatchMessage };
+export type DlqRecord =
+  | { kind: 'poison'; envelope: PoisonEnvelope; batch: BatchMessage }
+  | { kind: 'redriven'; batch: BatchMessage }
+  | { kind: 'notice'; notice: FileNotice };
 
 export function parseDlqRecord(body: string): DlqRecord {
   const json: unknown = JSON.parse(body);
@@ -39,7 +42,8 @@ export function parseDlqRecord(body: string): DlqRecord {
     const batch = parseBatchMessage(JSON.stringify(envelope.batch));
     return { kind: 'poison', envelope: { ...envelope, batch }, batch };
   }
-  return { kind: 'redriven', batch: parseBatchMessage(body) };
+  const message = parseQueueMessage(body);
+  return 'kind' in message ? { kind: 'notice', notice: message } : { kind: 'redriven', batch: message };
 }
 
 /** The envelope's deduplication id: one envelope per batch, however often the consumer fails on it. */

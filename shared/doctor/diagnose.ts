@@ -269,9 +269,9 @@ export function uncheckedReport(target: DoctorTarget, error: string): TableRepor
   return { table: target.table, key: target.key, status: 'unchecked', checks: [], duplicates: null, error };
 }
 
-/** 0 healthy, 1 findings, 2 could not check (the worst table decides). */
+/** 0 healthy or warnings only, 1 an error to fix, 2 could not check (the worst table decides). */
 export function doctorExitCode(reports: readonly TableReport[]): 0 | 1 | 2 {
   if (reports.some((r) => r.status === 'unchecked')) return 2;
-  if (reports.some((r) => r.status === 'findings')) return 1;
+  if (reports.some((r) => r.checks.some((c) => c.severity === 'error'))) return 1;
   return 0;
 }

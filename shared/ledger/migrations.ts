@@ -103,4 +103,29 @@ export const migrations: { name: string; up: (tx: TxSql) => Promise<unknown> }[]
         );
       `),
   },
+  {
+    // Every file's outcome (produced or moved aside, with the reason and where it went) and its rejected rows.
+    name: '0004-file-outcomes',
+    up: (tx) =>
+      tx.unsafe(`
+        ALTER TABLE landfall.files
+          ADD COLUMN outcome     text NOT NULL DEFAULT 'produced' CHECK (outcome IN ('produced', 'moved-aside')),
+          ADD COLUMN reason_code text,
+          ADD COLUMN reason      text,
+          ADD COLUMN reason_line bigint,
+          ADD COLUMN reason_field text,
+          ADD COLUMN moved_to    text;
+
+        CREATE TABLE landfall.rejects (
+          file_id    text NOT NULL,
+          row_number bigint NOT NULL,
+          line       bigint NOT NULL,
+          reason     text NOT NULL,
+          raw        text NOT NULL,
+          truncated  boolean NOT NULL DEFAULT false,
+          PRIMARY KEY (file_id, row_number)
+        );
+        CREATE INDEX quarantine_seen_idx ON landfall.quarantine (first_seen, id);
+      `),
+  },
 ];

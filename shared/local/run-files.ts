@@ -1,15 +1,15 @@
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { countsAddUp, fileIdOf } from '../batch.ts';
-import type { FileManifest } from '../batch-message.ts';
 import type { LandfallConfig, TableConfig } from '../config.ts';
 import type { Sql } from '../db.ts';
 import { classifyPgError, ErrorClass } from '../classify-pg-error.ts';
-import { type FileReceipt, fileReceipts, registerFile } from '../ledger/files.ts';
-import { manifestKeyOf, movedAsideKeysOf } from '../producer/keys.ts';
+import { type FileReceipt, fileReceipts } from '../ledger/files.ts';
+import { fixForUnreadable } from '../producer/errors.ts';
 
 /** What `landfall run` prints per file (DESIGN.md, CLI): the ledger's receipt plus where it came from. */
 export interface RunReceipt extends Omit<FileReceipt, 'status' | 'file'> {
@@ -17,10 +17,13 @@ export interface RunReceipt extends Omit<FileReceipt, 'status' | 'file'> {
   file: string;
   /** The inbox key it was dropped under. */
   key: string;
-  status: FileReceipt['status'] | 'moved-aside' | 'timed-out';
+  status: FileReceipt['status'] | 'timed-out';
   /** The file is complete and every row read is accounted for (rule 4), as `status --json` says. */
   addsUp: boolean;
-  reason?: string;
+  /** What to do about a file moved aside. */
+  fix?: string;
+  /** Set when the same bytes were loaded before and nothing was dropped. */
+  alreadyLoaded?: { as: string; on: string };
 }
 
 export interface DropTarget {
@@ -59,19 +62,64 @@ export interface Dropped {
   key: string;
   table: TableConfig;
   fileId: string;
+  /** The same bytes were loaded into the table before: nothing was uploaded. */
+  alreadyLoaded?: FileReceipt;
 }
 
-/** Uploads a local file into the inbox under its table's prefix (streamed; multipart when large). */
-export async function dropFile(target: DropTarget, path: string, table: TableConfig): Promise<Dropped> {
+/** 5 MiB: the S3 minimum part size, and under the request size emulators accept. */
+const PART_SIZE = 5 * 1024 * 1024;
+
+/**
+ * The ETag S3 gives `path` when uploaded in {@link PART_SIZE} parts: the MD5 of a file that fits
+ * one part; else the MD5 of the parts' MD5s and `-<parts>`.
+ */
+export async function expectedEtagOf(path: string): Promise<string> {
+  const parts: Buffer[] = [];
+  let part = createHash('md5');
+  let filled = 0;
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+    for (let offset = 0; offset < chunk.length; ) {
+      const take = Math.min(chunk.length - offset, PART_SIZE - filled);
+      part.update(chunk.subarray(offset, offset + take));
+      filled += take;
+      offset += take;
+      if (filled === PART_SIZE) {
+        parts.push(part.digest());
+        part = createHash('md5');
+        filled = 0;
+      }
+    }
+  }
+  if (filled > 0 || parts.length === 0) parts.push(part.digest());
+  if (parts.length === 1) return parts[0]!.toString('hex');
+  return `${createHash('md5').update(Buffer.concat(parts)).digest('hex')}-${parts.length}`;
+}
+
+/**
+ * A complete file of `table` under `key` with these bytes, if the ledger has one. (The same
+ * bytes under another name are another file: its rows count again, as unchanged.)
+ */
+export async function findLoaded(sql: Sql, table: string, key: string, etag: string): Promise<FileReceipt | undefined> {
+  return (await fileReceipts(sql, { key, etag })).find((r) => r.table === table && r.status === 'complete');
+}
+
+/**
+ * Uploads a local file into the inbox under its table's prefix (streamed; multipart when
+ * large), unless the same bytes were loaded under that key before (`force` drops it anyway).
+ */
+export async function dropFile(target: DropTarget, path: string, table: TableConfig, options: { force?: boolean } = {}): Promise<Dropped> {
   await access(path).catch((error: NodeJS.ErrnoException) => {
     throw new DropError(`${path}: cannot read: ${error.code ?? error.message}`);
   });
   const key = `${table.prefix}${basename(path)}`;
+  if (!options.force) {
+    const loaded = await findLoaded(target.sql, table.table, key, await expectedEtagOf(path));
+    if (loaded) return { path, key, table, fileId: loaded.fileId, alreadyLoaded: loaded };
+  }
   const put = await new Upload({
     client: target.s3,
     params: { Bucket: target.buckets.inbox, Key: key, Body: createReadStream(path) },
-    // 5 MiB: the S3 minimum part size, and under the request size emulators accept.
-    partSize: 5 * 1024 * 1024,
+    partSize: PART_SIZE,
     queueSize: 2,
   }).done();
   const fileId = fileIdOf({ bucket: target.buckets.inbox, key, versionId: put.VersionId, etag: put.ETag });
@@ -79,20 +127,17 @@ export async function dropFile(target: DropTarget, path: string, table: TableCon
   return { path, key, table, fileId };
 }
 
-async function readJson<T>(s3: S3Client, bucket: string, key: string): Promise<T | null> {
-  try {
-    const result = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    return JSON.parse(await result.Body!.transformToString()) as T;
-  } catch (error) {
-    const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-    if (e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return null;
-    throw error;
-  }
-}
-
-function receiptOf(dropped: Dropped, receipt: FileReceipt): RunReceipt {
+/** The run receipt of a dropped file from its ledger receipt. */
+export function receiptOf(dropped: Pick<Dropped, 'path' | 'key'>, receipt: FileReceipt): RunReceipt {
   const { file: _key, status, ...counts } = receipt;
-  return { ...counts, file: dropped.path, key: dropped.key, status, addsUp: status === 'complete' && countsAddUp(receipt, receipt.rejected) };
+  return {
+    ...counts,
+    file: dropped.path,
+    key: dropped.key,
+    status,
+    addsUp: status === 'complete' && countsAddUp(receipt, receipt.rejected),
+    ...(status === 'moved-aside' ? { fix: fixForUnreadable(receipt.reasonCode) } : {}),
+  };
 }
 
 function emptyReceipt(dropped: Dropped, status: RunReceipt['status'], reason: string): RunReceipt {
@@ -115,29 +160,21 @@ function emptyReceipt(dropped: Dropped, status: RunReceipt['status'], reason: st
     deleted: 0,
     quarantined: 0,
     registeredAt: '',
-    addsUp: false,
     reason,
+    reasonCode: null,
+    movedTo: null,
+    addsUp: false,
   };
 }
 
-/** One look at a dropped file: its receipt when it is done (complete or moved aside), else null. */
-async function checkFile(target: DropTarget, dropped: Dropped, tick: number, onProgress?: (receipt: FileReceipt | null) => void): Promise<RunReceipt | null> {
+/**
+ * One look at a dropped file in the ledger: its receipt when it is done (complete or moved
+ * aside; the consumer registers every file, one without batches from its file notice), else null.
+ */
+async function checkFile(target: DropTarget, dropped: Dropped, onProgress?: (receipt: FileReceipt | null) => void): Promise<RunReceipt | null> {
   const [receipt] = await fileReceipts(target.sql, { fileIds: [dropped.fileId] });
   onProgress?.(receipt ?? null);
-  if (receipt?.status === 'complete') return receiptOf(dropped, receipt);
-  if (receipt || tick % 5 !== 0) return null;
-  const manifestKey = manifestKeyOf(dropped.table.table, dropped.fileId);
-  const manifest = await readJson<FileManifest>(target.s3, target.buckets.staging, manifestKey);
-  if (manifest?.status === 'moved-aside') return emptyReceipt(dropped, 'moved-aside', manifest.reason?.message ?? 'unreadable file');
-  if (manifest?.status === 'produced' && manifest.batchCount === 0) {
-    // No batch, so no consumer will register it: every row was rejected, or there were none.
-    await registerFile(target.sql, manifest, manifestKey);
-    return null;
-  }
-  if (!manifest) {
-    const reason = await readJson<{ message?: string }>(target.s3, target.buckets.inbox, movedAsideKeysOf(dropped.key).reason);
-    if (reason) return emptyReceipt(dropped, 'moved-aside', reason.message ?? 'unreadable file');
-  }
+  if (receipt?.status === 'complete' || receipt?.status === 'moved-aside') return receiptOf(dropped, receipt);
   return null;
 }
 
@@ -150,11 +187,14 @@ export async function waitForFile(
   dropped: Dropped,
   options: { timeoutMs: number; onProgress?: (receipt: FileReceipt | null) => void },
 ): Promise<RunReceipt> {
+  if (dropped.alreadyLoaded) {
+    const loaded = dropped.alreadyLoaded;
+    return { ...receiptOf(dropped, loaded), alreadyLoaded: { as: `s3://${loaded.bucket}/${loaded.file}`, on: loaded.registeredAt } };
+  }
   const deadline = Date.now() + options.timeoutMs;
-  let tick = 0;
   for (;;) {
     try {
-      const done = await checkFile(target, dropped, tick++, options.onProgress);
+      const done = await checkFile(target, dropped, options.onProgress);
       if (done) return done;
     } catch (error) {
       // The database or the emulator blinking (a restart, a killed connection) is not the

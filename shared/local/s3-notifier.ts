@@ -43,6 +43,8 @@ export function watchBucket(options: {
   intervalMs: number;
   notify: (body: string) => Promise<void>;
   onError?: (error: unknown) => void;
+  /** An object not to notify (a file already loaded); asked once per object version. */
+  skip?: (key: string, etag: string) => Promise<boolean>;
 }): BucketWatcher {
   const seen = new Set<string>();
   let sequence = 0;
@@ -62,6 +64,10 @@ export function watchBucket(options: {
         const etag = etagOf(object.ETag);
         const id = `${key}\u0000${etag}`;
         if (seen.has(id)) continue;
+        if (await options.skip?.(key, etag)) {
+          seen.add(id);
+          continue;
+        }
         // A listing carries no version id; S3's own notification would, so ask for it.
         const head = await options.s3.send(new HeadObjectCommand({ Bucket: options.bucket, Key: key }));
         lastTime = Math.max(Date.now(), lastTime + 1);

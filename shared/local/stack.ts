@@ -1,10 +1,11 @@
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand, PutObjectTaggingCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { startFauxqs } from 'fauxqs';
+import { type FauxqsServer, startFauxqs } from 'fauxqs';
 import { createConsumerHandler } from '../../functions/consumer/handler.ts';
 import { createProducerHandler } from '../../functions/producer/handler.ts';
 import { createReplayHandler } from '../../functions/replay/handler.ts';
@@ -14,6 +15,7 @@ import type { LandfallConfig } from '../config.ts';
 import type { BatchPorts } from '../consumer/consume-batch.ts';
 import { createBatchPorts } from '../consumer/runtime.ts';
 import { connect, type Sql } from '../db.ts';
+import { fileReceipts } from '../ledger/files.ts';
 import { migrateLedger } from '../ledger/migrate.ts';
 import { DEFAULT_NAME_PREFIX, FunctionSettings, localBucketName, type QueueKey, QueueSettings, queueName } from '../resources.ts';
 import { startEmbeddedPostgres } from './embedded-postgres.ts';
@@ -32,6 +34,13 @@ export interface LocalStackOptions {
   awsEndpointUrl?: string;
   /** fauxqs port (0: any free port). */
   port?: number;
+  /** Embedded PostgreSQL port (default: any free port). */
+  dbPort?: number;
+  /**
+   * Keep the emulator's buckets and queues in `<home>/emulator` (fauxqs dataDir, SQLite), and
+   * reconcile at start-up: `landfall dev` resumes after a restart, even a kill -9.
+   */
+  persistEmulator?: boolean;
   namePrefix?: string;
   /** Queue visibility timeouts (seconds) other than the stack's, for tests that must see retries fast. */
   visibilityTimeouts?: Partial<Record<QueueKey, number>>;
@@ -61,7 +70,18 @@ export interface LocalStack {
   pollInbox(): Promise<number>;
   /** Invocations in flight. */
   busy(): number;
+  /** What start-up found left over from a previous run and took up again (persistent emulator). */
+  recovered: Recovery;
   stop(): Promise<void>;
+}
+
+export interface Recovery {
+  /** Messages a killed run had received and not finished, made visible again at once. */
+  released: number;
+  /** Files in the inbox the ledger has not seen complete, notified to the producer again. */
+  renotified: number;
+  /** Files in the ledger not complete yet, which those messages and notifications finish. */
+  pending: number;
 }
 
 /** The state file a running `landfall dev` leaves, so other commands attach to it. */
@@ -154,13 +174,21 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   try {
     let databaseUrl = options.databaseUrl;
     if (!databaseUrl) {
-      const server = await startEmbeddedPostgres({ dataDir: join(options.home, 'pg'), persistent: true });
+      const server = await startEmbeddedPostgres({ dataDir: join(options.home, 'pg'), persistent: true, ...(options.dbPort !== undefined ? { port: options.dbPort } : {}) });
       stops.push(() => server.stop());
       databaseUrl = server.url;
     }
     let endpoint = options.awsEndpointUrl;
+    let emulator: FauxqsServer | undefined;
+    let released = 0;
     if (!endpoint) {
-      const server = await startFauxqs({ port: options.port ?? 0, logger: false });
+      const dataDir = options.persistEmulator ? join(options.home, 'emulator') : undefined;
+      if (dataDir) {
+        await mkdir(dataDir, { recursive: true });
+        released = await releaseInflight(dataDir);
+      }
+      emulator = await startEmulator(options.port ?? 0, dataDir);
+      const server = emulator;
       stops.push(() => server.stop());
       endpoint = `http://127.0.0.1:${server.port}`;
     }
@@ -172,6 +200,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const sql = connect({ url: databaseUrl, max: 10, applicationName: 'landfall-local' });
     stops.push(() => sql.end({ timeout: 5 }));
     await migrateLedger(sql);
+    const recovered: Recovery = { released, renotified: 0, pending: 0 };
+    if (emulator && options.persistEmulator) {
+      recovered.pending = (await fileReceipts(sql)).filter((r) => r.status === 'pending' || r.status === 'replaying').length;
+    }
 
     const tagApplied = await supportsTagging(s3, buckets.staging);
     const ports = createBatchPorts({ config: options.config, sql, s3, sqs, stagingBucket: buckets.staging, dlqUrl: queues.batchesDlq, tagApplied });
@@ -216,7 +248,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           await sqs.send(new SendMessageCommand({ QueueUrl: queues.intake, MessageBody: body }));
         },
         onError: (error) => log(`inbox watcher: ${(error as Error).message}`),
+        // After a restart, a file the ledger holds complete is not notified again.
+        ...(options.persistEmulator ? { skip: async (key: string, etag: string) => (await fileReceipts(sql, { key, etag })).some((r) => r.status === 'complete') } : {}),
       });
+      if (options.persistEmulator) recovered.renotified = await watcher.poll();
     }
     return {
       config: options.config,
@@ -231,10 +266,43 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ports,
       pollInbox: () => watcher?.poll() ?? Promise.resolve(0),
       busy: () => pollers.reduce((n, p) => n + p.busy(), 0),
+      recovered,
       stop: stopAll,
     };
   } catch (error) {
     await stopAll();
+    throw error;
+  }
+}
+
+/**
+ * Messages the emulator kept as received by a run that is gone (its state persisted, the
+ * process killed): nobody will delete them, so they are made visible again before the emulator
+ * loads them, instead of after the visibility timeout (minutes). fauxqs 2.4.1 keeps them in
+ * `<dataDir>/fauxqs.db`, table `sqs_messages` (its own schema: checked with that version only);
+ * ChangeMessageVisibility does not find receipt handles loaded from disk. Returns how many.
+ */
+async function releaseInflight(dataDir: string): Promise<number> {
+  const path = join(dataDir, 'fauxqs.db');
+  if (!existsSync(path)) return 0;
+  const { DatabaseSync } = await import('node:sqlite');
+  const db = new DatabaseSync(path);
+  try {
+    const result = db.prepare('UPDATE sqs_messages SET receipt_handle = NULL, visibility_deadline = NULL WHERE receipt_handle IS NOT NULL').run();
+    return Number(result.changes);
+  } finally {
+    db.close();
+  }
+}
+
+/** The emulator, on 127.0.0.1 only (as the database); a port in use says so and names --port. */
+async function startEmulator(port: number, dataDir?: string) {
+  try {
+    return await startFauxqs({ port, listenHost: '127.0.0.1', logger: false, ...(dataDir ? { dataDir } : {}) });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new Error(`the S3/SQS emulator (fauxqs) cannot listen on 127.0.0.1:${port}: the port is in use; pick another with --port N, or leave it out for any free port`, { cause: error });
+    }
     throw error;
   }
 }

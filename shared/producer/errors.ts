@@ -29,3 +29,28 @@ export class UnreadableFileError extends Error {
     this.field = details.field;
   }
 }
+
+/** What to do about a file moved aside for `code`, for `status` and receipts (docs/operations.md). */
+export function fixForUnreadable(code: string | null): string {
+  const drop = 'then drop the corrected file again';
+  switch (code) {
+    case UnreadableReason.noTable:
+      return 'drop it under a configured table prefix (landfall drop FILE --table T), or add its prefix to the config; then `landfall forget FILE`';
+    case UnreadableReason.unsupportedType:
+      return `give it a supported name (.csv, .ndjson, .jsonl, .parquet, optionally .gz), ${drop}`;
+    case UnreadableReason.wrongFormat:
+    case UnreadableReason.corruptGzip:
+    case UnreadableReason.corruptParquet:
+      return `re-export the file so that its bytes match its name, ${drop}`;
+    case UnreadableReason.empty:
+      return `the file has no data: check the export upstream, ${drop}`;
+    case UnreadableReason.badHeader:
+      return `fix the header line, ${drop}`;
+    case UnreadableReason.unknownColumn:
+      return `map the column in the table's "columns", add it to the table, or set "schema": "evolve"; ${drop}`;
+    case UnreadableReason.missingColumn:
+      return `the key and version columns must be in every file: add the column (or its "columns" mapping), ${drop}`;
+    default:
+      return `see the reason, ${drop}`;
+  }
+}

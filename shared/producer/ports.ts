@@ -1,4 +1,4 @@
-import type { BatchMessage } from '../batch-message.ts';
+import type { QueueMessage } from '../batch-message.ts';
 
 /** One version of one object. */
 export interface ObjectRef {
@@ -33,11 +33,11 @@ export interface ObjectStore {
   removeKeys(bucket: string, keys: readonly string[]): Promise<void>;
 }
 
-/** An outgoing FIFO message for one batch. */
+/** An outgoing FIFO message for one batch (or the notice of a file without batches). */
 export interface OutgoingBatch {
   groupId: string;
   deduplicationId: string;
-  body: BatchMessage;
+  body: QueueMessage;
 }
 
 /**

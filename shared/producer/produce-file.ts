@@ -1,5 +1,5 @@
 import { batchIdOf, fileArrivalOf, fileIdOf, type BatchData, type FileIdentity } from '../batch.ts';
-import { FileStatus, messageGroupOf, type BatchMessage, type FileManifest, type ManifestBatch, type RejectedRow } from '../batch-message.ts';
+import { FileStatus, fileNoticeDeduplicationId, MANIFEST_REJECTS, messageGroupOf, UNROUTED_TABLE, type BatchMessage, type FileManifest, type ManifestBatch, type RejectedRow } from '../batch-message.ts';
 import { findTableForKey, type LandfallConfig, type TableConfig } from '../config.ts';
 import { encodeBatch } from './batch-object.ts';
 import { PartitionChunker, type Chunk } from './chunker.ts';
@@ -178,8 +178,20 @@ export async function produceFile(deps: ProducerDeps, file: FileIdentity): Promi
   }
 }
 
-/** One FIFO message per batch of a manifest, in the manifest's (partition, chunk) order. */
+/**
+ * One FIFO message per batch of a manifest, in the manifest's (partition, chunk) order; a file
+ * without batches gets one file notice instead, so that the consumer registers it too.
+ */
 function messagesOf(manifest: FileManifest, manifestKey: string): OutgoingBatch[] {
+  if (manifest.batches.length === 0) {
+    return [
+      {
+        groupId: messageGroupOf(manifest.table || UNROUTED_TABLE, 0),
+        deduplicationId: fileNoticeDeduplicationId(manifest.fileId, manifest.finishedAt),
+        body: { format: 1, kind: 'file', fileId: manifest.fileId, table: manifest.table, manifestKey },
+      },
+    ];
+  }
   return manifest.batches.map((b) => {
     const body: BatchMessage = {
       format: 1,
@@ -364,6 +376,7 @@ async function produceTableFile(
     read,
     rejected,
     rejects: rejectsRef,
+    rejectsListed: rejects.slice(0, MANIFEST_REJECTS),
     batches,
     reason: null,
     startedAt: startedAt.toISOString(),
@@ -413,31 +426,31 @@ async function moveAside(
     movedAt: at.toISOString(),
   };
   await deps.store.put(file.bucket, keys.reason, JSON.stringify(reason, null, 2), 'application/json');
-  let manifestKey: string | null = null;
-  if (table) {
-    manifestKey = manifestKeyOf(table.table, fileId);
-    const manifest: FileManifest = {
-      format: 1,
-      fileId,
-      file,
-      table: table.table,
-      status: FileStatus.movedAside,
-      arrival: fileArrivalOf(file),
-      fileFormat: null,
-      compressed: false,
-      columns: [],
-      batchCount: 0,
-      read: 0,
-      rejected: 0,
-      rejects: null,
-      batches: [],
-      reason: { code: error.code, message: error.message, movedTo },
-      startedAt: at.toISOString(),
-      finishedAt: at.toISOString(),
-      durationMs: 0,
-    };
-    await deps.store.put(deps.stagingBucket, manifestKey, JSON.stringify(manifest), 'application/json');
-  }
+  // A file routed to no table still gets a manifest (under a reserved table name), so the
+  // consumer can register it from the file notice.
+  const manifestKey = manifestKeyOf(table?.table ?? UNROUTED_TABLE, fileId);
+  const manifest: FileManifest = {
+    format: 1,
+    fileId,
+    file,
+    table: table?.table ?? '',
+    status: FileStatus.movedAside,
+    arrival: fileArrivalOf(file),
+    fileFormat: null,
+    compressed: false,
+    columns: [],
+    batchCount: 0,
+    read: 0,
+    rejected: 0,
+    rejects: null,
+    batches: [],
+    reason: { code: error.code, message: error.message, movedTo, line: error.line ?? null, field: error.field ?? null },
+    startedAt: at.toISOString(),
+    finishedAt: at.toISOString(),
+    durationMs: 0,
+  };
+  await deps.store.put(deps.stagingBucket, manifestKey, JSON.stringify(manifest), 'application/json');
+  await deps.sender.send(messagesOf(manifest, manifestKey));
   await deps.store.remove(ref);
   logger.warn('file moved aside', {
     fileId,

@@ -23,7 +23,7 @@ export interface TestStack {
 export async function startTestStack(config: LandfallConfig, databaseUrl: string, extra: Partial<LocalStackOptions> = {}): Promise<TestStack> {
   const dir = mkdtempSync(join(tmpdir(), 'landfall-e2e-'));
   chmodSync(dir, 0o755);
-  const stack = await startLocalStack({ config, home: join(dir, 'home'), databaseUrl, visibilityTimeouts: FAST_VISIBILITY, logLevel: 'SILENT', ...extra });
+  const stack = await startLocalStack({ config, home: join(dir, 'home'), databaseUrl, visibilityTimeouts: FAST_VISIBILITY, logLevel: (process.env.LANDFALL_TEST_LOG as 'ERROR' | undefined) ?? 'SILENT', ...extra });
   afterAll(() => stack.stop());
   const target: DropTarget = { s3: stack.s3, sql: stack.sql, config, buckets: stack.buckets, pollInbox: stack.pollInbox };
   return {

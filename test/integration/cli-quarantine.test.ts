@@ -63,13 +63,14 @@ test('quarantine ls shows each open row with file, row number, SQLSTATE, constra
 
   expect(code).toBe(0);
   const lines = io.out().split('\n');
-  expect(lines[0]).toMatch(/^ID\s+TABLE\s+FILE\s+ROW\s+BATCH\s+SQLSTATE\s+CONSTRAINT\/COLUMN\s+ATTEMPTS\s+MESSAGE$/);
+  expect(lines[0]).toMatch(/^ID\s+TABLE\s+FIRST SEEN\s+FILE\s+ROW\s+BATCH\s+SQLSTATE\s+CONSTRAINT\/COLUMN\s+ATTEMPTS\s+MESSAGE$/);
   const rows = lines.slice(1).filter((l) => l.includes(orders.file.key)).map((l) => l.trim().split(/\s{2,}/));
-  expect(rows.map((r) => r.slice(1, 7))).toEqual([
+  expect(rows.map((r) => [r[1], ...r.slice(3, 8)])).toEqual([
     ['orders', orders.file.key, '2', orders.batchId.slice(0, 12), '23503', 'orders_customer_id_fkey'],
     ['orders', orders.file.key, '3', orders.batchId.slice(0, 12), '22007', 'column placed'],
   ]);
-  expect(rows[0]![8]).toMatch(/violates foreign key constraint "orders_customer_id_fkey"/);
+  expect(rows[0]![2]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  expect(rows[0]![9]).toMatch(/violates foreign key constraint "orders_customer_id_fkey"/);
   expect(io.out()).not.toContain('secret-note');
 });
 

@@ -159,6 +159,21 @@ export async function defineE2eSuite(through: 'direct' | 'pgbouncer'): Promise<v
       expect(await sql`SELECT name FROM items WHERE id = 3000`).toEqual([{ name: 'b' }]);
     });
 
+    test('a file that lands with a rejected row adds up, and the run exits 1: the row needs attention', async () => {
+      const configPath = join(t.dir, 'run-config-rejects.json');
+      writeFileSync(configPath, JSON.stringify({ tables: [{ table: 'items', prefix: 'items/', conflictKey: ['id'], version: 'v' }] }));
+      const withReject = t.file('run-rejects.csv', 'id,name,price,v\n3100,a,1,1\n3101,b\n');
+
+      const result = spawnSync(process.execPath, ['bin/landfall.js', 'run', '--config', configPath, '--database-url', databaseUrl, withReject], {
+        encoding: 'utf8',
+        env: { ...process.env, LANDFALL_HOME: join(t.dir, 'cli-home-rejects') },
+        timeout: 120_000,
+      });
+
+      expect(result.status).toBe(1);
+      expect(JSON.parse(result.stdout.trim())).toMatchObject({ status: 'complete', read: 2, rejected: 1, inserted: 1, addsUp: true });
+    });
+
     test('an unreadable file is moved aside and the run exits non-zero with its reason', async () => {
       const configPath = join(t.dir, 'run-config-2.json');
       writeFileSync(configPath, JSON.stringify({ tables: [{ table: 'items', prefix: 'items/', conflictKey: ['id'], version: 'v' }] }));
@@ -192,7 +207,7 @@ export async function defineE2eSuite(through: 'direct' | 'pgbouncer'): Promise<v
         timeout: 60_000,
       });
 
-      expect(result.status).toBe(1);
+      expect(result.status).toBe(2);
       expect(result.stderr).toContain('would both be dropped as items/same.csv');
       expect(await sql`SELECT id FROM items WHERE id IN (4000, 4001)`).toEqual([]);
     });

@@ -209,11 +209,14 @@ describe('producer against the S3/SQS emulator', () => {
     ]);
   });
 
-  test('a corrupt gzip stream is moved aside and leaves no batch behind', async () => {
+  test('a corrupt gzip stream is moved aside, leaves no batch behind, and sends one file notice', async () => {
     const gz = gzipOf(csvOf(orderRows(2000)));
     const { outcome } = await produce('orders/cut.csv.gz', gz.subarray(0, gz.length - 100));
     expect(outcome.status).toBe('moved-aside');
-    expect([await emulator.list(STAGING, 'batches/'), emulator.messages()]).toEqual([[], []]);
+    expect(await emulator.list(STAGING, 'batches/')).toEqual([]);
+    expect(emulator.messages().map((m) => JSON.parse(m.body) as unknown)).toEqual([
+      { format: 1, kind: 'file', fileId: outcome.fileId, table: 'orders', manifestKey: `manifests/orders/${outcome.fileId}.json` },
+    ]);
   });
 
   test('a key under no configured prefix is moved aside', async () => {

@@ -47,6 +47,30 @@ describe('parseConfig', () => {
     expect(problemsOf({ tables: [{ table: 'orders', conflictKey: ['id'], schema: 'loose' }] })[0]).toMatch(/^table "orders": schema: .*"strict".*"evolve"/);
   });
 
+  test('a mistyped field says what it probably meant', () => {
+    expect(problemsOf({ tables: [{ table: 'orders', conflictkey: ['id'], verison: 'seq' }] })).toEqual([
+      'table "orders": conflictKey: Invalid input: expected array, received undefined',
+      'table "orders": unknown field "conflictkey" (did you mean "conflictKey"?)',
+      'table "orders": unknown field "verison" (did you mean "version"?)',
+    ]);
+  });
+
+  test('every problem comes in one pass: a field error in one table and a cross-field error in another', () => {
+    expect(
+      problemsOf({
+        tables: [
+          { table: 'orders', conflictKey: ['id'], partitions: 0 },
+          { table: 'items', conflictKey: ['id', 'seq'], version: 'seq' },
+        ],
+        bacth: {},
+      }),
+    ).toEqual([
+      'table "orders": partitions: Too small: expected number to be >=1',
+      '(top level): unknown field "bacth" (did you mean "batch"?)',
+      'table "items": version: "seq" is part of the conflict key; a version must be another column',
+    ]);
+  });
+
   test('a bad mode names the allowed values', () => {
     expect(problemsOf({ tables: [{ table: 'orders', conflictKey: ['id'], mode: 'merge' }] })[0]).toMatch(/^table "orders": mode: .*upsert.*insert/);
   });

@@ -104,6 +104,12 @@ describe('doctorExitCode', () => {
     expect(doctorExitCode([ok, bad])).toBe(1);
     expect(doctorExitCode([ok, bad, unchecked])).toBe(2);
   });
+
+  test('warnings alone exit 0: only an error is something to fix', () => {
+    const warned = diagnoseTable(target, healthy, { ...noDuplicates, exact: false, estimate: { rows: 2e7, distinctKeys: 2e7 } });
+    expect(warned.status).toBe('findings');
+    expect(doctorExitCode([warned])).toBe(0);
+  });
 });
 
 describe('formatDoctorReport', () => {

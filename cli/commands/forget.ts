@@ -1,0 +1,57 @@
+import type { Command } from 'commander';
+import { ForgetRefusedError, forgetFile } from '../../shared/ledger/files.ts';
+import { CliError, resolveContext, type CliIo, type GlobalOptions, type RegisterCommand } from '../context.ts';
+import { plural, shortId } from '../format.ts';
+import { asCliError, filesNamed, ledgerExists } from '../ledger.ts';
+import { openDatabaseWithFallback } from '../local.ts';
+
+export interface ForgetOptions extends GlobalOptions {
+  json?: boolean;
+}
+
+/**
+ * `landfall forget FILE`: clears a failed attempt at a file (moved aside, or stuck `pending`
+ * because its table was missing) from the ledger, so `status` no longer lists it and dropping
+ * it again starts afresh. A file with applied batches is refused (exit 2): its rows are in the
+ * table. Returns 0.
+ */
+export async function forgetCommand(file: string, options: ForgetOptions, io: CliIo): Promise<number> {
+  const forgotten: { file: string; fileId: string; status: string; batches: number; rejects: number }[] = [];
+  try {
+    const db = await openDatabaseWithFallback(resolveContext(options, io.env), io.env);
+    try {
+      const receipts = (await ledgerExists(db.sql)) ? await filesNamed(db.sql, file) : [];
+      if (receipts.length === 0) throw new CliError(`no file "${file}" in the ledger (give its inbox key, file id or name; landfall status lists them)`, 2);
+      for (const r of receipts) {
+        try {
+          forgotten.push({ file: r.file, fileId: r.fileId, status: r.status, ...(await forgetFile(db.sql, r.fileId)) });
+        } catch (error) {
+          if (error instanceof ForgetRefusedError) throw new CliError(`cannot forget ${r.file} (${shortId(r.fileId)}, ${r.status}): ${error.message}`, 2);
+          throw error;
+        }
+      }
+    } finally {
+      await db.close();
+    }
+  } catch (error) {
+    throw asCliError(error, 'forget');
+  }
+  if (options.json) io.stdout.write(`${JSON.stringify({ forgotten }, null, 2)}\n`);
+  else {
+    for (const f of forgotten) {
+      io.stdout.write(`forgot ${f.file} (${shortId(f.fileId)}, was ${f.status}; ${plural(f.batches, 'batch', 'batches')} not applied, ${plural(f.rejects, 'rejected row')} cleared); drop it again when it is fixed\n`);
+    }
+  }
+  return 0;
+}
+
+export const register: RegisterCommand = (program: Command, { io, setExitCode }) => {
+  program
+    .command('forget')
+    .description('clear a failed attempt at a file (moved aside, or pending for good) from the ledger; refused once a batch of it is applied')
+    .argument('<file>', 'inbox key, file id or name, as landfall status shows it')
+    .option('--json', 'print what was forgotten as JSON')
+    .action(async (file: string, options: ForgetOptions, command: Command) => {
+      setExitCode(await forgetCommand(file, { ...command.optsWithGlobals(), ...options }, io));
+    });
+};
