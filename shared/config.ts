@@ -10,6 +10,23 @@ export const DEFAULT_TOMBSTONE_RETENTION_DAYS = 10;
 
 const columnName = z.string().min(1, 'must not be empty').max(63, 'is longer than PostgreSQL allows (63 bytes)');
 
+const deleteSchema = z.strictObject({
+  column: columnName,
+  equals: z.string(),
+  /** How long a delete is remembered against older upserts (DESIGN.md rule 6), in days. */
+  retentionDays: z.number().positive('must be more than 0').max(36_500, 'must be at most 36500 (100 years)').default(DEFAULT_TOMBSTONE_RETENTION_DAYS),
+});
+
+const batchSchema = z.strictObject({
+  maxRows: z.number().int().min(1).max(1_000_000).default(10_000),
+  maxBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(256 * 1024 * 1024)
+    .default(8 * 1024 * 1024),
+});
+
 const tableSchema = z
   .object({
     table: z.string().min(1, 'must not be empty'),
@@ -17,14 +34,7 @@ const tableSchema = z
     conflictKey: z.array(columnName).min(1, 'needs at least one column'),
     version: z.string().min(1).default(ARRIVAL),
     mode: z.enum(['upsert', 'insert']).default('upsert'),
-    delete: z
-      .strictObject({
-        column: columnName,
-        equals: z.string(),
-        /** How long a delete is remembered against older upserts (DESIGN.md rule 6), in days. */
-        retentionDays: z.number().positive('must be more than 0').max(36_500, 'must be at most 36500 (100 years)').default(DEFAULT_TOMBSTONE_RETENTION_DAYS),
-      })
-      .optional(),
+    delete: deleteSchema.optional(),
     partitions: z.number().int().min(1).max(1000).default(8),
     columns: z.record(z.string(), columnName).optional(),
     arrivalColumn: columnName.default(DEFAULT_ARRIVAL_COLUMN),
@@ -36,17 +46,7 @@ const tableSchema = z
 const configSchema = z
   .object({
     tables: z.array(tableSchema).min(1, 'needs at least one table'),
-    batch: z
-      .strictObject({
-        maxRows: z.number().int().min(1).max(1_000_000).default(10_000),
-        maxBytes: z
-          .number()
-          .int()
-          .min(1024)
-          .max(256 * 1024 * 1024)
-          .default(8 * 1024 * 1024),
-      })
-      .default({ maxRows: 10_000, maxBytes: 8 * 1024 * 1024 }),
+    batch: batchSchema.default({ maxRows: 10_000, maxBytes: 8 * 1024 * 1024 }),
   })
   .strict();
 
@@ -104,9 +104,9 @@ export function didYouMean(name: string, known: readonly string[]): string | und
 /** The fields allowed where an unknown one was found (by the path). */
 function knownFieldsAt(path: readonly PropertyKey[]): string[] {
   if (path.length === 0) return Object.keys(configSchema.shape);
-  if (path[0] === 'batch') return ['maxRows', 'maxBytes'];
+  if (path[0] === 'batch') return Object.keys(batchSchema.shape);
   if (path[0] === 'tables' && path.length === 2) return Object.keys(tableSchema.shape);
-  if (path[0] === 'tables' && path[2] === 'delete') return ['column', 'equals'];
+  if (path[0] === 'tables' && path[2] === 'delete') return Object.keys(deleteSchema.shape);
   return [];
 }
 

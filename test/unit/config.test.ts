@@ -55,6 +55,12 @@ describe('parseConfig', () => {
     ]);
   });
 
+  test('a mistyped field of the delete rule is suggested from the schema itself', () => {
+    expect(problemsOf({ tables: [{ table: 'orders', conflictKey: ['id'], delete: { column: '_op', equals: 'D', retentionDay: 3 } }] })).toEqual([
+      'table "orders": delete: unknown field "retentionDay" (did you mean "retentionDays"?)',
+    ]);
+  });
+
   test('every problem comes in one pass: a field error in one table and a cross-field error in another', () => {
     expect(
       problemsOf({
