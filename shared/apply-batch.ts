@@ -1,5 +1,9 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import postgres from 'postgres';
 import { type BatchCounts, type BatchData, batchRowCount } from './batch.ts';
-import type { ExtraParam } from './compile-upsert.ts';
+import { arrivalValueOf, type ExtraParam } from './compile-upsert.ts';
+import { toCopyCsv } from './copy-csv.ts';
 import type { Sql, TxSql } from './db.ts';
 import { toPgArrayLiteral } from './pg-array.ts';
 import { quarantineRows, type RowFailure } from './quarantine.ts';
@@ -10,6 +14,8 @@ export interface ApplyResult {
   /** `already-applied`: an earlier or concurrent application committed; nothing new was written. */
   status: 'applied' | 'already-applied';
   counts: BatchCounts;
+  /** How the rows went in: COPY (every key new, see `insertIfFresh`) or the set-based upsert. */
+  path?: 'copy' | 'upsert';
 }
 
 const COUNT_COLUMNS = 'read, collapsed, inserted, updated, unchanged, stale, deleted, quarantined';
@@ -56,6 +62,34 @@ export async function upsertRows(tx: TxSql, target: TargetTable, batch: BatchDat
   return { ...counts! };
 }
 
+/**
+ * The fresh-insert fast path: the rows go in through COPY, in a savepoint, and count as
+ * inserted. null when they must take the upsert: a tombstone row, or a COPY the server refused, rolled back to the savepoint: a key already stored or repeated in the
+ * batch (23505, from the unique index itself: the proof that every key was new), or a value
+ * COPY cannot store, for which the upsert then raises its own error.
+ *
+ * Remembered tombstones (DESIGN.md rule 6): a key with a live tombstone is not new either, as an
+ * older upsert of it must come out stale. When the tombstone memory is in the engine, probe it
+ * here (`EXISTS (SELECT 1 FROM <tombstones> JOIN unnest(<keys>) …)`) and return null on a hit.
+ */
+export async function insertIfFresh(tx: TxSql, target: TargetTable, batch: BatchData, rows: readonly number[] | null): Promise<BatchCounts | null> {
+  const { plan, fresh } = statementFor(target, batch.columns);
+  const pick = <T>(column: readonly T[]): T[] => (rows === null ? (column as T[]) : rows.map((r) => column[r]!));
+  const rowNumbers = pick(batch.rowNumbers);
+  if (rowNumbers.length === 0) return null;
+  if (plan.tombstone && pick(batch.values[plan.tombstone.input]!).includes(plan.tombstone.equals)) return null;
+  const columns = fresh.copyInputs.map((i) => pick(batch.values[i]!));
+  if (plan.arrivalColumn) columns.push(rowNumbers.map((n) => arrivalValueOf(batch.arrival, n)));
+  try {
+    await tx.savepoint(async (sp) => pipeline(Readable.from(toCopyCsv(columns)), await sp.unsafe(fresh.copy).writable()));
+  } catch (error) {
+    if (error instanceof postgres.PostgresError) return null;
+    throw error;
+  }
+  const [counts] = await tx.unsafe<BatchCounts[]>(fresh.count, [rowNumbers.length, batch.batchId]);
+  return { ...counts! };
+}
+
 /** Rows with a NULL conflict key (when the index would store them twice), as failures. */
 export function nullKeyFailures(plan: UpsertPlan, target: TargetTable, batch: BatchData): RowFailure[] {
   return findNullKeyRows(plan, batch.values).map((row) => {
@@ -81,7 +115,8 @@ export function rowsExcept(count: number, excluded: readonly { row: number }[]):
  * Applies one batch to its table exactly once: in ONE transaction, claims the batch id in the
  * ledger, reduces the rows by conflict key (on the cast values), upserts them in one set-based
  * statement and records the counts. A second, concurrent or later application of the same batch
- * commits nothing and returns the counts of the first. Errors are the driver's (classify them
+ * commits nothing and returns the counts of the first. A batch of new keys goes in through COPY
+ * instead of the statement (`insertIfFresh`), with the same counts. Errors are the driver's (classify them
  * with `classifyPgError`); the transaction is then rolled back whole.
  */
 export async function applyBatch(sql: Sql, target: TargetTable, batch: BatchData): Promise<ApplyResult> {
@@ -91,7 +126,9 @@ export async function applyBatch(sql: Sql, target: TargetTable, batch: BatchData
   return (await sql.begin(async (tx) => {
     if (!(await claimBatch(tx, batch))) return { status: 'already-applied', counts: await storedCounts(tx, batch.batchId) };
     await quarantineRows(tx, batch, nullKeys);
-    const counts = await upsertRows(tx, target, batch, rowsExcept(count, nullKeys));
-    return { status: 'applied', counts };
+    const rows = rowsExcept(count, nullKeys);
+    const copied = await insertIfFresh(tx, target, batch, rows);
+    if (copied) return { status: 'applied', counts: copied, path: 'copy' };
+    return { status: 'applied', counts: await upsertRows(tx, target, batch, rows), path: 'upsert' };
   })) as ApplyResult;
 }
