@@ -11,6 +11,8 @@
  * producer alternate in ROUNDS rounds (default 3); the ratio is the median of the per-round
  * ratios. The last line is for scripts:
  *   producer: <MB/s> MB/s, <r>x COPY rows/s, peak RSS <MB> MB
+ *
+ * LANDFALL_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of each producer process there.
  */
 import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -148,7 +150,7 @@ async function parent(): Promise<void> {
     let round = 0;
     let file: { bucket: string; key: string; versionId: null; etag: string; eventTime: string } | undefined;
     const produce = async () => {
-      const child = spawn(process.execPath, [heapFlag, semiSpaceFlag, bundle], {
+      const child = spawn(process.execPath, [heapFlag, semiSpaceFlag, ...(process.env.LANDFALL_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LANDFALL_BENCH_CPU_PROF}`] : []), bundle], {
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         env: { ...process.env, BENCH_ENDPOINT: endpoint, BENCH_STAGING: STAGING, BENCH_QUEUE_URL: queueUrl, BENCH_FILE: JSON.stringify(file) },
       });
