@@ -15,7 +15,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import postgres from 'postgres';
 import { applyBatch } from '../shared/apply-batch.ts';
-import { type BatchData, batchIdOf, fileArrivalOf, fileIdOf } from '../shared/batch.ts';
+import type { BatchData } from '../shared/batch.ts';
+import { batchOfNewFile } from './batches.ts';
 import { parseConfig } from '../shared/config.ts';
 import { migrateLedger } from '../shared/ledger/migrate.ts';
 import { benchDatabase } from './database.ts';
@@ -93,24 +94,7 @@ async function copyInto(sql: postgres.Sql | postgres.TransactionSql, table: stri
   await pipeline(Readable.from(csvLines(data, from, to)), writable);
 }
 
-let batchCounter = 0;
-function toBatch(data: DataSet, from: number, to: number): BatchData {
-  const file = { bucket: 'bench', key: `bench/${++batchCounter}.csv`, versionId: null, etag: String(batchCounter), eventTime: new Date(Date.UTC(2026, 0, 1) + batchCounter).toISOString() };
-  const fileId = fileIdOf(file);
-  return {
-    format: 1,
-    batchId: batchIdOf(fileId, 0, 0),
-    fileId,
-    file,
-    table: TABLE,
-    partition: 0,
-    chunk: 0,
-    arrival: fileArrivalOf(file),
-    columns: [...COLUMNS],
-    rowNumbers: Array.from({ length: to - from }, (_, i) => from + i + 1),
-    values: data.slice(from, to),
-  };
-}
+const toBatch = (data: DataSet, from: number, to: number): BatchData => batchOfNewFile(TABLE, COLUMNS, data.slice(from, to), from + 1);
 
 async function reset(sql: postgres.Sql, prefill?: DataSet) {
   await sql.unsafe(`TRUNCATE ${TABLE}`);
