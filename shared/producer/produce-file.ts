@@ -205,9 +205,12 @@ class StreamingSender {
   readonly #sent = new Set<string>();
   #held: ManifestBatch | null = null;
   #chain: Promise<void> = Promise.resolve();
+  #failure: { error: unknown } | undefined;
   constructor(readonly send: (batches: ManifestBatch[]) => Promise<void>) {}
 
+  /** Throws the first failed send, so the read stops instead of cutting batches it cannot announce. */
   written(batch: ManifestBatch): void {
+    if (this.#failure) throw this.#failure.error;
     const chunks = this.#written.get(batch.partition) ?? new Map<number, ManifestBatch>();
     this.#written.set(batch.partition, chunks);
     chunks.set(batch.chunk, batch);
@@ -223,12 +226,18 @@ class StreamingSender {
     this.#held = ready.pop()!;
     if (ready.length === 0) return;
     for (const b of ready) this.#sent.add(b.batchId);
-    this.#chain = this.#chain.then(() => this.send(ready));
+    // Caught at once (a rejection left until flush() would be unhandled); later sends are skipped.
+    this.#chain = this.#chain
+      .then(() => (this.#failure ? undefined : this.send(ready)))
+      .catch((error: unknown) => {
+        this.#failure ??= { error };
+      });
   }
 
   /** Waits for the sends so far; the first failure is thrown. */
   async flush(): Promise<void> {
     await this.#chain;
+    if (this.#failure) throw this.#failure.error;
   }
 
   wasSent(batchId: string): boolean {

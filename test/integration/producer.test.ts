@@ -277,6 +277,24 @@ describe('batch messages flow while the file is read', () => {
     expect(new Set(sent(manifest.fileId).map((m) => m.batchCount))).toEqual(new Set([manifest.batchCount]));
   });
 
+  test('a send that fails while the file is read fails the invocation (no final manifest), and the retry completes the file', async () => {
+    const record = await emulator.drop(unique('orders/send-fails.csv'), csvOf(orderRows(200)));
+    const failing = deps();
+    const send = failing.sender.send;
+    failing.sender = {
+      send: async (messages) => {
+        if (messages.some((m) => m.body.batchCount === null)) throw new Error('SQS is down');
+        await send(messages);
+      },
+    };
+
+    await expect(processIntakeMessage(failing, s3EventBody(record))).rejects.toThrow('SQS is down');
+    const [retried] = await processIntakeMessage(deps(), s3EventBody(record));
+
+    const manifest = retried!.status === 'produced' ? retried!.manifest : undefined!;
+    expect(sent(manifest.fileId).map((m) => m.batchId).sort()).toEqual(manifest.batches.map((b) => b.batchId).sort());
+  });
+
   test('GIVEN a producer that crashes mid-file WHEN the notification is retried with other batch settings THEN it cuts the same batches, byte for byte, and sends each batch once', async () => {
     const record = await emulator.drop(unique('orders/crash.csv'), csvOf(orderRows(200)));
     const crashing = deps();
