@@ -4,22 +4,28 @@
  * same file into the same table in the same run. Not a test: it prints a table.
  *
  *   npm run bench:e2e                 # 1,000,000 rows
- *   ROWS=200000 npm run bench:e2e
+ *   ROWS=200000 ROUNDS=5 npm run bench:e2e
+ *
+ * COPY and `landfall run` alternate in ROUNDS rounds (default 3); the ratio is the median of
+ * the per-round ratios. The last line is for scripts:
+ *   end to end: <r>x COPY, first batch applied after <s> s, peak RSS <MB> MB
  *
  * The emulator and the database run in this process; `landfall run` runs as a child process,
  * whose peak RSS (VmHWM) is the producer's and the consumer's together, as in one container.
  */
 import { spawn } from 'node:child_process';
-import { createReadStream, createWriteStream, readFileSync, writeFileSync } from 'node:fs';
-import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
+import { createReadStream, createWriteStream, writeFileSync } from 'node:fs';
+import { chmod, link, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { startFauxqs } from 'fauxqs';
 import postgres from 'postgres';
 import { benchDatabase } from './database.ts';
+import { median, peakRssMbOf, printTable, ratioOf, runRounds } from './rounds.ts';
 
 const ROWS = Number(process.env.ROWS ?? 1_000_000);
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const DDL = (name: string) => `CREATE TABLE ${name} (
   tenant_id int NOT NULL, sku text NOT NULL, name text, qty int, price numeric(12,2), attrs jsonb,
   updated_at timestamptz NOT NULL, active boolean, _landfall_arrival text COLLATE "C", UNIQUE (tenant_id, sku))`;
@@ -39,15 +45,8 @@ async function generateCsv(path: string, rows: number) {
   await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
 }
 
-/** Peak resident set of a live process, in MB (Linux /proc). */
-function peakRssMb(pid: number): number | null {
-  try {
-    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) / 1024 : null;
-  } catch {
-    return null;
-  }
-}
+const COPY = 'COPY the CSV into the table (reference)';
+const RUN = 'landfall run, end to end (start-up included)';
 
 async function main() {
   const dir = await mkdtemp(join(tmpdir(), 'landfall-bench-e2e-'));
@@ -59,41 +58,67 @@ async function main() {
   try {
     console.log(`generating ${ROWS.toLocaleString('en')} rows…`);
     await generateCsv(csv, ROWS);
-    console.log(`CSV: ${((await stat(csv)).size / 1024 / 1024).toFixed(0)} MB\n`);
+    console.log(`CSV: ${((await stat(csv)).size / 1024 / 1024).toFixed(0)} MB; ${ROUNDS} interleaved rounds\n`);
     await sql.unsafe('DROP TABLE IF EXISTS bench_copy, bench_items');
     await sql.unsafe(DDL('bench_copy'));
     await sql.unsafe(DDL('bench_items'));
-    await sql.unsafe('CHECKPOINT');
-
-    let start = performance.now();
-    const writable = await sql.unsafe('COPY bench_copy (tenant_id, sku, name, qty, price, attrs, updated_at, active) FROM STDIN WITH (FORMAT csv, HEADER true)').writable();
-    await pipeline(createReadStream(csv), writable);
-    const copySeconds = (performance.now() - start) / 1000;
-    await sql.unsafe('CHECKPOINT');
-
     const config = join(dir, 'landfall.json');
     writeFileSync(config, JSON.stringify({ tables: [{ table: 'bench_items', prefix: 'bench_items/', conflictKey: ['tenant_id', 'sku'], version: 'updated_at', partitions: 8 }], batch: { maxRows: 10_000, maxBytes: 8 * 1024 * 1024 } }));
-    start = performance.now();
-    const child = spawn(process.execPath, ['bin/landfall.js', 'run', '--config', config, '--database-url', url, '--timeout', '3600', csv], {
-      env: { ...process.env, AWS_ENDPOINT_URL: `http://127.0.0.1:${emulator.port}`, LANDFALL_HOME: join(dir, 'home') },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let stdout = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    let peak = 0;
-    const sampler = setInterval(() => (peak = Math.max(peak, peakRssMb(child.pid!) ?? 0)), 100);
-    const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
-    clearInterval(sampler);
-    const e2eSeconds = (performance.now() - start) / 1000;
-    if (code !== 0) throw new Error(`landfall run exited ${code}: ${stdout}`);
-    const receipt = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    const empty = (table: string) => async () => {
+      await sql.unsafe(`TRUNCATE ${table}`);
+      await sql.unsafe('CHECKPOINT');
+    };
+    const peaks: number[] = [];
+    const firstApplied: number[] = [];
+    const receipts: { status: string; read: number; inserted: number; batches: number }[] = [];
+    let round = 0;
+
+    const runLandfall = async () => {
+      // A new inbox key each round: the same key would be a file already produced.
+      const file = join(dir, `bench_items-r${++round}.csv`);
+      await link(csv, file);
+      const started = Date.now();
+      const child = spawn(process.execPath, ['bin/landfall.js', 'run', '--config', config, '--database-url', url, '--timeout', '3600', file], {
+        env: { ...process.env, AWS_ENDPOINT_URL: `http://127.0.0.1:${emulator.port}`, LANDFALL_HOME: join(dir, 'home') },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let stdout = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      let peak = 0;
+      const sampler = setInterval(() => (peak = Math.max(peak, peakRssMbOf(child.pid!) ?? 0)), 100);
+      const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
+      clearInterval(sampler);
+      if (code !== 0) throw new Error(`landfall run exited ${code}: ${stdout}`);
+      receipts.push(JSON.parse(stdout.trim().split('\n').at(-1)!));
+      peaks.push(peak);
+      const [first] = await sql`SELECT extract(epoch FROM min(applied_at))::float8 AS at FROM landfall.batches WHERE applied_at >= to_timestamp(${started / 1000})`;
+      firstApplied.push(first!.at - started / 1000);
+      await rm(file);
+    };
+    const results = await runRounds(
+      [
+        {
+          name: COPY,
+          prepare: empty('bench_copy'),
+          run: async () => {
+            const writable = await sql.unsafe('COPY bench_copy (tenant_id, sku, name, qty, price, attrs, updated_at, active) FROM STDIN WITH (FORMAT csv, HEADER true)').writable();
+            await pipeline(createReadStream(csv), writable);
+          },
+        },
+        { name: RUN, prepare: empty('bench_items'), run: runLandfall },
+      ],
+      ROUNDS,
+      ROWS,
+    );
     const [check] = await sql`SELECT count(*)::int AS n FROM bench_items`;
 
-    console.log('| path | rows/s | × COPY |\n| --- | ---: | ---: |');
-    console.log(`| COPY the CSV into the table (reference) | ${(ROWS / copySeconds).toFixed(0)} | 1.00 |`);
-    console.log(`| landfall run, end to end (start-up included) | ${(ROWS / e2eSeconds).toFixed(0)} | ${(copySeconds / e2eSeconds).toFixed(2)} |`);
-    console.log(`\nreceipt: status ${receipt.status}, read ${receipt.read}, inserted ${receipt.inserted}, batches ${receipt.batches}; table rows ${check!.n}`);
-    console.log(`peak RSS of the landfall run process (producer + consumer + pollers; emulator and database elsewhere): ${peak.toFixed(0)} MB`);
+    printTable(results, ROWS, COPY, 'COPY');
+    const receipt = receipts.at(-1)!;
+    console.log(`\nlast receipt: status ${receipt.status}, read ${receipt.read}, inserted ${receipt.inserted}, batches ${receipt.batches}; table rows ${check!.n}`);
+    console.log(`first batch applied after (per round): ${firstApplied.map((s) => s.toFixed(1)).join(', ')} s`);
+    console.log(`peak RSS of the landfall run process (producer + consumer + pollers; emulator and database elsewhere), per round: ${peaks.map((p) => p.toFixed(0)).join(', ')} MB`);
+    const ratio = ratioOf(results, RUN, COPY);
+    console.log(`end to end: ${ratio.median.toFixed(2)}x COPY, first batch applied after ${median(firstApplied).toFixed(1)} s, peak RSS ${Math.max(...peaks).toFixed(0)} MB`);
   } finally {
     await sql.end();
     await emulator.stop();

@@ -3,7 +3,11 @@
  * in the same run on the same server over one connection. Not a test: it prints a table.
  *
  *   npm run bench:engine                 # 1,000,000 rows, batches of 10,000
- *   ROWS=200000 BATCH=50000 npm run bench:engine
+ *   ROWS=200000 BATCH=50000 ROUNDS=5 npm run bench:engine
+ *
+ * Scenarios run interleaved in ROUNDS rounds (default 3); each ratio is taken inside a round
+ * and the median over the rounds is reported with its range. The last line is for scripts:
+ *   engine: fresh inserts <r>x COPY, updates <r>x update limit, 50/50 <r>x COPY
  *
  * DATABASE_URL points it at your own PostgreSQL; otherwise it starts the embedded one.
  */
@@ -11,10 +15,13 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import postgres from 'postgres';
 import { applyBatch } from '../shared/apply-batch.ts';
-import { type BatchData, batchIdOf, fileArrivalOf, fileIdOf } from '../shared/batch.ts';
+import type { BatchData } from '../shared/batch.ts';
+import { batchOfNewFile } from './batches.ts';
 import { parseConfig } from '../shared/config.ts';
 import { migrateLedger } from '../shared/ledger/migrate.ts';
 import { benchDatabase } from './database.ts';
+import { formatRatio, printTable, ratioOf, runRounds, type Scenario } from './rounds.ts';
+import { toPgArrayLiteral } from '../shared/pg-array.ts';
 import { prepareTable, type TargetTable } from '../shared/target-table.ts';
 import { tombstoneRelationOf } from '../shared/tombstones.ts';
 
@@ -23,6 +30,24 @@ const BATCH = Number(process.env.BATCH ?? 10_000);
 const VALUES_CHUNK = 1_000;
 const COLUMNS = ['tenant_id', 'sku', 'name', 'qty', 'price', 'attrs', 'updated_at', 'active'] as const;
 const TABLE = 'bench_items';
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
+
+/** Scenario names (the table's rows, and what the summary line divides). */
+const S = {
+  copy: 'COPY into the table (reference)',
+  fresh: 'engine: fresh inserts',
+  updateLimit: 'update limit: plain UPDATE … FROM unnest (reference)',
+  updates: 'engine: pure updates',
+  mixed: 'engine: 50% inserts / 50% updates',
+  duplicates: 'engine: fresh, 10% in-batch duplicates',
+  valuesFresh: 'VALUES 1,000-row chunks: fresh inserts',
+  valuesUpdates: 'VALUES 1,000-row chunks: pure updates',
+  mergeFresh: 'COPY temp + merge (pins RDS Proxy): fresh inserts',
+  mergeUpdates: 'COPY temp + merge (pins RDS Proxy): pure updates',
+  deleteRuleUpdates: 'engine, delete rule: pure updates',
+  deleteRuleHalf: 'engine, delete rule: 50% deletes / 50% updates',
+  deleteRuleLate: 'engine, delete rule: late older rows (stale vs rows and remembered deletes)',
+} as const;
 
 type Columns = (string | null)[][];
 
@@ -73,24 +98,7 @@ async function copyInto(sql: postgres.Sql | postgres.TransactionSql, table: stri
   await pipeline(Readable.from(csvLines(data, from, to)), writable);
 }
 
-let batchCounter = 0;
-function toBatch(data: DataSet, from: number, to: number): BatchData {
-  const file = { bucket: 'bench', key: `bench/${++batchCounter}.csv`, versionId: null, etag: String(batchCounter), eventTime: new Date(Date.UTC(2026, 0, 1) + batchCounter).toISOString() };
-  const fileId = fileIdOf(file);
-  return {
-    format: 1,
-    batchId: batchIdOf(fileId, 0, 0),
-    fileId,
-    file,
-    table: TABLE,
-    partition: 0,
-    chunk: 0,
-    arrival: fileArrivalOf(file),
-    columns: [...COLUMNS],
-    rowNumbers: Array.from({ length: to - from }, (_, i) => from + i + 1),
-    values: data.slice(from, to),
-  };
-}
+const toBatch = (data: DataSet, from: number, to: number): BatchData => batchOfNewFile(TABLE, COLUMNS, data.slice(from, to), from + 1);
 
 async function reset(sql: postgres.Sql, prefill?: DataSet) {
   await sql.unsafe(`TRUNCATE ${TABLE}`);
@@ -100,113 +108,114 @@ async function reset(sql: postgres.Sql, prefill?: DataSet) {
   await sql.unsafe('CHECKPOINT');
 }
 
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const start = performance.now();
-  await fn();
-  return (performance.now() - start) / 1000;
-}
-
-async function runEngine(sql: postgres.Sql, target: TargetTable, data: DataSet) {
+async function runEngine(sql: postgres.Sql, target: TargetTable, data: DataSet): Promise<string> {
   const n = data.rows;
   const totals = { inserted: 0, updated: 0, collapsed: 0 };
-  const seconds = await timed(async () => {
-    for (let from = 0; from < n; from += BATCH) {
-      const { counts } = await applyBatch(sql, target, toBatch(data, from, Math.min(n, from + BATCH)));
-      totals.inserted += counts.inserted;
-      totals.updated += counts.updated;
-      totals.collapsed += counts.collapsed;
-    }
-  });
-  return { seconds, totals };
+  for (let from = 0; from < n; from += BATCH) {
+    const { counts } = await applyBatch(sql, target, toBatch(data, from, Math.min(n, from + BATCH)));
+    totals.inserted += counts.inserted;
+    totals.updated += counts.updated;
+    totals.collapsed += counts.collapsed;
+  }
+  return `inserted ${totals.inserted}, updated ${totals.updated}, collapsed ${totals.collapsed}`;
 }
 
 const UPDATE_SET = COLUMNS.filter((c) => c !== 'tenant_id' && c !== 'sku').map((c) => `${c} = EXCLUDED.${c}`).join(', ');
 const UPSERT_GUARD = `WHERE ${TABLE}.updated_at < EXCLUDED.updated_at`;
+const COLUMN_TYPES = ['int4', 'text', 'text', 'int4', 'numeric', 'jsonb', 'timestamptz', 'bool'] as const;
+
+/**
+ * The physical limit for updates: a plain `UPDATE … FROM unnest(…)` of the same rows in the same
+ * batches, one transaction each, with no conflict handling, no winner rule and no counts; the
+ * same table and indexes. What any update path pays at least.
+ */
+async function runUpdateLimit(sql: postgres.Sql, data: DataSet): Promise<void> {
+  const set = COLUMNS.filter((c) => c !== 'tenant_id' && c !== 'sku').map((c) => `${c} = u.${c}`).join(', ');
+  const text = `UPDATE ${TABLE} AS t SET ${set}
+    FROM unnest(${COLUMN_TYPES.map((type, i) => `$${i + 1}::${type}[]`).join(', ')}) AS u(${COLUMNS.join(', ')})
+    WHERE t.tenant_id = u.tenant_id AND t.sku = u.sku`;
+  for (let from = 0; from < data.rows; from += BATCH) {
+    const cols = data.slice(from, Math.min(data.rows, from + BATCH));
+    await sql.begin((tx) => tx.unsafe(text, cols.map((c) => toPgArrayLiteral(c))));
+  }
+}
 
 /** What most TypeScript code does: multi-row VALUES with 8 params a row, 1,000 rows a statement. */
-async function runValues(sql: postgres.Sql, data: DataSet) {
+async function runValues(sql: postgres.Sql, data: DataSet): Promise<void> {
   const n = data.rows;
-  return timed(async () => {
-    for (let from = 0; from < n; from += VALUES_CHUNK) {
-      const to = Math.min(n, from + VALUES_CHUNK);
-      const cols = data.slice(from, to);
-      const params: (string | null)[] = [];
-      const tuples: string[] = [];
-      for (let r = 0; r < to - from; r++) {
-        const base = params.length;
-        for (const c of cols) params.push(c[r]!);
-        tuples.push(`(${COLUMNS.map((_, i) => `$${base + i + 1}`).join(', ')})`);
-      }
-      await sql.unsafe(
-        `INSERT INTO ${TABLE} (${COLUMNS.join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT (tenant_id, sku) DO UPDATE SET ${UPDATE_SET} ${UPSERT_GUARD}`,
-        params,
-      );
+  for (let from = 0; from < n; from += VALUES_CHUNK) {
+    const to = Math.min(n, from + VALUES_CHUNK);
+    const cols = data.slice(from, to);
+    const params: (string | null)[] = [];
+    const tuples: string[] = [];
+    for (let r = 0; r < to - from; r++) {
+      const base = params.length;
+      for (const c of cols) params.push(c[r]!);
+      tuples.push(`(${COLUMNS.map((_, i) => `$${base + i + 1}`).join(', ')})`);
     }
-  });
+    await sql.unsafe(
+      `INSERT INTO ${TABLE} (${COLUMNS.join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT (tenant_id, sku) DO UPDATE SET ${UPDATE_SET} ${UPSERT_GUARD}`,
+      params,
+    );
+  }
 }
 
 /** What dlt and pipelinewise do: COPY into a temporary table, then one merge. It pins RDS Proxy. */
-async function runCopyMerge(sql: postgres.Sql, data: DataSet) {
+async function runCopyMerge(sql: postgres.Sql, data: DataSet): Promise<void> {
   const n = data.rows;
-  return timed(async () => {
-    for (let from = 0; from < n; from += BATCH) {
-      const to = Math.min(n, from + BATCH);
-      await sql.begin(async (tx) => {
-        await tx.unsafe(`CREATE TEMPORARY TABLE stage (LIKE ${TABLE} INCLUDING DEFAULTS) ON COMMIT DROP`);
-        await copyInto(tx, 'stage', data, from, to);
-        await tx.unsafe(
-          `INSERT INTO ${TABLE} (${COLUMNS.join(', ')}) SELECT DISTINCT ON (tenant_id, sku) ${COLUMNS.join(', ')} FROM stage ORDER BY tenant_id, sku, updated_at DESC
-           ON CONFLICT (tenant_id, sku) DO UPDATE SET ${UPDATE_SET} ${UPSERT_GUARD}`,
-        );
-      });
-    }
-  });
+  for (let from = 0; from < n; from += BATCH) {
+    const to = Math.min(n, from + BATCH);
+    await sql.begin(async (tx) => {
+      await tx.unsafe(`CREATE TEMPORARY TABLE stage (LIKE ${TABLE} INCLUDING DEFAULTS) ON COMMIT DROP`);
+      await copyInto(tx, 'stage', data, from, to);
+      await tx.unsafe(
+        `INSERT INTO ${TABLE} (${COLUMNS.join(', ')}) SELECT DISTINCT ON (tenant_id, sku) ${COLUMNS.join(', ')} FROM stage ORDER BY tenant_id, sku, updated_at DESC
+         ON CONFLICT (tenant_id, sku) DO UPDATE SET ${UPDATE_SET} ${UPSERT_GUARD}`,
+      );
+    });
+  }
 }
 
 /**
- * Delete-heavy batches on a table with a delete rule (remembered deletes, DESIGN.md rule 6), on a
- * copy of the table of its own: half the rows tombstones, then the same keys again as late older
- * rows (all stale: half against the rows, half against the remembered deletes), then newer rows
- * that bring the deleted keys back (clearing their tombstones); and pure updates with the delete
- * rule, to compare with "engine: pure updates" for the cost of the tombstone look-ups.
+ * Delete-heavy batches on a table with a delete rule (remembered deletes), on a copy of the
+ * table of its own: pure updates (against "engine: pure updates", the cost of the tombstone
+ * look-ups), half the rows tombstones, and then the same keys again as late older rows (all
+ * stale: half against the rows, half against the remembered deletes).
  */
-async function benchDeletes(sql: postgres.Sql, record: (name: string, seconds: number, note?: string) => void) {
+async function deleteRuleScenarios(sql: postgres.Sql, v0: DataSet, v1: DataSet): Promise<Scenario[]> {
   const table = 'bench_deletes';
   await sql.unsafe(`DROP TABLE IF EXISTS ${table}`);
   await sql.unsafe(`CREATE TABLE ${table} (LIKE ${TABLE} INCLUDING ALL)`);
   const config = parseConfig({ tables: [{ table, conflictKey: ['tenant_id', 'sku'], version: 'updated_at', delete: { column: '_op', equals: 'D' } }] });
   const target = await prepareTable(sql, config.tables[0]!);
   const remembered = tombstoneRelationOf({ schema: 'public', name: table }).quoted;
-  const run = async (data: DataSet, deleteEvery: number) => {
+  const apply = async (data: DataSet, deleteEvery: number) => {
     const totals = { inserted: 0, updated: 0, deleted: 0, stale: 0 };
-    const seconds = await timed(async () => {
-      for (let from = 0; from < data.rows; from += BATCH) {
-        const batch = toBatch(data, from, Math.min(data.rows, from + BATCH));
-        const ops = batch.rowNumbers.map((n) => (deleteEvery && n % deleteEvery === 0 ? 'D' : null));
-        const { counts } = await applyBatch(sql, target, { ...batch, table, columns: [...batch.columns, '_op'], values: [...batch.values, ops] });
-        for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += counts[k];
-      }
-    });
-    return { seconds, note: Object.entries(totals).map(([k, v]) => `${k} ${v}`).join(', ') };
+    for (let from = 0; from < data.rows; from += BATCH) {
+      const batch = { ...toBatch(data, from, Math.min(data.rows, from + BATCH)), table };
+      const ops = batch.rowNumbers.map((n) => (deleteEvery && n % deleteEvery === 0 ? 'D' : null));
+      const { counts } = await applyBatch(sql, target, { ...batch, columns: [...batch.columns, '_op'], values: [...batch.values, ops] });
+      for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += counts[k];
+    }
+    return Object.entries(totals).map(([k, v]) => `${k} ${v}`).join(', ');
   };
-  const resetDeletes = async () => {
+  const prefilled = async () => {
     await sql.unsafe(`TRUNCATE ${table}, ${remembered}`);
-    await copyInto(sql, table, dataSet(ROWS, 0));
+    await copyInto(sql, table, v0);
     await sql.unsafe(`VACUUM ANALYZE ${table}`);
   };
-
-  await resetDeletes();
-  const pure = await run(dataSet(ROWS, 1), 0);
-  record('engine, delete rule: pure updates', pure.seconds, pure.note);
-
-  await resetDeletes();
-  const half = await run(dataSet(ROWS, 1), 2);
-  record('engine, delete rule: 50% deletes / 50% updates', half.seconds, half.note);
-  const late = await run(dataSet(ROWS, 0), 0);
-  record('engine, delete rule: late older rows (stale vs rows and remembered deletes)', late.seconds, late.note);
-  const back = await run(dataSet(ROWS, 2), 0);
-  record('engine, delete rule: newer rows bring the deleted keys back', back.seconds, back.note);
-  await sql.unsafe(`DROP TABLE ${table}`);
+  return [
+    { name: S.deleteRuleUpdates, prepare: prefilled, run: () => apply(v1, 0) },
+    { name: S.deleteRuleHalf, prepare: prefilled, run: () => apply(v1, 2) },
+    {
+      name: S.deleteRuleLate,
+      prepare: async () => {
+        await prefilled();
+        await apply(v1, 2);
+      },
+      run: () => apply(v0, 0),
+    },
+  ];
 }
 
 async function main() {
@@ -214,7 +223,9 @@ async function main() {
   const sql = postgres(url, { max: 1, prepare: false, onnotice: () => {} });
   try {
     const [version] = await sql`SELECT current_setting('server_version') AS v`;
-    console.log(`PostgreSQL ${version!.v}; ${ROWS.toLocaleString('en')} rows; engine batches of ${BATCH.toLocaleString('en')}; one connection, prepare: false\n`);
+    console.log(
+      `PostgreSQL ${version!.v}; ${ROWS.toLocaleString('en')} rows; engine batches of ${BATCH.toLocaleString('en')}; one connection, prepare: false; ${ROUNDS} interleaved rounds\n`,
+    );
     await migrateLedger(sql);
     await sql.unsafe(`DROP TABLE IF EXISTS ${TABLE}`);
     await sql.unsafe(`CREATE TABLE ${TABLE} (
@@ -227,56 +238,34 @@ async function main() {
 
     const v0 = dataSet(ROWS, 0);
     const v1 = dataSet(ROWS, 1);
-    const half = Math.floor(ROWS / 2);
+    const firstHalf = dataSet(Math.floor(ROWS / 2), 0);
     const withDuplicates = dataSet(ROWS, 2, 10);
-    const results: { name: string; rows: number; seconds: number; note?: string }[] = [];
-    const record = (name: string, seconds: number, note?: string) => {
-      results.push({ name, rows: ROWS, seconds, ...(note ? { note } : {}) });
-      console.log(`  ${name}: ${(ROWS / seconds).toFixed(0)} rows/s`);
-    };
+    const empty = () => reset(sql);
+    const prefilled = (data: DataSet) => () => reset(sql, data);
+    // Each scenario is self-contained: its starting state, then the timed work.
+    const scenarios: Scenario[] = [
+      { name: S.copy, prepare: empty, run: () => copyInto(sql, TABLE, v0) },
+      { name: S.fresh, prepare: empty, run: () => runEngine(sql, target, v0) },
+      { name: S.updateLimit, prepare: prefilled(v0), run: () => runUpdateLimit(sql, v1) },
+      { name: S.updates, prepare: prefilled(v0), run: () => runEngine(sql, target, v1) },
+      { name: S.mixed, prepare: prefilled(firstHalf), run: () => runEngine(sql, target, v1) },
+      { name: S.duplicates, prepare: empty, run: () => runEngine(sql, target, withDuplicates) },
+      { name: S.valuesFresh, prepare: empty, run: () => runValues(sql, v0) },
+      { name: S.valuesUpdates, prepare: prefilled(v0), run: () => runValues(sql, v1) },
+      { name: S.mergeFresh, prepare: empty, run: () => runCopyMerge(sql, v0) },
+      { name: S.mergeUpdates, prepare: prefilled(v0), run: () => runCopyMerge(sql, v1) },
+      ...(await deleteRuleScenarios(sql, v0, v1)),
+    ];
+    const results = await runRounds(scenarios, ROUNDS, ROWS);
 
-    await reset(sql);
-    record('COPY into the table (reference)', await timed(() => copyInto(sql, TABLE, v0)));
-
-    await reset(sql);
-    const fresh = await runEngine(sql, target, v0);
-    record('engine: fresh inserts', fresh.seconds, `inserted ${fresh.totals.inserted}`);
-
-    await reset(sql, v0);
-    const updates = await runEngine(sql, target, v1);
-    record('engine: pure updates', updates.seconds, `updated ${updates.totals.updated}`);
-
-    await reset(sql, dataSet(half, 0));
-    const mixed = await runEngine(sql, target, v1);
-    record('engine: 50% inserts / 50% updates', mixed.seconds, `inserted ${mixed.totals.inserted}, updated ${mixed.totals.updated}`);
-
-    await reset(sql);
-    const dup = await runEngine(sql, target, withDuplicates);
-    record('engine: fresh, 10% in-batch duplicates', dup.seconds, `collapsed ${dup.totals.collapsed}`);
-
-    await reset(sql);
-    record('VALUES 1,000-row chunks: fresh inserts', await runValues(sql, v0));
-
-    await reset(sql, v0);
-    record('VALUES 1,000-row chunks: pure updates', await runValues(sql, v1));
-
-    await reset(sql);
-    record('COPY temp + merge (pins RDS Proxy): fresh inserts', await runCopyMerge(sql, v0));
-
-    await reset(sql, v0);
-    record('COPY temp + merge (pins RDS Proxy): pure updates', await runCopyMerge(sql, v1));
-
-    await benchDeletes(sql, record);
-
-    const copy = results[0]!.seconds;
-    console.log('\n| scenario | rows/s | × COPY | note |\n| --- | ---: | ---: | --- |');
-    for (const r of results) {
-      console.log(`| ${r.name} | ${(r.rows / r.seconds).toFixed(0)} | ${(copy / r.seconds).toFixed(2)} | ${r.note ?? ''} |`);
-    }
-    const byName = (name: string) => results.find((r) => r.name === name)!.seconds;
-    console.log(`\nengine pure updates vs VALUES pure updates: ${(byName('VALUES 1,000-row chunks: pure updates') / byName('engine: pure updates')).toFixed(2)}×`);
-    console.log(`engine fresh inserts vs COPY temp + merge: ${(byName('COPY temp + merge (pins RDS Proxy): fresh inserts') / byName('engine: fresh inserts')).toFixed(2)}×`);
+    printTable(results, ROWS, S.copy, 'COPY');
+    console.log(`\nengine pure updates × VALUES pure updates: ${formatRatio(ratioOf(results, S.updates, S.valuesUpdates))}`);
+    console.log(`engine fresh inserts × COPY temp + merge: ${formatRatio(ratioOf(results, S.fresh, S.mergeFresh))}`);
+    console.log(`engine pure updates × update limit: ${formatRatio(ratioOf(results, S.updates, S.updateLimit))}`);
+    console.log(`delete rule, pure updates × engine pure updates (the tombstone look-ups): ${formatRatio(ratioOf(results, S.deleteRuleUpdates, S.updates))}`);
     console.log(`peak RSS of this process: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (rows are generated one batch at a time)`);
+    const r = (scenario: string, reference: string) => ratioOf(results, scenario, reference).median.toFixed(2);
+    console.log(`engine: fresh inserts ${r(S.fresh, S.copy)}x COPY, updates ${r(S.updates, S.updateLimit)}x update limit, 50/50 ${r(S.mixed, S.copy)}x COPY`);
   } finally {
     await sql.end();
     await stop();

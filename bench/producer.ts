@@ -5,13 +5,21 @@
  *
  *   npm run bench:producer                 # 1 GB
  *   npm run bench:producer -- --size 200MB
- *   LANDFALL_BENCH_SIZE=50MB npm run bench:producer
+ *   LANDFALL_BENCH_SIZE=50MB ROUNDS=5 npm run bench:producer
+ *
+ * COPY of the same file into a table (the database's rows/s, the pipeline's ceiling) and the
+ * producer alternate in ROUNDS rounds (default 3); the ratio is the median of the per-round
+ * ratios. The last line is for scripts:
+ *   producer: <MB/s> MB/s, <r>x COPY rows/s, peak RSS <MB> MB
+ *
+ * LANDFALL_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of each producer process there.
  */
 import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import {
   CompleteMultipartUploadCommand,
@@ -22,7 +30,10 @@ import {
 } from '@aws-sdk/client-s3';
 import { startFauxqs } from 'fauxqs';
 import { build } from 'esbuild';
+import postgres from 'postgres';
 import { createS3Client } from '../shared/aws/clients.ts';
+import { benchDatabase } from './database.ts';
+import { median, printTable, ratioOf, runRounds } from './rounds.ts';
 
 const INBOX = 'bench-inbox';
 const STAGING = 'bench-staging';
@@ -80,11 +91,29 @@ async function uploadFile(s3: S3Client, bucket: string, key: string, path: strin
   await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: parts } }));
 }
 
+interface ChildReport {
+  rows: number;
+  seconds: number;
+  peakRssMb: number;
+  sampledPeakRssMb: number;
+  inheritedMaxRssMb: number;
+  batches: number;
+  baselineRssMb: number;
+  heapUsedMb: number;
+  externalMb: number;
+}
+
+const COPY = 'COPY the CSV into a table (reference)';
+const PRODUCE = 'producer (bundled, 256 MB heap limits)';
+
 async function parent(): Promise<void> {
   const sizeArg = process.argv.indexOf('--size');
   const size = parseSize(sizeArg > 0 ? process.argv[sizeArg + 1]! : (process.env.LANDFALL_BENCH_SIZE ?? '1GB'));
+  const rounds = Number(process.env.ROUNDS ?? 3);
   const dir = await mkdtemp(join(tmpdir(), 'landfall-bench-'));
   const server = await startFauxqs({ port: 0, logger: false, s3StorageDir: join(dir, 's3') });
+  const { url, stop: stopDb } = await benchDatabase();
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
   try {
     server.createBucket(INBOX);
     server.createBucket(STAGING);
@@ -95,12 +124,8 @@ async function parent(): Promise<void> {
     const rows = await generateCsv(csvPath, size);
     const { size: fileBytes } = await stat(csvPath);
     const s3 = createS3Client({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
-    const key = 'orders/bench.csv';
-    await uploadFile(s3, INBOX, key, csvPath);
-    const head = await s3.send(new HeadObjectCommand({ Bucket: INBOX, Key: key }));
-    await rm(csvPath);
-    console.log(`uploaded ${rows} rows (${(fileBytes / 1024 ** 2).toFixed(1)} MB); producing in a child process…`);
-    const file = { bucket: INBOX, key, versionId: null, etag: head.ETag!.replace(/"/g, ''), eventTime: new Date().toISOString() };
+    await sql.unsafe('DROP TABLE IF EXISTS orders');
+    await sql.unsafe('CREATE TABLE orders (id bigint PRIMARY KEY, customer text, amount numeric, status text, updated_at timestamptz NOT NULL, note text)');
     // Bundled as a Lambda function is (no TypeScript loader in the process), and with old space
     // at 90% and semi-space at 5% of a 256 MB function's memory, as the Lambda Node.js
     // runtime's bootstrap sets them.
@@ -119,38 +144,66 @@ async function parent(): Promise<void> {
     // Without it V8 sizes the young generation from the machine, not the function: here it grew
     // to 128 MB of new space by itself, half the function's memory.
     const semiSpaceFlag = `--max-semi-space-size=${process.env.LANDFALL_BENCH_SEMI_SPACE_MB ?? Math.floor(RSS_LIMIT_MB * 0.05)}`;
-    const child = spawn(process.execPath, [heapFlag, semiSpaceFlag, bundle], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      env: { ...process.env, BENCH_ENDPOINT: endpoint, BENCH_STAGING: STAGING, BENCH_QUEUE_URL: queueUrl, BENCH_FILE: JSON.stringify(file) },
-    });
-    const report = await new Promise<{
-      rows: number;
-      seconds: number;
-      peakRssMb: number;
-      sampledPeakRssMb: number;
-      inheritedMaxRssMb: number;
-      batches: number;
-      baselineRssMb: number;
-      heapUsedMb: number;
-      externalMb: number;
-    }>((resolve, reject) => {
-      child.on('message', (m) => resolve(m as never));
-      // Once the report has arrived, this reject is a no-op.
-      child.on('exit', (code) => reject(new Error(`the producer process exited (${code}) without a report`)));
-    });
-    const queued = server.inspectQueue(QUEUE)?.messages.ready.length ?? 0;
+    console.log(`${rows} rows (${(fileBytes / 1024 ** 2).toFixed(1)} MB); ${rounds} interleaved rounds of COPY and the producer`);
+
+    const reports: (ChildReport & { queued: number })[] = [];
+    let round = 0;
+    let file: { bucket: string; key: string; versionId: null; etag: string; eventTime: string } | undefined;
+    const produce = async () => {
+      const child = spawn(process.execPath, [heapFlag, semiSpaceFlag, ...(process.env.LANDFALL_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LANDFALL_BENCH_CPU_PROF}`] : []), bundle], {
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        env: { ...process.env, BENCH_ENDPOINT: endpoint, BENCH_STAGING: STAGING, BENCH_QUEUE_URL: queueUrl, BENCH_FILE: JSON.stringify(file) },
+      });
+      const report = await new Promise<ChildReport>((resolve, reject) => {
+        child.on('message', (m) => resolve(m as never));
+        // Once the report has arrived, this reject is a no-op.
+        child.on('exit', (code) => reject(new Error(`the producer process exited (${code}) without a report`)));
+      });
+      reports.push({ ...report, queued: server.inspectQueue(QUEUE)?.messages.ready.length ?? 0 });
+      return { seconds: report.seconds, note: `${report.batches} batches, peak RSS ${report.peakRssMb} MB` };
+    };
+    const results = await runRounds(
+      [
+        {
+          name: COPY,
+          prepare: async () => {
+            await sql.unsafe('TRUNCATE orders');
+            await sql.unsafe('CHECKPOINT');
+          },
+          run: async () => {
+            const writable = await sql.unsafe('COPY orders FROM STDIN WITH (FORMAT csv, HEADER true)').writable();
+            await pipeline(createReadStream(csvPath), writable);
+          },
+        },
+        {
+          name: PRODUCE,
+          // A new inbox key each round (the same key would be a file already produced), and an
+          // empty staging bucket and queue.
+          prepare: async () => {
+            server.reset();
+            const key = `orders/bench-r${++round}.csv`;
+            await uploadFile(s3, INBOX, key, csvPath);
+            const head = await s3.send(new HeadObjectCommand({ Bucket: INBOX, Key: key }));
+            file = { bucket: INBOX, key, versionId: null, etag: head.ETag!.replace(/"/g, ''), eventTime: new Date().toISOString() };
+          },
+          run: produce,
+        },
+      ],
+      rounds,
+      rows,
+    );
+    printTable(results, rows, COPY, 'COPY');
+    const report = reports.at(-1)!;
     console.log(
       JSON.stringify(
         {
           fileMB: Number((fileBytes / 1024 ** 2).toFixed(1)),
           rows: report.rows,
           batches: report.batches,
-          messagesQueued: queued,
-          seconds: Number(report.seconds.toFixed(2)),
-          rowsPerSecond: Math.round(report.rows / report.seconds),
-          mbPerSecond: Number((fileBytes / 1024 ** 2 / report.seconds).toFixed(1)),
+          messagesQueued: report.queued,
+          secondsPerRound: reports.map((r) => Number(r.seconds.toFixed(2))),
           baselineRssMb: report.baselineRssMb,
-          peakRssMb: report.peakRssMb,
+          peakRssMbPerRound: reports.map((r) => r.peakRssMb),
           sampledPeakRssMb: report.sampledPeakRssMb,
           // ru_maxrss of the child: its parent's peak survives fork and exec, so not the figure.
           childMaxRssIncludingParentMb: report.inheritedMaxRssMb,
@@ -163,12 +216,17 @@ async function parent(): Promise<void> {
         2,
       ),
     );
-    if (report.peakRssMb >= RSS_LIMIT_MB) {
-      console.error(`peak RSS ${report.peakRssMb} MB is over the ${RSS_LIMIT_MB} MB limit`);
+    const peakRss = Math.max(...reports.map((r) => r.peakRssMb));
+    const mbPerSecond = fileBytes / 1024 ** 2 / median(reports.map((r) => r.seconds));
+    console.log(`producer: ${mbPerSecond.toFixed(1)} MB/s, ${ratioOf(results, PRODUCE, COPY).median.toFixed(2)}x COPY rows/s, peak RSS ${peakRss} MB`);
+    if (peakRss >= RSS_LIMIT_MB) {
+      console.error(`peak RSS ${peakRss} MB is over the ${RSS_LIMIT_MB} MB limit`);
       process.exitCode = 1;
     }
   } finally {
+    await sql.end();
     await server.stop();
+    await stopDb();
     await rm(dir, { recursive: true, force: true });
   }
 }

@@ -1,5 +1,9 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import postgres from 'postgres';
 import { type BatchCounts, type BatchData, batchRowCount } from './batch.ts';
-import type { ExtraParam } from './compile-upsert.ts';
+import { arrivalValueOf, type ExtraParam } from './compile-upsert.ts';
+import { toCopyCsv } from './copy-csv.ts';
 import type { Sql, TxSql } from './db.ts';
 import { toPgArrayLiteral } from './pg-array.ts';
 import { quarantineRows, type RowFailure } from './quarantine.ts';
@@ -11,6 +15,8 @@ export interface ApplyResult {
   /** `already-applied`: an earlier or concurrent application committed; nothing new was written. */
   status: 'applied' | 'already-applied';
   counts: BatchCounts;
+  /** How the rows went in: COPY (every key new, see `insertIfFresh`) or the set-based upsert. */
+  path?: 'copy' | 'upsert';
 }
 
 const COUNT_COLUMNS = 'read, collapsed, inserted, updated, unchanged, stale, deleted, quarantined';
@@ -55,6 +61,32 @@ export async function upsertRows(tx: TxSql, target: TargetTable, batch: BatchDat
   };
   const params = [...batch.values.map((column) => toPgArrayLiteral(pick(column))), ...compiled.extraParams.map((p) => extra[p])];
   const [counts] = await tx.unsafe<BatchCounts[]>(compiled.text, params);
+  return { ...counts! };
+}
+
+/**
+ * The fresh-insert fast path: the rows go in through COPY, in a savepoint, and count as
+ * inserted. null when they must take the upsert: a table with a `delete` rule (a key with a
+ * live remembered tombstone is not new, and its older upsert must come out stale, which COPY
+ * cannot see), or a COPY the server refused, rolled back to the savepoint: a key already stored
+ * or repeated in the batch (23505, from the unique index itself: the proof that every key was
+ * new), or a value COPY cannot store, for which the upsert then raises its own error.
+ */
+export async function insertIfFresh(tx: TxSql, target: TargetTable, batch: BatchData, rows: readonly number[] | null): Promise<BatchCounts | null> {
+  const { plan, fresh } = statementFor(target, batch.columns);
+  const pick = <T>(column: readonly T[]): T[] => (rows === null ? (column as T[]) : rows.map((r) => column[r]!));
+  const rowNumbers = pick(batch.rowNumbers);
+  if (rowNumbers.length === 0) return null;
+  if (plan.tombstone) return null;
+  const columns = fresh.copyInputs.map((i) => pick(batch.values[i]!));
+  if (plan.arrivalColumn) columns.push(rowNumbers.map((n) => arrivalValueOf(batch.arrival, n)));
+  try {
+    await tx.savepoint(async (sp) => pipeline(Readable.from(toCopyCsv(columns)), await sp.unsafe(fresh.copy).writable()));
+  } catch (error) {
+    if (error instanceof postgres.PostgresError) return null;
+    throw error;
+  }
+  const [counts] = await tx.unsafe<BatchCounts[]>(fresh.count, [rowNumbers.length, batch.batchId]);
   return { ...counts! };
 }
 
@@ -106,7 +138,8 @@ export function rowsExcept(count: number, excluded: readonly { row: number }[]):
  * Applies one batch to its table exactly once: in ONE transaction, claims the batch id in the
  * ledger, reduces the rows by conflict key (on the cast values), upserts them in one set-based
  * statement and records the counts. A second, concurrent or later application of the same batch
- * commits nothing and returns the counts of the first. Errors are the driver's (classify them
+ * commits nothing and returns the counts of the first. A batch of new keys goes in through COPY
+ * instead of the statement (`insertIfFresh`), with the same counts. Errors are the driver's (classify them
  * with `classifyPgError`); the transaction is then rolled back whole.
  */
 export async function applyBatch(sql: Sql, target: TargetTable, batch: BatchData): Promise<ApplyResult> {
@@ -116,7 +149,9 @@ export async function applyBatch(sql: Sql, target: TargetTable, batch: BatchData
   return (await sql.begin(async (tx) => {
     if (!(await claimBatch(tx, batch))) return { status: 'already-applied', counts: await storedCounts(tx, batch.batchId) };
     await quarantineRows(tx, batch, refused);
-    const counts = await upsertRows(tx, target, batch, rowsExcept(count, refused));
-    return { status: 'applied', counts };
+    const rows = rowsExcept(count, refused);
+    const copied = await insertIfFresh(tx, target, batch, rows);
+    if (copied) return { status: 'applied', counts: copied, path: 'copy' };
+    return { status: 'applied', counts: await upsertRows(tx, target, batch, rows), path: 'upsert' };
   })) as ApplyResult;
 }

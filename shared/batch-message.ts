@@ -15,8 +15,11 @@ export interface BatchMessage {
   partition: number;
   /** Chunk index within the partition; a partition's messages are sent in chunk order. */
   chunk: number;
-  /** Total batches of the file (all partitions). */
-  batchCount: number;
+  /**
+   * Total batches of the file (all partitions); null on a message sent while the file was still
+   * being read (before its manifest): such a message never registers or completes the file.
+   */
+  batchCount: number | null;
   /** Key of the batch object in the staging bucket. */
   stagingKey: string;
   /** Key of the file manifest in the staging bucket. */
@@ -42,6 +45,11 @@ export interface ManifestBatch {
 export const FileStatus = {
   /** Batches written and sent; the consumer applies them. */
   produced: 'produced',
+  /**
+   * Being read: some batches may be written and sent already. Records the chunking settings, so
+   * a retry after a crash cuts the same batches under the same ids.
+   */
+  producing: 'producing',
   /** The file could not be read at all; it was moved to the inbox's rejected prefix. */
   movedAside: 'moved-aside',
 } as const;
@@ -49,8 +57,9 @@ export type FileStatus = (typeof FileStatus)[keyof typeof FileStatus];
 
 /**
  * The file manifest in the staging bucket (`manifests/<table>/<fileId>.json`): what the
- * producer made of one file. Written after the batch objects and before the messages, so a
- * consumer that sees a message can always read it. `read = rejected + rows in batches`.
+ * producer made of one file. The final one (`produced`) is written after every batch object
+ * and before every message that carries `batchCount`, so a consumer that sees such a message
+ * can always read it. `read = rejected + rows in batches`.
  */
 export interface FileManifest {
   format: 1;
@@ -78,6 +87,16 @@ export interface FileManifest {
   startedAt: string;
   finishedAt: string;
   durationMs: number;
+  /** The settings the batches were cut with (absent in manifests written before they were recorded). */
+  chunking?: ChunkingSettings;
+}
+
+/** What decides where a file's batches are cut. */
+export interface ChunkingSettings {
+  partitions: number;
+  maxRows: number;
+  maxBytes: number;
+  maxBufferedBytes: number;
 }
 
 /** Rejected rows a manifest carries inline (the rejects object lists more). */
@@ -104,7 +123,7 @@ const batchMessageSchema = z.strictObject({
   table: z.string().min(1),
   partition: z.number().int().min(0),
   chunk: z.number().int().min(0),
-  batchCount: z.number().int().min(1),
+  batchCount: z.number().int().min(1).nullable(),
   stagingKey: z.string().min(1),
   manifestKey: z.string().min(1),
   rows: z.number().int().min(1),

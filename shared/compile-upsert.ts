@@ -109,6 +109,9 @@ function rememberedDeletes(plan: UpsertPlan, params: Record<ExtraParam, number>,
   return { notBeaten, ctes, staleByTombstone };
 }
 
+/** A row's arrival as the upsert stores it: `<file arrival>!<row number, 12 digits>` (lpad pads left, truncates right). */
+export const arrivalValueOf = (arrival: string, rowNumber: number): string => `${arrival}!${String(rowNumber).padStart(12, '0').slice(0, 12)}`;
+
 export function compileUpsert(plan: UpsertPlan): CompiledUpsert {
   const n = plan.inputCount;
   const extraParams: ExtraParam[] = ['rowNumbers', 'batchId'];
@@ -126,6 +129,7 @@ export function compileUpsert(plan: UpsertPlan): CompiledUpsert {
     `u.${q(ROW_NUMBER)}`,
     ...plan.columns.map((c) => `u.i${c.input}${c.cast ? `::${c.cast}` : ''}${c.collate ? ` COLLATE ${c.collate}` : ''} AS ${q(c.name)}`),
     ...(plan.tombstone ? [`u.i${plan.tombstone.input} AS ${q(TOMBSTONE)}`] : []),
+    // arrivalValueOf computes the same value for COPY (insertIfFresh); keep the two equal.
     ...(plan.arrivalColumn ? [`${rowArrival} AS ${q(plan.arrivalColumn)}`] : plan.tombstone ? [`${rowArrival} AS ${q(ROW_ARRIVAL)}`] : []),
   ];
   const keys = plan.key.map(q);
@@ -212,4 +216,32 @@ FROM c
 WHERE b.batch_id = $${params.batchId}::text
 RETURNING b.read, b.collapsed, b.inserted, b.updated, b.unchanged, b.stale, b.deleted, b.quarantined`;
   return { text, extraParams };
+}
+
+/**
+ * The fresh-insert fast path of a plan: `COPY … FROM STDIN` of the whole batch inside a
+ * savepoint, then the counts. The target's unique index is the probe: it proves every key new
+ * to the table and unique in the batch after casting (as the index sees keys, collation
+ * included), or raises 23505 at the first key that is not, and the batch takes the upsert.
+ * For the first full load of a table every row is then an insert and the winner rule has
+ * nothing to decide. COPY keeps no session state: as safe behind a transaction-pooling proxy as
+ * the upsert.
+ */
+export interface CompiledFreshInsert {
+  /** `COPY target (…) FROM STDIN (FORMAT csv)`: the `copyInputs` columns, then the arrival column if any. */
+  copy: string;
+  copyInputs: number[];
+  /** Adds $1 inserted rows to the ledger row of batch $2; returns its totals. */
+  count: string;
+}
+
+export function compileFreshInsert(plan: UpsertPlan): CompiledFreshInsert {
+  const written = [...plan.columns.map((c) => c.name), ...(plan.arrivalColumn ? [plan.arrivalColumn] : [])];
+  return {
+    copy: `COPY ${plan.target} (${written.map(q).join(', ')}) FROM STDIN WITH (FORMAT csv)`,
+    copyInputs: plan.columns.map((c) => c.input),
+    count: `UPDATE landfall.batches AS b SET read = b.read + $1::int, inserted = b.inserted + $1::int, updated_at = now()
+WHERE b.batch_id = $2::text
+RETURNING b.read, b.collapsed, b.inserted, b.updated, b.unchanged, b.stale, b.deleted, b.quarantined`,
+  };
 }

@@ -1,7 +1,7 @@
 import { loadCatalog, type TableCatalog } from './catalog.ts';
 import type { LandfallConfig, TableConfig } from './config.ts';
 import { checkTableConfig, type KeyCheck, TableConfigError } from './conflict-key.ts';
-import { compileUpsert, type CompiledUpsert } from './compile-upsert.ts';
+import { compileFreshInsert, compileUpsert, type CompiledFreshInsert, type CompiledUpsert } from './compile-upsert.ts';
 import type { Sql } from './db.ts';
 import { parseTableName } from './identifiers.ts';
 import { ensureTombstoneTable } from './tombstones.ts';
@@ -12,7 +12,7 @@ export interface TargetTable {
   config: TableConfig;
   catalog: TableCatalog;
   keyCheck: KeyCheck;
-  statements: Map<string, { plan: UpsertPlan; compiled: CompiledUpsert }>;
+  statements: Map<string, { plan: UpsertPlan; compiled: CompiledUpsert; fresh: CompiledFreshInsert }>;
 }
 
 /**
@@ -51,7 +51,7 @@ export function statementFor(target: TargetTable, columns: readonly string[]) {
   let entry = target.statements.get(cacheKey);
   if (!entry) {
     const plan = buildUpsertPlan(target.config, target.catalog, target.keyCheck, columns);
-    entry = { plan, compiled: compileUpsert(plan) };
+    entry = { plan, compiled: compileUpsert(plan), fresh: compileFreshInsert(plan) };
     target.statements.set(cacheKey, entry);
   }
   return entry;

@@ -37,8 +37,14 @@ function errorFields(error: unknown) {
   return { sqlstate: e.code ?? null, constraint: e.constraint_name ?? null, message: e.message ?? String(error) };
 }
 
+/**
+ * Registers the file from its manifest on first sight. A message sent while the file was still
+ * being read (no batch count) applies its batch without registering: the manifest is not final
+ * yet, and every file has messages sent after it that register it, so `status` never sees a
+ * file complete before its manifest.
+ */
 async function ensureFileRegistered(ports: BatchPorts, message: BatchMessage, known: Set<string>) {
-  if (known.has(message.fileId)) return;
+  if (known.has(message.fileId) || message.batchCount === null) return;
   if (!(await isFileRegistered(ports.sql, message.fileId))) {
     await registerFile(ports.sql, await ports.readManifest(message.manifestKey), message.manifestKey);
   }

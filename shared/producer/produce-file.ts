@@ -1,5 +1,5 @@
 import { batchIdOf, fileArrivalOf, fileIdOf, type BatchData, type FileIdentity } from '../batch.ts';
-import { FileStatus, fileNoticeDeduplicationId, MANIFEST_REJECTS, messageGroupOf, UNROUTED_TABLE, type BatchMessage, type FileManifest, type ManifestBatch, type RejectedRow } from '../batch-message.ts';
+import { type ChunkingSettings, FileStatus, fileNoticeDeduplicationId, MANIFEST_REJECTS, messageGroupOf, UNROUTED_TABLE, type BatchMessage, type FileManifest, type ManifestBatch, type RejectedRow } from '../batch-message.ts';
 import { findTableForKey, type LandfallConfig, type TableConfig } from '../config.ts';
 import { encodeBatch } from './batch-object.ts';
 import { PartitionChunker, type Chunk } from './chunker.ts';
@@ -178,53 +178,112 @@ export async function produceFile(deps: ProducerDeps, file: FileIdentity): Promi
   }
 }
 
-/**
- * One FIFO message per batch of a manifest, in the manifest's (partition, chunk) order; a file
- * without batches gets one file notice instead, so that the consumer registers it too.
- */
-function messagesOf(manifest: FileManifest, manifestKey: string): OutgoingBatch[] {
-  if (manifest.batches.length === 0) {
-    return [
-      {
-        groupId: messageGroupOf(manifest.table || UNROUTED_TABLE, 0),
-        deduplicationId: fileNoticeDeduplicationId(manifest.fileId, manifest.finishedAt),
-        body: { format: 1, kind: 'file', fileId: manifest.fileId, table: manifest.table, manifestKey },
-      },
-    ];
-  }
-  return manifest.batches.map((b) => {
+/** The message of a file without batches (moved aside, empty, every row rejected): the consumer registers it from its manifest. */
+function fileNoticeOf(manifest: FileManifest, manifestKey: string): OutgoingBatch {
+  return {
+    groupId: messageGroupOf(manifest.table || UNROUTED_TABLE, 0),
+    deduplicationId: fileNoticeDeduplicationId(manifest.fileId, manifest.finishedAt),
+    body: { format: 1, kind: 'file', fileId: manifest.fileId, table: manifest.table, manifestKey },
+  };
+}
+
+/** The messages of a produced file: one per batch in the order given, or its file notice when it has none. */
+function finalMessagesOf(manifest: FileManifest, manifestKey: string, batches: readonly ManifestBatch[]): OutgoingBatch[] {
+  return manifest.batches.length === 0 ? [fileNoticeOf(manifest, manifestKey)] : messagesOf(manifest.fileId, manifest.table, batches, manifest.batchCount, manifestKey);
+}
+
+/** One FIFO message per batch, in the order given; `batchCount` null while the file is still being read. */
+function messagesOf(fileId: string, table: string, batches: readonly ManifestBatch[], batchCount: number | null, manifestKey: string): OutgoingBatch[] {
+  return batches.map((b) => {
     const body: BatchMessage = {
       format: 1,
       batchId: b.batchId,
-      fileId: manifest.fileId,
-      table: manifest.table,
+      fileId,
+      table,
       partition: b.partition,
       chunk: b.chunk,
-      batchCount: manifest.batches.length,
+      batchCount,
       stagingKey: b.stagingKey,
       manifestKey,
       rows: b.rows,
       firstRow: b.firstRow,
       lastRow: b.lastRow,
     };
-    return { groupId: messageGroupOf(manifest.table, b.partition), deduplicationId: b.batchId, body };
+    return { groupId: messageGroupOf(table, b.partition), deduplicationId: b.batchId, body };
   });
 }
 
 /**
- * A file already produced (its manifest is written only after all its batch objects) is not
- * cut again: its messages are sent again from the manifest. A re-notification therefore gives
- * the same batches even when `partitions` or the batch limits changed in between, and a large
- * file is not read twice.
+ * Sends batch messages while the file is still being read: a partition's messages in chunk
+ * order, each once its object is written, one send at a time. The newest released message is
+ * always held back, so at least one goes out after the manifest, with the batch count: the
+ * consumer registers (and can complete) a file only from such a message, never before its
+ * manifest exists.
  */
-async function resendProduced(deps: ProducerDeps, fileId: string, manifestKey: string): Promise<ProduceOutcome | null> {
+class StreamingSender {
+  readonly #written = new Map<number, Map<number, ManifestBatch>>();
+  readonly #next = new Map<number, number>();
+  readonly #sent = new Set<string>();
+  #held: ManifestBatch | null = null;
+  #chain: Promise<void> = Promise.resolve();
+  #failure: { error: unknown } | undefined;
+  constructor(readonly send: (batches: ManifestBatch[]) => Promise<void>) {}
+
+  /** Throws the first failed send, so the read stops instead of cutting batches it cannot announce. */
+  written(batch: ManifestBatch): void {
+    if (this.#failure) throw this.#failure.error;
+    const chunks = this.#written.get(batch.partition) ?? new Map<number, ManifestBatch>();
+    this.#written.set(batch.partition, chunks);
+    chunks.set(batch.chunk, batch);
+    const released: ManifestBatch[] = [];
+    let next = this.#next.get(batch.partition) ?? 0;
+    for (; chunks.has(next); next++) {
+      released.push(chunks.get(next)!);
+      chunks.delete(next);
+    }
+    this.#next.set(batch.partition, next);
+    if (released.length === 0) return;
+    const ready = [...(this.#held ? [this.#held] : []), ...released];
+    this.#held = ready.pop()!;
+    if (ready.length === 0) return;
+    for (const b of ready) this.#sent.add(b.batchId);
+    // Caught at once (a rejection left until flush() would be unhandled); later sends are skipped.
+    this.#chain = this.#chain
+      .then(() => (this.#failure ? undefined : this.send(ready)))
+      .catch((error: unknown) => {
+        this.#failure ??= { error };
+      });
+  }
+
+  /** Waits for the sends so far; the first failure is thrown. */
+  async flush(): Promise<void> {
+    await this.#chain;
+    if (this.#failure) throw this.#failure.error;
+  }
+
+  wasSent(batchId: string): boolean {
+    return this.#sent.has(batchId);
+  }
+}
+
+/**
+ * What an earlier run left of this file. A file already produced (its final manifest is written
+ * only after all its batch objects) is not cut again: its messages are sent again from the
+ * manifest. A re-notification therefore gives the same batches even when `partitions` or the
+ * batch limits changed in between, and a large file is not read twice. A run that stopped while
+ * reading (a crash) left an opening manifest: the file is read again with the chunking it
+ * recorded, so the batches it may have sent already are cut again the same.
+ */
+async function previousRun(deps: ProducerDeps, fileId: string, manifestKey: string): Promise<{ produced: ProduceOutcome } | { chunking: ChunkingSettings } | null> {
   const text = await deps.store.getText(deps.stagingBucket, manifestKey);
   if (text === null) return null;
   const manifest = JSON.parse(text) as FileManifest;
-  if (manifest.status !== FileStatus.produced || manifest.fileId !== fileId) return null;
-  await deps.sender.send(messagesOf(manifest, manifestKey));
+  if (manifest.fileId !== fileId) return null;
+  if (manifest.status === FileStatus.producing && manifest.chunking) return { chunking: manifest.chunking };
+  if (manifest.status !== FileStatus.produced) return null;
+  await deps.sender.send(finalMessagesOf(manifest, manifestKey, manifest.batches));
   (deps.logger ?? silent).info('file already produced; its batch messages were sent again', { fileId, batches: manifest.batches.length });
-  return { status: 'produced', fileId, manifestKey, manifest };
+  return { produced: { status: 'produced', fileId, manifestKey, manifest } };
 }
 
 interface HeaderPlan {
@@ -272,11 +331,16 @@ async function produceTableFile(
   const startedAt = now();
   const arrival = fileArrivalOf(file);
   const manifestKey = manifestKeyOf(table.table, fileId);
-  const produced = await resendProduced(deps, fileId, manifestKey);
-  if (produced) return produced;
+  const previous = await previousRun(deps, fileId, manifestKey);
+  if (previous && 'produced' in previous) return previous.produced;
+  const chunking: ChunkingSettings = (previous && 'chunking' in previous ? previous.chunking : null) ?? {
+    partitions: table.partitions,
+    maxRows: deps.config.batch.maxRows,
+    maxBytes: deps.config.batch.maxBytes,
+    maxBufferedBytes: limits.maxBufferedBytes,
+  };
   const opened = await openFile(deps, file);
   if (opened === 'gone') return { status: 'gone', fileId };
-
   let plan: ColumnPlan | undefined;
   let canonicalizers: KeyCanonicalizer[] | null = null;
   let chunker: PartitionChunker | undefined;
@@ -286,6 +350,36 @@ async function produceTableFile(
   const batches: ManifestBatch[] = [];
   const pool = new TaskPool(limits.uploadConcurrency);
   const fileRef = { bucket: file.bucket, key: file.key, versionId: file.versionId, etag: file.etag };
+  const manifestOf = (status: FileStatus, batches: ManifestBatch[], read: number, rejected: number, rejectsRef: FileManifest['rejects'], finishedAt: Date): FileManifest => ({
+    format: 1,
+    fileId,
+    file,
+    table: table.table,
+    status,
+    arrival,
+    fileFormat: opened.format,
+    compressed: opened.compressed,
+    columns: plan?.columns ?? [],
+    batchCount: batches.length,
+    read,
+    rejected,
+    rejects: rejectsRef,
+    rejectsListed: rejects.slice(0, MANIFEST_REJECTS),
+    batches,
+    reason: null,
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    durationMs: finishedAt.getTime() - startedAt.getTime(),
+    chunking,
+  });
+  // Only an uncompressed CSV or NDJSON file streams its messages: nothing found later in it can
+  // make the whole file unreadable (bad rows are rejects), whereas a gzip or Parquet file can
+  // turn out corrupt at its end and must then be moved aside whole, never half applied.
+  const streaming = !opened.compressed && opened.format !== 'parquet';
+  const early = new StreamingSender((ready) => deps.sender.send(messagesOf(fileId, table.table, ready, null, manifestKey)));
+  if (streaming) {
+    await deps.store.put(deps.stagingBucket, manifestKey, JSON.stringify(manifestOf(FileStatus.producing, [], 0, 0, null, startedAt)), 'application/json');
+  }
 
   const writeChunk = async (chunk: Chunk, columns: string[]) => {
     const batchId = batchIdOf(fileId, chunk.partition, chunk.chunk);
@@ -306,7 +400,7 @@ async function produceTableFile(
     const body = await encodeBatch(batch);
     written.push(stagingKey);
     await deps.store.put(deps.stagingBucket, stagingKey, body, 'application/json');
-    batches.push({
+    const listed: ManifestBatch = {
       batchId,
       partition: chunk.partition,
       chunk: chunk.chunk,
@@ -314,7 +408,9 @@ async function produceTableFile(
       rows: chunk.rowNumbers.length,
       firstRow: chunk.rowNumbers[0]!,
       lastRow: chunk.rowNumbers.at(-1)!,
-    });
+    };
+    batches.push(listed);
+    if (streaming) early.written(listed);
   };
 
   try {
@@ -322,7 +418,7 @@ async function produceTableFile(
       if (event.kind === 'row') {
         read++;
         const values = event.values;
-        const partition = canonicalizers ? partitionOf(canonicalKey(canonicalizers, plan!.keyIndexes.map((i) => values[i] ?? null)), table.partitions) : 0;
+        const partition = canonicalizers ? partitionOf(canonicalKey(canonicalizers, plan!.keyIndexes.map((i) => values[i] ?? null)), chunking.partitions) : 0;
         const ready = chunker!.add(partition, event.row, values);
         for (const chunk of ready) await pool.submit(() => writeChunk(chunk, plan!.columns));
       } else if (event.kind === 'reject') {
@@ -333,22 +429,19 @@ async function produceTableFile(
         }
       } else {
         ({ plan, canonicalizers } = await planHeader(deps, table, event.names));
-        if (!canonicalizers && table.partitions > 1) {
+        if (!canonicalizers && chunking.partitions > 1) {
           logger.warn('no catalog snapshot of the table yet: the whole file goes to partition 0, so its ties still follow the winner rule', { fileId, table: table.table });
         }
-        chunker = new PartitionChunker(plan.columns.length, {
-          partitions: table.partitions,
-          maxRows: deps.config.batch.maxRows,
-          maxBytes: deps.config.batch.maxBytes,
-          maxBufferedBytes: limits.maxBufferedBytes,
-        });
+        chunker = new PartitionChunker(plan.columns.length, chunking);
       }
     }
     for (const chunk of chunker?.finish() ?? []) await pool.submit(() => writeChunk(chunk, plan!.columns));
     await pool.drain();
+    await early.flush();
   } catch (error) {
     // Every put must be over before the caller removes what was written.
     await pool.settle();
+    await early.flush().catch(() => {});
     throw error;
   } finally {
     await opened.close();
@@ -361,38 +454,18 @@ async function produceTableFile(
     const body = rejects.map((r) => JSON.stringify(r)).join('\n') + '\n';
     await deps.store.put(rejectsRef.bucket, rejectsRef.key, body, 'application/x-ndjson');
   }
-  const finishedAt = now();
-  const manifest: FileManifest = {
-    format: 1,
-    fileId,
-    file,
-    table: table.table,
-    status: FileStatus.produced,
-    arrival,
-    fileFormat: opened.format,
-    compressed: opened.compressed,
-    columns: plan?.columns ?? [],
-    batchCount: batches.length,
-    read,
-    rejected,
-    rejects: rejectsRef,
-    rejectsListed: rejects.slice(0, MANIFEST_REJECTS),
-    batches,
-    reason: null,
-    startedAt: startedAt.toISOString(),
-    finishedAt: finishedAt.toISOString(),
-    durationMs: finishedAt.getTime() - startedAt.getTime(),
-  };
+  const manifest = manifestOf(FileStatus.produced, batches, read, rejected, rejectsRef, now());
   await deps.store.put(deps.stagingBucket, manifestKey, JSON.stringify(manifest), 'application/json');
 
-  const messages = messagesOf(manifest, manifestKey);
-  await deps.sender.send(messages);
+  const held = batches.filter((b) => !early.wasSent(b.batchId));
+  await deps.sender.send(finalMessagesOf(manifest, manifestKey, held));
   logger.info('file produced', {
     fileId,
     bucket: file.bucket,
     key: file.key,
     table: table.table,
     batches: batches.length,
+    sentWhileReading: batches.length - held.length,
     read,
     rejected,
     durationMs: manifest.durationMs,
@@ -450,7 +523,7 @@ async function moveAside(
     durationMs: 0,
   };
   await deps.store.put(deps.stagingBucket, manifestKey, JSON.stringify(manifest), 'application/json');
-  await deps.sender.send(messagesOf(manifest, manifestKey));
+  await deps.sender.send([fileNoticeOf(manifest, manifestKey)]);
   await deps.store.remove(ref);
   logger.warn('file moved aside', {
     fileId,

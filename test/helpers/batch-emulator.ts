@@ -43,6 +43,22 @@ export interface BatchEmulator {
   depth(queueUrl: string): Promise<number>;
 }
 
+/** The FIFO message the producer sends for a batch (`batchCount` null while the file is being read). */
+export function batchMessageOf(batch: BatchData, at: { stagingKey: string; manifestKey: string; batchCount: number | null }): BatchMessage {
+  return {
+    format: 1,
+    batchId: batch.batchId,
+    fileId: batch.fileId,
+    table: batch.table,
+    partition: batch.partition,
+    chunk: batch.chunk,
+    ...at,
+    rows: batch.rowNumbers.length,
+    firstRow: batch.rowNumbers[0]!,
+    lastRow: batch.rowNumbers.at(-1)!,
+  };
+}
+
 /** fauxqs in-process with the staging bucket and the batches FIFO queue → DLQ → parking chain. */
 export async function startBatchEmulator(options: { maxReceiveCount?: number } = {}): Promise<BatchEmulator> {
   const server = await startFauxqs({ port: 0, logger: false });
@@ -79,24 +95,10 @@ export async function startBatchEmulator(options: { maxReceiveCount?: number } =
     async stage(batch, { batchCount = 1 } = {}) {
       const stagingKey = `batches/${batch.table}/${batch.fileId}/${batch.partition}-${batch.chunk}.json.gz`;
       const manifestKey = `manifests/${batch.table}/${batch.fileId}.json`;
-      const rows = batch.rowNumbers.length;
       await put(stagingKey, await gzipAsync(JSON.stringify(batch)));
       const manifest = manifestOf(batch, { batchCount });
       await put(manifestKey, JSON.stringify(manifest));
-      const message: BatchMessage = {
-        format: 1,
-        batchId: batch.batchId,
-        fileId: batch.fileId,
-        table: batch.table,
-        partition: batch.partition,
-        chunk: batch.chunk,
-        batchCount,
-        stagingKey,
-        manifestKey,
-        rows,
-        firstRow: batch.rowNumbers[0]!,
-        lastRow: batch.rowNumbers.at(-1)!,
-      };
+      const message = batchMessageOf(batch, { stagingKey, manifestKey, batchCount });
       await sqs.send(
         new SendMessageCommand({
           QueueUrl: batches,

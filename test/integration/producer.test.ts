@@ -92,7 +92,7 @@ describe('producer against the S3/SQS emulator', () => {
   });
 
   test('the message carries the batch count, staging key, manifest key and row range', async () => {
-    const { outcome } = await produce('orders/a.csv', csvOf(rows));
+    const { outcome } = await produce('orders/a.csv.gz', gzipOf(csvOf(rows)));
     const manifest = outcome.status === 'produced' ? outcome.manifest : undefined!;
     const first = manifest.batches[0]!;
     const body = emulator.messages().map((m) => parseBatchMessage(m.body)).find((m) => m.batchId === first.batchId);
@@ -239,6 +239,100 @@ describe('producer against the S3/SQS emulator', () => {
     await emulator.drop(key, csvOf(orderRows(3)));
     const [outcome] = await processIntakeMessage(deps(), s3EventBody(record));
     expect(outcome!.status).toBe('gone');
+  });
+});
+
+describe('batch messages flow while the file is read', () => {
+  /** Queue messages of a file, parsed, in send order. */
+  const sent = (fileId: string) =>
+    emulator
+      .messages()
+      .sort((a, b) => a.sequence.localeCompare(b.sequence, 'en', { numeric: true }))
+      .map((m) => parseBatchMessage(m.body))
+      .filter((m) => m.fileId === fileId);
+
+  test('GIVEN an uncompressed CSV WHEN it is produced THEN batches cut while reading go out without the count, the rest after the manifest with it', async () => {
+    const { outcome } = await produce('orders/stream.csv', csvOf(orderRows(200)));
+    const manifest = outcome.status === 'produced' ? outcome.manifest : undefined!;
+
+    const messages = sent(manifest.fileId);
+    expect(messages.map((m) => m.batchId).sort()).toEqual(manifest.batches.map((b) => b.batchId).sort());
+    for (const partition of new Set(manifest.batches.map((b) => b.partition))) {
+      const own = messages.filter((m) => m.partition === partition);
+      expect(own.map((m) => m.chunk)).toEqual(own.map((_, i) => i));
+    }
+    const counts = messages.map((m) => m.batchCount);
+    const firstWithCount = counts.indexOf(manifest.batchCount);
+    expect(firstWithCount).toBeGreaterThan(0);
+    expect(counts.slice(0, firstWithCount).every((c) => c === null)).toBe(true);
+    expect(counts.slice(firstWithCount).every((c) => c === manifest.batchCount)).toBe(true);
+  });
+
+  test('a file whose last rows fill its last batch exactly still sends a message after its manifest', async () => {
+    const single = producerConfigFactory({ tables: [{ table: 'orders', conflictKey: ['id'], partitions: 1 }], batch: { maxRows: 7 } });
+    const record = await emulator.drop(unique('orders/exact.csv'), csvOf(orderRows(21)));
+
+    const [outcome] = await processIntakeMessage(emulator.deps(single), s3EventBody(record));
+
+    const manifest = outcome!.status === 'produced' ? outcome!.manifest : undefined!;
+    expect(manifest.batchCount).toBe(3);
+    expect(sent(manifest.fileId).map((m) => m.batchCount)).toEqual([null, null, 3]);
+  });
+
+  test('a gzip file sends every message after its manifest, with the count (it could still turn out corrupt)', async () => {
+    const { outcome } = await produce('orders/whole.csv.gz', gzipOf(csvOf(orderRows(200))));
+    const manifest = outcome.status === 'produced' ? outcome.manifest : undefined!;
+
+    expect(new Set(sent(manifest.fileId).map((m) => m.batchCount))).toEqual(new Set([manifest.batchCount]));
+  });
+
+  test('a send that fails while the file is read fails the invocation (no final manifest), and the retry completes the file', async () => {
+    const record = await emulator.drop(unique('orders/send-fails.csv'), csvOf(orderRows(200)));
+    const failing = deps();
+    const send = failing.sender.send;
+    failing.sender = {
+      send: async (messages) => {
+        if (messages.some((m) => 'batchCount' in m.body && m.body.batchCount === null)) throw new Error('SQS is down');
+        await send(messages);
+      },
+    };
+
+    await expect(processIntakeMessage(failing, s3EventBody(record))).rejects.toThrow('SQS is down');
+    const [retried] = await processIntakeMessage(deps(), s3EventBody(record));
+
+    const manifest = retried!.status === 'produced' ? retried!.manifest : undefined!;
+    expect(sent(manifest.fileId).map((m) => m.batchId).sort()).toEqual(manifest.batches.map((b) => b.batchId).sort());
+  });
+
+  test('GIVEN a producer that crashes mid-file WHEN the notification is retried with other batch settings THEN it cuts the same batches, byte for byte, and sends each batch once', async () => {
+    const record = await emulator.drop(unique('orders/crash.csv'), csvOf(orderRows(200)));
+    const crashing = deps();
+    const put = crashing.store.put;
+    let batchPuts = 0;
+    const beforeCrash = new Map<string, Buffer>();
+    crashing.store = {
+      ...crashing.store,
+      put: async (bucket, key, body, type) => {
+        if (key.startsWith('batches/') && ++batchPuts > 12) throw new Error('crash: the invocation died');
+        await put(bucket, key, body, type);
+        if (key.startsWith('batches/')) beforeCrash.set(key, Buffer.from(body as Uint8Array));
+      },
+    };
+    await expect(processIntakeMessage(crashing, s3EventBody(record))).rejects.toThrow('crash');
+    const opening = JSON.parse((await emulator.getBytes(STAGING, `manifests/orders/${fileIdOf({ bucket: INBOX, key: decodeURIComponent(record.s3.object.key), versionId: null, etag: record.s3.object.eTag })}.json`)).toString());
+    const sentBeforeCrash = sent(opening.fileId);
+    const changed = producerConfigFactory({ tables: [{ table: 'orders', conflictKey: ['id'], partitions: 2 }], batch: { maxRows: 3 } });
+
+    const [retried] = await processIntakeMessage(emulator.deps(changed), s3EventBody(record));
+
+    expect(opening.status).toBe('producing');
+    expect(sentBeforeCrash.length).toBeGreaterThan(0);
+    const manifest = retried!.status === 'produced' ? retried!.manifest : undefined!;
+    expect(manifest.chunking).toEqual(opening.chunking);
+    for (const [key, bytes] of beforeCrash) expect(await emulator.getBytes(STAGING, key)).toEqual(bytes);
+    const messages = sent(manifest.fileId);
+    expect(messages.map((m) => m.batchId).sort()).toEqual(manifest.batches.map((b) => b.batchId).sort());
+    expect(manifest.batches.reduce((n, b) => n + b.rows, 0)).toBe(200);
   });
 });
 
