@@ -3,7 +3,6 @@ export const UnreadableReason = {
   noTable: 'no-table',
   unsupportedType: 'unsupported-type',
   wrongFormat: 'wrong-format',
-  unterminatedQuote: 'unterminated-quote',
   corruptGzip: 'corrupt-gzip',
   corruptParquet: 'corrupt-parquet',
   empty: 'empty',

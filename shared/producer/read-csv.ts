@@ -75,21 +75,35 @@ export function unclosedQuoteOf(raw: string): { offset: number; field: number } 
 }
 
 /**
- * An unterminated quoted field refuses the file whole, as PostgreSQL's COPY does ("unterminated
- * CSV quoted field"): every line after the quote would be one field, so the file's records are
- * unknown from there on, and rejecting them as one row would undercount `read`.
+ * A quoted field that is never closed swallows every line after it into one field, so the
+ * parser sees one broken record where the file holds many. Each of those lines becomes a
+ * counted reject of its own (the line where the quote opens names the field and the fix), so
+ * `read` counts every line the file holds and the rows before the quote still land. The file is
+ * not refused whole: its batches may already be on their way while it is read (they only hold
+ * rows from before the quote), and nothing after the quote is applied.
  */
-function unterminatedQuoteError(raw: string, startLine: number, row: number, header: readonly string[] | undefined): UnreadableFileError {
+function unterminatedQuoteRejects(raw: string, startLine: number, firstRow: number, header: readonly string[] | undefined): Extract<SourceEvent, { kind: 'reject' }>[] {
   const open = unclosedQuoteOf(raw);
-  const line = startLine + (open ? countNewlines(raw.slice(0, open.offset)) : 0);
+  const quoteLine = startLine + (open ? countNewlines(raw.slice(0, open.offset)) : 0);
   const name = open ? (header?.[open.field] ?? `#${open.field + 1}`) : undefined;
-  return new UnreadableFileError(
-    UnreadableReason.unterminatedQuote,
-    `line ${line} (row ${row}${name !== undefined ? `, field "${name}"` : ''}): a quoted field opens here and is never closed, so every line after it ` +
-      'would be read as part of it; the file is refused whole, as PostgreSQL\'s COPY refuses it ("unterminated CSV quoted field"). ' +
-      'Close the quote (a quote inside a quoted field is written "") and drop the file again',
-    { line, ...(name !== undefined ? { field: name } : {}) },
-  );
+  const where = `line ${quoteLine} (row ${firstRow}${name !== undefined ? `, field "${name}"` : ''})`;
+  // Blank lines are skipped, as everywhere else in a CSV file; the others keep their line numbers.
+  const lines = raw
+    .replace(/\r?\n$/, '')
+    .split(/\r?\n/)
+    .map((text, k) => ({ text, line: startLine + k }))
+    .filter((l) => l.text !== '');
+  return lines.map(({ text, line }, k) => ({
+    kind: 'reject' as const,
+    row: firstRow + k,
+    line,
+    reason:
+      line === quoteLine
+        ? `${where}: a quoted field opens here and is never closed, so this line and every line after it are rejected, one each ` +
+          '(PostgreSQL\'s COPY refuses such a file: "unterminated CSV quoted field"). Close the quote (a quote inside a quoted field is written "") and drop the file again'
+        : `inside the quoted field that opens at ${where} and is never closed`,
+    raw: rawText(text),
+  }));
 }
 
 async function* withoutBom(input: AsyncIterable<Uint8Array>, watch: { bytes: number; limit: number; line: number }): AsyncGenerator<Buffer> {
@@ -121,7 +135,8 @@ async function* withoutBom(input: AsyncIterable<Uint8Array>, watch: { bytes: num
  * Streams a CSV file (RFC 4180 with a header row, as PostgreSQL's COPY CSV reads it): quoted
  * fields with newlines and doubled quotes, CRLF or LF, a UTF-8 BOM, blank lines skipped.
  * A row with the wrong number of fields or invalid UTF-8 is yielded as a reject and the file
- * goes on. No header at all, or a quoted field that is never closed, is an unreadable file.
+ * goes on, and so is each line after a quoted field that is never closed. No header at all is
+ * an unreadable file.
  */
 export async function* readCsv(input: AsyncIterable<Uint8Array>, options: CsvOptions = {}): AsyncGenerator<SourceEvent> {
   const watch = { bytes: 0, limit: options.maxRecordBytes ?? 64 * 1024 * 1024, line: 1 };
@@ -130,7 +145,6 @@ export async function* readCsv(input: AsyncIterable<Uint8Array>, options: CsvOpt
   // The parser runs ahead of the loop below; these are its own view of the file so far.
   let headerParsed = false;
   let headerError: string | undefined;
-  let quoteError: UnreadableFileError | undefined;
   let headerNames: string[] | undefined;
   const skipped: SourceEvent[] = [];
   type Parsed = { header: true; fields: Field[]; line: number } | { header: false; row: number; line: number; fields: Field[]; raw?: string };
@@ -166,7 +180,9 @@ export async function* readCsv(input: AsyncIterable<Uint8Array>, options: CsvOpt
       const line = (error as { lines?: number } | undefined)?.lines ?? 0;
       if ((error as { code?: string } | undefined)?.code === 'CSV_QUOTE_NOT_CLOSED') {
         const text = raw ?? '';
-        quoteError = unterminatedQuoteError(text, line - countNewlines(text.replace(/\r?\n?$/, '')), ++row, headerNames);
+        const rejects = unterminatedQuoteRejects(text, line - countNewlines(text.replace(/\r?\n?$/, '')), row + 1, headerNames);
+        row += rejects.length;
+        skipped.push(...rejects);
         return undefined;
       }
       skipped.push({ kind: 'reject', row: ++row, line, reason: error?.message ?? 'unparseable row', raw: rawText(raw) });
@@ -179,7 +195,6 @@ export async function* readCsv(input: AsyncIterable<Uint8Array>, options: CsvOpt
   source.pipe(parser);
   for await (const parsed of parser as AsyncIterable<Parsed>) {
     if (headerError !== undefined) throw new UnreadableFileError(UnreadableReason.badHeader, `header: ${headerError}`, { line: 1 });
-    if (quoteError) throw quoteError;
     while (skipped.length > 0) yield skipped.shift()!;
     if (parsed.header) {
       const names = parsed.fields.map((name, i) => {
@@ -214,7 +229,6 @@ export async function* readCsv(input: AsyncIterable<Uint8Array>, options: CsvOpt
     yield { kind: 'row', row: parsed.row, line: parsed.line, values: fields as TextValue[] };
   }
   if (headerError !== undefined) throw new UnreadableFileError(UnreadableReason.badHeader, `header: ${headerError}`, { line: 1 });
-  if (quoteError) throw quoteError;
   while (skipped.length > 0) yield skipped.shift()!;
   if (header === undefined) {
     throw new UnreadableFileError(UnreadableReason.empty, 'empty file: no header row');

@@ -85,16 +85,24 @@ describe('readCsv', () => {
     expect(rowsOf(events)).toEqual([['2', 'b']]);
   });
 
-  test('a quote that is never closed refuses the file whole, naming the line, row and field where it opened', async () => {
-    const error = await read('id,name\n1,a\n\n2,"open\n3,c\n4,d\n').catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(UnreadableFileError);
-    expect(error).toMatchObject({ code: 'unterminated-quote', line: 4, field: 'name' });
-    expect((error as Error).message).toMatch(/^line 4 \(row 2, field "name"\): a quoted field opens here and is never closed/);
+  test('a quote that is never closed: the rows before it are read, and every line from it on is its own reject', async () => {
+    const events = await read('id,name\n1,a\n\n2,"open\n3,c\n4,d\n');
+    expect(events.filter((e) => e.kind === 'row').map((e) => e.kind === 'row' && e.row)).toEqual([1]);
+    const rejects = events.flatMap((e) => (e.kind === 'reject' ? [e] : []));
+    expect(rejects.map((r) => [r.row, r.line, r.raw])).toEqual([
+      [2, 4, '2,"open'],
+      [3, 5, '3,c'],
+      [4, 6, '4,d'],
+    ]);
+    expect(rejects[0]!.reason).toMatch(/^line 4 \(row 2, field "name"\): a quoted field opens here and is never closed/);
+    expect(rejects[1]!.reason).toBe('inside the quoted field that opens at line 4 (row 2, field "name") and is never closed');
   });
 
   test('the unclosed quote is found after closed ones, doubled quotes and quoted newlines in the same record', async () => {
-    const error = await read('a,b,c\n1,"x ""y""\nz","open\n2,3,4\n').catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'unterminated-quote', line: 3, field: 'c' });
+    const events = await read('a,b,c\n1,"x ""y""\nz","open\n2,3,4\n');
+    const rejects = events.flatMap((e) => (e.kind === 'reject' ? [e] : []));
+    expect(rejects.map((r) => r.line)).toEqual([2, 3, 4]);
+    expect(rejects[1]!.reason).toMatch(/^line 3 \(row 1, field "c"\): a quoted field opens here/);
   });
 
   test.each([
