@@ -53,9 +53,9 @@ export class LandfallStack extends Stack {
   readonly inbox: s3.Bucket;
   readonly staging: s3.Bucket;
   readonly queues: Record<QueueKey, sqs.Queue>;
-  readonly producer: PipelineFunction;
-  readonly consumer: PipelineFunction;
-  readonly replay: PipelineFunction;
+  readonly producer: PipelineFunction<'producer'>;
+  readonly consumer: PipelineFunction<'consumer'>;
+  readonly replay: PipelineFunction<'replay'>;
   readonly database: LandfallDatabase;
   readonly monitoring: Monitoring;
 
@@ -159,45 +159,21 @@ export class LandfallStack extends Stack {
       [EnvVar.powertoolsMetricsNamespace]: metricsNamespace,
       [EnvVar.configJson]: configJson,
     };
-    const fn = (kind: keyof FunctionEntries, environment: Record<string, string>, inVpc: boolean) =>
+    const fn = <K extends keyof FunctionEntries>(kind: K, inVpc: boolean) =>
       new PipelineFunction(this, `${kind.charAt(0).toUpperCase()}${kind.slice(1)}`, {
         kind,
         projectRoot: PROJECT_ROOT,
         entry: entries[kind],
         functionName: `${prefix}-${kind}`,
-        environment: { ...common, [EnvVar.powertoolsServiceName]: MetricContract.serviceNames[kind], ...environment },
+        environment: { ...common, [EnvVar.powertoolsServiceName]: MetricContract.serviceNames[kind] },
         logRetention,
         ...(inVpc && this.database.network ? { vpc: this.database.network } : {}),
       });
 
     // The producer never touches the database, so it stays outside the VPC.
-    this.producer = fn(
-      'producer',
-      {
-        [EnvVar.inboxBucket]: this.inbox.bucketName,
-        [EnvVar.stagingBucket]: this.staging.bucketName,
-        [EnvVar.batchesQueueUrl]: queues.batches.queueUrl,
-      },
-      false,
-    );
-    this.consumer = fn(
-      'consumer',
-      {
-        ...this.database.environment,
-        [EnvVar.stagingBucket]: this.staging.bucketName,
-        [EnvVar.dlqUrl]: queues.batchesDlq.queueUrl,
-      },
-      true,
-    );
-    this.replay = fn(
-      'replay',
-      {
-        ...this.database.environment,
-        [EnvVar.stagingBucket]: this.staging.bucketName,
-        [EnvVar.parkingQueueUrl]: queues.parking.queueUrl,
-      },
-      true,
-    );
+    this.producer = fn('producer', false);
+    this.consumer = fn('consumer', true);
+    this.replay = fn('replay', true);
 
     // --- Wiring: notifications, event sources, grants -------------------------------------------
     const intakeDestination = new s3n.SqsDestination(queues.intake);
@@ -249,31 +225,53 @@ export class LandfallStack extends Stack {
     this.producer.role.addToPrincipalPolicy(
       new iam.PolicyStatement({ sid: 'TellMissingFromForbidden', actions: ['s3:ListBucket'], resources: [this.inbox.bucketArn] }),
     );
-    this.producer.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'WriteStaging',
-        actions: ['s3:PutObject', 's3:DeleteObject'],
-        resources: [this.staging.arnForObjects('*')],
-      }),
-    );
-    queues.batches.grantSendMessages(this.producer.role);
+    // Staging: batches and manifests written (and deleted again when the file turns out
+    // unreadable half-way); manifests read back first, so a file produced before is not cut
+    // again (issue 11, finding 1). ListBucket makes S3 answer 404, not 403, for the manifest of
+    // a file never produced: the producer's usual case.
+    this.producer.bind(EnvVar.stagingBucket, this.staging.bucketName, (role) => {
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'WriteStaging',
+          actions: ['s3:PutObject', 's3:DeleteObject'],
+          resources: [this.staging.arnForObjects('*')],
+        }),
+      );
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'ReadManifests',
+          actions: ['s3:GetObject'],
+          resources: [this.staging.arnForObjects(`${StagingLayout.manifestsPrefix}*`)],
+        }),
+      );
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'TellMissingManifestFromForbidden',
+          actions: ['s3:ListBucket'],
+          resources: [this.staging.bucketArn],
+        }),
+      );
+    });
+    this.producer.bind(EnvVar.batchesQueueUrl, queues.batches.queueUrl, (role) => queues.batches.grantSendMessages(role));
 
     // Consumer and replay: read staging, tag applied batches, reach the database.
     for (const pf of [this.consumer, this.replay]) {
-      pf.role.addToPrincipalPolicy(
-        new iam.PolicyStatement({ sid: 'ReadStaging', actions: ['s3:GetObject'], resources: [this.staging.arnForObjects('*')] }),
-      );
-      pf.role.addToPrincipalPolicy(
-        new iam.PolicyStatement({
-          sid: 'TagAppliedBatches',
-          actions: ['s3:PutObjectTagging'],
-          resources: [this.staging.arnForObjects(`${StagingLayout.batchesPrefix}*`)],
-        }),
-      );
-      this.database.grantConnect(pf.role);
+      pf.bind(EnvVar.stagingBucket, this.staging.bucketName, (role) => {
+        role.addToPrincipalPolicy(
+          new iam.PolicyStatement({ sid: 'ReadStaging', actions: ['s3:GetObject'], resources: [this.staging.arnForObjects('*')] }),
+        );
+        role.addToPrincipalPolicy(
+          new iam.PolicyStatement({
+            sid: 'TagAppliedBatches',
+            actions: ['s3:PutObjectTagging'],
+            resources: [this.staging.arnForObjects(`${StagingLayout.batchesPrefix}*`)],
+          }),
+        );
+      });
+      pf.bindDatabase(this.database);
     }
     // The consumer routes poison batches to the DLQ itself; replay may park what it cannot finish.
-    queues.batchesDlq.grantSendMessages(this.consumer.role);
+    this.consumer.bind(EnvVar.dlqUrl, queues.batchesDlq.queueUrl, (role) => queues.batchesDlq.grantSendMessages(role));
     queues.parking.grantSendMessages(this.replay.role);
 
     // --- Monitoring and outputs ----------------------------------------------------------------

@@ -47,6 +47,11 @@ export function acknowledgeNagFindings(scope: NagScope): void {
     `AwsSolutions-IAM5[Resource::${arnOf(scope.staging)}/*]`,
     'The producer writes batch objects and manifests under keys derived from file ids, only into the staging bucket (PutObject, and DeleteObject to clean up after an unreadable file).',
   );
+  ack(
+    scope.producer.role,
+    `AwsSolutions-IAM5[Resource::${arnOf(scope.staging)}/${StagingLayout.manifestsPrefix}*]`,
+    'The producer reads back the manifest of a file it may have produced before (GetObject only, under manifests/); keys are file ids.',
+  );
   for (const pf of [scope.consumer, scope.replay]) {
     ack(
       pf.role,

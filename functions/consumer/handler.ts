@@ -2,8 +2,9 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { SQSRecord } from 'aws-lambda';
 import { createS3Client, createSqsClient } from '../../shared/aws/clients.ts';
+import { coldStart } from '../../shared/cold-start.ts';
 import { parseBatchMessage } from '../../shared/batch-message.ts';
-import { type BatchPorts, consumeBatch } from '../../shared/consumer/consume-batch.ts';
+import { consumeBatch } from '../../shared/consumer/consume-batch.ts';
 import { type BatchHandlerOptions, recordOutcome } from '../../shared/consumer/observability.ts';
 import { fifoQueueHandler } from '../../shared/consumer/fifo-handler.ts';
 import { batchPortsFromEnv } from '../../shared/consumer/runtime.ts';
@@ -17,10 +18,10 @@ export function createConsumerHandler(options: BatchHandlerOptions) {
   const logger = options.logger ?? new Logger({ serviceName: 'landfall-consumer' });
   const metrics = options.metrics ?? new Metrics({ namespace: 'Landfall', serviceName: 'landfall-consumer' });
   const known = new Set<string>();
-  let ports: BatchPorts | undefined;
+  const portsOnce = coldStart(logger, options.ports);
 
   const processRecord = async (record: SQSRecord) => {
-    ports ??= await options.ports();
+    const ports = await portsOnce();
     const message = parseBatchMessage(record.body);
     const attempt = Number(record.attributes.ApproximateReceiveCount ?? 1);
     const ids = { batchId: message.batchId, fileId: message.fileId, table: message.table, partition: message.partition, attempt };

@@ -3,6 +3,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { createS3Client, createSqsClient } from '../../shared/aws/clients.ts';
+import { coldStart } from '../../shared/cold-start.ts';
 import { producerDepsFromClients } from '../../shared/aws/producer-deps.ts';
 import { processIntakeMessage } from '../../shared/producer/intake.ts';
 import type { ProducerDeps } from '../../shared/producer/produce-file.ts';
@@ -23,10 +24,10 @@ export function createProducerHandler(options: ProducerHandlerOptions) {
   const logger = options.logger ?? new Logger({ serviceName: 'landfall-producer' });
   const metrics = options.metrics ?? new Metrics({ namespace: 'Landfall', serviceName: 'landfall-producer' });
   const processor = new BatchProcessor(EventType.SQS);
-  let deps: ProducerDeps | undefined;
+  const depsOnce = coldStart(logger, () => ({ ...options.deps(), logger }));
 
   const processRecord = async (record: SQSRecord) => {
-    deps ??= { ...options.deps(), logger };
+    const deps = await depsOnce();
     const outcomes = await processIntakeMessage(deps, record.body);
     for (const outcome of outcomes) {
       if (outcome.status === 'produced') {

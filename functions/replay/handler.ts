@@ -2,7 +2,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { SQSRecord } from 'aws-lambda';
 import { createS3Client, createSqsClient } from '../../shared/aws/clients.ts';
-import { type BatchPorts, replayBatchMessage } from '../../shared/consumer/consume-batch.ts';
+import { coldStart } from '../../shared/cold-start.ts';
+import { replayBatchMessage } from '../../shared/consumer/consume-batch.ts';
 import { parseDlqRecord } from '../../shared/consumer/dlq-envelope.ts';
 import { fifoQueueHandler } from '../../shared/consumer/fifo-handler.ts';
 import { batchPortsFromEnv } from '../../shared/consumer/runtime.ts';
@@ -17,10 +18,10 @@ export function createReplayHandler(options: BatchHandlerOptions) {
   const logger = options.logger ?? new Logger({ serviceName: 'landfall-replay' });
   const metrics = options.metrics ?? new Metrics({ namespace: 'Landfall', serviceName: 'landfall-replay' });
   const known = new Set<string>();
-  let ports: BatchPorts | undefined;
+  const portsOnce = coldStart(logger, options.ports);
 
   const processRecord = async (record: SQSRecord) => {
-    ports ??= await options.ports();
+    const ports = await portsOnce();
     const dlq = parseDlqRecord(record.body);
     const message = dlq.batch;
     const ids = { batchId: message.batchId, fileId: message.fileId, table: message.table, kind: dlq.kind, sqlstate: dlq.kind === 'poison' ? dlq.envelope.sqlstate : null };
