@@ -121,9 +121,8 @@ function fixFor(call: AwsCall, role: RolePolicies): string {
   const withAction = role.policies.flatMap((p) =>
     p.policy.Statement.filter((s) => s.Effect === 'Allow' && list(s.Action).some((a) => matches(a, call.action))).map((s) => `${s.Sid ?? '(no Sid)'} in ${p.name} on ${list(s.Resource).join(', ')}`),
   );
-  return withAction.length > 0
-    ? `widen a statement that grants ${call.action}: ${withAction.join('; ')}`
-    : `add a statement to the ${role.roleId} policy granting ${call.action} on ${call.resource}`;
+  const add = `add a statement to the ${role.roleId} policy granting ${call.action} on ${call.resource} (or a prefix of it)`;
+  return withAction.length > 0 ? `${add}, or widen one that grants it elsewhere: ${withAction.join('; ')}` : add;
 }
 
 /** Every (function, action, resource) the role policies allow. */
