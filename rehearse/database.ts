@@ -202,6 +202,8 @@ export async function startIamProxy(options: {
   region: string;
   account: string;
   credentials: readonly FunctionCredentials[];
+  /** IAM enforced: a login the function's role may not make (`rds-db:connect`) is refused. */
+  authorize: (call: { function: string; operation: string; action: string; resource: string; context: Record<string, string>; status: number }) => Promise<boolean>;
 }): Promise<IamProxy> {
   const port = await findFreePort();
   const connects: ProxyConnect[] = [];
@@ -249,11 +251,17 @@ export async function startIamProxy(options: {
       tls.end(errorResponse('28P01', `PAM authentication failed for user "${user}"`));
       return;
     }
-    connects.push({
+    const login: ProxyConnect = {
       function: who.function,
       action: 'rds-db:connect',
       resource: `arn:aws:rds-db:${options.region}:${options.account}:dbuser:${options.resourceId}/${user}`,
-    });
+    };
+    connects.push(login);
+    if (!(await options.authorize({ ...login, operation: 'connect', context: {}, status: 0 }))) {
+      refusals.push(`IAM authentication failed for ${user}: ${who.function}'s role may not ${login.action} on ${login.resource}`);
+      tls.end(errorResponse('28P01', `PAM authentication failed for user "${user}"`));
+      return;
+    }
     const backend = netConnect({ host: '127.0.0.1', port: options.backendPort });
     backend.on('error', () => tls.destroy());
     await new Promise<void>((resolve) => backend.once('connect', () => resolve()));

@@ -90,9 +90,13 @@ export async function evaluateCalls(calls: readonly AwsCall[], roles: readonly R
       verdicts.push({ ...known, call });
       continue;
     }
+    const resourcePolicy = resourcePolicyOf(call.resource);
+    if (call.servicePrincipal) {
+      verdicts.push(await evaluateServiceCall(call, resourcePolicy, account));
+      continue;
+    }
     const role = roles.find((r) => r.function === call.function);
     if (!role) throw new Error(`no role for function ${call.function}`);
-    const resourcePolicy = resourcePolicyOf(call.resource);
     const response = await runSimulation(
       {
         request: {
@@ -115,6 +119,27 @@ export async function evaluateCalls(calls: readonly AwsCall[], roles: readonly R
     verdicts.push(verdict);
   }
   return verdicts;
+}
+
+/** A call by a service principal (S3 sending a notification to a queue): the resource policy alone decides. */
+async function evaluateServiceCall(call: AwsCall, resourcePolicy: PolicyDocument | undefined, account: string): Promise<Verdict> {
+  const response = await runSimulation(
+    {
+      request: {
+        principal: call.servicePrincipal!,
+        action: call.action,
+        resource: { resource: call.resource, accountId: account },
+        contextVariables: { 'aws:SecureTransport': 'true', ...call.context },
+      },
+      identityPolicies: [],
+      serviceControlPolicies: [],
+      resourceControlPolicies: [],
+      ...(resourcePolicy ? { resourcePolicy } : {}),
+    },
+    {},
+  );
+  const result = response.resultType === 'error' ? `SimulationError ${JSON.stringify(response.errors)}` : response.overallResult;
+  return { call, result, ...(result === 'Allowed' ? {} : { fix: `the policy of ${call.resource} must allow ${call.servicePrincipal} to ${call.action} (with aws:SourceArn ${call.context['aws:SourceArn']})` }) };
 }
 
 function fixFor(call: AwsCall, role: RolePolicies): string {

@@ -4,13 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { PROJECT_ROOT } from '../cdk/landfall-stack.ts';
-import type { FunctionKey } from '../shared/resources.ts';
 import { type Certificates, makeCertificates, PROXY_HOST, startTlsPostgres, type TlsPostgres } from './database.ts';
-import { evaluateCalls, grantsOf, readReviewedGrants, resourcePolicies, reviewOf, rolePolicies, unusedGrants as unusedGrants_ } from './iam.ts';
+import { evaluateCalls, grantsOf, readReviewedGrants, reviewOf, unusedGrants as unusedGrants_ } from './iam.ts';
 import { checkObservability } from './observability.ts';
 import { isErrorLine, runScenarios, SCHEMA, SECRET_MARK, TABLE_CONFIG } from './scenarios.ts';
-import { REGION, startRehearsalStack } from './stack.ts';
-import { readAssembly, resolver } from './template.ts';
+import { startRehearsalStack } from './stack.ts';
+import { readAssembly } from './template.ts';
 
 /** The database modes the rehearsal synthesises: context keys, and the database the functions log in to. */
 const MODES = [
@@ -83,12 +82,9 @@ async function rehearseMode(mode: (typeof MODES)[number], certs: Certificates, d
     if (process.env.REHEARSE_VERBOSE) for (const l of stack.logs) log(`    [${l.function}] ${l.text}`);
 
     // --- IAM: every recorded call and every database login, against the template's policies ----
-    const functionIds = Object.fromEntries(Object.entries(stack.functions).map(([kind, f]) => [kind, f.logicalId])) as Record<FunctionKey, string>;
-    const physical = { region: REGION, account: stack.account, bucketName: (id: string) => stack.buckets[id]!, queueName: (id: string) => assembly.resources[id]!.Properties!.QueueName as string, queueUrlBase: 'http://queues', proxyEndpoint: PROXY_HOST, proxyResourceId: mode.resourceId };
-    const resolve = resolver(assembly, physical);
-    const roles = rolePolicies(assembly, resolve, functionIds);
-    const calls = [...Object.values(stack.functions).flatMap((f) => f.recorder.calls), ...(stack.proxy?.connects ?? []).map((c) => ({ ...c, operation: 'connect', context: {}, status: 200 }))];
-    const verdicts = await evaluateCalls(calls, roles, resourcePolicies(assembly, resolve), stack.account);
+    const { roles, resourcePolicyOf, resolve } = stack.iam;
+    const calls = [...stack.serviceCalls, ...Object.values(stack.functions).flatMap((f) => f.recorder.calls), ...(stack.proxy?.connects ?? []).map((c) => ({ ...c, operation: 'connect', context: {}, status: 200 }))];
+    const verdicts = await evaluateCalls(calls, roles, resourcePolicyOf, stack.account);
     const denied = [...new Set(verdicts.filter((v) => v.result !== 'Allowed').map((v) => `${v.call.function}: ${v.call.action} on ${v.call.resource} (${v.call.operation}${v.call.implied ? `; ${v.call.implied}` : ''}) is ${v.result}: ${v.fix}`))];
     const reviewed = readReviewedGrants(REVIEWED_GRANTS);
     const unusedGrants = unusedGrants_(grantsOf(roles), verdicts).map((g) => {

@@ -1,4 +1,4 @@
-import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { findFreePort } from '../shared/local/embedded-postgres.ts';
 
 /** One AWS API call as IAM sees it: the action and the resource it is evaluated on. */
@@ -13,6 +13,8 @@ export interface AwsCall {
   status: number;
   /** Why the call is implied rather than sent (a 404 that S3 only gives with s3:ListBucket). */
   implied?: string;
+  /** A service principal calling (S3 delivering a notification): only resource policies can allow it. */
+  servicePrincipal?: string;
 }
 
 export interface Recorder {
@@ -118,6 +120,18 @@ export function s3Call(method: string, url: URL, headers: IncomingMessage['heade
   return object(`${method} object`, `s3:${method}Object`);
 }
 
+/** AWS's answer to a call IAM does not allow: S3's XML error, or SQS's JSON one. */
+function accessDenied(res: ServerResponse, json: boolean, call: Pick<AwsCall, 'function' | 'action' | 'resource'>) {
+  const message = `User: rehearsal ${call.function} role is not authorized to perform: ${call.action} on resource: ${call.resource}`;
+  if (json) {
+    res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-query-error': 'AccessDenied;Sender' });
+    res.end(JSON.stringify({ __type: 'com.amazon.coral.service#AccessDeniedException', message }));
+    return;
+  }
+  res.writeHead(403, { 'content-type': 'application/xml' });
+  res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>${message}</Message></Error>`);
+}
+
 const readBody = (req: IncomingMessage) =>
   new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -141,6 +155,8 @@ export async function startRecorder(options: {
   stripVersions: boolean;
   /** The emulator cannot tag (fauxqs overwrites the object with the tagging XML): tagging is recorded and answered here. */
   answerTagging: boolean;
+  /** IAM enforced: a call this refuses is answered AccessDenied, as AWS would, instead of forwarded. */
+  authorize: (call: AwsCall) => Promise<boolean>;
 }): Promise<Recorder> {
   const upstream = new URL(options.upstream);
   const calls: AwsCall[] = [];
@@ -157,8 +173,15 @@ export async function startRecorder(options: {
         mapped = { operation: target.split('.')[1]!, checks: [{ action: `secretsmanager:${target.split('.')[1]}`, resource: json.SecretId ?? '*' }] };
       } else mapped = s3Call(req.method ?? 'GET', url, req.headers, body.toString('utf8'), options.stripVersions);
 
+      const checked = mapped.checks.map((check) => ({ function: options.function, operation: mapped.operation, action: check.action, resource: check.resource, context: check.context ?? {} }));
+      const allowed = await Promise.all(checked.map((c) => options.authorize({ ...c, status: 0 })));
+      const denied = checked.find((_, i) => !allowed[i]);
+      if (denied) {
+        for (const c of checked) calls.push({ ...c, status: 403 });
+        return accessDenied(res, Boolean(target || queryProtocol), denied);
+      }
       if (options.answerTagging && mapped.operation === 'PutObjectTagging') {
-        for (const check of mapped.checks) calls.push({ function: options.function, operation: mapped.operation, action: check.action, resource: check.resource, context: {}, status: 200 });
+        for (const c of checked) calls.push({ ...c, status: 200 });
         res.writeHead(200, { 'content-length': '0' });
         res.end();
         return;
@@ -167,23 +190,28 @@ export async function startRecorder(options: {
       const forward = httpRequest(
         { host: upstream.hostname, port: upstream.port, method: req.method, path: mapped.path ?? req.url, headers },
         (upstreamRes) => {
-          const status = upstreamRes.statusCode ?? 0;
-          for (const check of mapped.checks) {
-            calls.push({ function: options.function, operation: mapped.operation, action: check.action, resource: check.resource, context: check.context ?? {}, status });
-          }
-          if (status === 404 && mapped.bucketArn) {
-            calls.push({
-              function: options.function,
-              operation: mapped.operation,
-              action: 's3:ListBucket',
-              resource: mapped.bucketArn,
-              context: {},
-              status,
-              implied: 'S3 answers a missing key with 404 only to a caller that may s3:ListBucket; without it, 403',
-            });
-          }
-          res.writeHead(status, upstreamRes.headers);
-          upstreamRes.pipe(res);
+          void (async () => {
+            const status = upstreamRes.statusCode ?? 0;
+            for (const c of checked) calls.push({ ...c, status });
+            if (status === 404 && mapped.bucketArn) {
+              const list: AwsCall = {
+                function: options.function,
+                operation: mapped.operation,
+                action: 's3:ListBucket',
+                resource: mapped.bucketArn,
+                context: {},
+                status,
+                implied: 'S3 answers a missing key with 404 only to a caller that may s3:ListBucket; without it, 403',
+              };
+              calls.push(list);
+              if (!(await options.authorize(list))) {
+                upstreamRes.resume();
+                return accessDenied(res, false, list);
+              }
+            }
+            res.writeHead(status, upstreamRes.headers);
+            upstreamRes.pipe(res);
+          })();
         },
       );
       forward.on('error', (error) => {

@@ -10,7 +10,8 @@ import { s3EventRecord } from '../shared/local/s3-notifier.ts';
 import { type FunctionKey, MetricContract } from '../shared/resources.ts';
 import { type Certificates, type FunctionCredentials, type IamProxy, PROXY_HOST, startIamProxy, type TlsPostgres } from './database.ts';
 import { type FunctionPool, type FunctionSpec, functionPool, type LogLine } from './lambda.ts';
-import { type Recorder, startRecorder } from './recorder.ts';
+import { type AwsCall, type Recorder, startRecorder } from './recorder.ts';
+import { evaluateCalls, resourcePolicies, type RolePolicies, rolePolicies } from './iam.ts';
 import { type Assembly, ofType, type Physical, resolver } from './template.ts';
 
 export const REGION = 'us-east-1';
@@ -46,6 +47,10 @@ export interface RehearsalStack {
   eventSources: EventSource[];
   proxy: IamProxy | undefined;
   logs: LogLine[];
+  /** The policies every call is evaluated against (the template's, resolved). */
+  iam: { roles: RolePolicies[]; resourcePolicyOf: ReturnType<typeof resourcePolicies>; resolve: (value: unknown) => unknown };
+  /** Calls the S3 service makes (notifications to the intake queue), evaluated against the queue policy. */
+  serviceCalls: AwsCall[];
   /** Consumer events seen, so a check can send one again (the TLS check). */
   consumerEvents: SQSEvent[];
   /** Uploads a file as upstream would and delivers the notifications the template configures. */
@@ -170,11 +175,34 @@ export async function startRehearsalStack(options: {
         .map(([id]) => buckets[id]!),
     );
 
-    // --- Functions: credentials, recorder, environment, containers -----------------------------
+    // --- IAM: the roles' and resources' policies, enforced on every call from here on ------------
     const functionIds = ofType(assembly, 'AWS::Lambda::Function').flatMap(([id]) => {
       const kind = kindOfFunction(assembly, id);
       return kind ? [[kind, id] as const] : [];
     });
+    const iamResolve = resolver(assembly, {
+      region: REGION,
+      account,
+      bucketName: (id) => buckets[id] ?? `missing-bucket-${id}`,
+      queueName: (id) => assembly.resources[id]!.Properties!.QueueName as string,
+      queueUrlBase: 'http://queues',
+      proxyEndpoint: PROXY_HOST,
+      proxyResourceId: options.iamResourceId ?? 'prx-none',
+    });
+    const roles = rolePolicies(assembly, iamResolve, Object.fromEntries(functionIds));
+    const resourcePolicyOf = resourcePolicies(assembly, iamResolve);
+    const decisions = new Map<string, Promise<boolean>>();
+    const authorize = (call: AwsCall) => {
+      const key = JSON.stringify([call.function, call.action, call.resource, call.context]);
+      let decision = decisions.get(key);
+      if (!decision) {
+        decision = evaluateCalls([call], roles, resourcePolicyOf, account).then(([v]) => v!.result === 'Allowed');
+        decisions.set(key, decision);
+      }
+      return decision;
+    };
+
+    // --- Functions: credentials, recorder, environment, containers -----------------------------
     const credentials: FunctionCredentials[] = functionIds.map(([kind]) => ({
       function: kind,
       accessKeyId: `ASIAREHEARSAL${kind.toUpperCase()}`,
@@ -183,14 +211,14 @@ export async function startRehearsalStack(options: {
     }));
     let proxy: IamProxy | undefined;
     if (options.iamResourceId) {
-      proxy = await startIamProxy({ certs: options.certs, backendPort: options.database.port, resourceId: options.iamResourceId, region: REGION, account, credentials });
+      proxy = await startIamProxy({ certs: options.certs, backendPort: options.database.port, resourceId: options.iamResourceId, region: REGION, account, credentials, authorize });
       stops.push(() => proxy!.stop());
     }
     const logs: LogLine[] = [];
     const functions = {} as RehearsalStack['functions'];
     const recorders: Partial<Record<FunctionKey, Recorder>> = {};
     for (const [kind] of functionIds) {
-      const recorder = await startRecorder({ function: kind, upstream: endpoint, region: REGION, account, stripVersions: !emulatorVersioning, answerTagging: !emulatorVersioning });
+      const recorder = await startRecorder({ function: kind, upstream: endpoint, region: REGION, account, stripVersions: !emulatorVersioning, answerTagging: !emulatorVersioning, authorize });
       stops.push(() => recorder.stop());
       recorders[kind] = recorder;
     }
@@ -297,9 +325,11 @@ export async function startRehearsalStack(options: {
         prefix: c.Filter?.Key?.FilterRules?.find((f) => f.Name.toLowerCase() === 'prefix')?.Value ?? '',
         suffix: c.Filter?.Key?.FilterRules?.find((f) => f.Name.toLowerCase() === 'suffix')?.Value ?? '',
         queueUrl: queueUrls[c.QueueArn['Fn::GetAtt'][0]]!,
+        queueArn: queueArns[c.QueueArn['Fn::GetAtt'][0]]!,
       }));
     });
     const inboxId = Object.keys(buckets).find((id) => notifications.some((n) => n.bucket === buckets[id]));
+    const serviceCalls: AwsCall[] = [];
     let sequence = 0;
     let versions = 0;
     const drop: RehearsalStack['drop'] = async (key, body) => {
@@ -323,6 +353,15 @@ export async function startRehearsalStack(options: {
         if (n.bucket !== bucket || !key.startsWith(n.prefix) || !key.endsWith(n.suffix)) continue;
         if (!n.events.some((e) => e === 's3:ObjectCreated:*' || e === 's3:ObjectCreated:Put')) continue;
         await sqs.send(new SendMessageCommand({ QueueUrl: n.queueUrl, MessageBody: message }));
+        serviceCalls.push({
+          function: 's3-notifications',
+          operation: 'S3 event notification',
+          action: 'sqs:SendMessage',
+          resource: n.queueArn,
+          context: { 'aws:SourceArn': `arn:aws:s3:::${bucket}`, 'aws:SourceAccount': account },
+          status: 200,
+          servicePrincipal: 's3.amazonaws.com',
+        });
         notified++;
       }
       return { versionId, notified, body: message };
@@ -345,6 +384,8 @@ export async function startRehearsalStack(options: {
       proxy,
       logs,
       consumerEvents,
+      iam: { roles, resourcePolicyOf, resolve: iamResolve },
+      serviceCalls,
       drop,
       notifyAgain,
       credentials,

@@ -28,7 +28,16 @@ export function createProducerHandler(options: ProducerHandlerOptions) {
 
   const processRecord = async (record: SQSRecord) => {
     const deps = await depsOnce();
-    const outcomes = await processIntakeMessage(deps, record.body);
+    let outcomes: Awaited<ReturnType<typeof processIntakeMessage>>;
+    try {
+      outcomes = await processIntakeMessage(deps, record.body);
+    } catch (error) {
+      // One structured line per failed notification (the partial processor logs nothing); the
+      // message of an S3/SQS error, never file contents.
+      const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+      logger.error('file failed; SQS will redeliver the notification', { messageId: record.messageId, error: e.message, errorName: e.name, httpStatus: e.$metadata?.httpStatusCode });
+      throw error;
+    }
     for (const outcome of outcomes) {
       if (outcome.status === 'produced') {
         const m = outcome.manifest;

@@ -5,7 +5,10 @@ import { rehearse } from '../../rehearse/main.ts';
 // both database modes, bundled functions, TLS-only database, IAM evaluated for every call.
 test('the synthesised stack passes the deploy rehearsal in both database modes', async () => {
   const lines: string[] = [];
-  const { ok, summaries } = await rehearse((line) => lines.push(line));
+  const { ok, summaries } = await rehearse((line) => {
+    lines.push(line);
+    console.log(line);
+  });
   const report = lines.join('\n');
   expect(summaries.map((s) => s.mode), report).toHaveLength(2);
   for (const s of summaries) {
