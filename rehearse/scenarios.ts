@@ -180,6 +180,16 @@ export async function runScenarios(stack: RehearsalStack, sql: postgres.Sql, log
     for (const m of got.Messages ?? []) await stack.sqs.send(new DeleteMessageCommand({ QueueUrl: stack.queueUrls[parking], ReceiptHandle: m.ReceiptHandle! }));
   });
 
+  await scenario('a file deleted before the producer reads it is gone, not a failure', async (problems) => {
+    const gone = () => stack.logs.filter((l) => l.function === 'producer' && l.text.includes('no longer exists')).length;
+    const before = gone();
+    await stack.notifyVanished('items/s8-vanished.csv');
+    // S3 answers 404 (not 403) only because the role may list the inbox; the producer then drops the notification.
+    await until('the producer to see the file gone', 60_000, async () => gone() > before);
+    await until('the intake queue to drain', 60_000, async () => (await queueDepth(stack, queueIdNamed(stack, '-intake'))) === 0);
+    if (stack.logs.some((l) => l.function === 'producer' && isErrorLine(l))) problems.push('the producer logged an error for a vanished file');
+  });
+
   await scenario('an unreadable file is moved aside', async (problems) => {
     await stack.drop('items/s7-broken.parquet', Buffer.from('this is not a parquet file at all'));
     const inbox = Object.values(stack.buckets).find((b) => b.includes('inbox'))!;
@@ -197,7 +207,8 @@ export async function runScenarios(stack: RehearsalStack, sql: postgres.Sql, log
     const lines: LogLine[] = [];
     const pool = functionPool({ ...stack.functions.replay.spec, environment: env }, (l) => lines.push(l));
     try {
-      const event = stack.consumerEvents[0]!;
+      const event = stack.consumerEvents[0];
+      if (!event) throw new Error('no batch reached the consumer to send again (an earlier scenario failed)');
       const response = await pool.invoke(event);
       if ((response?.batchItemFailures?.length ?? 0) !== event.Records.length) problems.push('the records did not fail');
       const errors = lines.filter(isErrorLine);
@@ -214,7 +225,8 @@ export async function runScenarios(stack: RehearsalStack, sql: postgres.Sql, log
     const pool = functionPool({ ...stack.functions.consumer.spec, environment: { ...env, NODE_EXTRA_CA_CERTS: stack.certs.otherCaFile } }, (l) => lines.push(l));
     const refused = stack.proxy?.refusals.length ?? 0;
     try {
-      const event = stack.consumerEvents[0]!;
+      const event = stack.consumerEvents[0];
+      if (!event) throw new Error('no batch reached the consumer to send again (an earlier scenario failed)');
       const response = await pool.invoke(event);
       if ((response?.batchItemFailures?.length ?? 0) === 0) problems.push('the consumer connected although it cannot verify the server certificate');
       if (!lines.some((l) => isErrorLine(l) && /certificate/i.test(l.text))) problems.push(`no error line names the certificate: ${lines.map((l) => l.text).join(' | ').slice(0, 400)}`);

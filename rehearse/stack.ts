@@ -55,6 +55,8 @@ export interface RehearsalStack {
   consumerEvents: SQSEvent[];
   /** Uploads a file as upstream would and delivers the notifications the template configures. */
   drop(key: string, body: Buffer | string): Promise<{ versionId: string | undefined; notified: number; body: string }>;
+  /** Notifies a file that is no longer there (deleted between its upload and the producer's read). */
+  notifyVanished(key: string): Promise<void>;
   /** Sends a notification body again (a duplicate S3 event). */
   notifyAgain(body: string): Promise<void>;
   credentials: FunctionCredentials[];
@@ -332,9 +334,11 @@ export async function startRehearsalStack(options: {
     const serviceCalls: AwsCall[] = [];
     let sequence = 0;
     let versions = 0;
-    const drop: RehearsalStack['drop'] = async (key, body) => {
+    const drop = async (key: string, body: Buffer | string, vanished = false) => {
       const bucket = buckets[inboxId!]!;
-      const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+      const put = vanished
+        ? { ETag: '"0123456789abcdef0123456789abcdef"', VersionId: undefined }
+        : await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
       // fauxqs has no versioning: a versioned bucket's drop gets a version id the recorder strips again.
       const versionId = put.VersionId ?? (versionedBuckets.has(bucket) ? `rehearsal-v${++versions}` : undefined);
       const record = s3EventRecord({
@@ -366,6 +370,9 @@ export async function startRehearsalStack(options: {
       }
       return { versionId, notified, body: message };
     };
+    const notifyVanished = async (key: string) => {
+      await drop(key, '', true);
+    };
     const notifyAgain = async (body: string) => {
       for (const n of notifications) await sqs.send(new SendMessageCommand({ QueueUrl: n.queueUrl, MessageBody: body }));
     };
@@ -386,7 +393,8 @@ export async function startRehearsalStack(options: {
       consumerEvents,
       iam: { roles, resourcePolicyOf, resolve: iamResolve },
       serviceCalls,
-      drop,
+      drop: (key, body) => drop(key, body),
+      notifyVanished,
       notifyAgain,
       credentials,
       environmentOf,

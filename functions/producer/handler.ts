@@ -58,7 +58,8 @@ export function createProducerHandler(options: ProducerHandlerOptions) {
     try {
       return await processPartialResponse(event, processRecord, processor, { context });
     } finally {
-      metrics.publishStoredMetrics();
+      // Nothing stored (a failed record): publishing would print a plain-text warning, not JSON.
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
     }
   };
 }
