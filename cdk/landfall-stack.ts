@@ -54,9 +54,9 @@ export class LandfallStack extends Stack {
   readonly inbox: s3.Bucket;
   readonly staging: s3.Bucket;
   readonly queues: Record<QueueKey, sqs.Queue>;
-  readonly producer: PipelineFunction;
-  readonly consumer: PipelineFunction;
-  readonly replay: PipelineFunction;
+  readonly producer: PipelineFunction<'producer'>;
+  readonly consumer: PipelineFunction<'consumer'>;
+  readonly replay: PipelineFunction<'replay'>;
   readonly database: LandfallDatabase;
   readonly monitoring: Monitoring;
 
@@ -160,45 +160,21 @@ export class LandfallStack extends Stack {
       [EnvVar.powertoolsMetricsNamespace]: metricsNamespace,
       [EnvVar.configJson]: configJson,
     };
-    const fn = (kind: keyof FunctionEntries, environment: Record<string, string>, inVpc: boolean) =>
+    const fn = <K extends keyof FunctionEntries>(kind: K, inVpc: boolean) =>
       new PipelineFunction(this, `${kind.charAt(0).toUpperCase()}${kind.slice(1)}`, {
         kind,
         projectRoot: PROJECT_ROOT,
         entry: entries[kind],
         functionName: `${prefix}-${kind}`,
-        environment: { ...common, [EnvVar.powertoolsServiceName]: MetricContract.serviceNames[kind], ...environment },
+        environment: { ...common, [EnvVar.powertoolsServiceName]: MetricContract.serviceNames[kind] },
         logRetention,
         ...(inVpc && this.database.network ? { vpc: this.database.network } : {}),
       });
 
     // The producer never touches the database, so it stays outside the VPC.
-    this.producer = fn(
-      'producer',
-      {
-        [EnvVar.inboxBucket]: this.inbox.bucketName,
-        [EnvVar.stagingBucket]: this.staging.bucketName,
-        [EnvVar.batchesQueueUrl]: queues.batches.queueUrl,
-      },
-      false,
-    );
-    this.consumer = fn(
-      'consumer',
-      {
-        ...this.database.environment,
-        [EnvVar.stagingBucket]: this.staging.bucketName,
-        [EnvVar.dlqUrl]: queues.batchesDlq.queueUrl,
-      },
-      true,
-    );
-    this.replay = fn(
-      'replay',
-      {
-        ...this.database.environment,
-        [EnvVar.stagingBucket]: this.staging.bucketName,
-        [EnvVar.parkingQueueUrl]: queues.parking.queueUrl,
-      },
-      true,
-    );
+    this.producer = fn('producer', false);
+    this.consumer = fn('consumer', true);
+    this.replay = fn('replay', true);
 
     // --- Wiring: notifications, event sources, grants -------------------------------------------
     const intakeDestination = new AccountBoundSqsDestination(queues.intake);
@@ -258,62 +234,69 @@ export class LandfallStack extends Stack {
         conditions: { StringLike: { 's3:prefix': config.tables.map((t) => `${t.prefix}*`) } },
       }),
     );
-    this.producer.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'WriteStaging',
-        actions: ['s3:PutObject', 's3:DeleteObject'],
-        resources: stagingObjects,
-      }),
-    );
+    // Staging: batches and manifests written (and deleted again when the file turns out
+    // unreadable half-way); the tables' catalog snapshots (written by the consumer and replay, the
+    // producer has no database) and the manifests of files already produced (re-sent, not cut
+    // again; issue 11, finding 1) read. ListBucket, only under those prefixes, makes S3 answer
+    // 404, not 403, for one that does not exist yet: the producer's usual case.
+    this.producer.bind(EnvVar.stagingBucket, this.staging.bucketName, (role) => {
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'WriteStaging',
+          actions: ['s3:PutObject', 's3:DeleteObject'],
+          resources: stagingObjects,
+        }),
+      );
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'ReadCatalogSnapshotsAndManifests',
+          actions: ['s3:GetObject'],
+          resources: [
+            this.staging.arnForObjects(`${StagingLayout.catalogPrefix}*`),
+            this.staging.arnForObjects(`${StagingLayout.manifestsPrefix}*`),
+          ],
+        }),
+      );
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'TellMissingFromForbiddenInStaging',
+          actions: ['s3:ListBucket'],
+          resources: [this.staging.bucketArn],
+          conditions: { StringLike: { 's3:prefix': [`${StagingLayout.catalogPrefix}*`, `${StagingLayout.manifestsPrefix}*`] } },
+        }),
+      );
+    });
     // SendMessage only: the functions get queue URLs from their environment, so neither
     // GetQueueUrl nor GetQueueAttributes (what grantSendMessages adds) is ever called.
     const sendTo = (role: iam.Role, sid: string, queue: sqs.Queue) =>
       role.addToPrincipalPolicy(new iam.PolicyStatement({ sid, actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
-    sendTo(this.producer.role, 'SendBatches', queues.batches);
-    // The tables' catalog snapshots, which the consumer and replay write (the producer has no
-    // database), and the manifests of files already produced (re-sent, not cut again). ListBucket,
-    // only under those prefixes, makes S3 answer 404, not 403, for one that does not exist yet.
-    this.producer.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadCatalogSnapshotsAndManifests',
-        actions: ['s3:GetObject'],
-        resources: [
-          this.staging.arnForObjects(`${StagingLayout.catalogPrefix}*`),
-          this.staging.arnForObjects(`${StagingLayout.manifestsPrefix}*`),
-        ],
-      }),
-    );
-    this.producer.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'TellMissingFromForbiddenInStaging',
-        actions: ['s3:ListBucket'],
-        resources: [this.staging.bucketArn],
-        conditions: { StringLike: { 's3:prefix': [`${StagingLayout.catalogPrefix}*`, `${StagingLayout.manifestsPrefix}*`] } },
-      }),
-    );
+    this.producer.bind(EnvVar.batchesQueueUrl, queues.batches.queueUrl, (role) => sendTo(role, 'SendBatches', queues.batches));
+
 
     // Consumer and replay: read staging, tag applied batches, write catalog snapshots, reach the database.
     for (const pf of [this.consumer, this.replay]) {
-      pf.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadStaging', actions: ['s3:GetObject'], resources: stagingObjects }));
-      pf.role.addToPrincipalPolicy(
-        new iam.PolicyStatement({
-          sid: 'TagAppliedBatches',
-          actions: ['s3:PutObjectTagging'],
-          resources: [this.staging.arnForObjects(`${StagingLayout.batchesPrefix}*`)],
-        }),
-      );
-      pf.role.addToPrincipalPolicy(
-        new iam.PolicyStatement({
-          sid: 'WriteCatalogSnapshots',
-          actions: ['s3:PutObject'],
-          resources: [this.staging.arnForObjects(`${StagingLayout.catalogPrefix}*`)],
-        }),
-      );
-      this.database.grantConnect(pf.role);
+      pf.bind(EnvVar.stagingBucket, this.staging.bucketName, (role) => {
+        role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadStaging', actions: ['s3:GetObject'], resources: stagingObjects }));
+        role.addToPrincipalPolicy(
+          new iam.PolicyStatement({
+            sid: 'TagAppliedBatches',
+            actions: ['s3:PutObjectTagging'],
+            resources: [this.staging.arnForObjects(`${StagingLayout.batchesPrefix}*`)],
+          }),
+        );
+        role.addToPrincipalPolicy(
+          new iam.PolicyStatement({
+            sid: 'WriteCatalogSnapshots',
+            actions: ['s3:PutObject'],
+            resources: [this.staging.arnForObjects(`${StagingLayout.catalogPrefix}*`)],
+          }),
+        );
+      });
+      pf.bindDatabase(this.database);
     }
     // The consumer routes poison batches to the DLQ itself. Replay sends nothing: SQS's redrive
     // moves what it cannot finish to the parking queue.
-    sendTo(this.consumer.role, 'SendPoisonBatches', queues.batchesDlq);
+    this.consumer.bind(EnvVar.dlqUrl, queues.batchesDlq.queueUrl, (role) => sendTo(role, 'SendPoisonBatches', queues.batchesDlq));
 
     // --- Monitoring and outputs ----------------------------------------------------------------
     this.monitoring = new Monitoring(this, 'Monitoring', {

@@ -56,6 +56,11 @@ export function acknowledgeNagFindings(scope: NagScope): void {
     `AwsSolutions-IAM5[Resource::${arnOf(scope.staging)}/${StagingLayout.catalogPrefix}*]`,
     `The producer reads the tables' catalog snapshots (GetObject only) under "${StagingLayout.catalogPrefix}" of the staging bucket; one key per configured table.`,
   );
+  ack(
+    scope.producer.role,
+    `AwsSolutions-IAM5[Resource::${arnOf(scope.staging)}/${StagingLayout.manifestsPrefix}*]`,
+    'The producer reads back the manifest of a file it may have produced before (GetObject only, under manifests/); keys are file ids.',
+  );
   for (const pf of [scope.consumer, scope.replay]) {
     ack(
       pf.role,

@@ -6,6 +6,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { FunctionEnv, type ResourceVar } from '../shared/function-env.ts';
 import { FunctionSettings, type FunctionKey } from '../shared/resources.ts';
 
 /**
@@ -33,8 +34,8 @@ export const VPC_ENI_ACTIONS = [
 const ESM_REQUIRE_BANNER =
   "import { createRequire as __landfallCreateRequire } from 'node:module'; const require = __landfallCreateRequire(import.meta.url);";
 
-export interface PipelineFunctionProps {
-  readonly kind: FunctionKey;
+export interface PipelineFunctionProps<K extends FunctionKey = FunctionKey> {
+  readonly kind: K;
   readonly projectRoot: string;
   readonly entry: string;
   readonly functionName: string;
@@ -52,13 +53,17 @@ export interface PipelineFunctionProps {
  * One Landfall handler: Node 24 on ARM64, bundled by the locally installed esbuild (never
  * Docker) to ESM with source maps, with its own role (no managed policies) and its own log group.
  */
-export class PipelineFunction extends Construct {
+export class PipelineFunction<K extends FunctionKey = FunctionKey> extends Construct {
+  readonly kind: K;
   readonly function: nodejs.NodejsFunction;
   readonly role: iam.Role;
   readonly logGroup: logs.LogGroup;
+  private readonly bound = new Set<string>();
+  private databaseBound = false;
 
-  constructor(scope: Construct, id: string, props: PipelineFunctionProps) {
+  constructor(scope: Construct, id: string, props: PipelineFunctionProps<K>) {
     super(scope, id);
+    this.kind = props.kind;
     const settings = FunctionSettings[props.kind];
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention,
@@ -113,5 +118,37 @@ export class PipelineFunction extends Construct {
         logLevel: nodejs.LogLevel.WARNING,
       },
     });
+    // Synthesis fails when the stack leaves out a variable of the function's contract.
+    this.node.addValidation({
+      validate: () => {
+        const contract = FunctionEnv[this.kind];
+        const missing: string[] = contract.resources.filter((name) => !this.bound.has(name));
+        if (contract.database && !this.databaseBound) missing.push('the database (bindDatabase)');
+        return missing.map((what) => `Landfall ${this.kind} function: ${what} is in its environment contract (shared/function-env.ts) but not bound`);
+      },
+    });
+  }
+
+  /**
+   * Sets one variable of the function's environment contract and grants what makes it usable,
+   * in one call (Powertools' `bindTable`): the variable cannot reach the function without its
+   * grant, nor a variable outside the contract at all.
+   *
+   * @example producer.bind(EnvVar.batchesQueueUrl, queue.queueUrl, (role) => queue.grantSendMessages(role))
+   */
+  bind(variable: ResourceVar<K>, value: string, grant: (role: iam.Role) => void): void {
+    const allowed: readonly string[] = FunctionEnv[this.kind].resources;
+    if (!allowed.includes(variable)) throw new Error(`Landfall ${this.kind} function does not read ${variable} (shared/function-env.ts)`);
+    this.function.addEnvironment(variable, value);
+    grant(this.role);
+    this.bound.add(variable);
+  }
+
+  /** The database variables and the grant to log in, for a function whose contract reaches the database. */
+  bindDatabase(database: { readonly environment: Record<string, string>; grantConnect(grantee: iam.IGrantable): void }): void {
+    if (!FunctionEnv[this.kind].database) throw new Error(`Landfall ${this.kind} function does not reach the database (shared/function-env.ts)`);
+    for (const [name, value] of Object.entries(database.environment)) this.function.addEnvironment(name, value);
+    database.grantConnect(this.role);
+    this.databaseBound = true;
   }
 }

@@ -1,8 +1,9 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSRecord } from 'aws-lambda';
 import { createS3Client, createSqsClient } from '../../shared/aws/clients.ts';
+import { coldStart } from '../../shared/cold-start.ts';
 import { parseQueueMessage } from '../../shared/batch-message.ts';
-import { type BatchPorts, consumeBatch, registerNotice } from '../../shared/consumer/consume-batch.ts';
+import { consumeBatch, registerNotice } from '../../shared/consumer/consume-batch.ts';
 import { type BatchHandlerOptions, createFunctionMetrics, recordOutcome } from '../../shared/consumer/observability.ts';
 import { fifoQueueHandler } from '../../shared/consumer/fifo-handler.ts';
 import { batchPortsFromEnv } from '../../shared/consumer/runtime.ts';
@@ -16,10 +17,10 @@ export function createConsumerHandler(options: BatchHandlerOptions) {
   const logger = options.logger ?? new Logger({ serviceName: 'landfall-consumer' });
   const metrics = options.metrics ?? createFunctionMetrics('consumer');
   const known = new Set<string>();
-  let ports: BatchPorts | undefined;
+  const portsOnce = coldStart(logger, options.ports);
 
   const processRecord = async (record: SQSRecord) => {
-    ports ??= await options.ports();
+    const ports = await portsOnce();
     const message = parseQueueMessage(record.body);
     if ('kind' in message) {
       await registerNotice(ports, message);

@@ -4,6 +4,7 @@ import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { createS3Client, createSqsClient } from '../../shared/aws/clients.ts';
 import { countingFailures, createFunctionMetrics } from '../../shared/consumer/observability.ts';
+import { coldStart } from '../../shared/cold-start.ts';
 import { producerDepsFromClients } from '../../shared/aws/producer-deps.ts';
 import { processIntakeMessage } from '../../shared/producer/intake.ts';
 import type { ProducerDeps } from '../../shared/producer/produce-file.ts';
@@ -24,11 +25,20 @@ export function createProducerHandler(options: ProducerHandlerOptions) {
   const logger = options.logger ?? new Logger({ serviceName: 'landfall-producer' });
   const metrics = options.metrics ?? createFunctionMetrics('producer');
   const processor = new BatchProcessor(EventType.SQS);
-  let deps: ProducerDeps | undefined;
+  const depsOnce = coldStart(logger, () => ({ ...options.deps(), logger }));
 
   const processRecord = async (record: SQSRecord) => {
-    deps ??= { ...options.deps(), logger };
-    const outcomes = await processIntakeMessage(deps, record.body);
+    const deps = await depsOnce();
+    let outcomes: Awaited<ReturnType<typeof processIntakeMessage>>;
+    try {
+      outcomes = await processIntakeMessage(deps, record.body);
+    } catch (error) {
+      // One structured line per failed notification (the partial processor logs nothing); the
+      // message of an S3/SQS error, never file contents.
+      const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+      logger.error('file failed; SQS will redeliver the notification', { messageId: record.messageId, error: e.message, errorName: e.name, httpStatus: e.$metadata?.httpStatusCode });
+      throw error;
+    }
     for (const outcome of outcomes) {
       if (outcome.status === 'produced') {
         const m = outcome.manifest;
@@ -49,7 +59,8 @@ export function createProducerHandler(options: ProducerHandlerOptions) {
     try {
       return await processPartialResponse(event, countingFailures(metrics, processRecord), processor, { context });
     } finally {
-      metrics.publishStoredMetrics();
+      // Nothing stored (a failed record): publishing would print a plain-text warning, not JSON.
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
     }
   };
 }

@@ -1,6 +1,6 @@
 import type { LandfallConfig } from '../../shared/config.ts';
-import { CONFIG_VARS, loadConfigFromEnv, requireEnv } from '../../shared/config-env.ts';
 import { EnvVar } from '../../shared/env.ts';
+import { readFunctionEnv } from '../../shared/function-env.ts';
 
 export interface ProducerSettings {
   config: LandfallConfig;
@@ -8,8 +8,8 @@ export interface ProducerSettings {
   batchesQueueUrl: string;
 }
 
-/** The producer's settings from its environment; fails fast, naming the variable. */
+/** The producer's settings from its environment contract (shared/function-env.ts); fails fast, naming the variable. */
 export function producerSettingsFromEnv(env: NodeJS.ProcessEnv): ProducerSettings {
-  const v = requireEnv(env, 'producer', [EnvVar.stagingBucket, EnvVar.batchesQueueUrl, CONFIG_VARS]);
-  return { config: loadConfigFromEnv(env, 'producer'), stagingBucket: v[EnvVar.stagingBucket]!, batchesQueueUrl: v[EnvVar.batchesQueueUrl]! };
+  const { config, vars } = readFunctionEnv(env, 'producer');
+  return { config, stagingBucket: vars[EnvVar.stagingBucket], batchesQueueUrl: vars[EnvVar.batchesQueueUrl] };
 }

@@ -1,7 +1,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSRecord } from 'aws-lambda';
 import { createS3Client, createSqsClient } from '../../shared/aws/clients.ts';
-import { type BatchPorts, registerNotice, replayBatchMessage } from '../../shared/consumer/consume-batch.ts';
+import { coldStart } from '../../shared/cold-start.ts';
+import { registerNotice, replayBatchMessage } from '../../shared/consumer/consume-batch.ts';
 import { parseDlqRecord } from '../../shared/consumer/dlq-envelope.ts';
 import { fifoQueueHandler } from '../../shared/consumer/fifo-handler.ts';
 import { batchPortsFromEnv } from '../../shared/consumer/runtime.ts';
@@ -16,10 +17,10 @@ export function createReplayHandler(options: BatchHandlerOptions) {
   const logger = options.logger ?? new Logger({ serviceName: 'landfall-replay' });
   const metrics = options.metrics ?? createFunctionMetrics('replay');
   const known = new Set<string>();
-  let ports: BatchPorts | undefined;
+  const portsOnce = coldStart(logger, options.ports);
 
   const processRecord = async (record: SQSRecord) => {
-    ports ??= await options.ports();
+    const ports = await portsOnce();
     const dlq = parseDlqRecord(record.body);
     if (dlq.kind === 'notice') {
       // A file notice SQS redrove after the consumer failed on it (the database was away).

@@ -45,6 +45,9 @@ function errorFields(error: unknown) {
  */
 async function ensureFileRegistered(ports: BatchPorts, message: BatchMessage, known: Set<string>) {
   if (known.has(message.fileId) || message.batchCount === null) return;
+  // The table's preparation migrates the ledger first: on a fresh database (a first deployment)
+  // the file is registered in a ledger that exists.
+  await ports.table(message.table);
   if (!(await isFileRegistered(ports.sql, message.fileId))) {
     await registerFile(ports.sql, await ports.readManifest(message.manifestKey), message.manifestKey);
   }

@@ -11,27 +11,31 @@ export interface BatchHandlerOptions {
   metrics?: Metrics;
 }
 
-/** Emits the row counts of one batch as EMF metrics with the table as dimension. */
+/**
+ * Emits the row counts of one batch as EMF metrics with the table as dimension (the contract
+ * the alarms and the dashboard read, MetricContract). One single-metric document per value:
+ * Powertools' single metric publishes on every addMetric and drops its dimensions with it, so a
+ * second addMetric on the same one went out without the table, where no alarm looks (found by
+ * the deploy rehearsal).
+ */
 export function recordOutcome(metrics: Metrics, table: string, outcome: BatchOutcome) {
-  const single = metrics.singleMetric();
-  single.addDimension('table', table);
-  if (outcome.outcome === 'poisoned') {
-    single.addMetric('poisonBatches', MetricUnit.Count, 1);
-    return;
-  }
-  if (outcome.outcome === 'already-applied') {
-    single.addMetric('batchesAlreadyApplied', MetricUnit.Count, 1);
-    return;
-  }
+  const emit = (name: string, value: number) => {
+    const single = metrics.singleMetric();
+    single.addDimension(MetricContract.tableDimension, table);
+    single.addMetric(name, MetricUnit.Count, value);
+  };
+  if (outcome.outcome === 'poisoned') return emit('poisonBatches', 1);
+  if (outcome.outcome === 'already-applied') return emit('batchesAlreadyApplied', 1);
   const c = outcome.counts;
-  single.addMetric('batchesApplied', MetricUnit.Count, 1);
-  single.addMetric('rowsInserted', MetricUnit.Count, c.inserted);
-  single.addMetric('rowsUpdated', MetricUnit.Count, c.updated);
-  single.addMetric('rowsUnchanged', MetricUnit.Count, c.unchanged);
-  single.addMetric('rowsStale', MetricUnit.Count, c.stale);
-  single.addMetric('rowsCollapsed', MetricUnit.Count, c.collapsed);
-  single.addMetric('rowsDeleted', MetricUnit.Count, c.deleted);
-  single.addMetric('QuarantinedRows', MetricUnit.Count, c.quarantined);
+  const rows = MetricContract.rows;
+  emit('batchesApplied', 1);
+  emit(rows.inserted, c.inserted);
+  emit(rows.updated, c.updated);
+  emit(rows.unchanged, c.unchanged);
+  emit(rows.stale, c.stale);
+  emit(rows.collapsed, c.collapsed);
+  emit(rows.deleted, c.deleted);
+  emit(rows.quarantined, c.quarantined);
 }
 
 /**

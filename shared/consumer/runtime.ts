@@ -3,9 +3,10 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { Signer } from '@aws-sdk/rds-signer';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { LandfallConfig } from '../config.ts';
-import { CONFIG_VARS, loadConfigFromEnv, requireEnv } from '../config-env.ts';
+import { requireEnv } from '../config-env.ts';
 import { type ConnectOptions, connect, requireVerifiedTls, type Sql } from '../db.ts';
 import { EnvVar } from '../env.ts';
+import { readFunctionEnv } from '../function-env.ts';
 import { migrateLedger } from '../ledger/migrate.ts';
 import { prepareTable, type TargetTable } from '../target-table.ts';
 import { snapshotOf } from '../catalog-snapshot.ts';
@@ -15,7 +16,8 @@ import type { BatchPorts } from './consume-batch.ts';
 export interface BatchSettings {
   config: LandfallConfig;
   stagingBucket: string;
-  dlqUrl: string;
+  /** The consumer's only: replay never routes to the DLQ (it is driven by it). */
+  dlqUrl?: string;
   database: DatabaseSource;
 }
 
@@ -84,15 +86,17 @@ export function databaseFromEnv(env: NodeJS.ProcessEnv, who: string): DatabaseSo
   return { kind: 'options', options: { iam, max: 1, applicationName: `landfall-${who}`, tokenProvider: () => signer.getAuthToken() } };
 }
 
-/** The consumer's and replay's settings, read once at cold start; fails fast naming what is missing. */
-export function batchSettingsFromEnv(env: NodeJS.ProcessEnv, who: string): BatchSettings {
-  const v = requireEnv(env, who, [EnvVar.stagingBucket, EnvVar.dlqUrl, CONFIG_VARS]);
-  return {
-    config: loadConfigFromEnv(env, who),
-    stagingBucket: v[EnvVar.stagingBucket]!,
-    dlqUrl: v[EnvVar.dlqUrl]!,
-    database: databaseFromEnv(env, who),
-  };
+/**
+ * The consumer's and replay's settings from their environment contracts (shared/function-env.ts),
+ * read once at cold start; fails fast naming what is missing.
+ */
+export function batchSettingsFromEnv(env: NodeJS.ProcessEnv, who: 'consumer' | 'replay'): BatchSettings {
+  if (who === 'consumer') {
+    const { config, vars } = readFunctionEnv(env, 'consumer');
+    return { config, stagingBucket: vars[EnvVar.stagingBucket], dlqUrl: vars[EnvVar.dlqUrl], database: databaseFromEnv(env, who) };
+  }
+  const { config, vars } = readFunctionEnv(env, 'replay');
+  return { config, stagingBucket: vars[EnvVar.stagingBucket], database: databaseFromEnv(env, who) };
 }
 
 /**
@@ -106,7 +110,8 @@ export function createBatchPorts(options: {
   s3: S3Client;
   sqs: SQSClient;
   stagingBucket: string;
-  dlqUrl: string;
+  /** Absent for replay, which never sends to the DLQ. */
+  dlqUrl?: string | undefined;
   /** Tag applied batch objects for the staging lifecycle (off for emulators that cannot tag). */
   tagApplied?: boolean;
   /** Told when a catalog snapshot could not be written (the producer then keeps the last one). */
@@ -127,7 +132,7 @@ export function createBatchPorts(options: {
     sql,
     ...staging,
     tagApplied: options.tagApplied === false ? async () => {} : staging.tagApplied,
-    sendToDlq: dlqSender(options.sqs, options.dlqUrl),
+    sendToDlq: options.dlqUrl ? dlqSender(options.sqs, options.dlqUrl) : () => Promise.reject(new Error('replay never sends to the DLQ')),
     forgetTable(name) {
       tables.delete(name);
     },
@@ -171,7 +176,7 @@ export async function connectFromSettings(settings: BatchSettings, secrets?: Sec
 }
 
 /** The ports of a Lambda container from its environment (config, clients, database). */
-export async function batchPortsFromEnv(env: NodeJS.ProcessEnv, who: string, clients: { s3: S3Client; sqs: SQSClient }): Promise<BatchPorts> {
+export async function batchPortsFromEnv(env: NodeJS.ProcessEnv, who: 'consumer' | 'replay', clients: { s3: S3Client; sqs: SQSClient }): Promise<BatchPorts> {
   const settings = batchSettingsFromEnv(env, who);
   const sql = await connectFromSettings(settings);
   // Before the first batch registers its file: on a fresh database the ledger must exist first.

@@ -1,0 +1,253 @@
+import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import type postgres from 'postgres';
+import { fileReceipts, type FileReceipt } from '../shared/ledger/files.ts';
+import { csvOf, gzipOf, ndjsonOf, parquetOf, type Row } from '../test/helpers/producer-files.ts';
+import { functionPool, type LogLine } from './lambda.ts';
+import type { RehearsalStack } from './stack.ts';
+
+/** The table every scenario writes to, with a trigger that lets one scenario fail replay for good. */
+export const SCHEMA = `
+CREATE TABLE public.items (id int PRIMARY KEY, name text NOT NULL, qty int NOT NULL CHECK (qty >= 0), seq int NOT NULL);
+CREATE FUNCTION public.rehearsal_park() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.name = 'PARK-ME' THEN
+    -- The consumer sees a data error (the batch goes to the DLQ); replay a transient one, every time.
+    IF current_setting('application_name') = 'landfall-replay' THEN
+      RAISE EXCEPTION 'rehearsal: replay keeps failing' USING ERRCODE = '40001';
+    END IF;
+    RAISE EXCEPTION 'rehearsal: a batch for replay' USING ERRCODE = '23514';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER rehearsal_park BEFORE INSERT OR UPDATE ON public.items FOR EACH ROW EXECUTE FUNCTION public.rehearsal_park();
+`;
+
+export const TABLE_CONFIG = { tables: [{ table: 'public.items', prefix: 'items/', conflictKey: ['id'], version: 'seq', partitions: 2 }] };
+
+/** Row values that must never appear in a log line. */
+export const SECRET_MARK = 'ROWVALUE-SECRET';
+
+export interface ScenarioResult {
+  name: string;
+  ok: boolean;
+  problems: string[];
+}
+
+type Item = { id: number; name: string; qty: number; seq: number };
+
+/** The oracle: DESIGN.md rule 1 over the rows applied, in drop order (greatest seq wins, ties the later arrival). */
+class Oracle {
+  readonly rows = new Map<number, Item>();
+  apply(items: readonly Item[]) {
+    for (const item of items) {
+      const stored = this.rows.get(item.id);
+      if (!stored || stored.seq <= item.seq) this.rows.set(item.id, item);
+    }
+  }
+}
+
+const items = (from: number, to: number, seq: number, name = (i: number) => `item ${i}`): Item[] =>
+  Array.from({ length: to - from + 1 }, (_, k) => ({ id: from + k, name: name(from + k), qty: from + k, seq }));
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    // The ledger does not exist before the first function migrated it: not there yet.
+    const value = await probe().catch(() => undefined);
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+const receiptOf = (sql: postgres.Sql, key: string) => fileReceipts(sql, { key }).then((r) => r[0]);
+const addsUp = (r: FileReceipt) => r.read === r.rejected + r.collapsed + r.inserted + r.updated + r.unchanged + r.stale + r.deleted + r.quarantined;
+
+function expectCounts(problems: string[], receipt: FileReceipt, expected: Partial<FileReceipt>) {
+  if (!addsUp(receipt)) problems.push(`${receipt.file}: counts do not add up: ${JSON.stringify(receipt)}`);
+  for (const [k, v] of Object.entries(expected)) {
+    const actual = receipt[k as keyof FileReceipt];
+    if (actual !== v) problems.push(`${receipt.file}: ${k} is ${String(actual)}, expected ${String(v)}`);
+  }
+}
+
+async function completed(stack: RehearsalStack, sql: postgres.Sql, key: string): Promise<FileReceipt> {
+  return until(`${key} to complete`, 90_000, async () => {
+    const r = await receiptOf(sql, key);
+    return r?.status === 'complete' ? r : undefined;
+  });
+}
+
+async function queueDepth(stack: RehearsalStack, queueId: string): Promise<number> {
+  const { Attributes } = await stack.sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: stack.queueUrls[queueId], AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+  );
+  return Number(Attributes?.ApproximateNumberOfMessages ?? 0) + Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
+}
+
+const queueIdNamed = (stack: RehearsalStack, suffix: string) =>
+  Object.keys(stack.queueUrls).find((id) => (stack.assembly.resources[id]!.Properties!.QueueName as string).endsWith(suffix))!;
+
+/** The scenarios of issue 11, in order; each asserts its receipts and the table against the oracle. */
+export async function runScenarios(stack: RehearsalStack, sql: postgres.Sql, log: (line: string) => void): Promise<ScenarioResult[]> {
+  const oracle = new Oracle();
+  const results: ScenarioResult[] = [];
+  const scenario = async (name: string, body: (problems: string[]) => Promise<void>) => {
+    const problems: string[] = [];
+    const started = Date.now();
+    try {
+      await body(problems);
+      const table = await sql<Item[]>`SELECT id, name, qty, seq FROM public.items ORDER BY id`;
+      const expected = [...oracle.rows.values()].sort((a, b) => a.id - b.id);
+      if (JSON.stringify(table.map((r) => ({ ...r }))) !== JSON.stringify(expected)) {
+        const have = new Map(table.map((r) => [r.id, r]));
+        const wrong = expected.filter((e) => JSON.stringify({ ...have.get(e.id) }) !== JSON.stringify(e)).slice(0, 3);
+        problems.push(`table differs from the oracle: ${table.length} rows, expected ${expected.length}; first differences at ids ${wrong.map((w) => w.id).join(', ') || '(extra rows)'}`);
+      }
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
+    results.push({ name, ok: problems.length === 0, problems });
+    log(`  ${problems.length === 0 ? 'ok  ' : 'FAIL'} ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)${problems.map((p) => `\n       ${p}`).join('')}`);
+  };
+  const rowsOf = (list: Item[]): Row[] => list.map((i) => ({ ...i }));
+
+  let firstDrop = '';
+  await scenario('CSV drop', async (problems) => {
+    const rows = [...items(1, 30, 1), { id: 7, name: 'item 7 again', qty: 70, seq: 2 }];
+    const dropped = await stack.drop('items/s1-full.csv', csvOf(rowsOf(rows)));
+    firstDrop = dropped.body;
+    if (dropped.notified !== 1) problems.push(`the inbox notification reached ${dropped.notified} queues, expected 1`);
+    const r = await completed(stack, sql, 'items/s1-full.csv');
+    oracle.apply(rows);
+    expectCounts(problems, r, { read: 31, collapsed: 1, inserted: 30, rejected: 0 });
+  });
+
+  await scenario('NDJSON.gz drop', async (problems) => {
+    const rows = [...items(21, 40, 2, (i) => `item ${i} v2`), { id: 3, name: 'stale', qty: 3, seq: 0 }];
+    await stack.drop('items/s2-updates.ndjson.gz', gzipOf(ndjsonOf(rowsOf(rows))));
+    const r = await completed(stack, sql, 'items/s2-updates.ndjson.gz');
+    oracle.apply(rows);
+    expectCounts(problems, r, { read: 21, updated: 10, inserted: 10, stale: 1 });
+  });
+
+  await scenario('Parquet drop', async (problems) => {
+    const rows = items(41, 50, 1);
+    await stack.drop('items/s3-more.parquet', await parquetOf(rowsOf(rows)));
+    const r = await completed(stack, sql, 'items/s3-more.parquet');
+    oracle.apply(rows);
+    expectCounts(problems, r, { read: 10, inserted: 10 });
+  });
+
+  await scenario('duplicate notification', async (problems) => {
+    const before = await receiptOf(sql, 'items/s1-full.csv');
+    const resent = () => stack.logs.filter((l) => l.function === 'producer' && l.text.includes('its batch messages were sent again')).length;
+    const before_ = resent();
+    await stack.notifyAgain(firstDrop);
+    // The producer reads the manifest back and sends the same batch messages (same deduplication
+    // ids: SQS FIFO drops them within its 5-minute window; later, the ledger commits nothing new).
+    await until('the producer to handle the duplicate notification', 60_000, async () => resent() > before_);
+    await until('the batches queue to drain', 60_000, async () => (await queueDepth(stack, queueIdNamed(stack, 'batches.fifo'))) === 0);
+    const after = await receiptOf(sql, 'items/s1-full.csv');
+    const files = await fileReceipts(sql, { key: 'items/s1-full.csv' });
+    if (files.length !== 1) problems.push(`the file has ${files.length} ledger rows after a duplicate notification`);
+    if (JSON.stringify(before) !== JSON.stringify(after)) problems.push('the receipt changed after a duplicate notification');
+  });
+
+  await scenario('poison batch: producer → consumer → DLQ → replay → quarantine', async (problems) => {
+    const rows = items(100, 109, 1).map((i) => (i.id === 103 || i.id === 107 ? { ...i, qty: -1, name: `${SECRET_MARK}-${i.id}` } : i));
+    await stack.drop('items/s5-bad-rows.csv', csvOf(rowsOf(rows)));
+    const r = await completed(stack, sql, 'items/s5-bad-rows.csv');
+    oracle.apply(rows.filter((i) => i.qty >= 0));
+    expectCounts(problems, r, { read: 10, inserted: 8, quarantined: 2 });
+    const [row] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM landfall.quarantine WHERE file_key = 'items/s5-bad-rows.csv'`;
+    const n = row?.n ?? 0;
+    if (n !== 2) problems.push(`quarantine holds ${n} rows, expected 2`);
+  });
+
+  await scenario('a replay that keeps failing reaches the parking queue', async (problems) => {
+    const rows = [{ id: 201, name: 'PARK-ME', qty: 1, seq: 1 }];
+    await stack.drop('items/s6-park.csv', csvOf(rowsOf(rows)));
+    const parking = queueIdNamed(stack, 'parking.fifo');
+    await until('the batch to be parked', 120_000, async () => (await queueDepth(stack, parking)) > 0);
+    const failures = stack.logs.filter((l) => l.function === 'replay' && isErrorLine(l));
+    if (failures.length < 5) problems.push(`replay logged ${failures.length} error lines for 5 failed receives`);
+    const r = await receiptOf(sql, 'items/s6-park.csv');
+    if (!r || r.status === 'complete') problems.push(`the parked file's receipt says ${r?.status ?? 'nothing'}`);
+    // Leave the parking queue empty for the next mode's checks.
+    const got = await stack.sqs.send(new ReceiveMessageCommand({ QueueUrl: stack.queueUrls[parking], MaxNumberOfMessages: 10 }));
+    for (const m of got.Messages ?? []) await stack.sqs.send(new DeleteMessageCommand({ QueueUrl: stack.queueUrls[parking], ReceiptHandle: m.ReceiptHandle! }));
+  });
+
+  await scenario('a file deleted before the producer reads it is gone, not a failure', async (problems) => {
+    const gone = () => stack.logs.filter((l) => l.function === 'producer' && l.text.includes('no longer exists')).length;
+    const before = gone();
+    await stack.notifyVanished('items/s8-vanished.csv');
+    // S3 answers 404 (not 403) only because the role may list the inbox; the producer then drops the notification.
+    await until('the producer to see the file gone', 60_000, async () => gone() > before);
+    await until('the intake queue to drain', 60_000, async () => (await queueDepth(stack, queueIdNamed(stack, '-intake'))) === 0);
+    if (stack.logs.some((l) => l.function === 'producer' && isErrorLine(l))) problems.push('the producer logged an error for a vanished file');
+  });
+
+  await scenario('an unreadable file is moved aside', async (problems) => {
+    await stack.drop('items/s7-broken.parquet', Buffer.from('this is not a parquet file at all'));
+    const inbox = Object.values(stack.buckets).find((b) => b.includes('inbox'))!;
+    const moved = await until('the file to be moved aside', 60_000, async () => {
+      const list = await stack.s3.send(new ListObjectsV2Command({ Bucket: inbox, Prefix: 'rejected/' }));
+      return (list.Contents ?? []).find((o) => o.Key!.includes('s7-broken.parquet'));
+    });
+    const original = await stack.s3.send(new ListObjectsV2Command({ Bucket: inbox, Prefix: 'items/s7-broken.parquet' }));
+    if ((original.Contents ?? []).length > 0) problems.push('the unreadable file is still in the inbox');
+    if (!moved) problems.push('nothing under rejected/');
+  });
+
+  await scenario('a cold-start failure logs one structured line', async (problems) => {
+    const env = stack.environmentOf('replay', { LANDFALL_STAGING_BUCKET: undefined });
+    const lines: LogLine[] = [];
+    const pool = functionPool({ ...stack.functions.replay.spec, environment: env }, (l) => lines.push(l));
+    try {
+      const event = stack.consumerEvents[0];
+      if (!event) throw new Error('no batch reached the consumer to send again (an earlier scenario failed)');
+      const response = await pool.invoke(event);
+      if ((response?.batchItemFailures?.length ?? 0) !== event.Records.length) problems.push('the records did not fail');
+      const errors = lines.filter(isErrorLine);
+      if (errors.length !== event.Records.length) problems.push(`${errors.length} error lines for ${event.Records.length} failed records: ${lines.map((l) => l.text).join(' | ')}`);
+      if (!errors.every((l) => l.text.includes('LANDFALL_STAGING_BUCKET'))) problems.push('the error line does not name the missing variable');
+    } finally {
+      await pool.stop();
+    }
+  });
+
+  await scenario('a client that does not trust the certificate cannot connect', async (problems) => {
+    const env = stack.environmentOf('consumer', { NODE_EXTRA_CA_CERTS: undefined });
+    const lines: LogLine[] = [];
+    const pool = functionPool({ ...stack.functions.consumer.spec, environment: { ...env, NODE_EXTRA_CA_CERTS: stack.certs.otherCaFile } }, (l) => lines.push(l));
+    const refused = stack.proxy?.refusals.length ?? 0;
+    try {
+      const event = stack.consumerEvents[0];
+      if (!event) throw new Error('no batch reached the consumer to send again (an earlier scenario failed)');
+      const response = await pool.invoke(event);
+      if ((response?.batchItemFailures?.length ?? 0) === 0) problems.push('the consumer connected although it cannot verify the server certificate');
+      if (!lines.some((l) => isErrorLine(l) && /certificate/i.test(l.text))) problems.push(`no error line names the certificate: ${lines.map((l) => l.text).join(' | ').slice(0, 400)}`);
+      // The proxy saw the client give up during the handshake; those refusals are this check's.
+      if (stack.proxy) {
+        if (stack.proxy.refusals.length === refused) problems.push('the database proxy saw no refused handshake');
+        stack.proxy.refusals.splice(refused);
+      }
+    } finally {
+      await pool.stop();
+    }
+  });
+
+  return results;
+}
+
+export function isErrorLine(line: LogLine): boolean {
+  try {
+    const json = JSON.parse(line.text) as { level?: string };
+    return json.level === 'ERROR';
+  } catch {
+    return false;
+  }
+}
