@@ -34,7 +34,11 @@ describe('environment contract', () => {
     t.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
-          Match.objectLike({ Sid: 'ReadManifests', Action: 's3:GetObject', Resource: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith(['/manifests/*'])]) }) }),
+          Match.objectLike({
+            Sid: 'ReadCatalogSnapshotsAndManifests',
+            Action: 's3:GetObject',
+            Resource: Match.arrayWith([Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith(['/manifests/*'])]) })]),
+          }),
         ]),
       },
     });
