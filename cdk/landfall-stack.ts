@@ -231,7 +231,6 @@ export class LandfallStack extends Stack {
         sid: 'TellMissingFromForbidden',
         actions: ['s3:ListBucket'],
         resources: [this.inbox.bucketArn],
-        conditions: { StringLike: { 's3:prefix': config.tables.map((t) => `${t.prefix}*`) } },
       }),
     );
     // Staging: batches and manifests written (and deleted again when the file turns out
@@ -262,7 +261,6 @@ export class LandfallStack extends Stack {
           sid: 'TellMissingFromForbiddenInStaging',
           actions: ['s3:ListBucket'],
           resources: [this.staging.bucketArn],
-          conditions: { StringLike: { 's3:prefix': [`${StagingLayout.catalogPrefix}*`, `${StagingLayout.manifestsPrefix}*`] } },
         }),
       );
     });

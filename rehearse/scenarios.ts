@@ -1,9 +1,10 @@
 import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import type { SQSEvent } from 'aws-lambda';
 import type postgres from 'postgres';
 import { fileReceipts, type FileReceipt } from '../shared/ledger/files.ts';
 import { csvOf, gzipOf, ndjsonOf, parquetOf, type Row } from '../test/helpers/producer-files.ts';
-import { functionPool, type LogLine } from './lambda.ts';
+import { type FunctionPool, functionPool, type LogLine } from './lambda.ts';
 import type { RehearsalStack } from './stack.ts';
 
 /** The table every scenario writes to, with a trigger that lets one scenario fail replay for good. */
@@ -63,6 +64,21 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
 
 const receiptOf = (sql: postgres.Sql, key: string) => fileReceipts(sql, { key }).then((r) => r[0]);
 const addsUp = (r: FileReceipt) => r.read === r.rejected + r.collapsed + r.inserted + r.updated + r.unchanged + r.stale + r.deleted + r.quarantined;
+
+/**
+ * How many records of an invocation failed: those it reported back, or all of them when the
+ * invocation itself failed (Powertools throws when every record failed, so Lambda's Errors
+ * metric sees it; SQS then returns every record to the queue).
+ */
+async function failedRecords(pool: FunctionPool, event: SQSEvent): Promise<number> {
+  try {
+    const response = await pool.invoke(event);
+    return response?.batchItemFailures?.length ?? 0;
+  } catch (error) {
+    if (/All records failed processing/.test((error as Error).message)) return event.Records.length;
+    throw error;
+  }
+}
 
 function expectCounts(problems: string[], receipt: FileReceipt, expected: Partial<FileReceipt>) {
   if (!addsUp(receipt)) problems.push(`${receipt.file}: counts do not add up: ${JSON.stringify(receipt)}`);
@@ -203,19 +219,25 @@ export async function runScenarios(stack: RehearsalStack, sql: postgres.Sql, log
   });
 
   await scenario('a cold-start failure logs one structured line', async (problems) => {
-    const env = stack.environmentOf('replay', { LANDFALL_STAGING_BUCKET: undefined });
-    const lines: LogLine[] = [];
-    const pool = functionPool({ ...stack.functions.replay.spec, environment: env }, (l) => lines.push(l));
-    try {
-      const event = stack.consumerEvents[0];
-      if (!event) throw new Error('no batch reached the consumer to send again (an earlier scenario failed)');
-      const response = await pool.invoke(event);
-      if ((response?.batchItemFailures?.length ?? 0) !== event.Records.length) problems.push('the records did not fail');
-      const errors = lines.filter(isErrorLine);
-      if (errors.length !== event.Records.length) problems.push(`${errors.length} error lines for ${event.Records.length} failed records: ${lines.map((l) => l.text).join(' | ')}`);
-      if (!errors.every((l) => l.text.includes('LANDFALL_STAGING_BUCKET'))) problems.push('the error line does not name the missing variable');
-    } finally {
-      await pool.stop();
+    // The replay and the producer, each without a variable of its contract: every record fails,
+    // each with one structured line naming the variable, and each counts a failed record.
+    for (const kind of ['replay', 'producer'] as const) {
+      const env = stack.environmentOf(kind, { LANDFALL_STAGING_BUCKET: undefined });
+      const lines: LogLine[] = [];
+      const pool = functionPool({ ...stack.functions[kind].spec, environment: env }, (l) => lines.push(l));
+      try {
+        // Any SQS event will do: the cold start fails before a record is read.
+        const event = stack.consumerEvents[0];
+        if (!event) throw new Error('no batch reached the consumer to send again (an earlier scenario failed)');
+        if ((await failedRecords(pool, event)) !== event.Records.length) problems.push(`${kind}: the records did not fail`);
+        const errors = lines.filter(isErrorLine).filter((l) => !/All records failed processing/.test(l.text));
+        if (errors.length !== event.Records.length) problems.push(`${kind}: ${errors.length} error lines for ${event.Records.length} failed records: ${lines.map((l) => l.text).join(' | ')}`);
+        if (!errors.every((l) => l.text.includes('LANDFALL_STAGING_BUCKET'))) problems.push(`${kind}: the error line does not name the missing variable`);
+      } finally {
+        await pool.stop();
+        // Its metrics and log lines are checked with the stack's (the failed-record alarms).
+        stack.logs.push(...lines);
+      }
     }
   });
 
@@ -227,8 +249,7 @@ export async function runScenarios(stack: RehearsalStack, sql: postgres.Sql, log
     try {
       const event = stack.consumerEvents[0];
       if (!event) throw new Error('no batch reached the consumer to send again (an earlier scenario failed)');
-      const response = await pool.invoke(event);
-      if ((response?.batchItemFailures?.length ?? 0) === 0) problems.push('the consumer connected although it cannot verify the server certificate');
+      if ((await failedRecords(pool, event)) === 0) problems.push('the consumer connected although it cannot verify the server certificate');
       if (!lines.some((l) => isErrorLine(l) && /certificate/i.test(l.text))) problems.push(`no error line names the certificate: ${lines.map((l) => l.text).join(' | ').slice(0, 400)}`);
       // The proxy saw the client give up during the handshake; those refusals are this check's.
       if (stack.proxy) {
@@ -237,6 +258,7 @@ export async function runScenarios(stack: RehearsalStack, sql: postgres.Sql, log
       }
     } finally {
       await pool.stop();
+      stack.logs.push(...lines);
     }
   });
 

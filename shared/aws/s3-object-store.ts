@@ -7,6 +7,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { etagOf, versionIdOf } from '../batch.ts';
 import type { ObjectRef, ObjectStore, RandomAccessObject } from '../producer/ports.ts';
 
 function isGone(error: unknown): boolean {
@@ -151,7 +152,10 @@ export function s3ObjectStore(s3: S3Client, options: S3StoreOptions = {}): Objec
         if (isGone(error)) return;
         throw error;
       }
-      const current = ref.versionId ? head.VersionId === ref.versionId : head.ETag?.replace(/^"|"$/g, '') === ref.etag;
+      // By version where both sides have one; an answer without one (an unversioned bucket, an
+      // emulator without versioning) can only be matched by its ETag.
+      const headVersion = versionIdOf(head.VersionId);
+      const current = ref.versionId && headVersion ? headVersion === ref.versionId : etagOf(head.ETag) === ref.etag;
       if (!current) return;
       try {
         await s3.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: ref.key, IfMatch: `"${ref.etag}"` }));

@@ -94,9 +94,13 @@ describe('least privilege (finding 4)', () => {
     expect(statementsOf('producer').flatMap(actions)).not.toContain('s3:DeleteObjectVersion');
   });
 
-  it('the producer may list the inbox only under the table prefixes', () => {
-    const list = statementsOf('producer').find((st) => actions(st).includes('s3:ListBucket'));
-    expect(list?.Condition).toEqual({ StringLike: { 's3:prefix': testConfig.tables.map((t) => `${t.prefix}*`) } });
+  // S3 decides 404 or 403 for a missing key by s3:ListBucket on the bucket, with no s3:prefix in
+  // that check, so a prefix-limited grant would turn a vanished file into a 403 (the deploy
+  // rehearsal denies exactly that). The grant is ListBucket alone, on the bucket only.
+  it('the producer may list the inbox, with no prefix condition that the 404 check could not meet', () => {
+    const list = statementsOf('producer').find((st) => actions(st).includes('s3:ListBucket') && JSON.stringify(st.Resource).includes(bucketId(true)));
+    expect(list?.Action).toBe('s3:ListBucket');
+    expect(list?.Condition).toBeUndefined();
   });
 
   it('the producer writes staging only under batches/ and manifests/', () => {
