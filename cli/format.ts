@@ -1,4 +1,5 @@
 import { type BatchCounts, countsAddUp } from '../shared/batch.ts';
+import type { BlockedTable } from '../shared/ledger/blocked-tables.ts';
 import type { BatchReceipt, FileReceipt } from '../shared/ledger/files.ts';
 import { fixForUnreadable } from '../shared/producer/errors.ts';
 import type { QuarantinedRow } from '../shared/quarantine-retry.ts';
@@ -53,6 +54,7 @@ export function batchAddsUp(b: BatchReceipt): boolean | null {
 function balanceCell(r: FileReceipt): string {
   const { missing, addsUp } = fileBalance(r);
   if (r.status === 'moved-aside') return 'not read: landfall status FILE';
+  if (r.status === 'blocked') return 'waits for its table: landfall status FILE';
   if (addsUp === null) return '-';
   if (addsUp) return 'yes';
   return missing > 0 ? `NO: ${plural(missing, 'row')} missing` : `NO: ${plural(-missing, 'row')} too many`;
@@ -69,17 +71,34 @@ const countCells = (r: FileReceipt) => [r.read, r.rejected, ...ACCOUNTED.map((c)
  * FILE           TABLE   STATUS    BATCHES  READ  REJECTED  COLLAPSED  INSERTED ...  ADDS UP
  * test/a.csv     orders  complete      1/1  1,000        0          0       994 ...  yes
  */
-export function formatStatusTable(receipts: readonly FileReceipt[]): string {
-  if (receipts.length === 0) return 'No files yet: drop one into the inbox (landfall drop FILE --table T).\n';
+export function formatStatusTable(receipts: readonly FileReceipt[], blocked: readonly BlockedTable[] = []): string {
+  const tables = formatBlockedTables(blocked);
+  if (receipts.length === 0) return `${tables}No files yet: drop one into the inbox (landfall drop FILE --table T).\n`;
   const rows = [['FILE', 'TABLE', 'STATUS', 'BATCHES', ...COUNT_HEADERS, 'ADDS UP']];
   for (const r of receipts) rows.push([r.file, r.table || '(none)', r.status, `${r.batchesApplied}/${r.batches}`, ...countCells(r), balanceCell(r)]);
   const right = new Set(Array.from({ length: COUNT_HEADERS.length + 1 }, (_, i) => i + 3));
-  return `${alignedTable(rows, right)}\n\n${statusSummary(receipts)}`;
+  return `${tables}${alignedTable(rows, right)}\n\n${statusSummary(receipts)}`;
+}
+
+/**
+ * Tables the consumer refused, with the reason and the fix, before the files: their batches
+ * are retried (then the DLQ and replay) until the table is fixed, and applied then.
+ */
+export function formatBlockedTables(blocked: readonly BlockedTable[]): string {
+  if (blocked.length === 0) return '';
+  const lines = [`${plural(blocked.length, 'table is', 'tables are')} BLOCKED: the consumer refuses ${blocked.length === 1 ? 'it' : 'them'}; ${blocked.length === 1 ? 'its' : 'their'} batches wait (retried, then replayed) and apply once fixed:`];
+  for (const b of blocked) {
+    lines.push(`  ${b.table}: ${oneLine(b.reason)} (since ${b.firstSeen}, ${plural(b.attempts, 'refusal')}, last ${b.lastSeen})`);
+    if (b.fix) lines.push(`    fix: ${oneLine(b.fix)}`);
+  }
+  lines.push('After the fix: redelivered batches apply by themselves; landfall replay BATCH re-runs one that reached the DLQ or the parking queue.');
+  return `${lines.join('\n')}\n\n`;
 }
 
 function statusSummary(receipts: readonly FileReceipt[]): string {
   const by = (status: string) => receipts.filter((r) => r.status === status).length;
-  const lines = [`${plural(receipts.length, 'file')}: ${n(by('complete'))} complete, ${n(by('pending'))} pending, ${n(by('replaying'))} replaying, ${n(by('moved-aside'))} moved aside`];
+  const lines = [`${plural(receipts.length, 'file')}: ${n(by('complete'))} complete, ${n(by('pending'))} pending, ${n(by('replaying'))} replaying, ${n(by('blocked'))} blocked, ${n(by('moved-aside'))} moved aside`];
+  for (const r of receipts.filter((f) => f.status === 'blocked')) lines.push(`  blocked: ${r.file}: table ${r.table} refused: ${oneLine(r.reason ?? '-')}`);
   for (const r of receipts.filter((f) => f.status === 'moved-aside')) lines.push(`  moved aside: ${r.file}: ${r.reason ?? 'unreadable'}; now at ${r.movedTo ?? '-'}`);
   if (by('moved-aside')) lines.push('Moved-aside files: landfall status FILE gives the fix; landfall forget FILE clears one from this list.');
   const unbalanced = receipts.filter((r) => fileBalance(r).addsUp === false);
@@ -122,6 +141,7 @@ export function formatFileDetail(r: FileReceipt, batches: readonly BatchReceipt[
     ['File id', r.fileId],
     ['Table', r.table],
     ['Status', `${r.status}, ${n(r.batchesApplied)} of ${plural(r.batches, 'batch', 'batches')} applied`],
+    ...(r.status === 'blocked' ? [['Reason', `the consumer refuses the table: ${oneLine(r.reason ?? '-')}`], ['Fix', oneLine(r.fix ?? 'landfall doctor --config F')]] : []),
     ['Registered', r.registeredAt],
     ['Accounting', `read ${n(r.read)} = ${sum}: ${verdict}`],
   ]);

@@ -6,11 +6,14 @@ import { quoteIdent } from './identifiers.ts';
 export class TableConfigError extends Error {
   override name = 'TableConfigError';
   readonly table: string;
+  /** What is wrong, without the table name and the fix. */
+  readonly reason: string;
   /** The statement or command that fixes it, when there is one. */
   readonly fix: string | null;
   constructor(table: string, message: string, fix: string | null = null) {
     super(`table "${table}": ${message}${fix ? `\n  fix: ${fix}` : ''}`);
     this.table = table;
+    this.reason = message;
     this.fix = fix;
   }
 }

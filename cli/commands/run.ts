@@ -22,6 +22,7 @@ export interface RunOptions extends GlobalOptions {
 export function describeReceipt(r: RunReceipt): string {
   if (r.alreadyLoaded) return `${r.file}: already loaded on ${r.alreadyLoaded.on} (as ${r.alreadyLoaded.as}), nothing to do`;
   if (r.status === 'moved-aside') return `${r.file}: moved aside, ${r.reason}; now at ${r.movedTo}; fix: ${r.fix}`;
+  if (r.status === 'blocked') return `${r.file}: blocked, the consumer refuses table ${r.table}: ${r.reason}; fix: ${r.fix ?? 'landfall doctor'}`;
   if (r.status === 'timed-out') return `${r.file}: not complete in time (${r.batchesApplied}/${r.batches} batches applied)`;
   const parts = [`read ${r.read}`, `rejected ${r.rejected}`, `collapsed ${r.collapsed}`, `inserted ${r.inserted}`, `updated ${r.updated}`, `unchanged ${r.unchanged}`, `stale ${r.stale}`, `deleted ${r.deleted}`, `quarantined ${r.quarantined}`];
   return `${r.file} → ${r.table}: ${r.status}, ${r.batches} ${r.batches === 1 ? 'batch' : 'batches'}; ${parts.join(', ')}${r.addsUp ? '' : '  (DOES NOT ADD UP)'}`;
@@ -97,6 +98,10 @@ export async function runCommand(files: string[], options: RunOptions, io: CliIo
       }
     }
     progress.stop();
+    if (receipts.some((r) => r.status === 'blocked')) {
+      io.stderr.write('landfall: a table was refused while the files were loading (blocked); its batches apply once it is fixed\n');
+      return 2;
+    }
     if (receipts.some((r) => r.status === 'timed-out')) {
       const detail = stack.errors.at(-1);
       io.stderr.write(`landfall: not every file completed in time${detail ? `; last error: ${detail}` : ''}\n`);

@@ -1,9 +1,10 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { SQSRecord } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { createS3Client, createSqsClient } from '../../shared/aws/clients.ts';
 import { coldStart } from '../../shared/cold-start.ts';
 import { parseQueueMessage } from '../../shared/batch-message.ts';
-import { consumeBatch, registerNotice } from '../../shared/consumer/consume-batch.ts';
+import { consumeBatch, prepareConfiguredTables, registerNotice, type TablePreparation } from '../../shared/consumer/consume-batch.ts';
+import { isPrepareTablesEvent, type PrepareTablesEvent } from '../../shared/deploy-event.ts';
 import { type BatchHandlerOptions, createFunctionMetrics, recordOutcome } from '../../shared/consumer/observability.ts';
 import { fifoQueueHandler } from '../../shared/consumer/fifo-handler.ts';
 import { batchPortsFromEnv } from '../../shared/consumer/runtime.ts';
@@ -41,7 +42,28 @@ export function createConsumerHandler(options: BatchHandlerOptions) {
     }
   };
 
-  return fifoQueueHandler(logger, metrics, processRecord);
+  const onQueue = fifoQueueHandler(logger, metrics, processRecord);
+  // The stack's deploy step: every table's catalog snapshot written (or the table recorded as
+  // blocked) before the first file. Answers, never throws: a deploy must not fail on a table
+  // that does not exist yet or a role `landfall grant-role` has not created yet.
+  const onDeploy = async (context: Context): Promise<{ tables: TablePreparation[] } | { error: string }> => {
+    logger.addContext(context);
+    let tables: TablePreparation[];
+    try {
+      tables = await prepareConfiguredTables(await portsOnce());
+    } catch (error) {
+      logger.warn('deploy step: the database cannot be reached yet; the first batch reads the catalogs', { error: (error as Error).message });
+      return { error: (error as Error).message };
+    }
+    for (const t of tables) {
+      if (t.ready) logger.info('deploy step: catalog snapshot written', { table: t.table });
+      else if (t.blocked) logger.warn('deploy step: table refused, recorded as blocked', { table: t.table, code: t.blocked.code, reason: t.blocked.reason, fix: t.blocked.fix });
+      else logger.warn('deploy step: table not prepared', { table: t.table, error: t.error });
+    }
+    return { tables };
+  };
+  return (event: SQSEvent | typeof PrepareTablesEvent, context: Context): Promise<SQSBatchResponse | Awaited<ReturnType<typeof onDeploy>>> =>
+    isPrepareTablesEvent(event) ? onDeploy(context) : onQueue(event, context);
 }
 
 export const handler = createConsumerHandler({

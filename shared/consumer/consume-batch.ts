@@ -1,10 +1,13 @@
 import type { BatchCounts, BatchData } from '../batch.ts';
-import type { BatchMessage, FileManifest, FileNotice } from '../batch-message.ts';
+import { type BatchMessage, type FileManifest, type FileNotice, FileStatus } from '../batch-message.ts';
 import { classifyPgError, ErrorClass } from '../classify-pg-error.ts';
 import type { Sql } from '../db.ts';
 import { applyBatch, claimBatch, storedCounts } from '../apply-batch.ts';
 import { planColumnAdditions } from '../evolve-plan.ts';
 import { addColumns } from '../evolve-table.ts';
+import { TableNotFoundError } from '../catalog.ts';
+import { TableConfigError } from '../conflict-key.ts';
+import { CATALOG_REFUSALS, clearBlockedTable, recordBlockedTable, type TableRefusal } from '../ledger/blocked-tables.ts';
 import { isFileRegistered, markBatchPoisoned, registerFile } from '../ledger/files.ts';
 import { quarantineRows } from '../quarantine.ts';
 import { replayBatch } from '../replay-batch.ts';
@@ -15,6 +18,8 @@ import type { PoisonEnvelope } from './dlq-envelope.ts';
 /** What the consumer and replay need from the outside, injected (tests hand in emulator clients). */
 export interface BatchPorts {
   sql: Sql;
+  /** The configured tables (as the config names them), for `prepareConfiguredTables`. */
+  tableNames?: readonly string[];
   /** The prepared table (catalog checked), cached per container. */
   table(name: string): Promise<TargetTable>;
   /** Drops the cached catalog of a table, so the next `table()` reads it again. */
@@ -46,12 +51,102 @@ function errorFields(error: unknown) {
 async function ensureFileRegistered(ports: BatchPorts, message: BatchMessage, known: Set<string>) {
   if (known.has(message.fileId) || message.batchCount === null) return;
   // The table's preparation migrates the ledger first: on a fresh database (a first deployment)
-  // the file is registered in a ledger that exists.
-  await ports.table(message.table);
+  // the file is registered in a ledger that exists. A refused table still has its file
+  // registered, so `status` shows the file blocked (the batch then fails on the refusal).
+  await ports.table(message.table).catch((error: unknown) => {
+    if (!tableRefusalOf(error)) throw error;
+  });
   if (!(await isFileRegistered(ports.sql, message.fileId))) {
     await registerFile(ports.sql, await ports.readManifest(message.manifestKey), message.manifestKey);
   }
   known.add(message.fileId);
+}
+
+/**
+ * Why a failure is the table's, not the batch's: the table is missing, its unique index or a
+ * configured column does not fit the config, or the statement failed on the schema or a
+ * privilege (SQLSTATE class `config`). Null for anything else (data, transient).
+ */
+export function tableRefusalOf(error: unknown): TableRefusal | null {
+  if (error instanceof TableConfigError) return { code: 'table-config', reason: error.reason, fix: error.fix };
+  if (error instanceof TableNotFoundError) {
+    return { code: 'table-missing', reason: error.message, fix: 'create the table (landfall doctor --config F checks it), then, in AWS, landfall grant-role --config F as the database admin' };
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || code.length !== 5 || classifyPgError(error) !== ErrorClass.config) return null;
+  const fix =
+    code === '42501'
+      ? 'landfall grant-role --config F (as the database admin) grants the Landfall role what it needs on the configured tables'
+      : 'landfall doctor --config F checks the table against the config and names the fix';
+  return { code: `sqlstate ${code}`, reason: (error as Error).message, fix };
+}
+
+/** When each table was last cleared of a blocked state, per connection: one DELETE a minute at most while batches apply. */
+const clearedAt = new WeakMap<Sql, Map<string, number>>();
+const CLEAR_EVERY_MS = 60_000;
+
+/** A batch of the table applied: a blocked state recorded for it (by any container) is over. */
+async function tableApplied(ports: BatchPorts, table: string): Promise<void> {
+  let cleared = clearedAt.get(ports.sql);
+  if (!cleared) clearedAt.set(ports.sql, (cleared = new Map()));
+  if (Date.now() - (cleared.get(table) ?? 0) < CLEAR_EVERY_MS) return;
+  await clearBlockedTable(ports.sql, table);
+  cleared.set(table, Date.now());
+}
+
+/**
+ * The table refused the batch: recorded as blocked (reason and fix) so `status` says so, and the
+ * cached catalog dropped so the fix is seen on the next delivery. The caller rethrows: the record
+ * fails and SQS redelivers it (then the DLQ and replay), so nothing is lost while it waits.
+ */
+async function tableRefused(ports: BatchPorts, message: BatchMessage, refusal: TableRefusal): Promise<void> {
+  ports.forgetTable(message.table);
+  clearedAt.get(ports.sql)?.delete(message.table);
+  await recordBlockedTable(ports.sql, message.table, refusal).catch(() => {});
+  // A message sent while its file was read does not register the file, and the refused head of
+  // a FIFO group holds back the later ones that would: once the producer has finished the file
+  // (the manifest is final), this one registers it, so `status` shows the file blocked.
+  if (message.batchCount === null) {
+    const manifest = await ports.readManifest(message.manifestKey).catch(() => null);
+    if (manifest?.status === FileStatus.produced && !(await isFileRegistered(ports.sql, message.fileId))) {
+      await registerFile(ports.sql, manifest, message.manifestKey).catch(() => {});
+    }
+  }
+}
+
+/** What the deploy step (or the local stack's start-up) found for one table. */
+export interface TablePreparation {
+  table: string;
+  /** Prepared: its catalog snapshot was written to staging. */
+  ready: boolean;
+  /** Refused: recorded as blocked with the reason and the fix. */
+  blocked: TableRefusal | null;
+  /** Neither: the database could not be asked (no login yet, say); the first batch tries again. */
+  error: string | null;
+}
+
+/**
+ * Reads every configured table's catalog afresh: a table that fits is prepared, so its catalog
+ * snapshot is in staging before the first file (the producer then partitions by the canonical
+ * key and refuses a header that does not fit, from the first file on), and a blocked state its
+ * catalog decided is cleared; a refused one is recorded as blocked. Never throws: the deploy
+ * step runs before `landfall grant-role` on a new database, and must not fail the deploy.
+ */
+export async function prepareConfiguredTables(ports: BatchPorts): Promise<TablePreparation[]> {
+  const results: TablePreparation[] = [];
+  for (const table of ports.tableNames ?? []) {
+    ports.forgetTable(table);
+    try {
+      await ports.table(table);
+      await clearBlockedTable(ports.sql, table, CATALOG_REFUSALS);
+      results.push({ table, ready: true, blocked: null, error: null });
+    } catch (error) {
+      const refusal = tableRefusalOf(error);
+      if (refusal) await recordBlockedTable(ports.sql, table, refusal).catch(() => {});
+      results.push({ table, ready: false, blocked: refusal, error: refusal ? null : ((error as Error).message ?? String(error)) });
+    }
+  }
+  return results;
 }
 
 /** A file without batches (moved aside, or nothing to apply): registered from its manifest. */
@@ -118,9 +213,15 @@ export async function consumeBatch(ports: BatchPorts, message: BatchMessage, att
   try {
     const result = await withFreshCatalog(ports, batch, (target) => applyBatch(ports.sql, target, batch));
     await ports.tagApplied(message.stagingKey);
+    await tableApplied(ports, batch.table);
     return { outcome: result.status, counts: result.counts };
   } catch (error) {
     if (error instanceof BatchShapeError) return { outcome: 'applied', counts: await quarantineWholeBatch(ports, batch, error) };
+    const refusal = tableRefusalOf(error);
+    if (refusal) {
+      await tableRefused(ports, message, refusal);
+      throw error;
+    }
     if (classifyPgError(error) !== ErrorClass.batchPoison) throw error;
     const fields = errorFields(error);
     await markBatchPoisoned(ports.sql, message, `${fields.sqlstate ?? ''} ${fields.message}`.trim());
@@ -140,9 +241,12 @@ export async function replayBatchMessage(ports: BatchPorts, message: BatchMessag
   try {
     const result = await withFreshCatalog(ports, batch, (target) => replayBatch(ports.sql, target, batch));
     await ports.tagApplied(message.stagingKey);
+    await tableApplied(ports, batch.table);
     return { outcome: result.status === 'applied' ? 'replayed' : 'already-applied', counts: result.counts };
   } catch (error) {
     if (error instanceof BatchShapeError) return { outcome: 'replayed', counts: await quarantineWholeBatch(ports, batch, error) };
+    const refusal = tableRefusalOf(error);
+    if (refusal) await tableRefused(ports, message, refusal);
     throw error;
   }
 }

@@ -130,6 +130,7 @@ export function createBatchPorts(options: {
   const maxAge = options.catalogMaxAgeMs ?? 5 * 60_000;
   return {
     sql,
+    tableNames: config.tables.map((t) => t.table),
     ...staging,
     tagApplied: options.tagApplied === false ? async () => {} : staging.tagApplied,
     sendToDlq: options.dlqUrl ? dlqSender(options.sqs, options.dlqUrl) : () => Promise.reject(new Error('replay never sends to the DLQ')),

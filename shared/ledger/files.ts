@@ -62,6 +62,8 @@ export const FileState = {
   replaying: 'replaying',
   /** Not read at all: moved to the inbox's rejected/ prefix with a reason. */
   movedAside: 'moved-aside',
+  /** Not complete, and its table is refused by the consumer (landfall.blocked_tables): the reason and the fix. */
+  blocked: 'blocked',
 } as const;
 export type FileState = (typeof FileState)[keyof typeof FileState];
 
@@ -81,6 +83,8 @@ export interface FileReceipt extends BatchCounts {
   reasonCode: string | null;
   /** Where a moved-aside file is now (`s3://…/rejected/…`). */
   movedTo: string | null;
+  /** What fixes a blocked file's table (only on a `blocked` receipt). */
+  fix?: string;
 }
 
 export interface BatchReceipt extends BatchCounts {
@@ -96,10 +100,11 @@ export interface BatchReceipt extends BatchCounts {
 
 /** Receipts of files: all, or those with the given ids or inbox key. */
 export async function fileReceipts(sql: Sql, filter: { fileIds?: string[]; key?: string; etag?: string } = {}): Promise<FileReceipt[]> {
-  const rows = await sql<FileReceipt[]>`
+  const rows = await sql<(FileReceipt & { blockedCode: string | null; blockedReason: string | null; blockedFix: string | null })[]>`
     SELECT f.key AS file, f.bucket, f.file_id AS "fileId", f.table_name AS table,
            CASE WHEN f.outcome = 'moved-aside' THEN 'moved-aside'
                 WHEN count(b.*) FILTER (WHERE b.status = 'applied') >= f.batch_count THEN 'complete'
+                WHEN bt.table_name IS NOT NULL THEN 'blocked'
                 WHEN count(b.*) FILTER (WHERE b.status = 'poisoned') > 0 THEN 'replaying'
                 ELSE 'pending' END AS status,
            f.batch_count AS batches,
@@ -111,15 +116,20 @@ export async function fileReceipts(sql: Sql, filter: { fileIds?: string[]; key?:
            coalesce(sum(b.quarantined), 0)::int AS quarantined,
            to_char(f.registered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS "registeredAt",
            f.reason || coalesce(' (line ' || f.reason_line || coalesce(', field ' || f.reason_field, '') || ')', '') AS reason,
-           f.reason_code AS "reasonCode", f.moved_to AS "movedTo"
+           f.reason_code AS "reasonCode", f.moved_to AS "movedTo",
+           bt.code AS "blockedCode", bt.reason AS "blockedReason", bt.fix AS "blockedFix"
     FROM landfall.files f
     LEFT JOIN landfall.batches b ON b.file_id = f.file_id
+    LEFT JOIN landfall.blocked_tables bt ON bt.table_name = f.table_name AND f.outcome <> 'moved-aside'
     WHERE (${filter.fileIds ?? null}::text[] IS NULL OR f.file_id = ANY(${filter.fileIds ?? null}::text[]))
       AND (${filter.key ?? null}::text IS NULL OR f.key = ${filter.key ?? null}::text)
       AND (${filter.etag ?? null}::text IS NULL OR f.etag = ${filter.etag ?? null}::text)
-    GROUP BY f.file_id
+    GROUP BY f.file_id, bt.table_name
     ORDER BY f.registered_at, f.key`;
-  return rows.map((r) => ({ ...r }));
+  // A blocked file's reason and fix are its table's.
+  return rows.map(({ blockedCode, blockedReason, blockedFix, ...r }) =>
+    r.status === FileState.blocked ? { ...r, reason: blockedReason, reasonCode: blockedCode, ...(blockedFix ? { fix: blockedFix } : {}) } : { ...r },
+  );
 }
 
 export async function batchReceipts(sql: Sql, fileId: string): Promise<BatchReceipt[]> {

@@ -128,4 +128,22 @@ export const migrations: { name: string; up: (tx: TxSql) => Promise<unknown> }[]
         CREATE INDEX quarantine_seen_idx ON landfall.quarantine (first_seen, id);
       `),
   },
+  {
+    // A table the consumer or replay refused (missing, no unique index on the key, a column or a
+    // privilege missing): why and the fix, so `status` says "blocked" instead of silent retries.
+    // Its files stay registered as produced; their status is derived from this row.
+    name: '0005-blocked-tables',
+    up: (tx) =>
+      tx.unsafe(`
+        CREATE TABLE landfall.blocked_tables (
+          table_name text PRIMARY KEY,
+          code       text NOT NULL,
+          reason     text NOT NULL,
+          fix        text,
+          first_seen timestamptz NOT NULL DEFAULT now(),
+          last_seen  timestamptz NOT NULL DEFAULT now(),
+          attempts   int NOT NULL DEFAULT 1
+        );
+      `),
+  },
 ];

@@ -20,7 +20,7 @@ export interface RunReceipt extends Omit<FileReceipt, 'status' | 'file'> {
   status: FileReceipt['status'] | 'timed-out';
   /** The file is complete and every row read is accounted for (rule 4), as `status --json` says. */
   addsUp: boolean;
-  /** What to do about a file moved aside. */
+  /** What to do about a file moved aside, or about the table of a blocked one. */
   fix?: string;
   /** Set when the same bytes were loaded before and nothing was dropped. */
   alreadyLoaded?: { as: string; on: string };
@@ -168,13 +168,15 @@ function emptyReceipt(dropped: Dropped, status: RunReceipt['status'], reason: st
 }
 
 /**
- * One look at a dropped file in the ledger: its receipt when it is done (complete or moved
- * aside; the consumer registers every file, one without batches from its file notice), else null.
+ * One look at a dropped file in the ledger: its receipt when it is done (complete, moved aside,
+ * or blocked by its table; the consumer registers every file, one without batches from its file
+ * notice), else null.
  */
 async function checkFile(target: DropTarget, dropped: Dropped, onProgress?: (receipt: FileReceipt | null) => void): Promise<RunReceipt | null> {
   const [receipt] = await fileReceipts(target.sql, { fileIds: [dropped.fileId] });
   onProgress?.(receipt ?? null);
-  if (receipt?.status === 'complete' || receipt?.status === 'moved-aside') return receiptOf(dropped, receipt);
+  // Blocked: its table is refused (the reason and the fix are in the receipt); waiting would only see retries.
+  if (receipt?.status === 'complete' || receipt?.status === 'moved-aside' || receipt?.status === 'blocked') return receiptOf(dropped, receipt);
   return null;
 }
 

@@ -12,7 +12,7 @@ import { createReplayHandler } from '../../functions/replay/handler.ts';
 import { createS3Client, createSqsClient } from '../aws/clients.ts';
 import { producerDepsFromClients } from '../aws/producer-deps.ts';
 import type { LandfallConfig } from '../config.ts';
-import type { BatchPorts } from '../consumer/consume-batch.ts';
+import { type BatchPorts, prepareConfiguredTables } from '../consumer/consume-batch.ts';
 import { createBatchPorts } from '../consumer/runtime.ts';
 import { connect, type Sql } from '../db.ts';
 import { fileReceipts } from '../ledger/files.ts';
@@ -217,7 +217,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ports.forgetTable(table);
       await ports.table(table).catch(() => {});
     };
-    for (const table of options.config.tables) await ports.table(table.table).catch(() => {});
+    // As the stack's deploy step does in AWS: a refused table is recorded as blocked.
+    await prepareConfiguredTables(ports);
     const producer = createProducerHandler({
       deps: () => producerDepsFromClients({ config: options.config, s3, sqs, stagingBucket: buckets.staging, batchesQueueUrl: queues.batches, rereadCatalog }),
       ...quiet('landfall-producer'),
