@@ -26,6 +26,7 @@ import { Monitoring } from './monitoring.ts';
 import { AccountBoundSqsDestination } from './intake-destination.ts';
 import { acknowledgeNagFindings } from './nag.ts';
 import { PipelineFunction } from './pipeline-function.ts';
+import { PrepareTablesOnDeploy } from './prepare-tables.ts';
 import {
   DEFAULT_ENTRIES,
   defaultConsumerMaxConcurrency,
@@ -59,6 +60,7 @@ export class LandfallStack extends Stack {
   readonly replay: PipelineFunction<'replay'>;
   readonly database: LandfallDatabase;
   readonly monitoring: Monitoring;
+  readonly prepareTables: PrepareTablesOnDeploy;
 
   constructor(scope: Construct, id: string, props: LandfallStackProps) {
     validateOptions(props);
@@ -295,6 +297,13 @@ export class LandfallStack extends Stack {
     // The consumer routes poison batches to the DLQ itself. Replay sends nothing: SQS's redrive
     // moves what it cannot finish to the parking queue.
     this.consumer.bind(EnvVar.dlqUrl, queues.batchesDlq.queueUrl, (role) => sendTo(role, 'SendPoisonBatches', queues.batchesDlq));
+
+    // --- Deploy step: every table's catalog snapshot in staging before the first file -----------
+    this.prepareTables = new PrepareTablesOnDeploy(this, 'PrepareTables', {
+      consumer: this.consumer.function,
+      config,
+      after: [this.consumer, this.database, this.staging],
+    });
 
     // --- Monitoring and outputs ----------------------------------------------------------------
     this.monitoring = new Monitoring(this, 'Monitoring', {

@@ -126,7 +126,7 @@ export function acknowledgeNagFindings(scope: NagScope): void {
       'AwsSolutions-IAM5[Resource::*]',
       "Deploy-time lookup of the S3 prefix list id for the functions' egress rule: ec2:DescribeManagedPrefixLists supports no resource-level permissions.",
     );
-    ackBasicExecution(AWS_CUSTOM_RESOURCE_PROVIDER_ID, 'looks up the S3 prefix-list id');
   }
+  ackBasicExecution(AWS_CUSTOM_RESOURCE_PROVIDER_ID, prefixList ? 'looks up the S3 prefix-list id and invokes the consumer to prepare the tables' : 'invokes the consumer to prepare the tables');
   ackBasicExecution(BUCKET_NOTIFICATIONS_HANDLER_ID, "configures the inbox's bucket notifications");
 }

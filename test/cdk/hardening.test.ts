@@ -179,16 +179,19 @@ describe('least privilege (finding 4)', () => {
     expect(egressOf(functionsSg()).filter((rule) => rule.CidrIp === '0.0.0.0/0')).toEqual([]);
   });
 
+  /** The stack has two AwsCustomResources (this lookup, and the deploy step that prepares the tables). */
+  const prefixListLookupId = () => Object.keys(s.template.findResources('Custom::AWS')).find((id) => id.includes('S3PrefixList'))!;
+
   it('the functions reach S3 on 443 through its prefix list', () => {
     const toS3 = egressOf(functionsSg()).filter((rule) => rule.DestinationPrefixListId !== undefined);
     expect(toS3.map((rule) => [JSON.stringify(rule.DestinationPrefixListId), rule.FromPort, rule.ToPort])).toEqual([
-      [JSON.stringify({ 'Fn::GetAtt': [Object.keys(s.template.findResources('Custom::AWS'))[0], 'PrefixLists.0.PrefixListId'] }), 443, 443],
+      [JSON.stringify({ 'Fn::GetAtt': [prefixListLookupId(), 'PrefixLists.0.PrefixListId'] }), 443, 443],
     ]);
   });
 
   it("the prefix list is looked up at deploy time: the region's S3 list", () => {
-    const [lookup] = Object.values(s.template.findResources('Custom::AWS')) as { Properties: { Update: unknown } }[];
-    const call = JSON.stringify(lookup!.Properties.Update);
+    const lookup = s.template.findResources('Custom::AWS')[prefixListLookupId()] as { Properties: { Update: unknown } };
+    const call = JSON.stringify(lookup.Properties.Update);
     expect([call.includes('describeManagedPrefixLists'), call.includes('com.amazonaws.'), call.includes('.s3')]).toEqual([true, true, true]);
   });
 

@@ -374,6 +374,54 @@ describe('least privilege', () => {
   });
 });
 
+describe('deploy step: the tables prepared before the first file', () => {
+  const prepareId = () => Object.keys(t.findResources('Custom::AWS')).find((id) => id.startsWith('PrepareTables'))!;
+  /** An SDK call of the custom resource as its handler receives it, with every token named. */
+  const callOf = (template: Template, id: string, phase: 'Create' | 'Update') => {
+    const value = (template.toJSON().Resources[id] as { Properties: Record<string, unknown> }).Properties[phase] as { 'Fn::Join': [string, unknown[]] };
+    const text = value['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : `<${JSON.stringify(part).replace(/"/g, "'")}>`)).join('');
+    return JSON.parse(text) as { service: string; action: string; parameters: { FunctionName: string; InvocationType: string; Payload: string }; outputPaths: string[] };
+  };
+
+  it.each(['Create', 'Update'] as const)('on %s, invokes the consumer synchronously with the prepare-tables event', (phase) => {
+    const call = callOf(t, prepareId(), phase);
+    expect([call.service, call.action, call.parameters.FunctionName, call.parameters.InvocationType, JSON.parse(call.parameters.Payload).landfall]).toEqual([
+      'Lambda',
+      'invoke',
+      `<{'Ref':'${fnId('consumer')}'}>`,
+      'RequestResponse',
+      'prepare-tables',
+    ]);
+  });
+
+  it('returns only the status code to CloudFormation (the answer could pass its 4 KB limit)', () => {
+    expect(callOf(t, prepareId(), 'Create').outputPaths).toEqual(['StatusCode']);
+  });
+
+  it('may only invoke the consumer: one statement, one action, one function', () => {
+    const policies = Object.values(t.findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p).includes('InvokeConsumerOnDeploy'));
+    expect(policies.map((p) => (p as { Properties: { PolicyDocument: { Statement: unknown[] } } }).Properties.PolicyDocument.Statement)).toEqual([
+      [{ Sid: 'InvokeConsumerOnDeploy', Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: getAtt(fnId('consumer')) }],
+    ]);
+  });
+
+  it("runs after the proxy, the VPC endpoints and the consumer's grants exist", () => {
+    const dependsOn = (t.toJSON().Resources[prepareId()] as { DependsOn?: string[] }).DependsOn ?? [];
+    const consumerRole = (propertiesOf(t, fnId('consumer')).Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const consumerPolicy = Object.keys(t.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: consumerRole }] } }))[0]!;
+    const proxy = logicalIdOf(t, 'AWS::RDS::DBProxy', { EngineFamily: 'POSTGRESQL' });
+    const sqsEndpoint = Object.keys(t.findResources('AWS::EC2::VPCEndpoint', { Properties: { VpcEndpointType: 'Interface' } }))[0]!;
+    expect([fnId('consumer'), consumerPolicy, proxy, sqsEndpoint].filter((id) => !dependsOn.includes(id))).toEqual([]);
+  });
+
+  it('runs again when the config changes (a new table is prepared at its deploy)', () => {
+    const other = synth({ config: { ...testConfig, tables: [...testConfig.tables, { ...testConfig.tables[1]!, table: 'public.invoices', prefix: 'invoices/' }] } });
+    const otherId = Object.keys(other.template.findResources('Custom::AWS')).find((id) => id.startsWith('PrepareTables'))!;
+    const revision = (template: Template, id: string) => JSON.parse(callOf(template, id, 'Update').parameters.Payload).revision as string;
+    expect(revision(other.template, otherId)).not.toBe(revision(t, prepareId()));
+  });
+});
+
 describe('monitoring', () => {
   const alarmOn = (metricName: string, dimension: Record<string, unknown>) =>
     t.hasResourceProperties('AWS::CloudWatch::Alarm', {
