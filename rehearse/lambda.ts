@@ -30,7 +30,8 @@ interface Container {
 }
 
 export interface FunctionPool {
-  invoke(event: SQSEvent): Promise<SQSBatchResponse | void>;
+  /** An SQS event from an event source mapping, or another payload (the deploy step's `Lambda:Invoke`). */
+  invoke(event: SQSEvent | Record<string, unknown>): Promise<SQSBatchResponse | void>;
   containers(): number;
   stop(): Promise<void>;
 }

@@ -83,7 +83,7 @@ async function rehearseMode(mode: (typeof MODES)[number], certs: Certificates, d
 
     // --- IAM: every recorded call and every database login, against the template's policies ----
     const { roles, resourcePolicyOf, resolve } = stack.iam;
-    const calls = [...stack.serviceCalls, ...Object.values(stack.functions).flatMap((f) => f.recorder.calls), ...(stack.proxy?.connects ?? []).map((c) => ({ ...c, operation: 'connect', context: {}, status: 200 }))];
+    const calls = [...stack.serviceCalls, ...stack.deployCalls, ...Object.values(stack.functions).flatMap((f) => f.recorder.calls), ...(stack.proxy?.connects ?? []).map((c) => ({ ...c, operation: 'connect', context: {}, status: 200 }))];
     const verdicts = await evaluateCalls(calls, roles, resourcePolicyOf, stack.account);
     const denied = [...new Set(verdicts.filter((v) => v.result !== 'Allowed').map((v) => `${v.call.function}: ${v.call.action} on ${v.call.resource} (${v.call.operation}${v.call.implied ? `; ${v.call.implied}` : ''}) is ${v.result}: ${v.fix}`))];
     const reviewed = readReviewedGrants(REVIEWED_GRANTS);

@@ -1,7 +1,9 @@
 import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { SQSEvent } from 'aws-lambda';
 import type postgres from 'postgres';
+import { catalogSnapshotKeyOf, parseSnapshot } from '../shared/catalog-snapshot.ts';
+import { EnvVar } from '../shared/env.ts';
 import { fileReceipts, type FileReceipt } from '../shared/ledger/files.ts';
 import { csvOf, gzipOf, ndjsonOf, parquetOf, type Row } from '../test/helpers/producer-files.ts';
 import { type FunctionPool, functionPool, type LogLine } from './lambda.ts';
@@ -129,6 +131,21 @@ export async function runScenarios(stack: RehearsalStack, sql: postgres.Sql, log
   };
   const rowsOf = (list: Item[]): Row[] => list.map((i) => ({ ...i }));
 
+  await scenario('deploy step: every table\'s catalog snapshot in staging before the first file', async (problems) => {
+    const steps = await stack.runDeploySteps();
+    if (steps.length !== 1 || steps[0]!.function !== 'consumer') problems.push(`expected one deploy step invoking the consumer, found ${JSON.stringify(steps.map((s) => s.function))}`);
+    const answer = steps[0]?.answer as { tables?: { table: string; ready: boolean }[] } | undefined;
+    const notReady = TABLE_CONFIG.tables.filter((t) => !answer?.tables?.some((a) => a.table === t.table && a.ready));
+    if (notReady.length) problems.push(`the deploy step did not prepare ${notReady.map((t) => t.table).join(', ')}: ${JSON.stringify(answer)}`);
+    const bucket = stack.functions.consumer.spec.environment[EnvVar.stagingBucket]!;
+    for (const table of TABLE_CONFIG.tables) {
+      const object = await stack.s3.send(new GetObjectCommand({ Bucket: bucket, Key: catalogSnapshotKeyOf(table.table) })).catch(() => null);
+      const snapshot = object?.Body ? parseSnapshot(await object.Body.transformToString()) : null;
+      if (!snapshot) problems.push(`no catalog snapshot of ${table.table} in staging after the deploy step`);
+      else if (JSON.stringify(snapshot.conflictKey) !== JSON.stringify(table.conflictKey)) problems.push(`the snapshot of ${table.table} has key ${JSON.stringify(snapshot.conflictKey)}`);
+    }
+  });
+
   let firstDrop = '';
   await scenario('CSV drop', async (problems) => {
     const rows = [...items(1, 30, 1), { id: 7, name: 'item 7 again', qty: 70, seq: 2 }];
@@ -137,7 +154,8 @@ export async function runScenarios(stack: RehearsalStack, sql: postgres.Sql, log
     if (dropped.notified !== 1) problems.push(`the inbox notification reached ${dropped.notified} queues, expected 1`);
     const r = await completed(stack, sql, 'items/s1-full.csv');
     oracle.apply(rows);
-    expectCounts(problems, r, { read: 31, collapsed: 1, inserted: 30, rejected: 0 });
+    // Two partitions from the first file on: the producer read the snapshot the deploy step wrote.
+    expectCounts(problems, r, { read: 31, collapsed: 1, inserted: 30, rejected: 0, batches: 2 });
   });
 
   await scenario('NDJSON.gz drop', async (problems) => {

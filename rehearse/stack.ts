@@ -15,6 +15,8 @@ import { evaluateCalls, resourcePolicies, type RolePolicies, rolePolicies } from
 import { type Assembly, ofType, type Physical, resolver } from './template.ts';
 
 export const REGION = 'us-east-1';
+/** The caller name of the deploy step's calls (aws-cdk-lib's custom-resource function), in verdicts and grants. */
+export const DEPLOY_STEP = 'deploy-step';
 
 /**
  * Visibility timeouts of the queues that drive a function, shortened so that a failed record
@@ -53,6 +55,13 @@ export interface RehearsalStack {
   serviceCalls: AwsCall[];
   /** Consumer events seen, so a check can send one again (the TLS check). */
   consumerEvents: SQSEvent[];
+  /** The deploy step's `Lambda:Invoke` calls, by aws-cdk-lib's custom-resource function (evaluated against its role). */
+  deployCalls: AwsCall[];
+  /**
+   * Runs what CloudFormation runs after the deploy: each custom resource that invokes one of the
+   * stack's functions (the tables' preparation), with its role's permission enforced.
+   */
+  runDeploySteps(): Promise<{ resource: string; function: FunctionKey; answer: unknown }[]>;
   /** Uploads a file as upstream would and delivers the notifications the template configures. */
   drop(key: string, body: Buffer | string): Promise<{ versionId: string | undefined; notified: number; body: string }>;
   /** Notifies a file that is no longer there (deleted between its upload and the producer's read). */
@@ -191,7 +200,18 @@ export async function startRehearsalStack(options: {
       proxyEndpoint: PROXY_HOST,
       proxyResourceId: options.iamResourceId ?? 'prx-none',
     });
-    const roles = rolePolicies(assembly, iamResolve, Object.fromEntries(functionIds));
+    // aws-cdk-lib's custom-resource function: its role makes the deploy step's calls.
+    const deploySteps = ofType(assembly, 'Custom::AWS').flatMap(([id, r]) => {
+      if (r.Properties?.Create === undefined) return [];
+      const call = JSON.parse(String(iamResolve(r.Properties!.Create))) as { service: string; action: string; parameters: { FunctionName: string; Payload: string } };
+      if (call.service !== 'Lambda' || call.action !== 'invoke') return [];
+      const provider = (r.Properties!.ServiceToken as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+      const kind = functionIds.find(([, fid]) => assembly.resources[fid]!.Properties!.FunctionName === call.parameters.FunctionName)?.[0];
+      if (!kind) throw new Error(`template: custom resource ${id} invokes ${call.parameters.FunctionName}, not a function of the pipeline`);
+      return [{ id, provider, kind, payload: JSON.parse(call.parameters.Payload) as Record<string, unknown> }];
+    });
+    const providers = Object.fromEntries([...new Set(deploySteps.map((d) => d.provider))].map((id) => [DEPLOY_STEP, id]));
+    const roles = rolePolicies(assembly, iamResolve, { ...Object.fromEntries(functionIds), ...providers });
     const resourcePolicyOf = resourcePolicies(assembly, iamResolve);
     const decisions = new Map<string, Promise<boolean>>();
     const authorize = (call: AwsCall) => {
@@ -377,6 +397,22 @@ export async function startRehearsalStack(options: {
       for (const n of notifications) await sqs.send(new SendMessageCommand({ QueueUrl: n.queueUrl, MessageBody: body }));
     };
 
+    const deployCalls: AwsCall[] = [];
+    const runDeploySteps = async () => {
+      const answers: { resource: string; function: FunctionKey; answer: unknown }[] = [];
+      for (const step of deploySteps) {
+        const arn = `arn:aws:lambda:${REGION}:${account}:function:${functions[step.kind].spec.functionName}`;
+        const call: AwsCall = { function: DEPLOY_STEP, operation: `Invoke (custom resource ${step.id})`, action: 'lambda:InvokeFunction', resource: arn, context: {}, status: 200 };
+        if (!(await authorize(call))) {
+          deployCalls.push({ ...call, status: 403 });
+          throw new Error(`deploy step ${step.id}: AccessDenied for lambda:InvokeFunction on ${arn}; the deploy would fail`);
+        }
+        deployCalls.push(call);
+        answers.push({ resource: step.id, function: step.kind, answer: await functions[step.kind].pool.invoke(step.payload) });
+      }
+      return answers;
+    };
+
     return {
       assembly,
       certs: options.certs,
@@ -391,6 +427,8 @@ export async function startRehearsalStack(options: {
       proxy,
       logs,
       consumerEvents,
+      deployCalls,
+      runDeploySteps,
       iam: { roles, resourcePolicyOf, resolve: iamResolve },
       serviceCalls,
       drop: (key, body) => drop(key, body),
