@@ -7,7 +7,7 @@ import { planColumnAdditions } from '../evolve-plan.ts';
 import { addColumns } from '../evolve-table.ts';
 import { TableNotFoundError } from '../catalog.ts';
 import { TableConfigError } from '../conflict-key.ts';
-import { CATALOG_REFUSALS, clearBlockedTable, recordBlockedTable, type TableRefusal } from '../ledger/blocked-tables.ts';
+import { clearBlockedTable, recordBlockedTable, type TableRefusal } from '../ledger/blocked-tables.ts';
 import { isFileRegistered, markBatchPoisoned, registerFile } from '../ledger/files.ts';
 import { quarantineRows } from '../quarantine.ts';
 import { replayBatch } from '../replay-batch.ts';
@@ -102,7 +102,6 @@ async function tableApplied(ports: BatchPorts, table: string): Promise<void> {
 async function tableRefused(ports: BatchPorts, message: BatchMessage, refusal: TableRefusal): Promise<void> {
   ports.forgetTable(message.table);
   clearedAt.get(ports.sql)?.delete(message.table);
-  await recordBlockedTable(ports.sql, message.table, refusal).catch(() => {});
   // A message sent while its file was read does not register the file, and the refused head of
   // a FIFO group holds back the later ones that would: once the producer has finished the file
   // (the manifest is final), this one registers it, so `status` shows the file blocked.
@@ -112,6 +111,8 @@ async function tableRefused(ports: BatchPorts, message: BatchMessage, refusal: T
       await registerFile(ports.sql, manifest, message.manifestKey).catch(() => {});
     }
   }
+  // After the registration: a file shows blocked when its table refused a delivery since.
+  await recordBlockedTable(ports.sql, message.table, refusal).catch(() => {});
 }
 
 /** What the deploy step (or the local stack's start-up) found for one table. */
@@ -137,8 +138,8 @@ export async function prepareConfiguredTables(ports: BatchPorts): Promise<TableP
   for (const table of ports.tableNames ?? []) {
     ports.forgetTable(table);
     try {
+      // A table that prepares is clear of the refusals a catalog read decides (the ports do it).
       await ports.table(table);
-      await clearBlockedTable(ports.sql, table, CATALOG_REFUSALS);
       results.push({ table, ready: true, blocked: null, error: null });
     } catch (error) {
       const refusal = tableRefusalOf(error);

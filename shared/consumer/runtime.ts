@@ -10,6 +10,7 @@ import { readFunctionEnv } from '../function-env.ts';
 import { migrateLedger } from '../ledger/migrate.ts';
 import { prepareTable, type TargetTable } from '../target-table.ts';
 import { snapshotOf } from '../catalog-snapshot.ts';
+import { CATALOG_REFUSALS, clearBlockedTable } from '../ledger/blocked-tables.ts';
 import { catalogPublisher, dlqSender, stagingReader } from './aws-ports.ts';
 import type { BatchPorts } from './consume-batch.ts';
 
@@ -101,8 +102,9 @@ export function batchSettingsFromEnv(env: NodeJS.ProcessEnv, who: 'consumer' | '
 
 /**
  * The ports over real clients. Tables are prepared on first use (ledger migrated once, catalog
- * read, conflict key checked, the catalog snapshot written to staging) and cached for `catalogMaxAgeMs`; a refusal is not cached, so
- * fixing the table takes effect on the next delivery.
+ * read, conflict key checked, the catalog snapshot written to staging, a blocked state the
+ * catalog decided cleared) and cached for `catalogMaxAgeMs`; a refusal is not cached, so fixing
+ * the table takes effect on the next delivery.
  */
 export function createBatchPorts(options: {
   config: LandfallConfig;
@@ -153,6 +155,8 @@ export function createBatchPorts(options: {
           .then(() => prepareTable(sql, tableConfig))
           .then(async (target) => {
             await publish(snapshotOf(target, new Date())).catch((error: unknown) => onSnapshotError(name, error));
+            // The table fits its config now: a refusal a catalog read decided (missing, no key index) is over.
+            await clearBlockedTable(sql, name, CATALOG_REFUSALS).catch(() => {});
             return target;
           });
         prepared.catch(() => tables.delete(name));

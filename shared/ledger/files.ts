@@ -120,7 +120,9 @@ export async function fileReceipts(sql: Sql, filter: { fileIds?: string[]; key?:
            bt.code AS "blockedCode", bt.reason AS "blockedReason", bt.fix AS "blockedFix"
     FROM landfall.files f
     LEFT JOIN landfall.batches b ON b.file_id = f.file_id
-    LEFT JOIN landfall.blocked_tables bt ON bt.table_name = f.table_name AND f.outcome <> 'moved-aside'
+    -- Blocked: the table refused a delivery since the file was registered (a refusal left over
+    -- from before, e.g. the deploy step's for a table created since, does not block a new file).
+    LEFT JOIN landfall.blocked_tables bt ON bt.table_name = f.table_name AND f.outcome <> 'moved-aside' AND bt.last_seen >= f.registered_at
     WHERE (${filter.fileIds ?? null}::text[] IS NULL OR f.file_id = ANY(${filter.fileIds ?? null}::text[]))
       AND (${filter.key ?? null}::text IS NULL OR f.key = ${filter.key ?? null}::text)
       AND (${filter.etag ?? null}::text IS NULL OR f.etag = ${filter.etag ?? null}::text)

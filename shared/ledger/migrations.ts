@@ -131,7 +131,8 @@ export const migrations: { name: string; up: (tx: TxSql) => Promise<unknown> }[]
   {
     // A table the consumer or replay refused (missing, no unique index on the key, a column or a
     // privilege missing): why and the fix, so `status` says "blocked" instead of silent retries.
-    // Its files stay registered as produced; their status is derived from this row.
+    // Its files stay registered as produced; a file registered before the latest refusal shows as
+    // blocked (derived in fileReceipts).
     name: '0005-blocked-tables',
     up: (tx) =>
       tx.unsafe(`

@@ -75,6 +75,9 @@ test('GIVEN a table without the unique index of its key WHEN a file arrives THEN
   expect(seen.json.blockedTables.find((b) => b.table === 'parts')).toMatchObject({ code: 'table-config', reason: expect.stringContaining('no unique index') });
   expect(seen.text).toMatch(/BLOCKED[\s\S]*parts: no unique index[\s\S]*fix: CREATE UNIQUE INDEX/);
   expect(seen.text).toMatch(/parts\/parts-1\.csv\s+parts\s+blocked/);
+  const detail = captureIo(cliEnv);
+  expect(await statusCommand('parts/parts-1.csv', { databaseUrl: db.url }, detail)).toBe(2);
+  expect(detail.out()).toMatch(/Status\s+blocked, 0 of \d+ batch(es)? applied\nReason\s+the consumer refuses the table: no unique index[^\n]*\nFix\s+CREATE UNIQUE INDEX/);
   expect(await sql`SELECT 1 FROM parts`).toHaveLength(0);
 
   await sql`CREATE UNIQUE INDEX parts_sku_key ON parts (sku)`;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
 import { startStatusPage } from '../../cli/status-page.ts';
 import { parseConfig } from '../../shared/config.ts';
+import { recordBlockedTable } from '../../shared/ledger/blocked-tables.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { startTestStack } from '../helpers/local-stack.ts';
 
@@ -56,6 +57,12 @@ test.runIf(haveChromium || process.env.CI === 'true')('the status page shows a d
     await t.run(t.file('accounts-later.csv', 'id,balance,seq\n100,1.00,1\n'), 'accounts');
     await tab.waitForFunction("document.querySelectorAll('#files tbody tr').length === 2", { timeout: 20_000 });
     expect(await tab.$$eval('#files tbody tr td:first-child', (tds) => tds.map((td) => td.textContent))).toContain('accounts/accounts-later.csv');
+
+    // A table the consumer refuses appears in its own section, with the reason and the fix.
+    await recordBlockedTable(db.sql, 'accounts', { code: 'table-config', reason: 'no unique index or constraint matches conflictKey (id)', fix: 'CREATE UNIQUE INDEX CONCURRENTLY …' });
+    await tab.waitForFunction("!document.getElementById('blocked-tables').hidden", { timeout: 20_000 });
+    const blocked = await tab.$eval('#blocked tbody tr', (tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent));
+    expect(blocked.slice(0, 3)).toEqual(['accounts', 'no unique index or constraint matches conflictKey (id)', 'CREATE UNIQUE INDEX CONCURRENTLY …']);
 
     const shot = process.env.LANDFALL_SCREENSHOT ?? join(t.dir, 'status-page.png');
     await tab.screenshot({ path: shot, fullPage: true });
