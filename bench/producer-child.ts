@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { createS3Client, createSqsClient } from '../shared/aws/clients.ts';
 import { producerDepsFromClients } from '../shared/aws/producer-deps.ts';
-import { parseConfig } from '../shared/config.ts';
+import { parseConfig } from '../shared/core/config.ts';
 import { produceFile } from '../shared/producer/produce-file.ts';
 
 const config = parseConfig({ tables: [{ table: 'orders', conflictKey: ['id'], version: 'updated_at', partitions: 8 }] });

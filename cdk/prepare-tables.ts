@@ -4,8 +4,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct, type IConstruct } from 'constructs';
-import type { LandfallConfig } from '../shared/config.ts';
-import { PrepareTablesEvent } from '../shared/deploy-event.ts';
+import type { LandfallConfig } from '../shared/core/config.ts';
+import { PrepareTablesEvent } from '../shared/core/deploy-event.ts';
 
 export interface PrepareTablesProps {
   /** The function that reaches the database and may write catalog snapshots: the consumer. */

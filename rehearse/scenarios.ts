@@ -2,9 +2,9 @@ import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand 
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { SQSEvent } from 'aws-lambda';
 import type postgres from 'postgres';
-import { catalogSnapshotKeyOf, parseSnapshot } from '../shared/catalog-snapshot.ts';
-import { EnvVar } from '../shared/env.ts';
-import { fileReceipts, type FileReceipt } from '../shared/ledger/files.ts';
+import { fileReceipts, type FileReceipt } from '../shared/postgres/ledger/files.ts';
+import { catalogSnapshotKeyOf, parseSnapshot } from '../shared/core/catalog-snapshot.ts';
+import { EnvVar } from '../shared/environment/env.ts';
 import { csvOf, gzipOf, ndjsonOf, parquetOf, type Row } from '../test/helpers/producer-files.ts';
 import { type FunctionPool, functionPool, type LogLine } from './lambda.ts';
 import type { RehearsalStack } from './stack.ts';

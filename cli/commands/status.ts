@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { type BlockedTable, listBlockedTables } from '../../shared/ledger/blocked-tables.ts';
-import { batchReceipts, type FileReceipt, fileReceipts } from '../../shared/ledger/files.ts';
+import { batchReceipts, type FileReceipt, fileReceipts } from '../../shared/postgres/ledger/files.ts';
+import { type BlockedTable, listBlockedTables } from '../../shared/postgres/ledger/blocked-tables.ts';
 import { receiptOf } from '../../shared/local/run-files.ts';
 import { CliError, resolveContext, type CliIo, type GlobalOptions, type RegisterCommand } from '../context.ts';
 import { batchAddsUp, fileBalance, formatFileDetail, formatStatusTable } from '../format.ts';

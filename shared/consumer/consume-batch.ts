@@ -1,19 +1,19 @@
-import type { BatchCounts, BatchData } from '../batch.ts';
-import { type BatchMessage, type FileManifest, type FileNotice, FileStatus } from '../batch-message.ts';
-import { classifyPgError, ErrorClass } from '../classify-pg-error.ts';
-import type { Sql } from '../db.ts';
-import { applyBatch, claimBatch, storedCounts } from '../apply-batch.ts';
-import { planColumnAdditions } from '../evolve-plan.ts';
-import { addColumns } from '../evolve-table.ts';
-import { TableNotFoundError } from '../catalog.ts';
-import { TableConfigError } from '../conflict-key.ts';
-import { clearBlockedTable, recordBlockedTable, type TableRefusal } from '../ledger/blocked-tables.ts';
-import { isFileRegistered, markBatchPoisoned, registerFile } from '../ledger/files.ts';
-import { quarantineRows } from '../quarantine.ts';
-import { replayBatch } from '../replay-batch.ts';
-import type { TargetTable } from '../target-table.ts';
-import { BatchShapeError } from '../upsert-plan.ts';
-import type { PoisonEnvelope } from './dlq-envelope.ts';
+import type { BatchCounts, BatchData } from '../core/batch.ts';
+import { type BatchMessage, type FileManifest, type FileNotice, FileStatus } from '../core/batch-message.ts';
+import { classifyPgError, ErrorClass } from '../core/classify-pg-error.ts';
+import type { Sql } from '../postgres/db.ts';
+import { applyBatch, claimBatch, storedCounts } from '../postgres/apply-batch.ts';
+import { planColumnAdditions } from '../core/evolve-plan.ts';
+import { addColumns } from '../postgres/evolve-table.ts';
+import { TableNotFoundError } from '../postgres/catalog.ts';
+import { TableConfigError } from '../core/conflict-key.ts';
+import { clearBlockedTable, recordBlockedTable, type TableRefusal } from '../postgres/ledger/blocked-tables.ts';
+import { isFileRegistered, markBatchPoisoned, registerFile } from '../postgres/ledger/files.ts';
+import { quarantineRows } from '../postgres/quarantine.ts';
+import { replayBatch } from '../postgres/replay-batch.ts';
+import type { TargetTable } from '../postgres/target-table.ts';
+import { BatchShapeError } from '../core/upsert-plan.ts';
+import type { PoisonEnvelope } from '../core/dlq-envelope.ts';
 
 /** What the consumer and replay need from the outside, injected (tests hand in emulator clients). */
 export interface BatchPorts {

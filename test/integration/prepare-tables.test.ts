@@ -3,12 +3,12 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import { beforeAll, expect, test } from 'vitest';
-import { createConsumerHandler } from '../../functions/consumer/handler.ts';
-import { catalogSnapshotKeyOf, parseSnapshot } from '../../shared/catalog-snapshot.ts';
-import { parseConfig } from '../../shared/config.ts';
-import { PrepareTablesEvent } from '../../shared/deploy-event.ts';
-import { listBlockedTables, recordBlockedTable } from '../../shared/ledger/blocked-tables.ts';
-import { migrateLedger } from '../../shared/ledger/migrate.ts';
+import { createConsumerHandler } from '../../shared/lambda/consumer-handler.ts';
+import { catalogSnapshotKeyOf, parseSnapshot } from '../../shared/core/catalog-snapshot.ts';
+import { parseConfig } from '../../shared/core/config.ts';
+import { PrepareTablesEvent } from '../../shared/core/deploy-event.ts';
+import { listBlockedTables, recordBlockedTable } from '../../shared/postgres/ledger/blocked-tables.ts';
+import { migrateLedger } from '../../shared/postgres/ledger/migrate.ts';
 import { STAGING_BUCKET, startBatchEmulator } from '../helpers/batch-emulator.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 

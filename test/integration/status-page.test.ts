@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
 import { startStatusPage } from '../../cli/status-page.ts';
-import { parseConfig } from '../../shared/config.ts';
-import { recordBlockedTable } from '../../shared/ledger/blocked-tables.ts';
+import { parseConfig } from '../../shared/core/config.ts';
+import { recordBlockedTable } from '../../shared/postgres/ledger/blocked-tables.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { startTestStack } from '../helpers/local-stack.ts';
 

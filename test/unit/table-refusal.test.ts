@@ -1,6 +1,6 @@
 import { expect, test } from 'vitest';
-import { TableNotFoundError } from '../../shared/catalog.ts';
-import { TableConfigError } from '../../shared/conflict-key.ts';
+import { TableNotFoundError } from '../../shared/postgres/catalog.ts';
+import { TableConfigError } from '../../shared/core/conflict-key.ts';
 import { tableRefusalOf } from '../../shared/consumer/consume-batch.ts';
 
 const pgError = (code: string, message = `error ${code}`) => Object.assign(new Error(message), { code });
