@@ -231,8 +231,12 @@ export async function runScenarios(stack: RehearsalStack, sql: postgres.Sql, log
       const list = await stack.s3.send(new ListObjectsV2Command({ Bucket: inbox, Prefix: 'rejected/' }));
       return (list.Contents ?? []).find((o) => o.Key!.includes('s7-broken.parquet'));
     });
-    const original = await stack.s3.send(new ListObjectsV2Command({ Bucket: inbox, Prefix: 'items/s7-broken.parquet' }));
-    if ((original.Contents ?? []).length > 0) problems.push('the unreadable file is still in the inbox');
+    // The copy comes first, the delete marker over the original after it: give the producer its second call.
+    const gone = await until('the original to leave the inbox', 10_000, async () => {
+      const original = await stack.s3.send(new ListObjectsV2Command({ Bucket: inbox, Prefix: 'items/s7-broken.parquet' }));
+      return (original.Contents ?? []).length === 0;
+    }).catch(() => false);
+    if (!gone) problems.push('the unreadable file is still in the inbox');
     if (!moved) problems.push('nothing under rejected/');
   });
 
