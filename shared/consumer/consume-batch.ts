@@ -135,7 +135,14 @@ export interface TablePreparation {
  */
 export async function prepareConfiguredTables(ports: BatchPorts): Promise<TablePreparation[]> {
   const results: TablePreparation[] = [];
+  let unreachable: string | null = null;
   for (const table of ports.tableNames ?? []) {
+    // The database failed for one table (a login, a connection): the others are not asked, so the
+    // step ends well within the function's timeout.
+    if (unreachable !== null) {
+      results.push({ table, ready: false, blocked: null, error: unreachable });
+      continue;
+    }
     ports.forgetTable(table);
     try {
       // A table that prepares is clear of the refusals a catalog read decides (the ports do it).
@@ -144,7 +151,8 @@ export async function prepareConfiguredTables(ports: BatchPorts): Promise<TableP
     } catch (error) {
       const refusal = tableRefusalOf(error);
       if (refusal) await recordBlockedTable(ports.sql, table, refusal).catch(() => {});
-      results.push({ table, ready: false, blocked: refusal, error: refusal ? null : ((error as Error).message ?? String(error)) });
+      else unreachable = (error as Error).message ?? String(error);
+      results.push({ table, ready: false, blocked: refusal, error: refusal ? null : unreachable });
     }
   }
   return results;

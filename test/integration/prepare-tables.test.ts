@@ -75,3 +75,14 @@ test('GIVEN a database the consumer cannot log in to yet (a new database before 
 
   expect(answer).toEqual({ error: 'password authentication failed for user "landfall"' });
 });
+
+test('GIVEN a connection that fails on the first table WHEN the deploy step runs THEN the other tables are not asked (the step ends within the timeout) and each says why', async () => {
+  const real = emulator.ports(config, sql);
+  let asked = 0;
+  const ports = { ...real, table: () => (asked++, Promise.reject(Object.assign(new Error('connect ECONNREFUSED 10.0.0.5:5432'), { code: 'ECONNREFUSED' }))) };
+
+  const answer = await deployStep(() => ports);
+
+  expect(asked).toBe(1);
+  expect(answer.tables).toEqual(config.tables.map((t) => ({ table: t.table, ready: false, blocked: null, error: 'connect ECONNREFUSED 10.0.0.5:5432' })));
+});
