@@ -8,6 +8,7 @@ import { coldStart } from '../../shared/cold-start.ts';
 import { producerDepsFromClients } from '../../shared/aws/producer-deps.ts';
 import { processIntakeMessage } from '../../shared/producer/intake.ts';
 import type { ProducerDeps } from '../../shared/producer/produce-file.ts';
+import type { Invocation } from '../../shared/producer/ports.ts';
 import { producerSettingsFromEnv } from './settings.ts';
 
 export interface ProducerHandlerOptions {
@@ -27,11 +28,12 @@ export function createProducerHandler(options: ProducerHandlerOptions) {
   const processor = new BatchProcessor(EventType.SQS);
   const depsOnce = coldStart(logger, () => ({ ...options.deps(), logger }));
 
+  let invocation: Invocation = { remainingMs: () => Infinity };
   const processRecord = async (record: SQSRecord) => {
     const deps = await depsOnce();
     let outcomes: Awaited<ReturnType<typeof processIntakeMessage>>;
     try {
-      outcomes = await processIntakeMessage(deps, record.body);
+      outcomes = await processIntakeMessage(deps, record.body, invocation);
     } catch (error) {
       // One structured line per failed notification (the partial processor logs nothing); the
       // message of an S3/SQS error, never file contents.
@@ -46,6 +48,8 @@ export function createProducerHandler(options: ProducerHandlerOptions) {
         metrics.addMetric('rowsRead', MetricUnit.Count, m.read);
         metrics.addMetric('rowsRejected', MetricUnit.Count, m.rejected);
         metrics.addMetric('batches', MetricUnit.Count, m.batchCount);
+      } else if (outcome.status === 'continued') {
+        metrics.addMetric('filesContinued', MetricUnit.Count, 1);
       } else if (outcome.status === 'moved-aside') {
         metrics.addMetric('filesMovedAside', MetricUnit.Count, 1);
       } else if (outcome.status === 'gone') {
@@ -56,6 +60,8 @@ export function createProducerHandler(options: ProducerHandlerOptions) {
 
   return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     logger.addContext(context);
+    // The deadline of this invocation: a large file stops at a segment's end before it.
+    invocation = { remainingMs: () => context.getRemainingTimeInMillis() };
     try {
       return await processPartialResponse(event, countingFailures(metrics, processRecord), processor, { context });
     } finally {
