@@ -6,6 +6,12 @@
  *   npm run bench:producer                 # 1 GB
  *   npm run bench:producer -- --size 200MB
  *   LANDFALL_BENCH_SIZE=50MB ROUNDS=5 npm run bench:producer
+ *   ROUNDS=1 npm run bench:producer -- --size 4GB
+ *
+ * Each producer invocation gets Lambda's deadline (the function's 900 s timeout from its start);
+ * a file that needs more is continued, in the same process, as the next invocation. The bench
+ * prints how many invocations the file took and the longest, and fails over 600 s.
+ * LANDFALL_BENCH_MAX_INVOCATION_MS caps invocations shorter, to see continuations on a small file.
  *
  * COPY of the same file into a table (the database's rows/s, the pipeline's ceiling) and the
  * producer alternate in ROUNDS rounds (default 3); the ratio is the median of the per-round
@@ -32,6 +38,7 @@ import { startFauxqs } from 'fauxqs';
 import { build } from 'esbuild';
 import postgres from 'postgres';
 import { createS3Client } from '../shared/aws/clients.ts';
+import { FunctionSettings } from '../shared/resources.ts';
 import { benchDatabase } from './database.ts';
 import { median, printTable, ratioOf, runRounds } from './rounds.ts';
 
@@ -39,6 +46,8 @@ const INBOX = 'bench-inbox';
 const STAGING = 'bench-staging';
 const QUEUE = 'bench-batches.fifo';
 const RSS_LIMIT_MB = 256;
+/** No invocation may take longer (simulated Lambda time; the function's timeout is 900 s). */
+const INVOCATION_LIMIT_S = 600;
 
 function parseSize(text: string): number {
   const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(text.trim());
@@ -93,6 +102,8 @@ async function uploadFile(s3: S3Client, bucket: string, key: string, path: strin
 
 interface ChildReport {
   rows: number;
+  /** Simulated Lambda time of each invocation the file took. */
+  invocationSeconds: number[];
   seconds: number;
   peakRssMb: number;
   sampledPeakRssMb: number;
@@ -160,7 +171,7 @@ async function parent(): Promise<void> {
         child.on('exit', (code) => reject(new Error(`the producer process exited (${code}) without a report`)));
       });
       reports.push({ ...report, queued: server.inspectQueue(QUEUE)?.messages.ready.length ?? 0 });
-      return { seconds: report.seconds, note: `${report.batches} batches, peak RSS ${report.peakRssMb} MB` };
+      return { seconds: report.seconds, note: `${report.batches} batches, ${report.invocationSeconds.length} invocations, peak RSS ${report.peakRssMb} MB` };
     };
     const results = await runRounds(
       [
@@ -202,6 +213,7 @@ async function parent(): Promise<void> {
           batches: report.batches,
           messagesQueued: report.queued,
           secondsPerRound: reports.map((r) => Number(r.seconds.toFixed(2))),
+          invocationSecondsPerRound: reports.map((r) => r.invocationSeconds.map((s) => Number(s.toFixed(1)))),
           baselineRssMb: report.baselineRssMb,
           peakRssMbPerRound: reports.map((r) => r.peakRssMb),
           sampledPeakRssMb: report.sampledPeakRssMb,
@@ -217,6 +229,13 @@ async function parent(): Promise<void> {
       ),
     );
     const peakRss = Math.max(...reports.map((r) => r.peakRssMb));
+    const invocations = Math.max(...reports.map((r) => r.invocationSeconds.length));
+    const longest = Math.max(...reports.flatMap((r) => r.invocationSeconds));
+    console.log(`producer invocations: ${invocations}, longest ${longest.toFixed(1)} s of a ${FunctionSettings.producer.timeoutSeconds} s timeout (limit ${INVOCATION_LIMIT_S} s)`);
+    if (longest > INVOCATION_LIMIT_S) {
+      console.error(`an invocation took ${longest.toFixed(1)} s, over ${INVOCATION_LIMIT_S} s`);
+      process.exitCode = 1;
+    }
     const mbPerSecond = fileBytes / 1024 ** 2 / median(reports.map((r) => r.seconds));
     console.log(`producer: ${mbPerSecond.toFixed(1)} MB/s, ${ratioOf(results, PRODUCE, COPY).median.toFixed(2)}x COPY rows/s, peak RSS ${peakRss} MB`);
     if (peakRss >= RSS_LIMIT_MB) {
