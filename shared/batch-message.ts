@@ -104,6 +104,8 @@ export interface ChunkingSettings {
   maxRows: number;
   maxBytes: number;
   maxBufferedBytes: number;
+  /** Input bytes per segment (each segment's end cuts every partition's batch); absent before it was recorded. */
+  segmentBytes?: number;
 }
 
 /** Rejected rows a manifest carries inline (the rejects object lists more). */

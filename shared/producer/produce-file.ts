@@ -202,7 +202,9 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
       maxRows: deps.config.batch.maxRows,
       maxBytes: deps.config.batch.maxBytes,
       maxBufferedBytes: limits.maxBufferedBytes,
+      segmentBytes: limits.segmentBytes,
     };
+  const segmentBytes = chunking.segmentBytes ?? limits.segmentBytes;
   const opened = await openSource(deps.store, file, from, deps.tmpDir);
   if (opened === 'gone') return { status: 'gone', fileId };
 
@@ -244,7 +246,9 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
   // turn out corrupt at its end and must then be moved aside whole, never half applied.
   const streaming = !opened.compressed && opened.format !== 'parquet';
   const early = new StreamingSender((ready) => deps.sender.send(messagesOf(fileId, table.table, ready, null, manifestKey)), from?.nextChunks);
-  if (streaming && !from) {
+  // Every format: a retry from the start (a crash, a repeated notification while the file is being
+  // continued) cuts with the same settings even if the config changed meanwhile.
+  if (!from) {
     await deps.store.put(deps.stagingBucket, manifestKey, JSON.stringify(manifestOf(FileStatus.producing, [], null, startedAt)), 'application/json');
   }
 
@@ -323,7 +327,7 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
         prefixOpen = null;
       }
       last = { ...event.resume, row: event.row };
-      if (!chunker || last.bytes - segmentStart < limits.segmentBytes) continue;
+      if (!chunker || last.bytes - segmentStart < segmentBytes) continue;
       // A segment ends here, whatever the clock says: its partitions' batches are cut.
       await submit(chunker.finish());
       segment++;

@@ -148,7 +148,12 @@ export async function* readCsv(input: AsyncIterable<Uint8Array>, options: CsvOpt
   let headerError: string | undefined;
   let headerNames: string[] | undefined;
   const skipped: SourceEvent[] = [];
-  type Parsed = { header: true; fields: Field[]; line: number; resume: ResumePoint } | { header: false; row: number; line: number; fields: Field[]; raw?: string; resume: ResumePoint };
+  // Each record carries the skipped records parsed before it: the parser runs ahead of the loop,
+  // and a skip it found after a record must not be yielded before that record (a resumed read
+  // starts after a record and would count such a skip twice).
+  type Parsed = ({ header: true; fields: Field[]; line: number; resume: ResumePoint } | { header: false; row: number; line: number; fields: Field[]; raw?: string; resume: ResumePoint }) & {
+    skippedBefore: SourceEvent[];
+  };
   const parserOptions: Options<Parsed, { record: Field[]; raw: string } | Field[]> = {
     encoding: 'latin1',
     bom: false,
@@ -170,9 +175,9 @@ export async function* readCsv(input: AsyncIterable<Uint8Array>, options: CsvOpt
       if (!headerParsed) {
         headerParsed = true;
         headerNames = fields.map((f) => (typeof f === 'string' ? f : ''));
-        return { header: true as const, fields, line, resume };
+        return { header: true as const, fields, line, resume, skippedBefore: skipped.splice(0) };
       }
-      return { header: false as const, row: ++row, line, fields, raw, resume };
+      return { header: false as const, row: ++row, line, fields, raw, resume, skippedBefore: skipped.splice(0) };
     },
     on_skip: (error, raw) => {
       watch.bytes = 0;
@@ -199,7 +204,7 @@ export async function* readCsv(input: AsyncIterable<Uint8Array>, options: CsvOpt
   source.pipe(parser);
   for await (const parsed of parser as AsyncIterable<Parsed>) {
     if (headerError !== undefined) throw new UnreadableFileError(UnreadableReason.badHeader, `header: ${headerError}`, { line: 1 });
-    while (skipped.length > 0) yield skipped.shift()!;
+    yield* parsed.skippedBefore;
     if (parsed.header) {
       const names = parsed.fields.map((name, i) => {
         if (name === INVALID_UTF8) {
