@@ -44,6 +44,7 @@ const stagedBytes = (manifest: FileManifest) => Promise.all(manifest.batches.map
 const sentOf = (fileId: string) =>
   emulator
     .messages()
+    .sort((a, b) => a.sequence.localeCompare(b.sequence, 'en', { numeric: true }))
     .map((m) => parseQueueMessage(m.body))
     .filter((m) => m.fileId === fileId);
 
@@ -81,6 +82,25 @@ describe('a file continued over several invocations', () => {
     expect(wholeManifest.invocations).toBe(1);
     expect(manifest.batches).toEqual(wholeManifest.batches);
     expect(continuedBytes).toEqual(await stagedBytes(wholeManifest));
+  });
+
+  test.each([
+    { name: 'a.csv', body: () => csvOf(orderRows(5)) },
+    { name: 'a.csv.gz', body: () => gzipOf(csvOf(orderRows(5))) },
+  ])('$name: one record per segment, the last invocation starting at the end of the file, registers the file with its notice', async ({ name, body }) => {
+    const record = await emulator.drop(unique(name), body());
+    const continuations: ContinuationMessage[] = [];
+
+    const { outcome, invocations } = await produceThroughContinuations(s3EventBody(record), continuingDeps({ segmentBytes: 1, maxInvocationMs: 0 }, continuations), continuations);
+
+    const manifest = manifestOf(outcome);
+    expect(invocations).toBe(6);
+    expect(manifest.read).toBe(5);
+    expect(manifest.batches.map((b) => b.rows).reduce((a, b) => a + b, 0)).toBe(5);
+    const sent = sentOf(manifest.fileId);
+    // The last invocation cut no batch: every batch went out before, and the notice registers the file.
+    expect(sent.at(-1)).toMatchObject(name.endsWith('.gz') ? { batchCount: 5 } : { kind: 'file' });
+    expect(manifest.sentAfterManifest).toBe(name.endsWith('.gz') ? 5 : 0);
   });
 
   test('rejects and line numbers after a continuation are those of the whole file', async () => {
