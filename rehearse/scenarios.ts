@@ -213,8 +213,13 @@ export async function runScenarios(stack: RehearsalStack, sql: postgres.Sql, log
       const list = await stack.s3.send(new ListObjectsV2Command({ Bucket: inbox, Prefix: 'rejected/' }));
       return (list.Contents ?? []).find((o) => o.Key!.includes('s7-broken.parquet'));
     });
-    const original = await stack.s3.send(new ListObjectsV2Command({ Bucket: inbox, Prefix: 'items/s7-broken.parquet' }));
-    if ((original.Contents ?? []).length > 0) problems.push('the unreadable file is still in the inbox');
+    // The copy comes first, the delete marker over the original last (after the reason, the
+    // manifest and the file notice): wait for it rather than look the moment the copy appears.
+    const gone = await until('the original to be removed', 60_000, async () => {
+      const original = await stack.s3.send(new ListObjectsV2Command({ Bucket: inbox, Prefix: 'items/s7-broken.parquet' }));
+      return (original.Contents ?? []).length === 0;
+    }).catch(() => false);
+    if (!gone) problems.push('the unreadable file is still in the inbox');
     if (!moved) problems.push('nothing under rejected/');
   });
 
