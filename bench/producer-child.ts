@@ -3,10 +3,10 @@ import { createReadStream, readFileSync } from 'node:fs';
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { createS3Client, createSqsClient } from '../shared/aws/clients.ts';
 import { producerDepsFromClients } from '../shared/aws/producer-deps.ts';
-import { parseConfig } from '../shared/config.ts';
+import { parseConfig } from '../shared/core/config.ts';
 import { continueFile, produceFile, type ProduceOutcome } from '../shared/producer/produce-file.ts';
-import type { ContinuationMessage } from '../shared/producer/progress.ts';
-import { FunctionSettings } from '../shared/resources.ts';
+import type { ContinuationMessage } from '../shared/core/progress.ts';
+import { FunctionSettings } from '../shared/core/resources.ts';
 
 const config = parseConfig({ tables: [{ table: 'orders', conflictKey: ['id'], version: 'updated_at', partitions: 8 }] });
 const options = { endpoint: process.env.BENCH_ENDPOINT!, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };

@@ -38,7 +38,7 @@ import { startFauxqs } from 'fauxqs';
 import { build } from 'esbuild';
 import postgres from 'postgres';
 import { createS3Client } from '../shared/aws/clients.ts';
-import { FunctionSettings } from '../shared/resources.ts';
+import { FunctionSettings } from '../shared/core/resources.ts';
 import { benchDatabase } from './database.ts';
 import { median, printTable, ratioOf, runRounds } from './rounds.ts';
 

@@ -1,6 +1,6 @@
 import { promisify } from 'node:util';
 import { createGzip, gunzip } from 'node:zlib';
-import type { BatchData } from '../batch.ts';
+import type { BatchData } from '../core/batch.ts';
 
 const gunzipAsync = promisify(gunzip);
 

@@ -1,9 +1,9 @@
-import { keyTypesOf } from '../catalog-snapshot.ts';
-import type { TableConfig } from '../config.ts';
-import type { KeyColumnType } from './canonical-key.ts';
+import { keyTypesOf } from '../core/catalog-snapshot.ts';
+import type { TableConfig } from '../core/config.ts';
+import type { KeyColumnType } from '../core/canonical-key.ts';
 import type { CatalogSource } from './catalog-source.ts';
-import { planColumns, type ColumnPlan } from './column-plan.ts';
-import { UnreadableFileError, UnreadableReason } from './errors.ts';
+import { planColumns, type ColumnPlan } from '../core/column-plan.ts';
+import { UnreadableFileError, UnreadableReason } from '../core/read/errors.ts';
 
 export interface HeaderPlan {
   plan: ColumnPlan;

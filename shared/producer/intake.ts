@@ -1,7 +1,7 @@
 import { continueFile, produceFile, type ProduceOutcome, type ProducerDeps } from './produce-file.ts';
 import type { Invocation } from './ports.ts';
-import { parseContinuation } from './progress.ts';
-import { parseS3EventMessage } from './s3-event.ts';
+import { parseContinuation } from '../core/progress.ts';
+import { parseS3EventMessage } from '../core/s3-event.ts';
 
 /**
  * Produces every file an intake message names: an S3 event notification (one file after the

@@ -1,4 +1,4 @@
-import { fileNoticeDeduplicationId, messageGroupOf, UNROUTED_TABLE, type BatchMessage, type FileManifest, type ManifestBatch } from '../batch-message.ts';
+import { fileNoticeDeduplicationId, messageGroupOf, UNROUTED_TABLE, type BatchMessage, type FileManifest, type ManifestBatch } from '../core/batch-message.ts';
 import type { OutgoingBatch } from './ports.ts';
 
 /** The message of a file without batches (moved aside, empty, every row rejected): the consumer registers it from its manifest. */

@@ -1,11 +1,11 @@
-import { fileArrivalOf, type FileIdentity } from '../batch.ts';
-import { FileStatus, UNROUTED_TABLE, type FileManifest } from '../batch-message.ts';
-import type { TableConfig } from '../config.ts';
-import type { UnreadableFileError } from './errors.ts';
-import { manifestKeyOf, movedAsideKeysOf } from './keys.ts';
+import { fileArrivalOf, type FileIdentity } from '../core/batch.ts';
+import { FileStatus, UNROUTED_TABLE, type FileManifest } from '../core/batch-message.ts';
+import type { TableConfig } from '../core/config.ts';
+import type { UnreadableFileError } from '../core/read/errors.ts';
+import { manifestKeyOf, movedAsideKeysOf } from '../core/keys.ts';
 import { fileNoticeOf } from './messages.ts';
 import { refOf } from './open-source.ts';
-import type { ProduceOutcome, ProducerDeps } from './produce-file.ts';
+import type { ProduceOutcome, ProducerDeps } from './producer-contract.ts';
 
 const silent = { info() {}, warn() {} };
 

@@ -1,12 +1,12 @@
-import type { FileIdentity } from '../batch.ts';
-import { UnreadableFileError, UnreadableReason } from './errors.ts';
-import { fileTypeOfKey, isGzip, isParquetMagic, type FileFormat } from './file-format.ts';
+import type { FileIdentity } from '../core/batch.ts';
+import { UnreadableFileError, UnreadableReason } from '../core/read/errors.ts';
+import { fileTypeOfKey, isGzip, isParquetMagic, type FileFormat } from '../core/read/file-format.ts';
 import type { ObjectRef, ObjectStore } from './ports.ts';
-import { rebaseEvents, sliceBytes, type FileProgress } from './progress.ts';
-import { readCsv } from './read-csv.ts';
-import { readNdjson } from './read-ndjson.ts';
-import { readParquet } from './read-parquet.ts';
-import type { SourceEvent } from './records.ts';
+import { rebaseEvents, sliceBytes, type FileProgress } from '../core/progress.ts';
+import { readCsv } from '../core/read/read-csv.ts';
+import { readNdjson } from '../core/read/read-ndjson.ts';
+import { readParquet } from '../core/read/read-parquet.ts';
+import type { SourceEvent } from '../core/read/records.ts';
 import { gunzipStream, openTextStream } from './source.ts';
 import { spillToTempFile } from './temp-file.ts';
 

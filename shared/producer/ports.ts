@@ -1,5 +1,5 @@
-import type { QueueMessage } from '../batch-message.ts';
-import type { ContinuationMessage } from './progress.ts';
+import type { QueueMessage } from '../core/batch-message.ts';
+import type { ContinuationMessage } from '../core/progress.ts';
 
 /** One version of one object. */
 export interface ObjectRef {

@@ -1,94 +1,24 @@
-import { batchIdOf, fileArrivalOf, fileIdOf, type BatchData, type FileIdentity } from '../batch.ts';
-import { type ChunkingSettings, FileStatus, MANIFEST_REJECTS, type FileManifest, type ManifestBatch, type RejectedRow } from '../batch-message.ts';
-import { findTableForKey, type LandfallConfig, type TableConfig } from '../config.ts';
+import { batchIdOf, fileArrivalOf, fileIdOf, type BatchData, type FileIdentity } from '../core/batch.ts';
+import { type ChunkingSettings, FileStatus, MANIFEST_REJECTS, type FileManifest, type ManifestBatch, type RejectedRow } from '../core/batch-message.ts';
+import { findTableForKey, type TableConfig } from '../core/config.ts';
 import { encodeBatch } from './batch-object.ts';
-import { canonicalizerFor, canonicalKey, type KeyCanonicalizer } from './canonical-key.ts';
-import type { CatalogSource } from './catalog-source.ts';
-import { PartitionChunker, type Chunk } from './chunker.ts';
-import { UnreadableFileError, UnreadableReason } from './errors.ts';
+import { canonicalizerFor, canonicalKey, type KeyCanonicalizer } from '../core/canonical-key.ts';
+import { PartitionChunker, type Chunk } from '../core/chunker.ts';
+import { UnreadableFileError, UnreadableReason } from '../core/read/errors.ts';
 import { planHeader, type HeaderPlan } from './header-plan.ts';
-import { batchKeyOf, isRejectedKey, manifestKeyOf, rejectsKeyOf } from './keys.ts';
+import { batchKeyOf, isRejectedKey, manifestKeyOf, rejectsKeyOf } from '../core/keys.ts';
 import { finalMessagesOf, messagesOf, resentMessagesOf } from './messages.ts';
 import { moveAside } from './move-aside.ts';
 import { openSource } from './open-source.ts';
-import { partitionOf } from './partition.ts';
-import type { BatchSender, ContinuationSender, Invocation, ObjectStore, ProducerLogger } from './ports.ts';
-import { continuationOf, mayStartSegment, progressKeyOf, type ContinuationMessage, type FileProgress } from './progress.ts';
-import { MAX_REJECT_RAW_CHARS, type ResumePoint } from './records.ts';
+import { partitionOf } from '../core/partition.ts';
+import type { Invocation, ProducerLogger } from './ports.ts';
+import { DEFAULT_PRODUCER_LIMITS, type ProduceOutcome, type ProducerDeps } from './producer-contract.ts';
+import { continuationOf, mayStartSegment, progressKeyOf, type ContinuationMessage, type FileProgress } from '../core/progress.ts';
+import { MAX_REJECT_RAW_CHARS, type ResumePoint } from '../core/read/records.ts';
 import { StreamingSender } from './streaming-sender.ts';
 import { TaskPool } from './task-pool.ts';
 
-export interface ProducerLimits {
-  /** Estimated bytes of rows buffered across partitions before the largest is cut early. */
-  maxBufferedBytes: number;
-  /** Batch objects being compressed and uploaded at once. */
-  uploadConcurrency: number;
-  /** Rejected rows written to the rejects object; more are only counted. */
-  maxRejectsListed: number;
-  /**
-   * Input bytes per segment (CSV and NDJSON: of the text, after gunzip; Parquet: of compressed
-   * row groups). Every segment ends with its partitions' batches cut; an invocation stops only
-   * at a segment's end.
-   */
-  segmentBytes: number;
-  /** Reading time of one invocation at most (see `mayStartSegment`). */
-  maxInvocationMs: number;
-  /** Kept free before the function's deadline. */
-  deadlineMarginMs: number;
-}
-
-/**
- * 64 MiB segments: at the producer's slowest measured pace (6 MB/s on a shared machine) one is
- * read in about 11 s, and cutting each partition's batch at its end adds at most `partitions`
- * short batches per 64 MiB. An invocation reads for 9 minutes at most and keeps 60 s before its
- * deadline: it starts a segment only while twice the longest one so far still fits, so it ends
- * around 9–10 minutes, with 5 of Lambda's 15 left for a segment many times slower than measured.
- */
-export const DEFAULT_PRODUCER_LIMITS: ProducerLimits = {
-  maxBufferedBytes: 48 * 1024 * 1024,
-  uploadConcurrency: 2,
-  maxRejectsListed: 10_000,
-  segmentBytes: 64 * 1024 * 1024,
-  maxInvocationMs: 9 * 60_000,
-  deadlineMarginMs: 60_000,
-};
-
-export interface ProducerDeps {
-  config: LandfallConfig;
-  store: ObjectStore;
-  sender: BatchSender;
-  stagingBucket: string;
-  logger?: ProducerLogger;
-  /**
-   * The tables' catalog snapshots. With one, a header that does not fit the table is refused
-   * whole and rows are partitioned on the canonical form of their key; without one (no
-   * consumer has read the catalog yet) every row of the file goes to partition 0.
-   */
-  catalog?: CatalogSource;
-  /** Where a file is handed to a fresh invocation; without it one invocation reads a whole file. */
-  continuations?: ContinuationSender;
-  limits?: Partial<ProducerLimits>;
-  now?: () => Date;
-  /** Where a gzip-compressed Parquet file is spilled to be read (default: the OS temp dir). */
-  tmpDir?: string;
-}
-
-export type ProduceOutcome =
-  | { status: 'produced'; fileId: string; manifestKey: string; manifest: FileManifest }
-  /** Stopped at a segment's end before the deadline; a continuation message goes on from `progressKey`. */
-  | { status: 'continued'; fileId: string; segment: number; progressKey: string; read: number; batches: number }
-  | {
-      status: 'moved-aside';
-      fileId: string;
-      code: UnreadableReason;
-      message: string;
-      movedTo: { bucket: string; key: string };
-      manifestKey: string | null;
-    }
-  /** The notified version no longer exists (overwritten or deleted); nothing to do. */
-  | { status: 'gone'; fileId: string }
-  /** A key the producer itself wrote (under `rejected/`). */
-  | { status: 'ignored'; fileId: string; why: string };
+export { DEFAULT_PRODUCER_LIMITS, type ProduceOutcome, type ProducerDeps, type ProducerLimits } from './producer-contract.ts';
 
 const silent: ProducerLogger = { info() {}, warn() {} };
 const unbounded: Invocation = { remainingMs: () => Infinity };

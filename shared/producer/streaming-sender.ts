@@ -1,4 +1,4 @@
-import type { ManifestBatch } from '../batch-message.ts';
+import type { ManifestBatch } from '../core/batch-message.ts';
 
 /**
  * Sends batch messages while the file is still being read: a partition's messages in chunk

@@ -1,8 +1,8 @@
 import type { SQSBatchResponse } from 'aws-lambda';
 import { beforeAll, describe, expect, test } from 'vitest';
-import type { FileManifest } from '../../shared/batch-message.ts';
-import { parseConfig } from '../../shared/config.ts';
-import { manifestKeyOf } from '../../shared/producer/keys.ts';
+import type { FileManifest } from '../../shared/core/batch-message.ts';
+import { parseConfig } from '../../shared/core/config.ts';
+import { manifestKeyOf } from '../../shared/core/keys.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { startTestStack } from '../helpers/local-stack.ts';
 import { csvOf, gzipOf, parquetOf, type Row } from '../helpers/producer-files.ts';

@@ -1,9 +1,9 @@
 import { beforeEach, describe, expect, test } from 'vitest';
-import { parseQueueMessage, type FileManifest } from '../../shared/batch-message.ts';
+import { parseQueueMessage, type FileManifest } from '../../shared/core/batch-message.ts';
 import { decodeBatch } from '../../shared/producer/batch-object.ts';
 import { processIntakeMessage } from '../../shared/producer/intake.ts';
 import type { ProduceOutcome, ProducerDeps, ProducerLimits } from '../../shared/producer/produce-file.ts';
-import type { ContinuationMessage, FileProgress } from '../../shared/producer/progress.ts';
+import type { ContinuationMessage, FileProgress } from '../../shared/core/progress.ts';
 import { catalogSnapshot } from '../helpers/catalog-factory.ts';
 import { STAGING, startProducerEmulator } from '../helpers/producer-emulator.ts';
 import { csvOf, gzipOf, ndjsonOf, orderRows, parquetOf, producerConfigFactory } from '../helpers/producer-files.ts';

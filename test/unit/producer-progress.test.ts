@@ -1,9 +1,9 @@
 import { describe, expect, test } from 'vitest';
-import type { ManifestBatch } from '../../shared/batch-message.ts';
-import { mayStartSegment, parseContinuation, rebaseEvents, sliceBytes } from '../../shared/producer/progress.ts';
-import { readCsv } from '../../shared/producer/read-csv.ts';
-import { readNdjson } from '../../shared/producer/read-ndjson.ts';
-import type { SourceEvent } from '../../shared/producer/records.ts';
+import type { ManifestBatch } from '../../shared/core/batch-message.ts';
+import { mayStartSegment, parseContinuation, rebaseEvents, sliceBytes } from '../../shared/core/progress.ts';
+import { readCsv } from '../../shared/core/read/read-csv.ts';
+import { readNdjson } from '../../shared/core/read/read-ndjson.ts';
+import type { SourceEvent } from '../../shared/core/read/records.ts';
 import { StreamingSender } from '../../shared/producer/streaming-sender.ts';
 import { chunked, collect } from '../helpers/producer-files.ts';
 
