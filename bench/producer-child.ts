@@ -1,10 +1,12 @@
 /** The producer side of `bench/producer.ts`, run bundled in a process of its own. */
-import { readFileSync } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { createS3Client, createSqsClient } from '../shared/aws/clients.ts';
 import { producerDepsFromClients } from '../shared/aws/producer-deps.ts';
 import { parseConfig } from '../shared/core/config.ts';
-import { produceFile } from '../shared/producer/produce-file.ts';
+import { continueFile, produceFile, type ProduceOutcome } from '../shared/producer/produce-file.ts';
+import type { ContinuationMessage } from '../shared/core/progress.ts';
+import { FunctionSettings } from '../shared/core/resources.ts';
 
 const config = parseConfig({ tables: [{ table: 'orders', conflictKey: ['id'], version: 'updated_at', partitions: 8 }] });
 const options = { endpoint: process.env.BENCH_ENDPOINT!, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
@@ -15,6 +17,22 @@ const deps = producerDepsFromClients({
   stagingBucket: process.env.BENCH_STAGING!,
   batchesQueueUrl: process.env.BENCH_QUEUE_URL!,
 });
+// A file too large for the emulator is read from the local disk, with ranged reads as from S3.
+if (process.env.BENCH_INBOX_PATH) {
+  const path = process.env.BENCH_INBOX_PATH;
+  const store = deps.store;
+  deps.store = {
+    ...store,
+    stream: async (ref, range) =>
+      ref.key.startsWith('orders/') ? createReadStream(path, { start: range?.start ?? 0, ...(range?.end !== undefined ? { end: range.end - 1 } : {}), highWaterMark: 1024 * 1024 }) : store.stream(ref, range),
+  };
+}
+// Continuations are kept here and run as the next invocation (a warm container, as Lambda reuses
+// one); LANDFALL_BENCH_MAX_INVOCATION_MS shortens the invocations to see continuations on a small file.
+const continuations: ContinuationMessage[] = [];
+deps.continuations = { send: async (message) => void continuations.push(message) };
+if (process.env.LANDFALL_BENCH_MAX_INVOCATION_MS) deps.limits = { maxInvocationMs: Number(process.env.LANDFALL_BENCH_MAX_INVOCATION_MS) };
+const TIMEOUT_MS = FunctionSettings.producer.timeoutSeconds * 1000;
 // LANDFALL_BENCH_NO_PUT=1 skips writing batch objects, to tell upload cost from the rest.
 if (process.env.LANDFALL_BENCH_NO_PUT) {
   const store = deps.store;
@@ -82,7 +100,21 @@ const tracer = process.env.LANDFALL_BENCH_TRACE
     }, 1000)
   : undefined;
 const started = performance.now();
-const outcome = await produceFile(deps, JSON.parse(process.env.BENCH_FILE!));
+const invocationSeconds: number[] = [];
+/** One invocation with Lambda's deadline: the function's timeout from its start. */
+const invoke = async (work: (remainingMs: () => number) => Promise<ProduceOutcome>) => {
+  const start = performance.now();
+  const outcome = await work(() => TIMEOUT_MS - (performance.now() - start));
+  invocationSeconds.push((performance.now() - start) / 1000);
+  const read = outcome.status === 'continued' ? outcome.read : outcome.status === 'produced' ? outcome.manifest.read : 0;
+  console.error(`  invocation ${invocationSeconds.length}: ${invocationSeconds.at(-1)!.toFixed(1)} s, ${outcome.status}, ${read} rows read so far, RSS ${Math.round(process.memoryUsage().rss / 1024 ** 2)} MB`);
+  return outcome;
+};
+let outcome = await invoke((remainingMs) => produceFile(deps, JSON.parse(process.env.BENCH_FILE!), { remainingMs }));
+while (outcome.status === 'continued') {
+  const message = continuations.at(-1)!;
+  outcome = await invoke((remainingMs) => continueFile(deps, message, { remainingMs }));
+}
 const seconds = (performance.now() - started) / 1000;
 clearInterval(sampler);
 clearInterval(tracer);
@@ -91,6 +123,7 @@ process.send!({
   rows: outcome.manifest.read,
   seconds,
   batches: outcome.manifest.batchCount,
+  invocationSeconds,
   baselineRssMb,
   peakRssMb: ownPeakRssMb(peak.rssMb),
   sampledPeakRssMb: peak.rssMb,

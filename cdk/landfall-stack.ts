@@ -271,6 +271,8 @@ export class LandfallStack extends Stack {
     const sendTo = (role: iam.Role, sid: string, queue: sqs.Queue) =>
       role.addToPrincipalPolicy(new iam.PolicyStatement({ sid, actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
     this.producer.bind(EnvVar.batchesQueueUrl, queues.batches.queueUrl, (role) => sendTo(role, 'SendBatches', queues.batches));
+    // A file too large for one invocation goes on in a fresh one: its continuation goes back on the intake queue.
+    this.producer.bind(EnvVar.intakeQueueUrl, queues.intake.queueUrl, (role) => sendTo(role, 'SendContinuations', queues.intake));
 
 
     // Consumer and replay: read staging, tag applied batches, write catalog snapshots, reach the database.

@@ -231,8 +231,9 @@ export async function runScenarios(stack: RehearsalStack, sql: postgres.Sql, log
       const list = await stack.s3.send(new ListObjectsV2Command({ Bucket: inbox, Prefix: 'rejected/' }));
       return (list.Contents ?? []).find((o) => o.Key!.includes('s7-broken.parquet'));
     });
-    // The copy comes first, the delete marker over the original after it: give the producer its second call.
-    const gone = await until('the original to leave the inbox', 10_000, async () => {
+    // The copy comes first, the delete marker over the original last (after the reason, the
+    // manifest and the file notice): wait for it rather than look the moment the copy appears.
+    const gone = await until('the original to be removed', 60_000, async () => {
       const original = await stack.s3.send(new ListObjectsV2Command({ Bucket: inbox, Prefix: 'items/s7-broken.parquet' }));
       return (original.Contents ?? []).length === 0;
     }).catch(() => false);

@@ -5,6 +5,7 @@ import { storedCatalog } from '../producer/catalog-source.ts';
 import type { ProducerDeps } from '../producer/produce-file.ts';
 import { s3ObjectStore } from './s3-object-store.ts';
 import { sqsBatchSender, type SenderOptions } from './sqs-batch-sender.ts';
+import { sqsContinuationSender } from './sqs-continuation-sender.ts';
 
 export interface ProducerClients {
   config: LandfallConfig;
@@ -12,7 +13,10 @@ export interface ProducerClients {
   sqs: SQSClient;
   stagingBucket: string;
   batchesQueueUrl: string;
+  /** The intake queue, where a file too large for one invocation is continued; without it one invocation reads a whole file. */
+  intakeQueueUrl?: string;
   sender?: SenderOptions;
+  limits?: ProducerDeps['limits'];
   /** Has the table's catalog read and its snapshot written again (where the database is in reach: the local stack). */
   rereadCatalog?: (table: string) => Promise<void>;
 }
@@ -31,5 +35,7 @@ export function producerDepsFromClients(clients: ProducerClients): ProducerDeps 
     catalog: storedCatalog(store, clients.stagingBucket, clients.rereadCatalog ? { reread: clients.rereadCatalog } : {}),
     sender: sqsBatchSender(clients.sqs, clients.batchesQueueUrl, clients.sender),
     stagingBucket: clients.stagingBucket,
+    ...(clients.intakeQueueUrl ? { continuations: sqsContinuationSender(clients.sqs, clients.intakeQueueUrl) } : {}),
+    ...(clients.limits ? { limits: clients.limits } : {}),
   };
 }

@@ -39,32 +39,34 @@ const DEFAULT_SEGMENT_BYTES = 8 * 1024 * 1024;
 
 export function s3ObjectStore(s3: S3Client, options: S3StoreOptions = {}): ObjectStore {
   return {
-    async stream(ref) {
+    async stream(ref, range = { start: 0 }) {
       // Sequential ranged GETs rather than one response for the whole object, and each
       // response's body passed on chunk by chunk as it arrives (never collected into one
       // buffer, which cost two segment-sized copies per request): memory stays bounded
-      // whatever the size of the file or the pace of the consumer.
+      // whatever the size of the file or the pace of the consumer. A range (a resumed read)
+      // starts and stops where it says.
       const segment = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+      const stop = range.end ?? Infinity;
       const get = async (start: number) => {
-        const result = await s3.send(
-          new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, Range: `bytes=${start}-${start + segment - 1}`, ...pin(ref) }),
-        );
+        const last = Math.min(start + segment, stop) - 1;
+        const result = await s3.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, Range: `bytes=${start}-${last}`, ...pin(ref) }));
         const body = (result.Body ?? null) as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | null;
         // No Content-Range: the whole object came back at once.
         const total = result.ContentRange ? Number(/\/(\d+)$/.exec(result.ContentRange)?.[1]) : undefined;
         return { body, total };
       };
+      if (stop <= range.start) return (async function* () {})();
       let first: Awaited<ReturnType<typeof get>>;
       try {
-        first = await get(0);
+        first = await get(range.start);
       } catch (error) {
         if (isGone(error)) return 'gone';
-        if ((error as { name?: string }).name === 'InvalidRange') return (async function* () {})(); // an empty object
+        if ((error as { name?: string }).name === 'InvalidRange') return (async function* () {})(); // empty, or nothing from there on
         throw error;
       }
       return (async function* () {
         let { body, total } = first;
-        let offset = 0;
+        let offset = range.start;
         for (;;) {
           let received = 0;
           try {
@@ -79,7 +81,7 @@ export function s3ObjectStore(s3: S3Client, options: S3StoreOptions = {}): Objec
             body?.destroy?.();
           }
           offset += received;
-          if (total === undefined || !Number.isFinite(total) || offset >= total || received === 0) return;
+          if (total === undefined || !Number.isFinite(total) || offset >= Math.min(total, stop) || received === 0) return;
           ({ body, total } = await get(offset));
         }
       })();

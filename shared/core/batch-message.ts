@@ -89,6 +89,13 @@ export interface FileManifest {
   durationMs: number;
   /** The settings the batches were cut with (absent in manifests written before they were recorded). */
   chunking?: ChunkingSettings;
+  /**
+   * Batch messages sent after this manifest, with the count; 0 when every batch went out while
+   * the file was read and the file notice registers the file instead. Absent before it was recorded.
+   */
+  sentAfterManifest?: number;
+  /** Invocations the file took (more than one when it was continued). */
+  invocations?: number;
 }
 
 /** What decides where a file's batches are cut. */
@@ -97,6 +104,8 @@ export interface ChunkingSettings {
   maxRows: number;
   maxBytes: number;
   maxBufferedBytes: number;
+  /** Input bytes per segment (each segment's end cuts every partition's batch); absent before it was recorded. */
+  segmentBytes?: number;
 }
 
 /** Rejected rows a manifest carries inline (the rejects object lists more). */

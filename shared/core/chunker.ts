@@ -49,10 +49,11 @@ export class PartitionChunker {
   readonly #buffers: Buffered[];
   #buffered = 0;
 
-  constructor(columnCount: number, limits: ChunkerLimits) {
+  /** `nextChunks`: each partition's next chunk index, where a resumed read goes on (default all 0). */
+  constructor(columnCount: number, limits: ChunkerLimits, nextChunks: readonly number[] = []) {
     this.#limits = limits;
     this.#columnCount = columnCount;
-    this.#buffers = Array.from({ length: limits.partitions }, () => this.#empty(0));
+    this.#buffers = Array.from({ length: limits.partitions }, (_, p) => this.#empty(nextChunks[p] ?? 0));
   }
 
   #empty(next: number): Buffered {
@@ -95,6 +96,11 @@ export class PartitionChunker {
     const ready: Chunk[] = [];
     for (let p = 0; p < this.#buffers.length; p++) if (this.#buffers[p]!.rowNumbers.length > 0) ready.push(this.#cut(p));
     return ready;
+  }
+
+  /** Each partition's next chunk index (after `finish`, where a resumed read must go on). */
+  get nextChunks(): number[] {
+    return this.#buffers.map((b) => b.next);
   }
 
   /** Estimated bytes buffered right now. */

@@ -22,6 +22,8 @@ export const EnvVar = {
   inboxBucket: 'LANDFALL_INBOX_BUCKET',
   stagingBucket: 'LANDFALL_STAGING_BUCKET',
   batchesQueueUrl: 'LANDFALL_BATCHES_QUEUE_URL',
+  /** The producer sends continuations of files too large for one invocation here. */
+  intakeQueueUrl: 'LANDFALL_INTAKE_QUEUE_URL',
   dlqUrl: 'LANDFALL_DLQ_URL',
   parkingQueueUrl: 'LANDFALL_PARKING_QUEUE_URL',
   awsRegion: 'AWS_REGION',

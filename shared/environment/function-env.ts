@@ -14,7 +14,7 @@ import type { FunctionKey } from '../core/resources.ts';
  * does not set (replay's `LANDFALL_DLQ_URL`, issue 11) can no longer deploy.
  */
 export const FunctionEnv = {
-  producer: { resources: [EnvVar.stagingBucket, EnvVar.batchesQueueUrl], database: false },
+  producer: { resources: [EnvVar.stagingBucket, EnvVar.batchesQueueUrl, EnvVar.intakeQueueUrl], database: false },
   consumer: { resources: [EnvVar.stagingBucket, EnvVar.dlqUrl], database: true },
   /** Replay never sends anywhere itself: SQS's redrive parks what it cannot finish. */
   replay: { resources: [EnvVar.stagingBucket], database: true },

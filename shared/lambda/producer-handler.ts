@@ -6,6 +6,7 @@ import { countingFailures, createFunctionMetrics } from './observability.ts';
 import { coldStart } from './cold-start.ts';
 import { processIntakeMessage } from '../producer/intake.ts';
 import type { ProducerDeps } from '../producer/produce-file.ts';
+import type { Invocation } from '../producer/ports.ts';
 
 export interface ProducerHandlerOptions {
   /** Called once, on the first invocation: config and clients live as long as the container. */
@@ -24,11 +25,12 @@ export function createProducerHandler(options: ProducerHandlerOptions) {
   const processor = new BatchProcessor(EventType.SQS);
   const depsOnce = coldStart(logger, () => ({ ...options.deps(), logger }));
 
+  let invocation: Invocation = { remainingMs: () => Infinity };
   const processRecord = async (record: SQSRecord) => {
     const deps = await depsOnce();
     let outcomes: Awaited<ReturnType<typeof processIntakeMessage>>;
     try {
-      outcomes = await processIntakeMessage(deps, record.body);
+      outcomes = await processIntakeMessage(deps, record.body, invocation);
     } catch (error) {
       // One structured line per failed notification (the partial processor logs nothing); the
       // message of an S3/SQS error, never file contents.
@@ -43,6 +45,8 @@ export function createProducerHandler(options: ProducerHandlerOptions) {
         metrics.addMetric('rowsRead', MetricUnit.Count, m.read);
         metrics.addMetric('rowsRejected', MetricUnit.Count, m.rejected);
         metrics.addMetric('batches', MetricUnit.Count, m.batchCount);
+      } else if (outcome.status === 'continued') {
+        metrics.addMetric('filesContinued', MetricUnit.Count, 1);
       } else if (outcome.status === 'moved-aside') {
         metrics.addMetric('filesMovedAside', MetricUnit.Count, 1);
       } else if (outcome.status === 'gone') {
@@ -53,6 +57,8 @@ export function createProducerHandler(options: ProducerHandlerOptions) {
 
   return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     logger.addContext(context);
+    // The deadline of this invocation: a large file stops at a segment's end before it.
+    invocation = { remainingMs: () => context.getRemainingTimeInMillis() };
     try {
       return await processPartialResponse(event, countingFailures(metrics, processRecord), processor, { context });
     } finally {

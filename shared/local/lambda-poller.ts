@@ -1,9 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import type { Message, SQSClient } from '@aws-sdk/client-sqs';
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { Consumer } from 'sqs-consumer';
 import { queueArnOf, sqsEventFromMessages, succeededMessages } from './lambda-event.ts';
 
-export type SqsHandler = (event: SQSEvent, context: never) => Promise<SQSBatchResponse | void>;
+export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
 
 export interface PollerOptions {
   name: string;
@@ -16,8 +17,35 @@ export interface PollerOptions {
   /** Parallel invocations (Lambda's concurrency for the event source). */
   concurrency: number;
   onError?: (name: string, error: unknown) => void;
+  /** The function's timeout: each invocation's context counts down from it, as Lambda's does (not enforced). */
+  timeoutMs?: number;
   /** Called after every invocation (progress displays). */
   onInvoke?: (name: string, messages: number, failed: number) => void;
+}
+
+/**
+ * The context Lambda hands a function, as far as Landfall reads it: the deadline
+ * (`getRemainingTimeInMillis`) and the names Powertools' logger adds to each line.
+ */
+export function lambdaContextOf(name: string, timeoutMs = Infinity): Context {
+  const deadline = Date.now() + timeoutMs;
+  const fail = () => {
+    throw new Error('not available locally');
+  };
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: `landfall-local-${name}`,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:landfall-local-${name}`,
+    memoryLimitInMB: '1024',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/landfall-local-${name}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: fail,
+    fail,
+    succeed: fail,
+  };
 }
 
 export interface Poller {
@@ -48,7 +76,7 @@ export function startLambdaPoller(options: PollerOptions): Poller {
       handleMessageBatch: async (messages: Message[]) => {
         inFlight++;
         try {
-          const response = await options.handler(sqsEventFromMessages(messages, arn, options.region), {} as never);
+          const response = await options.handler(sqsEventFromMessages(messages, arn, options.region), lambdaContextOf(options.name, options.timeoutMs));
           const succeeded = succeededMessages(messages, response);
           options.onInvoke?.(options.name, messages.length, messages.length - succeeded.length);
           return succeeded;

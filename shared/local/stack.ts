@@ -12,6 +12,7 @@ import { createReplayHandler } from '../lambda/replay-handler.ts';
 import { createS3Client, createSqsClient } from '../aws/clients.ts';
 import { producerDepsFromClients } from '../aws/producer-deps.ts';
 import type { LandfallConfig } from '../core/config.ts';
+import type { ProducerLimits } from '../producer/produce-file.ts';
 import { type BatchPorts, prepareConfiguredTables } from '../consumer/consume-batch.ts';
 import { createBatchPorts } from '../lambda/consumer-runtime.ts';
 import { connect, type Sql } from '../postgres/db.ts';
@@ -51,6 +52,12 @@ export interface LocalStackOptions {
   /** Powertools log level of the handlers (default ERROR; errors go to stderr). */
   logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
   log?: (line: string) => void;
+  /**
+   * The producer as Lambda would run it: its timeout (each invocation's context counts down
+   * from it; default the stack's 900 s) and its limits (a test forces continuations with small
+   * segments and a short timeout).
+   */
+  producer?: { timeoutMs?: number; limits?: Partial<ProducerLimits> };
   /** Wraps each handler (the chaos test injects crashes here). */
   wrapHandler?: (name: 'producer' | 'consumer' | 'replay', handler: SqsHandler) => SqsHandler;
 }
@@ -220,7 +227,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // As the stack's deploy step does in AWS: a refused table is recorded as blocked.
     await prepareConfiguredTables(ports);
     const producer = createProducerHandler({
-      deps: () => producerDepsFromClients({ config: options.config, s3, sqs, stagingBucket: buckets.staging, batchesQueueUrl: queues.batches, rereadCatalog }),
+      deps: () =>
+        producerDepsFromClients({
+          config: options.config,
+          s3,
+          sqs,
+          stagingBucket: buckets.staging,
+          batchesQueueUrl: queues.batches,
+          intakeQueueUrl: queues.intake,
+          rereadCatalog,
+          ...(options.producer?.limits ? { limits: options.producer.limits } : {}),
+        }),
       ...quiet('landfall-producer'),
     });
     const consumer = createConsumerHandler({ ports: () => ports, ...quiet('landfall-consumer') });
@@ -231,7 +248,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     if (options.pollers !== false) {
       const onError = (name: string, error: unknown) => log(`${name}: ${(error as Error).message ?? String(error)}`);
       const poller = (name: 'producer' | 'consumer' | 'replay', queue: QueueKey, handler: SqsHandler, concurrency: number) =>
-        startLambdaPoller({ name, sqs, queueUrl: queues[queue], region: REGION, handler: wrap(name, handler), batchSize: FunctionSettings[name].batchSize, concurrency, onError });
+        startLambdaPoller({
+          name,
+          sqs,
+          queueUrl: queues[queue],
+          region: REGION,
+          handler: wrap(name, handler),
+          batchSize: FunctionSettings[name].batchSize,
+          concurrency,
+          onError,
+          timeoutMs: name === 'producer' ? (options.producer?.timeoutMs ?? FunctionSettings.producer.timeoutSeconds * 1000) : FunctionSettings[name].timeoutSeconds * 1000,
+        });
       pollers.push(poller('producer', 'intake', producer as SqsHandler, 2));
       pollers.push(poller('consumer', 'batches', consumer as SqsHandler, options.consumerConcurrency ?? 4));
       pollers.push(poller('replay', 'batchesDlq', replay as SqsHandler, 1));

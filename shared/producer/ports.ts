@@ -1,4 +1,5 @@
 import type { QueueMessage } from '../core/batch-message.ts';
+import type { ContinuationMessage } from '../core/progress.ts';
 
 /** One version of one object. */
 export interface ObjectRef {
@@ -6,6 +7,12 @@ export interface ObjectRef {
   key: string;
   versionId: string | null;
   etag: string;
+}
+
+/** Bytes `start` (inclusive) to `end` (exclusive, default: the end of the object). */
+export interface ByteRange {
+  start: number;
+  end?: number;
 }
 
 /** Random access to an object's bytes (the shape hyparquet reads). */
@@ -20,7 +27,8 @@ export interface RandomAccessObject {
  * notification carries its successor).
  */
 export interface ObjectStore {
-  stream(ref: ObjectRef): Promise<AsyncIterable<Uint8Array> | 'gone'>;
+  /** The object's bytes from `range.start` (default 0) up to `range.end` (exclusive; default its end). */
+  stream(ref: ObjectRef, range?: ByteRange): Promise<AsyncIterable<Uint8Array> | 'gone'>;
   randomAccess(ref: ObjectRef): Promise<RandomAccessObject | 'gone'>;
   put(bucket: string, key: string, body: Uint8Array | string, contentType: string): Promise<void>;
   /** An object of the store's own making as text, or null when there is none. */
@@ -52,4 +60,14 @@ export interface BatchSender {
 export interface ProducerLogger {
   info(message: string, ...extra: Record<string, unknown>[]): void;
   warn(message: string, ...extra: Record<string, unknown>[]): void;
+}
+
+/** Sends the message that has a fresh invocation go on with a file (the intake queue in AWS). */
+export interface ContinuationSender {
+  send(message: ContinuationMessage): Promise<void>;
+}
+
+/** The invocation the producer runs in: Lambda's `context.getRemainingTimeInMillis()`. */
+export interface Invocation {
+  remainingMs(): number;
 }

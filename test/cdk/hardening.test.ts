@@ -117,9 +117,15 @@ describe('least privilege (finding 4)', () => {
 
   it.each([
     ['producer', 'SendBatches'],
+    ['producer', 'SendContinuations'],
     ['consumer', 'SendPoisonBatches'],
   ])('the %s may only send to its queue, nothing more (it has the URL, it never looks it up)', (fn, sid) => {
     expect(statementsOf(fn).find((st) => st.Sid === sid)?.Action).toBe('sqs:SendMessage');
+  });
+
+  it('the producer sends its continuations to the intake queue only', () => {
+    const intake = logicalIdOf(s.template, 'AWS::SQS::Queue', { QueueName: 'landfall-intake' });
+    expect(statementsOf('producer').find((st) => st.Sid === 'SendContinuations')?.Resource).toEqual({ 'Fn::GetAtt': [intake, 'Arn'] });
   });
 
   it('replay may send to no queue (SQS redrive parks what it cannot finish)', () => {

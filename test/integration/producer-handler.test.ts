@@ -44,7 +44,7 @@ describe('producer handler', () => {
 describe('producerSettingsFromEnv', () => {
   test('names every missing variable', () => {
     expect(() => producerSettingsFromEnv({})).toThrow(
-      'missing environment variable(s): LANDFALL_STAGING_BUCKET, LANDFALL_BATCHES_QUEUE_URL, LANDFALL_CONFIG_JSON or LANDFALL_CONFIG',
+      'missing environment variable(s): LANDFALL_STAGING_BUCKET, LANDFALL_BATCHES_QUEUE_URL, LANDFALL_INTAKE_QUEUE_URL, LANDFALL_CONFIG_JSON or LANDFALL_CONFIG',
     );
   });
 
@@ -52,6 +52,7 @@ describe('producerSettingsFromEnv', () => {
     const settings = producerSettingsFromEnv({
       LANDFALL_STAGING_BUCKET: 's',
       LANDFALL_BATCHES_QUEUE_URL: 'q',
+      LANDFALL_INTAKE_QUEUE_URL: 'i',
       LANDFALL_CONFIG_JSON: JSON.stringify({ tables: [{ table: 'orders', conflictKey: ['id'] }] }),
     });
     expect(settings.config.tables[0]!.prefix).toBe('orders/');

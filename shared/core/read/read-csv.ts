@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { Readable } from 'node:stream';
 import { parse, type CastingContext, type Options } from 'csv-parse';
 import { UnreadableFileError, UnreadableReason } from './errors.ts';
-import type { SourceEvent } from './records.ts';
+import type { ResumePoint, SourceEvent } from './records.ts';
 import type { TextValue } from './values.ts';
 
 export interface CsvOptions {
@@ -106,14 +106,15 @@ function unterminatedQuoteRejects(raw: string, startLine: number, firstRow: numb
   }));
 }
 
-async function* withoutBom(input: AsyncIterable<Uint8Array>, watch: { bytes: number; limit: number; line: number }): AsyncGenerator<Buffer> {
+async function* withoutBom(input: AsyncIterable<Uint8Array>, watch: { bytes: number; limit: number; line: number; bom: number }): AsyncGenerator<Buffer> {
   let head: Buffer | undefined = Buffer.alloc(0);
   for await (const chunk of input) {
     let buffer = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     if (head !== undefined) {
       head = Buffer.concat([head, buffer]);
       if (head.length < 3) continue;
-      buffer = head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? head.subarray(3) : head;
+      watch.bom = head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? 3 : 0;
+      buffer = head.subarray(watch.bom);
       head = undefined;
     }
     watch.bytes += buffer.length;
@@ -139,7 +140,7 @@ async function* withoutBom(input: AsyncIterable<Uint8Array>, watch: { bytes: num
  * an unreadable file.
  */
 export async function* readCsv(input: AsyncIterable<Uint8Array>, options: CsvOptions = {}): AsyncGenerator<SourceEvent> {
-  const watch = { bytes: 0, limit: options.maxRecordBytes ?? 64 * 1024 * 1024, line: 1 };
+  const watch = { bytes: 0, limit: options.maxRecordBytes ?? 64 * 1024 * 1024, line: 1, bom: 0 };
   let row = 0;
   let header: string[] | undefined;
   // The parser runs ahead of the loop below; these are its own view of the file so far.
@@ -147,7 +148,12 @@ export async function* readCsv(input: AsyncIterable<Uint8Array>, options: CsvOpt
   let headerError: string | undefined;
   let headerNames: string[] | undefined;
   const skipped: SourceEvent[] = [];
-  type Parsed = { header: true; fields: Field[]; line: number } | { header: false; row: number; line: number; fields: Field[]; raw?: string };
+  // Each record carries the skipped records parsed before it: the parser runs ahead of the loop,
+  // and a skip it found after a record must not be yielded before that record (a resumed read
+  // starts after a record and would count such a skip twice).
+  type Parsed = ({ header: true; fields: Field[]; line: number; resume: ResumePoint } | { header: false; row: number; line: number; fields: Field[]; raw?: string; resume: ResumePoint }) & {
+    skippedBefore: SourceEvent[];
+  };
   const parserOptions: Options<Parsed, { record: Field[]; raw: string } | Field[]> = {
     encoding: 'latin1',
     bom: false,
@@ -163,12 +169,15 @@ export async function* readCsv(input: AsyncIterable<Uint8Array>, options: CsvOpt
       const fields = Array.isArray(record) ? record : record.record;
       const raw = info.raw ?? (Array.isArray(record) ? undefined : record.raw);
       const line = info.lines - countNewlines((raw ?? '').replace(/\r?\n?$/, ''));
+      // The parser counts bytes after the BOM; a resumed read starts at a byte offset of the input.
+      const at = info.bytes + watch.bom;
+      const resume = { at, bytes: at, lines: info.lines };
       if (!headerParsed) {
         headerParsed = true;
         headerNames = fields.map((f) => (typeof f === 'string' ? f : ''));
-        return { header: true as const, fields, line };
+        return { header: true as const, fields, line, resume, skippedBefore: skipped.splice(0) };
       }
-      return { header: false as const, row: ++row, line, fields, raw };
+      return { header: false as const, row: ++row, line, fields, raw, resume, skippedBefore: skipped.splice(0) };
     },
     on_skip: (error, raw) => {
       watch.bytes = 0;
@@ -195,7 +204,7 @@ export async function* readCsv(input: AsyncIterable<Uint8Array>, options: CsvOpt
   source.pipe(parser);
   for await (const parsed of parser as AsyncIterable<Parsed>) {
     if (headerError !== undefined) throw new UnreadableFileError(UnreadableReason.badHeader, `header: ${headerError}`, { line: 1 });
-    while (skipped.length > 0) yield skipped.shift()!;
+    yield* parsed.skippedBefore;
     if (parsed.header) {
       const names = parsed.fields.map((name, i) => {
         if (name === INVALID_UTF8) {
@@ -207,7 +216,7 @@ export async function* readCsv(input: AsyncIterable<Uint8Array>, options: CsvOpt
         return name ?? '';
       });
       header = names;
-      yield { kind: 'columns', names };
+      yield { kind: 'columns', names, resume: parsed.resume };
       continue;
     }
     const { fields } = parsed;
@@ -218,15 +227,16 @@ export async function* readCsv(input: AsyncIterable<Uint8Array>, options: CsvOpt
         line: parsed.line,
         reason: `expected ${header!.length} fields (as the header), got ${fields.length}`,
         raw: rawText(parsed.raw),
+        resume: parsed.resume,
       };
       continue;
     }
     const bad = fields.indexOf(INVALID_UTF8);
     if (bad >= 0) {
-      yield { kind: 'reject', row: parsed.row, line: parsed.line, reason: `field "${header![bad]}" is not valid UTF-8`, raw: rawText(parsed.raw) };
+      yield { kind: 'reject', row: parsed.row, line: parsed.line, reason: `field "${header![bad]}" is not valid UTF-8`, raw: rawText(parsed.raw), resume: parsed.resume };
       continue;
     }
-    yield { kind: 'row', row: parsed.row, line: parsed.line, values: fields as TextValue[] };
+    yield { kind: 'row', row: parsed.row, line: parsed.line, values: fields as TextValue[], resume: parsed.resume };
   }
   if (headerError !== undefined) throw new UnreadableFileError(UnreadableReason.badHeader, `header: ${headerError}`, { line: 1 });
   while (skipped.length > 0) yield skipped.shift()!;

@@ -14,6 +14,8 @@ interface Line {
   line: number;
   /** Set when the line was longer than the limit; `bytes` then holds only its start. */
   tooLong: boolean;
+  /** Input bytes consumed through the line's LF. */
+  end: number;
 }
 
 /** Splits a byte stream on LF without decoding it; memory is bounded by `maxLineBytes`. */
@@ -22,9 +24,10 @@ async function* splitLines(input: AsyncIterable<Uint8Array>, maxLineBytes: numbe
   let partBytes = 0;
   let tooLong = false;
   let line = 0;
-  const take = (tail: Buffer): Line => {
+  let consumed = 0;
+  const take = (tail: Buffer, end: number): Line => {
     const bytes = parts.length === 0 ? tail : Buffer.concat([...parts, tail]);
-    const result = { bytes, line: ++line, tooLong };
+    const result = { bytes, line: ++line, tooLong, end };
     parts = [];
     partBytes = 0;
     tooLong = false;
@@ -35,9 +38,10 @@ async function* splitLines(input: AsyncIterable<Uint8Array>, maxLineBytes: numbe
     let start = 0;
     for (let end = buffer.indexOf(10, start); end >= 0; end = buffer.indexOf(10, start)) {
       const piece = buffer.subarray(start, end);
-      yield take(tooLong ? Buffer.alloc(0) : piece);
+      yield take(tooLong ? Buffer.alloc(0) : piece, consumed + end + 1);
       start = end + 1;
     }
+    consumed += buffer.length;
     if (start < buffer.length) {
       const rest = buffer.subarray(start);
       if (!tooLong) {
@@ -52,7 +56,7 @@ async function* splitLines(input: AsyncIterable<Uint8Array>, maxLineBytes: numbe
       }
     }
   }
-  if (parts.length > 0 || tooLong) yield take(Buffer.alloc(0));
+  if (parts.length > 0 || tooLong) yield take(Buffer.alloc(0), consumed);
 }
 
 function rawOf(bytes: Buffer): string {
@@ -75,13 +79,14 @@ export async function* readNdjson(input: AsyncIterable<Uint8Array>, options: Ndj
   let row = 0;
   let columns: Map<string, number> | undefined;
   let columnsLine = 0;
-  for await (const { bytes: lineBytes, line, tooLong } of splitLines(input, maxLineBytes)) {
+  for await (const { bytes: lineBytes, line, tooLong, end } of splitLines(input, maxLineBytes)) {
     let bytes = lineBytes;
     if (line === 1 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
     if (bytes.length > 0 && bytes[bytes.length - 1] === 0x0d) bytes = bytes.subarray(0, bytes.length - 1);
     if (!tooLong && isBlank(bytes)) continue;
     row++;
-    const reject = (reason: string): SourceEvent => ({ kind: 'reject', row, line, reason, raw: rawOf(bytes) });
+    const resume = { at: end, bytes: end, lines: line };
+    const reject = (reason: string): SourceEvent => ({ kind: 'reject', row, line, reason, raw: rawOf(bytes), resume });
     if (tooLong) {
       yield reject(`line longer than ${maxLineBytes} bytes`);
       continue;
@@ -122,6 +127,6 @@ export async function* readNdjson(input: AsyncIterable<Uint8Array>, options: Ndj
       yield reject(`field "${extra}" is not one of the file's columns (the fields of line ${columnsLine})`);
       continue;
     }
-    yield { kind: 'row', row, line, values };
+    yield { kind: 'row', row, line, values, resume };
   }
 }

@@ -17,7 +17,7 @@ function decimalScale(element: SchemaElement): number | undefined {
  * timestamps keep all their digits, decimals their scale (exact up to ~15 digits: hyparquet
  * decodes them as doubles). A file hyparquet cannot decode is unreadable.
  */
-export async function* readParquet(file: AsyncBuffer): AsyncGenerator<SourceEvent> {
+export async function* readParquet(file: AsyncBuffer, options: { fromRowGroup?: number } = {}): AsyncGenerator<SourceEvent> {
   let metadata: FileMetaData;
   try {
     metadata = await parquetMetadataAsync(file);
@@ -29,8 +29,15 @@ export async function* readParquet(file: AsyncBuffer): AsyncGenerator<SourceEven
   const scales = fields.map(decimalScale);
   yield { kind: 'columns', names };
   let rowStart = 0;
+  let bytes = 0;
   for (const [index, group] of metadata.row_groups.entries()) {
     const rowEnd = rowStart + Number(group.num_rows);
+    bytes += group.columns.reduce((n, c) => n + Number(c.meta_data?.total_compressed_size ?? 0), 0);
+    // A resumed read starts at a row group; the rows before it keep their numbers.
+    if (index < (options.fromRowGroup ?? 0)) {
+      rowStart = rowEnd;
+      continue;
+    }
     let rows: unknown[][] = [];
     try {
       await parquetRead({
@@ -61,7 +68,7 @@ export async function* readParquet(file: AsyncBuffer): AsyncGenerator<SourceEven
         values[c] = scale !== undefined && typeof value === 'number' && Math.abs(value) < 1e21 ? value.toFixed(scale) : textOfParquetValue(value);
       }
       const row = rowStart + r + 1;
-      yield { kind: 'row', row, line: row, values };
+      yield r === rows.length - 1 ? { kind: 'row', row, line: row, values, resume: { at: index + 1, bytes, lines: row } } : { kind: 'row', row, line: row, values };
     }
     rows = [];
     rowStart = rowEnd;
