@@ -12,7 +12,8 @@
  * ratios. The last line is for scripts:
  *   producer: <MB/s> MB/s, <r>x COPY rows/s, peak RSS <MB> MB
  *
- * LANDFALL_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of each producer process there.
+ * LANDFALL_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of each producer process there;
+ * LANDFALL_BENCH_NODE_FLAGS="--trace-gc …" passes more flags to it.
  */
 import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -25,6 +26,7 @@ import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   HeadObjectCommand,
+  PutObjectCommand,
   UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -32,6 +34,7 @@ import { startFauxqs } from 'fauxqs';
 import { build } from 'esbuild';
 import postgres from 'postgres';
 import { createS3Client } from '../shared/aws/clients.ts';
+import { catalogSnapshotKeyOf, type CatalogSnapshot } from '../shared/catalog-snapshot.ts';
 import { benchDatabase } from './database.ts';
 import { median, printTable, ratioOf, runRounds } from './rounds.ts';
 
@@ -39,6 +42,29 @@ const INBOX = 'bench-inbox';
 const STAGING = 'bench-staging';
 const QUEUE = 'bench-batches.fifo';
 const RSS_LIMIT_MB = 256;
+
+/**
+ * The snapshot a consumer writes for `orders`: with it the producer canonicalises every key and
+ * spreads the rows over the table's partitions, as in a running pipeline (without one every row
+ * goes to partition 0, raw).
+ */
+const ORDERS_SNAPSHOT: CatalogSnapshot = {
+  format: 1,
+  table: 'orders',
+  readAt: '2026-01-01T00:00:00.000Z',
+  timeZone: 'UTC',
+  columns: [
+    { name: 'id', type: 'bigint', baseType: 'int8', category: 'N', collation: null },
+    { name: 'customer', type: 'text', baseType: 'text', category: 'S', collation: null },
+    { name: 'amount', type: 'numeric', baseType: 'numeric', category: 'N', collation: null },
+    { name: 'status', type: 'text', baseType: 'text', category: 'S', collation: null },
+    { name: 'updated_at', type: 'timestamp with time zone', baseType: 'timestamptz', category: 'D', collation: null },
+    { name: 'note', type: 'text', baseType: 'text', category: 'S', collation: null },
+  ],
+  conflictKey: ['id'],
+  index: 'orders_pkey',
+  arrivalColumn: null,
+};
 
 function parseSize(text: string): number {
   const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(text.trim());
@@ -150,7 +176,9 @@ async function parent(): Promise<void> {
     let round = 0;
     let file: { bucket: string; key: string; versionId: null; etag: string; eventTime: string } | undefined;
     const produce = async () => {
-      const child = spawn(process.execPath, [heapFlag, semiSpaceFlag, ...(process.env.LANDFALL_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LANDFALL_BENCH_CPU_PROF}`] : []), bundle], {
+      const profile = process.env.LANDFALL_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LANDFALL_BENCH_CPU_PROF}`] : [];
+      const extra = (process.env.LANDFALL_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+      const child = spawn(process.execPath, [heapFlag, semiSpaceFlag, ...profile, ...extra, bundle], {
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         env: { ...process.env, BENCH_ENDPOINT: endpoint, BENCH_STAGING: STAGING, BENCH_QUEUE_URL: queueUrl, BENCH_FILE: JSON.stringify(file) },
       });
@@ -181,6 +209,7 @@ async function parent(): Promise<void> {
           // empty staging bucket and queue.
           prepare: async () => {
             server.reset();
+            await s3.send(new PutObjectCommand({ Bucket: STAGING, Key: catalogSnapshotKeyOf('orders'), Body: JSON.stringify(ORDERS_SNAPSHOT) }));
             const key = `orders/bench-r${++round}.csv`;
             await uploadFile(s3, INBOX, key, csvPath);
             const head = await s3.send(new HeadObjectCommand({ Bucket: INBOX, Key: key }));
