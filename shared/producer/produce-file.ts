@@ -1,18 +1,18 @@
-import { batchIdOf, fileArrivalOf, fileIdOf, type BatchData, type FileIdentity } from '../batch.ts';
+import { batchIdOf, fileArrivalOf, fileIdOf, type FileIdentity } from '../batch.ts';
 import { type ChunkingSettings, FileStatus, fileNoticeDeduplicationId, MANIFEST_REJECTS, messageGroupOf, UNROUTED_TABLE, type BatchMessage, type FileManifest, type ManifestBatch, type RejectedRow } from '../batch-message.ts';
 import { findTableForKey, type LandfallConfig, type TableConfig } from '../config.ts';
-import { encodeBatch } from './batch-object.ts';
+import { encodeBatch, type BatchToEncode } from './batch-object.ts';
 import { PartitionChunker, type Chunk } from './chunker.ts';
 import { keyTypesOf } from '../catalog-snapshot.ts';
-import { canonicalizerFor, canonicalKey, type KeyCanonicalizer } from './canonical-key.ts';
+import { canonicalizerFor, type KeyCanonicalizer } from './canonical-key.ts';
 import type { CatalogSource } from './catalog-source.ts';
 import { planColumns, type ColumnPlan } from './column-plan.ts';
 import { UnreadableFileError, UnreadableReason } from './errors.ts';
 import { fileTypeOfKey, isGzip, isParquetMagic, type FileFormat } from './file-format.ts';
 import { batchKeyOf, isRejectedKey, manifestKeyOf, movedAsideKeysOf, rejectsKeyOf } from './keys.ts';
-import { partitionOf } from './partition.ts';
+import { rowPartitioner } from './partition.ts';
 import type { BatchSender, ObjectRef, ObjectStore, OutgoingBatch, ProducerLogger } from './ports.ts';
-import { readCsv } from './read-csv.ts';
+import { readCsvEvents } from './read-csv.ts';
 import { readNdjson } from './read-ndjson.ts';
 import { readParquet } from './read-parquet.ts';
 import { MAX_REJECT_RAW_CHARS, type SourceEvent } from './records.ts';
@@ -108,7 +108,8 @@ function cut(text: string): { raw: string; truncated: boolean } {
 interface Opened {
   format: FileFormat;
   compressed: boolean;
-  events: AsyncIterable<SourceEvent>;
+  /** In file order; a reader may yield several at once (CSV yields those of each piece read). */
+  events: AsyncIterable<SourceEvent | readonly SourceEvent[]>;
   close(): Promise<void>;
 }
 
@@ -122,7 +123,7 @@ async function openFile(deps: ProducerDeps, file: FileIdentity): Promise<Opened 
     return {
       format: type.format,
       compressed,
-      events: type.format === 'csv' ? readCsv(text) : readNdjson(text),
+      events: type.format === 'csv' ? readCsvEvents(text) : readNdjson(text),
       close: async () => {},
     };
   }
@@ -148,7 +149,7 @@ async function openFile(deps: ProducerDeps, file: FileIdentity): Promise<Opened 
 
 /**
  * Produces one dropped file: streams it, partitions its rows by conflict key, writes each
- * chunk as a gzip JSON batch object to staging, then the rejects object and the manifest,
+ * chunk as a zstd JSON batch object to staging, then the rejects object and the manifest,
  * then sends one FIFO message per batch. Deterministic: the same file version always gives
  * the same keys, bytes and ids, so a duplicate notification or a retry after a crash
  * changes nothing. An unreadable file is moved aside with a reason instead.
@@ -344,6 +345,7 @@ async function produceTableFile(
   let plan: ColumnPlan | undefined;
   let canonicalizers: KeyCanonicalizer[] | null = null;
   let chunker: PartitionChunker | undefined;
+  let partitionRow: ((values: readonly (string | null)[]) => number) | null = null;
   let read = 0;
   let rejected = 0;
   const rejects: RejectedRow[] = [];
@@ -384,7 +386,7 @@ async function produceTableFile(
   const writeChunk = async (chunk: Chunk, columns: string[]) => {
     const batchId = batchIdOf(fileId, chunk.partition, chunk.chunk);
     const stagingKey = batchKeyOf(table.table, fileId, chunk.partition, chunk.chunk);
-    const batch: BatchData = {
+    const batch: BatchToEncode = {
       format: 1,
       batchId,
       fileId,
@@ -395,7 +397,7 @@ async function produceTableFile(
       arrival,
       columns,
       rowNumbers: chunk.rowNumbers,
-      values: chunk.values,
+      values: chunk.columns,
     };
     const body = await encodeBatch(batch);
     written.push(stagingKey);
@@ -414,11 +416,11 @@ async function produceTableFile(
   };
 
   try {
-    for await (const event of opened.events) {
+    for await (const item of opened.events) for (const event of Array.isArray(item) ? item : [item]) {
       if (event.kind === 'row') {
         read++;
         const values = event.values;
-        const partition = canonicalizers ? partitionOf(canonicalKey(canonicalizers, plan!.keyIndexes.map((i) => values[i] ?? null)), chunking.partitions) : 0;
+        const partition = partitionRow ? partitionRow(values) : 0;
         const ready = chunker!.add(partition, event.row, values);
         for (const chunk of ready) await pool.submit(() => writeChunk(chunk, plan!.columns));
       } else if (event.kind === 'reject') {
@@ -432,6 +434,7 @@ async function produceTableFile(
         if (!canonicalizers && chunking.partitions > 1) {
           logger.warn('no catalog snapshot of the table yet: the whole file goes to partition 0, so its ties still follow the winner rule', { fileId, table: table.table });
         }
+        partitionRow = canonicalizers ? rowPartitioner(canonicalizers, plan.keyIndexes, chunking.partitions) : null;
         chunker = new PartitionChunker(plan.columns.length, chunking);
       }
     }
