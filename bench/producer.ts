@@ -36,7 +36,7 @@ import postgres from 'postgres';
 import { createS3Client } from '../shared/aws/clients.ts';
 import { catalogSnapshotKeyOf, type CatalogSnapshot } from '../shared/catalog-snapshot.ts';
 import { benchDatabase } from './database.ts';
-import { median, printTable, ratioOf, runRounds } from './rounds.ts';
+import { argOf, median, parseSize, printTable, ratioOf, runRounds } from './rounds.ts';
 
 const INBOX = 'bench-inbox';
 const STAGING = 'bench-staging';
@@ -65,13 +65,6 @@ const ORDERS_SNAPSHOT: CatalogSnapshot = {
   index: 'orders_pkey',
   arrivalColumn: null,
 };
-
-function parseSize(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(text.trim());
-  if (!match) throw new Error(`invalid size ${JSON.stringify(text)}: use e.g. 200MB or 1GB`);
-  const unit = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[(match[2] ?? 'b').toLowerCase() as 'b'];
-  return Math.round(Number(match[1]) * unit);
-}
 
 /** Writes a CSV of about `bytes` bytes; returns its row count. */
 async function generateCsv(path: string, bytes: number): Promise<number> {
@@ -133,8 +126,7 @@ const COPY = 'COPY the CSV into a table (reference)';
 const PRODUCE = 'producer (bundled, 256 MB heap limits)';
 
 async function parent(): Promise<void> {
-  const sizeArg = process.argv.indexOf('--size');
-  const size = parseSize(sizeArg > 0 ? process.argv[sizeArg + 1]! : (process.env.LANDFALL_BENCH_SIZE ?? '1GB'));
+  const size = parseSize(argOf('size') ?? process.env.LANDFALL_BENCH_SIZE ?? '1GB');
   const rounds = Number(process.env.ROUNDS ?? 3);
   const dir = await mkdtemp(join(tmpdir(), 'landfall-bench-'));
   const server = await startFauxqs({ port: 0, logger: false, s3StorageDir: join(dir, 's3') });
