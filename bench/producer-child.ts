@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { createS3Client, createSqsClient } from '../shared/aws/clients.ts';
 import { producerDepsFromClients } from '../shared/aws/producer-deps.ts';
+import { s3ObjectStore } from '../shared/aws/s3-object-store.ts';
 import { parseConfig } from '../shared/config.ts';
 import { produceFile } from '../shared/producer/produce-file.ts';
 
@@ -15,6 +16,11 @@ const deps = producerDepsFromClients({
   stagingBucket: process.env.BENCH_STAGING!,
   batchesQueueUrl: process.env.BENCH_QUEUE_URL!,
 });
+// The emulator reads a whole object from disk for every GET, ranged or not (fauxqs's
+// persistence), so the producer's 8 MiB segments made it read a 1 GB file 128 times, and the
+// producer waited on that (54% idle in its profile). One GET per file (up to 1 GiB) keeps the
+// emulator's cost out of the producer's time; against S3 a ranged GET costs what its range does.
+deps.store = s3ObjectStore(createS3Client(options), { segmentBytes: Number(process.env.LANDFALL_BENCH_SEGMENT_BYTES ?? 1024 ** 3) });
 // LANDFALL_BENCH_NO_PUT=1 skips writing batch objects, to tell upload cost from the rest.
 if (process.env.LANDFALL_BENCH_NO_PUT) {
   const store = deps.store;
