@@ -1,4 +1,4 @@
-import { type BatchData, batchIdOf, fileArrivalOf, fileIdOf } from '../shared/batch.ts';
+import { type BatchData, batchIdOf, fileArrivalOf, fileIdOf } from '../shared/core/batch.ts';
 
 let files = 0;
 

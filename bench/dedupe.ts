@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import postgres from 'postgres';
-import { runDedupe } from '../shared/dedupe/run-dedupe.ts';
+import { runDedupe } from '../shared/tools/dedupe/run-dedupe.ts';
 import { benchDatabase } from './database.ts';
 
 const { values } = parseArgs({

@@ -14,16 +14,16 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import postgres from 'postgres';
-import { applyBatch } from '../shared/apply-batch.ts';
-import type { BatchData } from '../shared/batch.ts';
+import { applyBatch } from '../shared/postgres/apply-batch.ts';
+import type { BatchData } from '../shared/core/batch.ts';
 import { batchOfNewFile } from './batches.ts';
-import { parseConfig } from '../shared/config.ts';
-import { migrateLedger } from '../shared/ledger/migrate.ts';
+import { parseConfig } from '../shared/core/config.ts';
+import { migrateLedger } from '../shared/postgres/ledger/migrate.ts';
 import { benchDatabase } from './database.ts';
 import { formatRatio, printTable, ratioOf, runRounds, type Scenario } from './rounds.ts';
-import { toPgArrayLiteral } from '../shared/pg-array.ts';
-import { prepareTable, type TargetTable } from '../shared/target-table.ts';
-import { tombstoneRelationOf } from '../shared/tombstones.ts';
+import { toPgArrayLiteral } from '../shared/postgres/pg-array.ts';
+import { prepareTable, type TargetTable } from '../shared/postgres/target-table.ts';
+import { tombstoneRelationOf } from '../shared/core/tombstone-names.ts';
 
 const ROWS = Number(process.env.ROWS ?? 1_000_000);
 const BATCH = Number(process.env.BATCH ?? 10_000);

@@ -10,12 +10,12 @@
  */
 import os from 'node:os';
 import postgres from 'postgres';
-import { applyBatch } from '../shared/apply-batch.ts';
-import type { BatchData } from '../shared/batch.ts';
+import { applyBatch } from '../shared/postgres/apply-batch.ts';
+import type { BatchData } from '../shared/core/batch.ts';
 import { batchOfNewFile } from './batches.ts';
-import { parseConfig } from '../shared/config.ts';
-import { migrateLedger } from '../shared/ledger/migrate.ts';
-import { prepareTable, type TargetTable } from '../shared/target-table.ts';
+import { parseConfig } from '../shared/core/config.ts';
+import { migrateLedger } from '../shared/postgres/ledger/migrate.ts';
+import { prepareTable, type TargetTable } from '../shared/postgres/target-table.ts';
 import { benchDatabase } from './database.ts';
 import { median, ratioOf, runRounds, type Scenario } from './rounds.ts';
 

@@ -4,7 +4,7 @@ import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { createS3Client, createSqsClient } from '../shared/aws/clients.ts';
 import { producerDepsFromClients } from '../shared/aws/producer-deps.ts';
 import { s3ObjectStore } from '../shared/aws/s3-object-store.ts';
-import { parseConfig } from '../shared/config.ts';
+import { parseConfig } from '../shared/core/config.ts';
 import { produceFile } from '../shared/producer/produce-file.ts';
 
 const config = parseConfig({ tables: [{ table: 'orders', conflictKey: ['id'], version: 'updated_at', partitions: 8 }] });

@@ -34,7 +34,7 @@ import { startFauxqs } from 'fauxqs';
 import { build } from 'esbuild';
 import postgres from 'postgres';
 import { createS3Client } from '../shared/aws/clients.ts';
-import { catalogSnapshotKeyOf, type CatalogSnapshot } from '../shared/catalog-snapshot.ts';
+import { catalogSnapshotKeyOf, type CatalogSnapshot } from '../shared/core/catalog-snapshot.ts';
 import { benchDatabase } from './database.ts';
 import { argOf, median, parseSize, printTable, ratioOf, runRounds } from './rounds.ts';
 

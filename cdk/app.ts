@@ -2,8 +2,9 @@
 import { isAbsolute, resolve } from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { ConfigError, loadConfigFile } from '../shared/config.ts';
-import { EnvVar } from '../shared/env.ts';
+import { ConfigError } from '../shared/core/config.ts';
+import { loadConfigFile } from '../shared/environment/config-file.ts';
+import { EnvVar } from '../shared/environment/env.ts';
 import { ContextError, ContextKey, optionsFromContext } from './context.ts';
 import { LandfallStack, PROJECT_ROOT } from './landfall-stack.ts';
 import { LandfallPropsError } from './props.ts';

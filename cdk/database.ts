@@ -6,13 +6,13 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import { EnvVar } from '../shared/env.ts';
-import { DEFAULT_APP_ROLE } from '../shared/ledger/app-role.ts';
+import { EnvVar } from '../shared/environment/env.ts';
+import { DEFAULT_APP_ROLE } from '../shared/postgres/ledger/app-role.ts';
 import type { DatabaseOptions, ExistingDatabaseOptions, LocalStackDatabaseOptions, NewDatabaseOptions } from './props.ts';
 
 /**
  * The database user the functions log in as in new-database mode: a least-privilege role
- * (`landfall grant-role` creates it, shared/ledger/app-role.ts), never the master user.
+ * (`landfall grant-role` creates it, shared/postgres/ledger/app-role.ts), never the master user.
  */
 export const NEW_DATABASE_USER = DEFAULT_APP_ROLE;
 /** The RDS master user: only the operator logs in as it (to run `landfall grant-role`). */

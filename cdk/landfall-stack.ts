@@ -7,7 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { EnvVar } from '../shared/env.ts';
+import { EnvVar } from '../shared/environment/env.ts';
 import {
   BucketSettings,
   DEFAULT_NAME_PREFIX,
@@ -20,7 +20,7 @@ import {
   StagingExpiration,
   StagingLayout,
   queueName,
-} from '../shared/resources.ts';
+} from '../shared/core/resources.ts';
 import { LandfallDatabase } from './database.ts';
 import { Monitoring } from './monitoring.ts';
 import { AccountBoundSqsDestination } from './intake-destination.ts';

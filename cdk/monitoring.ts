@@ -8,8 +8,8 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { LandfallConfig } from '../shared/config.ts';
-import { MetricContract } from '../shared/resources.ts';
+import type { LandfallConfig } from '../shared/core/config.ts';
+import { MetricContract } from '../shared/core/resources.ts';
 
 export interface MonitoringProps {
   readonly config: LandfallConfig;

@@ -1,8 +1,8 @@
 import { type CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { IConstruct } from 'constructs';
-import type { LandfallConfig } from '../shared/config.ts';
-import { InboxLayout, StagingLayout } from '../shared/resources.ts';
+import type { LandfallConfig } from '../shared/core/config.ts';
+import { InboxLayout, StagingLayout } from '../shared/core/resources.ts';
 import type { LandfallDatabase } from './database.ts';
 import type { PipelineFunction } from './pipeline-function.ts';
 

@@ -6,8 +6,8 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { FunctionEnv, type ResourceVar } from '../shared/function-env.ts';
-import { FunctionSettings, type FunctionKey } from '../shared/resources.ts';
+import { FunctionEnv, type ResourceVar } from '../shared/environment/function-env.ts';
+import { FunctionSettings, type FunctionKey } from '../shared/core/resources.ts';
 
 /**
  * Lambda's Node 24 runtime. aws-cdk-lib 2.276 has the constant; the fallback keeps an older
@@ -124,7 +124,7 @@ export class PipelineFunction<K extends FunctionKey = FunctionKey> extends Const
         const contract = FunctionEnv[this.kind];
         const missing: string[] = contract.resources.filter((name) => !this.bound.has(name));
         if (contract.database && !this.databaseBound) missing.push('the database (bindDatabase)');
-        return missing.map((what) => `Landfall ${this.kind} function: ${what} is in its environment contract (shared/function-env.ts) but not bound`);
+        return missing.map((what) => `Landfall ${this.kind} function: ${what} is in its environment contract (shared/environment/function-env.ts) but not bound`);
       },
     });
   }
@@ -138,7 +138,7 @@ export class PipelineFunction<K extends FunctionKey = FunctionKey> extends Const
    */
   bind(variable: ResourceVar<K>, value: string, grant: (role: iam.Role) => void): void {
     const allowed: readonly string[] = FunctionEnv[this.kind].resources;
-    if (!allowed.includes(variable)) throw new Error(`Landfall ${this.kind} function does not read ${variable} (shared/function-env.ts)`);
+    if (!allowed.includes(variable)) throw new Error(`Landfall ${this.kind} function does not read ${variable} (shared/environment/function-env.ts)`);
     this.function.addEnvironment(variable, value);
     grant(this.role);
     this.bound.add(variable);
@@ -146,7 +146,7 @@ export class PipelineFunction<K extends FunctionKey = FunctionKey> extends Const
 
   /** The database variables and the grant to log in, for a function whose contract reaches the database. */
   bindDatabase(database: { readonly environment: Record<string, string>; grantConnect(grantee: iam.IGrantable): void }): void {
-    if (!FunctionEnv[this.kind].database) throw new Error(`Landfall ${this.kind} function does not reach the database (shared/function-env.ts)`);
+    if (!FunctionEnv[this.kind].database) throw new Error(`Landfall ${this.kind} function does not reach the database (shared/environment/function-env.ts)`);
     for (const [name, value] of Object.entries(database.environment)) this.function.addEnvironment(name, value);
     database.grantConnect(this.role);
     this.databaseBound = true;

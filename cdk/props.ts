@@ -1,6 +1,6 @@
 import type { Environment } from 'aws-cdk-lib';
-import type { LandfallConfig } from '../shared/config.ts';
-import { InboxLayout, StagingExpiration } from '../shared/resources.ts';
+import type { LandfallConfig } from '../shared/core/config.ts';
+import { InboxLayout, StagingExpiration } from '../shared/core/resources.ts';
 
 /** A new VPC, RDS for PostgreSQL 17 and an RDS Proxy, created by the stack (the default). */
 export interface NewDatabaseOptions {
@@ -85,9 +85,9 @@ export interface FunctionEntries {
 }
 
 export const DEFAULT_ENTRIES: FunctionEntries = {
-  producer: 'functions/producer/handler.ts',
-  consumer: 'functions/consumer/handler.ts',
-  replay: 'functions/replay/handler.ts',
+  producer: 'functions/producer/index.ts',
+  consumer: 'functions/consumer/index.ts',
+  replay: 'functions/replay/index.ts',
 };
 
 /** Everything that shapes a Landfall deployment, apart from the CDK `StackProps`. */

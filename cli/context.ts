@@ -1,8 +1,9 @@
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
-import { loadConfigFile, type LandfallConfig } from '../shared/config.ts';
-import { EnvVar } from '../shared/env.ts';
+import { type LandfallConfig } from '../shared/core/config.ts';
+import { loadConfigFile } from '../shared/environment/config-file.ts';
+import { EnvVar } from '../shared/environment/env.ts';
 import { landfallHome, readDevState } from './local.ts';
 
 /** Where a command writes; tests pass buffers, the launcher passes the process streams. */

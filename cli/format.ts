@@ -1,7 +1,7 @@
-import { type BatchCounts, countsAddUp } from '../shared/batch.ts';
-import type { BatchReceipt, FileReceipt } from '../shared/ledger/files.ts';
-import { fixForUnreadable } from '../shared/producer/errors.ts';
-import type { QuarantinedRow } from '../shared/quarantine-retry.ts';
+import { type BatchCounts, countsAddUp } from '../shared/core/batch.ts';
+import type { BatchReceipt, FileReceipt } from '../shared/postgres/ledger/files.ts';
+import { fixForUnreadable } from '../shared/core/read/errors.ts';
+import type { QuarantinedRow } from '../shared/postgres/quarantine-retry.ts';
 
 /** How many characters of a batch or file id the tables show; commands accept such a prefix back. */
 export const SHORT_ID = 12;

@@ -1,9 +1,9 @@
 import { basename } from 'node:path';
-import type { LandfallConfig } from '../shared/config.ts';
-import type { Sql } from '../shared/db.ts';
-import { type FileReceipt, fileReceipts } from '../shared/ledger/files.ts';
-import { migrateLedger } from '../shared/ledger/migrate.ts';
-import { prepareTable, type TargetTable } from '../shared/target-table.ts';
+import type { LandfallConfig } from '../shared/core/config.ts';
+import type { Sql } from '../shared/postgres/db.ts';
+import { type FileReceipt, fileReceipts } from '../shared/postgres/ledger/files.ts';
+import { migrateLedger } from '../shared/postgres/ledger/migrate.ts';
+import { prepareTable, type TargetTable } from '../shared/postgres/target-table.ts';
 import { CliError, type CliIo, type GlobalOptions, loadOptionalConfig, resolveContext } from './context.ts';
 import { SHORT_ID } from './format.ts';
 

@@ -3,13 +3,15 @@ import { join, resolve } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { createS3Client, createSqsClient } from '../shared/aws/clients.ts';
-import { connect, type Sql } from '../shared/db.ts';
+import { connect, type Sql } from '../shared/postgres/db.ts';
 import { isAlive, startEmbeddedPostgres } from '../shared/local/embedded-postgres.ts';
 import { type DevState, devStatePath } from '../shared/local/stack.ts';
-import type { CliIo, ResolvedContext } from './context.ts';
+
+/** The environment a command reads (CliIo['env'] in context.ts, which imports this module). */
+type Env = Record<string, string | undefined>;
 
 /** The local state folder: `$LANDFALL_HOME`, else `.landfall` in the working directory. */
-export function landfallHome(env: CliIo['env']): string {
+export function landfallHome(env: Env): string {
   return resolve(env.LANDFALL_HOME ?? join(process.cwd(), '.landfall'));
 }
 
@@ -39,7 +41,7 @@ export interface DatabaseHandle {
  * running `landfall dev`'s, else the local embedded database in the home folder, started for
  * the command and stopped after it.
  */
-export async function openDatabaseWithFallback(context: ResolvedContext, env: CliIo['env']): Promise<DatabaseHandle> {
+export async function openDatabaseWithFallback(context: { databaseUrl: string | null }, env: Env): Promise<DatabaseHandle> {
   if (context.databaseUrl) {
     const sql = connect({ url: context.databaseUrl, max: 2, applicationName: 'landfall-cli' });
     return { sql, source: 'flag-or-env', close: () => sql.end({ timeout: 5 }) };

@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../shared/config.ts';
+import { ConfigError } from '../shared/core/config.ts';
 import { CliError, processIo, type CliIo, type RegisterCommand } from './context.ts';
 
 const commandsDir = new URL('./commands/', import.meta.url);

@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import cliProgress from 'cli-progress';
-import type { FileReceipt } from '../shared/ledger/files.ts';
+import type { FileReceipt } from '../shared/postgres/ledger/files.ts';
 import type { CliIo } from './context.ts';
 
 /** How often a plain progress line is written when stderr is not a terminal. */

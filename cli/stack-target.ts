@@ -1,8 +1,9 @@
 import { isDeepStrictEqual } from 'node:util';
-import { type LandfallConfig, loadConfigFile } from '../shared/config.ts';
-import { connect, type Sql } from '../shared/db.ts';
-import { blockingReports, preflightTables } from '../shared/doctor/preflight.ts';
-import { formatDoctorReport } from '../shared/doctor/format-report.ts';
+import { type LandfallConfig } from '../shared/core/config.ts';
+import { loadConfigFile } from '../shared/environment/config-file.ts';
+import { connect, type Sql } from '../shared/postgres/db.ts';
+import { blockingReports, preflightTables } from '../shared/tools/doctor/preflight.ts';
+import { formatDoctorReport } from '../shared/tools/doctor/format-report.ts';
 import { CliError } from './context.ts';
 import type { DropTarget } from '../shared/local/run-files.ts';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../shared/local/stack.ts';

@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Sql } from '../shared/db.ts';
-import { batchReceipts, fileReceipts, listRejects } from '../shared/ledger/files.ts';
+import type { Sql } from '../shared/postgres/db.ts';
+import { batchReceipts, fileReceipts, listRejects } from '../shared/postgres/ledger/files.ts';
 import { receiptOf } from '../shared/local/run-files.ts';
-import { listQuarantine } from '../shared/quarantine-retry.ts';
+import { listQuarantine } from '../shared/postgres/quarantine-retry.ts';
 import { batchAddsUp, fileBalance } from './format.ts';
 import { ledgerExists } from './ledger.ts';
 

@@ -2,7 +2,7 @@ import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand 
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { SQSEvent } from 'aws-lambda';
 import type postgres from 'postgres';
-import { fileReceipts, type FileReceipt } from '../shared/ledger/files.ts';
+import { fileReceipts, type FileReceipt } from '../shared/postgres/ledger/files.ts';
 import { csvOf, gzipOf, ndjsonOf, parquetOf, type Row } from '../test/helpers/producer-files.ts';
 import { type FunctionPool, functionPool, type LogLine } from './lambda.ts';
 import type { RehearsalStack } from './stack.ts';

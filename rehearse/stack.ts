@@ -7,7 +7,7 @@ import { startFauxqs } from 'fauxqs';
 import { createS3Client, createSqsClient } from '../shared/aws/clients.ts';
 import { type Poller, startLambdaPoller } from '../shared/local/lambda-poller.ts';
 import { s3EventRecord } from '../shared/local/s3-notifier.ts';
-import { type FunctionKey, MetricContract } from '../shared/resources.ts';
+import { type FunctionKey, MetricContract } from '../shared/core/resources.ts';
 import { type Certificates, type FunctionCredentials, type IamProxy, PROXY_HOST, startIamProxy, type TlsPostgres } from './database.ts';
 import { type FunctionPool, type FunctionSpec, functionPool, type LogLine } from './lambda.ts';
 import { type AwsCall, type Recorder, startRecorder } from './recorder.ts';

@@ -1,9 +1,9 @@
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { ARRIVAL } from '../../shared/config.ts';
-import type { Sql } from '../../shared/db.ts';
-import { KeepRuleError, parseKeepRule } from '../../shared/dedupe/keep-rule.ts';
-import { DedupePlanError } from '../../shared/dedupe/plan.ts';
+import { ARRIVAL } from '../../shared/core/config.ts';
+import type { Sql } from '../../shared/postgres/db.ts';
+import { KeepRuleError, parseKeepRule } from '../../shared/tools/dedupe/keep-rule.ts';
+import { DedupePlanError } from '../../shared/tools/dedupe/plan.ts';
 import {
   DedupeError,
   dryRunDedupe,
@@ -13,9 +13,9 @@ import {
   type DedupeRunOptions,
   type DedupeSummary,
   type DryRunReport,
-} from '../../shared/dedupe/run-dedupe.ts';
-import { parseTableName } from '../../shared/identifiers.ts';
-import { textTable } from '../../shared/doctor/format-report.ts';
+} from '../../shared/tools/dedupe/run-dedupe.ts';
+import { parseTableName } from '../../shared/core/identifiers.ts';
+import { textTable } from '../../shared/tools/doctor/format-report.ts';
 import {
   CliError,
   loadOptionalConfig,

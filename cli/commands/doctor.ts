@@ -1,9 +1,9 @@
 import { Option, type Command } from 'commander';
-import { ARRIVAL, DEFAULT_ARRIVAL_COLUMN, type LandfallConfig } from '../../shared/config.ts';
-import { doctorExitCode, type DoctorTarget, type TableReport } from '../../shared/doctor/diagnose.ts';
-import { formatDoctorReport } from '../../shared/doctor/format-report.ts';
-import { DEFAULT_LARGE_TABLE_ROWS, inspectTables, targetsFromConfig } from '../../shared/doctor/inspect-table.ts';
-import type { Sql } from '../../shared/db.ts';
+import { ARRIVAL, DEFAULT_ARRIVAL_COLUMN, type LandfallConfig } from '../../shared/core/config.ts';
+import { doctorExitCode, type DoctorTarget, type TableReport } from '../../shared/tools/doctor/diagnose.ts';
+import { formatDoctorReport } from '../../shared/tools/doctor/format-report.ts';
+import { DEFAULT_LARGE_TABLE_ROWS, inspectTables, targetsFromConfig } from '../../shared/tools/doctor/inspect-table.ts';
+import type { Sql } from '../../shared/postgres/db.ts';
 import {
   CliError,
   loadOptionalConfig,

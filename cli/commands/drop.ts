@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { dropFile, DropError, tableForFile } from '../../shared/local/run-files.ts';
 import { CliError, type CliIo, type GlobalOptions, loadOptionalConfig, resolveContext, type RegisterCommand } from '../context.ts';
 import { devClients, landfallHome, readDevState } from '../local.ts';
-import { connect } from '../../shared/db.ts';
+import { connect } from '../../shared/postgres/db.ts';
 
 export interface DropOptions extends GlobalOptions {
   table?: string;

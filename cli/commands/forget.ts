@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ForgetRefusedError, forgetFile } from '../../shared/ledger/files.ts';
+import { ForgetRefusedError, forgetFile } from '../../shared/postgres/ledger/files.ts';
 import { CliError, resolveContext, type CliIo, type GlobalOptions, type RegisterCommand } from '../context.ts';
 import { plural, shortId } from '../format.ts';
 import { asCliError, filesNamed, ledgerExists } from '../ledger.ts';

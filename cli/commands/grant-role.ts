@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { type AppRoleReport, DEFAULT_APP_ROLE, grantAppRole } from '../../shared/ledger/app-role.ts';
+import { type AppRoleReport, DEFAULT_APP_ROLE, grantAppRole } from '../../shared/postgres/ledger/app-role.ts';
 import { CliError, loadOptionalConfig, resolveContext, type CliIo, type GlobalOptions, type RegisterCommand } from '../context.ts';
 import { openDatabaseWithFallback } from '../local.ts';
 

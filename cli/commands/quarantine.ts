@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import type { Sql } from '../../shared/db.ts';
-import { listQuarantine, type QuarantinedRow, retryQuarantine, type RetryResult } from '../../shared/quarantine-retry.ts';
+import type { Sql } from '../../shared/postgres/db.ts';
+import { listQuarantine, type QuarantinedRow, retryQuarantine, type RetryResult } from '../../shared/postgres/quarantine-retry.ts';
 import { CliError, parsePositiveInt, resolveContext, writeExport, type CliIo, type GlobalOptions, type RegisterCommand } from '../context.ts';
 import { formatQuarantineTable, n, plural, quarantineRecord } from '../format.ts';
 import { asCliError, configuredTables, findLedgerBatch, ledgerExists, requireConfig } from '../ledger.ts';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { listRejects, type RejectReceipt } from '../../shared/ledger/files.ts';
+import { listRejects, type RejectReceipt } from '../../shared/postgres/ledger/files.ts';
 import { CliError, parsePositiveInt, resolveContext, writeExport, type CliIo, type GlobalOptions, type RegisterCommand } from '../context.ts';
 import { alignedTable, oneLine, plural } from '../format.ts';
 import { asCliError, filesNamed, ledgerExists } from '../ledger.ts';

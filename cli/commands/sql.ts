@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
-import type { Sql } from '../../shared/db.ts';
+import type { Sql } from '../../shared/postgres/db.ts';
 import { resolveContext, type CliIo, type GlobalOptions, type RegisterCommand } from '../context.ts';
 import { alignedTable, plural } from '../format.ts';
 import { asCliError } from '../ledger.ts';

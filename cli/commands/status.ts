@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { batchReceipts, type FileReceipt, fileReceipts } from '../../shared/ledger/files.ts';
+import { batchReceipts, type FileReceipt, fileReceipts } from '../../shared/postgres/ledger/files.ts';
 import { receiptOf } from '../../shared/local/run-files.ts';
 import { CliError, resolveContext, type CliIo, type GlobalOptions, type RegisterCommand } from '../context.ts';
 import { batchAddsUp, fileBalance, formatFileDetail, formatStatusTable } from '../format.ts';

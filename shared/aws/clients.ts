@@ -1,6 +1,6 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { EnvVar } from '../env.ts';
+import { EnvVar } from '../environment/env.ts';
 
 export interface AwsClientOptions {
   region?: string;

@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import type { LandfallConfig } from '../config.ts';
+import type { LandfallConfig } from '../core/config.ts';
 import { storedCatalog } from '../producer/catalog-source.ts';
 import type { ProducerDeps } from '../producer/produce-file.ts';
 import { s3ObjectStore } from './s3-object-store.ts';

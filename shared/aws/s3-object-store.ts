@@ -7,7 +7,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { etagOf, versionIdOf } from '../batch.ts';
+import { etagOf, versionIdOf } from '../core/batch.ts';
 import type { ObjectRef, ObjectStore, RandomAccessObject } from '../producer/ports.ts';
 
 function isGone(error: unknown): boolean {

@@ -1,16 +1,16 @@
-import type { BatchCounts, BatchData } from '../batch.ts';
-import type { BatchMessage, FileManifest, FileNotice } from '../batch-message.ts';
-import { classifyPgError, ErrorClass } from '../classify-pg-error.ts';
-import type { Sql } from '../db.ts';
-import { applyBatch, claimBatch, storedCounts } from '../apply-batch.ts';
-import { planColumnAdditions } from '../evolve-plan.ts';
-import { addColumns } from '../evolve-table.ts';
-import { isFileRegistered, markBatchPoisoned, registerFile } from '../ledger/files.ts';
-import { quarantineRows } from '../quarantine.ts';
-import { replayBatch } from '../replay-batch.ts';
-import type { TargetTable } from '../target-table.ts';
-import { BatchShapeError } from '../upsert-plan.ts';
-import type { PoisonEnvelope } from './dlq-envelope.ts';
+import type { BatchCounts, BatchData } from '../core/batch.ts';
+import type { BatchMessage, FileManifest, FileNotice } from '../core/batch-message.ts';
+import { classifyPgError, ErrorClass } from '../core/classify-pg-error.ts';
+import type { Sql } from '../postgres/db.ts';
+import { applyBatch, claimBatch, storedCounts } from '../postgres/apply-batch.ts';
+import { planColumnAdditions } from '../core/evolve-plan.ts';
+import { addColumns } from '../postgres/evolve-table.ts';
+import { isFileRegistered, markBatchPoisoned, registerFile } from '../postgres/ledger/files.ts';
+import { quarantineRows } from '../postgres/quarantine.ts';
+import { replayBatch } from '../postgres/replay-batch.ts';
+import type { TargetTable } from '../postgres/target-table.ts';
+import { BatchShapeError } from '../core/upsert-plan.ts';
+import type { PoisonEnvelope } from '../core/dlq-envelope.ts';
 
 /** What the consumer and replay need from the outside, injected (tests hand in emulator clients). */
 export interface BatchPorts {

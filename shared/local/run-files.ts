@@ -4,12 +4,12 @@ import { access } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { countsAddUp, fileIdOf } from '../batch.ts';
-import type { LandfallConfig, TableConfig } from '../config.ts';
-import type { Sql } from '../db.ts';
-import { classifyPgError, ErrorClass } from '../classify-pg-error.ts';
-import { type FileReceipt, fileReceipts } from '../ledger/files.ts';
-import { fixForUnreadable } from '../producer/errors.ts';
+import { countsAddUp, fileIdOf } from '../core/batch.ts';
+import type { LandfallConfig, TableConfig } from '../core/config.ts';
+import type { Sql } from '../postgres/db.ts';
+import { classifyPgError, ErrorClass } from '../core/classify-pg-error.ts';
+import { type FileReceipt, fileReceipts } from '../postgres/ledger/files.ts';
+import { fixForUnreadable } from '../core/read/errors.ts';
 
 /** What `landfall run` prints per file (DESIGN.md, CLI): the ledger's receipt plus where it came from. */
 export interface RunReceipt extends Omit<FileReceipt, 'status' | 'file'> {

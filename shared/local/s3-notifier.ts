@@ -1,5 +1,5 @@
 import { HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { etagOf, versionIdOf } from '../batch.ts';
+import { etagOf, versionIdOf } from '../core/batch.ts';
 
 /** An S3 `ObjectCreated:Put` notification record, shaped as S3 sends it (key URL-encoded, `+` for space). */
 export function s3EventRecord(input: { bucket: string; key: string; etag: string; size: number; eventTime: string; sequencer: string; region: string; versionId?: string | null }) {

@@ -1,7 +1,7 @@
 import { promisify } from 'node:util';
 import { constants, createZstdCompress, gunzip, zstdDecompress } from 'node:zlib';
-import type { BatchData } from '../batch.ts';
-import type { TextValue } from './values.ts';
+import type { BatchData } from '../core/batch.ts';
+import { JsonColumn } from '../core/json-column.ts';
 
 const gunzipAsync = promisify(gunzip);
 const zstdDecompressAsync = promisify(zstdDecompress);
@@ -12,86 +12,6 @@ const zstdDecompressAsync = promisify(zstdDecompress);
  * slower).
  */
 const ZSTD_LEVEL = 3;
-const FIRST_SEGMENT = 1024;
-const MAX_SEGMENT = 64 * 1024;
-
-/**
- * The JSON text of one column's values (`"a",null,"b\"c"`, as `JSON.stringify` writes them),
- * built as rows arrive, in buffers outside the JavaScript heap: a buffered row then costs the
- * garbage collector nothing, where its strings would be copied and promoted until the chunk is
- * cut.
- */
-export class JsonColumn {
-  readonly #segments: Buffer[] = [];
-  #buffer: Buffer = Buffer.alloc(0);
-  #pos = 0;
-  #count = 0;
-  #next = FIRST_SEGMENT;
-
-  /** Room for `bytes` more in the current segment, else a new one (what is written is never moved). */
-  #ensure(bytes: number): void {
-    if (this.#pos + bytes <= this.#buffer.length) return;
-    if (this.#pos > 0) this.#segments.push(this.#buffer.subarray(0, this.#pos));
-    this.#buffer = Buffer.allocUnsafe(Math.max(this.#next, bytes));
-    this.#next = Math.min(MAX_SEGMENT, this.#next * 2);
-    this.#pos = 0;
-  }
-
-  push(value: TextValue): void {
-    const comma = this.#count++ > 0;
-    if (value === null) {
-      this.#ensure(5);
-      const b = this.#buffer;
-      let p = this.#pos;
-      if (comma) b[p++] = 0x2c;
-      b[p] = 0x6e;
-      b[p + 1] = 0x75;
-      b[p + 2] = 0x6c;
-      b[p + 3] = 0x6c;
-      this.#pos = p + 4;
-      return;
-    }
-    const n = value.length;
-    this.#ensure(n + 3);
-    const b = this.#buffer;
-    let p = this.#pos;
-    if (comma) b[p++] = 0x2c;
-    b[p++] = 0x22;
-    let i = 0;
-    for (; i < n; i++) {
-      const c = value.charCodeAt(i);
-      if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7e) break;
-      b[p++] = c;
-    }
-    if (i === n) {
-      b[p++] = 0x22;
-      this.#pos = p;
-      return;
-    }
-    // An escape or a non-ASCII character: JSON.stringify's own text, written anew.
-    const json = JSON.stringify(value);
-    this.#ensure(Buffer.byteLength(json) + 1);
-    let q = this.#pos;
-    if (comma) this.#buffer[q++] = 0x2c;
-    this.#pos = q + this.#buffer.write(json, q, 'utf8');
-  }
-
-  get byteLength(): number {
-    let bytes = this.#pos;
-    for (const s of this.#segments) bytes += s.length;
-    return bytes;
-  }
-
-  /** The text so far, in pieces. */
-  parts(): Buffer[] {
-    return this.#pos > 0 ? [...this.#segments, this.#buffer.subarray(0, this.#pos)] : [...this.#segments];
-  }
-
-  /** The values back (tests, and readers of a chunk). */
-  values(): TextValue[] {
-    return JSON.parse(`[${Buffer.concat(this.parts()).toString('utf8')}]`) as TextValue[];
-  }
-}
 
 /** A batch as the producer hands it over: its values already JSON, one `JsonColumn` per column. */
 export type BatchToEncode = Omit<BatchData, 'values'> & { values: BatchData['values'] | readonly JsonColumn[] };
@@ -132,8 +52,9 @@ function jsonPartsOf(batch: BatchToEncode): Buffer[] {
  * Runs on libuv's thread pool, beside the thread that reads the file.
  */
 async function zstdClosed(parts: readonly Uint8Array[]): Promise<Buffer> {
-  // Output in 1 MiB pieces: with the default 16 KiB, each piece is a round trip to the main thread.
-  const z = createZstdCompress({ chunkSize: 1024 * 1024, params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } });
+  // Output in 128 KiB pieces, about a batch's whole output: with the default 16 KiB each piece
+  // is a round trip to the main thread, and a larger buffer is memory allocated per batch.
+  const z = createZstdCompress({ chunkSize: 128 * 1024, params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } });
   const chunks: Buffer[] = [];
   z.on('data', (chunk: Buffer) => chunks.push(chunk));
   const done = new Promise<void>((resolve, reject) => {

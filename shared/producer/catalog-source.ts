@@ -1,4 +1,4 @@
-import { catalogSnapshotKeyOf, parseSnapshot, type CatalogSnapshot } from '../catalog-snapshot.ts';
+import { catalogSnapshotKeyOf, parseSnapshot, type CatalogSnapshot } from '../core/catalog-snapshot.ts';
 import type { ObjectStore } from './ports.ts';
 
 /** The tables' catalog snapshots as the producer sees them. */

@@ -1,11 +1,11 @@
 export { decodeBatch, encodeBatch } from './batch-object.ts';
-export { PartitionChunker, type Chunk, type ChunkerLimits } from './chunker.ts';
-export { planColumns, type ColumnPlan } from './column-plan.ts';
-export { UnreadableFileError, UnreadableReason } from './errors.ts';
-export { fileTypeOfKey, type FileFormat } from './file-format.ts';
+export { PartitionChunker, type Chunk, type ChunkerLimits } from '../core/chunker.ts';
+export { planColumns, type ColumnPlan } from '../core/column-plan.ts';
+export { UnreadableFileError, UnreadableReason } from '../core/read/errors.ts';
+export { fileTypeOfKey, type FileFormat } from '../core/read/file-format.ts';
 export { processIntakeMessage } from './intake.ts';
-export { batchKeyOf, isRejectedKey, manifestKeyOf, movedAsideKeysOf, rejectsKeyOf, REJECTED_PREFIX } from './keys.ts';
-export { partitionOf } from './partition.ts';
+export { batchKeyOf, isRejectedKey, manifestKeyOf, movedAsideKeysOf, rejectsKeyOf, REJECTED_PREFIX } from '../core/keys.ts';
+export { partitionOf } from '../core/partition.ts';
 export type { BatchSender, ObjectRef, ObjectStore, OutgoingBatch, ProducerLogger } from './ports.ts';
 export { DEFAULT_PRODUCER_LIMITS, produceFile, type ProduceOutcome, type ProducerDeps, type ProducerLimits } from './produce-file.ts';
-export { IntakeMessageError, parseS3EventMessage, s3EventBodyOf, type NotifiedFile } from './s3-event.ts';
+export { IntakeMessageError, parseS3EventMessage, s3EventBodyOf, type NotifiedFile } from '../core/s3-event.ts';

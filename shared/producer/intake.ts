@@ -1,5 +1,5 @@
 import { produceFile, type ProduceOutcome, type ProducerDeps } from './produce-file.ts';
-import { parseS3EventMessage } from './s3-event.ts';
+import { parseS3EventMessage } from '../core/s3-event.ts';
 
 /**
  * Produces every file an intake message (an S3 event notification) names, one after the

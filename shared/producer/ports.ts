@@ -1,4 +1,4 @@
-import type { QueueMessage } from '../batch-message.ts';
+import type { QueueMessage } from '../core/batch-message.ts';
 
 /** One version of one object. */
 export interface ObjectRef {

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { UnreadableFileError, UnreadableReason } from './errors.ts';
-import { isGzip, isParquetMagic, type FileType } from './file-format.ts';
+import { UnreadableFileError, UnreadableReason } from '../core/read/errors.ts';
+import { isGzip, isParquetMagic, type FileType } from '../core/read/file-format.ts';
 
 /** The first `n` bytes of a stream (fewer at its end) and the whole stream, head included. */
 export async function peekBytes(

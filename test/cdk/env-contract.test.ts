@@ -2,8 +2,8 @@ import { App, Stack } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { EnvVar } from '../../shared/env.ts';
-import { FunctionEnv } from '../../shared/function-env.ts';
+import { EnvVar } from '../../shared/environment/env.ts';
+import { FunctionEnv } from '../../shared/environment/function-env.ts';
 import { PipelineFunction } from '../../cdk/pipeline-function.ts';
 import { PROJECT_ROOT } from '../../cdk/landfall-stack.ts';
 import { cdkJsonContext, FIXTURE_HANDLER, logicalIdOf, propertiesOf, synth, tempOutdir } from './helpers.ts';
@@ -68,7 +68,7 @@ describe('PipelineFunction.bind', () => {
 
   it('fails synthesis when a variable of the contract is not bound', () => {
     const { app } = bare();
-    expect(() => app.synth()).toThrow(/LANDFALL_STAGING_BUCKET is in its environment contract \(shared\/function-env\.ts\) but not bound/);
+    expect(() => app.synth()).toThrow(/LANDFALL_STAGING_BUCKET is in its environment contract \(shared\/environment\/function-env\.ts\) but not bound/);
   });
 
   it('sets the variable and runs its grant in one call', () => {

@@ -2,8 +2,8 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LAMBDA_CA_BUNDLE, NEW_DATABASE_ADMIN, NEW_DATABASE_USER, NODE_EXTRA_CA_CERTS } from '../../cdk/database.ts';
 import type { ExistingDatabaseOptions } from '../../cdk/props.ts';
-import { EnvVar } from '../../shared/env.ts';
-import { MetricContract } from '../../shared/resources.ts';
+import { EnvVar } from '../../shared/environment/env.ts';
+import { MetricContract } from '../../shared/core/resources.ts';
 import { logicalIdOf, propertiesOf, type Synth, synth, testConfig } from './helpers.ts';
 
 // Issue 11, findings 3 and 4: one template property per test.

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll } from 'vitest';
-import { parseConfig, type LandfallConfig } from '../../shared/config.ts';
+import { parseConfig, type LandfallConfig } from '../../shared/core/config.ts';
 import { LandfallStack, type LandfallStackProps, PROJECT_ROOT } from '../../cdk/landfall-stack.ts';
 import { DEFAULT_ENTRIES, type FunctionEntries } from '../../cdk/props.ts';
 

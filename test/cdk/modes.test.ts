@@ -1,6 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { EnvVar } from '../../shared/env.ts';
+import { EnvVar } from '../../shared/environment/env.ts';
 import type { ExistingDatabaseOptions } from '../../cdk/props.ts';
 import { logicalIdOf, propertiesOf, type Synth, synth } from './helpers.ts';
 

@@ -2,9 +2,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { EnvVar } from '../../shared/env.ts';
-import { FunctionSettings, InboxLayout, MetricContract, StagingLayout, VISIBILITY_TIMEOUT_FACTOR } from '../../shared/resources.ts';
-import { REJECTED_PREFIX } from '../../shared/producer/keys.ts';
+import { EnvVar } from '../../shared/environment/env.ts';
+import { FunctionSettings, InboxLayout, MetricContract, StagingLayout, VISIBILITY_TIMEOUT_FACTOR } from '../../shared/core/resources.ts';
+import { REJECTED_PREFIX } from '../../shared/core/keys.ts';
 import { VPC_ENI_ACTIONS } from '../../cdk/pipeline-function.ts';
 import { PROJECT_ROOT } from '../../cdk/landfall-stack.ts';
 import { logicalIdOf, realEntries, propertiesOf, type Synth, synth, testConfig } from './helpers.ts';
@@ -463,7 +463,7 @@ describe('contracts with the function code', () => {
   // alarms and dashboard by the deploy rehearsal (npm run rehearse).
 
   it.each(['consumer', 'replay'] as const)('the %s handler, if it names its service, uses the contract name', (kind) => {
-    const named = /serviceName: '([^']+)'/.exec(source(`functions/${kind}/handler.ts`));
+    const named = /serviceName: '([^']+)'/.exec(source(`shared/lambda/${kind}-handler.ts`));
     expect(named?.[1] ?? MetricContract.serviceNames[kind]).toBe(MetricContract.serviceNames[kind]);
   });
 });

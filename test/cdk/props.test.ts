@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { LandfallStack, type LandfallStackProps } from '../../cdk/landfall-stack.ts';
 import { ContextKey, optionsFromContext } from '../../cdk/context.ts';
 import type { ExistingDatabaseOptions } from '../../cdk/props.ts';
-import { parseConfig } from '../../shared/config.ts';
+import { parseConfig } from '../../shared/core/config.ts';
 import { FIXTURE_HANDLER, tempOutdir, testConfig } from './helpers.ts';
 
 const outdir = tempOutdir();

@@ -6,12 +6,12 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { startFauxqs } from 'fauxqs';
 import { afterAll } from 'vitest';
 import { createS3Client, createSqsClient } from '../../shared/aws/clients.ts';
-import type { BatchData } from '../../shared/batch.ts';
-import { type BatchMessage, messageGroupOf } from '../../shared/batch-message.ts';
-import type { LandfallConfig } from '../../shared/config.ts';
+import type { BatchData } from '../../shared/core/batch.ts';
+import { type BatchMessage, messageGroupOf } from '../../shared/core/batch-message.ts';
+import type { LandfallConfig } from '../../shared/core/config.ts';
 import type { BatchPorts } from '../../shared/consumer/consume-batch.ts';
-import { createBatchPorts } from '../../shared/consumer/runtime.ts';
-import type { Sql } from '../../shared/db.ts';
+import { createBatchPorts } from '../../shared/lambda/consumer-runtime.ts';
+import type { Sql } from '../../shared/postgres/db.ts';
 import { queueArnOf, sqsEventFromMessages, succeededMessages } from '../../shared/local/lambda-event.ts';
 import { manifestOf } from './manifests.ts';
 

@@ -1,4 +1,4 @@
-import { type BatchData, batchIdOf, type FileIdentity, fileArrivalOf, fileIdOf } from '../../shared/batch.ts';
+import { type BatchData, batchIdOf, type FileIdentity, fileArrivalOf, fileIdOf } from '../../shared/core/batch.ts';
 
 export interface BatchOptions {
   table: string;

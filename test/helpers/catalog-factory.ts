@@ -1,6 +1,6 @@
-import type { CatalogColumn, TableCatalog, UniqueIndex } from '../../shared/catalog.ts';
-import type { CatalogSnapshot } from '../../shared/catalog-snapshot.ts';
-import { quoteQualified } from '../../shared/identifiers.ts';
+import type { CatalogColumn, TableCatalog, UniqueIndex } from '../../shared/core/catalog-types.ts';
+import type { CatalogSnapshot } from '../../shared/core/catalog-snapshot.ts';
+import { quoteQualified } from '../../shared/core/identifiers.ts';
 
 /** A catalog column: `column('id', 'int8', { notNull: true })`. */
 export function column(name: string, baseType = 'text', extra: Partial<CatalogColumn> = {}): CatalogColumn {

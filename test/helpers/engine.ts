@@ -1,7 +1,7 @@
-import { parseConfig, type TableConfig, type TableConfigInput } from '../../shared/config.ts';
-import type { Sql } from '../../shared/db.ts';
-import { migrateLedger } from '../../shared/ledger/migrate.ts';
-import { prepareTable, type TargetTable } from '../../shared/target-table.ts';
+import { parseConfig, type TableConfig, type TableConfigInput } from '../../shared/core/config.ts';
+import type { Sql } from '../../shared/postgres/db.ts';
+import { migrateLedger } from '../../shared/postgres/ledger/migrate.ts';
+import { prepareTable, type TargetTable } from '../../shared/postgres/target-table.ts';
 
 /** A validated table config from the fields a test cares about. */
 export function tableConfig(fields: Partial<TableConfigInput> & Pick<TableConfig, 'table' | 'conflictKey'>): TableConfig {

@@ -1,4 +1,4 @@
-import type { KeyColumnType } from '../../shared/producer/canonical-key.ts';
+import type { KeyColumnType } from '../../shared/core/canonical-key.ts';
 
 export const keyColumn = (baseType: string, extra: Partial<KeyColumnType> = {}): KeyColumnType => ({ name: 'k', type: baseType, baseType, ...extra });
 /** An ICU case-insensitive collation as `CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false)` makes it. */

@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
-import type { LandfallConfig } from '../../shared/config.ts';
+import type { LandfallConfig } from '../../shared/core/config.ts';
 import { dropFile, type DropTarget, type RunReceipt, tableForFile, waitForFile } from '../../shared/local/run-files.ts';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../shared/local/stack.ts';
 

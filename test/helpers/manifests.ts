@@ -1,5 +1,5 @@
-import type { BatchData } from '../../shared/batch.ts';
-import type { FileManifest } from '../../shared/batch-message.ts';
+import type { BatchData } from '../../shared/core/batch.ts';
+import type { FileManifest } from '../../shared/core/batch-message.ts';
 
 /**
  * The manifest the producer would have written for a file whose batches include `batch`:

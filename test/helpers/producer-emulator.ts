@@ -4,8 +4,8 @@ import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { afterAll } from 'vitest';
 import { createS3Client, createSqsClient } from '../../shared/aws/clients.ts';
 import { producerDepsFromClients } from '../../shared/aws/producer-deps.ts';
-import { catalogSnapshotKeyOf, type CatalogSnapshot } from '../../shared/catalog-snapshot.ts';
-import type { LandfallConfig } from '../../shared/config.ts';
+import { catalogSnapshotKeyOf, type CatalogSnapshot } from '../../shared/core/catalog-snapshot.ts';
+import type { LandfallConfig } from '../../shared/core/config.ts';
 import type { ProducerDeps } from '../../shared/producer/produce-file.ts';
 import { s3EventRecordFactory } from './s3-event.ts';
 

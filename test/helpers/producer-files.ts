@@ -1,5 +1,5 @@
 import { gzipSync } from 'node:zlib';
-import { parseConfig, type LandfallConfig } from '../../shared/config.ts';
+import { parseConfig, type LandfallConfig } from '../../shared/core/config.ts';
 
 /** A config with one table `orders` (key `id`, 4 partitions) unless told otherwise. */
 export function producerConfigFactory(overrides: { tables?: unknown[]; batch?: { maxRows?: number; maxBytes?: number } } = {}): LandfallConfig {

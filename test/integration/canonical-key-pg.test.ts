@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, test } from 'vitest';
-import { canonicalizerFor } from '../../shared/producer/canonical-key.ts';
+import { canonicalizerFor } from '../../shared/core/canonical-key.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { EQUAL_SPELLINGS } from '../helpers/key-spellings.ts';
 

@@ -1,8 +1,8 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, test } from 'vitest';
-import { catalogSnapshotKeyOf, parseSnapshot } from '../../shared/catalog-snapshot.ts';
-import { parseConfig } from '../../shared/config.ts';
-import { createBatchPorts } from '../../shared/consumer/runtime.ts';
+import { catalogSnapshotKeyOf, parseSnapshot } from '../../shared/core/catalog-snapshot.ts';
+import { parseConfig } from '../../shared/core/config.ts';
+import { createBatchPorts } from '../../shared/lambda/consumer-runtime.ts';
 import { STAGING_BUCKET, startBatchEmulator } from '../helpers/batch-emulator.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 

@@ -1,11 +1,11 @@
 import { expect, test } from 'vitest';
 import { statusCommand } from '../../cli/commands/status.ts';
-import { applyBatch } from '../../shared/apply-batch.ts';
-import type { BatchData } from '../../shared/batch.ts';
-import type { Sql } from '../../shared/db.ts';
-import { registerFile } from '../../shared/ledger/files.ts';
-import { migrateLedger } from '../../shared/ledger/migrate.ts';
-import { manifestKeyOf } from '../../shared/producer/keys.ts';
+import { applyBatch } from '../../shared/postgres/apply-batch.ts';
+import type { BatchData } from '../../shared/core/batch.ts';
+import type { Sql } from '../../shared/postgres/db.ts';
+import { registerFile } from '../../shared/postgres/ledger/files.ts';
+import { migrateLedger } from '../../shared/postgres/ledger/migrate.ts';
+import { manifestKeyOf } from '../../shared/core/keys.ts';
 import { makeBatch } from '../helpers/batches.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { prepare } from '../helpers/engine.ts';

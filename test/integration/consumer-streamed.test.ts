@@ -1,12 +1,12 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, test } from 'vitest';
-import type { BatchData } from '../../shared/batch.ts';
-import type { BatchMessage } from '../../shared/batch-message.ts';
-import { countsAddUp } from '../../shared/batch.ts';
-import { parseConfig } from '../../shared/config.ts';
+import type { BatchData } from '../../shared/core/batch.ts';
+import type { BatchMessage } from '../../shared/core/batch-message.ts';
+import { countsAddUp } from '../../shared/core/batch.ts';
+import { parseConfig } from '../../shared/core/config.ts';
 import { consumeBatch } from '../../shared/consumer/consume-batch.ts';
-import { fileReceipts } from '../../shared/ledger/files.ts';
-import { migrateLedger } from '../../shared/ledger/migrate.ts';
+import { fileReceipts } from '../../shared/postgres/ledger/files.ts';
+import { migrateLedger } from '../../shared/postgres/ledger/migrate.ts';
 import { encodeBatch } from '../../shared/producer/batch-object.ts';
 import { fileIdentity, makeBatch } from '../helpers/batches.ts';
 import { batchMessageOf, STAGING_BUCKET, startBatchEmulator } from '../helpers/batch-emulator.ts';

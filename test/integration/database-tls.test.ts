@@ -4,9 +4,9 @@ import { promisify } from 'node:util';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../cdk/landfall-stack.ts';
-import { connectFromSettings } from '../../shared/consumer/runtime.ts';
-import { type ConnectOptions, DatabaseTlsError } from '../../shared/db.ts';
-import { parseConfig } from '../../shared/config.ts';
+import { connectFromSettings } from '../../shared/lambda/consumer-runtime.ts';
+import { type ConnectOptions, DatabaseTlsError } from '../../shared/postgres/db.ts';
+import { parseConfig } from '../../shared/core/config.ts';
 import { startTlsPostgres, type TlsPostgres } from '../helpers/tls-postgres.ts';
 
 // Finding 3 of issue 11: every remote connection verifies the server's certificate and name.

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import postgres from 'postgres';
 import { afterAll, expect, test } from 'vitest';
-import { runDedupe, type DedupeRequest } from '../../shared/dedupe/run-dedupe.ts';
+import { runDedupe, type DedupeRequest } from '../../shared/tools/dedupe/run-dedupe.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { duplicateRows, expectedWinners, insertRows } from '../helpers/duplicates.ts';
 

@@ -1,6 +1,6 @@
 import postgres from 'postgres';
 import { afterAll, describe, expect, test } from 'vitest';
-import { runDedupe } from '../../shared/dedupe/run-dedupe.ts';
+import { runDedupe } from '../../shared/tools/dedupe/run-dedupe.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { duplicateRows, expectedWinners, insertRows, keyOf, randomSource, type StoredRow } from '../helpers/duplicates.ts';
 

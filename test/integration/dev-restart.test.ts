@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
 import { devClients, readDevState } from '../../cli/local.ts';
-import { parseConfig } from '../../shared/config.ts';
-import { fileReceipts } from '../../shared/ledger/files.ts';
+import { parseConfig } from '../../shared/core/config.ts';
+import { fileReceipts } from '../../shared/postgres/ledger/files.ts';
 import { dropFile, tableForFile } from '../../shared/local/run-files.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 

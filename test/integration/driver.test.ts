@@ -1,7 +1,7 @@
 import { createServer, connect as connectTcp, type Socket } from 'node:net';
 import postgres from 'postgres';
 import { afterAll, describe, expect, test } from 'vitest';
-import { connect } from '../../shared/db.ts';
+import { connect } from '../../shared/postgres/db.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { pgbouncerOrSkip } from '../helpers/pgbouncer.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { applyBatch, claimBatch, upsertRows } from '../../shared/apply-batch.ts';
+import { applyBatch, claimBatch, upsertRows } from '../../shared/postgres/apply-batch.ts';
 import { makeBatch } from '../helpers/batches.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { prepare } from '../helpers/engine.ts';

@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
-import { applyBatch } from '../../shared/apply-batch.ts';
-import { classifyPgError } from '../../shared/classify-pg-error.ts';
-import { TableConfigError } from '../../shared/conflict-key.ts';
-import { statementFor } from '../../shared/target-table.ts';
+import { applyBatch } from '../../shared/postgres/apply-batch.ts';
+import { classifyPgError } from '../../shared/core/classify-pg-error.ts';
+import { TableConfigError } from '../../shared/core/conflict-key.ts';
+import { statementFor } from '../../shared/postgres/target-table.ts';
 import { makeBatch } from '../helpers/batches.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { prepare } from '../helpers/engine.ts';

@@ -1,7 +1,7 @@
 import { expect, test } from 'vitest';
 import { consumeBatch } from '../../shared/consumer/consume-batch.ts';
-import { parseConfig } from '../../shared/config.ts';
-import { fileReceipts } from '../../shared/ledger/files.ts';
+import { parseConfig } from '../../shared/core/config.ts';
+import { fileReceipts } from '../../shared/postgres/ledger/files.ts';
 import { makeBatch } from '../helpers/batches.ts';
 import { startBatchEmulator } from '../helpers/batch-emulator.ts';
 import { createTestDatabase } from '../helpers/database.ts';

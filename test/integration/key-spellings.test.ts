@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { catalogSnapshotKeyOf, parseSnapshot } from '../../shared/catalog-snapshot.ts';
-import { parseConfig } from '../../shared/config.ts';
-import { partitionOf } from '../../shared/producer/partition.ts';
+import { catalogSnapshotKeyOf, parseSnapshot } from '../../shared/core/catalog-snapshot.ts';
+import { parseConfig } from '../../shared/core/config.ts';
+import { partitionOf } from '../../shared/core/partition.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { EQUAL_SPELLINGS } from '../helpers/key-spellings.ts';
 import { startTestStack } from '../helpers/local-stack.ts';

@@ -1,6 +1,6 @@
 import { expect, test } from 'vitest';
-import { migrateLedger } from '../../shared/ledger/migrate.ts';
-import { migrations } from '../../shared/ledger/migrations.ts';
+import { migrateLedger } from '../../shared/postgres/ledger/migrate.ts';
+import { migrations } from '../../shared/postgres/ledger/migrations.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 
 const { sql } = await createTestDatabase();

@@ -3,7 +3,7 @@ import { connect, createServer, type Server } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
-import { parseConfig } from '../../shared/config.ts';
+import { parseConfig } from '../../shared/core/config.ts';
 import { EmbeddedPostgresError, findFreePort, startEmbeddedPostgres } from '../../shared/local/embedded-postgres.ts';
 import { startLocalStack } from '../../shared/local/stack.ts';
 import { createTestDatabase } from '../helpers/database.ts';

@@ -1,10 +1,10 @@
 import { beforeEach, describe, expect, test } from 'vitest';
-import { batchIdOf, fileIdOf } from '../../shared/batch.ts';
-import { parseBatchMessage, type FileManifest } from '../../shared/batch-message.ts';
+import { batchIdOf, fileIdOf } from '../../shared/core/batch.ts';
+import { parseBatchMessage, type FileManifest } from '../../shared/core/batch-message.ts';
 import { s3ObjectStore } from '../../shared/aws/s3-object-store.ts';
 import { decodeBatch } from '../../shared/producer/batch-object.ts';
 import { processIntakeMessage } from '../../shared/producer/intake.ts';
-import { partitionOf } from '../../shared/producer/partition.ts';
+import { partitionOf } from '../../shared/core/partition.ts';
 import { csvOf, gzipOf, ndjsonOf, orderRows, parquetOf, producerConfigFactory } from '../helpers/producer-files.ts';
 import { INBOX, STAGING, startProducerEmulator } from '../helpers/producer-emulator.ts';
 import { s3EventBody, s3TestEventBody } from '../helpers/s3-event.ts';

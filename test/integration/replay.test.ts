@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { applyBatch } from '../../shared/apply-batch.ts';
-import { countsAddUp } from '../../shared/batch.ts';
-import { replayBatch } from '../../shared/replay-batch.ts';
+import { applyBatch } from '../../shared/postgres/apply-batch.ts';
+import { countsAddUp } from '../../shared/core/batch.ts';
+import { replayBatch } from '../../shared/postgres/replay-batch.ts';
 import { makeBatch, ordersWithSixBadRows } from '../helpers/batches.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { prepare } from '../helpers/engine.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { parseConfig } from '../../shared/config.ts';
-import { listQuarantine, retryQuarantine } from '../../shared/quarantine-retry.ts';
-import { prepareTable as prepare } from '../../shared/target-table.ts';
+import { parseConfig } from '../../shared/core/config.ts';
+import { listQuarantine, retryQuarantine } from '../../shared/postgres/quarantine-retry.ts';
+import { prepareTable as prepare } from '../../shared/postgres/target-table.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { startTestStack } from '../helpers/local-stack.ts';
 import { ndjsonOf } from '../helpers/producer-files.ts';

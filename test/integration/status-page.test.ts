@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
 import { startStatusPage } from '../../cli/status-page.ts';
-import { parseConfig } from '../../shared/config.ts';
+import { parseConfig } from '../../shared/core/config.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { startTestStack } from '../helpers/local-stack.ts';
 

@@ -1,5 +1,5 @@
 import { beforeAll, expect, test } from 'vitest';
-import { parseConfig } from '../../shared/config.ts';
+import { parseConfig } from '../../shared/core/config.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { startTestStack } from '../helpers/local-stack.ts';
 import { csvOf, type Row } from '../helpers/producer-files.ts';

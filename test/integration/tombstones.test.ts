@@ -1,10 +1,10 @@
 import { describe, expect, test } from 'vitest';
-import { applyBatch } from '../../shared/apply-batch.ts';
-import { type BatchCounts, countsAddUp } from '../../shared/batch.ts';
-import { listQuarantine, retryQuarantine } from '../../shared/quarantine-retry.ts';
-import { replayBatch } from '../../shared/replay-batch.ts';
-import { prepareTable, type TargetTable, TableConfigError } from '../../shared/target-table.ts';
-import { TOMB_DELETED_AT, tombstoneRelationOf } from '../../shared/tombstones.ts';
+import { applyBatch } from '../../shared/postgres/apply-batch.ts';
+import { type BatchCounts, countsAddUp } from '../../shared/core/batch.ts';
+import { listQuarantine, retryQuarantine } from '../../shared/postgres/quarantine-retry.ts';
+import { replayBatch } from '../../shared/postgres/replay-batch.ts';
+import { prepareTable, type TargetTable, TableConfigError } from '../../shared/postgres/target-table.ts';
+import { TOMB_DELETED_AT, tombstoneRelationOf } from '../../shared/core/tombstone-names.ts';
 import { fileIdentity, makeBatch } from '../helpers/batches.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { prepare, tableConfig } from '../helpers/engine.ts';

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, test } from 'vitest';
-import { parseConfig } from '../../shared/config.ts';
-import { listQuarantine, retryQuarantine } from '../../shared/quarantine-retry.ts';
-import { replayBatch } from '../../shared/replay-batch.ts';
+import { parseConfig } from '../../shared/core/config.ts';
+import { listQuarantine, retryQuarantine } from '../../shared/postgres/quarantine-retry.ts';
+import { replayBatch } from '../../shared/postgres/replay-batch.ts';
 import { makeBatch } from '../helpers/batches.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { prepare } from '../helpers/engine.ts';

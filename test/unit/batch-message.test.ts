@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { messageGroupOf } from '../../shared/batch-message.ts';
+import { messageGroupOf } from '../../shared/core/batch-message.ts';
 
 test('a plain table name is the message group prefix', () => {
   expect(messageGroupOf('sales.orders', 3)).toBe('sales.orders#3');

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { canonicalizerFor, canonicalKey } from '../../shared/producer/canonical-key.ts';
+import { canonicalizerFor, canonicalKey } from '../../shared/core/canonical-key.ts';
 import { CASE_INSENSITIVE, EQUAL_SPELLINGS, keyColumn } from '../helpers/key-spellings.ts';
 
 const col = keyColumn;

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { catalogSnapshotKeyOf } from '../../shared/catalog-snapshot.ts';
+import { catalogSnapshotKeyOf } from '../../shared/core/catalog-snapshot.ts';
 import { storedCatalog } from '../../shared/producer/catalog-source.ts';
 import type { ObjectStore } from '../../shared/producer/ports.ts';
 import { catalogSnapshot } from '../helpers/catalog-factory.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { classifyCode, classifyPgError } from '../../shared/classify-pg-error.ts';
+import { classifyCode, classifyPgError } from '../../shared/core/classify-pg-error.ts';
 
 describe('classifyCode', () => {
   test.each([

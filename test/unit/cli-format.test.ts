@@ -1,6 +1,6 @@
 import { expect, test } from 'vitest';
 import { alignedTable, fileBalance } from '../../cli/format.ts';
-import type { FileReceipt } from '../../shared/ledger/files.ts';
+import type { FileReceipt } from '../../shared/postgres/ledger/files.ts';
 
 function receipt(fields: Partial<FileReceipt>): FileReceipt {
   return {

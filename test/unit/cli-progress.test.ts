@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import { formatProgress, measureProgress, progressOn } from '../../cli/progress.ts';
-import type { FileReceipt } from '../../shared/ledger/files.ts';
+import type { FileReceipt } from '../../shared/postgres/ledger/files.ts';
 import { captureIo } from '../helpers/cli.ts';
 
 const receipt = (fields: Partial<FileReceipt>): FileReceipt => ({

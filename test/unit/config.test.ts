@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { ConfigError, findTableForKey, parseConfig } from '../../shared/config.ts';
+import { ConfigError, findTableForKey, parseConfig } from '../../shared/core/config.ts';
 
 function problemsOf(input: unknown): string[] {
   try {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { connect } from '../../shared/db.ts';
+import { connect } from '../../shared/postgres/db.ts';
 
 // One connection rule for every client (DESIGN.md, Proxy): never a named prepared statement,
 // because a transaction pooler may run the next statement on another server session.

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { databaseFromEnv, urlFromSecret } from '../../shared/consumer/runtime.ts';
+import { databaseFromEnv, urlFromSecret } from '../../shared/lambda/consumer-runtime.ts';
 
 describe('databaseFromEnv', () => {
   test('DATABASE_URL wins over the IAM settings', () => {

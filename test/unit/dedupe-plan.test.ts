@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
-import { createIndexStatement } from '../../shared/conflict-key.ts';
-import { KeepRuleError, parseKeepRule, resolveKeepRule } from '../../shared/dedupe/keep-rule.ts';
-import { backupTableName, compileRunSql, DedupePlanError, planDedupe, runTables, uniqueIndexName } from '../../shared/dedupe/plan.ts';
-import { quoteIdent } from '../../shared/identifiers.ts';
+import { createIndexStatement } from '../../shared/core/conflict-key.ts';
+import { KeepRuleError, parseKeepRule, resolveKeepRule } from '../../shared/tools/dedupe/keep-rule.ts';
+import { backupTableName, compileRunSql, DedupePlanError, planDedupe, runTables, uniqueIndexName } from '../../shared/tools/dedupe/plan.ts';
+import { quoteIdent } from '../../shared/core/identifiers.ts';
 import { column, tableCatalog, uniqueIndex } from '../helpers/catalog-factory.ts';
 
 const orders = tableCatalog('orders', [column('id', 'int8', { notNull: true }), column('order_no', 'text', { notNull: true }), column('line', 'int4'), column('updated_at', 'timestamptz')], [

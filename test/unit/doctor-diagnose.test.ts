@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { doctorExitCode, diagnoseTable, uncheckedReport, type DoctorTarget, type DuplicateCount } from '../../shared/doctor/diagnose.ts';
-import { formatDoctorReport } from '../../shared/doctor/format-report.ts';
+import { doctorExitCode, diagnoseTable, uncheckedReport, type DoctorTarget, type DuplicateCount } from '../../shared/tools/doctor/diagnose.ts';
+import { formatDoctorReport } from '../../shared/tools/doctor/format-report.ts';
 import { column, tableCatalog, uniqueIndex } from '../helpers/catalog-factory.ts';
 
 const target: DoctorTarget = { table: 'events', key: ['event_id'], version: 'seq', mode: 'upsert', arrivalColumn: '_landfall_arrival' };

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { planColumnAdditions } from '../../shared/evolve-plan.ts';
+import { planColumnAdditions } from '../../shared/core/evolve-plan.ts';
 import { column } from '../helpers/catalog-factory.ts';
 import { tableConfig } from '../helpers/engine.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { fileIdOf } from '../../shared/batch.ts';
+import { fileIdOf } from '../../shared/core/batch.ts';
 
 // The producer (from the S3 event) and `landfall run` (from the upload's answer) must compute
 // the same id, however S3 or an emulator spells "no version".

@@ -1,8 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { coldStart } from '../../shared/cold-start.ts';
-import { batchSettingsFromEnv } from '../../shared/consumer/runtime.ts';
-import { readFunctionEnv } from '../../shared/function-env.ts';
+import { coldStart } from '../../shared/lambda/cold-start.ts';
+import { batchSettingsFromEnv } from '../../shared/lambda/consumer-runtime.ts';
+import { readFunctionEnv } from '../../shared/environment/function-env.ts';
 
 const config = JSON.stringify({ tables: [{ table: 'orders', conflictKey: ['id'] }] });
 const database = { DATABASE_URL: 'postgres://u:p@db.example/app' };

@@ -2,12 +2,12 @@ import { FullBatchFailureError } from '@aws-lambda-powertools/batch';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context, SQSRecord } from 'aws-lambda';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createConsumerHandler } from '../../functions/consumer/handler.ts';
-import { createReplayHandler } from '../../functions/replay/handler.ts';
-import { createFunctionMetrics } from '../../shared/consumer/observability.ts';
-import { fifoQueueHandler } from '../../shared/consumer/fifo-handler.ts';
-import { EnvVar } from '../../shared/env.ts';
-import { MetricContract } from '../../shared/resources.ts';
+import { createConsumerHandler } from '../../shared/lambda/consumer-handler.ts';
+import { createReplayHandler } from '../../shared/lambda/replay-handler.ts';
+import { createFunctionMetrics } from '../../shared/lambda/observability.ts';
+import { fifoQueueHandler } from '../../shared/lambda/fifo-handler.ts';
+import { EnvVar } from '../../shared/environment/env.ts';
+import { MetricContract } from '../../shared/core/resources.ts';
 import { sqsEventOf, sqsRecordFactory } from '../helpers/sqs-event.ts';
 
 const context = { functionName: 'test', awsRequestId: 'req-1' } as Context;

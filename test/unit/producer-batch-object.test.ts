@@ -1,11 +1,12 @@
 import { gzipSync } from 'node:zlib';
 import { describe, expect, test } from 'vitest';
-import { batchIdOf, fileArrivalOf, fileIdOf, type BatchData } from '../../shared/batch.ts';
-import { BatchMessageError, parseBatchMessage } from '../../shared/batch-message.ts';
-import { decodeBatch, encodeBatch, JsonColumn } from '../../shared/producer/batch-object.ts';
-import { UnreadableFileError } from '../../shared/producer/errors.ts';
-import { fileTypeOfKey } from '../../shared/producer/file-format.ts';
-import { batchKeyOf, isRejectedKey, movedAsideKeysOf } from '../../shared/producer/keys.ts';
+import { batchIdOf, fileArrivalOf, fileIdOf, type BatchData } from '../../shared/core/batch.ts';
+import { BatchMessageError, parseBatchMessage } from '../../shared/core/batch-message.ts';
+import { JsonColumn } from '../../shared/core/json-column.ts';
+import { decodeBatch, encodeBatch } from '../../shared/producer/batch-object.ts';
+import { UnreadableFileError } from '../../shared/core/read/errors.ts';
+import { fileTypeOfKey } from '../../shared/core/read/file-format.ts';
+import { batchKeyOf, isRejectedKey, movedAsideKeysOf } from '../../shared/core/keys.ts';
 
 function batchFactory(overrides: Partial<BatchData> = {}): BatchData {
   const file = { bucket: 'in', key: 'orders/a.csv', versionId: null, etag: 'e', eventTime: '2026-01-01T00:00:00Z' };

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { planColumns } from '../../shared/producer/column-plan.ts';
+import { planColumns } from '../../shared/core/column-plan.ts';
 import { producerConfigFactory } from '../helpers/producer-files.ts';
 
 const table = (extra: Record<string, unknown> = {}) =>

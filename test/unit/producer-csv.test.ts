@@ -1,8 +1,8 @@
 import { parse as parseSync } from 'csv-parse/sync';
 import { describe, expect, test } from 'vitest';
-import { UnreadableFileError } from '../../shared/producer/errors.ts';
-import { readCsv, unclosedQuoteOf } from '../../shared/producer/read-csv.ts';
-import type { SourceEvent } from '../../shared/producer/records.ts';
+import { UnreadableFileError } from '../../shared/core/read/errors.ts';
+import { readCsv, unclosedQuoteOf } from '../../shared/core/read/read-csv.ts';
+import type { SourceEvent } from '../../shared/core/read/records.ts';
 import { chunked, collect } from '../helpers/producer-files.ts';
 
 const rowsOf = (events: SourceEvent[]) => events.flatMap((e) => (e.kind === 'row' ? [e.values] : []));

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { readNdjson } from '../../shared/producer/read-ndjson.ts';
-import type { SourceEvent } from '../../shared/producer/records.ts';
+import { readNdjson } from '../../shared/core/read/read-ndjson.ts';
+import type { SourceEvent } from '../../shared/core/read/records.ts';
 import { chunked, collect } from '../helpers/producer-files.ts';
 
 const read = (text: string | Uint8Array, size = 4) => collect(readNdjson(chunked(text, size)));

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { readParquet, type AsyncBuffer } from '../../shared/producer/read-parquet.ts';
-import { UnreadableFileError } from '../../shared/producer/errors.ts';
+import { readParquet, type AsyncBuffer } from '../../shared/core/read/read-parquet.ts';
+import { UnreadableFileError } from '../../shared/core/read/errors.ts';
 import { collect, orderRows, parquetOf } from '../helpers/producer-files.ts';
 
 function bufferOf(bytes: Buffer): AsyncBuffer {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { PartitionChunker, type ChunkerLimits } from '../../shared/producer/chunker.ts';
-import { partitionOf } from '../../shared/producer/partition.ts';
+import { PartitionChunker, type ChunkerLimits } from '../../shared/core/chunker.ts';
+import { partitionOf } from '../../shared/core/partition.ts';
 
 const limits = (overrides: Partial<ChunkerLimits> = {}): ChunkerLimits => ({
   partitions: 2,

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { IntakeMessageError, parseS3EventMessage, s3EventBodyOf } from '../../shared/producer/s3-event.ts';
+import { IntakeMessageError, parseS3EventMessage, s3EventBodyOf } from '../../shared/core/s3-event.ts';
 import { s3EventBody, s3EventRecordFactory, s3TestEventBody } from '../helpers/s3-event.ts';
 
 describe('parseS3EventMessage', () => {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { recordOutcome } from '../../shared/consumer/observability.ts';
-import { MetricContract } from '../../shared/resources.ts';
+import { recordOutcome } from '../../shared/lambda/observability.ts';
+import { MetricContract } from '../../shared/core/resources.ts';
 
 type Emf = { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] } } & Record<string, unknown>;
 

@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { stagingReader } from '../../shared/consumer/aws-ports.ts';
+import { stagingReader } from '../../shared/aws/consumer-ports.ts';
 
 // S3 itself is faked: a client whose GetObject returns the given bytes.
 const s3With = (text: string) =>

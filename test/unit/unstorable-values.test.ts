@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { findUnstorableValues, showNul } from '../../shared/unstorable-values.ts';
+import { findUnstorableValues, showNul } from '../../shared/core/unstorable-values.ts';
 
 const text = { name: 't', input: 0, jsonb: false };
 const doc = { name: 'j', input: 1, jsonb: true };

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { checkTableConfig } from '../../shared/conflict-key.ts';
-import { compileUpsert } from '../../shared/compile-upsert.ts';
-import { buildUpsertPlan } from '../../shared/upsert-plan.ts';
+import { checkTableConfig } from '../../shared/core/conflict-key.ts';
+import { compileUpsert } from '../../shared/postgres/compile-upsert.ts';
+import { buildUpsertPlan } from '../../shared/core/upsert-plan.ts';
 import { column, tableCatalog, uniqueIndex } from '../helpers/catalog-factory.ts';
 import { tableConfig } from '../helpers/engine.ts';
 

@@ -1,12 +1,12 @@
 import { describe, expect, test } from 'vitest';
-import { fileArrivalOf } from '../../shared/batch.ts';
-import type { TableCatalog } from '../../shared/catalog.ts';
-import { checkTableConfig } from '../../shared/conflict-key.ts';
-import { beatsTombstone, compileUpsert, winnerGuard } from '../../shared/compile-upsert.ts';
-import { parseTableName, quoteIdent } from '../../shared/identifiers.ts';
-import { toPgArrayLiteral } from '../../shared/pg-array.ts';
-import { tombstoneRelationOf } from '../../shared/tombstones.ts';
-import { BatchShapeError, buildUpsertPlan, findNullKeyRows } from '../../shared/upsert-plan.ts';
+import { fileArrivalOf } from '../../shared/core/batch.ts';
+import type { TableCatalog } from '../../shared/core/catalog-types.ts';
+import { checkTableConfig } from '../../shared/core/conflict-key.ts';
+import { beatsTombstone, compileUpsert, winnerGuard } from '../../shared/postgres/compile-upsert.ts';
+import { parseTableName, quoteIdent } from '../../shared/core/identifiers.ts';
+import { toPgArrayLiteral } from '../../shared/postgres/pg-array.ts';
+import { tombstoneRelationOf } from '../../shared/core/tombstone-names.ts';
+import { BatchShapeError, buildUpsertPlan, findNullKeyRows } from '../../shared/core/upsert-plan.ts';
 import { tableConfig } from '../helpers/engine.ts';
 
 const catalog: TableCatalog = {

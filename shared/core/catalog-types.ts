@@ -1,0 +1,60 @@
+import type { QualifiedName } from './identifiers.ts';
+
+/** What Landfall reads of a table from the system catalog (postgres/catalog.ts loads it). */
+export interface CatalogColumn {
+  name: string;
+  /** `format_type` of the column: the cast target, e.g. `numeric(12,2)`, `timestamp with time zone`. */
+  type: string;
+  /**
+   * The type to cast incoming text to: the column type WITHOUT its modifier. An explicit cast to
+   * `varchar(5)` silently truncates; assignment to the column then raises 22001 instead.
+   */
+  castType: string;
+  /** Base type name after resolving domains (`jsonb`, `_int4` for int[]...). */
+  baseType: string;
+  notNull: boolean;
+  /** Has a default, an identity or is generated. */
+  hasDefault: boolean;
+  /** A generated column cannot be written. */
+  generated: boolean;
+  /** `pg_type.typcategory` of the base type (`N` numeric, `S` string, `E` enum...). */
+  category?: string;
+  /** The column's collation when it is not the database default (collatable types only). */
+  collation?: ColumnCollation | null;
+}
+
+export interface ColumnCollation {
+  schema: string;
+  name: string;
+  /** Only ICU collations can be nondeterministic (case- or accent-insensitive equality). */
+  deterministic: boolean;
+  /** The ICU locale (`und-u-ks-level2`) or the libc one. */
+  locale: string | null;
+}
+
+export interface UniqueIndex {
+  name: string;
+  /** Key columns in index order; empty entries for expressions are left out. */
+  columns: string[];
+  primary: boolean;
+  /** Backs a PRIMARY KEY or UNIQUE constraint (`conname`), else a plain unique index. */
+  constraint: string | null;
+  partial: boolean;
+  expression: boolean;
+  nullsNotDistinct: boolean;
+  valid: boolean;
+  deferrable: boolean;
+  definition: string;
+}
+
+export interface TableCatalog {
+  table: QualifiedName;
+  /** The quoted, schema-qualified name to put in SQL. */
+  quoted: string;
+  columns: CatalogColumn[];
+  uniqueIndexes: UniqueIndex[];
+  /** Estimated live rows (pg_class.reltuples), -1 when never analyzed. */
+  estimatedRows: number;
+  /** The session's TimeZone: how a `timestamptz` written without an offset is read. */
+  timeZone?: string;
+}

@@ -1,0 +1,102 @@
+import type { CatalogColumn, TableCatalog, UniqueIndex } from './catalog-types.ts';
+import { ARRIVAL, type TableConfig } from './config.ts';
+import { quoteIdent } from './identifiers.ts';
+
+/** The table cannot be owned by Landfall as configured; the message says what to do. */
+export class TableConfigError extends Error {
+  override name = 'TableConfigError';
+  readonly table: string;
+  /** The statement or command that fixes it, when there is one. */
+  readonly fix: string | null;
+  constructor(table: string, message: string, fix: string | null = null) {
+    super(`table "${table}": ${message}${fix ? `\n  fix: ${fix}` : ''}`);
+    this.table = table;
+    this.fix = fix;
+  }
+}
+
+export interface KeyCheck {
+  /** The unique index or constraint ON CONFLICT will use. */
+  index: UniqueIndex;
+  /** Key columns in config order, with their catalog entries. */
+  keyColumns: CatalogColumn[];
+  versionColumn: CatalogColumn | null;
+  /** The arrival column when the table has one (rule 1). */
+  arrivalColumn: CatalogColumn | null;
+  /** NULL keys can be stored twice: rows with a NULL key are row-level errors. */
+  nullKeysAreErrors: boolean;
+  warnings: string[];
+}
+
+const sameSet = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && a.every((x) => b.includes(x));
+
+/** Why a unique index cannot serve as the ON CONFLICT arbiter for `key`, or null if it can. */
+export function indexMismatch(index: UniqueIndex, key: readonly string[]): string | null {
+  if (index.expression) return 'is on an expression';
+  if (index.partial) return 'is partial (has a WHERE clause)';
+  if (!sameSet(index.columns, key)) return `is on (${index.columns.join(', ')})`;
+  if (index.deferrable) return 'is DEFERRABLE, which ON CONFLICT cannot use';
+  if (!index.valid) return 'is not valid (a failed CREATE INDEX CONCURRENTLY?); drop and re-create it';
+  return null;
+}
+
+/** The statement that creates the unique index the key needs. */
+export function createIndexStatement(catalog: Pick<TableCatalog, 'table' | 'quoted'>, key: readonly string[], nullsNotDistinct = false): string {
+  const name = quoteIdent(`${catalog.table.name}_${key.join('_')}_key`.slice(0, 63));
+  return `CREATE UNIQUE INDEX CONCURRENTLY ${name} ON ${catalog.quoted} (${key.map(quoteIdent).join(', ')})${nullsNotDistinct ? ' NULLS NOT DISTINCT' : ''};`;
+}
+
+export function addArrivalColumnStatement(catalog: Pick<TableCatalog, 'quoted'>, column: string): string {
+  return `ALTER TABLE ${catalog.quoted} ADD COLUMN ${quoteIdent(column)} text COLLATE "C";`;
+}
+
+/**
+ * Checks a table's config against its catalog: the conflict key must equal the columns of a
+ * non-partial unique index or constraint, and the configured columns must exist.
+ * Throws a TableConfigError that names the fix.
+ */
+export function checkTableConfig(config: TableConfig, catalog: TableCatalog): KeyCheck {
+  const byName = new Map(catalog.columns.map((c) => [c.name, c]));
+  const missing = config.conflictKey.filter((k) => !byName.has(k));
+  if (missing.length) {
+    throw new TableConfigError(config.table, `conflictKey column(s) ${missing.map((m) => `"${m}"`).join(', ')} do not exist in ${catalog.table.schema}.${catalog.table.name}`);
+  }
+  const matches = catalog.uniqueIndexes.filter((ix) => indexMismatch(ix, config.conflictKey) === null);
+  const index = matches.find((ix) => ix.primary) ?? matches.find((ix) => ix.constraint) ?? matches[0];
+  if (!index) {
+    const others = catalog.uniqueIndexes.map((ix) => `"${ix.name}" ${indexMismatch(ix, config.conflictKey)}`);
+    const found = others.length ? `; the unique indexes there: ${others.join('; ')}` : '; the table has no unique index at all';
+    throw new TableConfigError(
+      config.table,
+      `no unique index or constraint matches conflictKey (${config.conflictKey.join(', ')})${found}. ` +
+        'Without one, ON CONFLICT cannot find the stored row and every re-delivery would add a duplicate.',
+      `${createIndexStatement(catalog, config.conflictKey)}  -- if it fails on existing duplicates: landfall dedupe ${config.table} --key ${config.conflictKey.join(',')}`,
+    );
+  }
+  const keyColumns = config.conflictKey.map((k) => byName.get(k)!);
+  let versionColumn: CatalogColumn | null = null;
+  if (config.version !== ARRIVAL) {
+    versionColumn = byName.get(config.version) ?? null;
+    if (!versionColumn) {
+      throw new TableConfigError(config.table, `version column "${config.version}" does not exist`, `use an existing column, or "version": "${ARRIVAL}"`);
+    }
+  }
+  const generatedKey = keyColumns.find((c) => c.generated);
+  if (generatedKey) throw new TableConfigError(config.table, `conflictKey column "${generatedKey.name}" is generated and cannot be written`);
+  const arrivalColumn = byName.get(config.arrivalColumn) ?? null;
+  const warnings: string[] = [];
+  const nullable = keyColumns.filter((c) => !c.notNull);
+  const nullKeysAreErrors = nullable.length > 0 && !index.nullsNotDistinct;
+  if (nullKeysAreErrors) {
+    warnings.push(
+      `key column(s) ${nullable.map((c) => `"${c.name}"`).join(', ')} are nullable and "${index.name}" is not NULLS NOT DISTINCT: rows with a NULL key are quarantined, never stored twice`,
+    );
+  }
+  if (!arrivalColumn && config.mode === 'upsert') {
+    warnings.push(
+      `no arrival column "${config.arrivalColumn}": ties go to the later application, so a late redelivery could win a tie. Add it with: ${addArrivalColumnStatement(catalog, config.arrivalColumn)}`,
+    );
+  }
+  return { index, keyColumns, versionColumn, arrivalColumn, nullKeysAreErrors, warnings };
+}

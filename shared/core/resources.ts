@@ -1,0 +1,190 @@
+/**
+ * The queues, buckets and function settings of one Landfall deployment, named once. The CDK
+ * stack builds its resources from this and the local runtime creates the same queues in the
+ * emulator, so the two cannot drift apart. Plain data and pure functions: no CDK, no AWS SDK.
+ *
+ * Event-source rule kept here by construction: a queue that drives a function has a visibility
+ * timeout of at least six times that function's timeout (AWS's guidance for SQS event sources;
+ * a shorter one lets a message become visible again while its first invocation still runs).
+ */
+
+/** Prefix of every queue name (and of the local bucket names); the stack can override it. */
+export const DEFAULT_NAME_PREFIX = 'landfall';
+
+const DAY = 24 * 60 * 60;
+
+/** Lambda settings per handler. Timeouts drive the visibility timeouts below. */
+export const FunctionSettings = {
+  /**
+   * Streams one file per invocation: big files need the full 15 minutes and a whole vCPU. Its
+   * only disk use is a gzip-compressed Parquet file, unpacked whole to /tmp before it can be
+   * read (Parquet needs random access), and nothing bounds how large that is but /tmp, whose
+   * default of 512 MB a .parquet.gz of a few hundred MB can fill (gzip shrinks Parquet written
+   * without page compression several times). So /tmp gets Lambda's maximum:
+   * ephemeral storage is billed per GB-second while the function runs, and 9.5 GB over the
+   * free 512 MB for a full 15-minute invocation costs about $0.0003.
+   */
+  producer: { timeoutSeconds: 900, memoryMiB: 1769, ephemeralStorageMiB: 10240, batchSize: 1, maxConcurrency: 10 },
+  /** Up to 10 batches per invocation (the SQS FIFO maximum), each in its own transaction. */
+  consumer: { timeoutSeconds: 60, memoryMiB: 1024, batchSize: 10 },
+  /** One poison batch per invocation, bisected row by row: slower than the consumer. */
+  replay: { timeoutSeconds: 300, memoryMiB: 1024, batchSize: 1, maxConcurrency: 2 },
+} as const;
+
+export type FunctionKey = keyof typeof FunctionSettings;
+
+/** How many times six: the visibility timeout of a queue that drives a function. */
+export const VISIBILITY_TIMEOUT_FACTOR = 6;
+
+/** The queues of one deployment. */
+export type QueueKey = 'intake' | 'intakeDlq' | 'batches' | 'batchesDlq' | 'parking';
+
+export interface QueueSetting {
+  /** Queue name after the prefix and a dash; FIFO queues get `.fifo` appended. */
+  readonly suffix: string;
+  readonly fifo: boolean;
+  /** FIFO only: deduplication uses the explicit MessageDeduplicationId (the batch id). */
+  readonly contentBasedDeduplication?: false;
+  readonly visibilityTimeoutSeconds: number;
+  readonly retentionSeconds: number;
+  /** Where messages go after `maxReceiveCount` receives. */
+  readonly deadLetter?: { readonly queue: QueueKey; readonly maxReceiveCount: number };
+  /** The function this queue drives, if any. */
+  readonly drives?: FunctionKey;
+}
+
+const visibilityFor = (fn: FunctionKey) => FunctionSettings[fn].timeoutSeconds * VISIBILITY_TIMEOUT_FACTOR;
+
+/**
+ * The five queues. Retention is the SQS maximum (14 days) everywhere: a message that waits for
+ * an operator must not expire while it waits.
+ */
+export const QueueSettings = {
+  /** S3 ObjectCreated notifications for the inbox (standard: S3 cannot send to FIFO queues). */
+  intake: {
+    suffix: 'intake',
+    fifo: false,
+    visibilityTimeoutSeconds: visibilityFor('producer'),
+    retentionSeconds: 14 * DAY,
+    deadLetter: { queue: 'intakeDlq', maxReceiveCount: 5 },
+    drives: 'producer',
+  },
+  /** Notifications the producer failed on five times (unreadable file, bug, outage). */
+  intakeDlq: { suffix: 'intake-dlq', fifo: false, visibilityTimeoutSeconds: 30, retentionSeconds: 14 * DAY },
+  /**
+   * Batches, MessageGroupId `<table>#<partition>`, MessageDeduplicationId the batch id.
+   * Ten receives: the consumer routes permanent failures to the DLQ itself, so only transient
+   * ones (database down, timeouts) count here, and ten of them at 6 minutes ride out an hour.
+   */
+  batches: {
+    suffix: 'batches',
+    fifo: true,
+    contentBasedDeduplication: false,
+    visibilityTimeoutSeconds: visibilityFor('consumer'),
+    retentionSeconds: 14 * DAY,
+    deadLetter: { queue: 'batchesDlq', maxReceiveCount: 10 },
+    drives: 'consumer',
+  },
+  /** Poison batches (the consumer's envelopes and exhausted retries), driving replay. */
+  batchesDlq: {
+    suffix: 'batches-dlq',
+    fifo: true,
+    contentBasedDeduplication: false,
+    visibilityTimeoutSeconds: visibilityFor('replay'),
+    retentionSeconds: 14 * DAY,
+    deadLetter: { queue: 'parking', maxReceiveCount: 5 },
+    drives: 'replay',
+  },
+  /** Batches replay could not finish: nothing reads it but an operator (`landfall replay`). */
+  parking: {
+    suffix: 'parking',
+    fifo: true,
+    contentBasedDeduplication: false,
+    visibilityTimeoutSeconds: 30,
+    retentionSeconds: 14 * DAY,
+  },
+} as const satisfies Record<QueueKey, QueueSetting>;
+
+/** The physical queue name, e.g. `queueName('batches')` → `landfall-batches.fifo`. */
+export function queueName(queue: QueueKey, prefix: string = DEFAULT_NAME_PREFIX): string {
+  const setting: QueueSetting = QueueSettings[queue];
+  return `${prefix}-${setting.suffix}${setting.fifo ? '.fifo' : ''}`;
+}
+
+/**
+ * The buckets. In AWS CloudFormation names them (bucket names are global) and the functions
+ * get the names from environment variables; locally they are `<prefix>-<suffix>`.
+ */
+export const BucketSettings = {
+  /** Upstream drops files here under a table's prefix. Versioned: a re-upload is a new file. */
+  inbox: { suffix: 'inbox', versioned: true, noncurrentVersionExpirationDays: 30 },
+  /** Batch objects and rejected files, written by the producer. */
+  staging: { suffix: 'staging', versioned: false },
+} as const;
+
+export type BucketKey = keyof typeof BucketSettings;
+
+/** The local bucket name, e.g. `localBucketName('inbox')` → `landfall-inbox`. */
+export function localBucketName(bucket: BucketKey, prefix: string = DEFAULT_NAME_PREFIX): string {
+  return `${prefix}-${BucketSettings[bucket].suffix}`;
+}
+
+/**
+ * Key layout the lifecycle rules depend on. Staging: batch objects under `batches/`, file
+ * manifests under `manifests/`. Inbox: the producer moves unreadable files and writes rejected
+ * rows (with their reasons) under `rejected/` (shared/core/keys.ts, REJECTED_PREFIX).
+ * After its transaction commits, the consumer (or replay) may tag a batch object
+ * `landfall:state=applied`; tagged batches expire after a few days, untagged ones only after
+ * every queue could have given up on them.
+ */
+export const StagingLayout = {
+  batchesPrefix: 'batches/',
+  manifestsPrefix: 'manifests/',
+  /** One catalog snapshot per table, written by the consumer and replay, read by the producer. */
+  catalogPrefix: 'catalog/',
+  appliedTag: { key: 'landfall:state', value: 'applied' },
+} as const;
+
+export const InboxLayout = {
+  rejectsPrefix: 'rejected/',
+} as const;
+
+export const StagingExpiration = {
+  /** Applied batch objects (tagged): kept for inspection and `landfall replay`. */
+  appliedBatchDays: 7,
+  /** Rejected rows and moved-aside files in the inbox: kept longer, a person has to look. */
+  rejectDays: 90,
+  /**
+   * Untagged batch objects and manifests: longer than a batch message can live (up to 14 days
+   * each in the batches queue, its DLQ and the parking queue).
+   */
+  unappliedBatchDays: 60,
+} as const;
+
+/**
+ * Metric contract between the functions (Powertools Metrics, EMF) and the stack's alarms and
+ * dashboard: namespace from POWERTOOLS_METRICS_NAMESPACE, Powertools' `service` dimension from
+ * each function's service name, and per batch the row counts with the `table` dimension (the
+ * configured table name), as shared/lambda/observability.ts emits them.
+ */
+export const MetricContract = {
+  namespace: 'Landfall',
+  serviceNames: { producer: 'landfall-producer', consumer: 'landfall-consumer', replay: 'landfall-replay' },
+  tableDimension: 'table',
+  rows: {
+    inserted: 'rowsInserted',
+    updated: 'rowsUpdated',
+    unchanged: 'rowsUnchanged',
+    stale: 'rowsStale',
+    collapsed: 'rowsCollapsed',
+    deleted: 'rowsDeleted',
+    quarantined: 'QuarantinedRows',
+  },
+  /**
+   * One per SQS record a function failed on (reported in batchItemFailures or, when every
+   * record failed, thrown): a partial failure leaves the invocation a success for Lambda's
+   * Errors metric, so the stack alarms on this one too. Records skipped behind a failed one of
+   * their FIFO group are not counted (they did not fail, they wait).
+   */
+  failedRecords: 'recordsFailed',
+} as const satisfies { serviceNames: Record<FunctionKey, string> } & Record<string, unknown>;

@@ -1,0 +1,167 @@
+import type { CatalogColumn, TableCatalog } from './catalog-types.ts';
+import type { TableConfig } from './config.ts';
+import type { KeyCheck } from './conflict-key.ts';
+import { quoteIdent } from './identifiers.ts';
+import { TOMB_ARRIVAL, TOMB_DELETED_AT, TOMB_VERSION, tombstoneRelationOf } from './tombstone-names.ts';
+
+/** Internal column names of the statement; a table column with one of these names is refused. */
+export const ORDINAL = 'landfall$ord';
+export const ROW_NUMBER = 'landfall$row';
+export const TOMBSTONE = 'landfall$tomb';
+/** The row's arrival inside the statement when the table has no arrival column of its own. */
+export const ROW_ARRIVAL = TOMB_ARRIVAL;
+const RESERVED = [ORDINAL, ROW_NUMBER, TOMBSTONE, ROW_ARRIVAL, TOMB_VERSION, TOMB_DELETED_AT];
+
+/** Types that have no equality operator: compared as text when looking for changes. */
+const COMPARE_AS_TEXT = new Set(['json', '_json', 'xml', '_xml', 'point', 'line', 'lseg', 'path', 'polygon', 'box', 'circle']);
+
+export interface PlanColumn {
+  name: string;
+  /** Cast target from the catalog (the column type without modifier; assignment applies it). */
+  type: string;
+  /** Position of the column's value array in the batch. */
+  input: number;
+  /** Element type of the array the values are bound as (`$n::<param>[]`). */
+  param: string;
+  /** A cast applied per row after unnest, or null. */
+  cast: string | null;
+  /**
+   * The key column's nondeterministic collation (quoted), applied before the reduction so that
+   * keys equal under it (`'A'`/`'a'` case-insensitively) collapse there instead of raising 21000.
+   */
+  collate?: string;
+}
+
+/** Types whose modifier rounds (numeric scale, fractional seconds) the same on cast as on assignment. */
+const ROUNDING_TYPES = new Set(['numeric', 'timestamp', 'timestamptz', 'time', 'timetz', 'interval']);
+
+/**
+ * Everything needed to apply batches of one column set to one table, as plain data. The SQL
+ * is compiled from it in one place (compile-upsert.ts); tests check the plan first.
+ */
+export interface UpsertPlan {
+  table: string;
+  /** Quoted, schema-qualified target. */
+  target: string;
+  mode: 'upsert' | 'insert';
+  /** Batch columns that are table columns, cast to their types. */
+  columns: PlanColumn[];
+  key: string[];
+  version: PlanColumn | null;
+  /** The table's arrival column: set to the row's arrival on every write, compared on ties. */
+  arrivalColumn: string | null;
+  /**
+   * Tombstone input (a batch column that need not exist in the table), and the quoted table in
+   * the `landfall` schema where deletes are remembered (tombstones.ts).
+   */
+  tombstone: { input: number; equals: string; remembered: string } | null;
+  /** Columns set on conflict (non-key batch columns, plus the arrival column). */
+  updateColumns: string[];
+  /** Columns compared to tell "unchanged" from "updated"; `asText` for types without `=`. */
+  compareColumns: { name: string; asText: boolean }[];
+  /** Number of value arrays the batch carries (all its columns). */
+  inputCount: number;
+  /** The arbiter index treats NULL keys as equal (NULLS NOT DISTINCT). */
+  nullsEqual: boolean;
+}
+
+export class BatchShapeError extends Error {
+  override name = 'BatchShapeError';
+  readonly table: string;
+  readonly column: string | null;
+  constructor(table: string, column: string | null, message: string) {
+    super(`table "${table}": ${message}`);
+    this.table = table;
+    this.column = column;
+  }
+}
+
+/**
+ * How a column's values are bound. An array column travels as text (an array of arrays would be
+ * flattened by unnest) and is cast per row. A key or version column of a rounding type is cast
+ * to its full type before the reduction, so `1.001` and `1.004` in a numeric(10,2) key are one
+ * key to DISTINCT ON as they are to the unique index. Others are parsed straight into their type.
+ */
+function bindingOf(column: CatalogColumn, keyOrVersion: boolean): Pick<PlanColumn, 'param' | 'cast'> {
+  if (column.castType.endsWith('[]')) return { param: 'text', cast: column.castType };
+  if (keyOrVersion && column.type !== column.castType && ROUNDING_TYPES.has(column.baseType)) return { param: column.castType, cast: column.type };
+  return { param: column.castType, cast: null };
+}
+
+/**
+ * Plans the set-based apply of batches carrying `columns` (table column names, in batch order).
+ * A column the table does not have, a generated column, or a missing key or version column is
+ * an error that names it; the tombstone column alone may be absent from the table.
+ */
+export function buildUpsertPlan(config: TableConfig, catalog: TableCatalog, keyCheck: KeyCheck, columns: readonly string[]): UpsertPlan {
+  const byName = new Map<string, CatalogColumn>(catalog.columns.map((c) => [c.name, c]));
+  for (const reserved of RESERVED) {
+    if (byName.has(reserved)) throw new BatchShapeError(config.table, reserved, `column name "${reserved}" is reserved by Landfall`);
+  }
+  const seen = new Set<string>();
+  const planColumns: PlanColumn[] = [];
+  const keyOrVersion = new Set([...config.conflictKey, ...(keyCheck.versionColumn ? [keyCheck.versionColumn.name] : [])]);
+  let tombstone: UpsertPlan['tombstone'] = null;
+  columns.forEach((name, input) => {
+    if (seen.has(name)) throw new BatchShapeError(config.table, name, `column "${name}" appears twice in the file`);
+    seen.add(name);
+    const isTombstone = config.delete?.column === name;
+    if (isTombstone) tombstone = { input, equals: config.delete!.equals, remembered: tombstoneRelationOf(catalog.table).quoted };
+    const column = byName.get(name);
+    if (!column) {
+      if (isTombstone) return;
+      throw new BatchShapeError(config.table, name, `column "${name}" does not exist in ${catalog.table.schema}.${catalog.table.name} (map it with "columns" in the config, or remove it from the file)`);
+    }
+    if (column.generated) throw new BatchShapeError(config.table, name, `column "${name}" is generated and cannot be written`);
+    if (name === keyCheck.arrivalColumn?.name) {
+      throw new BatchShapeError(config.table, name, `column "${name}" is Landfall's arrival column; files must not carry it`);
+    }
+    const collation = config.conflictKey.includes(name) && column.collation && !column.collation.deterministic ? column.collation : null;
+    planColumns.push({
+      name,
+      type: column.castType,
+      input,
+      ...bindingOf(column, keyOrVersion.has(name)),
+      ...(collation ? { collate: `${quoteIdent(collation.schema)}.${quoteIdent(collation.name)}` } : {}),
+    });
+  });
+  for (const key of config.conflictKey) {
+    if (!seen.has(key)) throw new BatchShapeError(config.table, key, `the file has no column "${key}" of the conflict key`);
+  }
+  let version: PlanColumn | null = null;
+  if (keyCheck.versionColumn) {
+    version = planColumns.find((c) => c.name === keyCheck.versionColumn!.name) ?? null;
+    if (!version) throw new BatchShapeError(config.table, keyCheck.versionColumn.name, `the file has no version column "${keyCheck.versionColumn.name}"`);
+  }
+  const keySet = new Set(config.conflictKey);
+  const nonKey = planColumns.filter((c) => !keySet.has(c.name));
+  const arrivalColumn = keyCheck.arrivalColumn?.name ?? null;
+  return {
+    table: config.table,
+    target: catalog.quoted,
+    mode: config.mode,
+    columns: planColumns,
+    key: [...config.conflictKey],
+    version,
+    arrivalColumn,
+    tombstone,
+    updateColumns: [...nonKey.map((c) => c.name), ...(arrivalColumn ? [arrivalColumn] : [])],
+    compareColumns: nonKey.map((c) => ({ name: c.name, asText: COMPARE_AS_TEXT.has(byName.get(c.name)!.baseType) })),
+    inputCount: columns.length,
+    nullsEqual: keyCheck.index.nullsNotDistinct,
+  };
+}
+
+/**
+ * Rows whose conflict key has a NULL, when the arbiter index would let such rows pile up as
+ * duplicates: returned as row indexes so the engine quarantines them instead of storing them.
+ * A raw NULL is exactly a NULL after the cast, so this needs no database.
+ */
+export function findNullKeyRows(plan: UpsertPlan, values: readonly (readonly (string | null)[])[]): number[] {
+  if (plan.nullsEqual) return [];
+  const keyInputs = plan.columns.filter((c) => plan.key.includes(c.name)).map((c) => values[c.input]!);
+  const rows = keyInputs[0]?.length ?? 0;
+  const found: number[] = [];
+  for (let r = 0; r < rows; r++) if (keyInputs.some((column) => column[r] === null)) found.push(r);
+  return found;
+}

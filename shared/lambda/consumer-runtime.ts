@@ -1,0 +1,185 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { Signer } from '@aws-sdk/rds-signer';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { LandfallConfig } from '../core/config.ts';
+import { requireEnv } from '../environment/config-env.ts';
+import { type ConnectOptions, connect, requireVerifiedTls, type Sql } from '../postgres/db.ts';
+import { EnvVar } from '../environment/env.ts';
+import { readFunctionEnv } from '../environment/function-env.ts';
+import { migrateLedger } from '../postgres/ledger/migrate.ts';
+import { prepareTable, type TargetTable } from '../postgres/target-table.ts';
+import { snapshotOf } from '../core/catalog-snapshot.ts';
+import { catalogPublisher, dlqSender, stagingReader } from '../aws/consumer-ports.ts';
+import type { BatchPorts } from '../consumer/consume-batch.ts';
+
+export interface BatchSettings {
+  config: LandfallConfig;
+  stagingBucket: string;
+  /** The consumer's only: replay never routes to the DLQ (it is driven by it). */
+  dlqUrl?: string;
+  database: DatabaseSource;
+}
+
+/** How to reach the database: settled options, or a Secrets Manager secret read at cold start. */
+export type DatabaseSource =
+  | { kind: 'options'; options: ConnectOptions }
+  | { kind: 'secret'; secretArn: string; overrides: { host?: string; port?: number; database?: string; user?: string }; who: string };
+
+/**
+ * A connection URL from a secret: RDS's JSON (`username`, `password`, `host`, `port`, `dbname`)
+ * or a plain `postgres://` URL; LANDFALL_DB_HOST/PORT/NAME/USER win over its fields (the host is
+ * usually the RDS Proxy endpoint, not the instance the secret names).
+ */
+export function urlFromSecret(secret: string, overrides: Extract<DatabaseSource, { kind: 'secret' }>['overrides']): string {
+  let url: URL;
+  if (secret.trim().startsWith('postgres')) {
+    url = new URL(secret.trim());
+  } else {
+    const fields = JSON.parse(secret) as { username?: string; password?: string; host?: string; port?: number | string; dbname?: string };
+    const host = overrides.host ?? fields.host;
+    if (!host) throw new Error('database secret names no host; set LANDFALL_DB_HOST');
+    url = new URL(`postgres://${host}`);
+    url.username = encodeURIComponent(fields.username ?? '');
+    url.password = encodeURIComponent(fields.password ?? '');
+    url.port = String(fields.port ?? 5432);
+    url.pathname = `/${encodeURIComponent(fields.dbname ?? 'postgres')}`;
+  }
+  if (overrides.host) url.hostname = overrides.host;
+  if (overrides.port) url.port = String(overrides.port);
+  if (overrides.database) url.pathname = `/${encodeURIComponent(overrides.database)}`;
+  if (overrides.user) url.username = encodeURIComponent(overrides.user);
+  return url.toString();
+}
+
+/**
+ * Database settings from the environment: DATABASE_URL, or IAM auth through RDS Proxy
+ * (LANDFALL_DB_HOST/PORT/NAME/USER, a fresh token from @aws-sdk/rds-signer per connection).
+ */
+export function databaseFromEnv(env: NodeJS.ProcessEnv, who: string): DatabaseSource {
+  const url = env[EnvVar.databaseUrl];
+  if (url) return { kind: 'options', options: { url, max: 1, applicationName: `landfall-${who}` } };
+  const secretArn = env[EnvVar.dbSecretArn];
+  if (secretArn) {
+    const port = env[EnvVar.dbPort];
+    return {
+      kind: 'secret',
+      secretArn,
+      who,
+      overrides: {
+        ...(env[EnvVar.dbHost] ? { host: env[EnvVar.dbHost] } : {}),
+        ...(port ? { port: Number(port) } : {}),
+        ...(env[EnvVar.dbName] ? { database: env[EnvVar.dbName] } : {}),
+        ...(env[EnvVar.dbUser] ? { user: env[EnvVar.dbUser] } : {}),
+      },
+    };
+  }
+  const v = requireEnv(env, who, [EnvVar.dbHost, EnvVar.dbName, EnvVar.dbUser]);
+  const iam = {
+    host: v[EnvVar.dbHost]!,
+    port: Number(env[EnvVar.dbPort] ?? 5432),
+    database: v[EnvVar.dbName]!,
+    user: v[EnvVar.dbUser]!,
+    region: env[EnvVar.awsRegion] ?? 'us-east-1',
+  };
+  const signer = new Signer({ hostname: iam.host, port: iam.port, username: iam.user, region: iam.region });
+  return { kind: 'options', options: { iam, max: 1, applicationName: `landfall-${who}`, tokenProvider: () => signer.getAuthToken() } };
+}
+
+/**
+ * The consumer's and replay's settings from their environment contracts (shared/environment/function-env.ts),
+ * read once at cold start; fails fast naming what is missing.
+ */
+export function batchSettingsFromEnv(env: NodeJS.ProcessEnv, who: 'consumer' | 'replay'): BatchSettings {
+  if (who === 'consumer') {
+    const { config, vars } = readFunctionEnv(env, 'consumer');
+    return { config, stagingBucket: vars[EnvVar.stagingBucket], dlqUrl: vars[EnvVar.dlqUrl], database: databaseFromEnv(env, who) };
+  }
+  const { config, vars } = readFunctionEnv(env, 'replay');
+  return { config, stagingBucket: vars[EnvVar.stagingBucket], database: databaseFromEnv(env, who) };
+}
+
+/**
+ * The ports over real clients. Tables are prepared on first use (ledger migrated once, catalog
+ * read, conflict key checked, the catalog snapshot written to staging) and cached for `catalogMaxAgeMs`; a refusal is not cached, so
+ * fixing the table takes effect on the next delivery.
+ */
+export function createBatchPorts(options: {
+  config: LandfallConfig;
+  sql: Sql;
+  s3: S3Client;
+  sqs: SQSClient;
+  stagingBucket: string;
+  /** Absent for replay, which never sends to the DLQ. */
+  dlqUrl?: string | undefined;
+  /** Tag applied batch objects for the staging lifecycle (off for emulators that cannot tag). */
+  tagApplied?: boolean;
+  /** Told when a catalog snapshot could not be written (the producer then keeps the last one). */
+  onSnapshotError?: (table: string, error: unknown) => void;
+  /** A prepared table's catalog is read again (and its snapshot written) after this long (default 5 minutes). */
+  catalogMaxAgeMs?: number;
+}): BatchPorts {
+  const { config, sql } = options;
+  const staging = stagingReader(options.s3, options.stagingBucket);
+  const publish = catalogPublisher(options.s3, options.stagingBucket);
+  const onSnapshotError =
+    options.onSnapshotError ?? ((table: string, error: unknown) => console.warn(JSON.stringify({ message: 'could not write the catalog snapshot', table, error: String(error) })));
+  let migrated: Promise<unknown> | undefined;
+  const tables = new Map<string, Promise<TargetTable>>();
+  const preparedAt = new Map<string, number>();
+  const maxAge = options.catalogMaxAgeMs ?? 5 * 60_000;
+  return {
+    sql,
+    ...staging,
+    tagApplied: options.tagApplied === false ? async () => {} : staging.tagApplied,
+    sendToDlq: options.dlqUrl ? dlqSender(options.sqs, options.dlqUrl) : () => Promise.reject(new Error('replay never sends to the DLQ')),
+    forgetTable(name) {
+      tables.delete(name);
+    },
+    table(name) {
+      // An old catalog is read again, so an ALTER TABLE reaches the snapshot the producer reads.
+      if (Date.now() - (preparedAt.get(name) ?? 0) >= maxAge) tables.delete(name);
+      let prepared = tables.get(name);
+      if (!prepared) {
+        const tableConfig = config.tables.find((t) => t.table === name);
+        if (!tableConfig) return Promise.reject(new Error(`table "${name}" is not in the config`));
+        migrated ??= migrateLedger(sql).catch((error: unknown) => {
+          migrated = undefined;
+          throw error;
+        });
+        // Every catalog read is written to staging as the producer's snapshot of the table.
+        prepared = migrated
+          .then(() => prepareTable(sql, tableConfig))
+          .then(async (target) => {
+            await publish(snapshotOf(target, new Date())).catch((error: unknown) => onSnapshotError(name, error));
+            return target;
+          });
+        prepared.catch(() => tables.delete(name));
+        tables.set(name, prepared);
+        preparedAt.set(name, Date.now());
+      }
+      return prepared;
+    },
+  };
+}
+
+/** A connection for a Lambda container: one connection, kept across invocations. */
+export async function connectFromSettings(settings: BatchSettings, secrets?: SecretsManagerClient): Promise<Sql> {
+  const source = settings.database;
+  if (source.kind === 'options') return connect(source.options);
+  const client = secrets ?? new SecretsManagerClient({});
+  const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: source.secretArn }));
+  if (!SecretString) throw new Error(`database secret ${source.secretArn} has no SecretString`);
+  const url = urlFromSecret(SecretString, source.overrides);
+  requireVerifiedTls(url, `database secret ${source.secretArn}`);
+  return connect({ url, max: 1, applicationName: `landfall-${source.who}` });
+}
+
+/** The ports of a Lambda container from its environment (config, clients, database). */
+export async function batchPortsFromEnv(env: NodeJS.ProcessEnv, who: 'consumer' | 'replay', clients: { s3: S3Client; sqs: SQSClient }): Promise<BatchPorts> {
+  const settings = batchSettingsFromEnv(env, who);
+  const sql = await connectFromSettings(settings);
+  // Before the first batch registers its file: on a fresh database the ledger must exist first.
+  await migrateLedger(sql);
+  return createBatchPorts({ ...settings, ...clients, sql });
+}

@@ -1,0 +1,41 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { SQSRecord } from 'aws-lambda';
+import { coldStart } from './cold-start.ts';
+import { registerNotice, replayBatchMessage } from '../consumer/consume-batch.ts';
+import { parseDlqRecord } from '../core/dlq-envelope.ts';
+import { fifoQueueHandler } from './fifo-handler.ts';
+import { type BatchHandlerOptions, createFunctionMetrics, recordOutcome } from './observability.ts';
+
+/**
+ * The replay Lambda on the FIFO DLQ: re-applies each batch in isolation (bad rows quarantined,
+ * the rest applied). A transient failure fails the record; after the DLQ's maxReceiveCount SQS
+ * moves it to the parking queue, where an alarm calls a person.
+ */
+export function createReplayHandler(options: BatchHandlerOptions) {
+  const logger = options.logger ?? new Logger({ serviceName: 'landfall-replay' });
+  const metrics = options.metrics ?? createFunctionMetrics('replay');
+  const known = new Set<string>();
+  const portsOnce = coldStart(logger, options.ports);
+
+  const processRecord = async (record: SQSRecord) => {
+    const ports = await portsOnce();
+    const dlq = parseDlqRecord(record.body);
+    if (dlq.kind === 'notice') {
+      // A file notice SQS redrove after the consumer failed on it (the database was away).
+      await registerNotice(ports, dlq.notice);
+      return;
+    }
+    const message = dlq.batch;
+    const ids = { batchId: message.batchId, fileId: message.fileId, table: message.table, kind: dlq.kind, sqlstate: dlq.kind === 'poison' ? dlq.envelope.sqlstate : null };
+    try {
+      const outcome = await replayBatchMessage(ports, message, known);
+      recordOutcome(metrics, message.table, outcome);
+      logger.info(`batch ${outcome.outcome}`, { ...ids, ...('counts' in outcome ? { counts: outcome.counts } : {}) });
+    } catch (error) {
+      logger.error('replay failed; SQS will redeliver it', { ...ids, error: (error as Error).message, code: (error as { code?: string }).code });
+      throw error;
+    }
+  };
+
+  return fifoQueueHandler(logger, metrics, processRecord);
+}

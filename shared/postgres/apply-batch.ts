@@ -1,0 +1,157 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import postgres from 'postgres';
+import { type BatchCounts, type BatchData, batchRowCount } from '../core/batch.ts';
+import { arrivalValueOf, type ExtraParam } from './compile-upsert.ts';
+import { toCopyCsv } from './copy-csv.ts';
+import type { Sql, TxSql } from './db.ts';
+import { toPgArrayLiteral } from './pg-array.ts';
+import { quarantineRows, type RowFailure } from './quarantine.ts';
+import { statementFor, type TargetTable } from './target-table.ts';
+import { findUnstorableValues } from '../core/unstorable-values.ts';
+import { findNullKeyRows, type UpsertPlan } from '../core/upsert-plan.ts';
+
+export interface ApplyResult {
+  /** `already-applied`: an earlier or concurrent application committed; nothing new was written. */
+  status: 'applied' | 'already-applied';
+  counts: BatchCounts;
+  /** How the rows went in: COPY (every key new, see `insertIfFresh`) or the set-based upsert. */
+  path?: 'copy' | 'upsert';
+}
+
+const COUNT_COLUMNS = 'read, collapsed, inserted, updated, unchanged, stale, deleted, quarantined';
+
+/**
+ * Claims the batch in the ledger (counts reset to zero); false when it was applied before, or
+ * concurrently and committed (the INSERT waits for the other transaction, then sees its row).
+ */
+export async function claimBatch(tx: TxSql, batch: BatchData): Promise<boolean> {
+  const first = batch.rowNumbers[0] ?? null;
+  const last = batch.rowNumbers.at(-1) ?? null;
+  const rows = await tx`
+    INSERT INTO landfall.batches (batch_id, file_id, table_name, partition, chunk, status, first_row, last_row, applications, applied_at)
+    VALUES (${batch.batchId}, ${batch.fileId}, ${batch.table}, ${batch.partition}, ${batch.chunk}, 'applied', ${first}, ${last}, 1, now())
+    ON CONFLICT (batch_id) DO UPDATE
+      SET status = 'applied', applications = landfall.batches.applications + 1, applied_at = now(), last_error = NULL, updated_at = now(),
+          read = 0, collapsed = 0, inserted = 0, updated = 0, unchanged = 0, stale = 0, deleted = 0, quarantined = 0
+      WHERE landfall.batches.status <> 'applied'
+    RETURNING batch_id`;
+  return rows.length === 1;
+}
+
+export async function storedCounts(tx: TxSql | Sql, batchId: string): Promise<BatchCounts> {
+  const [stored] = await tx.unsafe<BatchCounts[]>(`SELECT ${COUNT_COLUMNS} FROM landfall.batches WHERE batch_id = $1`, [batchId]);
+  if (!stored) throw new Error(`batch ${batchId} is not in the ledger`);
+  return { ...stored };
+}
+
+/**
+ * Runs the set-based statement for the rows `rows` (indexes into the batch, in arrival order) and
+ * adds their counts to the batch's ledger row. Returns the ledger row's totals.
+ */
+export async function upsertRows(tx: TxSql, target: TargetTable, batch: BatchData, rows: readonly number[] | null): Promise<BatchCounts> {
+  const { compiled } = statementFor(target, batch.columns);
+  const pick = <T>(column: readonly T[]): T[] => (rows === null ? (column as T[]) : rows.map((r) => column[r]!));
+  const extra: Record<ExtraParam, string | number> = {
+    rowNumbers: toPgArrayLiteral(pick(batch.rowNumbers)),
+    arrival: batch.arrival,
+    tombstoneEquals: target.config.delete?.equals ?? '',
+    tombstoneRetentionDays: target.config.delete?.retentionDays ?? 0,
+    batchId: batch.batchId,
+  };
+  const params = [...batch.values.map((column) => toPgArrayLiteral(pick(column))), ...compiled.extraParams.map((p) => extra[p])];
+  const [counts] = await tx.unsafe<BatchCounts[]>(compiled.text, params);
+  return { ...counts! };
+}
+
+/**
+ * The fresh-insert fast path: the rows go in through COPY, in a savepoint, and count as
+ * inserted. null when they must take the upsert: a table with a `delete` rule (a key with a
+ * live remembered tombstone is not new, and its older upsert must come out stale, which COPY
+ * cannot see), or a COPY the server refused, rolled back to the savepoint: a key already stored
+ * or repeated in the batch (23505, from the unique index itself: the proof that every key was
+ * new), or a value COPY cannot store, for which the upsert then raises its own error.
+ */
+export async function insertIfFresh(tx: TxSql, target: TargetTable, batch: BatchData, rows: readonly number[] | null): Promise<BatchCounts | null> {
+  const { plan, fresh } = statementFor(target, batch.columns);
+  const pick = <T>(column: readonly T[]): T[] => (rows === null ? (column as T[]) : rows.map((r) => column[r]!));
+  const rowNumbers = pick(batch.rowNumbers);
+  if (rowNumbers.length === 0) return null;
+  if (plan.tombstone) return null;
+  const columns = fresh.copyInputs.map((i) => pick(batch.values[i]!));
+  if (plan.arrivalColumn) columns.push(rowNumbers.map((n) => arrivalValueOf(batch.arrival, n)));
+  try {
+    await tx.savepoint(async (sp) => pipeline(Readable.from(toCopyCsv(columns)), await sp.unsafe(fresh.copy).writable()));
+  } catch (error) {
+    if (error instanceof postgres.PostgresError) return null;
+    throw error;
+  }
+  const [counts] = await tx.unsafe<BatchCounts[]>(fresh.count, [rowNumbers.length, batch.batchId]);
+  return { ...counts! };
+}
+
+/** Rows with a NULL conflict key (when the index would store them twice), as failures. */
+export function nullKeyFailures(plan: UpsertPlan, target: TargetTable, batch: BatchData): RowFailure[] {
+  return findNullKeyRows(plan, batch.values).map((row) => {
+    const column = target.config.conflictKey.find((k) => batch.values[batch.columns.indexOf(k)]![row] === null) ?? null;
+    return {
+      row,
+      sqlstate: '23502',
+      constraint: target.keyCheck.index.name,
+      column,
+      message: `NULL in conflict key column "${column}": the unique index "${target.keyCheck.index.name}" is not NULLS NOT DISTINCT, so the row could be stored twice`,
+    };
+  });
+}
+
+/** Rows holding a value PostgreSQL can never store (a NUL byte), as failures naming file, row and column. */
+export function unstorableValueFailures(plan: UpsertPlan, target: TargetTable, batch: BatchData): RowFailure[] {
+  const jsonb = new Set(target.catalog.columns.filter((c) => c.baseType === 'jsonb').map((c) => c.name));
+  const inputs = batch.columns.map((name, input) => ({ name, input, jsonb: jsonb.has(name) && plan.columns.some((c) => c.input === input) }));
+  return findUnstorableValues(inputs, batch.values).map((u) => ({
+    row: u.row,
+    sqlstate: u.sqlstate,
+    constraint: null,
+    column: u.column,
+    message: `file "${batch.file.key}" row ${batch.rowNumbers[u.row]} column "${u.column}" ${u.problem}`,
+  }));
+}
+
+/**
+ * Rows refused before anything is bound (a NULL key the index would store twice, a value
+ * PostgreSQL can never store), once each, in row order: the rest of the batch still applies.
+ */
+export function refusedBeforeBinding(plan: UpsertPlan, target: TargetTable, batch: BatchData): RowFailure[] {
+  const byRow = new Map<number, RowFailure>();
+  for (const f of [...nullKeyFailures(plan, target, batch), ...unstorableValueFailures(plan, target, batch)]) if (!byRow.has(f.row)) byRow.set(f.row, f);
+  return [...byRow.values()].sort((a, b) => a.row - b.row);
+}
+
+/** All row indexes of the batch except the listed ones. */
+export function rowsExcept(count: number, excluded: readonly { row: number }[]): number[] | null {
+  if (excluded.length === 0) return null;
+  const skip = new Set(excluded.map((f) => f.row));
+  return Array.from({ length: count }, (_, i) => i).filter((i) => !skip.has(i));
+}
+
+/**
+ * Applies one batch to its table exactly once: in ONE transaction, claims the batch id in the
+ * ledger, reduces the rows by conflict key (on the cast values), upserts them in one set-based
+ * statement and records the counts. A second, concurrent or later application of the same batch
+ * commits nothing and returns the counts of the first. A batch of new keys goes in through COPY
+ * instead of the statement (`insertIfFresh`), with the same counts. Errors are the driver's (classify them
+ * with `classifyPgError`); the transaction is then rolled back whole.
+ */
+export async function applyBatch(sql: Sql, target: TargetTable, batch: BatchData): Promise<ApplyResult> {
+  const count = batchRowCount(batch);
+  const { plan } = statementFor(target, batch.columns);
+  const refused = refusedBeforeBinding(plan, target, batch);
+  return (await sql.begin(async (tx) => {
+    if (!(await claimBatch(tx, batch))) return { status: 'already-applied', counts: await storedCounts(tx, batch.batchId) };
+    await quarantineRows(tx, batch, refused);
+    const rows = rowsExcept(count, refused);
+    const copied = await insertIfFresh(tx, target, batch, rows);
+    if (copied) return { status: 'applied', counts: copied, path: 'copy' };
+    return { status: 'applied', counts: await upsertRows(tx, target, batch, rows), path: 'upsert' };
+  })) as ApplyResult;
+}

@@ -1,0 +1,71 @@
+import type postgres from 'postgres';
+import type { CatalogColumn, TableCatalog, UniqueIndex } from '../core/catalog-types.ts';
+import { quoteQualified, type QualifiedName } from '../core/identifiers.ts';
+
+export class TableNotFoundError extends Error {
+  override name = 'TableNotFoundError';
+  readonly table: QualifiedName;
+  constructor(table: QualifiedName) {
+    super(`table ${table.schema}.${table.name} does not exist (or this user cannot see it)`);
+    this.table = table;
+  }
+}
+
+/** Reads columns, types and unique indexes of one table from the system catalog. */
+export async function loadCatalog(sql: postgres.Sql | postgres.TransactionSql, table: QualifiedName): Promise<TableCatalog> {
+  const quoted = quoteQualified(table);
+  const [rel] = await sql<{ oid: number; reltuples: number; timeZone: string }[]>`
+    SELECT c.oid::int8::float8 AS oid, c.reltuples::float8 AS reltuples, current_setting('TimeZone') AS "timeZone"
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = ${table.schema} AND c.relname = ${table.name} AND c.relkind IN ('r', 'p')`;
+  if (!rel) throw new TableNotFoundError(table);
+  const oid = rel.oid;
+  const columns = await sql<CatalogColumn[]>`
+    SELECT a.attname AS name,
+           format_type(a.atttypid, a.atttypmod) AS type,
+           CASE WHEN a.atttypid = 'bit'::regtype THEN 'bit varying' ELSE format_type(a.atttypid, NULL) END AS "castType",
+           coalesce(bt.typname, t.typname) AS "baseType",
+           a.attnotnull AS "notNull",
+           (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '') AS "hasDefault",
+           (a.attgenerated <> '') AS generated,
+           coalesce(bt.typcategory, t.typcategory)::text AS category,
+           CASE WHEN co.oid IS NOT NULL THEN jsonb_build_object(
+             'schema', con.nspname, 'name', co.collname, 'deterministic', co.collisdeterministic,
+             -- the ICU locale moved from colliculocale (15, 16) to colllocale (17)
+             'locale', coalesce(to_jsonb(co) ->> 'colllocale', to_jsonb(co) ->> 'colliculocale', co.collcollate)) END AS collation
+    FROM pg_attribute a
+    JOIN pg_type t ON t.oid = a.atttypid
+    LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+    LEFT JOIN pg_collation co ON co.oid = a.attcollation AND a.attcollation <> 'pg_catalog.default'::regcollation
+    LEFT JOIN pg_namespace con ON con.oid = co.collnamespace
+    WHERE a.attrelid = ${oid}::oid AND a.attnum > 0 AND NOT a.attisdropped
+    ORDER BY a.attnum`;
+  const uniqueIndexes = await sql<UniqueIndex[]>`
+    SELECT ic.relname AS name,
+           ARRAY(SELECT a.attname::text
+                 FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n)
+                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                 WHERE k.n <= i.indnkeyatts AND k.attnum > 0
+                 ORDER BY k.n) AS columns,
+           i.indisprimary AS primary,
+           con.conname AS constraint,
+           (i.indpred IS NOT NULL) AS partial,
+           (i.indexprs IS NOT NULL) AS expression,
+           i.indnullsnotdistinct AS "nullsNotDistinct",
+           (i.indisvalid AND i.indisready) AS valid,
+           coalesce(con.condeferrable, false) AS deferrable,
+           pg_get_indexdef(i.indexrelid) AS definition
+    FROM pg_index i
+    JOIN pg_class ic ON ic.oid = i.indexrelid
+    LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u')
+    WHERE i.indrelid = ${oid}::oid AND i.indisunique
+    ORDER BY i.indisprimary DESC, ic.relname`;
+  return {
+    table,
+    quoted,
+    columns: [...columns],
+    uniqueIndexes: uniqueIndexes.map((ix) => ({ ...ix })),
+    estimatedRows: rel.reltuples,
+    timeZone: rel.timeZone,
+  };
+}

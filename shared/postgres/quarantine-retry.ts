@@ -1,0 +1,124 @@
+import type { BatchData } from '../core/batch.ts';
+import { classifyPgError, ErrorClass } from '../core/classify-pg-error.ts';
+import type { Sql, TxSql } from './db.ts';
+import { refusedBeforeBinding, upsertRows } from './apply-batch.ts';
+import { statementFor } from './target-table.ts';
+import type { TargetTable } from './target-table.ts';
+import { BatchShapeError } from '../core/upsert-plan.ts';
+
+export interface QuarantinedRow {
+  id: number;
+  batchId: string;
+  fileId: string;
+  fileKey: string;
+  table: string;
+  rowNumber: number;
+  arrival: string | null;
+  row: Record<string, string | null>;
+  sqlstate: string | null;
+  constraint: string | null;
+  column: string | null;
+  message: string;
+  firstSeen: string;
+  lastSeen: string;
+  attempts: number;
+}
+
+/** Open (unresolved) quarantined rows, grouped by table, oldest first; optionally of one table or batch. */
+export async function listQuarantine(sql: Sql, filter: { table?: string; batchId?: string; limit?: number } = {}): Promise<QuarantinedRow[]> {
+  const rows = await sql<QuarantinedRow[]>`
+    SELECT id::int AS id, batch_id AS "batchId", file_id AS "fileId", file_key AS "fileKey", table_name AS table,
+           row_number::int AS "rowNumber", arrival, row, sqlstate, constraint_name AS constraint, column_name AS column, message,
+           to_char(first_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS "firstSeen",
+           to_char(last_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS "lastSeen", attempts
+    FROM landfall.quarantine
+    WHERE resolved_at IS NULL
+      AND (${filter.table ?? null}::text IS NULL OR table_name = ${filter.table ?? null}::text)
+      AND (${filter.batchId ?? null}::text IS NULL OR batch_id = ${filter.batchId ?? null}::text)
+    ORDER BY table_name, min(first_seen) OVER (PARTITION BY file_id), file_key, row_number, id
+    LIMIT ${filter.limit ?? 1_000_000}`;
+  return rows.map((r) => ({ ...r }));
+}
+
+export interface RetryResult {
+  applied: number;
+  stillFailing: number;
+  /** Rows another retry resolved meanwhile (nothing done). */
+  resolvedElsewhere: number;
+}
+
+/** A one-row batch of the quarantined row, with the arrival it had, under its original batch id. */
+function batchOfRow(q: QuarantinedRow): BatchData {
+  const columns = Object.keys(q.row);
+  return {
+    format: 1,
+    batchId: q.batchId,
+    fileId: q.fileId,
+    file: { bucket: '', key: q.fileKey, versionId: null, etag: '', eventTime: new Date(0).toISOString() },
+    table: q.table,
+    partition: 0,
+    chunk: 0,
+    arrival: q.arrival ?? '',
+    columns,
+    rowNumbers: [q.rowNumber],
+    values: columns.map((c) => [q.row[c] ?? null]),
+  };
+}
+
+type RetryOutcome = 'applied' | 'failing' | 'resolved-elsewhere';
+
+async function recordStillFailing(tx: TxSql, q: QuarantinedRow, e: { code?: string | null; constraint_name?: string | null; column_name?: string | null; message: string }) {
+  await tx`
+    UPDATE landfall.quarantine SET sqlstate = ${e.code ?? null}, constraint_name = ${e.constraint_name ?? null},
+           column_name = ${e.column_name ?? q.column}, message = ${e.message}, last_seen = now(), attempts = attempts + 1
+    WHERE id = ${q.id}`;
+}
+
+async function retryOne(tx: TxSql, target: TargetTable, q: QuarantinedRow): Promise<RetryOutcome> {
+  const batch = batchOfRow(q);
+  try {
+    // Same guard as the engine: a NULL key on an index that lets NULLs repeat is never stored.
+    const [refused] = refusedBeforeBinding(statementFor(target, batch.columns).plan, target, batch);
+    if (refused) {
+      await recordStillFailing(tx, q, { code: refused.sqlstate, constraint_name: refused.constraint, column_name: refused.column, message: refused.message });
+      return 'failing';
+    }
+    // A NUL byte is kept as ␀ in the quarantine: applying that would store a value the file never had.
+    if (q.sqlstate === '22021') {
+      await recordStillFailing(tx, q, { code: q.sqlstate, column_name: q.column, message: q.message });
+      return 'failing';
+    }
+    return await tx.savepoint(async (sp): Promise<RetryOutcome> => {
+      // Claim the row first: a concurrent or repeated retry of it then changes nothing.
+      const claimed = await sp`UPDATE landfall.quarantine SET resolved_at = now(), last_seen = now(), attempts = attempts + 1 WHERE id = ${q.id} AND resolved_at IS NULL RETURNING id`;
+      if (claimed.length === 0) return 'resolved-elsewhere';
+      await upsertRows(sp, target, batch, null);
+      // The row moves from `quarantined` to what the upsert counted; `read` stays the same.
+      await sp`UPDATE landfall.batches SET read = read - 1, quarantined = quarantined - 1, updated_at = now() WHERE batch_id = ${q.batchId}`;
+      return 'applied';
+    });
+  } catch (error) {
+    if (!(error instanceof BatchShapeError) && classifyPgError(error) !== ErrorClass.batchPoison) throw error;
+    await recordStillFailing(tx, q, error as { code?: string; constraint_name?: string; column_name?: string; message: string });
+    return 'failing';
+  }
+}
+
+/**
+ * Re-applies quarantined rows after the cause was fixed (say, the missing FK parent inserted),
+ * one at a time in batch and row order, with the winner rule and the arrival each row had.
+ * Rows that apply are resolved and counted where the upsert counts them; rows that still fail
+ * stay, with the new reason. One transaction: all of it is recorded, or none.
+ */
+export async function retryQuarantine(sql: Sql, tables: (name: string) => Promise<TargetTable>, rows: readonly QuarantinedRow[]): Promise<RetryResult> {
+  const result: RetryResult = { applied: 0, stillFailing: 0, resolvedElsewhere: 0 };
+  await sql.begin(async (tx) => {
+    for (const q of rows) {
+      const outcome = await retryOne(tx, await tables(q.table), q);
+      if (outcome === 'applied') result.applied++;
+      else if (outcome === 'failing') result.stillFailing++;
+      else result.resolvedElsewhere++;
+    }
+  });
+  return result;
+}

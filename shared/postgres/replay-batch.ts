@@ -1,0 +1,97 @@
+import { type ApplyResult, claimBatch, refusedBeforeBinding, rowsExcept, storedCounts, upsertRows } from './apply-batch.ts';
+import { batchRowCount, type BatchData } from '../core/batch.ts';
+import { classifyPgError, ErrorClass } from '../core/classify-pg-error.ts';
+import type { Sql, TxSql } from './db.ts';
+import { toPgArrayLiteral } from './pg-array.ts';
+import { quarantineRows, type RowFailure } from './quarantine.ts';
+import { statementFor, type TargetTable } from './target-table.ts';
+
+export interface ReplayResult extends ApplyResult {
+  /** The rows quarantined by this replay, with their reasons. */
+  failures: RowFailure[];
+}
+
+type PgErrorFields = { code?: string; constraint_name?: string; column_name?: string; message: string };
+
+function failureOf(row: number, error: unknown): RowFailure {
+  const e = error as PgErrorFields;
+  return { row, sqlstate: e.code ?? null, constraint: e.constraint_name ?? null, column: e.column_name ?? null, message: e.message };
+}
+
+/**
+ * The set-based screen: for every column, the values that do not parse as the column's type
+ * (its full type, modifier included: 'abcdef' for varchar(5) fails here), found in one query per
+ * column with PostgreSQL's own input functions. A row is reported once, for its first bad column.
+ */
+export async function screenValues(tx: TxSql, target: TargetTable, batch: BatchData, rows: readonly number[]): Promise<RowFailure[]> {
+  const { plan } = statementFor(target, batch.columns);
+  const byName = new Map(target.catalog.columns.map((c) => [c.name, c]));
+  const failures = new Map<number, RowFailure>();
+  for (const column of plan.columns) {
+    const fullType = byName.get(column.name)!.type;
+    const values = batch.values[column.input]!;
+    const found = await tx.unsafe<{ i: number; message: string; code: string }[]>(
+      `SELECT u.i::int AS i, e.message, e.sql_error_code AS code
+       FROM unnest($1::text[], $2::int4[]) AS u(v, i)
+       CROSS JOIN LATERAL pg_input_error_info(u.v, $3) AS e
+       WHERE u.v IS NOT NULL AND NOT pg_input_is_valid(u.v, $3)`,
+      [toPgArrayLiteral(rows.map((r) => values[r]!)), toPgArrayLiteral(rows as number[]), fullType],
+    );
+    for (const f of found) {
+      if (!failures.has(f.i)) {
+        failures.set(f.i, { row: f.i, sqlstate: f.code, constraint: null, column: column.name, message: `column "${column.name}" (${fullType}): ${f.message}` });
+      }
+    }
+  }
+  return [...failures.values()].sort((a, b) => a.row - b.row);
+}
+
+/**
+ * Applies `rows` under a savepoint; when the set fails on its data, splits it and tries again,
+ * down to single rows, which are the failures. A CardinalityViolation (21000: rows the database
+ * sees as one key only after a trigger or a collation) is resolved by applying the rows one at
+ * a time in arrival order, so the winner rule decides and no row is lost to it.
+ */
+async function applyIsolating(tx: TxSql, target: TargetTable, batch: BatchData, rows: readonly number[]): Promise<RowFailure[]> {
+  if (rows.length === 0) return [];
+  try {
+    await tx.savepoint((sp) => upsertRows(sp, target, batch, rows));
+    return [];
+  } catch (error) {
+    if (classifyPgError(error) !== ErrorClass.batchPoison) throw error;
+    if (rows.length === 1) return [failureOf(rows[0]!, error)];
+    const failures: RowFailure[] = [];
+    if ((error as PgErrorFields).code === '21000') {
+      for (const row of rows) failures.push(...(await applyIsolating(tx, target, batch, [row])));
+      return failures;
+    }
+    const middle = rows.length >> 1;
+    failures.push(...(await applyIsolating(tx, target, batch, rows.slice(0, middle))));
+    failures.push(...(await applyIsolating(tx, target, batch, rows.slice(middle))));
+    return failures;
+  }
+}
+
+/**
+ * Re-applies a batch that failed as a set, so that one bad row never blocks the others: screens
+ * values that do not cast, applies the rest with savepoints (bisecting to the rows that fail),
+ * quarantines each bad row with its SQLSTATE and reason, all in one exactly-once transaction with
+ * the ledger claim. An already applied batch commits nothing.
+ */
+export async function replayBatch(sql: Sql, target: TargetTable, batch: BatchData): Promise<ReplayResult> {
+  const count = batchRowCount(batch);
+  const { plan } = statementFor(target, batch.columns);
+  return (await sql.begin(async (tx) => {
+    if (!(await claimBatch(tx, batch))) {
+      return { status: 'already-applied', counts: await storedCounts(tx, batch.batchId), failures: [] };
+    }
+    const refused = refusedBeforeBinding(plan, target, batch);
+    const candidates = rowsExcept(count, refused) ?? Array.from({ length: count }, (_, i) => i);
+    const badValues = await screenValues(tx, target, batch, candidates);
+    const remaining = rowsExcept(count, [...refused, ...badValues]) ?? candidates;
+    const pinned = await applyIsolating(tx, target, batch, remaining);
+    const failures = [...refused, ...badValues, ...pinned].sort((a, b) => a.row - b.row);
+    await quarantineRows(tx, batch, failures);
+    return { status: 'applied', counts: await storedCounts(tx, batch.batchId), failures };
+  })) as ReplayResult;
+}

@@ -1,0 +1,84 @@
+import type postgres from 'postgres';
+import { loadCatalog, TableNotFoundError } from '../../postgres/catalog.ts';
+import { type TableCatalog } from '../../core/catalog-types.ts';
+import type { LandfallConfig } from '../../core/config.ts';
+import type { Sql } from '../../postgres/db.ts';
+import { distinctEstimateSql, duplicateStatsSql } from '../dedupe/plan.ts';
+import { parseTableName } from '../../core/identifiers.ts';
+import { diagnoseTable, uncheckedReport, type DoctorTarget, type DuplicateCount, type TableReport } from './diagnose.ts';
+
+export interface InspectOptions {
+  /** From this many estimated rows on, take the planner's estimate before the exact count. */
+  largeTableRows?: number;
+  /** Report the estimate only on large tables (no full GROUP BY). */
+  estimateOnly?: boolean;
+  /** Cancel the exact count after this long and report the estimate (0: no limit). */
+  countTimeoutMs?: number;
+  /** Told the estimate of a large table before the exact count starts. */
+  onEstimate?: (table: string, estimate: { rows: number; distinctKeys: number }) => void;
+}
+
+export const DEFAULT_LARGE_TABLE_ROWS = 10_000_000;
+
+/** The doctor targets of a config: every configured table. */
+export function targetsFromConfig(config: LandfallConfig): DoctorTarget[] {
+  return config.tables.map((t) => ({ table: t.table, key: [...t.conflictKey], version: t.version, mode: t.mode, arrivalColumn: t.arrivalColumn }));
+}
+
+async function estimateDistinct(sql: Sql, catalog: TableCatalog, key: string[]): Promise<{ rows: number; distinctKeys: number } | null> {
+  if (catalog.estimatedRows < 0) return null;
+  const [row] = await sql.unsafe<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }[]>(distinctEstimateSql(catalog.quoted, key));
+  const plan = row?.['QUERY PLAN'];
+  const parsed = typeof plan === 'string' ? (JSON.parse(plan) as [{ Plan: { 'Plan Rows': number } }]) : plan;
+  const distinctKeys = parsed?.[0]?.Plan['Plan Rows'];
+  return typeof distinctKeys === 'number' ? { rows: catalog.estimatedRows, distinctKeys } : null;
+}
+
+async function countDuplicates(sql: Sql, catalog: TableCatalog, target: DoctorTarget, options: InspectOptions): Promise<DuplicateCount> {
+  const nullable = target.key.filter((k) => !catalog.columns.find((c) => c.name === k)!.notNull);
+  const large = catalog.estimatedRows >= (options.largeTableRows ?? DEFAULT_LARGE_TABLE_ROWS);
+  const estimate = large ? await estimateDistinct(sql, catalog, target.key) : null;
+  const fromEstimate = (): DuplicateCount => {
+    const surplus = estimate ? Math.max(0, estimate.rows - estimate.distinctKeys) : 0;
+    return { exact: false, groups: surplus > 0 ? Math.min(surplus, estimate!.distinctKeys) : 0, surplus, nullGroups: 0, nullSurplus: 0, estimate };
+  };
+  if (estimate) options.onEstimate?.(target.table, estimate);
+  if (large && options.estimateOnly) return fromEstimate();
+  try {
+    const [stats] = (await sql.begin('read only', async (tx) => {
+      // set_config(..., true) is SET LOCAL: it ends with the transaction, nothing survives behind a proxy.
+      if (options.countTimeoutMs) await tx`SELECT set_config('statement_timeout', ${String(Math.max(1, Math.floor(options.countTimeoutMs)))}, true)`;
+      return tx.unsafe<{ groups: number; surplus: number; nullGroups: number; nullSurplus: number }[]>(duplicateStatsSql(catalog.quoted, target.key, nullable));
+    })) as { groups: number; surplus: number; nullGroups: number; nullSurplus: number }[];
+    return { exact: true, ...stats!, estimate };
+  } catch (error) {
+    if ((error as postgres.PostgresError).code === '57014' && options.countTimeoutMs) return fromEstimate();
+    throw error;
+  }
+}
+
+/** Gathers one table's catalog and duplicate count and diagnoses it; never throws for the table. */
+export async function inspectTable(sql: Sql, target: DoctorTarget, options: InspectOptions = {}): Promise<TableReport> {
+  try {
+    let catalog: TableCatalog;
+    try {
+      catalog = await loadCatalog(sql, parseTableName(target.table));
+    } catch (error) {
+      if (error instanceof TableNotFoundError) return diagnoseTable(target, null, null);
+      throw error;
+    }
+    const keysExist = target.key.every((k) => catalog.columns.some((c) => c.name === k));
+    const duplicates = keysExist ? await countDuplicates(sql, catalog, target, options) : null;
+    return diagnoseTable(target, catalog, duplicates);
+  } catch (error) {
+    const e = error as postgres.PostgresError;
+    return uncheckedReport(target, e.code ? `${e.message} (SQLSTATE ${e.code})` : e.message);
+  }
+}
+
+/** Every target in order; one bad table does not stop the others. */
+export async function inspectTables(sql: Sql, targets: readonly DoctorTarget[], options: InspectOptions = {}): Promise<TableReport[]> {
+  const reports: TableReport[] = [];
+  for (const target of targets) reports.push(await inspectTable(sql, target, options));
+  return reports;
+}
