@@ -18,7 +18,8 @@
  * ratios. The last line is for scripts:
  *   producer: <MB/s> MB/s, <r>x COPY rows/s, peak RSS <MB> MB
  *
- * LANDFALL_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of each producer process there.
+ * LANDFALL_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of each producer process there;
+ * LANDFALL_BENCH_NODE_FLAGS="--trace-gc …" passes more flags to it.
  */
 import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -31,6 +32,7 @@ import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   HeadObjectCommand,
+  PutObjectCommand,
   UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -38,9 +40,10 @@ import { startFauxqs } from 'fauxqs';
 import { build } from 'esbuild';
 import postgres from 'postgres';
 import { createS3Client } from '../shared/aws/clients.ts';
+import { catalogSnapshotKeyOf, type CatalogSnapshot } from '../shared/core/catalog-snapshot.ts';
 import { FunctionSettings } from '../shared/core/resources.ts';
 import { benchDatabase } from './database.ts';
-import { median, printTable, ratioOf, runRounds } from './rounds.ts';
+import { argOf, median, parseSize, printTable, ratioOf, runRounds } from './rounds.ts';
 
 const INBOX = 'bench-inbox';
 const STAGING = 'bench-staging';
@@ -49,12 +52,28 @@ const RSS_LIMIT_MB = 256;
 /** No invocation may take longer (simulated Lambda time; the function's timeout is 900 s). */
 const INVOCATION_LIMIT_S = 600;
 
-function parseSize(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(text.trim());
-  if (!match) throw new Error(`invalid size ${JSON.stringify(text)}: use e.g. 200MB or 1GB`);
-  const unit = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[(match[2] ?? 'b').toLowerCase() as 'b'];
-  return Math.round(Number(match[1]) * unit);
-}
+/**
+ * The snapshot a consumer writes for `orders`: with it the producer canonicalises every key and
+ * spreads the rows over the table's partitions, as in a running pipeline (without one every row
+ * goes to partition 0, raw).
+ */
+const ORDERS_SNAPSHOT: CatalogSnapshot = {
+  format: 1,
+  table: 'orders',
+  readAt: '2026-01-01T00:00:00.000Z',
+  timeZone: 'UTC',
+  columns: [
+    { name: 'id', type: 'bigint', baseType: 'int8', category: 'N', collation: null },
+    { name: 'customer', type: 'text', baseType: 'text', category: 'S', collation: null },
+    { name: 'amount', type: 'numeric', baseType: 'numeric', category: 'N', collation: null },
+    { name: 'status', type: 'text', baseType: 'text', category: 'S', collation: null },
+    { name: 'updated_at', type: 'timestamp with time zone', baseType: 'timestamptz', category: 'D', collation: null },
+    { name: 'note', type: 'text', baseType: 'text', category: 'S', collation: null },
+  ],
+  conflictKey: ['id'],
+  index: 'orders_pkey',
+  arrivalColumn: null,
+};
 
 /** Writes a CSV of about `bytes` bytes; returns its row count. */
 async function generateCsv(path: string, bytes: number): Promise<number> {
@@ -126,8 +145,7 @@ const COPY = 'COPY the CSV into a table (reference)';
 const PRODUCE = 'producer (bundled, 256 MB heap limits)';
 
 async function parent(): Promise<void> {
-  const sizeArg = process.argv.indexOf('--size');
-  const size = parseSize(sizeArg > 0 ? process.argv[sizeArg + 1]! : (process.env.LANDFALL_BENCH_SIZE ?? '1GB'));
+  const size = parseSize(argOf('size') ?? process.env.LANDFALL_BENCH_SIZE ?? '1GB');
   const rounds = Number(process.env.ROUNDS ?? 3);
   const dir = await mkdtemp(join(tmpdir(), 'landfall-bench-'));
   const server = await startFauxqs({ port: 0, logger: false, s3StorageDir: join(dir, 's3') });
@@ -175,7 +193,9 @@ async function parent(): Promise<void> {
     let round = 0;
     let file: { bucket: string; key: string; versionId: null; etag: string; eventTime: string } | undefined;
     const produce = async () => {
-      const child = spawn(process.execPath, [heapFlag, semiSpaceFlag, ...(process.env.LANDFALL_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LANDFALL_BENCH_CPU_PROF}`] : []), bundle], {
+      const profile = process.env.LANDFALL_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LANDFALL_BENCH_CPU_PROF}`] : [];
+      const extra = (process.env.LANDFALL_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+      const child = spawn(process.execPath, [heapFlag, semiSpaceFlag, ...profile, ...extra, bundle], {
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         env: { ...process.env, BENCH_ENDPOINT: endpoint, BENCH_STAGING: STAGING, BENCH_QUEUE_URL: queueUrl, BENCH_FILE: JSON.stringify(file), ...(fromDisk ? { BENCH_INBOX_PATH: csvPath } : {}) },
       });
@@ -206,6 +226,7 @@ async function parent(): Promise<void> {
           // empty staging bucket and queue.
           prepare: async () => {
             server.reset();
+            await s3.send(new PutObjectCommand({ Bucket: STAGING, Key: catalogSnapshotKeyOf('orders'), Body: JSON.stringify(ORDERS_SNAPSHOT) }));
             const key = `orders/bench-r${++round}.csv`;
             if (fromDisk) {
               file = { bucket: INBOX, key, versionId: null, etag: `local-${fileBytes}-${round}`, eventTime: new Date().toISOString() };

@@ -75,6 +75,20 @@ export function printTable(results: RoundResults, rows: number, reference: strin
   }
 }
 
+/** A size such as `200MB` or `1GB` (binary units) in bytes. */
+export function parseSize(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(text.trim());
+  if (!match) throw new Error(`invalid size ${JSON.stringify(text)}: use e.g. 200MB or 1GB`);
+  const unit = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[(match[2] ?? 'b').toLowerCase() as 'b'];
+  return Math.round(Number(match[1]) * unit);
+}
+
+/** The value after `--name` on the command line, if any. */
+export function argOf(name: string): string | undefined {
+  const at = process.argv.indexOf(`--${name}`);
+  return at > 0 ? process.argv[at + 1] : undefined;
+}
+
 /** Peak resident set of a live process, in MB (Linux /proc VmHWM); null when unknown. */
 export function peakRssMbOf(pid: number | 'self'): number | null {
   try {

@@ -1,14 +1,11 @@
-import { promisify } from 'node:util';
-import { gunzip } from 'node:zlib';
 import { GetObjectCommand, PutObjectCommand, PutObjectTaggingCommand, type S3Client } from '@aws-sdk/client-s3';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { BatchData } from '../core/batch.ts';
 import { catalogSnapshotKeyOf, type CatalogSnapshot } from '../core/catalog-snapshot.ts';
 import { type FileManifest, messageGroupOf } from '../core/batch-message.ts';
 import { StagingLayout } from '../core/resources.ts';
+import { batchJsonOf } from '../producer/batch-object.ts';
 import { type PoisonEnvelope, poisonDeduplicationId } from '../core/dlq-envelope.ts';
-
-const gunzipAsync = promisify(gunzip);
 
 async function getBytes(s3: S3Client, bucket: string, key: string): Promise<Buffer> {
   const result = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
@@ -16,12 +13,12 @@ async function getBytes(s3: S3Client, bucket: string, key: string): Promise<Buff
   return Buffer.from(await result.Body.transformToByteArray());
 }
 
-/** Reads batch objects (gzip JSON) and manifests from the staging bucket. */
+/** Reads batch objects (zstd or, from earlier versions, gzip JSON) and manifests from the staging bucket. */
 export function stagingReader(s3: S3Client, bucket: string) {
   return {
     async readBatch(key: string): Promise<BatchData> {
       const bytes = await getBytes(s3, bucket, key);
-      const json = bytes[0] === 0x1f && bytes[1] === 0x8b ? await gunzipAsync(bytes) : bytes;
+      const json = await batchJsonOf(bytes);
       let batch: BatchData;
       try {
         batch = JSON.parse(json.toString('utf8')) as BatchData;

@@ -1,3 +1,4 @@
+import { JsonColumn } from './json-column.ts';
 import type { TextValue } from './read/values.ts';
 
 export interface ChunkerLimits {
@@ -19,17 +20,21 @@ export interface Chunk {
   /** Index within the partition, from 0. */
   chunk: number;
   rowNumbers: number[];
-  /** values[c][r] */
-  values: TextValue[][];
+  /** Each column's values as JSON text, as the batch object holds them. */
+  columns: readonly JsonColumn[];
+  /** values[c][r], decoded from `columns` (for tests and inspection; the producer never needs them). */
+  readonly values: TextValue[][];
   estimatedBytes: number;
 }
 
 interface Buffered {
   rowNumbers: number[];
-  values: TextValue[][];
+  columns: JsonColumn[];
   bytes: number;
   next: number;
 }
+
+const NONE: readonly Chunk[] = Object.freeze([]);
 
 /** Estimated JSON size of one row: quotes and comma per value, a row number. */
 function estimateRowBytes(values: readonly TextValue[]): number {
@@ -57,38 +62,49 @@ export class PartitionChunker {
   }
 
   #empty(next: number): Buffered {
-    return { rowNumbers: [], values: Array.from({ length: this.#columnCount }, () => []), bytes: 0, next };
+    return { rowNumbers: [], columns: Array.from({ length: this.#columnCount }, () => new JsonColumn()), bytes: 0, next };
   }
 
   #cut(partition: number): Chunk {
     const buffer = this.#buffers[partition]!;
     this.#buffers[partition] = this.#empty(buffer.next + 1);
     this.#buffered -= buffer.bytes;
-    return { partition, chunk: buffer.next, rowNumbers: buffer.rowNumbers, values: buffer.values, estimatedBytes: buffer.bytes };
+    const { columns } = buffer;
+    return {
+      partition,
+      chunk: buffer.next,
+      rowNumbers: buffer.rowNumbers,
+      columns,
+      get values() {
+        return columns.map((c) => c.values());
+      },
+      estimatedBytes: buffer.bytes,
+    };
   }
 
   /** Adds a row; returns the chunks that are complete (often none). */
-  add(partition: number, rowNumber: number, values: readonly TextValue[]): Chunk[] {
-    const ready: Chunk[] = [];
+  add(partition: number, rowNumber: number, values: readonly TextValue[]): readonly Chunk[] {
     const rowBytes = estimateRowBytes(values);
     let buffer = this.#buffers[partition]!;
+    let ready: Chunk[] | undefined;
     if (buffer.rowNumbers.length > 0 && buffer.bytes + rowBytes > this.#limits.maxBytes) {
-      ready.push(this.#cut(partition));
+      ready = [this.#cut(partition)];
       buffer = this.#buffers[partition]!;
     }
     buffer.rowNumbers.push(rowNumber);
-    for (let c = 0; c < this.#columnCount; c++) buffer.values[c]!.push(values[c] ?? null);
+    for (let c = 0; c < this.#columnCount; c++) buffer.columns[c]!.push(values[c] ?? null);
     buffer.bytes += rowBytes;
     this.#buffered += rowBytes;
     if (buffer.rowNumbers.length >= this.#limits.maxRows || buffer.bytes >= this.#limits.maxBytes) {
-      ready.push(this.#cut(partition));
+      (ready ??= []).push(this.#cut(partition));
     }
     while (this.#buffered > this.#limits.maxBufferedBytes) {
       let largest = 0;
       for (let p = 1; p < this.#buffers.length; p++) if (this.#buffers[p]!.bytes > this.#buffers[largest]!.bytes) largest = p;
-      ready.push(this.#cut(largest));
+      (ready ??= []).push(this.#cut(largest));
     }
-    return ready;
+    // Most rows complete no chunk: no array for them.
+    return ready ?? NONE;
   }
 
   /** The remaining non-empty buffers, in partition order. */

@@ -106,27 +106,50 @@ export function mayStartSegment(budget: InvocationBudget, elapsedMs: number, rem
 }
 
 /**
+ * What a resumed CSV reader is told (`CsvOptions.resumed`): where its prefix ends, and the rows
+ * and lines between the prefix and the position, which the numbers in its messages must include.
+ */
+export function resumedReadOf(progress: Pick<FileProgress, 'position' | 'prefix'>): { prefixBytes: number; rows: number; lines: number } {
+  const { position, prefix } = progress;
+  return { prefixBytes: prefix ? prefix.end - prefix.start : 0, rows: position.row - (prefix?.rows ?? 0), lines: position.lines - (prefix?.lines ?? 0) };
+}
+
+/**
  * A resumed reader's events as a read from the start of the file would have numbered them. The
  * reader reads `prefix` bytes and then the file from `position.at`: its rows, lines and resume
  * points are shifted past the position, the prefix's own rows (NDJSON's first object) and the
- * columns event are dropped.
+ * columns event are dropped. Events come one at a time or in arrays (a reader's pieces), and go
+ * on as they came; they are renumbered in place (each is a fresh object only this read holds).
  */
-export async function* rebaseEvents(events: AsyncIterable<SourceEvent>, progress: Pick<FileProgress, 'position' | 'prefix' | 'fileFormat'>): AsyncGenerator<SourceEvent> {
+export async function* rebaseEvents<T extends SourceEvent | readonly SourceEvent[]>(
+  events: AsyncIterable<T>,
+  progress: Pick<FileProgress, 'position' | 'prefix' | 'fileFormat'>,
+): AsyncGenerator<T> {
   const { position, prefix } = progress;
   // Parquet readers number rows and row groups absolutely.
-  if (progress.fileFormat === 'parquet' || prefix === null) {
-    for await (const event of events) if (event.kind !== 'columns') yield event;
-    return;
-  }
-  const prefixBytes = prefix.end - prefix.start;
-  const shift = (resume: ResumePoint | undefined): ResumePoint | undefined =>
-    resume && { at: resume.at - prefixBytes + position.at, bytes: resume.at - prefixBytes + position.at, lines: resume.lines - prefix.lines + position.lines };
-  for await (const event of events) {
-    if (event.kind === 'columns' || event.row <= prefix.rows) continue;
-    const row = event.row - prefix.rows + position.row;
-    const line = event.line - prefix.lines + position.lines;
-    const resume = shift(event.resume);
-    yield { ...event, row, line, ...(resume ? { resume } : {}) };
+  const absolute = progress.fileFormat === 'parquet' || prefix === null;
+  const prefixBytes = prefix ? prefix.end - prefix.start : 0;
+  /** Whether the event is passed on, renumbered. */
+  const rebase = (event: SourceEvent): boolean => {
+    if (event.kind === 'columns') return false;
+    if (absolute) return true;
+    if (event.row <= prefix!.rows) return false;
+    event.row = event.row - prefix!.rows + position.row;
+    event.line = event.line - prefix!.lines + position.lines;
+    const resume = event.resume;
+    if (resume) {
+      resume.at = resume.bytes = resume.at - prefixBytes + position.at;
+      resume.lines = resume.lines - prefix!.lines + position.lines;
+    }
+    return true;
+  };
+  for await (const item of events) {
+    if (!Array.isArray(item)) {
+      if (rebase(item as SourceEvent)) yield item;
+      continue;
+    }
+    const kept = (item as readonly SourceEvent[]).filter(rebase);
+    if (kept.length > 0) yield kept as unknown as T;
   }
 }
 

@@ -2,8 +2,8 @@ import type { FileIdentity } from '../core/batch.ts';
 import { UnreadableFileError, UnreadableReason } from '../core/read/errors.ts';
 import { fileTypeOfKey, isGzip, isParquetMagic, type FileFormat } from '../core/read/file-format.ts';
 import type { ObjectRef, ObjectStore } from './ports.ts';
-import { rebaseEvents, sliceBytes, type FileProgress } from '../core/progress.ts';
-import { readCsv } from '../core/read/read-csv.ts';
+import { rebaseEvents, resumedReadOf, sliceBytes, type FileProgress } from '../core/progress.ts';
+import { readCsvEvents } from '../core/read/read-csv.ts';
 import { readNdjson } from '../core/read/read-ndjson.ts';
 import { readParquet } from '../core/read/read-parquet.ts';
 import type { SourceEvent } from '../core/read/records.ts';
@@ -13,7 +13,8 @@ import { spillToTempFile } from './temp-file.ts';
 export interface OpenedSource {
   format: FileFormat;
   compressed: boolean;
-  events: AsyncIterable<SourceEvent>;
+  /** In file order; a reader may yield several at once (CSV yields those of each piece read). */
+  events: AsyncIterable<SourceEvent | readonly SourceEvent[]>;
   close(): Promise<void>;
 }
 
@@ -21,8 +22,8 @@ export function refOf(file: FileIdentity): ObjectRef {
   return { bucket: file.bucket, key: file.key, versionId: file.versionId, etag: file.etag };
 }
 
-function readerOf(format: FileFormat, bytes: AsyncIterable<Uint8Array>): AsyncIterable<SourceEvent> {
-  return format === 'csv' ? readCsv(bytes) : readNdjson(bytes);
+function readerOf(format: FileFormat, bytes: AsyncIterable<Uint8Array>, from: FileProgress | null = null): AsyncIterable<SourceEvent | readonly SourceEvent[]> {
+  return format === 'csv' ? readCsvEvents(bytes, from ? { resumed: resumedReadOf(from) } : {}) : readNdjson(bytes);
 }
 
 /**
@@ -59,10 +60,10 @@ export async function openSource(store: ObjectStore, file: FileIdentity, from: F
         for (const stream of streams) yield* stream;
       })();
     }
-    return { format: type.format, compressed: from.compressed, events: rebaseEvents(readerOf(type.format, bytes), from), close: none };
+    return { format: type.format, compressed: from.compressed, events: rebaseEvents(readerOf(type.format, bytes, from), from), close: none };
   }
   const fromRowGroup = from?.position.at ?? 0;
-  const resumed = (events: AsyncIterable<SourceEvent>) => (from ? rebaseEvents(events, from) : events);
+  const resumed = (events: AsyncIterable<SourceEvent | readonly SourceEvent[]>) => (from ? rebaseEvents(events, from) : events);
   const object = await store.randomAccess(ref);
   if (object === 'gone') return object;
   const head = new Uint8Array(await object.slice(0, Math.min(4, object.byteLength)));

@@ -1,8 +1,8 @@
-import { batchIdOf, fileArrivalOf, fileIdOf, type BatchData, type FileIdentity } from '../core/batch.ts';
+import { batchIdOf, fileArrivalOf, fileIdOf, type FileIdentity } from '../core/batch.ts';
 import { type ChunkingSettings, FileStatus, MANIFEST_REJECTS, type FileManifest, type ManifestBatch, type RejectedRow } from '../core/batch-message.ts';
 import { findTableForKey, type TableConfig } from '../core/config.ts';
-import { encodeBatch } from './batch-object.ts';
-import { canonicalizerFor, canonicalKey, type KeyCanonicalizer } from '../core/canonical-key.ts';
+import { encodeBatch, type BatchToEncode } from './batch-object.ts';
+import { canonicalizerFor, type KeyCanonicalizer } from '../core/canonical-key.ts';
 import { PartitionChunker, type Chunk } from '../core/chunker.ts';
 import { UnreadableFileError, UnreadableReason } from '../core/read/errors.ts';
 import { planHeader, type HeaderPlan } from './header-plan.ts';
@@ -10,11 +10,12 @@ import { batchKeyOf, isRejectedKey, manifestKeyOf, rejectsKeyOf } from '../core/
 import { finalMessagesOf, messagesOf, resentMessagesOf } from './messages.ts';
 import { moveAside } from './move-aside.ts';
 import { openSource } from './open-source.ts';
-import { partitionOf } from '../core/partition.ts';
+import { rowPartitioner } from '../core/partition.ts';
 import type { Invocation, ProducerLogger } from './ports.ts';
 import { DEFAULT_PRODUCER_LIMITS, type ProduceOutcome, type ProducerDeps } from './producer-contract.ts';
 import { continuationOf, mayStartSegment, progressKeyOf, type ContinuationMessage, type FileProgress } from '../core/progress.ts';
 import { MAX_REJECT_RAW_CHARS, type ResumePoint } from '../core/read/records.ts';
+import type { TextValue } from '../core/read/values.ts';
 import { StreamingSender } from './streaming-sender.ts';
 import { TaskPool } from './task-pool.ts';
 
@@ -29,7 +30,7 @@ function cut(text: string): { raw: string; truncated: boolean } {
 
 /**
  * Produces one dropped file: streams it, partitions its rows by conflict key, writes each
- * chunk as a gzip JSON batch object to staging, then the rejects object and the manifest,
+ * chunk as a zstd JSON batch object to staging, then the rejects object and the manifest,
  * then sends one FIFO message per batch. Deterministic: the same file version always gives
  * the same keys, bytes and ids, so a duplicate notification or a retry after a crash
  * changes nothing. An unreadable file is moved aside with a reason instead. A file too large
@@ -103,8 +104,10 @@ async function previousRun(deps: ProducerDeps, fileId: string, manifestKey: stri
   return { produced: { status: 'produced', fileId, manifestKey, manifest } };
 }
 
-function canonicalizersOf(header: Pick<HeaderPlan, 'keyTypes' | 'timeZone'>): KeyCanonicalizer[] | null {
-  return header.keyTypes?.map((k) => canonicalizerFor(k, header.timeZone)) ?? null;
+/** A row's partition from its canonical key, or null without the key types (no catalog snapshot yet). */
+function partitionerOf(header: HeaderPlan, partitions: number): ((values: readonly TextValue[]) => number) | null {
+  const canonicalizers: KeyCanonicalizer[] | undefined = header.keyTypes?.map((k) => canonicalizerFor(k, header.timeZone));
+  return canonicalizers ? rowPartitioner(canonicalizers, header.plan.keyIndexes, partitions) : null;
 }
 
 interface Job {
@@ -139,7 +142,7 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
   if (opened === 'gone') return { status: 'gone', fileId };
 
   let header: HeaderPlan | undefined = from ? { plan: from.plan, keyTypes: from.keyTypes, timeZone: from.timeZone } : undefined;
-  let canonicalizers = header ? canonicalizersOf(header) : null;
+  let partitionRow = header ? partitionerOf(header, chunking.partitions) : null;
   let chunker = header ? new PartitionChunker(header.plan.columns.length, chunking, from!.nextChunks) : undefined;
   let prefix = from?.prefix ?? null;
   let read = from?.read ?? 0;
@@ -185,7 +188,7 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
   const writeChunk = async (chunk: Chunk, columns: string[]) => {
     const batchId = batchIdOf(fileId, chunk.partition, chunk.chunk);
     const stagingKey = batchKeyOf(table.table, fileId, chunk.partition, chunk.chunk);
-    const batch: BatchData = {
+    const batch: BatchToEncode = {
       format: 1,
       batchId,
       fileId,
@@ -196,7 +199,7 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
       arrival,
       columns,
       rowNumbers: chunk.rowNumbers,
-      values: chunk.values,
+      values: chunk.columns,
     };
     const body = await encodeBatch(batch);
     written.push(stagingKey);
@@ -213,13 +216,14 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
     batches.push(listed);
     if (streaming) early.written(listed);
   };
-  const submit = async (chunks: Chunk[]) => {
+  const submit = async (chunks: readonly Chunk[]) => {
     for (const chunk of chunks) await pool.submit(() => writeChunk(chunk, header!.plan.columns));
   };
 
-  // Segments: see FileProgress. `last` is the latest point a read could resume at.
+  // Segments: see FileProgress. `last` is the latest point a read could resume at, after row `lastRow`.
   let segment = from?.segment ?? 0;
-  let last: ResumePoint & { row: number } = from?.position ?? { at: 0, bytes: 0, lines: 0, row: 0 };
+  let last: ResumePoint = from?.position ?? { at: 0, bytes: 0, lines: 0 };
+  let lastRow = from?.position.row ?? 0;
   let segmentStart = last.bytes;
   const invocationStart = performance.now();
   let segmentStartedAt = invocationStart;
@@ -227,47 +231,49 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
   let stoppedAt: (ResumePoint & { row: number }) | null = null;
   let prefixOpen: { start: number; lines: number } | null = null;
   try {
-    for await (const event of opened.events) {
-      if (event.kind === 'row') {
-        read++;
-        const values = event.values;
-        const partition = canonicalizers ? partitionOf(canonicalKey(canonicalizers, header!.plan.keyIndexes.map((i) => values[i] ?? null)), chunking.partitions) : 0;
-        await submit(chunker!.add(partition, event.row, values));
-      } else if (event.kind === 'reject') {
-        read++;
-        rejected++;
-        if (rejects.length < limits.maxRejectsListed) {
-          rejects.push({ file: fileRef, fileId, row: event.row, line: event.line, reason: event.reason, ...cut(event.raw) });
+    reading: for await (const item of opened.events) {
+      for (const event of Array.isArray(item) ? item : [item]) {
+        if (event.kind === 'row') {
+          read++;
+          const ready = chunker!.add(partitionRow ? partitionRow(event.values) : 0, event.row, event.values);
+          if (ready.length > 0) await submit(ready);
+        } else if (event.kind === 'reject') {
+          read++;
+          rejected++;
+          if (rejects.length < limits.maxRejectsListed) {
+            rejects.push({ file: fileRef, fileId, row: event.row, line: event.line, reason: event.reason, ...cut(event.raw) });
+          }
+        } else {
+          header = await planHeader(deps.catalog, table, event.names);
+          partitionRow = partitionerOf(header, chunking.partitions);
+          if (!partitionRow && chunking.partitions > 1) {
+            logger.warn('no catalog snapshot of the table yet: the whole file goes to partition 0, so its ties still follow the winner rule', { fileId, table: table.table });
+          }
+          chunker = new PartitionChunker(header.plan.columns.length, chunking);
+          // CSV: the header is its own record. NDJSON: the columns are the next row's fields.
+          if (event.resume) prefix = { start: 0, end: event.resume.at, rows: 0, lines: event.resume.lines };
+          else if (opened.format === 'ndjson') prefixOpen = { start: last.at, lines: last.lines };
+          continue;
         }
-      } else {
-        header = await planHeader(deps.catalog, table, event.names);
-        canonicalizers = canonicalizersOf(header);
-        if (!canonicalizers && chunking.partitions > 1) {
-          logger.warn('no catalog snapshot of the table yet: the whole file goes to partition 0, so its ties still follow the winner rule', { fileId, table: table.table });
+        if (!event.resume) continue;
+        if (prefixOpen) {
+          prefix = { start: prefixOpen.start, end: event.resume.at, rows: 1, lines: event.resume.lines - prefixOpen.lines };
+          prefixOpen = null;
         }
-        chunker = new PartitionChunker(header.plan.columns.length, chunking);
-        // CSV: the header is its own record. NDJSON: the columns are the next row's fields.
-        if (event.resume) prefix = { start: 0, end: event.resume.at, rows: 0, lines: event.resume.lines };
-        else if (opened.format === 'ndjson') prefixOpen = { start: last.at, lines: last.lines };
-        continue;
-      }
-      if (!event.resume) continue;
-      if (prefixOpen) {
-        prefix = { start: prefixOpen.start, end: event.resume.at, rows: 1, lines: event.resume.lines - prefixOpen.lines };
-        prefixOpen = null;
-      }
-      last = { ...event.resume, row: event.row };
-      if (!chunker || last.bytes - segmentStart < segmentBytes) continue;
-      // A segment ends here, whatever the clock says: its partitions' batches are cut.
-      await submit(chunker.finish());
-      segment++;
-      segmentStart = last.bytes;
-      const at = performance.now();
-      longestSegmentMs = Math.max(longestSegmentMs, at - segmentStartedAt);
-      segmentStartedAt = at;
-      if (deps.continuations && !mayStartSegment(limits, at - invocationStart, job.invocation.remainingMs(), longestSegmentMs)) {
-        stoppedAt = last;
-        break;
+        last = event.resume;
+        lastRow = event.row;
+        if (!chunker || last.bytes - segmentStart < segmentBytes) continue;
+        // A segment ends here, whatever the clock says: its partitions' batches are cut.
+        await submit(chunker.finish());
+        segment++;
+        segmentStart = last.bytes;
+        const at = performance.now();
+        longestSegmentMs = Math.max(longestSegmentMs, at - segmentStartedAt);
+        segmentStartedAt = at;
+        if (deps.continuations && !mayStartSegment(limits, at - invocationStart, job.invocation.remainingMs(), longestSegmentMs)) {
+          stoppedAt = { at: last.at, bytes: last.bytes, lines: last.lines, row: lastRow };
+          break reading;
+        }
       }
     }
     if (!stoppedAt) await submit(chunker?.finish() ?? []);

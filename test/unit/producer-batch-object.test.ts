@@ -1,6 +1,8 @@
+import { gzipSync } from 'node:zlib';
 import { describe, expect, test } from 'vitest';
 import { batchIdOf, fileArrivalOf, fileIdOf, type BatchData } from '../../shared/core/batch.ts';
 import { BatchMessageError, parseBatchMessage } from '../../shared/core/batch-message.ts';
+import { JsonColumn } from '../../shared/core/json-column.ts';
 import { decodeBatch, encodeBatch } from '../../shared/producer/batch-object.ts';
 import { UnreadableFileError } from '../../shared/core/read/errors.ts';
 import { fileTypeOfKey } from '../../shared/core/read/file-format.ts';
@@ -41,6 +43,25 @@ describe('batch objects', () => {
 
   test('decoding gives the batch back', async () => {
     expect(await decodeBatch(await encodeBatch(batchFactory()))).toEqual(batchFactory());
+  });
+
+  test('an object is zstd, told by its magic bytes', async () => {
+    expect([...(await encodeBatch(batchFactory())).subarray(0, 4)]).toEqual([0x28, 0xb5, 0x2f, 0xfd]);
+  });
+
+  test('an object written as gzip JSON by an earlier version still decodes', async () => {
+    const old = gzipSync(JSON.stringify(batchFactory()), { level: 1 });
+    expect(await decodeBatch(old)).toEqual(batchFactory());
+  });
+
+  test('values given as JSON columns encode to the same bytes as plain arrays', async () => {
+    const plain = batchFactory();
+    const columns = plain.values.map((values) => {
+      const column = new JsonColumn();
+      for (const v of values) column.push(v);
+      return column;
+    });
+    expect((await encodeBatch({ ...plain, values: columns })).equals(await encodeBatch(plain))).toBe(true);
   });
 
   test('the batch key is a function of table, file, partition and chunk', () => {
@@ -96,5 +117,22 @@ describe('parseBatchMessage', () => {
 
   test('a body that is not JSON is a batch message error', () => {
     expect(() => parseBatchMessage('{')).toThrow(BatchMessageError);
+  });
+});
+
+describe('JsonColumn', () => {
+  const tricky = ['', 'plain', 'say "hi"', 'back\\slash', 'tab\there', 'line\nbreak', '\u0000nul', '\u007f', 'Zoë 日本', '😀', '\ud800 lone', 'x'.repeat(70_000), null];
+
+  test('writes each value as JSON.stringify does', () => {
+    const column = new JsonColumn();
+    for (const v of tricky) column.push(v);
+    expect(Buffer.concat(column.parts()).toString('utf8')).toBe(tricky.map((v) => JSON.stringify(v)).join(','));
+    expect(column.values()).toEqual(tricky.map((v) => (typeof v === 'string' ? JSON.parse(JSON.stringify(v)) : v)));
+  });
+
+  test('counts its bytes across segments', () => {
+    const column = new JsonColumn();
+    for (let i = 0; i < 5000; i++) column.push(`value ${i}`);
+    expect(column.byteLength).toBe(Buffer.byteLength(Array.from({ length: 5000 }, (_, i) => JSON.stringify(`value ${i}`)).join(',')));
   });
 });

@@ -1,3 +1,4 @@
+import { parse as parseSync } from 'csv-parse/sync';
 import { describe, expect, test } from 'vitest';
 import { UnreadableFileError } from '../../shared/core/read/errors.ts';
 import { readCsv, unclosedQuoteOf } from '../../shared/core/read/read-csv.ts';
@@ -44,6 +45,34 @@ describe('readCsv', () => {
       ['1', 'a'],
       ['2', 'b'],
     ]);
+  });
+
+  test('CR alone ends a line too, and a CRLF split between chunks is one line end', async () => {
+    const events = await read('id,name\r1,a\r\n2,"b\r\nc"\r\n3,d\n', 1);
+    expect(events.flatMap((e) => (e.kind === 'row' ? [[e.line, ...e.values]] : []))).toEqual([
+      [2, '1', 'a'],
+      [3, '2', 'b\r\nc'],
+      [5, '3', 'd'],
+    ]);
+  });
+
+  test('blank lines are skipped and the next row keeps its own line number', async () => {
+    const events = await read('id,name\n\n1,a\r\n\r\n2,b\n');
+    expect(events.flatMap((e) => (e.kind === 'row' ? [[e.row, e.line]] : []))).toEqual([
+      [1, 3],
+      [2, 5],
+    ]);
+  });
+
+  test('text after a closing quote is part of the field, as COPY reads it', async () => {
+    expect(rowsOf(await read('id,name\n1,"a,b"c\n'))).toEqual([['1', 'a,bc']]);
+  });
+
+  test('invalid UTF-8 inside a quoted field that spans chunks is found', async () => {
+    const bytes = Buffer.concat([Buffer.from('id,name\n1,"x\n'), Buffer.from([0xc3]), Buffer.from('y"\n2,b\n')]);
+    const events = await read(bytes, 3);
+    expect(rejectsOf(events).map((e) => e.kind === 'reject' && [e.row, e.line, e.reason])).toEqual([[1, 2, 'field "name" is not valid UTF-8']]);
+    expect(rowsOf(events)).toEqual([['2', 'b']]);
   });
 
   test('an empty trailing line is not a row', async () => {
@@ -129,5 +158,38 @@ describe('readCsv', () => {
   test('an unclosed quote that runs past the record limit makes the file unreadable', async () => {
     const text = `id,name\n1,"${'x'.repeat(5000)}`;
     await expect(collect(readCsv(chunked(text, 100), { maxRecordBytes: 1000 }))).rejects.toThrow(/no end of record within 1000 bytes from line 2/);
+  });
+});
+
+describe('readCsv against csv-parse (a second reader of RFC 4180)', () => {
+  // Random files of well-formed records (quoted fields with commas, doubled quotes and line
+  // breaks; CRLF or LF; multi-byte characters), read in random chunk sizes: both readers must
+  // give the same rows.
+  const pieces = ['a', 'bc', ' ', 'é', '日本', '😀', '1.5', ''];
+  const quotedPieces = [...pieces, ',', '""', '\n', '\r\n'];
+  let seed = 7;
+  const random = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const fieldOf = () => {
+    const quoted = random(3) === 0;
+    const from = quoted ? quotedPieces : pieces;
+    const text = Array.from({ length: random(4) }, () => from[random(from.length)]).join('');
+    return quoted ? `"${text}"` : text;
+  };
+
+  test.each(Array.from({ length: 40 }, (_, i) => i))('random file %i', async () => {
+    const eol = random(2) ? '\r\n' : '\n';
+    const columns = 1 + random(4);
+    const lines = [Array.from({ length: columns }, (_, c) => `c${c}`).join(',')];
+    for (let r = 0; r < 1 + random(30); r++) {
+      const fields = Array.from({ length: columns }, fieldOf);
+      if (columns === 1 && fields[0] === '') fields[0] = '""';
+      lines.push(fields.join(','));
+    }
+    const text = lines.join(eol) + eol;
+    const expected = parseSync(text, { relax_column_count: true, from_line: 2, record_delimiter: eol, cast: (v, c) => (v === '' && !c.quoting ? null : v) });
+    expect(rowsOf(await read(text, 1 + random(40)))).toEqual(expected);
   });
 });

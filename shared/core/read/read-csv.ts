@@ -1,6 +1,4 @@
 import { isUtf8 } from 'node:buffer';
-import { Readable } from 'node:stream';
-import { parse, type CastingContext, type Options } from 'csv-parse';
 import { UnreadableFileError, UnreadableReason } from './errors.ts';
 import type { ResumePoint, SourceEvent } from './records.ts';
 import type { TextValue } from './values.ts';
@@ -8,41 +6,55 @@ import type { TextValue } from './values.ts';
 export interface CsvOptions {
   /** Bytes read without a record ending before the file is given up (an unclosed quote). */
   maxRecordBytes?: number;
+  /**
+   * A resumed read (see `rebaseEvents`): the input is the header's `prefixBytes` bytes, then the
+   * file from a resume point. A CR that ends the prefix and a LF after it are two line ends, as
+   * in the file; `rows` and `lines` (those between the header and the resume point) are added to
+   * the numbers its messages quote, so that they name the file's lines.
+   */
+  resumed?: { prefixBytes: number; rows: number; lines: number };
+}
+
+/** Rows and lines to add to the numbers a message quotes. */
+interface Numbering {
+  rows: number;
+  lines: number;
 }
 
 const INVALID_UTF8: unique symbol = Symbol('invalid UTF-8');
 type Field = TextValue | typeof INVALID_UTF8;
+type Reject = Extract<SourceEvent, { kind: 'reject' }>;
 const NON_ASCII = /[^\x00-\x7f]/;
 
+const COMMA = 0x2c;
+const QUOTE = 0x22;
+const LF = 0x0a;
+const CR = 0x0d;
+
 /**
- * Parsed as latin1 (one char per byte, lossless), so that invalid UTF-8 is found per field
- * instead of being replaced silently; CSV's structural characters are all ASCII.
+ * A piece of a field read from a region that is not valid UTF-8 as a whole, so was decoded as
+ * latin1 (one char per byte, lossless): valid UTF-8 pieces are decoded again, the others are
+ * marked, so invalid UTF-8 is found per field instead of being replaced silently.
  */
-function castField(value: string, context: CastingContext): Field {
-  let text = value;
-  if (NON_ASCII.test(value)) {
-    const bytes = Buffer.from(value, 'latin1');
-    if (!isUtf8(bytes)) return INVALID_UTF8;
-    text = bytes.toString('utf8');
-  }
-  // PostgreSQL COPY CSV: an unquoted empty field is NULL, a quoted one the empty string.
-  return text === '' && !context.quoting ? null : text;
+function fromLatin1(piece: string): string | typeof INVALID_UTF8 {
+  if (!NON_ASCII.test(piece)) return piece;
+  const bytes = Buffer.from(piece, 'latin1');
+  return isUtf8(bytes) ? bytes.toString('utf8') : INVALID_UTF8;
 }
 
-function rawText(raw: string | undefined): string {
-  return raw === undefined ? '' : Buffer.from(raw.replace(/\r?\n?$/, ''), 'latin1').toString('utf8');
+/** A record's raw text as the rejects object shows it (invalid UTF-8 replaced). */
+function rawFromLatin1(piece: string): string {
+  return NON_ASCII.test(piece) ? Buffer.from(piece, 'latin1').toString('utf8') : piece;
 }
 
-function countNewlines(text: string): number {
-  let n = 0;
-  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
-  return n;
+function countLineBreaks(text: string): number {
+  return text.split(/\r\n|\n|\r/).length - 1;
 }
 
 /**
  * Where the quote that is never closed opened in a record's raw text: its offset and field
- * index, or null. Follows the parser's rules: a quote opens a field only at the field's start;
- * inside, `""` is a quote and a single `"` closes it.
+ * index, or null. The reader's rules: a quote opens a field only at the field's start; inside,
+ * `""` is a quote and a single `"` closes it.
  */
 export function unclosedQuoteOf(raw: string): { offset: number; field: number } | null {
   let inQuote = false;
@@ -75,22 +87,21 @@ export function unclosedQuoteOf(raw: string): { offset: number; field: number } 
 }
 
 /**
- * A quoted field that is never closed swallows every line after it into one field, so the
- * parser sees one broken record where the file holds many. Each of those lines becomes a
- * counted reject of its own (the line where the quote opens names the field and the fix), so
- * `read` counts every line the file holds and the rows before the quote still land. The file is
- * not refused whole: its batches may already be on their way while it is read (they only hold
- * rows from before the quote), and nothing after the quote is applied.
+ * A quoted field that is never closed swallows every line after it into one field, so a parser
+ * sees one broken record where the file holds many. Each of those lines becomes a counted reject
+ * of its own (the line where the quote opens names the field and the fix), so `read` counts
+ * every line the file holds and the rows before the quote still land. The file is not refused
+ * whole: its batches may already be on their way while it is read (they only hold rows from
+ * before the quote), and nothing after the quote is applied.
  */
-function unterminatedQuoteRejects(raw: string, startLine: number, firstRow: number, header: readonly string[] | undefined): Extract<SourceEvent, { kind: 'reject' }>[] {
+function unterminatedQuoteRejects(raw: string, startLine: number, firstRow: number, header: readonly string[] | undefined, quoted: Numbering): Reject[] {
   const open = unclosedQuoteOf(raw);
-  const quoteLine = startLine + (open ? countNewlines(raw.slice(0, open.offset)) : 0);
+  const quoteLine = startLine + (open ? countLineBreaks(raw.slice(0, open.offset)) : 0);
   const name = open ? (header?.[open.field] ?? `#${open.field + 1}`) : undefined;
-  const where = `line ${quoteLine} (row ${firstRow}${name !== undefined ? `, field "${name}"` : ''})`;
+  const where = `line ${quoteLine + quoted.lines} (row ${firstRow + quoted.rows}${name !== undefined ? `, field "${name}"` : ''})`;
   // Blank lines are skipped, as everywhere else in a CSV file; the others keep their line numbers.
   const lines = raw
-    .replace(/\r?\n$/, '')
-    .split(/\r?\n/)
+    .split(/\r\n|\n|\r/)
     .map((text, k) => ({ text, line: startLine + k }))
     .filter((l) => l.text !== '');
   return lines.map(({ text, line }, k) => ({
@@ -102,145 +113,358 @@ function unterminatedQuoteRejects(raw: string, startLine: number, firstRow: numb
         ? `${where}: a quoted field opens here and is never closed, so this line and every line after it are rejected, one each ` +
           '(PostgreSQL\'s COPY refuses such a file: "unterminated CSV quoted field"). Close the quote (a quote inside a quoted field is written "") and drop the file again'
         : `inside the quoted field that opens at ${where} and is never closed`,
-    raw: rawText(text),
+    raw: text,
   }));
 }
 
-async function* withoutBom(input: AsyncIterable<Uint8Array>, watch: { bytes: number; limit: number; line: number; bom: number }): AsyncGenerator<Buffer> {
-  let head: Buffer | undefined = Buffer.alloc(0);
-  for await (const chunk of input) {
-    let buffer = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    if (head !== undefined) {
-      head = Buffer.concat([head, buffer]);
-      if (head.length < 3) continue;
-      watch.bom = head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? 3 : 0;
-      buffer = head.subarray(watch.bom);
-      head = undefined;
+/**
+ * The record scanner. It is fed regions of the file that end at a line break and never between a
+ * CR and its LF (so a region never splits a character, a CRLF or a doubled quote, except at the
+ * file's end), each decoded once, and keeps its state across them: a record, or a quoted field,
+ * may span regions. Every value is a slice of the region's string; only a field that spans
+ * regions or holds a doubled quote is built up. Every record carries its resume point: the byte
+ * offset of the input just past its line break, and the lines read through it.
+ */
+class CsvScanner {
+  /** The line the scan is on, from 1. */
+  line = 1;
+  header: string[] | undefined;
+  #row = 0;
+  readonly #out: SourceEvent[] = [];
+  // The record being read.
+  #fields: Field[] = [];
+  #recordLine = 1;
+  /** Raw text of the record from earlier regions (decoded for display). */
+  #rawBefore = '';
+  #spans = false;
+  // The field being read.
+  #atFieldStart = true;
+  #inQuotes = false;
+  #quoted = false;
+  /** Its text so far when it spans regions or holds a doubled quote, else null. */
+  #built: string | null = null;
+  #builtInvalid = false;
+  // The region being scanned.
+  #s = '';
+  #latin1 = false;
+  /** Its chars are its bytes (latin1, or UTF-8 that is all ASCII). */
+  #charsAreBytes = true;
+  /** A char index of it and the byte index where that char starts, for the next resume point. */
+  #mappedChar = 0;
+  #mappedByte = 0;
+
+  /** Input bytes before the region being scanned (a BOM that was cut off included). */
+  offset = 0;
+
+  constructor(readonly quoted: Numbering = { rows: 0, lines: 0 }) {}
+
+  /** Whether a record is open (read in part), and how many bytes of it were read. */
+  openRecordBytes = 0;
+
+  scan(region: Buffer, final: boolean): SourceEvent[] {
+    this.#latin1 = !isUtf8(region);
+    const s = (this.#s = region.toString(this.#latin1 ? 'latin1' : 'utf8'));
+    const n = s.length;
+    this.#charsAreBytes = this.#latin1 || n === region.length;
+    this.#mappedChar = this.#mappedByte = 0;
+    let i = 0;
+    let recordStart = 0;
+    let fieldStart = 0;
+    while (i < n) {
+      if (this.#inQuotes) {
+        const j = s.indexOf('"', i);
+        if (j < 0) {
+          this.#countBreaks(i, n);
+          this.#append(i, n);
+          i = n;
+          break;
+        }
+        this.#countBreaks(i, j);
+        if (j + 1 < n && s.charCodeAt(j + 1) === QUOTE) {
+          this.#append(i, j + 1);
+          i = j + 2;
+          continue;
+        }
+        // Closed: the text up to the quote is the field so far; what follows, up to the
+        // delimiter, is taken as written.
+        this.#append(i, j);
+        this.#inQuotes = false;
+        i = j + 1;
+        fieldStart = i;
+        if (this.#built === null) this.#built = '';
+        continue;
+      }
+      if (this.#atFieldStart && s.charCodeAt(i) === QUOTE) {
+        this.#atFieldStart = false;
+        this.#inQuotes = true;
+        this.#quoted = true;
+        if (this.#built === null) this.#built = '';
+        i++;
+        continue;
+      }
+      this.#atFieldStart = false;
+      let k = i;
+      let c = 0;
+      for (; k < n; k++) {
+        c = s.charCodeAt(k);
+        if (c === COMMA || c === LF || c === CR) break;
+      }
+      if (k === n) {
+        // Only the file's last line can end without a line break: its field is taken below.
+        i = n;
+        break;
+      }
+      this.#fields.push(this.#take(fieldStart, k));
+      if (c === COMMA) {
+        this.#atFieldStart = true;
+        i = fieldStart = k + 1;
+        continue;
+      }
+      // A line break ends the record.
+      const end = c === CR && k + 1 < n && s.charCodeAt(k + 1) === LF ? k + 2 : k + 1;
+      this.#endRecord(recordStart, k, end);
+      this.line++;
+      i = recordStart = fieldStart = end;
     }
-    watch.bytes += buffer.length;
-    if (watch.bytes > watch.limit) {
-      throw new UnreadableFileError(
-        UnreadableReason.wrongFormat,
-        `no end of record within ${watch.limit} bytes from line ${watch.line}: a quoted field that opens there and is never closed, or not a CSV file`,
-        { line: watch.line },
-      );
+    if (final) {
+      if (this.#inQuotes) this.#unclosedAtEnd(recordStart, n);
+      else if (this.#spans || recordStart < n || this.#fields.length > 0 || this.#built !== null) {
+        this.#fields.push(this.#take(fieldStart, n));
+        this.#endRecord(recordStart, n, n);
+      }
+      this.openRecordBytes = 0;
+    } else if (recordStart < n || this.#spans) {
+      // The record goes on in the next region (inside a quoted field): keep what was read of it.
+      if (!this.#inQuotes && fieldStart < n) this.#append(fieldStart, n);
+      this.#rawBefore += this.#rawOf(recordStart, n);
+      this.#spans = true;
+      this.openRecordBytes += this.#latin1 ? n - recordStart : Buffer.byteLength(s.slice(recordStart));
     }
-    yield buffer;
+    this.offset += region.length;
+    const out = this.#out.splice(0);
+    return out;
   }
-  if (head !== undefined && head.length > 0) {
-    yield head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? head.subarray(3) : head;
+
+  /** Appends s[from, to) to the field being built. */
+  #append(from: number, to: number): void {
+    if (from >= to) {
+      if (this.#built === null) this.#built = '';
+      return;
+    }
+    const piece = this.#s.slice(from, to);
+    if (this.#latin1) {
+      const text = fromLatin1(piece);
+      if (text === INVALID_UTF8) this.#builtInvalid = true;
+      else this.#built = (this.#built ?? '') + text;
+    } else this.#built = (this.#built ?? '') + piece;
+  }
+
+  /** The field that ends at s[to): its text, NULL when unquoted and empty (as COPY reads it). */
+  #take(from: number, to: number): Field {
+    let value: Field;
+    if (this.#built === null) {
+      if (from === to) value = null;
+      else value = this.#latin1 ? fromLatin1(this.#s.slice(from, to)) : this.#s.slice(from, to);
+    } else {
+      this.#append(from, to);
+      value = this.#builtInvalid ? INVALID_UTF8 : this.#built;
+      if (value === '' && !this.#quoted) value = null;
+    }
+    this.#built = null;
+    this.#builtInvalid = false;
+    this.#quoted = false;
+    this.#atFieldStart = true;
+    return value;
+  }
+
+  #rawOf(from: number, to: number): string {
+    const piece = this.#s.slice(from, to);
+    return this.#latin1 ? rawFromLatin1(piece) : piece;
+  }
+
+  #countBreaks(from: number, to: number): void {
+    const s = this.#s;
+    for (let k = from; k < to; k++) {
+      const c = s.charCodeAt(k);
+      if (c === LF) this.line++;
+      else if (c === CR && !(k + 1 < s.length && s.charCodeAt(k + 1) === LF)) this.line++;
+    }
+  }
+
+  /** The input's byte offset at char `at` of the region (called with `at` ascending). */
+  #byteOffsetOf(at: number): number {
+    if (this.#charsAreBytes) return this.offset + at;
+    this.#mappedByte += Buffer.byteLength(this.#s.slice(this.#mappedChar, at));
+    this.#mappedChar = at;
+    return this.offset + this.#mappedByte;
+  }
+
+  /** Ends the record whose text is s[recordStart, end) and whose line break ends before `next`. */
+  #endRecord(recordStart: number, end: number, next: number): void {
+    const fields = this.#fields;
+    const recordLine = this.#recordLine;
+    const spans = this.#spans;
+    const before = this.#rawBefore;
+    this.#fields = [];
+    this.#spans = false;
+    this.#rawBefore = '';
+    this.openRecordBytes = 0;
+    this.#recordLine = this.line + 1;
+    // A blank line (one unquoted empty field) is skipped.
+    if (fields.length === 1 && fields[0] === null && !spans && recordStart === end) return;
+    const at = this.#byteOffsetOf(next);
+    const resume: ResumePoint = { at, bytes: at, lines: this.line };
+    if (this.header === undefined) {
+      const bad = fields.indexOf(INVALID_UTF8);
+      if (bad >= 0) {
+        throw new UnreadableFileError(UnreadableReason.badHeader, `header line ${recordLine}: column ${bad + 1} is not valid UTF-8`, {
+          line: recordLine,
+          field: `#${bad + 1}`,
+        });
+      }
+      this.header = fields.map((name) => (name as TextValue) ?? '');
+      this.#out.push({ kind: 'columns', names: this.header, resume });
+      return;
+    }
+    const row = ++this.#row;
+    if (fields.length !== this.header.length) {
+      this.#out.push({ kind: 'reject', row, line: recordLine, reason: `expected ${this.header.length} fields (as the header), got ${fields.length}`, raw: before + this.#rawOf(recordStart, end), resume });
+      return;
+    }
+    const bad = fields.indexOf(INVALID_UTF8);
+    if (bad >= 0) {
+      this.#out.push({ kind: 'reject', row, line: recordLine, reason: `field "${this.header[bad]}" is not valid UTF-8`, raw: before + this.#rawOf(recordStart, end), resume });
+      return;
+    }
+    this.#out.push({ kind: 'row', row, line: recordLine, values: fields as TextValue[], resume });
+  }
+
+  #unclosedAtEnd(recordStart: number, end: number): void {
+    const raw = this.#rawBefore + this.#rawOf(recordStart, end);
+    this.#rawBefore = '';
+    if (this.header === undefined) {
+      throw new UnreadableFileError(UnreadableReason.badHeader, `header: a quoted field opens at line ${this.#recordLine} and is never closed`, { line: this.#recordLine });
+    }
+    const rejects = unterminatedQuoteRejects(raw.replace(/(?:\r\n|\n|\r)$/, ''), this.#recordLine, this.#row + 1, this.header, this.quoted);
+    this.#row += rejects.length;
+    this.#out.push(...rejects);
+  }
+
+  /** The line where the record being read starts (or the next one starts). */
+  get recordLine(): number {
+    return this.#spans || !this.#atFieldStart || this.#fields.length > 0 ? this.#recordLine : this.line;
+  }
+}
+
+const BOM = [0xef, 0xbb, 0xbf] as const;
+const hasBom = (b: Buffer) => b.length >= 3 && b[0] === BOM[0] && b[1] === BOM[1] && b[2] === BOM[2];
+
+/** Index of the last LF or CR in the buffer at or before `at`, or -1. */
+function lastLineBreak(buffer: Buffer, at = buffer.length - 1): number {
+  if (at < 0) return -1;
+  return Math.max(buffer.lastIndexOf(LF, at), buffer.lastIndexOf(CR, at));
+}
+
+/** Index just past the line break at `i`: a CRLF is one line break, never cut in two. */
+function pastLineBreak(buffer: Buffer, i: number): number {
+  return buffer[i] === CR && buffer[i + 1] === LF ? i + 2 : i + 1;
+}
+
+/**
+ * Bytes scanned at once at most. A piece's string and events are handed on before the next piece
+ * is scanned, so they die young; a 256 KiB chunk scanned whole outlived a scavenge, was
+ * promoted, and the old generation filled again and again (measured on 100 MB: 38 full
+ * collections while only parsing, none in pieces).
+ */
+const REGION_BYTES = 32 * 1024;
+
+/**
+ * Scans a region that ends at a line break, in pieces of about `REGION_BYTES` cut at line
+ * breaks; the events of each piece, handed on before the next is scanned (so that they too die young).
+ */
+function* scanInPieces(scanner: CsvScanner, region: Buffer): Generator<SourceEvent[]> {
+  for (let from = 0; from < region.length; ) {
+    let to = region.length;
+    if (to - from > REGION_BYTES) {
+      const cut = lastLineBreak(region, from + REGION_BYTES - 1);
+      // No line break in the window (a long record): up to the next one.
+      to = pastLineBreak(region, cut >= from ? cut : Math.min(...[region.indexOf(LF, from), region.indexOf(CR, from)].filter((i) => i >= 0)));
+    }
+    const events = scanner.scan(region.subarray(from, to), false);
+    if (events.length > 0) yield events;
+    from = to;
   }
 }
 
 /**
  * Streams a CSV file (RFC 4180 with a header row, as PostgreSQL's COPY CSV reads it): quoted
- * fields with newlines and doubled quotes, CRLF or LF, a UTF-8 BOM, blank lines skipped.
- * A row with the wrong number of fields or invalid UTF-8 is yielded as a reject and the file
- * goes on, and so is each line after a quoted field that is never closed. No header at all is
- * an unreadable file.
+ * fields with newlines and doubled quotes, CRLF, LF or CR line ends, a UTF-8 BOM, blank lines
+ * skipped. A row with the wrong number of fields or invalid UTF-8 is yielded as a reject and the
+ * file goes on, and so is each line after a quoted field that is never closed. No header at all
+ * is an unreadable file. Yields the events of each piece of the file read, in file order.
+ *
+ * @example for await (const events of readCsvEvents(stream)) for (const e of events) …
  */
+export async function* readCsvEvents(input: AsyncIterable<Uint8Array>, options: CsvOptions = {}): AsyncGenerator<SourceEvent[]> {
+  const limit = options.maxRecordBytes ?? 64 * 1024 * 1024;
+  const resumed = options.resumed;
+  const scanner = new CsvScanner(resumed && { rows: resumed.rows, lines: resumed.lines });
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let first = true;
+  const regionOf = (parts: Buffer[]) => {
+    let region = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    if (first) {
+      first = false;
+      if (hasBom(region)) {
+        region = region.subarray(3);
+        scanner.offset = 3;
+      }
+    }
+    return region;
+  };
+  /** Scans what of `buffer` ends at a line break and keeps the rest; `endsRecord`: a record ends at its end. */
+  function* feed(buffer: Buffer, endsRecord: boolean): Generator<SourceEvent[]> {
+    let last = lastLineBreak(buffer);
+    // A CR that ends the chunk may be the first half of a CRLF: the region ends before it.
+    if (!endsRecord && last === buffer.length - 1 && buffer[last] === CR) last = lastLineBreak(buffer, last - 1);
+    if (last < 0 || (first && !endsRecord && pendingBytes + last + 1 < 3)) {
+      pending.push(buffer);
+      pendingBytes += buffer.length;
+    } else {
+      pending.push(buffer.subarray(0, last + 1));
+      const region = regionOf(pending);
+      pending = last + 1 < buffer.length ? [buffer.subarray(last + 1)] : [];
+      pendingBytes = buffer.length - last - 1;
+      yield* scanInPieces(scanner, region);
+    }
+  }
+  // A resumed read's prefix is fed on its own, so that its last line break is not joined to the next byte.
+  let prefixLeft = resumed?.prefixBytes ?? 0;
+  for await (const chunk of input) {
+    let buffer = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (prefixLeft > 0) {
+      const head = buffer.subarray(0, prefixLeft);
+      prefixLeft -= head.length;
+      buffer = buffer.subarray(head.length);
+      yield* feed(head, prefixLeft === 0);
+    }
+    if (buffer.length > 0) yield* feed(buffer, false);
+    if (scanner.openRecordBytes + pendingBytes > limit) {
+      const line = scanner.recordLine + (resumed?.lines ?? 0);
+      throw new UnreadableFileError(
+        UnreadableReason.wrongFormat,
+        `no end of record within ${limit} bytes from line ${line}: a quoted field that opens there and is never closed, or not a CSV file`,
+        { line },
+      );
+    }
+  }
+  const events = scanner.scan(regionOf(pending.length > 0 ? pending : [Buffer.alloc(0)]), true);
+  if (events.length > 0) yield events;
+  if (scanner.header === undefined) throw new UnreadableFileError(UnreadableReason.empty, 'empty file: no header row');
+}
+
+/** `readCsvEvents`, one event at a time. */
 export async function* readCsv(input: AsyncIterable<Uint8Array>, options: CsvOptions = {}): AsyncGenerator<SourceEvent> {
-  const watch = { bytes: 0, limit: options.maxRecordBytes ?? 64 * 1024 * 1024, line: 1, bom: 0 };
-  let row = 0;
-  let header: string[] | undefined;
-  // The parser runs ahead of the loop below; these are its own view of the file so far.
-  let headerParsed = false;
-  let headerError: string | undefined;
-  let headerNames: string[] | undefined;
-  const skipped: SourceEvent[] = [];
-  // Each record carries the skipped records parsed before it: the parser runs ahead of the loop,
-  // and a skip it found after a record must not be yielded before that record (a resumed read
-  // starts after a record and would count such a skip twice).
-  type Parsed = ({ header: true; fields: Field[]; line: number; resume: ResumePoint } | { header: false; row: number; line: number; fields: Field[]; raw?: string; resume: ResumePoint }) & {
-    skippedBefore: SourceEvent[];
-  };
-  const parserOptions: Options<Parsed, { record: Field[]; raw: string } | Field[]> = {
-    encoding: 'latin1',
-    bom: false,
-    relax_column_count: true,
-    relax_quotes: true,
-    skip_empty_lines: true,
-    skip_records_with_error: true,
-    raw: true,
-    cast: castField,
-    on_record: (record, info) => {
-      watch.bytes = 0;
-      watch.line = info.lines + 1;
-      const fields = Array.isArray(record) ? record : record.record;
-      const raw = info.raw ?? (Array.isArray(record) ? undefined : record.raw);
-      const line = info.lines - countNewlines((raw ?? '').replace(/\r?\n?$/, ''));
-      // The parser counts bytes after the BOM; a resumed read starts at a byte offset of the input.
-      const at = info.bytes + watch.bom;
-      const resume = { at, bytes: at, lines: info.lines };
-      if (!headerParsed) {
-        headerParsed = true;
-        headerNames = fields.map((f) => (typeof f === 'string' ? f : ''));
-        return { header: true as const, fields, line, resume, skippedBefore: skipped.splice(0) };
-      }
-      return { header: false as const, row: ++row, line, fields, raw, resume, skippedBefore: skipped.splice(0) };
-    },
-    on_skip: (error, raw) => {
-      watch.bytes = 0;
-      if (!headerParsed) {
-        headerParsed = true;
-        headerError = error?.message ?? 'unparseable header';
-        return undefined;
-      }
-      const line = (error as { lines?: number } | undefined)?.lines ?? 0;
-      if ((error as { code?: string } | undefined)?.code === 'CSV_QUOTE_NOT_CLOSED') {
-        const text = raw ?? '';
-        const rejects = unterminatedQuoteRejects(text, line - countNewlines(text.replace(/\r?\n?$/, '')), row + 1, headerNames);
-        row += rejects.length;
-        skipped.push(...rejects);
-        return undefined;
-      }
-      skipped.push({ kind: 'reject', row: ++row, line, reason: error?.message ?? 'unparseable row', raw: rawText(raw) });
-      return undefined;
-    },
-  };
-  const parser = parse(parserOptions as unknown as Options);
-  const source = Readable.from(withoutBom(input, watch));
-  source.on('error', (error) => parser.destroy(error));
-  source.pipe(parser);
-  for await (const parsed of parser as AsyncIterable<Parsed>) {
-    if (headerError !== undefined) throw new UnreadableFileError(UnreadableReason.badHeader, `header: ${headerError}`, { line: 1 });
-    yield* parsed.skippedBefore;
-    if (parsed.header) {
-      const names = parsed.fields.map((name, i) => {
-        if (name === INVALID_UTF8) {
-          throw new UnreadableFileError(UnreadableReason.badHeader, `header line ${parsed.line}: column ${i + 1} is not valid UTF-8`, {
-            line: parsed.line,
-            field: `#${i + 1}`,
-          });
-        }
-        return name ?? '';
-      });
-      header = names;
-      yield { kind: 'columns', names, resume: parsed.resume };
-      continue;
-    }
-    const { fields } = parsed;
-    if (fields.length !== header!.length) {
-      yield {
-        kind: 'reject',
-        row: parsed.row,
-        line: parsed.line,
-        reason: `expected ${header!.length} fields (as the header), got ${fields.length}`,
-        raw: rawText(parsed.raw),
-        resume: parsed.resume,
-      };
-      continue;
-    }
-    const bad = fields.indexOf(INVALID_UTF8);
-    if (bad >= 0) {
-      yield { kind: 'reject', row: parsed.row, line: parsed.line, reason: `field "${header![bad]}" is not valid UTF-8`, raw: rawText(parsed.raw), resume: parsed.resume };
-      continue;
-    }
-    yield { kind: 'row', row: parsed.row, line: parsed.line, values: fields as TextValue[], resume: parsed.resume };
-  }
-  if (headerError !== undefined) throw new UnreadableFileError(UnreadableReason.badHeader, `header: ${headerError}`, { line: 1 });
-  while (skipped.length > 0) yield skipped.shift()!;
-  if (header === undefined) {
-    throw new UnreadableFileError(UnreadableReason.empty, 'empty file: no header row');
-  }
+  for await (const events of readCsvEvents(input, options)) yield* events;
 }

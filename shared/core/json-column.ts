@@ -1,0 +1,83 @@
+import type { TextValue } from './read/values.ts';
+
+const FIRST_SEGMENT = 1024;
+const MAX_SEGMENT = 64 * 1024;
+
+/**
+ * The JSON text of one column's values (`"a",null,"b\"c"`, as `JSON.stringify` writes them),
+ * built as rows arrive, in buffers outside the JavaScript heap: a buffered row then costs the
+ * garbage collector nothing, where its strings would be copied and promoted until the chunk is
+ * cut.
+ */
+export class JsonColumn {
+  readonly #segments: Buffer[] = [];
+  #buffer: Buffer = Buffer.alloc(0);
+  #pos = 0;
+  #count = 0;
+  #next = FIRST_SEGMENT;
+
+  /** Room for `bytes` more in the current segment, else a new one (what is written is never moved). */
+  #ensure(bytes: number): void {
+    if (this.#pos + bytes <= this.#buffer.length) return;
+    if (this.#pos > 0) this.#segments.push(this.#buffer.subarray(0, this.#pos));
+    this.#buffer = Buffer.allocUnsafe(Math.max(this.#next, bytes));
+    this.#next = Math.min(MAX_SEGMENT, this.#next * 2);
+    this.#pos = 0;
+  }
+
+  push(value: TextValue): void {
+    const comma = this.#count++ > 0;
+    if (value === null) {
+      this.#ensure(5);
+      const b = this.#buffer;
+      let p = this.#pos;
+      if (comma) b[p++] = 0x2c;
+      b[p] = 0x6e;
+      b[p + 1] = 0x75;
+      b[p + 2] = 0x6c;
+      b[p + 3] = 0x6c;
+      this.#pos = p + 4;
+      return;
+    }
+    const n = value.length;
+    this.#ensure(n + 3);
+    const b = this.#buffer;
+    let p = this.#pos;
+    if (comma) b[p++] = 0x2c;
+    b[p++] = 0x22;
+    let i = 0;
+    for (; i < n; i++) {
+      const c = value.charCodeAt(i);
+      if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7e) break;
+      b[p++] = c;
+    }
+    if (i === n) {
+      b[p++] = 0x22;
+      this.#pos = p;
+      return;
+    }
+    // An escape or a non-ASCII character: JSON.stringify's own text, written anew.
+    const json = JSON.stringify(value);
+    this.#ensure(Buffer.byteLength(json) + 1);
+    let q = this.#pos;
+    if (comma) this.#buffer[q++] = 0x2c;
+    this.#pos = q + this.#buffer.write(json, q, 'utf8');
+  }
+
+  get byteLength(): number {
+    let bytes = this.#pos;
+    for (const s of this.#segments) bytes += s.length;
+    return bytes;
+  }
+
+  /** The text so far, in pieces. */
+  parts(): Buffer[] {
+    return this.#pos > 0 ? [...this.#segments, this.#buffer.subarray(0, this.#pos)] : [...this.#segments];
+  }
+
+  /** The values back (tests, and readers of a chunk). */
+  values(): TextValue[] {
+    return JSON.parse(`[${Buffer.concat(this.parts()).toString('utf8')}]`) as TextValue[];
+  }
+}
+
