@@ -8,8 +8,8 @@ export class TableConfigError extends Error {
   readonly table: string;
   /** The statement or command that fixes it, when there is one. */
   readonly fix: string | null;
-  constructor(table: string, message: string, fix: string | null = null) {
-    super(`table "${table}": ${message}${fix ? `\n  fix: ${fix}` : ''}`);
+  constructor(table: string, message: string, fix: string | null = null, options?: ErrorOptions) {
+    super(`table "${table}": ${message}${fix ? `\n  fix: ${fix}` : ''}`, options);
     this.table = table;
     this.fix = fix;
   }

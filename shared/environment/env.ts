@@ -33,3 +33,17 @@ export const EnvVar = {
 } as const;
 
 export type EnvVarName = (typeof EnvVar)[keyof typeof EnvVar];
+
+/**
+ * A variable a function or command needs is missing or unusable (classified `config`: a person
+ * must set it). The message names every variable; `variables` lists them, an entry `A or B`
+ * when either would do.
+ */
+export class EnvironmentError extends Error {
+  override name = 'EnvironmentError';
+  readonly variables: string[];
+  constructor(message: string, variables: string[], options?: ErrorOptions) {
+    super(message, options);
+    this.variables = variables;
+  }
+}

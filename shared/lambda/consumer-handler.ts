@@ -3,7 +3,7 @@ import type { SQSRecord } from 'aws-lambda';
 import { coldStart } from './cold-start.ts';
 import { parseQueueMessage } from '../core/batch-message.ts';
 import { consumeBatch, registerNotice } from '../consumer/consume-batch.ts';
-import { type BatchHandlerOptions, createFunctionMetrics, recordOutcome } from './observability.ts';
+import { type BatchHandlerOptions, createFunctionMetrics, failureFields, recordOutcome } from './observability.ts';
 import { fifoQueueHandler } from './fifo-handler.ts';
 
 /**
@@ -34,7 +34,7 @@ export function createConsumerHandler(options: BatchHandlerOptions) {
       else logger.info(`batch ${outcome.outcome}`, { ...ids, counts: outcome.counts });
     } catch (error) {
       // The message (not the row values) of the driver error; SQS redelivers the record.
-      logger.error('batch failed; SQS will redeliver it', { ...ids, error: (error as Error).message, code: (error as { code?: string }).code });
+      logger.error('batch failed; SQS will redeliver it', { ...ids, ...failureFields(error) });
       throw error;
     }
   };

@@ -5,10 +5,10 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import type { LandfallConfig } from '../core/config.ts';
 import { requireEnv } from '../environment/config-env.ts';
 import { type ConnectOptions, connect, requireVerifiedTls, type Sql } from '../postgres/db.ts';
-import { EnvVar } from '../environment/env.ts';
+import { EnvironmentError, EnvVar } from '../environment/env.ts';
 import { readFunctionEnv } from '../environment/function-env.ts';
 import { migrateLedger } from '../postgres/ledger/migrate.ts';
-import { prepareTable, type TargetTable } from '../postgres/target-table.ts';
+import { prepareTable, TableConfigError, type TargetTable } from '../postgres/target-table.ts';
 import { snapshotOf } from '../core/catalog-snapshot.ts';
 import { catalogPublisher, dlqSender, stagingReader } from '../aws/consumer-ports.ts';
 import type { BatchPorts } from '../consumer/consume-batch.ts';
@@ -38,7 +38,7 @@ export function urlFromSecret(secret: string, overrides: Extract<DatabaseSource,
   } else {
     const fields = JSON.parse(secret) as { username?: string; password?: string; host?: string; port?: number | string; dbname?: string };
     const host = overrides.host ?? fields.host;
-    if (!host) throw new Error('database secret names no host; set LANDFALL_DB_HOST');
+    if (!host) throw new EnvironmentError(`database secret names no host; set ${EnvVar.dbHost}`, [EnvVar.dbHost]);
     url = new URL(`postgres://${host}`);
     url.username = encodeURIComponent(fields.username ?? '');
     url.password = encodeURIComponent(fields.password ?? '');
@@ -142,7 +142,7 @@ export function createBatchPorts(options: {
       let prepared = tables.get(name);
       if (!prepared) {
         const tableConfig = config.tables.find((t) => t.table === name);
-        if (!tableConfig) return Promise.reject(new Error(`table "${name}" is not in the config`));
+        if (!tableConfig) return Promise.reject(new TableConfigError(name, 'is not in the config'));
         migrated ??= migrateLedger(sql).catch((error: unknown) => {
           migrated = undefined;
           throw error;
@@ -169,7 +169,7 @@ export async function connectFromSettings(settings: BatchSettings, secrets?: Sec
   if (source.kind === 'options') return connect(source.options);
   const client = secrets ?? new SecretsManagerClient({});
   const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: source.secretArn }));
-  if (!SecretString) throw new Error(`database secret ${source.secretArn} has no SecretString`);
+  if (!SecretString) throw new EnvironmentError(`database secret ${source.secretArn} has no SecretString`, [EnvVar.dbSecretArn]);
   const url = urlFromSecret(SecretString, source.overrides);
   requireVerifiedTls(url, `database secret ${source.secretArn}`);
   return connect({ url, max: 1, applicationName: `landfall-${source.who}` });

@@ -4,7 +4,7 @@ import { coldStart } from './cold-start.ts';
 import { registerNotice, replayBatchMessage } from '../consumer/consume-batch.ts';
 import { parseDlqRecord } from '../core/dlq-envelope.ts';
 import { fifoQueueHandler } from './fifo-handler.ts';
-import { type BatchHandlerOptions, createFunctionMetrics, recordOutcome } from './observability.ts';
+import { type BatchHandlerOptions, createFunctionMetrics, failureFields, recordOutcome } from './observability.ts';
 
 /**
  * The replay Lambda on the FIFO DLQ: re-applies each batch in isolation (bad rows quarantined,
@@ -32,7 +32,7 @@ export function createReplayHandler(options: BatchHandlerOptions) {
       recordOutcome(metrics, message.table, outcome);
       logger.info(`batch ${outcome.outcome}`, { ...ids, ...('counts' in outcome ? { counts: outcome.counts } : {}) });
     } catch (error) {
-      logger.error('replay failed; SQS will redeliver it', { ...ids, error: (error as Error).message, code: (error as { code?: string }).code });
+      logger.error('replay failed; SQS will redeliver it', { ...ids, ...failureFields(error) });
       throw error;
     }
   };
