@@ -23,8 +23,6 @@ export interface KeyCheck {
   versionColumn: CatalogColumn | null;
   /** The arrival column when the table has one (rule 1). */
   arrivalColumn: CatalogColumn | null;
-  /** NULL keys can be stored twice: rows with a NULL key are row-level errors. */
-  nullKeysAreErrors: boolean;
   warnings: string[];
 }
 
@@ -87,8 +85,7 @@ export function checkTableConfig(config: TableConfig, catalog: TableCatalog): Ke
   const arrivalColumn = byName.get(config.arrivalColumn) ?? null;
   const warnings: string[] = [];
   const nullable = keyColumns.filter((c) => !c.notNull);
-  const nullKeysAreErrors = nullable.length > 0 && !index.nullsNotDistinct;
-  if (nullKeysAreErrors) {
+  if (nullable.length > 0 && !index.nullsNotDistinct) {
     warnings.push(
       `key column(s) ${nullable.map((c) => `"${c.name}"`).join(', ')} are nullable and "${index.name}" is not NULLS NOT DISTINCT: rows with a NULL key are quarantined, never stored twice`,
     );
@@ -98,5 +95,5 @@ export function checkTableConfig(config: TableConfig, catalog: TableCatalog): Ke
       `no arrival column "${config.arrivalColumn}": ties go to the later application, so a late redelivery could win a tie. Add it with: ${addArrivalColumnStatement(catalog, config.arrivalColumn)}`,
     );
   }
-  return { index, keyColumns, versionColumn, arrivalColumn, nullKeysAreErrors, warnings };
+  return { index, keyColumns, versionColumn, arrivalColumn, warnings };
 }

@@ -19,13 +19,13 @@ export const EnvVar = {
    * `dbname`) or a plain `postgres://` URL. LANDFALL_DB_* settings take precedence over its fields.
    */
   dbSecretArn: 'LANDFALL_DB_SECRET_ARN',
-  inboxBucket: 'LANDFALL_INBOX_BUCKET',
   stagingBucket: 'LANDFALL_STAGING_BUCKET',
   batchesQueueUrl: 'LANDFALL_BATCHES_QUEUE_URL',
   dlqUrl: 'LANDFALL_DLQ_URL',
-  parkingQueueUrl: 'LANDFALL_PARKING_QUEUE_URL',
   awsRegion: 'AWS_REGION',
   awsEndpointUrl: 'AWS_ENDPOINT_URL',
+  /** The CLI's local state folder (`landfall dev`'s database and emulator state), default `.landfall`. */
+  home: 'LANDFALL_HOME',
   /** Read by Powertools itself (logger, metrics); set by the stack. */
   powertoolsServiceName: 'POWERTOOLS_SERVICE_NAME',
   powertoolsLogLevel: 'POWERTOOLS_LOG_LEVEL',
