@@ -5,6 +5,7 @@ import { parseQueueMessage } from '../core/batch-message.ts';
 import { consumeBatch, registerNotice } from '../consumer/consume-batch.ts';
 import { type BatchHandlerOptions, createFunctionMetrics, failureFields, recordOutcome } from './observability.ts';
 import { fifoQueueHandler } from './fifo-handler.ts';
+import { MetricContract } from '../core/resources.ts';
 
 /**
  * The consumer Lambda on the batches FIFO queue: Powertools' FIFO partial processor with
@@ -12,7 +13,7 @@ import { fifoQueueHandler } from './fifo-handler.ts';
  * other groups go on; poison batches are routed to the DLQ by `consumeBatch` and acknowledged.
  */
 export function createConsumerHandler(options: BatchHandlerOptions) {
-  const logger = options.logger ?? new Logger({ serviceName: 'landfall-consumer' });
+  const logger = options.logger ?? new Logger({ serviceName: MetricContract.serviceNames.consumer });
   const metrics = options.metrics ?? createFunctionMetrics('consumer');
   const known = new Set<string>();
   const portsOnce = coldStart(logger, options.ports);

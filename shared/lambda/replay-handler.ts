@@ -5,6 +5,7 @@ import { registerNotice, replayBatchMessage } from '../consumer/consume-batch.ts
 import { parseDlqRecord } from '../core/dlq-envelope.ts';
 import { fifoQueueHandler } from './fifo-handler.ts';
 import { type BatchHandlerOptions, createFunctionMetrics, failureFields, recordOutcome } from './observability.ts';
+import { MetricContract } from '../core/resources.ts';
 
 /**
  * The replay Lambda on the FIFO DLQ: re-applies each batch in isolation (bad rows quarantined,
@@ -12,7 +13,7 @@ import { type BatchHandlerOptions, createFunctionMetrics, failureFields, recordO
  * moves it to the parking queue, where an alarm calls a person.
  */
 export function createReplayHandler(options: BatchHandlerOptions) {
-  const logger = options.logger ?? new Logger({ serviceName: 'landfall-replay' });
+  const logger = options.logger ?? new Logger({ serviceName: MetricContract.serviceNames.replay });
   const metrics = options.metrics ?? createFunctionMetrics('replay');
   const known = new Set<string>();
   const portsOnce = coldStart(logger, options.ports);
