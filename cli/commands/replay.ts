@@ -14,6 +14,7 @@ import { CliError, resolveContext, type CliIo, type GlobalOptions, type Register
 import { formatQuarantineTable, n, plural, quarantineRecord, shortId } from '../format.ts';
 import { asCliError, configuredTables, findLedgerBatch, ledgerExists, requireConfig } from '../ledger.ts';
 import { devClients, landfallHome, openDatabaseWithFallback, readDevState } from '../local.ts';
+import { isS3NotFound } from '../../shared/aws/s3-object-store.ts';
 
 export interface ReplayOptions extends GlobalOptions {
   json?: boolean;
@@ -107,7 +108,7 @@ async function locateInManifests(sql: Sql, reader: Reader, idOrPrefix: string): 
   for (const f of files) {
     const manifestKey = f.manifestKey ?? manifestKeyOf(f.table, f.fileId);
     const manifest = await reader.readManifest(manifestKey).catch((error: unknown) => {
-      if ((error as Error).name === 'NoSuchKey') return null;
+      if (isS3NotFound(error)) return null;
       throw error;
     });
     for (const m of manifest?.batches ?? []) {

@@ -92,3 +92,22 @@ export function classifyPgError(error: unknown): ErrorClass {
   }
   return ErrorClass.bug;
 }
+
+/** The fields of a PostgreSQL error that may be logged and stored: no parameters, no row values. */
+export interface PgErrorFields {
+  sqlstate: string | null;
+  constraint: string | null;
+  column: string | null;
+  message: string;
+}
+
+/**
+ * Reads a `postgres` driver error (porsager/postgres names the fields as the protocol does:
+ * `code`, `constraint_name`, `column_name`); the one reader for the consumer, replay and
+ * quarantine retry. Anything else gives its message and nulls.
+ */
+export function pgErrorFields(error: unknown): PgErrorFields {
+  const e = (error ?? {}) as { code?: unknown; constraint_name?: unknown; column_name?: unknown; message?: unknown };
+  const text = (value: unknown) => (typeof value === 'string' ? value : null);
+  return { sqlstate: text(e.code), constraint: text(e.constraint_name), column: text(e.column_name), message: text(e.message) ?? String(error) };
+}
