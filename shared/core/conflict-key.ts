@@ -1,6 +1,6 @@
 import type { CatalogColumn, TableCatalog, UniqueIndex } from './catalog-types.ts';
 import { ARRIVAL, type TableConfig } from './config.ts';
-import { quoteIdent } from './identifiers.ts';
+import { type QualifiedName, quoteIdent } from './identifiers.ts';
 
 /** The table cannot be owned by Landfall as configured; the message says what to do. */
 export class TableConfigError extends Error {
@@ -40,8 +40,13 @@ export function indexMismatch(index: UniqueIndex, key: readonly string[]): strin
 }
 
 /** The statement that creates the unique index the key needs. */
+/** The name Landfall gives a unique index it suggests or creates on a key (PostgreSQL's `_key` style, at most 63 bytes). */
+export function uniqueIndexName(table: QualifiedName, key: readonly string[]): string {
+  return `${table.name}_${key.join('_')}_key`.slice(0, 63);
+}
+
 export function createIndexStatement(catalog: Pick<TableCatalog, 'table' | 'quoted'>, key: readonly string[], nullsNotDistinct = false): string {
-  const name = quoteIdent(`${catalog.table.name}_${key.join('_')}_key`.slice(0, 63));
+  const name = quoteIdent(uniqueIndexName(catalog.table, key));
   return `CREATE UNIQUE INDEX CONCURRENTLY ${name} ON ${catalog.quoted} (${key.map(quoteIdent).join(', ')})${nullsNotDistinct ? ' NULLS NOT DISTINCT' : ''};`;
 }
 
