@@ -2,8 +2,7 @@ import { basename } from 'node:path';
 import type { LandfallConfig } from '../shared/core/config.ts';
 import type { Sql } from '../shared/postgres/db.ts';
 import { type FileReceipt, fileReceipts } from '../shared/postgres/ledger/files.ts';
-import { migrateLedger } from '../shared/postgres/ledger/migrate.ts';
-import { prepareTable, type TargetTable } from '../shared/postgres/target-table.ts';
+import { tableCache, type TargetTable } from '../shared/postgres/target-table.ts';
 import { CliError, type CliIo, type GlobalOptions, loadOptionalConfig, resolveContext } from './context.ts';
 import { SHORT_ID } from './format.ts';
 
@@ -51,18 +50,10 @@ export async function findLedgerBatch(sql: Sql, idOrPrefix: string): Promise<Led
  * CliError.
  */
 export function configuredTables(sql: Sql, config: LandfallConfig): (name: string) => Promise<TargetTable> {
-  let migrated: Promise<unknown> | undefined;
-  const prepared = new Map<string, Promise<TargetTable>>();
+  const tables = tableCache(sql, config);
   return (name) => {
-    let table = prepared.get(name);
-    if (!table) {
-      const tableConfig = config.tables.find((t) => t.table === name);
-      if (!tableConfig) return Promise.reject(new CliError(`table "${name}" is not in the config`, 2));
-      migrated ??= migrateLedger(sql);
-      table = migrated.then(() => prepareTable(sql, tableConfig));
-      prepared.set(name, table);
-    }
-    return table;
+    if (!config.tables.some((t) => t.table === name)) return Promise.reject(new CliError(`table "${name}" is not in the config`, 2));
+    return tables.table(name);
   };
 }
 

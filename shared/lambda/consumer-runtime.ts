@@ -8,7 +8,7 @@ import { type ConnectOptions, connect, requireVerifiedTls, type Sql } from '../p
 import { EnvironmentError, EnvVar } from '../environment/env.ts';
 import { readFunctionEnv } from '../environment/function-env.ts';
 import { migrateLedger } from '../postgres/ledger/migrate.ts';
-import { prepareTable, TableConfigError, type TargetTable } from '../postgres/target-table.ts';
+import { tableCache } from '../postgres/target-table.ts';
 import { snapshotOf } from '../core/catalog-snapshot.ts';
 import { catalogPublisher, dlqSender, stagingReader } from '../aws/consumer-ports.ts';
 import type { BatchPorts } from '../consumer/consume-batch.ts';
@@ -124,42 +124,19 @@ export function createBatchPorts(options: {
   const publish = catalogPublisher(options.s3, options.stagingBucket);
   const onSnapshotError =
     options.onSnapshotError ?? ((table: string, error: unknown) => console.warn(JSON.stringify({ message: 'could not write the catalog snapshot', table, error: String(error) })));
-  let migrated: Promise<unknown> | undefined;
-  const tables = new Map<string, Promise<TargetTable>>();
-  const preparedAt = new Map<string, number>();
-  const maxAge = options.catalogMaxAgeMs ?? 5 * 60_000;
+  // An old catalog is read again, so an ALTER TABLE reaches the snapshot the producer reads;
+  // every catalog read is written to staging as the producer's snapshot of the table.
+  const tables = tableCache(sql, config, {
+    maxAgeMs: options.catalogMaxAgeMs ?? 5 * 60_000,
+    onPrepared: (target) => publish(snapshotOf(target, new Date())).catch((error: unknown) => onSnapshotError(target.config.table, error)),
+  });
   return {
     sql,
     ...staging,
     tagApplied: options.tagApplied === false ? async () => {} : staging.tagApplied,
     sendToDlq: options.dlqUrl ? dlqSender(options.sqs, options.dlqUrl) : () => Promise.reject(new Error('replay never sends to the DLQ')),
-    forgetTable(name) {
-      tables.delete(name);
-    },
-    table(name) {
-      // An old catalog is read again, so an ALTER TABLE reaches the snapshot the producer reads.
-      if (Date.now() - (preparedAt.get(name) ?? 0) >= maxAge) tables.delete(name);
-      let prepared = tables.get(name);
-      if (!prepared) {
-        const tableConfig = config.tables.find((t) => t.table === name);
-        if (!tableConfig) return Promise.reject(new TableConfigError(name, 'is not in the config'));
-        migrated ??= migrateLedger(sql).catch((error: unknown) => {
-          migrated = undefined;
-          throw error;
-        });
-        // Every catalog read is written to staging as the producer's snapshot of the table.
-        prepared = migrated
-          .then(() => prepareTable(sql, tableConfig))
-          .then(async (target) => {
-            await publish(snapshotOf(target, new Date())).catch((error: unknown) => onSnapshotError(name, error));
-            return target;
-          });
-        prepared.catch(() => tables.delete(name));
-        tables.set(name, prepared);
-        preparedAt.set(name, Date.now());
-      }
-      return prepared;
-    },
+    forgetTable: (name) => tables.forget(name),
+    table: (name) => tables.table(name),
   };
 }
 
