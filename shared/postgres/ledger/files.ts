@@ -173,3 +173,12 @@ export async function forgetFile(sql: Sql, fileId: string): Promise<{ batches: n
     return { batches: batches.count, rejects: rejects.count };
   })) as { batches: number; rejects: number };
 }
+
+/** The manifest key a registered file was registered from (null when unknown), newest file first. */
+export async function registeredManifests(sql: Sql, filter: { fileId?: string } = {}): Promise<{ fileId: string; table: string; manifestKey: string | null }[]> {
+  const rows = await sql<{ fileId: string; table: string; manifestKey: string | null }[]>`
+    SELECT file_id AS "fileId", table_name AS table, manifest_key AS "manifestKey" FROM landfall.files
+    ${filter.fileId === undefined ? sql`` : sql`WHERE file_id = ${filter.fileId}`}
+    ORDER BY registered_at DESC`;
+  return rows.map((r) => ({ ...r }));
+}
