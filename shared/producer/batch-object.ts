@@ -54,8 +54,20 @@ export async function encodeBatch(batch: BatchData): Promise<Buffer> {
   return gzipClosed(JSON.stringify(ordered));
 }
 
-/** Reads a batch object written by `encodeBatch`. */
-export async function decodeBatch(bytes: Uint8Array): Promise<BatchData> {
-  const json = await gunzipAsync(bytes);
-  return JSON.parse(json.toString('utf8')) as BatchData;
+/**
+ * Reads a batch object written by `encodeBatch` (plain JSON too), for the consumer, replay, the
+ * CLI and the tests alike. Errors name `where` and never carry the bytes (they are row values).
+ */
+export async function decodeBatch(bytes: Uint8Array, where = 'batch object'): Promise<BatchData> {
+  const json = bytes[0] === 0x1f && bytes[1] === 0x8b ? await gunzipAsync(bytes) : Buffer.from(bytes);
+  let batch: BatchData;
+  try {
+    batch = JSON.parse(json.toString('utf8')) as BatchData;
+  } catch {
+    // Neither the text nor the parser's message (V8 quotes the input): both carry row
+    // values, and this error is logged.
+    throw new Error(`${where}: not a batch object (${json.byteLength} bytes that are not JSON)`);
+  }
+  if (batch.format !== 1) throw new Error(`${where}: unknown batch format ${String(batch.format)}`);
+  return batch;
 }
