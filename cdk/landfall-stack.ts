@@ -47,9 +47,280 @@ const CONFIG_JSON_BUDGET = 3000;
 
 export interface LandfallStackProps extends StackProps, LandfallOptions {}
 
+/** The table config as the functions get it (LANDFALL_CONFIG_JSON), refused when it would not fit Lambda's 4 KB. */
+function configJsonOf(config: LandfallOptions['config']): string {
+  const configJson = JSON.stringify(config);
+  if (configJson.length > CONFIG_JSON_BUDGET) {
+    throw new Error(
+      `the table config is ${configJson.length} bytes as JSON; Lambda allows 4 KB of environment in total and ` +
+        `Landfall keeps ${CONFIG_JSON_BUDGET} bytes of it for ${EnvVar.configJson}. Shorten it (drop defaults, ` +
+        'column mappings that map a name to itself) or split the tables across two stacks with different namePrefix.',
+    );
+  }
+  return configJson;
+}
+
+/** The inbox, the staging bucket and their access-log bucket, with the lifecycle rules the key layout needs. */
+function createBuckets(stack: Stack, props: LandfallStackProps): { inbox: s3.Bucket; staging: s3.Bucket } {
+  const appliedDays = props.appliedBatchExpirationDays ?? StagingExpiration.appliedBatchDays;
+  const rejectDays = props.rejectExpirationDays ?? StagingExpiration.rejectDays;
+  const unappliedDays = Math.max(StagingExpiration.unappliedBatchDays, appliedDays);
+  const accessLogs = new s3.Bucket(stack, 'AccessLogs', {
+    blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+    encryption: s3.BucketEncryption.S3_MANAGED,
+    enforceSSL: true,
+    objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+    lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(90) }],
+    removalPolicy: RemovalPolicy.RETAIN,
+  });
+  const inbox = new s3.Bucket(stack, 'Inbox', {
+    blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+    encryption: s3.BucketEncryption.S3_MANAGED,
+    enforceSSL: true,
+    versioned: BucketSettings.inbox.versioned,
+    serverAccessLogsBucket: accessLogs,
+    serverAccessLogsPrefix: 'inbox/',
+    lifecycleRules: [
+      {
+        id: 'expire-old-versions',
+        noncurrentVersionExpiration: Duration.days(BucketSettings.inbox.noncurrentVersionExpirationDays),
+        abortIncompleteMultipartUploadAfter: Duration.days(1),
+      },
+      // Rejected rows and moved-aside files: kept longer than batches, a person has to look.
+      { id: 'expire-rejects', prefix: InboxLayout.rejectsPrefix, expiration: Duration.days(rejectDays) },
+    ],
+    removalPolicy: RemovalPolicy.RETAIN,
+  });
+  const staging = new s3.Bucket(stack, 'Staging', {
+    blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+    encryption: s3.BucketEncryption.S3_MANAGED,
+    enforceSSL: true,
+    versioned: BucketSettings.staging.versioned,
+    serverAccessLogsBucket: accessLogs,
+    serverAccessLogsPrefix: 'staging/',
+    lifecycleRules: [
+      {
+        id: 'expire-applied-batches',
+        prefix: StagingLayout.batchesPrefix,
+        tagFilters: { [StagingLayout.appliedTag.key]: StagingLayout.appliedTag.value },
+        expiration: Duration.days(appliedDays),
+      },
+      { id: 'expire-unapplied-batches', prefix: StagingLayout.batchesPrefix, expiration: Duration.days(unappliedDays) },
+      { id: 'expire-manifests', prefix: StagingLayout.manifestsPrefix, expiration: Duration.days(unappliedDays) },
+      { id: 'abort-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+    ],
+    removalPolicy: RemovalPolicy.RETAIN,
+  });
+  return { inbox, staging };
+}
+
+/** The five queues of QueueSettings, dead-letter targets first. */
+function createQueues(stack: Stack, prefix: string, highThroughputFifo: boolean): Record<QueueKey, sqs.Queue> {
+  const made: Partial<Record<QueueKey, sqs.Queue>> = {};
+  const order: QueueKey[] = ['parking', 'batchesDlq', 'batches', 'intakeDlq', 'intake'];
+  for (const key of order) {
+    const setting: QueueSetting = QueueSettings[key];
+    const highThroughput = key === 'batches' && highThroughputFifo;
+    const deadLetterQueue = setting.deadLetter && made[setting.deadLetter.queue];
+    made[key] = new sqs.Queue(stack, `${key.charAt(0).toUpperCase()}${key.slice(1)}Queue`, {
+      queueName: queueName(key, prefix),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(setting.visibilityTimeoutSeconds),
+      retentionPeriod: Duration.seconds(setting.retentionSeconds),
+      ...(setting.fifo ? { fifo: true, contentBasedDeduplication: false } : {}),
+      ...(highThroughput
+        ? { deduplicationScope: sqs.DeduplicationScope.MESSAGE_GROUP, fifoThroughputLimit: sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID }
+        : {}),
+      ...(setting.deadLetter && deadLetterQueue
+        ? { deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: setting.deadLetter.maxReceiveCount } }
+        : {}),
+    });
+  }
+  return made as Record<QueueKey, sqs.Queue>;
+}
+
+/** The three functions, each with its queue as event source; the producer never touches the database, so it stays outside the VPC. */
+function createFunctions(stack: Stack, props: LandfallStackProps, shared: { prefix: string; configJson: string; metricsNamespace: string; database: LandfallDatabase }) {
+  const entries: FunctionEntries = { ...DEFAULT_ENTRIES, ...props.entries };
+  const logRetention = (props.logRetentionDays ?? 30) as logs.RetentionDays;
+  const common = {
+    [EnvVar.powertoolsLogLevel]: props.logLevel ?? 'INFO',
+    [EnvVar.powertoolsMetricsNamespace]: shared.metricsNamespace,
+    [EnvVar.configJson]: shared.configJson,
+  };
+  const fn = <K extends keyof FunctionEntries>(kind: K, inVpc: boolean) =>
+    new PipelineFunction(stack, `${kind.charAt(0).toUpperCase()}${kind.slice(1)}`, {
+      kind,
+      projectRoot: PROJECT_ROOT,
+      entry: entries[kind],
+      functionName: `${shared.prefix}-${kind}`,
+      environment: { ...common, [EnvVar.powertoolsServiceName]: MetricContract.serviceNames[kind] },
+      logRetention,
+      ...(inVpc && shared.database.network ? { vpc: shared.database.network } : {}),
+    });
+  return { producer: fn('producer', false), consumer: fn('consumer', true), replay: fn('replay', true) };
+}
+
+/** Each function driven by its queue (ReportBatchItemFailures; batch sizes and concurrency from FunctionSettings). */
+function addEventSources(functions: ReturnType<typeof createFunctions>, queues: Record<QueueKey, sqs.Queue>, props: LandfallStackProps) {
+  functions.producer.function.addEventSource(
+    new lambdaEvents.SqsEventSource(queues.intake, {
+      batchSize: FunctionSettings.producer.batchSize,
+      reportBatchItemFailures: true,
+      maxConcurrency: props.producerMaxConcurrency ?? FunctionSettings.producer.maxConcurrency,
+    }),
+  );
+  functions.consumer.function.addEventSource(
+    new lambdaEvents.SqsEventSource(queues.batches, {
+      batchSize: FunctionSettings.consumer.batchSize,
+      reportBatchItemFailures: true,
+      maxConcurrency: props.consumerMaxConcurrency ?? defaultConsumerMaxConcurrency(props.config),
+    }),
+  );
+  functions.replay.function.addEventSource(
+    new lambdaEvents.SqsEventSource(queues.batchesDlq, {
+      batchSize: FunctionSettings.replay.batchSize,
+      reportBatchItemFailures: true,
+      maxConcurrency: FunctionSettings.replay.maxConcurrency,
+    }),
+  );
+}
+
+/**
+ * SendMessage only: the functions get queue URLs from their environment, so neither GetQueueUrl
+ * nor GetQueueAttributes (what grantSendMessages adds) is ever called.
+ */
+function grantSend(role: iam.Role, sid: string, queue: sqs.Queue) {
+  role.addToPrincipalPolicy(new iam.PolicyStatement({ sid, actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
+}
+
+/** The batch objects and manifests the producer writes and the consumer and replay read. */
+function stagingObjectsOf(staging: s3.Bucket): string[] {
+  return [StagingLayout.batchesPrefix, StagingLayout.manifestsPrefix].map((p) => staging.arnForObjects(`${p}*`));
+}
+
+/**
+ * Producer: read (any version of) what lands under the configured prefixes, move unreadable
+ * files aside (copy under rejected/, then a delete marker over the notified version: never a
+ * permanent delete, the version expires with the bucket's noncurrent-version rule), write
+ * rejects there, and write batches and manifests to staging (deleting them again if the file
+ * turns out unreadable half-way). ListBucket, only under the table prefixes, makes S3 answer
+ * 404, not 403, for a vanished file.
+ */
+function grantProducer(producer: PipelineFunction<'producer'>, on: { config: LandfallOptions['config']; inbox: s3.Bucket; staging: s3.Bucket; batches: sqs.Queue; intake: sqs.Queue }) {
+  const { inbox, staging } = on;
+  const tableObjects = on.config.tables.map((t) => inbox.arnForObjects(`${t.prefix}*`));
+  producer.role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'ReadAndMoveInboxFiles',
+      actions: ['s3:GetObject', 's3:GetObjectVersion', 's3:DeleteObject'],
+      resources: tableObjects,
+    }),
+  );
+  producer.role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'WriteInboxRejects',
+      actions: ['s3:PutObject'],
+      resources: [inbox.arnForObjects(`${InboxLayout.rejectsPrefix}*`)],
+    }),
+  );
+  producer.role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'TellMissingFromForbidden',
+      actions: ['s3:ListBucket'],
+      resources: [inbox.bucketArn],
+    }),
+  );
+  // Staging: batches and manifests written (and deleted again when the file turns out
+  // unreadable half-way); the tables' catalog snapshots (written by the consumer and replay, the
+  // producer has no database) and the manifests of files already produced (re-sent, not cut
+  // again; issue 11, finding 1) read. ListBucket, only under those prefixes, makes S3 answer
+  // 404, not 403, for one that does not exist yet: the producer's usual case.
+  producer.bind(EnvVar.stagingBucket, staging.bucketName, (role) => {
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteStaging',
+        actions: ['s3:PutObject', 's3:DeleteObject'],
+        resources: stagingObjectsOf(staging),
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadCatalogSnapshotsAndManifests',
+        actions: ['s3:GetObject'],
+        resources: [staging.arnForObjects(`${StagingLayout.catalogPrefix}*`), staging.arnForObjects(`${StagingLayout.manifestsPrefix}*`)],
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'TellMissingFromForbiddenInStaging',
+        actions: ['s3:ListBucket'],
+        resources: [staging.bucketArn],
+      }),
+    );
+  });
+  producer.bind(EnvVar.batchesQueueUrl, on.batches.queueUrl, (role) => grantSend(role, 'SendBatches', on.batches));
+  // A file too large for one invocation goes on in a fresh one: its continuation goes back on the intake queue.
+  producer.bind(EnvVar.intakeQueueUrl, on.intake.queueUrl, (role) => grantSend(role, 'SendContinuations', on.intake));
+}
+
+/**
+ * Consumer and replay: read staging, tag applied batches, write catalog snapshots, reach the
+ * database. The consumer routes poison batches to the DLQ itself; replay sends nothing: SQS's
+ * redrive moves what it cannot finish to the parking queue.
+ */
+function grantConsumerAndReplay(fns: { consumer: PipelineFunction<'consumer'>; replay: PipelineFunction<'replay'> }, on: { staging: s3.Bucket; dlq: sqs.Queue; database: LandfallDatabase }) {
+  const { staging } = on;
+  for (const pf of [fns.consumer, fns.replay]) {
+    pf.bind(EnvVar.stagingBucket, staging.bucketName, (role) => {
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadStaging', actions: ['s3:GetObject'], resources: stagingObjectsOf(staging) }));
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'TagAppliedBatches',
+          actions: ['s3:PutObjectTagging'],
+          resources: [staging.arnForObjects(`${StagingLayout.batchesPrefix}*`)],
+        }),
+      );
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'WriteCatalogSnapshots',
+          actions: ['s3:PutObject'],
+          resources: [staging.arnForObjects(`${StagingLayout.catalogPrefix}*`)],
+        }),
+      );
+    });
+    pf.bindDatabase(on.database);
+  }
+  fns.consumer.bind(EnvVar.dlqUrl, on.dlq.queueUrl, (role) => grantSend(role, 'SendPoisonBatches', on.dlq));
+}
+
+/** The names an operator needs after `cdk deploy`. */
+function addOutputs(stack: LandfallStack) {
+  const { queues } = stack;
+  new CfnOutput(stack, 'AlarmTopicArn', { value: stack.monitoring.topic.topicArn, description: 'SNS topic of the Landfall alarms' });
+  new CfnOutput(stack, 'InboxBucketName', { value: stack.inbox.bucketName, description: 'Drop files here under a table prefix' });
+  new CfnOutput(stack, 'StagingBucketName', { value: stack.staging.bucketName });
+  new CfnOutput(stack, 'BatchesQueueUrl', { value: queues.batches.queueUrl });
+  new CfnOutput(stack, 'DlqUrl', { value: queues.batchesDlq.queueUrl });
+  new CfnOutput(stack, 'ParkingQueueUrl', { value: queues.parking.queueUrl });
+  if (stack.database.proxy) {
+    new CfnOutput(stack, 'ProxyEndpoint', { value: stack.database.proxy.endpoint, description: 'RDS Proxy (IAM auth, TLS)' });
+  }
+  if (stack.database.instance?.secret) {
+    new CfnOutput(stack, 'DatabaseSecretArn', {
+      value: stack.database.instance.secret.secretArn,
+      description: 'Master credentials of the database: only for `landfall grant-role` (the functions and the proxy use IAM)',
+    });
+  }
+}
+
 /**
  * The whole pipeline: inbox → intake queue → producer → staging + batches.fifo → consumer →
- * PostgreSQL (through RDS Proxy), DLQ → replay → parking, with alarms and a dashboard.
+ * PostgreSQL (through RDS Proxy), DLQ → replay → parking, with alarms and a dashboard. Every
+ * part is made by one function above, with the stack as its scope (the logical ids of a
+ * deployed stack stay what they were); each variable a function reads is bound together with
+ * the grant that makes it usable (`PipelineFunction.bind`).
  */
 export class LandfallStack extends Stack {
   readonly inbox: s3.Bucket;
@@ -66,273 +337,44 @@ export class LandfallStack extends Stack {
     validateOptions(props);
     super(scope, id, { ...props, env: stackEnvironment(props, props.env) });
     const prefix = props.namePrefix ?? DEFAULT_NAME_PREFIX;
-    const entries: FunctionEntries = { ...DEFAULT_ENTRIES, ...props.entries };
     const config = props.config;
-    const configJson = JSON.stringify(config);
-    if (configJson.length > CONFIG_JSON_BUDGET) {
-      throw new Error(
-        `the table config is ${configJson.length} bytes as JSON; Lambda allows 4 KB of environment in total and ` +
-          `Landfall keeps ${CONFIG_JSON_BUDGET} bytes of it for ${EnvVar.configJson}. Shorten it (drop defaults, ` +
-          'column mappings that map a name to itself) or split the tables across two stacks with different namePrefix.',
-      );
-    }
-
-    // --- Buckets -------------------------------------------------------------------------
-    const appliedDays = props.appliedBatchExpirationDays ?? StagingExpiration.appliedBatchDays;
-    const rejectDays = props.rejectExpirationDays ?? StagingExpiration.rejectDays;
-    const unappliedDays = Math.max(StagingExpiration.unappliedBatchDays, appliedDays);
-    const accessLogs = new s3.Bucket(this, 'AccessLogs', {
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
-      lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(90) }],
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    this.inbox = new s3.Bucket(this, 'Inbox', {
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      versioned: BucketSettings.inbox.versioned,
-      serverAccessLogsBucket: accessLogs,
-      serverAccessLogsPrefix: 'inbox/',
-      lifecycleRules: [
-        {
-          id: 'expire-old-versions',
-          noncurrentVersionExpiration: Duration.days(BucketSettings.inbox.noncurrentVersionExpirationDays),
-          abortIncompleteMultipartUploadAfter: Duration.days(1),
-        },
-        // Rejected rows and moved-aside files: kept longer than batches, a person has to look.
-        { id: 'expire-rejects', prefix: InboxLayout.rejectsPrefix, expiration: Duration.days(rejectDays) },
-      ],
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    this.staging = new s3.Bucket(this, 'Staging', {
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      versioned: BucketSettings.staging.versioned,
-      serverAccessLogsBucket: accessLogs,
-      serverAccessLogsPrefix: 'staging/',
-      lifecycleRules: [
-        {
-          id: 'expire-applied-batches',
-          prefix: StagingLayout.batchesPrefix,
-          tagFilters: { [StagingLayout.appliedTag.key]: StagingLayout.appliedTag.value },
-          expiration: Duration.days(appliedDays),
-        },
-        { id: 'expire-unapplied-batches', prefix: StagingLayout.batchesPrefix, expiration: Duration.days(unappliedDays) },
-        { id: 'expire-manifests', prefix: StagingLayout.manifestsPrefix, expiration: Duration.days(unappliedDays) },
-        { id: 'abort-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
-      ],
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-
-    // --- Queues (dead-letter targets first) -------------------------------------------------
-    const made: Partial<Record<QueueKey, sqs.Queue>> = {};
-    const order: QueueKey[] = ['parking', 'batchesDlq', 'batches', 'intakeDlq', 'intake'];
-    for (const key of order) {
-      const setting: QueueSetting = QueueSettings[key];
-      const highThroughput = key === 'batches' && props.highThroughputFifo;
-      const deadLetterQueue = setting.deadLetter && made[setting.deadLetter.queue];
-      made[key] = new sqs.Queue(this, `${key.charAt(0).toUpperCase()}${key.slice(1)}Queue`, {
-        queueName: queueName(key, prefix),
-        encryption: sqs.QueueEncryption.SQS_MANAGED,
-        enforceSSL: true,
-        visibilityTimeout: Duration.seconds(setting.visibilityTimeoutSeconds),
-        retentionPeriod: Duration.seconds(setting.retentionSeconds),
-        ...(setting.fifo ? { fifo: true, contentBasedDeduplication: false } : {}),
-        ...(highThroughput
-          ? { deduplicationScope: sqs.DeduplicationScope.MESSAGE_GROUP, fifoThroughputLimit: sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID }
-          : {}),
-        ...(setting.deadLetter && deadLetterQueue
-          ? { deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: setting.deadLetter.maxReceiveCount } }
-          : {}),
-      });
-    }
-    const queues = made as Record<QueueKey, sqs.Queue>;
-    this.queues = queues;
-
-    // --- Database and functions ----------------------------------------------------------------
-    this.database = new LandfallDatabase(this, 'Database', props.database ?? { mode: 'new' });
-    const logRetention = (props.logRetentionDays ?? 30) as logs.RetentionDays;
+    const configJson = configJsonOf(config);
     const metricsNamespace = props.metricsNamespace ?? MetricContract.namespace;
-    const common = {
-      [EnvVar.powertoolsLogLevel]: props.logLevel ?? 'INFO',
-      [EnvVar.powertoolsMetricsNamespace]: metricsNamespace,
-      [EnvVar.configJson]: configJson,
-    };
-    const fn = <K extends keyof FunctionEntries>(kind: K, inVpc: boolean) =>
-      new PipelineFunction(this, `${kind.charAt(0).toUpperCase()}${kind.slice(1)}`, {
-        kind,
-        projectRoot: PROJECT_ROOT,
-        entry: entries[kind],
-        functionName: `${prefix}-${kind}`,
-        environment: { ...common, [EnvVar.powertoolsServiceName]: MetricContract.serviceNames[kind] },
-        logRetention,
-        ...(inVpc && this.database.network ? { vpc: this.database.network } : {}),
-      });
 
-    // The producer never touches the database, so it stays outside the VPC.
-    this.producer = fn('producer', false);
-    this.consumer = fn('consumer', true);
-    this.replay = fn('replay', true);
+    ({ inbox: this.inbox, staging: this.staging } = createBuckets(this, props));
+    this.queues = createQueues(this, prefix, props.highThroughputFifo === true);
+    this.database = new LandfallDatabase(this, 'Database', props.database ?? { mode: 'new' });
+    ({ producer: this.producer, consumer: this.consumer, replay: this.replay } = createFunctions(this, props, {
+      prefix,
+      configJson,
+      metricsNamespace,
+      database: this.database,
+    }));
 
-    // --- Wiring: notifications, event sources, grants -------------------------------------------
-    const intakeDestination = new AccountBoundSqsDestination(queues.intake);
+    const intakeDestination = new AccountBoundSqsDestination(this.queues.intake);
     for (const table of config.tables) {
       this.inbox.addEventNotification(s3.EventType.OBJECT_CREATED, intakeDestination, { prefix: table.prefix });
     }
-
-    this.producer.function.addEventSource(
-      new lambdaEvents.SqsEventSource(queues.intake, {
-        batchSize: FunctionSettings.producer.batchSize,
-        reportBatchItemFailures: true,
-        maxConcurrency: props.producerMaxConcurrency ?? FunctionSettings.producer.maxConcurrency,
-      }),
-    );
-    this.consumer.function.addEventSource(
-      new lambdaEvents.SqsEventSource(queues.batches, {
-        batchSize: FunctionSettings.consumer.batchSize,
-        reportBatchItemFailures: true,
-        maxConcurrency: props.consumerMaxConcurrency ?? defaultConsumerMaxConcurrency(config),
-      }),
-    );
-    this.replay.function.addEventSource(
-      new lambdaEvents.SqsEventSource(queues.batchesDlq, {
-        batchSize: FunctionSettings.replay.batchSize,
-        reportBatchItemFailures: true,
-        maxConcurrency: FunctionSettings.replay.maxConcurrency,
-      }),
-    );
-
-    // Producer: read (any version of) what lands under the configured prefixes, move unreadable
-    // files aside (copy under rejected/, then a delete marker over the notified version: never a
-    // permanent delete, the version expires with the bucket's noncurrent-version rule), write
-    // rejects there, and write batches and manifests to staging (deleting them again if the file
-    // turns out unreadable half-way). ListBucket, only under the table prefixes, makes S3 answer
-    // 404, not 403, for a vanished file.
-    const tableObjects = config.tables.map((t) => this.inbox.arnForObjects(`${t.prefix}*`));
-    const stagingObjects = [StagingLayout.batchesPrefix, StagingLayout.manifestsPrefix].map((p) => this.staging.arnForObjects(`${p}*`));
-    this.producer.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadAndMoveInboxFiles',
-        actions: ['s3:GetObject', 's3:GetObjectVersion', 's3:DeleteObject'],
-        resources: tableObjects,
-      }),
-    );
-    this.producer.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'WriteInboxRejects',
-        actions: ['s3:PutObject'],
-        resources: [this.inbox.arnForObjects(`${InboxLayout.rejectsPrefix}*`)],
-      }),
-    );
-    this.producer.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'TellMissingFromForbidden',
-        actions: ['s3:ListBucket'],
-        resources: [this.inbox.bucketArn],
-      }),
-    );
-    // Staging: batches and manifests written (and deleted again when the file turns out
-    // unreadable half-way); the tables' catalog snapshots (written by the consumer and replay, the
-    // producer has no database) and the manifests of files already produced (re-sent, not cut
-    // again; issue 11, finding 1) read. ListBucket, only under those prefixes, makes S3 answer
-    // 404, not 403, for one that does not exist yet: the producer's usual case.
-    this.producer.bind(EnvVar.stagingBucket, this.staging.bucketName, (role) => {
-      role.addToPrincipalPolicy(
-        new iam.PolicyStatement({
-          sid: 'WriteStaging',
-          actions: ['s3:PutObject', 's3:DeleteObject'],
-          resources: stagingObjects,
-        }),
-      );
-      role.addToPrincipalPolicy(
-        new iam.PolicyStatement({
-          sid: 'ReadCatalogSnapshotsAndManifests',
-          actions: ['s3:GetObject'],
-          resources: [
-            this.staging.arnForObjects(`${StagingLayout.catalogPrefix}*`),
-            this.staging.arnForObjects(`${StagingLayout.manifestsPrefix}*`),
-          ],
-        }),
-      );
-      role.addToPrincipalPolicy(
-        new iam.PolicyStatement({
-          sid: 'TellMissingFromForbiddenInStaging',
-          actions: ['s3:ListBucket'],
-          resources: [this.staging.bucketArn],
-        }),
-      );
-    });
-    // SendMessage only: the functions get queue URLs from their environment, so neither
-    // GetQueueUrl nor GetQueueAttributes (what grantSendMessages adds) is ever called.
-    const sendTo = (role: iam.Role, sid: string, queue: sqs.Queue) =>
-      role.addToPrincipalPolicy(new iam.PolicyStatement({ sid, actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
-    this.producer.bind(EnvVar.batchesQueueUrl, queues.batches.queueUrl, (role) => sendTo(role, 'SendBatches', queues.batches));
-    // A file too large for one invocation goes on in a fresh one: its continuation goes back on the intake queue.
-    this.producer.bind(EnvVar.intakeQueueUrl, queues.intake.queueUrl, (role) => sendTo(role, 'SendContinuations', queues.intake));
-
-
-    // Consumer and replay: read staging, tag applied batches, write catalog snapshots, reach the database.
-    for (const pf of [this.consumer, this.replay]) {
-      pf.bind(EnvVar.stagingBucket, this.staging.bucketName, (role) => {
-        role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadStaging', actions: ['s3:GetObject'], resources: stagingObjects }));
-        role.addToPrincipalPolicy(
-          new iam.PolicyStatement({
-            sid: 'TagAppliedBatches',
-            actions: ['s3:PutObjectTagging'],
-            resources: [this.staging.arnForObjects(`${StagingLayout.batchesPrefix}*`)],
-          }),
-        );
-        role.addToPrincipalPolicy(
-          new iam.PolicyStatement({
-            sid: 'WriteCatalogSnapshots',
-            actions: ['s3:PutObject'],
-            resources: [this.staging.arnForObjects(`${StagingLayout.catalogPrefix}*`)],
-          }),
-        );
-      });
-      pf.bindDatabase(this.database);
-    }
-    // The consumer routes poison batches to the DLQ itself. Replay sends nothing: SQS's redrive
-    // moves what it cannot finish to the parking queue.
-    this.consumer.bind(EnvVar.dlqUrl, queues.batchesDlq.queueUrl, (role) => sendTo(role, 'SendPoisonBatches', queues.batchesDlq));
-
-    // --- Deploy step: every table's catalog snapshot in staging before the first file -----------
+    addEventSources(this, this.queues, props);
+    grantProducer(this.producer, { config, inbox: this.inbox, staging: this.staging, batches: this.queues.batches, intake: this.queues.intake });
+    grantConsumerAndReplay(this, { staging: this.staging, dlq: this.queues.batchesDlq, database: this.database });
+    // The deploy step: every table's catalog snapshot in staging before the first file.
     this.prepareTables = new PrepareTablesOnDeploy(this, 'PrepareTables', {
       consumer: this.consumer.function,
       config,
       after: [this.consumer, this.database, this.staging],
     });
 
-    // --- Monitoring and outputs ----------------------------------------------------------------
     this.monitoring = new Monitoring(this, 'Monitoring', {
       config,
       metricsNamespace,
-      queues,
+      queues: this.queues,
       functions: { producer: this.producer.function, consumer: this.consumer.function, replay: this.replay.function },
       oldestBatchAlarmSeconds: props.oldestBatchAlarmSeconds ?? 900,
       dashboardName: `${prefix}-pipeline`,
       ...(props.alarmEmail ? { alarmEmail: props.alarmEmail } : {}),
     });
-
-    new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn, description: 'SNS topic of the Landfall alarms' });
-    new CfnOutput(this, 'InboxBucketName', { value: this.inbox.bucketName, description: 'Drop files here under a table prefix' });
-    new CfnOutput(this, 'StagingBucketName', { value: this.staging.bucketName });
-    new CfnOutput(this, 'BatchesQueueUrl', { value: queues.batches.queueUrl });
-    new CfnOutput(this, 'DlqUrl', { value: queues.batchesDlq.queueUrl });
-    new CfnOutput(this, 'ParkingQueueUrl', { value: queues.parking.queueUrl });
-    if (this.database.proxy) {
-      new CfnOutput(this, 'ProxyEndpoint', { value: this.database.proxy.endpoint, description: 'RDS Proxy (IAM auth, TLS)' });
-    }
-    if (this.database.instance?.secret) {
-      new CfnOutput(this, 'DatabaseSecretArn', {
-        value: this.database.instance.secret.secretArn,
-        description: 'Master credentials of the database: only for `landfall grant-role` (the functions and the proxy use IAM)',
-      });
-    }
+    addOutputs(this);
 
     acknowledgeNagFindings({
       stack: this,

@@ -1,27 +1,12 @@
 import { basename } from 'node:path';
 import type { LandfallConfig } from '../shared/core/config.ts';
 import type { Sql } from '../shared/postgres/db.ts';
-import { type FileReceipt, fileReceipts } from '../shared/postgres/ledger/files.ts';
-import { migrateLedger } from '../shared/postgres/ledger/migrate.ts';
-import { prepareTable, type TargetTable } from '../shared/postgres/target-table.ts';
+import { batchesMatching, type FileReceipt, fileReceipts, type LedgerBatch, ledgerExists } from '../shared/postgres/ledger/files.ts';
+import { tableCache, type TargetTable } from '../shared/postgres/target-table.ts';
 import { CliError, type CliIo, type GlobalOptions, loadOptionalConfig, resolveContext } from './context.ts';
 import { SHORT_ID } from './format.ts';
 
-/** False on a database no pipeline has used yet; read-only commands then report nothing instead of failing. */
-export async function ledgerExists(sql: Sql): Promise<boolean> {
-  const [row] = await sql<{ present: boolean }[]>`SELECT to_regclass('landfall.batches') IS NOT NULL AS present`;
-  return row?.present ?? false;
-}
-
-/** A batch's ledger row, as `replay` and `quarantine --batch` need it. */
-export interface LedgerBatch {
-  batchId: string;
-  fileId: string;
-  table: string;
-  partition: number;
-  chunk: number;
-  status: string;
-}
+export { ledgerExists, type LedgerBatch };
 
 /**
  * The ledger row of a batch named by its id or by a unique prefix of it (the tables show
@@ -30,13 +15,7 @@ export interface LedgerBatch {
  */
 export async function findLedgerBatch(sql: Sql, idOrPrefix: string): Promise<LedgerBatch | null> {
   if (!(await ledgerExists(sql))) return null;
-  const pattern = `${idOrPrefix.replace(/[\\%_]/g, '\\$&')}%`;
-  const rows = await sql<LedgerBatch[]>`
-    SELECT batch_id AS "batchId", file_id AS "fileId", table_name AS table, partition, chunk, status
-    FROM landfall.batches
-    WHERE batch_id = ${idOrPrefix} OR (${idOrPrefix.length >= 6} AND batch_id LIKE ${pattern})
-    ORDER BY batch_id = ${idOrPrefix} DESC, batch_id
-    LIMIT 3`;
+  const rows = await batchesMatching(sql, idOrPrefix);
   const exact = rows.find((r) => r.batchId === idOrPrefix);
   if (exact) return { ...exact };
   if (rows.length > 1) {
@@ -51,18 +30,10 @@ export async function findLedgerBatch(sql: Sql, idOrPrefix: string): Promise<Led
  * CliError.
  */
 export function configuredTables(sql: Sql, config: LandfallConfig): (name: string) => Promise<TargetTable> {
-  let migrated: Promise<unknown> | undefined;
-  const prepared = new Map<string, Promise<TargetTable>>();
+  const tables = tableCache(sql, config);
   return (name) => {
-    let table = prepared.get(name);
-    if (!table) {
-      const tableConfig = config.tables.find((t) => t.table === name);
-      if (!tableConfig) return Promise.reject(new CliError(`table "${name}" is not in the config`, 2));
-      migrated ??= migrateLedger(sql);
-      table = migrated.then(() => prepareTable(sql, tableConfig));
-      prepared.set(name, table);
-    }
-    return table;
+    if (!config.tables.some((t) => t.table === name)) return Promise.reject(new CliError(`table "${name}" is not in the config`, 2));
+    return tables.table(name);
   };
 }
 

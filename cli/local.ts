@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { createS3Client, createSqsClient } from '../shared/aws/clients.ts';
+import { EnvVar } from '../shared/environment/env.ts';
 import { connect, type Sql } from '../shared/postgres/db.ts';
 import { isAlive, startEmbeddedPostgres } from '../shared/local/embedded-postgres.ts';
 import { type DevState, devStatePath } from '../shared/local/stack.ts';
@@ -12,7 +13,7 @@ type Env = Record<string, string | undefined>;
 
 /** The local state folder: `$LANDFALL_HOME`, else `.landfall` in the working directory. */
 export function landfallHome(env: Env): string {
-  return resolve(env.LANDFALL_HOME ?? join(process.cwd(), '.landfall'));
+  return resolve(env[EnvVar.home] ?? join(process.cwd(), '.landfall'));
 }
 
 /** The running `landfall dev` of this home, if there is one. */

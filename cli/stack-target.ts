@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { type LandfallConfig } from '../shared/core/config.ts';
+import { EnvVar } from '../shared/environment/env.ts';
 import { loadConfigFile } from '../shared/environment/config-file.ts';
 import { connect, type Sql } from '../shared/postgres/db.ts';
 import { blockingReports, preflightTables } from '../shared/tools/doctor/preflight.ts';
@@ -78,7 +79,7 @@ function refuseOtherConfig(devConfigPath: string | null, config: LandfallConfig)
   if (devConfig && isDeepStrictEqual(devConfig, config)) return;
   throw new CliError(
     `the running landfall dev uses another table config (${devConfigPath ?? 'unknown'}), and its pipeline routes and applies files by that one: ` +
-      'run with that --config, stop the dev first, or set LANDFALL_HOME (or --database-url) for a stack of your own',
+      `run with that --config, stop the dev first, or set ${EnvVar.home} (or --database-url) for a stack of your own`,
     2,
   );
 }

@@ -1,26 +1,14 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Sql } from '../shared/postgres/db.ts';
-import { batchReceipts, fileReceipts, listRejects } from '../shared/postgres/ledger/files.ts';
+import { appliedRowsPerSecond, batchReceipts, fileReceipts, ledgerExists, listRejects } from '../shared/postgres/ledger/files.ts';
 import { listBlockedTables } from '../shared/postgres/ledger/blocked-tables.ts';
 import { receiptOf } from '../shared/local/run-files.ts';
 import { listQuarantine } from '../shared/postgres/quarantine-retry.ts';
 import { batchAddsUp, fileBalance } from './format.ts';
-import { ledgerExists } from './ledger.ts';
 
 /** Rows each list on the page shows at most. */
 const LIST_LIMIT = 200;
-
-/** Rows applied per second over the last five minutes, from the ledger's applied batches. */
-async function rowsPerSecond(sql: Sql): Promise<{ t: string; rows: number }[]> {
-  const rows = await sql<{ t: string; rows: number }[]>`
-    SELECT to_char(date_trunc('second', applied_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS t,
-           sum(read)::int AS rows
-    FROM landfall.batches
-    WHERE status = 'applied' AND applied_at > now() - interval '5 minutes'
-    GROUP BY 1 ORDER BY 1`;
-  return rows.map((r) => ({ ...r }));
-}
 
 /** The page's data, as JSON: the same receipts `status --json` prints. */
 async function api(sql: Sql, path: string): Promise<unknown> {
@@ -33,7 +21,7 @@ async function api(sql: Sql, path: string): Promise<unknown> {
     return (await listQuarantine(sql, { limit: LIST_LIMIT })).map((q) => ({ id: q.id, table: q.table, file: q.fileKey, row: q.rowNumber, sqlstate: q.sqlstate, message: q.message, firstSeen: q.firstSeen }));
   }
   if (path === '/api/rejects') return listRejects(sql, { limit: LIST_LIMIT });
-  if (path === '/api/rate') return rowsPerSecond(sql);
+  if (path === '/api/rate') return appliedRowsPerSecond(sql);
   // Tables the consumer refuses: the reason and the fix (their files show as blocked).
   if (path === '/api/blocked') return listBlockedTables(sql);
   return undefined;

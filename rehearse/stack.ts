@@ -6,7 +6,7 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { startFauxqs } from 'fauxqs';
 import { createS3Client, createSqsClient } from '../shared/aws/clients.ts';
 import { type Poller, startLambdaPoller } from '../shared/local/lambda-poller.ts';
-import { s3EventRecord } from '../shared/local/s3-notifier.ts';
+import { s3EventBodyOf } from '../shared/core/s3-event.ts';
 import { type FunctionKey, MetricContract } from '../shared/core/resources.ts';
 import { type Certificates, type FunctionCredentials, type IamProxy, PROXY_HOST, startIamProxy, type TlsPostgres } from './database.ts';
 import { type FunctionPool, type FunctionSpec, functionPool, type LogLine } from './lambda.ts';
@@ -361,7 +361,7 @@ export async function startRehearsalStack(options: {
         : await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
       // fauxqs has no versioning: a versioned bucket's drop gets a version id the recorder strips again.
       const versionId = put.VersionId ?? (versionedBuckets.has(bucket) ? `rehearsal-v${++versions}` : undefined);
-      const record = s3EventRecord({
+      const message = s3EventBodyOf([{
         bucket,
         key,
         etag: (put.ETag ?? '').replace(/"/g, ''),
@@ -370,8 +370,7 @@ export async function startRehearsalStack(options: {
         sequencer: (++sequence).toString(16).toUpperCase().padStart(16, '0'),
         region: REGION,
         ...(versionId ? { versionId } : {}),
-      });
-      const message = JSON.stringify({ Records: [record] });
+      }]);
       let notified = 0;
       for (const n of notifications) {
         if (n.bucket !== bucket || !key.startsWith(n.prefix) || !key.endsWith(n.suffix)) continue;

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { type Command, Option } from 'commander';
 import { type LandfallConfig } from '../../shared/core/config.ts';
 import { loadConfigFile } from '../../shared/environment/config-file.ts';
+import { EnvVar } from '../../shared/environment/env.ts';
 import { type FileReceipt, fileReceipts } from '../../shared/postgres/ledger/files.ts';
 import { dropFile, receiptOf, type RunReceipt, tableForFile, waitForFile } from '../../shared/local/run-files.ts';
 import { removeDevState, writeDevState } from '../../shared/local/stack.ts';
@@ -46,10 +47,10 @@ export async function devCommand(options: DevOptions, io: CliIo, signal?: AbortS
   const config: LandfallConfig = loadOptionalConfig(context) ?? loadConfigFile(SAMPLE_CONFIG);
   const home = landfallHome(io.env);
   const other = readDevState(home);
-  if (other) throw new CliError(`a landfall dev is already running for ${home} (pid ${other.pid}); stop it first, or set LANDFALL_HOME`);
+  if (other) throw new CliError(`a landfall dev is already running for ${home} (pid ${other.pid}); stop it first, or set ${EnvVar.home}`);
   const say = (line: string) => options.json || io.stdout.write(`${line}\n`);
   say('Landfall: starting the local stack (embedded PostgreSQL, S3/SQS emulator, producer, consumer, replay)…');
-  const running = await startOrAttach({ ...context, databaseUrl: context.databaseUrl }, { ...io, env: { ...io.env, LANDFALL_HOME: home } }, config, {
+  const running = await startOrAttach({ ...context, databaseUrl: context.databaseUrl }, { ...io, env: { ...io.env, [EnvVar.home]: home } }, config, {
     ...(options.port !== undefined ? { port: options.port } : {}),
     ...(options.dbPort !== undefined ? { dbPort: options.dbPort } : {}),
     persistEmulator: true,

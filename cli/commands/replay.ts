@@ -2,18 +2,19 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { Command } from 'commander';
 import { awsClientOptionsFromEnv, createS3Client } from '../../shared/aws/clients.ts';
 import type { BatchCounts, BatchData } from '../../shared/core/batch.ts';
-import type { BatchMessage, FileManifest } from '../../shared/core/batch-message.ts';
+import { type BatchMessage, batchMessageOf, type FileManifest } from '../../shared/core/batch-message.ts';
 import { stagingReader } from '../../shared/aws/consumer-ports.ts';
 import { type BatchPorts, replayBatchMessage } from '../../shared/consumer/consume-batch.ts';
 import type { Sql } from '../../shared/postgres/db.ts';
 import { EnvVar } from '../../shared/environment/env.ts';
-import { batchReceipts, type FileReceipt, fileReceipts } from '../../shared/postgres/ledger/files.ts';
+import { batchReceipts, type FileReceipt, fileReceipts, registeredManifests } from '../../shared/postgres/ledger/files.ts';
 import { batchKeyOf, manifestKeyOf } from '../../shared/core/keys.ts';
 import { listQuarantine, type QuarantinedRow } from '../../shared/postgres/quarantine-retry.ts';
 import { CliError, resolveContext, type CliIo, type GlobalOptions, type RegisterCommand } from '../context.ts';
 import { formatQuarantineTable, n, plural, quarantineRecord, shortId } from '../format.ts';
 import { asCliError, configuredTables, findLedgerBatch, ledgerExists, requireConfig } from '../ledger.ts';
 import { devClients, landfallHome, openDatabaseWithFallback, readDevState } from '../local.ts';
+import { isS3NotFound } from '../../shared/aws/s3-object-store.ts';
 
 export interface ReplayOptions extends GlobalOptions {
   json?: boolean;
@@ -89,7 +90,7 @@ async function readManifestAt(reader: Reader, bucket: string, key: string): Prom
  * manifest that does not list its batches falls back to the producer's deterministic key.
  */
 async function locateFromLedger(sql: Sql, reader: Reader, bucket: string, b: { batchId: string; fileId: string; table: string; partition: number; chunk: number }): Promise<BatchLocation> {
-  const [file] = await sql<{ manifestKey: string | null }[]>`SELECT manifest_key AS "manifestKey" FROM landfall.files WHERE file_id = ${b.fileId}`;
+  const [file] = await registeredManifests(sql, { fileId: b.fileId });
   const manifestKey = file?.manifestKey ?? manifestKeyOf(b.table, b.fileId);
   const manifest = await readManifestAt(reader, bucket, manifestKey);
   const listed = manifest.batches.find((m) => m.batchId === b.batchId);
@@ -101,13 +102,12 @@ async function locateFromLedger(sql: Sql, reader: Reader, bucket: string, b: { b
  * manifests of the registered files, newest first. Manifests that are gone (expired) are skipped.
  */
 async function locateInManifests(sql: Sql, reader: Reader, idOrPrefix: string): Promise<BatchLocation | null> {
-  const files = await sql<{ fileId: string; table: string; manifestKey: string | null }[]>`
-    SELECT file_id AS "fileId", table_name AS table, manifest_key AS "manifestKey" FROM landfall.files ORDER BY registered_at DESC`;
+  const files = await registeredManifests(sql);
   const found: BatchLocation[] = [];
   for (const f of files) {
     const manifestKey = f.manifestKey ?? manifestKeyOf(f.table, f.fileId);
     const manifest = await reader.readManifest(manifestKey).catch((error: unknown) => {
-      if ((error as Error).name === 'NoSuchKey') return null;
+      if (isS3NotFound(error)) return null;
       throw error;
     });
     for (const m of manifest?.batches ?? []) {
@@ -125,20 +125,7 @@ async function locateInManifests(sql: Sql, reader: Reader, idOrPrefix: string): 
 
 /** The message the consumer got for this batch, rebuilt from the manifest and the batch object. */
 function messageOf(location: BatchLocation, batch: BatchData): BatchMessage {
-  return {
-    format: 1,
-    batchId: location.batchId,
-    fileId: location.fileId,
-    table: location.table,
-    partition: location.partition,
-    chunk: location.chunk,
-    batchCount: location.manifest.batchCount,
-    stagingKey: location.stagingKey,
-    manifestKey: location.manifestKey,
-    rows: batch.rowNumbers.length,
-    firstRow: batch.rowNumbers[0] ?? 1,
-    lastRow: batch.rowNumbers.at(-1) ?? 1,
-  };
+  return batchMessageOf({ ...location, rowNumbers: batch.rowNumbers }, { stagingKey: location.stagingKey, manifestKey: location.manifestKey, batchCount: location.manifest.batchCount });
 }
 
 async function afterwards(sql: Sql, b: { batchId: string; fileId: string }) {

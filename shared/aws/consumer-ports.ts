@@ -4,8 +4,8 @@ import type { BatchData } from '../core/batch.ts';
 import { catalogSnapshotKeyOf, type CatalogSnapshot } from '../core/catalog-snapshot.ts';
 import { type FileManifest, messageGroupOf } from '../core/batch-message.ts';
 import { StagingLayout } from '../core/resources.ts';
-import { batchJsonOf } from '../producer/batch-object.ts';
 import { type PoisonEnvelope, poisonDeduplicationId } from '../core/dlq-envelope.ts';
+import { decodeBatch } from '../producer/batch-object.ts';
 
 async function getBytes(s3: S3Client, bucket: string, key: string): Promise<Buffer> {
   const result = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
@@ -17,18 +17,7 @@ async function getBytes(s3: S3Client, bucket: string, key: string): Promise<Buff
 export function stagingReader(s3: S3Client, bucket: string) {
   return {
     async readBatch(key: string): Promise<BatchData> {
-      const bytes = await getBytes(s3, bucket, key);
-      const json = await batchJsonOf(bytes);
-      let batch: BatchData;
-      try {
-        batch = JSON.parse(json.toString('utf8')) as BatchData;
-      } catch {
-        // Neither the text nor the parser's message (V8 quotes the input): both carry row
-        // values, and this error is logged.
-        throw new Error(`s3://${bucket}/${key}: not a batch object (${json.byteLength} bytes that are not JSON)`);
-      }
-      if (batch.format !== 1) throw new Error(`s3://${bucket}/${key}: unknown batch format ${String(batch.format)}`);
-      return batch;
+      return decodeBatch(await getBytes(s3, bucket, key), `s3://${bucket}/${key}`);
     },
     async readManifest(key: string): Promise<FileManifest> {
       const text = (await getBytes(s3, bucket, key)).toString('utf8');

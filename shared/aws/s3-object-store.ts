@@ -10,18 +10,21 @@ import {
 import { etagOf, versionIdOf } from '../core/batch.ts';
 import type { ObjectRef, ObjectStore, RandomAccessObject } from '../producer/ports.ts';
 
+type S3Failure = { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } } | undefined;
+
+/**
+ * The one S3 not-found detector: a GET answers `NoSuchKey`/`NoSuchVersion`, a HEAD only its 404
+ * (`NotFound`), and emulators sometimes only the status.
+ */
+export function isS3NotFound(error: unknown): boolean {
+  const e = error as S3Failure;
+  return e?.name === 'NoSuchKey' || e?.name === 'NoSuchVersion' || e?.name === 'NotFound' || e?.Code === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404;
+}
+
+/** The notified version is gone: not found, or no longer the ETag a read is pinned to (412). */
 function isGone(error: unknown): boolean {
-  const e = error as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
-  const status = e.$metadata?.httpStatusCode;
-  return (
-    e.name === 'NoSuchKey' ||
-    e.name === 'NoSuchVersion' ||
-    e.name === 'NotFound' ||
-    e.name === 'PreconditionFailed' ||
-    e.Code === 'NoSuchKey' ||
-    status === 404 ||
-    status === 412
-  );
+  const e = error as S3Failure;
+  return isS3NotFound(error) || e?.name === 'PreconditionFailed' || e?.$metadata?.httpStatusCode === 412;
 }
 
 /** Pins a read to the notified version: its version id, else its ETag (If-Match). */

@@ -5,8 +5,8 @@ export class BatchSendError extends Error {
   override name = 'BatchSendError';
   /** Dedup ids of the messages that could not be sent, with SQS's codes. */
   readonly failures: { deduplicationId: string; code: string }[];
-  constructor(message: string, failures: { deduplicationId: string; code: string }[]) {
-    super(message);
+  constructor(message: string, failures: { deduplicationId: string; code: string }[], options?: ErrorOptions) {
+    super(message, options);
     this.failures = failures;
   }
 }

@@ -1,6 +1,6 @@
 import type { BatchCounts, BatchData } from '../core/batch.ts';
 import { type BatchMessage, type FileManifest, type FileNotice, FileStatus } from '../core/batch-message.ts';
-import { classifyPgError, ErrorClass } from '../core/classify-pg-error.ts';
+import { classifyPgError, ErrorClass, pgErrorFields } from '../core/classify-pg-error.ts';
 import type { Sql } from '../postgres/db.ts';
 import { applyBatch, claimBatch, storedCounts } from '../postgres/apply-batch.ts';
 import { planColumnAdditions } from '../core/evolve-plan.ts';
@@ -36,10 +36,10 @@ export type BatchOutcome =
   | { outcome: 'applied' | 'already-applied' | 'replayed'; counts: BatchCounts }
   | { outcome: 'poisoned'; sqlstate: string | null };
 
-/** The part of a PostgreSQL error that may be logged and stored: no parameters, no row values. */
+/** The part of a PostgreSQL error the DLQ envelope carries: no parameters, no row values. */
 function errorFields(error: unknown) {
-  const e = error as { code?: string; constraint_name?: string; message?: string };
-  return { sqlstate: e.code ?? null, constraint: e.constraint_name ?? null, message: e.message ?? String(error) };
+  const { sqlstate, constraint, message } = pgErrorFields(error);
+  return { sqlstate, constraint, message };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { FileIdentity } from './batch.ts';
+import type { BatchData, FileIdentity } from './batch.ts';
 
 /**
  * The SQS FIFO message body for one batch. The rows themselves live in the staging object
@@ -210,4 +210,28 @@ export function fileNoticeDeduplicationId(fileId: string, producedAt: string): s
 export function messageGroupOf(table: string, partition: number): string {
   const name = /^[\x21-\x7e]{1,100}$/.test(table) ? table : `t-${createHash('sha256').update(table).digest('hex').slice(0, 24)}`;
   return `${name}#${partition}`;
+}
+
+/**
+ * The FIFO message of a batch object: what the producer sends and what `landfall replay` and
+ * the tests rebuild (`batchCount` null while the file is still being read).
+ */
+export function batchMessageOf(
+  batch: Pick<BatchData, 'batchId' | 'fileId' | 'table' | 'partition' | 'chunk' | 'rowNumbers'>,
+  at: { stagingKey: string; manifestKey: string; batchCount: number | null },
+): BatchMessage {
+  return {
+    format: 1,
+    batchId: batch.batchId,
+    fileId: batch.fileId,
+    table: batch.table,
+    partition: batch.partition,
+    chunk: batch.chunk,
+    batchCount: at.batchCount,
+    stagingKey: at.stagingKey,
+    manifestKey: at.manifestKey,
+    rows: batch.rowNumbers.length,
+    firstRow: batch.rowNumbers[0] ?? 1,
+    lastRow: batch.rowNumbers.at(-1) ?? 1,
+  };
 }

@@ -116,12 +116,6 @@ export interface BatchCounts {
   quarantined: number;
 }
 
-export const COUNT_NAMES = ['read', 'collapsed', 'inserted', 'updated', 'unchanged', 'stale', 'deleted', 'quarantined'] as const;
-
-export function zeroCounts(): BatchCounts {
-  return { read: 0, collapsed: 0, inserted: 0, updated: 0, unchanged: 0, stale: 0, deleted: 0, quarantined: 0 };
-}
-
 /** True when every row read is accounted for exactly once. */
 export function countsAddUp(c: BatchCounts, rejected = 0): boolean {
   return c.read === rejected + c.collapsed + c.inserted + c.updated + c.unchanged + c.stale + c.deleted + c.quarantined;

@@ -1,6 +1,6 @@
 import type { CatalogColumn, TableCatalog, UniqueIndex } from './catalog-types.ts';
 import { ARRIVAL, type TableConfig } from './config.ts';
-import { quoteIdent } from './identifiers.ts';
+import { type QualifiedName, quoteIdent } from './identifiers.ts';
 
 /** The table cannot be owned by Landfall as configured; the message says what to do. */
 export class TableConfigError extends Error {
@@ -10,8 +10,8 @@ export class TableConfigError extends Error {
   readonly reason: string;
   /** The statement or command that fixes it, when there is one. */
   readonly fix: string | null;
-  constructor(table: string, message: string, fix: string | null = null) {
-    super(`table "${table}": ${message}${fix ? `\n  fix: ${fix}` : ''}`);
+  constructor(table: string, message: string, fix: string | null = null, options?: ErrorOptions) {
+    super(`table "${table}": ${message}${fix ? `\n  fix: ${fix}` : ''}`, options);
     this.table = table;
     this.reason = message;
     this.fix = fix;
@@ -26,8 +26,6 @@ export interface KeyCheck {
   versionColumn: CatalogColumn | null;
   /** The arrival column when the table has one (rule 1). */
   arrivalColumn: CatalogColumn | null;
-  /** NULL keys can be stored twice: rows with a NULL key are row-level errors. */
-  nullKeysAreErrors: boolean;
   warnings: string[];
 }
 
@@ -45,8 +43,13 @@ export function indexMismatch(index: UniqueIndex, key: readonly string[]): strin
 }
 
 /** The statement that creates the unique index the key needs. */
+/** The name Landfall gives a unique index it suggests or creates on a key (PostgreSQL's `_key` style, at most 63 bytes). */
+export function uniqueIndexName(table: QualifiedName, key: readonly string[]): string {
+  return `${table.name}_${key.join('_')}_key`.slice(0, 63);
+}
+
 export function createIndexStatement(catalog: Pick<TableCatalog, 'table' | 'quoted'>, key: readonly string[], nullsNotDistinct = false): string {
-  const name = quoteIdent(`${catalog.table.name}_${key.join('_')}_key`.slice(0, 63));
+  const name = quoteIdent(uniqueIndexName(catalog.table, key));
   return `CREATE UNIQUE INDEX CONCURRENTLY ${name} ON ${catalog.quoted} (${key.map(quoteIdent).join(', ')})${nullsNotDistinct ? ' NULLS NOT DISTINCT' : ''};`;
 }
 
@@ -90,8 +93,7 @@ export function checkTableConfig(config: TableConfig, catalog: TableCatalog): Ke
   const arrivalColumn = byName.get(config.arrivalColumn) ?? null;
   const warnings: string[] = [];
   const nullable = keyColumns.filter((c) => !c.notNull);
-  const nullKeysAreErrors = nullable.length > 0 && !index.nullsNotDistinct;
-  if (nullKeysAreErrors) {
+  if (nullable.length > 0 && !index.nullsNotDistinct) {
     warnings.push(
       `key column(s) ${nullable.map((c) => `"${c.name}"`).join(', ')} are nullable and "${index.name}" is not NULLS NOT DISTINCT: rows with a NULL key are quarantined, never stored twice`,
     );
@@ -101,5 +103,5 @@ export function checkTableConfig(config: TableConfig, catalog: TableCatalog): Ke
       `no arrival column "${config.arrivalColumn}": ties go to the later application, so a late redelivery could win a tie. Add it with: ${addArrivalColumnStatement(catalog, config.arrivalColumn)}`,
     );
   }
-  return { index, keyColumns, versionColumn, arrivalColumn, nullKeysAreErrors, warnings };
+  return { index, keyColumns, versionColumn, arrivalColumn, warnings };
 }

@@ -1,14 +1,21 @@
+import { InboxLayout, StagingLayout } from './resources.ts';
+
+/**
+ * Every key Landfall writes, built from the prefixes the stack's lifecycle rules and grants use
+ * (resources.ts, StagingLayout and InboxLayout), so the two cannot drift apart.
+ */
+
 /** Prefix of the inbox bucket where unreadable files and rejected rows are put. */
-export const REJECTED_PREFIX = 'rejected/';
+export const REJECTED_PREFIX = InboxLayout.rejectsPrefix;
 
 /** Staging key of one batch object: deterministic in (table, file, partition, chunk). */
 export function batchKeyOf(table: string, fileId: string, partition: number, chunk: number): string {
-  return `batches/${table}/${fileId}/${partition}-${chunk}.json.gz`;
+  return `${StagingLayout.batchesPrefix}${table}/${fileId}/${partition}-${chunk}.json.gz`;
 }
 
 /** Staging key of a file's manifest. */
 export function manifestKeyOf(table: string, fileId: string): string {
-  return `manifests/${table}/${fileId}.json`;
+  return `${StagingLayout.manifestsPrefix}${table}/${fileId}.json`;
 }
 
 /** Inbox key of a file's rejected rows, beside the moved-aside files; one per file version. */

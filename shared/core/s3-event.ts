@@ -78,31 +78,52 @@ export function encodeS3Key(key: string): string {
   return encodeURIComponent(key).replace(/%20/g, '+').replace(/%2F/g, '/');
 }
 
+/** An object as an S3 ObjectCreated notification names it. */
+export interface CreatedObject {
+  bucket: string;
+  key: string;
+  /** With or without S3's quotes. */
+  etag: string;
+  size: number;
+  versionId?: string | null;
+  /** Default: now. */
+  eventTime?: string;
+  /** Default: from the clock. */
+  sequencer?: string;
+  region?: string;
+}
+
 /**
- * The S3 ObjectCreated notification body S3 would send for some objects, for emulators that do
- * not send notifications themselves (the local runtime).
+ * One S3 `ObjectCreated:Put` notification record, shaped as S3 sends it (key URL-encoded, `+` for
+ * space; ETag without quotes): the one builder for emulators that send no notifications
+ * themselves (the local runtime, the rehearsal) and for the tests.
  */
-export function s3EventBodyOf(
-  objects: readonly { bucket: string; key: string; etag: string; size: number; versionId?: string | null; eventTime?: string; sequencer?: string }[],
-): string {
-  return JSON.stringify({
-    Records: objects.map((o) => ({
-      eventVersion: '2.1',
-      eventSource: 'aws:s3',
-      awsRegion: 'us-east-1',
-      eventTime: o.eventTime ?? new Date().toISOString(),
-      eventName: 'ObjectCreated:Put',
-      s3: {
-        s3SchemaVersion: '1.0',
-        bucket: { name: o.bucket, arn: `arn:aws:s3:::${o.bucket}` },
-        object: {
-          key: encodeS3Key(o.key),
-          size: o.size,
-          eTag: o.etag.replace(/^"|"$/g, ''),
-          ...(o.versionId ? { versionId: o.versionId } : {}),
-          sequencer: o.sequencer ?? Date.now().toString(16).toUpperCase().padStart(16, '0'),
-        },
+export function s3EventRecordOf(o: CreatedObject) {
+  return {
+    eventVersion: '2.1',
+    eventSource: 'aws:s3',
+    awsRegion: o.region ?? 'us-east-1',
+    eventTime: o.eventTime ?? new Date().toISOString(),
+    eventName: 'ObjectCreated:Put',
+    userIdentity: { principalId: 'local' },
+    requestParameters: { sourceIPAddress: '127.0.0.1' },
+    responseElements: { 'x-amz-request-id': 'local', 'x-amz-id-2': 'local' },
+    s3: {
+      s3SchemaVersion: '1.0',
+      configurationId: 'landfall-intake',
+      bucket: { name: o.bucket, ownerIdentity: { principalId: 'local' }, arn: `arn:aws:s3:::${o.bucket}` },
+      object: {
+        key: encodeS3Key(o.key),
+        size: o.size,
+        eTag: o.etag.replace(/^"|"$/g, ''),
+        ...(o.versionId ? { versionId: o.versionId } : {}),
+        sequencer: o.sequencer ?? Date.now().toString(16).toUpperCase().padStart(16, '0'),
       },
-    })),
-  });
+    },
+  };
+}
+
+/** The notification body S3 would send for these objects. */
+export function s3EventBodyOf(objects: readonly CreatedObject[]): string {
+  return JSON.stringify({ Records: objects.map(s3EventRecordOf) });
 }

@@ -69,8 +69,8 @@ export class BatchShapeError extends Error {
   override name = 'BatchShapeError';
   readonly table: string;
   readonly column: string | null;
-  constructor(table: string, column: string | null, message: string) {
-    super(`table "${table}": ${message}`);
+  constructor(table: string, column: string | null, message: string, options?: ErrorOptions) {
+    super(`table "${table}": ${message}`, options);
     this.table = table;
     this.column = column;
   }

@@ -1,6 +1,6 @@
 import { ConfigError, type LandfallConfig, parseConfig } from '../core/config.ts';
 import { loadConfigFile } from './config-file.ts';
-import { EnvVar } from './env.ts';
+import { EnvironmentError, EnvVar } from './env.ts';
 
 /** Either variable of the config will do. */
 export const CONFIG_VARS = [EnvVar.configJson, EnvVar.config] as const;
@@ -11,7 +11,7 @@ export const CONFIG_VARS = [EnvVar.configJson, EnvVar.config] as const;
  */
 export function requireEnv(env: NodeJS.ProcessEnv, who: string, names: readonly (string | readonly string[])[]): Record<string, string> {
   const missing = names.filter((name) => (typeof name === 'string' ? !env[name] : !name.some((n) => env[n]))).map((name) => (typeof name === 'string' ? name : name.join(' or ')));
-  if (missing.length > 0) throw new Error(`${who}: missing environment variable(s): ${missing.join(', ')}`);
+  if (missing.length > 0) throw new EnvironmentError(`${who}: missing environment variable(s): ${missing.join(', ')}`, missing);
   return Object.fromEntries(names.flat().filter((name) => env[name]).map((name) => [name, env[name]!]));
 }
 
@@ -29,5 +29,6 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv, who: string): Landfall
     return parseConfig(json, EnvVar.configJson);
   }
   if (path) return loadConfigFile(path);
-  throw new Error(`${who}: missing environment variable(s): ${EnvVar.configJson} or ${EnvVar.config}`);
+  const either = `${EnvVar.configJson} or ${EnvVar.config}`;
+  throw new EnvironmentError(`${who}: missing environment variable(s): ${either}`, [either]);
 }

@@ -19,15 +19,15 @@ export const EnvVar = {
    * `dbname`) or a plain `postgres://` URL. LANDFALL_DB_* settings take precedence over its fields.
    */
   dbSecretArn: 'LANDFALL_DB_SECRET_ARN',
-  inboxBucket: 'LANDFALL_INBOX_BUCKET',
   stagingBucket: 'LANDFALL_STAGING_BUCKET',
   batchesQueueUrl: 'LANDFALL_BATCHES_QUEUE_URL',
   /** The producer sends continuations of files too large for one invocation here. */
   intakeQueueUrl: 'LANDFALL_INTAKE_QUEUE_URL',
   dlqUrl: 'LANDFALL_DLQ_URL',
-  parkingQueueUrl: 'LANDFALL_PARKING_QUEUE_URL',
   awsRegion: 'AWS_REGION',
   awsEndpointUrl: 'AWS_ENDPOINT_URL',
+  /** The CLI's local state folder (`landfall dev`'s database and emulator state), default `.landfall`. */
+  home: 'LANDFALL_HOME',
   /** Read by Powertools itself (logger, metrics); set by the stack. */
   powertoolsServiceName: 'POWERTOOLS_SERVICE_NAME',
   powertoolsLogLevel: 'POWERTOOLS_LOG_LEVEL',
@@ -35,3 +35,17 @@ export const EnvVar = {
 } as const;
 
 export type EnvVarName = (typeof EnvVar)[keyof typeof EnvVar];
+
+/**
+ * A variable a function or command needs is missing or unusable (classified `config`: a person
+ * must set it). The message names every variable; `variables` lists them, an entry `A or B`
+ * when either would do.
+ */
+export class EnvironmentError extends Error {
+  override name = 'EnvironmentError';
+  readonly variables: string[];
+  constructor(message: string, variables: string[], options?: ErrorOptions) {
+    super(message, options);
+    this.variables = variables;
+  }
+}

@@ -4,8 +4,9 @@ import { coldStart } from './cold-start.ts';
 import { parseQueueMessage } from '../core/batch-message.ts';
 import { consumeBatch, prepareConfiguredTables, registerNotice, type TablePreparation } from '../consumer/consume-batch.ts';
 import { isPrepareTablesEvent, type PrepareTablesEvent } from '../core/deploy-event.ts';
-import { type BatchHandlerOptions, createFunctionMetrics, recordOutcome } from './observability.ts';
+import { type BatchHandlerOptions, createFunctionMetrics, failureFields, recordOutcome } from './observability.ts';
 import { fifoQueueHandler } from './fifo-handler.ts';
+import { MetricContract } from '../core/resources.ts';
 
 /**
  * The consumer Lambda on the batches FIFO queue: Powertools' FIFO partial processor with
@@ -13,7 +14,7 @@ import { fifoQueueHandler } from './fifo-handler.ts';
  * other groups go on; poison batches are routed to the DLQ by `consumeBatch` and acknowledged.
  */
 export function createConsumerHandler(options: BatchHandlerOptions) {
-  const logger = options.logger ?? new Logger({ serviceName: 'landfall-consumer' });
+  const logger = options.logger ?? new Logger({ serviceName: MetricContract.serviceNames.consumer });
   const metrics = options.metrics ?? createFunctionMetrics('consumer');
   const known = new Set<string>();
   const portsOnce = coldStart(logger, options.ports);
@@ -35,7 +36,7 @@ export function createConsumerHandler(options: BatchHandlerOptions) {
       else logger.info(`batch ${outcome.outcome}`, { ...ids, counts: outcome.counts });
     } catch (error) {
       // The message (not the row values) of the driver error; SQS redelivers the record.
-      logger.error('batch failed; SQS will redeliver it', { ...ids, error: (error as Error).message, code: (error as { code?: string }).code });
+      logger.error('batch failed; SQS will redeliver it', { ...ids, ...failureFields(error) });
       throw error;
     }
   };

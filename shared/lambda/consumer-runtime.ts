@@ -5,10 +5,10 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import type { LandfallConfig } from '../core/config.ts';
 import { requireEnv } from '../environment/config-env.ts';
 import { type ConnectOptions, connect, requireVerifiedTls, type Sql } from '../postgres/db.ts';
-import { EnvVar } from '../environment/env.ts';
+import { EnvironmentError, EnvVar } from '../environment/env.ts';
 import { readFunctionEnv } from '../environment/function-env.ts';
 import { migrateLedger } from '../postgres/ledger/migrate.ts';
-import { prepareTable, type TargetTable } from '../postgres/target-table.ts';
+import { tableCache } from '../postgres/target-table.ts';
 import { snapshotOf } from '../core/catalog-snapshot.ts';
 import { CATALOG_REFUSALS, clearBlockedTable } from '../postgres/ledger/blocked-tables.ts';
 import { catalogPublisher, dlqSender, stagingReader } from '../aws/consumer-ports.ts';
@@ -39,7 +39,7 @@ export function urlFromSecret(secret: string, overrides: Extract<DatabaseSource,
   } else {
     const fields = JSON.parse(secret) as { username?: string; password?: string; host?: string; port?: number | string; dbname?: string };
     const host = overrides.host ?? fields.host;
-    if (!host) throw new Error('database secret names no host; set LANDFALL_DB_HOST');
+    if (!host) throw new EnvironmentError(`database secret names no host; set ${EnvVar.dbHost}`, [EnvVar.dbHost]);
     url = new URL(`postgres://${host}`);
     url.username = encodeURIComponent(fields.username ?? '');
     url.password = encodeURIComponent(fields.password ?? '');
@@ -126,45 +126,24 @@ export function createBatchPorts(options: {
   const publish = catalogPublisher(options.s3, options.stagingBucket);
   const onSnapshotError =
     options.onSnapshotError ?? ((table: string, error: unknown) => console.warn(JSON.stringify({ message: 'could not write the catalog snapshot', table, error: String(error) })));
-  let migrated: Promise<unknown> | undefined;
-  const tables = new Map<string, Promise<TargetTable>>();
-  const preparedAt = new Map<string, number>();
-  const maxAge = options.catalogMaxAgeMs ?? 5 * 60_000;
+  // An old catalog is read again, so an ALTER TABLE reaches the snapshot the producer reads;
+  // every catalog read is written to staging as the producer's snapshot of the table.
+  const tables = tableCache(sql, config, {
+    maxAgeMs: options.catalogMaxAgeMs ?? 5 * 60_000,
+    onPrepared: async (target) => {
+      await publish(snapshotOf(target, new Date())).catch((error: unknown) => onSnapshotError(target.config.table, error));
+      // The table fits its config now: a refusal a catalog read decided (missing, no key index) is over.
+      await clearBlockedTable(sql, target.config.table, CATALOG_REFUSALS).catch(() => {});
+    },
+  });
   return {
     sql,
     tableNames: config.tables.map((t) => t.table),
     ...staging,
     tagApplied: options.tagApplied === false ? async () => {} : staging.tagApplied,
     sendToDlq: options.dlqUrl ? dlqSender(options.sqs, options.dlqUrl) : () => Promise.reject(new Error('replay never sends to the DLQ')),
-    forgetTable(name) {
-      tables.delete(name);
-    },
-    table(name) {
-      // An old catalog is read again, so an ALTER TABLE reaches the snapshot the producer reads.
-      if (Date.now() - (preparedAt.get(name) ?? 0) >= maxAge) tables.delete(name);
-      let prepared = tables.get(name);
-      if (!prepared) {
-        const tableConfig = config.tables.find((t) => t.table === name);
-        if (!tableConfig) return Promise.reject(new Error(`table "${name}" is not in the config`));
-        migrated ??= migrateLedger(sql).catch((error: unknown) => {
-          migrated = undefined;
-          throw error;
-        });
-        // Every catalog read is written to staging as the producer's snapshot of the table.
-        prepared = migrated
-          .then(() => prepareTable(sql, tableConfig))
-          .then(async (target) => {
-            await publish(snapshotOf(target, new Date())).catch((error: unknown) => onSnapshotError(name, error));
-            // The table fits its config now: a refusal a catalog read decided (missing, no key index) is over.
-            await clearBlockedTable(sql, name, CATALOG_REFUSALS).catch(() => {});
-            return target;
-          });
-        prepared.catch(() => tables.delete(name));
-        tables.set(name, prepared);
-        preparedAt.set(name, Date.now());
-      }
-      return prepared;
-    },
+    forgetTable: (name) => tables.forget(name),
+    table: (name) => tables.table(name),
   };
 }
 
@@ -174,7 +153,7 @@ export async function connectFromSettings(settings: BatchSettings, secrets?: Sec
   if (source.kind === 'options') return connect(source.options);
   const client = secrets ?? new SecretsManagerClient({});
   const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: source.secretArn }));
-  if (!SecretString) throw new Error(`database secret ${source.secretArn} has no SecretString`);
+  if (!SecretString) throw new EnvironmentError(`database secret ${source.secretArn} has no SecretString`, [EnvVar.dbSecretArn]);
   const url = urlFromSecret(SecretString, source.overrides);
   requireVerifiedTls(url, `database secret ${source.secretArn}`);
   return connect({ url, max: 1, applicationName: `landfall-${source.who}` });

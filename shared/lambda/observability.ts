@@ -1,5 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { classifyPgError } from '../core/classify-pg-error.ts';
 import { EnvVar } from '../environment/env.ts';
 import { type FunctionKey, MetricContract } from '../core/resources.ts';
 import type { BatchOutcome, BatchPorts } from '../consumer/consume-batch.ts';
@@ -63,4 +64,16 @@ export function countingFailures<R>(metrics: Metrics, processRecord: (record: R)
       throw error;
     }
   };
+}
+
+/**
+ * What a handler logs of a failed batch: the error's message, name and code (never row values
+ * or parameters) and its class. Every class is thrown for SQS to redeliver: `transient` rides out
+ * an outage, and `bug` or `config` come again too, so a fix deployed or made meanwhile applies the
+ * batch; the queue's redrive policy (maxReceiveCount) then moves it on, so nothing is retried
+ * forever and nothing is dropped.
+ */
+export function failureFields(error: unknown) {
+  const e = error as { name?: string; message?: string; code?: unknown };
+  return { error: e?.message ?? String(error), errorName: e?.name, code: typeof e?.code === 'string' ? e.code : undefined, errorClass: classifyPgError(error) };
 }

@@ -7,6 +7,7 @@ import { coldStart } from './cold-start.ts';
 import { processIntakeMessage } from '../producer/intake.ts';
 import type { ProducerDeps } from '../producer/produce-file.ts';
 import type { Invocation } from '../producer/ports.ts';
+import { MetricContract } from '../core/resources.ts';
 
 export interface ProducerHandlerOptions {
   /** Called once, on the first invocation: config and clients live as long as the container. */
@@ -20,7 +21,7 @@ export interface ProducerHandlerOptions {
  * failed records are reported back (ReportBatchItemFailures) and come again.
  */
 export function createProducerHandler(options: ProducerHandlerOptions) {
-  const logger = options.logger ?? new Logger({ serviceName: 'landfall-producer' });
+  const logger = options.logger ?? new Logger({ serviceName: MetricContract.serviceNames.producer });
   const metrics = options.metrics ?? createFunctionMetrics('producer');
   const processor = new BatchProcessor(EventType.SQS);
   const depsOnce = coldStart(logger, () => ({ ...options.deps(), logger }));

@@ -4,7 +4,8 @@ import { coldStart } from './cold-start.ts';
 import { registerNotice, replayBatchMessage } from '../consumer/consume-batch.ts';
 import { parseDlqRecord } from '../core/dlq-envelope.ts';
 import { fifoQueueHandler } from './fifo-handler.ts';
-import { type BatchHandlerOptions, createFunctionMetrics, recordOutcome } from './observability.ts';
+import { type BatchHandlerOptions, createFunctionMetrics, failureFields, recordOutcome } from './observability.ts';
+import { MetricContract } from '../core/resources.ts';
 
 /**
  * The replay Lambda on the FIFO DLQ: re-applies each batch in isolation (bad rows quarantined,
@@ -12,7 +13,7 @@ import { type BatchHandlerOptions, createFunctionMetrics, recordOutcome } from '
  * moves it to the parking queue, where an alarm calls a person.
  */
 export function createReplayHandler(options: BatchHandlerOptions) {
-  const logger = options.logger ?? new Logger({ serviceName: 'landfall-replay' });
+  const logger = options.logger ?? new Logger({ serviceName: MetricContract.serviceNames.replay });
   const metrics = options.metrics ?? createFunctionMetrics('replay');
   const known = new Set<string>();
   const portsOnce = coldStart(logger, options.ports);
@@ -32,7 +33,7 @@ export function createReplayHandler(options: BatchHandlerOptions) {
       recordOutcome(metrics, message.table, outcome);
       logger.info(`batch ${outcome.outcome}`, { ...ids, ...('counts' in outcome ? { counts: outcome.counts } : {}) });
     } catch (error) {
-      logger.error('replay failed; SQS will redeliver it', { ...ids, error: (error as Error).message, code: (error as { code?: string }).code });
+      logger.error('replay failed; SQS will redeliver it', { ...ids, ...failureFields(error) });
       throw error;
     }
   };

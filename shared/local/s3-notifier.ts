@@ -1,26 +1,6 @@
 import { HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { etagOf, versionIdOf } from '../core/batch.ts';
-
-/** An S3 `ObjectCreated:Put` notification record, shaped as S3 sends it (key URL-encoded, `+` for space). */
-export function s3EventRecord(input: { bucket: string; key: string; etag: string; size: number; eventTime: string; sequencer: string; region: string; versionId?: string | null }) {
-  const encodedKey = encodeURIComponent(input.key).replace(/%20/g, '+').replace(/%2F/g, '/');
-  return {
-    eventVersion: '2.1',
-    eventSource: 'aws:s3',
-    awsRegion: input.region,
-    eventTime: input.eventTime,
-    eventName: 'ObjectCreated:Put',
-    userIdentity: { principalId: 'local' },
-    requestParameters: { sourceIPAddress: '127.0.0.1' },
-    responseElements: { 'x-amz-request-id': 'local', 'x-amz-id-2': 'local' },
-    s3: {
-      s3SchemaVersion: '1.0',
-      configurationId: 'landfall-intake',
-      bucket: { name: input.bucket, ownerIdentity: { principalId: 'local' }, arn: `arn:aws:s3:::${input.bucket}` },
-      object: { key: encodedKey, size: input.size, eTag: input.etag, ...(input.versionId ? { versionId: input.versionId } : {}), sequencer: input.sequencer },
-    },
-  };
-}
+import { s3EventBodyOf } from '../core/s3-event.ts';
 
 export interface BucketWatcher {
   /** One look at the bucket: notifies every object version (key + ETag) not seen before. */
@@ -71,7 +51,7 @@ export function watchBucket(options: {
         // A listing carries no version id; S3's own notification would, so ask for it.
         const head = await options.s3.send(new HeadObjectCommand({ Bucket: options.bucket, Key: key }));
         lastTime = Math.max(Date.now(), lastTime + 1);
-        const record = s3EventRecord({
+        const body = s3EventBodyOf([{
           bucket: options.bucket,
           key,
           etag,
@@ -80,8 +60,8 @@ export function watchBucket(options: {
           eventTime: new Date(lastTime).toISOString(),
           sequencer: (++sequence).toString(16).toUpperCase().padStart(16, '0'),
           region: options.region,
-        });
-        await options.notify(JSON.stringify({ Records: [record] }));
+        }]);
+        await options.notify(body);
         seen.add(id);
         sent++;
       }

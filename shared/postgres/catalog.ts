@@ -5,8 +5,8 @@ import { quoteQualified, type QualifiedName } from '../core/identifiers.ts';
 export class TableNotFoundError extends Error {
   override name = 'TableNotFoundError';
   readonly table: QualifiedName;
-  constructor(table: QualifiedName) {
-    super(`table ${table.schema}.${table.name} does not exist (or this user cannot see it)`);
+  constructor(table: QualifiedName, options?: ErrorOptions) {
+    super(`table ${table.schema}.${table.name} does not exist (or this user cannot see it)`, options);
     this.table = table;
   }
 }

@@ -1,4 +1,5 @@
 import postgres from 'postgres';
+import { EnvironmentError, EnvVar } from '../environment/env.ts';
 
 export type Sql = postgres.Sql;
 export type TxSql = postgres.TransactionSql;
@@ -33,10 +34,11 @@ export class DatabaseTlsError extends Error {
   override name = 'DatabaseTlsError';
   readonly source: string;
   readonly sslmode: string;
-  constructor(source: string, sslmode: string) {
+  constructor(source: string, sslmode: string, options?: ErrorOptions) {
     super(
       `${source}: sslmode=${sslmode} does not verify the database's certificate; remove it (Landfall then verifies, ` +
         'as sslmode=verify-full does) or set sslmode=verify-full',
+      options,
     );
     this.source = source;
     this.sslmode = sslmode;
@@ -90,7 +92,7 @@ export function connect(options: ConnectOptions): Sql {
       ssl: isLocalHost(host) ? false : verifyFull(host),
     });
   }
-  if (!options.url) throw new Error('no database: set DATABASE_URL or the IAM connection settings');
+  if (!options.url) throw new EnvironmentError(`no database: set ${EnvVar.databaseUrl} or the IAM connection settings`, [EnvVar.databaseUrl]);
   const host = new URL(options.url).hostname;
   // An sslmode in the URL is the operator's choice; without one, a remote server is verified.
   return postgres(options.url, {

@@ -1,5 +1,5 @@
 import type { BatchData } from '../core/batch.ts';
-import { classifyPgError, ErrorClass } from '../core/classify-pg-error.ts';
+import { classifyPgError, ErrorClass, type PgErrorFields, pgErrorFields } from '../core/classify-pg-error.ts';
 import type { Sql, TxSql } from './db.ts';
 import { refusedBeforeBinding, upsertRows } from './apply-batch.ts';
 import { statementFor } from './target-table.ts';
@@ -67,10 +67,10 @@ function batchOfRow(q: QuarantinedRow): BatchData {
 
 type RetryOutcome = 'applied' | 'failing' | 'resolved-elsewhere';
 
-async function recordStillFailing(tx: TxSql, q: QuarantinedRow, e: { code?: string | null; constraint_name?: string | null; column_name?: string | null; message: string }) {
+async function recordStillFailing(tx: TxSql, q: QuarantinedRow, e: Partial<PgErrorFields> & { message: string }) {
   await tx`
-    UPDATE landfall.quarantine SET sqlstate = ${e.code ?? null}, constraint_name = ${e.constraint_name ?? null},
-           column_name = ${e.column_name ?? q.column}, message = ${e.message}, last_seen = now(), attempts = attempts + 1
+    UPDATE landfall.quarantine SET sqlstate = ${e.sqlstate ?? null}, constraint_name = ${e.constraint ?? null},
+           column_name = ${e.column ?? q.column}, message = ${e.message}, last_seen = now(), attempts = attempts + 1
     WHERE id = ${q.id}`;
 }
 
@@ -80,12 +80,12 @@ async function retryOne(tx: TxSql, target: TargetTable, q: QuarantinedRow): Prom
     // Same guard as the engine: a NULL key on an index that lets NULLs repeat is never stored.
     const [refused] = refusedBeforeBinding(statementFor(target, batch.columns).plan, target, batch);
     if (refused) {
-      await recordStillFailing(tx, q, { code: refused.sqlstate, constraint_name: refused.constraint, column_name: refused.column, message: refused.message });
+      await recordStillFailing(tx, q, refused);
       return 'failing';
     }
     // A NUL byte is kept as ␀ in the quarantine: applying that would store a value the file never had.
     if (q.sqlstate === '22021') {
-      await recordStillFailing(tx, q, { code: q.sqlstate, column_name: q.column, message: q.message });
+      await recordStillFailing(tx, q, { sqlstate: q.sqlstate, column: q.column, message: q.message });
       return 'failing';
     }
     return await tx.savepoint(async (sp): Promise<RetryOutcome> => {
@@ -99,7 +99,7 @@ async function retryOne(tx: TxSql, target: TargetTable, q: QuarantinedRow): Prom
     });
   } catch (error) {
     if (!(error instanceof BatchShapeError) && classifyPgError(error) !== ErrorClass.batchPoison) throw error;
-    await recordStillFailing(tx, q, error as { code?: string; constraint_name?: string; column_name?: string; message: string });
+    await recordStillFailing(tx, q, pgErrorFields(error));
     return 'failing';
   }
 }

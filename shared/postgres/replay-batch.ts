@@ -1,6 +1,6 @@
 import { type ApplyResult, claimBatch, refusedBeforeBinding, rowsExcept, storedCounts, upsertRows } from './apply-batch.ts';
 import { batchRowCount, type BatchData } from '../core/batch.ts';
-import { classifyPgError, ErrorClass } from '../core/classify-pg-error.ts';
+import { classifyPgError, ErrorClass, pgErrorFields } from '../core/classify-pg-error.ts';
 import type { Sql, TxSql } from './db.ts';
 import { toPgArrayLiteral } from './pg-array.ts';
 import { quarantineRows, type RowFailure } from './quarantine.ts';
@@ -11,11 +11,8 @@ export interface ReplayResult extends ApplyResult {
   failures: RowFailure[];
 }
 
-type PgErrorFields = { code?: string; constraint_name?: string; column_name?: string; message: string };
-
 function failureOf(row: number, error: unknown): RowFailure {
-  const e = error as PgErrorFields;
-  return { row, sqlstate: e.code ?? null, constraint: e.constraint_name ?? null, column: e.column_name ?? null, message: e.message };
+  return { row, ...pgErrorFields(error) };
 }
 
 /**
@@ -61,7 +58,7 @@ async function applyIsolating(tx: TxSql, target: TargetTable, batch: BatchData, 
     if (classifyPgError(error) !== ErrorClass.batchPoison) throw error;
     if (rows.length === 1) return [failureOf(rows[0]!, error)];
     const failures: RowFailure[] = [];
-    if ((error as PgErrorFields).code === '21000') {
+    if (pgErrorFields(error).sqlstate === '21000') {
       for (const row of rows) failures.push(...(await applyIsolating(tx, target, batch, [row])));
       return failures;
     }

@@ -4,6 +4,7 @@ import type { LandfallConfig, TableConfig } from '../core/config.ts';
 import { checkTableConfig, type KeyCheck, TableConfigError } from '../core/conflict-key.ts';
 import { compileFreshInsert, compileUpsert, type CompiledFreshInsert, type CompiledUpsert } from './compile-upsert.ts';
 import type { Sql } from './db.ts';
+import { migrateLedger } from './ledger/migrate.ts';
 import { parseTableName } from '../core/identifiers.ts';
 import { ensureTombstoneTable } from './tombstones.ts';
 import { buildUpsertPlan, type UpsertPlan } from '../core/upsert-plan.ts';
@@ -27,23 +28,52 @@ export async function prepareTable(sql: Sql, config: TableConfig): Promise<Targe
   return { config, catalog, keyCheck, statements: new Map() };
 }
 
+export interface TableCache {
+  /** The prepared table; rejects with a TableConfigError for a table outside the config. */
+  table(name: string): Promise<TargetTable>;
+  /** Drops a table's entry, so the next `table()` reads its catalog again. */
+  forget(name: string): void;
+}
+
 /**
- * Prepares every configured table at start-up. All refusals are collected, so one run shows
- * every table that needs fixing.
+ * Configured tables prepared on first use, the one cache the consumer, replay and the CLI share:
+ * the ledger migrated once before the first (a failed migration is tried again), the catalog
+ * read and the key checked; a failed preparation is forgotten, so the next call tries again;
+ * a catalog older than `maxAgeMs` is read again. `onPrepared` runs after each catalog read
+ * (the consumer writes the producer's snapshot there).
  */
-export async function prepareTables(sql: Sql, config: LandfallConfig): Promise<Map<string, TargetTable>> {
-  const tables = new Map<string, TargetTable>();
-  const errors: Error[] = [];
-  for (const table of config.tables) {
-    try {
-      tables.set(table.table, await prepareTable(sql, table));
-    } catch (error) {
-      errors.push(error as Error);
-    }
-  }
-  if (errors.length === 1) throw errors[0];
-  if (errors.length > 1) throw new AggregateError(errors, errors.map((e) => e.message).join('\n'));
-  return tables;
+export function tableCache(sql: Sql, config: LandfallConfig, options: { maxAgeMs?: number; onPrepared?: (target: TargetTable) => Promise<void> } = {}): TableCache {
+  let migrated: Promise<unknown> | undefined;
+  const tables = new Map<string, Promise<TargetTable>>();
+  const preparedAt = new Map<string, number>();
+  const maxAge = options.maxAgeMs ?? Number.POSITIVE_INFINITY;
+  return {
+    forget(name) {
+      tables.delete(name);
+    },
+    table(name) {
+      if (Date.now() - (preparedAt.get(name) ?? 0) >= maxAge) tables.delete(name);
+      let prepared = tables.get(name);
+      if (!prepared) {
+        const tableConfig = config.tables.find((t) => t.table === name);
+        if (!tableConfig) return Promise.reject(new TableConfigError(name, 'is not in the config'));
+        migrated ??= migrateLedger(sql).catch((error: unknown) => {
+          migrated = undefined;
+          throw error;
+        });
+        prepared = migrated
+          .then(() => prepareTable(sql, tableConfig))
+          .then(async (target) => {
+            await options.onPrepared?.(target);
+            return target;
+          });
+        prepared.catch(() => tables.delete(name));
+        tables.set(name, prepared);
+        preparedAt.set(name, Date.now());
+      }
+      return prepared;
+    },
+  };
 }
 
 /** The plan and statement for batches carrying `columns`, compiled once per column set. */

@@ -91,8 +91,21 @@ export async function batchJsonOf(bytes: Uint8Array): Promise<Buffer> {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** Reads a batch object written by `encodeBatch` (or by an earlier version, as gzip JSON). */
-export async function decodeBatch(bytes: Uint8Array): Promise<BatchData> {
+/**
+ * Reads a batch object written by `encodeBatch` (or by an earlier version, as gzip JSON; plain
+ * JSON too), for the consumer, replay, the CLI and the tests alike. Errors name `where` and never
+ * carry the bytes (they are row values).
+ */
+export async function decodeBatch(bytes: Uint8Array, where = 'batch object'): Promise<BatchData> {
   const json = await batchJsonOf(bytes);
-  return JSON.parse(json.toString('utf8')) as BatchData;
+  let batch: BatchData;
+  try {
+    batch = JSON.parse(json.toString('utf8')) as BatchData;
+  } catch {
+    // Neither the text nor the parser's message (V8 quotes the input): both carry row
+    // values, and this error is logged.
+    throw new Error(`${where}: not a batch object (${json.byteLength} bytes that are not JSON)`);
+  }
+  if (batch.format !== 1) throw new Error(`${where}: unknown batch format ${String(batch.format)}`);
+  return batch;
 }

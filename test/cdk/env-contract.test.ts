@@ -11,8 +11,9 @@ import { cdkJsonContext, FIXTURE_HANDLER, logicalIdOf, propertiesOf, synth, temp
 // GIVEN the default deployment, not bundled (the environment is all these tests read).
 const { template: t } = synth();
 const kinds = ['producer', 'consumer', 'replay'] as const;
-/** Every Landfall resource variable some function could be given. */
-const resourceVars = new Set<string>([EnvVar.inboxBucket, EnvVar.parkingQueueUrl, ...kinds.flatMap((k) => FunctionEnv[k].resources)]);
+/** Every Landfall variable but the config's and the database's: a resource some function could be given. */
+const notResources = new Set<string>([EnvVar.config, EnvVar.configJson, EnvVar.databaseUrl, EnvVar.dbHost, EnvVar.dbPort, EnvVar.dbName, EnvVar.dbUser, EnvVar.dbSecretArn]);
+const resourceVars = { has: (name: string) => name.startsWith('LANDFALL_') && !notResources.has(name) };
 const variablesOf = (kind: string) =>
   (propertiesOf(t, logicalIdOf(t, 'AWS::Lambda::Function', { FunctionName: `landfall-${kind}` })).Environment as { Variables: Record<string, unknown> }).Variables;
 

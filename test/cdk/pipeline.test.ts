@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -499,19 +499,5 @@ describe('monitoring', () => {
         }
       }
     }
-  });
-});
-
-describe('contracts with the function code', () => {
-  // The alarms and the dashboard only see what the functions emit under these exact names.
-  const source = (file: string) => readFileSync(join(PROJECT_ROOT, file), 'utf8');
-
-  // That the consumer and replay emit the row metrics with exactly these names and dimensions is
-  // checked on the EMF they write (test/unit/record-outcome.test.ts) and against the synthesised
-  // alarms and dashboard by the deploy rehearsal (npm run rehearse).
-
-  it.each(['consumer', 'replay'] as const)('the %s handler, if it names its service, uses the contract name', (kind) => {
-    const named = /serviceName: '([^']+)'/.exec(source(`shared/lambda/${kind}-handler.ts`));
-    expect(named?.[1] ?? MetricContract.serviceNames[kind]).toBe(MetricContract.serviceNames[kind]);
   });
 });

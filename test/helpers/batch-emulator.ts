@@ -7,7 +7,7 @@ import { startFauxqs } from 'fauxqs';
 import { afterAll } from 'vitest';
 import { createS3Client, createSqsClient } from '../../shared/aws/clients.ts';
 import type { BatchData } from '../../shared/core/batch.ts';
-import { type BatchMessage, messageGroupOf } from '../../shared/core/batch-message.ts';
+import { type BatchMessage, batchMessageOf, messageGroupOf } from '../../shared/core/batch-message.ts';
 import type { LandfallConfig } from '../../shared/core/config.ts';
 import type { BatchPorts } from '../../shared/consumer/consume-batch.ts';
 import { createBatchPorts } from '../../shared/lambda/consumer-runtime.ts';
@@ -41,22 +41,6 @@ export interface BatchEmulator {
   ): Promise<{ received: Message[]; response: SQSBatchResponse | null; thrown?: unknown }>;
   /** Visible plus in-flight messages. */
   depth(queueUrl: string): Promise<number>;
-}
-
-/** The FIFO message the producer sends for a batch (`batchCount` null while the file is being read). */
-export function batchMessageOf(batch: BatchData, at: { stagingKey: string; manifestKey: string; batchCount: number | null }): BatchMessage {
-  return {
-    format: 1,
-    batchId: batch.batchId,
-    fileId: batch.fileId,
-    table: batch.table,
-    partition: batch.partition,
-    chunk: batch.chunk,
-    ...at,
-    rows: batch.rowNumbers.length,
-    firstRow: batch.rowNumbers[0]!,
-    lastRow: batch.rowNumbers.at(-1)!,
-  };
 }
 
 /** fauxqs in-process with the staging bucket and the batches FIFO queue → DLQ → parking chain. */

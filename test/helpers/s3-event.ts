@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { s3EventRecordOf } from '../../shared/core/s3-event.ts';
 
 export interface S3EventRecordInput {
   bucket?: string;
@@ -12,29 +13,24 @@ export interface S3EventRecordInput {
   sequencer?: string;
 }
 
-/** One S3 notification record, shaped as S3 sends it. */
+/**
+ * One S3 notification record, shaped as S3 sends it (Landfall's own builder, `s3EventRecordOf`),
+ * with the raw fields a test may want to get wrong: the encoded key, the ETag, the event name.
+ */
 export function s3EventRecordFactory(input: S3EventRecordInput = {}) {
-  return {
-    eventVersion: '2.1',
-    eventSource: 'aws:s3',
-    awsRegion: 'us-east-1',
+  const record = s3EventRecordOf({
+    bucket: input.bucket ?? 'inbox',
+    key: 'orders/file.csv',
+    etag: '',
+    size: input.size ?? 123,
+    versionId: input.versionId ?? null,
     eventTime: input.eventTime ?? '2026-01-02T03:04:05.678Z',
-    eventName: input.eventName ?? 'ObjectCreated:Put',
-    userIdentity: { principalId: 'AWS:EXAMPLE' },
-    requestParameters: { sourceIPAddress: '127.0.0.1' },
-    responseElements: { 'x-amz-request-id': 'EXAMPLE', 'x-amz-id-2': 'EXAMPLE' },
-    s3: {
-      s3SchemaVersion: '1.0',
-      configurationId: 'landfall-intake',
-      bucket: { name: input.bucket ?? 'inbox', ownerIdentity: { principalId: 'EXAMPLE' }, arn: `arn:aws:s3:::${input.bucket ?? 'inbox'}` },
-      object: {
-        key: input.encodedKey ?? 'orders/file.csv',
-        size: input.size ?? 123,
-        eTag: input.eTag ?? randomBytes(16).toString('hex'),
-        ...(input.versionId ? { versionId: input.versionId } : {}),
-        sequencer: input.sequencer ?? '0062E99A88DC407460',
-      },
-    },
+    sequencer: input.sequencer ?? '0062E99A88DC407460',
+  });
+  return {
+    ...record,
+    eventName: input.eventName ?? record.eventName,
+    s3: { ...record.s3, object: { ...record.s3.object, key: input.encodedKey ?? record.s3.object.key, eTag: input.eTag ?? randomBytes(16).toString('hex') } },
   };
 }
 

@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
-import { beforeAll, describe, expect, test } from 'vitest';
+import { ChangeMessageVisibilityCommand, PurgeQueueCommand } from '@aws-sdk/client-sqs';
+import { beforeAll, describe, expect, test, vi } from 'vitest';
 import { createConsumerHandler } from '../../shared/lambda/consumer-handler.ts';
 import { createReplayHandler } from '../../shared/lambda/replay-handler.ts';
 import { countsAddUp } from '../../shared/core/batch.ts';
@@ -253,5 +253,33 @@ describe('a table fixed while the container is warm', () => {
       { id: 2, b: 'new column' },
     ]);
     expect(await listQuarantine(sql, { table: 'growing' })).toEqual([]);
+  });
+});
+
+describe('a bug is neither poison nor retried forever', () => {
+  test('a TypeError applying a batch fails the record, is logged as a bug, and after maxReceiveCount SQS moves it to the DLQ unpoisoned', async () => {
+    // GIVEN a consumer whose table lookup has a programming error
+    const logger = new Logger({ logLevel: 'SILENT' });
+    const error = vi.spyOn(logger, 'error');
+    const buggy = createConsumerHandler({
+      ports: () => ({ ...ports, table: () => Promise.reject(new TypeError("Cannot read properties of undefined (reading 'columns')")) }),
+      logger,
+      metrics: quiet().metrics,
+    }) as Handler;
+    const batch = makeBatch({ table: 'codes', rows: [{ code: 'bug1', val: 'x' }] });
+    await emulator.stage(batch);
+
+    // WHEN it is delivered until it leaves the batches queue
+    await eventually(async () => {
+      await emulator.deliver(emulator.queues.batches, buggy);
+      return (await emulator.depth(emulator.queues.batches)) === 0;
+    }, 20_000);
+
+    // THEN it failed once per receive (maxReceiveCount 3), each time as a bug, and went on to the DLQ
+    // as SQS's redrive moved it: not marked poisoned, not sent by the consumer, nothing applied
+    expect(error.mock.calls.map(([, fields]) => (fields as { errorClass?: string }).errorClass)).toEqual(['bug', 'bug', 'bug']);
+    expect(await emulator.depth(emulator.queues.dlq)).toBe(1);
+    expect(await sql`SELECT status FROM landfall.batches WHERE batch_id = ${batch.batchId}`).toEqual([]);
+    await emulator.sqs.send(new PurgeQueueCommand({ QueueUrl: emulator.queues.dlq }));
   });
 });

@@ -9,7 +9,8 @@ import { fileReceipts } from '../../shared/postgres/ledger/files.ts';
 import { migrateLedger } from '../../shared/postgres/ledger/migrate.ts';
 import { encodeBatch } from '../../shared/producer/batch-object.ts';
 import { fileIdentity, makeBatch } from '../helpers/batches.ts';
-import { batchMessageOf, STAGING_BUCKET, startBatchEmulator } from '../helpers/batch-emulator.ts';
+import { batchMessageOf } from '../../shared/core/batch-message.ts';
+import { STAGING_BUCKET, startBatchEmulator } from '../helpers/batch-emulator.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { manifestOf } from '../helpers/manifests.ts';
 

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { parseConfig } from '../../shared/core/config.ts';
 import { fileReceipts } from '../../shared/postgres/ledger/files.ts';
 import { listQuarantine } from '../../shared/postgres/quarantine-retry.ts';
-import { s3EventRecord } from '../../shared/local/s3-notifier.ts';
+import { s3EventBodyOf } from '../../shared/core/s3-event.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { startTestStack } from '../helpers/local-stack.ts';
 import { csvOf, gzipOf, ndjsonOf, parquetOf, type Row } from '../helpers/producer-files.ts';
@@ -80,7 +80,7 @@ export async function defineE2eSuite(through: 'direct' | 'pgbouncer'): Promise<v
       const path = t.file('accounts-dup.csv', csvOf(Array.from({ length: 80 }, (_, i) => ({ id: i, balance: 100, opened: '2026-01-01', seq: 1 }))));
       const receipt = await t.run(path, 'accounts');
       const [head] = await fileReceipts(sql, { fileIds: [receipt.fileId] });
-      const again = JSON.stringify({ Records: [s3EventRecord({ bucket: t.stack.buckets.inbox, key: receipt.key, etag: '', size: 0, eventTime: new Date().toISOString(), sequencer: '01', region: t.stack.region })] });
+      const again = s3EventBodyOf([{ bucket: t.stack.buckets.inbox, key: receipt.key, etag: '', size: 0, eventTime: new Date().toISOString(), sequencer: '01', region: t.stack.region }]);
 
       // The same notification twice more (the ETag is the file's: read it back from the ledger).
       const [file] = await sql`SELECT etag FROM landfall.files WHERE file_id = ${receipt.fileId}`;

@@ -29,6 +29,10 @@ describe('classifyCode', () => {
     ['42501', 'config'], // insufficient privilege
     ['57P04', 'config'], // database dropped
     ['0A000', 'config'], // feature not supported
+    ['SASL_SIGNATURE_MISMATCH', 'config'], // wrong credentials or a proxy in the middle
+    ['UNDEFINED_VALUE', 'bug'], // undefined bound as a parameter
+    ['ERR_INVALID_ARG_TYPE', 'bug'], // a Node API called wrongly
+    [undefined, 'bug'], // no code: nothing says the database failed
   ])('%s is %s', (code, expected) => {
     expect(classifyCode(code)).toBe(expected);
   });
@@ -39,7 +43,18 @@ describe('classifyPgError', () => {
     expect(classifyPgError(Object.assign(new Error('x'), { code: '23505' }))).toBe('batch-poison');
   });
 
-  test('an error without a code (a timeout, a socket) is transient', () => {
-    expect(classifyPgError(new Error('socket hang up'))).toBe('transient');
+  test('a socket error is transient by its code', () => {
+    expect(classifyPgError(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }))).toBe('transient');
+  });
+
+  test.each([new TypeError("Cannot read properties of undefined (reading 'name')"), new RangeError('Invalid array length'), new Error('no code'), 'a string'])(
+    'an error that is not the database, the network or the data (%s) is a bug, never transient',
+    (error) => {
+      expect(classifyPgError(error)).toBe('bug');
+    },
+  );
+
+  test.each(['ConfigError', 'TableConfigError', 'EnvironmentError', 'TableNotFoundError'])('a %s is config', (name) => {
+    expect(classifyPgError(Object.assign(new Error('x'), { name }))).toBe('config');
   });
 });

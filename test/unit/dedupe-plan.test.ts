@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { createIndexStatement } from '../../shared/core/conflict-key.ts';
+import { createIndexStatement, uniqueIndexName } from '../../shared/core/conflict-key.ts';
 import { KeepRuleError, parseKeepRule, resolveKeepRule } from '../../shared/tools/dedupe/keep-rule.ts';
-import { backupTableName, compileRunSql, DedupePlanError, planDedupe, runTables, uniqueIndexName } from '../../shared/tools/dedupe/plan.ts';
+import { backupTableName, compileRunSql, DedupePlanError, planDedupe, runTables } from '../../shared/tools/dedupe/plan.ts';
 import { quoteIdent } from '../../shared/core/identifiers.ts';
 import { column, tableCatalog, uniqueIndex } from '../helpers/catalog-factory.ts';
 

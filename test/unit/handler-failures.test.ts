@@ -34,6 +34,28 @@ function captureEmf() {
   };
 }
 
+/** The JSON lines a function printed (Powertools' logger writes to stdout or stderr, one JSON per line). */
+function captureLines() {
+  const lines: string[] = [];
+  const capture = (chunk: string | Uint8Array) => {
+    lines.push(...String(chunk).split('\n').filter(Boolean));
+    return true;
+  };
+  const spies = [vi.spyOn(process.stdout, 'write').mockImplementation(capture), vi.spyOn(process.stderr, 'write').mockImplementation(capture)];
+  return {
+    lines: () => {
+      for (const spy of spies) spy.mockRestore();
+      return lines.flatMap((line) => {
+        try {
+          return [JSON.parse(line) as Record<string, unknown>];
+        } catch {
+          return [];
+        }
+      });
+    },
+  };
+}
+
 afterEach(() => {
   vi.restoreAllMocks();
   delete process.env[EnvVar.powertoolsMetricsNamespace];
@@ -82,6 +104,23 @@ describe('a record that fails is a metric an alarm sees', () => {
       service: doc?.service,
       failed: doc?.[MetricContract.failedRecords],
     }).toEqual({ namespace: 'Acme/Pipelines', service: MetricContract.serviceNames[kind], failed: 1 });
+  });
+});
+
+describe('the handlers log under the contract service name', () => {
+  // The alarms, the dashboard and the log queries all look for MetricContract.serviceNames.
+  it.each([
+    ['consumer', createConsumerHandler],
+    ['replay', createReplayHandler],
+  ] as const)('the %s handler, given no logger, logs a failed cold start under the contract service name', async (kind, create) => {
+    // GIVEN the handler with its own logger and a cold start that fails
+    const handler = create({ metrics: createFunctionMetrics(kind, {}), ports: () => Promise.reject(new Error('no route to the proxy')) });
+    const output = captureLines();
+    // WHEN a record arrives
+    await expect(handler(sqsEventOf(fifoRecord('{}', 't#0')), context)).rejects.toBeInstanceOf(FullBatchFailureError);
+    // THEN its error line carries the contract's service name
+    const failed = output.lines().find((line) => line.message === 'cold start failed; the records come again');
+    expect(failed?.service).toBe(MetricContract.serviceNames[kind]);
   });
 });
 

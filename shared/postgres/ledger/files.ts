@@ -185,3 +185,52 @@ export async function forgetFile(sql: Sql, fileId: string): Promise<{ batches: n
     return { batches: batches.count, rejects: rejects.count };
   })) as { batches: number; rejects: number };
 }
+
+/** The manifest key a registered file was registered from (null when unknown), newest file first. */
+export async function registeredManifests(sql: Sql, filter: { fileId?: string } = {}): Promise<{ fileId: string; table: string; manifestKey: string | null }[]> {
+  const rows = await sql<{ fileId: string; table: string; manifestKey: string | null }[]>`
+    SELECT file_id AS "fileId", table_name AS table, manifest_key AS "manifestKey" FROM landfall.files
+    ${filter.fileId === undefined ? sql`` : sql`WHERE file_id = ${filter.fileId}`}
+    ORDER BY registered_at DESC`;
+  return rows.map((r) => ({ ...r }));
+}
+
+/** False on a database no pipeline has used yet; read-only commands then report nothing instead of failing. */
+export async function ledgerExists(sql: Sql): Promise<boolean> {
+  const [row] = await sql<{ present: boolean }[]>`SELECT to_regclass('landfall.batches') IS NOT NULL AS present`;
+  return row?.present ?? false;
+}
+
+/** A batch's ledger row, as `replay` and `quarantine --batch` need it. */
+export interface LedgerBatch {
+  batchId: string;
+  fileId: string;
+  table: string;
+  partition: number;
+  chunk: number;
+  status: string;
+}
+
+/** Up to three ledger batches named by an id or (six characters or more) a prefix of it, the exact one first. */
+export async function batchesMatching(sql: Sql, idOrPrefix: string): Promise<LedgerBatch[]> {
+  const pattern = `${idOrPrefix.replace(/[\\%_]/g, '\\$&')}%`;
+  const rows = await sql<LedgerBatch[]>`
+    SELECT batch_id AS "batchId", file_id AS "fileId", table_name AS table, partition, chunk, status
+    FROM landfall.batches
+    WHERE batch_id = ${idOrPrefix} OR (${idOrPrefix.length >= 6} AND batch_id LIKE ${pattern})
+    ORDER BY batch_id = ${idOrPrefix} DESC, batch_id
+    LIMIT 3`;
+  return rows.map((r) => ({ ...r }));
+}
+
+/** Rows applied per second over the last five minutes, from the ledger's applied batches. */
+export async function appliedRowsPerSecond(sql: Sql): Promise<{ t: string; rows: number }[]> {
+  const rows = await sql<{ t: string; rows: number }[]>`
+    SELECT to_char(date_trunc('second', applied_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS t,
+           sum(read)::int AS rows
+    FROM landfall.batches
+    WHERE status = 'applied' AND applied_at > now() - interval '5 minutes'
+    GROUP BY 1 ORDER BY 1`;
+  return rows.map((r) => ({ ...r }));
+}
+

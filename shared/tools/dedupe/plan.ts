@@ -1,5 +1,5 @@
 import type { CatalogColumn, TableCatalog, UniqueIndex } from '../../core/catalog-types.ts';
-import { createIndexStatement, indexMismatch } from '../../core/conflict-key.ts';
+import { createIndexStatement, indexMismatch, uniqueIndexName } from '../../core/conflict-key.ts';
 import { quoteIdent, quoteQualified, type QualifiedName } from '../../core/identifiers.ts';
 import { formatKeepRule, type KeepRule } from './keep-rule.ts';
 
@@ -81,11 +81,6 @@ export function backupTableName(table: QualifiedName, startedAt: Date): Qualifie
 
 export function runTables(backup: QualifiedName): RunTables {
   return { backup, plan: { schema: backup.schema, name: `${backup.name}_plan` } };
-}
-
-/** The name `createIndexStatement` gives the key's index (kept in step by a unit test). */
-export function uniqueIndexName(table: QualifiedName, key: readonly string[]): string {
-  return `${table.name}_${key.join('_')}_key`.slice(0, MAX_IDENT);
 }
 
 /** Whether an existing index already makes the key unique the way the run wants. */
