@@ -220,18 +220,24 @@ export function batchMessageOf(
   batch: Pick<BatchData, 'batchId' | 'fileId' | 'table' | 'partition' | 'chunk' | 'rowNumbers'>,
   at: { stagingKey: string; manifestKey: string; batchCount: number | null },
 ): BatchMessage {
+  const rows = { rows: batch.rowNumbers.length, firstRow: batch.rowNumbers[0] ?? 1, lastRow: batch.rowNumbers.at(-1) ?? 1 };
+  return manifestBatchMessageOf(batch, { batchId: batch.batchId, partition: batch.partition, chunk: batch.chunk, stagingKey: at.stagingKey, ...rows }, at);
+}
+
+/** The FIFO message of a batch as its file's manifest lists it: the one builder the producer, replay and the tests share. */
+export function manifestBatchMessageOf(file: { fileId: string; table: string }, b: ManifestBatch, at: { manifestKey: string; batchCount: number | null }): BatchMessage {
   return {
     format: 1,
-    batchId: batch.batchId,
-    fileId: batch.fileId,
-    table: batch.table,
-    partition: batch.partition,
-    chunk: batch.chunk,
+    batchId: b.batchId,
+    fileId: file.fileId,
+    table: file.table,
+    partition: b.partition,
+    chunk: b.chunk,
     batchCount: at.batchCount,
-    stagingKey: at.stagingKey,
+    stagingKey: b.stagingKey,
     manifestKey: at.manifestKey,
-    rows: batch.rowNumbers.length,
-    firstRow: batch.rowNumbers[0] ?? 1,
-    lastRow: batch.rowNumbers.at(-1) ?? 1,
+    rows: b.rows,
+    firstRow: b.firstRow,
+    lastRow: b.lastRow,
   };
 }

@@ -1,4 +1,4 @@
-import { fileNoticeDeduplicationId, messageGroupOf, UNROUTED_TABLE, type BatchMessage, type FileManifest, type ManifestBatch } from '../core/batch-message.ts';
+import { fileNoticeDeduplicationId, manifestBatchMessageOf, messageGroupOf, UNROUTED_TABLE, type FileManifest, type ManifestBatch } from '../core/batch-message.ts';
 import type { OutgoingBatch } from './ports.ts';
 
 /** The message of a file without batches (moved aside, empty, every row rejected): the consumer registers it from its manifest. */
@@ -12,23 +12,11 @@ export function fileNoticeOf(manifest: FileManifest, manifestKey: string): Outgo
 
 /** One FIFO message per batch, in the order given; `batchCount` null while the file is still being read. */
 export function messagesOf(fileId: string, table: string, batches: readonly ManifestBatch[], batchCount: number | null, manifestKey: string): OutgoingBatch[] {
-  return batches.map((b) => {
-    const body: BatchMessage = {
-      format: 1,
-      batchId: b.batchId,
-      fileId,
-      table,
-      partition: b.partition,
-      chunk: b.chunk,
-      batchCount,
-      stagingKey: b.stagingKey,
-      manifestKey,
-      rows: b.rows,
-      firstRow: b.firstRow,
-      lastRow: b.lastRow,
-    };
-    return { groupId: messageGroupOf(table, b.partition), deduplicationId: b.batchId, body };
-  });
+  return batches.map((b) => ({
+    groupId: messageGroupOf(table, b.partition),
+    deduplicationId: b.batchId,
+    body: manifestBatchMessageOf({ fileId, table }, b, { manifestKey, batchCount }),
+  }));
 }
 
 /**
