@@ -45,6 +45,20 @@ describe('coldStart', () => {
     });
   });
 
+  it('logs a line for each record a failed set-up fails, when records wait on it together', async () => {
+    const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
+    const error = vi.spyOn(logger, 'error');
+    let calls = 0;
+    const ready = coldStart(logger, async () => {
+      calls++;
+      throw new Error('producer: missing environment variable(s): LANDFALL_STAGING_BUCKET');
+    });
+    const results = await Promise.allSettled([ready(), ready()]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(calls).toBe(1);
+    expect(error).toHaveBeenCalledTimes(2);
+  });
+
   it('runs a successful set-up once', async () => {
     const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
     let calls = 0;
