@@ -48,7 +48,10 @@ export function planColumns(table: TableConfig, fileColumns: readonly string[], 
       const via = earlier === fileColumn ? '' : ` (as "${earlier}" and "${fileColumn}")`;
       throw new UnreadableFileError(UnreadableReason.badHeader, `column "${column}" appears twice${via}`, { field: fileColumn });
     }
-    if (table.version === ARRIVAL && column === table.arrivalColumn) {
+    // The consumer's rule (upsert-plan.ts): a table that has its arrival column gets it written
+    // by Landfall on every write, whatever the version rule. The producer knows the table has it
+    // when the version is `$arrival` (the consumer refuses the table otherwise) or from the snapshot.
+    if (column === table.arrivalColumn && (table.version === ARRIVAL || options.knownColumns?.has(column))) {
       throw new UnreadableFileError(
         UnreadableReason.badHeader,
         `column "${fileColumn}" is the arrival column "${table.arrivalColumn}", which Landfall writes itself`,

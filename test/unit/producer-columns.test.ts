@@ -62,4 +62,11 @@ describe('planColumns', () => {
   test('a file may not carry the arrival column', () => {
     expect(() => planColumns(table(), ['id', 'region', '_landfall_arrival'])).toThrow(/arrival column/);
   });
+
+  test('nor, with a version column, the arrival column the table has (the consumer would refuse every batch)', () => {
+    const known = { knownColumns: new Set(['id', 'region', 'v', '_landfall_arrival']) };
+    expect(() => planColumns(table({ version: 'v' }), ['id', 'region', 'v', '_landfall_arrival'], known)).toThrow(/arrival column/);
+    // A table without one: the column is just unknown to the table, named as such.
+    expect(() => planColumns(table({ version: 'v' }), ['id', 'region', 'v', '_landfall_arrival'], { knownColumns: new Set(['id', 'region', 'v']) })).toThrow(/_landfall_arrival/);
+  });
 });
