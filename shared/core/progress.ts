@@ -36,9 +36,10 @@ export interface FileProgress {
   /**
    * CSV and NDJSON: the bytes that hold the file's columns (the header, the first object's line),
    * read again before `position.at` so the reader sees the same columns; `rows` and `lines` of
-   * them are not counted again.
+   * them are not counted again. NDJSON: `columnsLine` is the first object's line in the file, which
+   * the reader's messages name (absent in progress objects of earlier versions).
    */
-  prefix: { start: number; end: number; rows: number; lines: number } | null;
+  prefix: { start: number; end: number; rows: number; lines: number; columnsLine?: number } | null;
   read: number;
   rejected: number;
   /** Each partition's next chunk index. */

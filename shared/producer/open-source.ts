@@ -23,7 +23,8 @@ export function refOf(file: FileIdentity): ObjectRef {
 }
 
 function readerOf(format: FileFormat, bytes: AsyncIterable<Uint8Array>, from: FileProgress | null = null): AsyncIterable<SourceEvent | readonly SourceEvent[]> {
-  return format === 'csv' ? readCsvEvents(bytes, from ? { resumed: resumedReadOf(from) } : {}) : readNdjson(bytes);
+  if (format === 'csv') return readCsvEvents(bytes, from ? { resumed: resumedReadOf(from) } : {});
+  return readNdjson(bytes, from?.prefix?.columnsLine ? { columnsLine: from.prefix.columnsLine } : {});
 }
 
 /**

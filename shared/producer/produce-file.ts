@@ -257,7 +257,7 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
         }
         if (!event.resume) continue;
         if (prefixOpen) {
-          prefix = { start: prefixOpen.start, end: event.resume.at, rows: 1, lines: event.resume.lines - prefixOpen.lines };
+          prefix = { start: prefixOpen.start, end: event.resume.at, rows: 1, lines: event.resume.lines - prefixOpen.lines, columnsLine: event.line };
           prefixOpen = null;
         }
         last = event.resume;

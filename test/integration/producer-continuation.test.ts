@@ -117,6 +117,28 @@ describe('a file continued over several invocations', () => {
     expect(manifest.read).toBe(manifest.rejected + manifest.batches.reduce((n, b) => n + b.rows, 0));
   });
 
+  test('NDJSON: a reject after a continuation names the line of the file\'s first object, as one invocation does', async () => {
+    // Two blank lines and a junk line before the first object: its line is 4, not the resumed read's 1.
+    const lines = ndjsonOf(rows).split('\n');
+    lines[450] = lines[450]!.replace('}', ',"colour":"red"}');
+    const text = `\n\nnot json\n${lines.join('\n')}`;
+    const key = unique('bad.ndjson');
+    const rejectsOf = async (outcome: ProduceOutcome) => {
+      const m = manifestOf(outcome);
+      return (await emulator.getBytes(m.rejects!.bucket, m.rejects!.key)).toString('utf8').trim().split('\n').map((l) => JSON.parse(l));
+    };
+    const continuations: ContinuationMessage[] = [];
+    const { outcome, invocations } = await produceThroughContinuations(s3EventBody(await emulator.drop(key, text)), continuingDeps(CONTINUED, continuations), continuations);
+    const continued = await rejectsOf(outcome);
+    expect(invocations).toBeGreaterThan(2);
+    expect(continued.at(-1)).toMatchObject({ line: 454, reason: expect.stringContaining('(the fields of line 4)') });
+
+    emulator.reset();
+    await emulator.publishSnapshot(ORDERS);
+    const [whole] = await processIntakeMessage({ ...emulator.deps(config), limits: { segmentBytes: CONTINUED.segmentBytes! } }, s3EventBody(await emulator.drop(key, text)));
+    expect(continued).toEqual(await rejectsOf(whole!));
+  });
+
   test('GIVEN an invocation that crashes after some batches WHEN its continuation comes again THEN the same batches and ids, each row once', async () => {
     const record = await emulator.drop(unique('crash.csv.gz'), gzipOf(csvOf(rows)));
     const continuations: ContinuationMessage[] = [];

@@ -7,6 +7,8 @@ import { keepNumberText } from './values.ts';
 export interface NdjsonOptions {
   /** A longer line is rejected without being held in memory. */
   maxLineBytes?: number;
+  /** A resumed read: the line, in the whole file, of the object that gave the columns (its messages name it). */
+  columnsLine?: number;
 }
 
 interface Line {
@@ -110,7 +112,7 @@ export async function* readNdjson(input: AsyncIterable<Uint8Array>, options: Ndj
     if (columns === undefined) {
       const names = Object.keys(object);
       columns = new Map(names.map((name, i) => [name, i]));
-      columnsLine = line;
+      columnsLine = options.columnsLine ?? line;
       yield { kind: 'columns', names };
     }
     const values: TextValue[] = new Array<TextValue>(columns.size).fill(null);
