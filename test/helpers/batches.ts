@@ -31,22 +31,34 @@ export function fileIdentity(overrides: Partial<FileIdentity> = {}): FileIdentit
 /** Builds a columnar batch from row objects, with the ids the producer would give it. */
 export function makeBatch(options: BatchOptions, file: FileIdentity = fileIdentity()): BatchData {
   const columns = Object.keys(options.rows[0] ?? {});
+  const values = columns.map((c) => options.rows.map((row) => (c in row ? row[c]! : null)));
+  return batchOfColumns(options.table, file, columns, values, options);
+}
+
+/** A batch of `file` from column-major values, as the producer writes one; rows numbered from `firstRow`. */
+export function batchOfColumns(
+  table: string,
+  file: FileIdentity,
+  columns: readonly string[],
+  values: (string | null)[][],
+  at: { partition?: number; chunk?: number; firstRow?: number } = {},
+): BatchData {
   const fileId = fileIdOf(file);
-  const partition = options.partition ?? 0;
-  const chunk = options.chunk ?? 0;
-  const first = options.firstRow ?? 1;
+  const partition = at.partition ?? 0;
+  const chunk = at.chunk ?? 0;
+  const first = at.firstRow ?? 1;
   return {
     format: 1,
     batchId: batchIdOf(fileId, partition, chunk),
     fileId,
     file,
-    table: options.table,
+    table,
     partition,
     chunk,
     arrival: fileArrivalOf(file),
-    columns,
-    rowNumbers: options.rows.map((_, i) => first + i),
-    values: columns.map((c) => options.rows.map((row) => (c in row ? row[c]! : null))),
+    columns: [...columns],
+    rowNumbers: Array.from({ length: values[0]?.length ?? 0 }, (_, i) => first + i),
+    values,
   };
 }
 

@@ -1,6 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { describe, expect, test } from 'vitest';
-import { batchIdOf, fileArrivalOf, fileIdOf, type BatchData } from '../../shared/core/batch.ts';
+import type { BatchData } from '../../shared/core/batch.ts';
+import { batchOfColumns } from '../helpers/batches.ts';
 import { BatchMessageError, parseBatchMessage } from '../../shared/core/batch-message.ts';
 import { JsonColumn } from '../../shared/core/json-column.ts';
 import { decodeBatch, encodeBatch } from '../../shared/producer/batch-object.ts';
@@ -10,24 +11,11 @@ import { batchKeyOf, isRejectedKey, movedAsideKeysOf } from '../../shared/core/k
 
 function batchFactory(overrides: Partial<BatchData> = {}): BatchData {
   const file = { bucket: 'in', key: 'orders/a.csv', versionId: null, etag: 'e', eventTime: '2026-01-01T00:00:00Z' };
-  const fileId = fileIdOf(file);
-  return {
-    format: 1,
-    batchId: batchIdOf(fileId, 0, 0),
-    fileId,
-    file,
-    table: 'orders',
-    partition: 0,
-    chunk: 0,
-    arrival: fileArrivalOf(file),
-    columns: ['id', 'name'],
-    rowNumbers: [1, 2],
-    values: [
-      ['1', '2'],
-      ['a', null],
-    ],
-    ...overrides,
-  };
+  const values = [
+    ['1', '2'],
+    ['a', null],
+  ];
+  return { ...batchOfColumns('orders', file, ['id', 'name'], values), ...overrides };
 }
 
 describe('batch objects', () => {
