@@ -86,11 +86,30 @@ export function classifyCode(code: string | undefined): ErrorClass {
  */
 export function classifyPgError(error: unknown): ErrorClass {
   if (error instanceof Error && CONFIG_ERROR_NAMES.has(error.name)) return ErrorClass.config;
+  if (error && typeof error === 'object' && '$metadata' in error) return classifyAwsError(error as AwsSdkError);
   if (error && typeof error === 'object' && 'code' in error) {
     const code = (error as { code?: unknown }).code;
     return classifyCode(typeof code === 'string' ? code : undefined);
   }
   return ErrorClass.bug;
+}
+
+/** The shape of an AWS SDK v3 service error (S3 or SQS reading or writing staging). */
+interface AwsSdkError {
+  $fault?: 'client' | 'server';
+  $retryable?: unknown;
+  $metadata?: { httpStatusCode?: number };
+}
+
+/**
+ * An AWS SDK error: throttling, a server fault or a retryable error is `transient` (the SDK's own
+ * verdict, `$retryable`/`$fault`, and the HTTP status); any other client fault (403 access
+ * denied, 404 a missing bucket) is `config`: a person must act.
+ */
+function classifyAwsError(error: AwsSdkError): ErrorClass {
+  const status = error.$metadata?.httpStatusCode ?? 0;
+  if (error.$retryable || error.$fault === 'server' || status === 429 || status >= 500) return ErrorClass.transient;
+  return ErrorClass.config;
 }
 
 /** The fields of a PostgreSQL error that may be logged and stored: no parameters, no row values. */

@@ -54,6 +54,15 @@ describe('classifyPgError', () => {
     },
   );
 
+  test('an AWS SDK error: throttling and server faults are transient, access denied is config', () => {
+    const aws = (name: string, fault: 'client' | 'server', httpStatusCode: number, retryable?: object) =>
+      Object.assign(new Error(name), { name, $fault: fault, $metadata: { httpStatusCode }, ...(retryable ? { $retryable: retryable } : {}) });
+    expect(classifyPgError(aws('SlowDown', 'client', 503))).toBe('transient');
+    expect(classifyPgError(aws('InternalError', 'server', 500))).toBe('transient');
+    expect(classifyPgError(aws('ThrottlingException', 'client', 400, { throttling: true }))).toBe('transient');
+    expect(classifyPgError(aws('AccessDenied', 'client', 403))).toBe('config');
+  });
+
   test.each(['ConfigError', 'TableConfigError', 'EnvironmentError', 'TableNotFoundError'])('a %s is config', (name) => {
     expect(classifyPgError(Object.assign(new Error('x'), { name }))).toBe('config');
   });
