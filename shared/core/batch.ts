@@ -38,6 +38,14 @@ export interface BatchData {
   rowNumbers: number[];
   /** values[c][r]: column c of row r. */
   values: (string | null)[][];
+  /**
+   * Values a record did not carry (an NDJSON object without that key), by column name: the
+   * ascending row indexes (0-based, into this batch) where the column is absent; `values` holds
+   * null there. An absent value leaves the stored column alone on update and takes the column's
+   * default on insert; an explicit null writes NULL. Omitted (or empty) when every row carries
+   * every column, as in every CSV and Parquet batch.
+   */
+  absent?: Record<string, number[]>;
 }
 
 function sha256(parts: readonly (string | number | null)[]): string {
@@ -91,7 +99,7 @@ export function fileArrivalOf(file: Pick<FileIdentity, 'eventTime' | 'key'>): st
 }
 
 /** Rows in a batch; throws when the columnar arrays disagree. */
-export function batchRowCount(batch: Pick<BatchData, 'columns' | 'rowNumbers' | 'values' | 'batchId'>): number {
+export function batchRowCount(batch: Pick<BatchData, 'columns' | 'rowNumbers' | 'values' | 'batchId' | 'absent'>): number {
   const rows = batch.rowNumbers.length;
   if (batch.values.length !== batch.columns.length) {
     throw new Error(`batch ${batch.batchId}: ${batch.columns.length} columns but ${batch.values.length} value arrays`);
@@ -101,6 +109,18 @@ export function batchRowCount(batch: Pick<BatchData, 'columns' | 'rowNumbers' | 
       throw new Error(`batch ${batch.batchId}: column "${batch.columns[i]}" has ${column.length} values, expected ${rows}`);
     }
   });
+  for (const [name, indexes] of Object.entries(batch.absent ?? {})) {
+    const c = batch.columns.indexOf(name);
+    if (c < 0) throw new Error(`batch ${batch.batchId}: absent values of column "${name}", which the batch does not carry`);
+    let previous = -1;
+    for (const r of indexes) {
+      if (!Number.isInteger(r) || r <= previous || r >= rows) {
+        throw new Error(`batch ${batch.batchId}: absent rows of column "${name}" must be ascending row indexes below ${rows}`);
+      }
+      if (batch.values[c]![r] !== null) throw new Error(`batch ${batch.batchId}: column "${name}" row ${r} is absent but has a value`);
+      previous = r;
+    }
+  }
   return rows;
 }
 
