@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseTableName } from './identifiers.ts';
+import { mergeConfigProblems, mergeSchema } from './merge-rules.ts';
 
 /** `version: "$arrival"`: the later arrival (file, then row) wins. */
 export const ARRIVAL = '$arrival';
@@ -39,6 +40,8 @@ const tableSchema = z
     arrivalColumn: columnName.default(DEFAULT_ARRIVAL_COLUMN),
     /** `strict`: a file with a column the table lacks is refused whole; `evolve`: the column is added (nullable). */
     schema: z.enum(['strict', 'evolve']).default('strict'),
+    /** Per-column merge rules (merge-rules.ts): column → `replace` | `keep` | `ignoreNull` | `add` | `max` | `min`. */
+    merge: mergeSchema.optional(),
   })
   .strict();
 
@@ -154,6 +157,7 @@ export function parseConfig(input: unknown, source = '(inline)'): LandfallConfig
     if (new Set(targets).size !== targets.length) {
       problems.push(`table "${t.table}": columns: two file columns map to the same table column`);
     }
+    for (const problem of mergeConfigProblems(t, didYouMean)) problems.push(`table "${t.table}": ${problem}`);
     const prefix = t.prefix ?? `${t.table}/`;
     return { ...t, prefix };
   });

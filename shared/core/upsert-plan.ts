@@ -2,6 +2,7 @@ import type { CatalogColumn, TableCatalog } from './catalog-types.ts';
 import type { TableConfig } from './config.ts';
 import type { KeyCheck } from './conflict-key.ts';
 import { quoteIdent } from './identifiers.ts';
+import { ACCUMULATING, type MergeRule, ruleOf } from './merge-rules.ts';
 import { TOMB_ARRIVAL, TOMB_DELETED_AT, TOMB_VERSION, tombstoneRelationOf } from './tombstone-names.ts';
 
 /** Internal column names of the statement; a table column with one of these names is refused. */
@@ -63,6 +64,29 @@ export interface UpsertPlan {
   inputCount: number;
   /** The arbiter index treats NULL keys as equal (NULLS NOT DISTINCT). */
   nullsEqual: boolean;
+  /** Merge rules other than `replace` of the batch's columns (merge-rules.ts), by column name. */
+  rules: Record<string, MergeRule>;
+  /**
+   * Batch columns with absent values in the rows applied (BatchData.absent; not the key, the
+   * version or the tombstone column, whose absent values are NULL): each travels with a flag
+   * array; an absent value leaves the stored column alone on update and writes `defaultExpr`
+   * (the column's default, null for none) on insert.
+   */
+  absent: { name: string; input: number; defaultExpr: string | null }[];
+}
+
+/**
+ * True when the plan compiles to the merge form of the statement (merge rules, or absent values,
+ * in mode `upsert`): a reduction that picks each column's value by its rule instead of taking the
+ * winning row whole. Other plans compile to the plain form, unchanged.
+ */
+export function mergesColumns(plan: UpsertPlan): boolean {
+  return plan.mode === 'upsert' && (Object.keys(plan.rules).length > 0 || plan.absent.length > 0);
+}
+
+/** True when some column accumulates (`add`, `max`, `min`): every applied row counts, whatever its version. */
+export function accumulates(plan: UpsertPlan): boolean {
+  return Object.values(plan.rules).some((rule) => ACCUMULATING.has(rule));
 }
 
 export class BatchShapeError extends Error {
@@ -93,7 +117,7 @@ function bindingOf(column: CatalogColumn, keyOrVersion: boolean): Pick<PlanColum
  * A column the table does not have, a generated column, or a missing key or version column is
  * an error that names it; the tombstone column alone may be absent from the table.
  */
-export function buildUpsertPlan(config: TableConfig, catalog: TableCatalog, keyCheck: KeyCheck, columns: readonly string[]): UpsertPlan {
+export function buildUpsertPlan(config: TableConfig, catalog: TableCatalog, keyCheck: KeyCheck, columns: readonly string[], absentColumns: readonly string[] = []): UpsertPlan {
   const byName = new Map<string, CatalogColumn>(catalog.columns.map((c) => [c.name, c]));
   for (const reserved of RESERVED) {
     if (byName.has(reserved)) throw new BatchShapeError(config.table, reserved, `column name "${reserved}" is reserved by Landfall`);
@@ -136,6 +160,14 @@ export function buildUpsertPlan(config: TableConfig, catalog: TableCatalog, keyC
   const keySet = new Set(config.conflictKey);
   const nonKey = planColumns.filter((c) => !keySet.has(c.name));
   const arrivalColumn = keyCheck.arrivalColumn?.name ?? null;
+  const rules: Record<string, MergeRule> = {};
+  for (const c of nonKey) {
+    const rule = ruleOf(config, c.name);
+    if (rule !== 'replace' && c.name !== version?.name) rules[c.name] = rule;
+  }
+  const absent = nonKey
+    .filter((c) => c.name !== version?.name && absentColumns.includes(c.name))
+    .map((c) => ({ name: c.name, input: c.input, defaultExpr: byName.get(c.name)!.defaultExpr ?? null }));
   return {
     table: config.table,
     target: catalog.quoted,
@@ -149,6 +181,8 @@ export function buildUpsertPlan(config: TableConfig, catalog: TableCatalog, keyC
     compareColumns: nonKey.map((c) => ({ name: c.name, asText: COMPARE_AS_TEXT.has(byName.get(c.name)!.baseType) })),
     inputCount: columns.length,
     nullsEqual: keyCheck.index.nullsNotDistinct,
+    rules,
+    absent,
   };
 }
 

@@ -46,11 +46,29 @@ export async function storedCounts(tx: TxSql | Sql, batchId: string): Promise<Ba
 }
 
 /**
+ * The batch's absent values (BatchData.absent) among the rows `rows` (indexes into the batch,
+ * all rows when null), as one flag per picked row for each column that has one: the same rows
+ * whatever subset replay's bisection or a quarantine retry applies.
+ */
+export function absentAmong(batch: Pick<BatchData, 'columns' | 'absent' | 'rowNumbers'>, rows: readonly number[] | null): Map<string, boolean[]> {
+  const found = new Map<string, boolean[]>();
+  for (const column of batch.columns) {
+    const indexes = batch.absent?.[column];
+    if (!indexes?.length) continue;
+    const set = new Set(indexes);
+    const flags = rows === null ? batch.rowNumbers.map((_, r) => set.has(r)) : rows.map((r) => set.has(r));
+    if (flags.includes(true)) found.set(column, flags);
+  }
+  return found;
+}
+
+/**
  * Runs the set-based statement for the rows `rows` (indexes into the batch, in arrival order) and
  * adds their counts to the batch's ledger row. Returns the ledger row's totals.
  */
 export async function upsertRows(tx: TxSql, target: TargetTable, batch: BatchData, rows: readonly number[] | null): Promise<BatchCounts> {
-  const { compiled } = statementFor(target, batch.columns);
+  const absent = absentAmong(batch, rows);
+  const { plan, compiled } = statementFor(target, batch.columns, [...absent.keys()]);
   const pick = <T>(column: readonly T[]): T[] => (rows === null ? (column as T[]) : rows.map((r) => column[r]!));
   const extra: Record<ExtraParam, string | number> = {
     rowNumbers: toPgArrayLiteral(pick(batch.rowNumbers)),
@@ -59,9 +77,36 @@ export async function upsertRows(tx: TxSql, target: TargetTable, batch: BatchDat
     tombstoneRetentionDays: target.config.delete?.retentionDays ?? 0,
     batchId: batch.batchId,
   };
-  const params = [...batch.values.map((column) => toPgArrayLiteral(pick(column))), ...compiled.extraParams.map((p) => extra[p])];
+  const params = [
+    ...batch.values.map((column) => toPgArrayLiteral(pick(column))),
+    ...compiled.extraParams.map((p) => extra[p]),
+    // One flag array per absent column of the plan (those of the key and the version stay NULL values).
+    ...plan.absent.map((a) => toPgArrayLiteral(absent.get(a.name)!.map((flag) => (flag ? 't' : 'f')))),
+  ];
   const [counts] = await tx.unsafe<BatchCounts[]>(compiled.text, params);
   return { ...counts! };
+}
+
+/** More sets of absent columns than this in one batch: the batch takes the upsert instead of that many COPYs. */
+const MAX_COPY_GROUPS = 16;
+
+/**
+ * The picked rows (indexes 0.. into them) grouped by the set of the plan's columns they do not
+ * carry: COPY writes a column's default only by leaving the column out, for all its rows, so
+ * each group is a COPY of its own. One group with `rows` null when no row has an absent value.
+ */
+function rowsByAbsentColumns(plan: UpsertPlan, absent: Map<string, boolean[]>, count: number): { omitted: Set<string>; rows: number[] | null }[] {
+  const flagged = plan.absent.map((a) => ({ name: a.name, flags: absent.get(a.name)! }));
+  if (flagged.length === 0) return [{ omitted: new Set(), rows: null }];
+  const groups = new Map<string, { omitted: Set<string>; rows: number[] }>();
+  for (let r = 0; r < count; r++) {
+    const omitted = flagged.filter((f) => f.flags[r]).map((f) => f.name);
+    const key = omitted.join('\u0000');
+    let group = groups.get(key);
+    if (!group) groups.set(key, (group = { omitted: new Set(omitted), rows: [] }));
+    group.rows.push(r);
+  }
+  return [...groups.values()];
 }
 
 /**
@@ -73,15 +118,25 @@ export async function upsertRows(tx: TxSql, target: TargetTable, batch: BatchDat
  * new), or a value COPY cannot store, for which the upsert then raises its own error.
  */
 export async function insertIfFresh(tx: TxSql, target: TargetTable, batch: BatchData, rows: readonly number[] | null): Promise<BatchCounts | null> {
-  const { plan, fresh } = statementFor(target, batch.columns);
+  const absent = absentAmong(batch, rows);
+  const { plan, fresh } = statementFor(target, batch.columns, [...absent.keys()]);
   const pick = <T>(column: readonly T[]): T[] => (rows === null ? (column as T[]) : rows.map((r) => column[r]!));
   const rowNumbers = pick(batch.rowNumbers);
   if (rowNumbers.length === 0) return null;
   if (plan.tombstone) return null;
+  const groups = rowsByAbsentColumns(plan, absent, rowNumbers.length);
+  if (groups.length > MAX_COPY_GROUPS) return null;
   const columns = fresh.copyInputs.map((i) => pick(batch.values[i]!));
   if (plan.arrivalColumn) columns.push(rowNumbers.map((n) => arrivalValueOf(batch.arrival, n)));
+  const names = [...plan.columns.map((c) => c.name), ...(plan.arrivalColumn ? [plan.arrivalColumn] : [])];
   try {
-    await tx.savepoint(async (sp) => pipeline(Readable.from(toCopyCsv(columns)), await sp.unsafe(fresh.copy).writable()));
+    await tx.savepoint(async (sp) => {
+      for (const group of groups) {
+        const kept = columns.filter((_, c) => !group.omitted.has(names[c]!));
+        const values = group.rows === null ? kept : kept.map((column) => group.rows!.map((r) => column[r]!));
+        await pipeline(Readable.from(toCopyCsv(values)), await sp.unsafe(group.omitted.size ? fresh.copyLeavingOut(group.omitted) : fresh.copy).writable());
+      }
+    });
   } catch (error) {
     if (error instanceof postgres.PostgresError) return null;
     throw error;

@@ -28,6 +28,11 @@ export async function loadCatalog(sql: postgres.Sql | postgres.TransactionSql, t
            a.attnotnull AS "notNull",
            (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '') AS "hasDefault",
            (a.attgenerated <> '') AS generated,
+           -- What an INSERT that leaves the column out would write, as SQL (an absent value on insert).
+           CASE WHEN a.attidentity <> '' THEN format('nextval(%L::regclass)', pg_get_serial_sequence(${quoted}, a.attname))
+                WHEN a.attgenerated <> '' THEN NULL
+                WHEN a.atthasdef THEN pg_get_expr(ad.adbin, ad.adrelid)
+                WHEN t.typtype = 'd' THEN pg_get_expr(t.typdefaultbin, 0) END AS "defaultExpr",
            coalesce(bt.typcategory, t.typcategory)::text AS category,
            CASE WHEN co.oid IS NOT NULL THEN jsonb_build_object(
              'schema', con.nspname, 'name', co.collname, 'deterministic', co.collisdeterministic,
@@ -36,6 +41,7 @@ export async function loadCatalog(sql: postgres.Sql | postgres.TransactionSql, t
     FROM pg_attribute a
     JOIN pg_type t ON t.oid = a.atttypid
     LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+    LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
     LEFT JOIN pg_collation co ON co.oid = a.attcollation AND a.attcollation <> 'pg_catalog.default'::regcollation
     LEFT JOIN pg_namespace con ON con.oid = co.collnamespace
     WHERE a.attrelid = ${oid}::oid AND a.attnum > 0 AND NOT a.attisdropped

@@ -231,15 +231,19 @@ export interface CompiledFreshInsert {
   /** `COPY target (…) FROM STDIN (FORMAT csv)`: the `copyInputs` columns, then the arrival column if any. */
   copy: string;
   copyInputs: number[];
+  /** The COPY of rows that do not carry `omitted` (absent values): those columns left out, so they take their defaults. */
+  copyLeavingOut(omitted: ReadonlySet<string>): string;
   /** Adds $1 inserted rows to the ledger row of batch $2; returns its totals. */
   count: string;
 }
 
 export function compileFreshInsert(plan: UpsertPlan): CompiledFreshInsert {
   const written = [...plan.columns.map((c) => c.name), ...(plan.arrivalColumn ? [plan.arrivalColumn] : [])];
+  const copyOf = (columns: readonly string[]) => `COPY ${plan.target} (${columns.map(q).join(', ')}) FROM STDIN WITH (FORMAT csv)`;
   return {
-    copy: `COPY ${plan.target} (${written.map(q).join(', ')}) FROM STDIN WITH (FORMAT csv)`,
+    copy: copyOf(written),
     copyInputs: plan.columns.map((c) => c.input),
+    copyLeavingOut: (omitted) => copyOf(written.filter((c) => !omitted.has(c))),
     count: `UPDATE landfall.batches AS b SET read = b.read + $1::int, inserted = b.inserted + $1::int, updated_at = now()
 WHERE b.batch_id = $2::text
 RETURNING b.read, b.collapsed, b.inserted, b.updated, b.unchanged, b.stale, b.deleted, b.quarantined`,

@@ -15,6 +15,8 @@ export interface QuarantinedRow {
   rowNumber: number;
   arrival: string | null;
   row: Record<string, string | null>;
+  /** Columns of `row` the record did not carry (null in `row`): applied as absent, as the first time. */
+  absent: string[];
   sqlstate: string | null;
   constraint: string | null;
   column: string | null;
@@ -28,7 +30,7 @@ export interface QuarantinedRow {
 export async function listQuarantine(sql: Sql, filter: { table?: string; batchId?: string; limit?: number } = {}): Promise<QuarantinedRow[]> {
   const rows = await sql<QuarantinedRow[]>`
     SELECT id::int AS id, batch_id AS "batchId", file_id AS "fileId", file_key AS "fileKey", table_name AS table,
-           row_number::int AS "rowNumber", arrival, row, sqlstate, constraint_name AS constraint, column_name AS column, message,
+           row_number::int AS "rowNumber", arrival, row, coalesce(absent, '{}') AS absent, sqlstate, constraint_name AS constraint, column_name AS column, message,
            to_char(first_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS "firstSeen",
            to_char(last_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS "lastSeen", attempts
     FROM landfall.quarantine
@@ -47,9 +49,13 @@ export interface RetryResult {
   resolvedElsewhere: number;
 }
 
-/** A one-row batch of the quarantined row, with the arrival it had, under its original batch id. */
-function batchOfRow(q: QuarantinedRow): BatchData {
+/**
+ * A one-row batch of the quarantined row, with the arrival it had and the columns it did not
+ * carry, under its original batch id.
+ */
+export function batchOfRow(q: Pick<QuarantinedRow, 'row' | 'absent' | 'batchId' | 'fileId' | 'fileKey' | 'table' | 'arrival' | 'rowNumber'>): BatchData {
   const columns = Object.keys(q.row);
+  const absent = q.absent.filter((c) => columns.includes(c));
   return {
     format: 1,
     batchId: q.batchId,
@@ -61,7 +67,8 @@ function batchOfRow(q: QuarantinedRow): BatchData {
     arrival: q.arrival ?? '',
     columns,
     rowNumbers: [q.rowNumber],
-    values: columns.map((c) => [q.row[c] ?? null]),
+    values: columns.map((c) => [absent.includes(c) ? null : (q.row[c] ?? null)]),
+    ...(absent.length ? { absent: Object.fromEntries(absent.map((c) => [c, [0]])) } : {}),
   };
 }
 
