@@ -22,6 +22,8 @@ export interface CatalogColumn {
    * domain's default), null when it has none: what an insert that does not carry the column writes.
    */
   defaultExpr?: string | null;
+  /** A CHECK constraint of the table reads the column. */
+  checked?: boolean;
   /** `pg_type.typcategory` of the base type (`N` numeric, `S` string, `E` enum...). */
   category?: string;
   /** The column's collation when it is not the database default (collatable types only). */

@@ -12,6 +12,7 @@ export const TOMBSTONE = 'landfall$tomb';
 /** The row's arrival inside the statement when the table has no arrival column of its own. */
 export const ROW_ARRIVAL = TOMB_ARRIVAL;
 const RESERVED = [ORDINAL, ROW_NUMBER, TOMBSTONE, ROW_ARRIVAL, TOMB_VERSION, TOMB_DELETED_AT];
+const INTERNAL_PREFIX = 'landfall$';
 
 /** Types that have no equality operator: compared as text when looking for changes. */
 const COMPARE_AS_TEXT = new Set(['json', '_json', 'xml', '_xml', 'point', 'line', 'lseg', 'path', 'polygon', 'box', 'circle']);
@@ -76,6 +77,13 @@ export interface UpsertPlan {
    * (the column's default, null for none) on insert.
    */
   absent: { name: string; input: number; defaultExpr: string | null }[];
+  /**
+   * What the merge form needs to know of each non-key batch column: its default as SQL (written
+   * on insert when no row gives the column a value), NOT NULL (the row ON CONFLICT proposes must
+   * hold a value even when it ends as an update), and whether a CHECK constraint reads it (an
+   * accumulating column's proposed row then holds the result, not the delta).
+   */
+  facts: Record<string, { defaultExpr: string | null; notNull: boolean; checked: boolean }>;
 }
 
 /**
@@ -109,9 +117,9 @@ export class BatchShapeError extends Error {
  * to its full type before the reduction, so `1.001` and `1.004` in a numeric(10,2) key are one
  * key to DISTINCT ON as they are to the unique index. Others are parsed straight into their type.
  */
-function bindingOf(column: CatalogColumn, keyOrVersion: boolean): Pick<PlanColumn, 'param' | 'cast'> {
+function bindingOf(column: CatalogColumn, roundEach: boolean): Pick<PlanColumn, 'param' | 'cast'> {
   if (column.castType.endsWith('[]')) return { param: 'text', cast: column.castType };
-  if (keyOrVersion && column.type !== column.castType && ROUNDING_TYPES.has(column.baseType)) return { param: column.castType, cast: column.type };
+  if (roundEach && column.type !== column.castType && ROUNDING_TYPES.has(column.baseType)) return { param: column.castType, cast: column.type };
   return { param: column.castType, cast: null };
 }
 
@@ -125,9 +133,19 @@ export function buildUpsertPlan(config: TableConfig, catalog: TableCatalog, keyC
   for (const reserved of RESERVED) {
     if (byName.has(reserved)) throw new BatchShapeError(config.table, reserved, `column name "${reserved}" is reserved by Landfall`);
   }
+  // The merge form names its own columns `landfall$…` too (compile-upsert.ts).
+  const internal = [...byName.keys()].find((name) => name.startsWith(INTERNAL_PREFIX));
+  if (internal) throw new BatchShapeError(config.table, internal, `column name "${internal}" is reserved by Landfall (names starting with "${INTERNAL_PREFIX}")`);
   const seen = new Set<string>();
   const planColumns: PlanColumn[] = [];
-  const keyOrVersion = new Set([...config.conflictKey, ...(keyCheck.versionColumn ? [keyCheck.versionColumn.name] : [])]);
+  // Rounded per row: key and version (as the index and the guard see them), and accumulating
+  // columns, whose rows are summed or compared before the assignment would round them (each delta
+  // counts as it would if applied alone).
+  const roundEach = new Set([
+    ...config.conflictKey,
+    ...(keyCheck.versionColumn ? [keyCheck.versionColumn.name] : []),
+    ...Object.keys(config.merge ?? {}).filter((c) => ACCUMULATING.has(ruleOf(config, c))),
+  ]);
   let tombstone: UpsertPlan['tombstone'] = config.delete ? { input: null, equals: config.delete.equals, remembered: tombstoneRelationOf(catalog.table).quoted } : null;
   columns.forEach((name, input) => {
     if (seen.has(name)) throw new BatchShapeError(config.table, name, `column "${name}" appears twice in the file`);
@@ -148,7 +166,7 @@ export function buildUpsertPlan(config: TableConfig, catalog: TableCatalog, keyC
       name,
       type: column.castType,
       input,
-      ...bindingOf(column, keyOrVersion.has(name)),
+      ...bindingOf(column, roundEach.has(name)),
       ...(collation ? { collate: `${quoteIdent(collation.schema)}.${quoteIdent(collation.name)}` } : {}),
     });
   });
@@ -186,6 +204,12 @@ export function buildUpsertPlan(config: TableConfig, catalog: TableCatalog, keyC
     nullsEqual: keyCheck.index.nullsNotDistinct,
     rules,
     absent,
+    facts: Object.fromEntries(
+      nonKey.map((c) => {
+        const column = byName.get(c.name)!;
+        return [c.name, { defaultExpr: column.defaultExpr ?? null, notNull: column.notNull, checked: column.checked ?? false }];
+      }),
+    ),
   };
 }
 

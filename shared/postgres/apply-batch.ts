@@ -10,6 +10,7 @@ import { quarantineRows, type RowFailure } from './quarantine.ts';
 import { statementFor, type TargetTable } from './target-table.ts';
 import { findUnstorableValues } from '../core/unstorable-values.ts';
 import { findNullKeyRows, type UpsertPlan } from '../core/upsert-plan.ts';
+import { quoteIdent } from '../core/identifiers.ts';
 
 export interface ApplyResult {
   /** `already-applied`: an earlier or concurrent application committed; nothing new was written. */
@@ -95,8 +96,19 @@ const MAX_COPY_GROUPS = 16;
  * carry: COPY writes a column's default only by leaving the column out, for all its rows, so
  * each group is a COPY of its own. One group with `rows` null when no row has an absent value.
  */
-function rowsByAbsentColumns(plan: UpsertPlan, absent: Map<string, boolean[]>, count: number): { omitted: Set<string>; rows: number[] | null }[] {
+function rowsByAbsentColumns(plan: UpsertPlan, absent: Map<string, boolean[]>, values: readonly (readonly (string | null)[])[], count: number): { omitted: Set<string>; rows: number[] | null }[] {
   const flagged = plan.absent.map((a) => ({ name: a.name, flags: absent.get(a.name)! }));
+  // Under a merge rule other than replace a NULL gives nothing either: it takes the column's
+  // default on insert, as an absent value does (NULL anyway for a column without one).
+  if (plan.mode === 'upsert') {
+    for (const c of plan.columns) {
+      if (!plan.rules[c.name] || !plan.facts[c.name]?.defaultExpr) continue;
+      const nulls = values[c.input]!.map((value) => value === null);
+      const existing = flagged.find((f) => f.name === c.name);
+      if (existing) existing.flags = existing.flags.map((flag, r) => flag || nulls[r]!);
+      else if (nulls.includes(true)) flagged.push({ name: c.name, flags: nulls });
+    }
+  }
   if (flagged.length === 0) return [{ omitted: new Set(), rows: null }];
   const groups = new Map<string, { omitted: Set<string>; rows: number[] }>();
   for (let r = 0; r < count; r++) {
@@ -124,9 +136,10 @@ export async function insertIfFresh(tx: TxSql, target: TargetTable, batch: Batch
   const rowNumbers = pick(batch.rowNumbers);
   if (rowNumbers.length === 0) return null;
   if (plan.tombstone) return null;
-  const groups = rowsByAbsentColumns(plan, absent, rowNumbers.length);
+  const picked = batch.values.map((column) => pick(column));
+  const groups = rowsByAbsentColumns(plan, absent, picked, rowNumbers.length);
   if (groups.length > MAX_COPY_GROUPS) return null;
-  const columns = fresh.copyInputs.map((i) => pick(batch.values[i]!));
+  const columns = fresh.copyInputs.map((i) => picked[i]!);
   if (plan.arrivalColumn) columns.push(rowNumbers.map((n) => arrivalValueOf(batch.arrival, n)));
   const names = [...plan.columns.map((c) => c.name), ...(plan.arrivalColumn ? [plan.arrivalColumn] : [])];
   try {
@@ -143,6 +156,39 @@ export async function insertIfFresh(tx: TxSql, target: TargetTable, batch: Batch
   }
   const [counts] = await tx.unsafe<BatchCounts[]>(fresh.count, [rowNumbers.length, batch.batchId]);
   return { ...counts! };
+}
+
+/**
+ * A row that failed with 22003 (a value out of range) after its values were screened: the `add`
+ * of its delta to the stored value overflowed the column type. Names the column (the first whose
+ * stored value plus the row's delta does not fit), so the quarantine says which and why.
+ */
+export async function explainOverflow(tx: TxSql, target: TargetTable, batch: BatchData, failure: RowFailure): Promise<RowFailure> {
+  if (failure.sqlstate !== '22003') return failure;
+  const { plan } = statementFor(target, batch.columns);
+  const byName = new Map(target.catalog.columns.map((c) => [c.name, c]));
+  const keyColumns = plan.columns.filter((c) => plan.key.includes(c.name));
+  const where = keyColumns.map((c, i) => `${quoteIdent(c.name)} = $${i + 2}::${c.type}`).join(' AND ');
+  for (const column of plan.columns.filter((c) => plan.rules[c.name] === 'add')) {
+    const delta = batch.values[column.input]![failure.row] ?? null;
+    if (delta === null) continue;
+    const fullType = byName.get(column.name)!.type;
+    // In numeric (an interval's sum, which numeric cannot hold, fails: not this column), in a
+    // savepoint, so that the check itself can never abort the transaction.
+    const fits = await tx
+      .savepoint((sp) =>
+        sp.unsafe<{ fits: boolean }[]>(
+          `SELECT pg_input_is_valid((coalesce((SELECT ${quoteIdent(column.name)} FROM ${plan.target} WHERE ${where})::numeric, 0) + $1::numeric)::text, $${keyColumns.length + 2}::text) AS fits`,
+          [delta, ...keyColumns.map((c) => batch.values[c.input]![failure.row] ?? null), fullType],
+        ),
+      )
+      .then(([row]) => row?.fits !== false)
+      .catch(() => true);
+    if (!fits) {
+      return { ...failure, column: column.name, message: `column "${column.name}" ("add"): the stored value plus the row's delta does not fit ${fullType} (${failure.message})` };
+    }
+  }
+  return failure;
 }
 
 /** Rows with a NULL conflict key (when the index would store them twice), as failures. */

@@ -33,6 +33,7 @@ export async function loadCatalog(sql: postgres.Sql | postgres.TransactionSql, t
                 WHEN a.attgenerated <> '' THEN NULL
                 WHEN a.atthasdef THEN pg_get_expr(ad.adbin, ad.adrelid)
                 WHEN t.typtype = 'd' THEN pg_get_expr(t.typdefaultbin, 0) END AS "defaultExpr",
+           EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = a.attrelid AND k.contype = 'c' AND a.attnum = ANY (k.conkey)) AS checked,
            coalesce(bt.typcategory, t.typcategory)::text AS category,
            CASE WHEN co.oid IS NOT NULL THEN jsonb_build_object(
              'schema', con.nspname, 'name', co.collname, 'deterministic', co.collisdeterministic,

@@ -1,7 +1,7 @@
 import type { BatchData } from '../core/batch.ts';
 import { classifyPgError, ErrorClass, type PgErrorFields, pgErrorFields } from '../core/classify-pg-error.ts';
 import type { Sql, TxSql } from './db.ts';
-import { refusedBeforeBinding, upsertRows } from './apply-batch.ts';
+import { explainOverflow, refusedBeforeBinding, upsertRows } from './apply-batch.ts';
 import { statementFor } from './target-table.ts';
 import type { TargetTable } from './target-table.ts';
 import { BatchShapeError } from '../core/upsert-plan.ts';
@@ -106,7 +106,9 @@ async function retryOne(tx: TxSql, target: TargetTable, q: QuarantinedRow): Prom
     });
   } catch (error) {
     if (!(error instanceof BatchShapeError) && classifyPgError(error) !== ErrorClass.batchPoison) throw error;
-    await recordStillFailing(tx, q, pgErrorFields(error));
+    const fields = pgErrorFields(error);
+    const explained = error instanceof BatchShapeError ? fields : await explainOverflow(tx, target, batch, { row: 0, ...fields });
+    await recordStillFailing(tx, q, explained);
     return 'failing';
   }
 }
