@@ -252,6 +252,30 @@ describe('merge rules: overflow, replay and quarantine retry', () => {
   });
 });
 
+describe('merge rules and constraints', () => {
+  test('a CHECK on a balance sees the result, not the delta: a withdrawal that leaves it positive applies, one that would overdraw is quarantined', async () => {
+    await sql`CREATE TABLE wallet (id int PRIMARY KEY, balance numeric(12,2) NOT NULL DEFAULT 0 CHECK (balance >= 0), peak int CHECK (peak >= 10))`;
+    const target = await prepare(sql, { table: 'wallet', conflictKey: ['id'], merge: { balance: 'add', peak: 'max' } });
+    await applyBatch(sql, target, makeBatch({ table: 'wallet', rows: [{ id: '1', balance: '10.00', peak: '50' }] }));
+
+    const spent = await applyBatch(sql, target, makeBatch({ table: 'wallet', rows: [{ id: '1', balance: '-3.00', peak: '5' }, { id: '1', balance: '-2.00', peak: null }, { id: '2', balance: null, peak: '12' }] }));
+    expect(spent.counts).toMatchObject({ read: 3, collapsed: 1, updated: 1, inserted: 1 });
+    expect((await sql`SELECT id, balance::text, peak FROM wallet ORDER BY id`).map((r) => ({ ...r }))).toEqual([
+      { id: 1, balance: '5.00', peak: 50 },
+      { id: 2, balance: '0.00', peak: 12 },
+    ]);
+
+    const overdraw = makeBatch({ table: 'wallet', rows: [{ id: '1', balance: '-6.00', peak: null }, { id: '2', balance: '1.00', peak: null }] });
+    await expect(applyBatch(sql, target, overdraw)).rejects.toMatchObject({ code: '23514' });
+    const replayed = await replayBatch(sql, target, overdraw);
+    expect(replayed.failures).toEqual([expect.objectContaining({ row: 0, sqlstate: '23514', constraint: 'wallet_balance_check' })]);
+    expect((await sql`SELECT id, balance::text FROM wallet ORDER BY id`).map((r) => ({ ...r }))).toEqual([
+      { id: 1, balance: '5.00' },
+      { id: 2, balance: '1.00' },
+    ]);
+  });
+});
+
 describe('merge rules are checked at start-up', () => {
   test('add on a text column refuses the table with the reason', async () => {
     await sql`CREATE TABLE wrong (id int PRIMARY KEY, label text)`;
