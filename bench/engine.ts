@@ -6,8 +6,9 @@
  *   ROWS=200000 BATCH=50000 ROUNDS=5 npm run bench:engine
  *
  * Scenarios run interleaved in ROUNDS rounds (default 3); each ratio is taken inside a round
- * and the median over the rounds is reported with its range. The last line is for scripts:
+ * and the median over the rounds is reported with its range. The last two lines are for scripts:
  *   engine: fresh inserts <r>x COPY, updates <r>x update limit, 50/50 <r>x COPY
+ *   engine, merge rules: updates <r>x update limit
  *
  * DATABASE_URL points it at your own PostgreSQL; otherwise it starts the embedded one.
  */
@@ -47,6 +48,7 @@ const S = {
   deleteRuleUpdates: 'engine, delete rule: pure updates',
   deleteRuleHalf: 'engine, delete rule: 50% deletes / 50% updates',
   deleteRuleLate: 'engine, delete rule: late older rows (stale vs rows and remembered deletes)',
+  mergeRulesUpdates: 'engine, merge rules (add, keep, ignoreNull): pure updates',
 } as const;
 
 type Columns = (string | null)[][];
@@ -218,6 +220,39 @@ async function deleteRuleScenarios(sql: postgres.Sql, v0: DataSet, v1: DataSet):
   ];
 }
 
+/**
+ * Pure updates on a copy of the table whose config gives three columns merge rules (`qty` add,
+ * `name` keep, `price` ignoreNull): against "engine: pure updates", the cost of the merge form of
+ * the statement (docs/rules.md, "Merge rules").
+ */
+async function mergeRuleScenarios(sql: postgres.Sql, v0: DataSet, v1: DataSet): Promise<Scenario[]> {
+  const table = 'bench_merge';
+  await sql.unsafe(`DROP TABLE IF EXISTS ${table}`);
+  await sql.unsafe(`CREATE TABLE ${table} (LIKE ${TABLE} INCLUDING ALL)`);
+  const config = parseConfig({ tables: [{ table, conflictKey: ['tenant_id', 'sku'], version: 'updated_at', merge: { qty: 'add', name: 'keep', price: 'ignoreNull' } }] });
+  const target = await prepareTable(sql, config.tables[0]!);
+  return [
+    {
+      name: S.mergeRulesUpdates,
+      prepare: async () => {
+        await sql.unsafe(`TRUNCATE ${table}`);
+        await sql.unsafe('TRUNCATE landfall.batches');
+        await copyInto(sql, table, v0);
+        await sql.unsafe(`VACUUM ANALYZE ${table}`);
+        await sql.unsafe('CHECKPOINT');
+      },
+      run: async () => {
+        const totals = { updated: 0 };
+        for (let from = 0; from < v1.rows; from += BATCH) {
+          const { counts } = await applyBatch(sql, target, { ...toBatch(v1, from, Math.min(v1.rows, from + BATCH)), table });
+          totals.updated += counts.updated;
+        }
+        return `updated ${totals.updated}`;
+      },
+    },
+  ];
+}
+
 async function main() {
   const { url, stop } = await benchDatabase();
   const sql = postgres(url, { max: 1, prepare: false, onnotice: () => {} });
@@ -255,6 +290,7 @@ async function main() {
       { name: S.mergeFresh, prepare: empty, run: () => runCopyMerge(sql, v0) },
       { name: S.mergeUpdates, prepare: prefilled(v0), run: () => runCopyMerge(sql, v1) },
       ...(await deleteRuleScenarios(sql, v0, v1)),
+      ...(await mergeRuleScenarios(sql, v0, v1)),
     ];
     const results = await runRounds(scenarios, ROUNDS, ROWS);
 
@@ -265,7 +301,9 @@ async function main() {
     console.log(`delete rule, pure updates × engine pure updates (the tombstone look-ups): ${formatRatio(ratioOf(results, S.deleteRuleUpdates, S.updates))}`);
     console.log(`peak RSS of this process: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (rows are generated one batch at a time)`);
     const r = (scenario: string, reference: string) => ratioOf(results, scenario, reference).median.toFixed(2);
+    console.log(`merge rules, pure updates × engine pure updates (the merge form of the statement): ${formatRatio(ratioOf(results, S.mergeRulesUpdates, S.updates))}`);
     console.log(`engine: fresh inserts ${r(S.fresh, S.copy)}x COPY, updates ${r(S.updates, S.updateLimit)}x update limit, 50/50 ${r(S.mixed, S.copy)}x COPY`);
+    console.log(`engine, merge rules: updates ${r(S.mergeRulesUpdates, S.updateLimit)}x update limit`);
   } finally {
     await sql.end();
     await stop();

@@ -188,7 +188,7 @@ describe('objects that differ in their keys', () => {
     const target = await prepare(sql, { table: 'p_many', conflictKey: ['id'] });
     const optional = ['a', 'b', 'c', 'd', 'e'];
     // 32 objects, each carrying another subset of the optional keys.
-    const objects = Array.from({ length: 32 }, (_, i) => ({ id: String(i), ...Object.fromEntries(optional.filter((_, b) => i & (1 << b)).map((k) => [k, `${k}${i}`])) }));
+    const objects: Record<string, string>[] = Array.from({ length: 32 }, (_, i) => ({ id: String(i), ...Object.fromEntries(optional.filter((_, b) => i & (1 << b)).map((k) => [k, `${k}${i}`])) }));
 
     const result = await applyBatch(sql, target, batchOfObjects('p_many', objects));
 
