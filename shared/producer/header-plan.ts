@@ -2,7 +2,7 @@ import { keyTypesOf } from '../core/catalog-snapshot.ts';
 import type { TableConfig } from '../core/config.ts';
 import type { KeyColumnType } from '../core/canonical-key.ts';
 import type { CatalogSource } from './catalog-source.ts';
-import { planColumns, type ColumnPlan } from '../core/column-plan.ts';
+import { planColumns, planObjectKeys, type ColumnPlan } from '../core/column-plan.ts';
 import { UnreadableFileError, UnreadableReason } from '../core/read/errors.ts';
 
 export interface HeaderPlan {
@@ -35,4 +35,24 @@ export async function planHeader(catalog: CatalogSource | undefined, table: Tabl
     }
   }
   return { plan: columns, keyTypes: snapshot ? keyTypesOf(snapshot, table) : null, timeZone: snapshot?.timeZone ?? 'UTC' };
+}
+
+/**
+ * Plans the keys JSON objects brought since `previous` (null: the file's first object). A key the
+ * kept snapshot does not know is checked once more against a fresh one (an ALTER TABLE, or an
+ * evolve that added it, since); a key that still does not fit refuses only the objects that carry it.
+ */
+export async function planObjectHeader(catalog: CatalogSource | undefined, table: TableConfig, previous: HeaderPlan | null, keys: readonly string[]): Promise<HeaderPlan> {
+  const evolve = table.schema === 'evolve';
+  const plan = (snapshot: Awaited<ReturnType<CatalogSource['get']>>) =>
+    planObjectKeys(table, previous?.plan ?? null, keys, { ...(snapshot ? { knownColumns: new Set(snapshot.columns.map((c) => c.name)) } : {}), evolve });
+  let snapshot = (await catalog?.get(table.table)) ?? null;
+  let columns = plan(snapshot);
+  const from = previous?.plan.columns.length ?? 0;
+  if (snapshot && catalog && columns.refused!.slice(from).some((r) => r !== null)) {
+    snapshot = await catalog.refresh(table.table);
+    columns = plan(snapshot);
+  }
+  const keyTypes = previous?.keyTypes ?? (snapshot ? keyTypesOf(snapshot, table) : null);
+  return { plan: columns, keyTypes, timeZone: previous?.timeZone ?? snapshot?.timeZone ?? 'UTC' };
 }

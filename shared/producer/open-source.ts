@@ -24,7 +24,7 @@ export function refOf(file: FileIdentity): ObjectRef {
 
 function readerOf(format: FileFormat, bytes: AsyncIterable<Uint8Array>, from: FileProgress | null = null): AsyncIterable<SourceEvent | readonly SourceEvent[]> {
   if (format === 'csv') return readCsvEvents(bytes, from ? { resumed: resumedReadOf(from) } : {});
-  return readNdjson(bytes, from?.prefix?.columnsLine ? { columnsLine: from.prefix.columnsLine } : {});
+  return readNdjson(bytes, from?.plan.objectKeys ? { columns: from.plan.objectKeys } : {});
 }
 
 /**
@@ -44,7 +44,8 @@ export async function openSource(store: ObjectStore, file: FileIdentity, from: F
       const { stream: text, compressed } = await openTextStream(stream, type);
       return { format: type.format, compressed, events: readerOf(type.format, text), close: none };
     }
-    const ranges = [...(from.prefix ? [{ start: from.prefix.start, end: from.prefix.end }] : []), { start: from.position.at, end: Infinity }];
+    // An empty prefix (JSON objects: the plan holds their keys) is no read at all.
+    const ranges = [...(from.prefix && from.prefix.end > from.prefix.start ? [{ start: from.prefix.start, end: from.prefix.end }] : []), { start: from.position.at, end: Infinity }];
     let bytes: AsyncIterable<Uint8Array>;
     if (from.compressed) {
       const stream = await store.stream(ref);
