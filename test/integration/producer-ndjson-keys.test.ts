@@ -85,7 +85,7 @@ describe('NDJSON objects that differ in their keys', () => {
 
     expect({ read: manifest.read, rejected: manifest.rejected }).toEqual({ read: 3, rejected: 1 });
     expect(manifest.rejectsListed).toMatchObject([{ row: 2, line: 2, raw: '{"id":2,"v":1,"nickname":"x"}' }]);
-    expect(manifest.rejectsListed[0]!.reason).toMatch(/^line 2 \(row 2\): key "nickname": table "users" has no such column \(schema "strict"\)/);
+    expect(manifest.rejectsListed![0]!.reason).toMatch(/^line 2 \(row 2\): key "nickname": table "users" has no such column \(schema "strict"\)/);
     expect(objectsOf(await batchesOf(manifest)).map((o) => o.n)).toEqual([1, 3]);
     expect(manifest.columns).toEqual(['id', 'v', 'name']);
   });
@@ -106,7 +106,7 @@ describe('NDJSON objects that differ in their keys', () => {
   test('an object without the key or the version column is a counted reject; one with them null is loaded (the consumer decides)', async () => {
     const { manifest } = await produce(lines({ v: 1, name: 'no id' }, { id: 2, name: 'no version' }, { id: null, v: 1 }, { id: 4, v: 1 }));
 
-    expect(manifest.rejectsListed.map((r) => [r.row, r.reason])).toEqual([
+    expect(manifest.rejectsListed!.map((r) => [r.row, r.reason])).toEqual([
       [1, 'line 1 (row 1): no key for conflict key column "id" of table "users": every object must carry it'],
       [2, 'line 2 (row 2): no key for the version column "v" of table "users": every object must carry it'],
     ]);
@@ -122,7 +122,7 @@ describe('NDJSON objects that differ in their keys', () => {
 
     expect(continued.invocations).toBeGreaterThan(3);
     for (const m of [continued.manifest, whole.manifest]) expect({ read: m.read, rejected: m.rejected }).toEqual({ read: 120, rejected: 1 });
-    expect(continued.manifest.rejectsListed.map((r) => [r.row, r.line])).toEqual([[78, 78]]);
+    expect(continued.manifest.rejectsListed!.map((r) => [r.row, r.line])).toEqual([[78, 78]]);
     const a = objectsOf(await batchesOf(continued.manifest)).sort((x, y) => x.n - y.n);
     const b = objectsOf(await batchesOf(whole.manifest)).sort((x, y) => x.n - y.n);
     expect(a).toEqual(b);
