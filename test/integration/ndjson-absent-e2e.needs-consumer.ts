@@ -12,9 +12,8 @@ import { startTestStack } from '../helpers/local-stack.ts';
  * Depends on the consumer side (the "merge" branch: what the statement does with `absent`): the
  * assertions marked CONSUMER need it, and fail without it (checked: every other assertion passes).
  * Not named *.test.ts, so `npm test` leaves it out until both branches are merged; then rename it
- * to ndjson-absent-e2e.test.ts. Run it by hand: `npx vitest run --dir test/integration
- * test/integration/ndjson-absent-e2e.needs-consumer.ts` (with `--config` including it). The
- * producer's part (the batches) is in producer-ndjson-keys.test.ts.
+ * to ndjson-absent-e2e.test.ts (a copy under that name runs it today). The producer's part (the
+ * batches) is in producer-ndjson-keys.test.ts.
  */
 const db = await createTestDatabase();
 const { sql } = db;
