@@ -64,7 +64,7 @@ export function checkFormat(format: FormatConfig): string[] {
   const { delimiter, quote } = format;
   const escape = escapeOf(format);
   if (delimiter === quote) problems.push(`format.quote: "${quote}" is the delimiter too`);
-  if (delimiter === escape) problems.push(`format.escape: "${escape}" is the delimiter too`);
+  if (delimiter === escape && escape !== quote) problems.push(`format.escape: "${escape}" is the delimiter too`);
   if (format.thousands !== '' && format.thousands === format.decimal) problems.push(`format.thousands: "${format.thousands}" is the decimal mark too`);
   if (format.decimal === ',' && delimiter === ',') problems.push('format.decimal: "," is the delimiter too (set "delimiter": ";" for files with decimal commas)');
   if (format.header === false && !format.fields) problems.push('format.fields: a file without a header line ("header": false) needs the column names, in order');

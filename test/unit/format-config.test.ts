@@ -37,7 +37,7 @@ describe('the format profile of a table', () => {
     };
 
     expect(parseConfig({ tables: [{ table: 'eu', conflictKey: ['id'], format }] }).tables[0]!.format).toEqual(format);
-    expect(textOnlyFieldsSet({ ...DEFAULT_FORMAT, ...format })).toEqual(['delimiter', 'header', 'fields', 'nullValues', 'escape', 'encoding', 'decimal', 'thousands', 'trim']);
+    expect(textOnlyFieldsSet({ ...DEFAULT_FORMAT, ...format } as typeof DEFAULT_FORMAT)).toEqual(['delimiter', 'header', 'fields', 'nullValues', 'escape', 'encoding', 'decimal', 'thousands', 'trim']);
   });
 
   test('an unknown field gets a guess, in format and in format.header', () => {
