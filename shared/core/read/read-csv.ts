@@ -58,8 +58,9 @@ const TAB = 0x09;
 
 /** Windows-1252's characters for the bytes 0x80–0x9f (latin1 has C1 controls there; the five holes stay so). */
 const CP1252_HIGH = '\u20ac\u0081\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u008d\u017d\u008f\u0090\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u009d\u017e\u0178';
-const C1 = /[\x80-\x9f]/g;
-const fromCp1252 = (text: string) => (C1.test(text) ? ((C1.lastIndex = 0), text.replace(C1, (c) => CP1252_HIGH[c.charCodeAt(0) - 0x80]!)) : text);
+const C1 = /[\x80-\x9f]/;
+const C1_ALL = /[\x80-\x9f]/g;
+const fromCp1252 = (text: string) => (C1.test(text) ? text.replace(C1_ALL, (c) => CP1252_HIGH[c.charCodeAt(0) - 0x80]!) : text);
 
 /**
  * A piece of a field read from a region that is not valid UTF-8 as a whole, so was decoded as
@@ -79,14 +80,14 @@ const widthOf = (encoding: TextEncoding) => (encoding === 'utf-16le' || encoding
 function decodeRegion(region: Buffer, encoding: TextEncoding): string {
   if (encoding === 'utf-16le') return region.toString('utf16le');
   if (encoding === 'utf-16be') return Buffer.from(region).swap16().toString('utf16le');
-  return region.toString('latin1');
+  // Windows-1252 maps each byte to one UTF-16 unit too: indexes stay byte offsets.
+  return encoding === 'windows-1252' ? fromCp1252(region.toString('latin1')) : region.toString('latin1');
 }
 
 /** Bytes as text to show (a reject's raw), never failing: invalid UTF-8 replaced. */
 function displayOf(bytes: Buffer, encoding: TextEncoding): string {
   if (encoding === 'utf-8') return bytes.toString('utf8');
-  const text = decodeRegion(bytes.length % 2 && widthOf(encoding) === 2 ? bytes.subarray(0, bytes.length - 1) : bytes, encoding);
-  return encoding === 'windows-1252' ? fromCp1252(text) : text;
+  return decodeRegion(bytes.length % 2 && widthOf(encoding) === 2 ? bytes.subarray(0, bytes.length - 1) : bytes, encoding);
 }
 
 function countLineBreaks(text: string): number {
@@ -196,6 +197,8 @@ class CsvScanner {
   readonly #escape: number;
   readonly #trim: boolean;
   readonly #nulls: ReadonlySet<string> | null;
+  /** Neither trimming nor null markers: an unquoted field is its text. */
+  readonly #plain: boolean;
   /** Lines still to skip before the header line. */
   #skip: number;
   // The record being read.
@@ -243,6 +246,7 @@ class CsvScanner {
     this.#trim = dialect.trim;
     const nulls = dialect.nullValues.filter((v) => v !== '');
     this.#nulls = nulls.length > 0 ? new Set(nulls) : null;
+    this.#plain = !this.#trim && this.#nulls === null;
     this.#skip = typeof dialect.header === 'object' ? dialect.header.skip : 0;
     if (dialect.header === false) this.header = [...(dialect.fields ?? [])];
   }
@@ -409,7 +413,7 @@ class CsvScanner {
     if (this.#built === null) {
       if (from === to) value = null;
       else value = this.#latin1 ? fromLatin1(this.#s.slice(from, to)) : this.#s.slice(from, to);
-      if (typeof value === 'string') {
+      if (!this.#plain && typeof value === 'string') {
         if (this.#trim) value = value.trim();
         if (value === '' || this.#nulls?.has(value)) value = null;
       }
@@ -428,7 +432,6 @@ class CsvScanner {
         if (value === '' || this.#nulls?.has(value)) value = null;
       }
     }
-    if (this.#encoding === 'windows-1252' && typeof value === 'string') value = fromCp1252(value);
     this.#built = null;
     this.#builtInvalid = false;
     this.#quoted = false;
@@ -474,10 +477,6 @@ class CsvScanner {
     // A blank line (one unquoted empty field) is skipped.
     if (fields.length === 1 && fields[0] === null && !spans && recordStart === end) return false;
     const resume: ResumePoint = { at, bytes: at, lines: this.line };
-    const rawOf = () => {
-      const bytes = this.#recordBytesOf(held, start, at);
-      return displayOf(bytes.subarray(0, trimLineBreak(bytes, this.#width)), this.#encoding);
-    };
     if (this.header === undefined) {
       const bad = fields.indexOf(INVALID_UTF8);
       if (bad >= 0) {
@@ -513,7 +512,7 @@ class CsvScanner {
         this.replay = bytes.subarray(lineEnd);
         return true;
       }
-      this.#out.push({ kind: 'reject', row, line: recordLine, reason: `expected ${this.header.length} fields (as the header), got ${fields.length}`, raw: rawOf(), resume });
+      this.#out.push({ kind: 'reject', row, line: recordLine, reason: `expected ${this.header.length} fields (as the header), got ${fields.length}`, raw: this.#rawOf(held, start, at), resume });
       return false;
     }
     const bad = fields.indexOf(INVALID_UTF8);
@@ -523,13 +522,19 @@ class CsvScanner {
         row,
         line: recordLine,
         reason: `field "${this.header[bad]}" is not valid UTF-8 (the file is read as UTF-8; if it is written in another encoding, set the table's "format": { "encoding": "windows-1252" } or "latin1")`,
-        raw: rawOf(),
+        raw: this.#rawOf(held, start, at),
         resume,
       });
       return false;
     }
     this.#out.push({ kind: 'row', row, line: recordLine, values: fields as TextValue[], resume });
     return false;
+  }
+
+  /** A record's text as a reject shows it, without its line break. */
+  #rawOf(held: Buffer[], start: number, at: number): string {
+    const bytes = this.#recordBytesOf(held, start, at);
+    return displayOf(bytes.subarray(0, trimLineBreak(bytes, this.#width)), this.#encoding);
   }
 
   /** A whole record's bytes: `held` from earlier regions, then this region's up to input offset `to`. */
