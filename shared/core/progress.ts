@@ -4,6 +4,9 @@ import type { ChunkingSettings, ManifestBatch, RejectedRow } from './batch-messa
 import type { KeyColumnType } from './canonical-key.ts';
 import type { ColumnPlan } from './column-plan.ts';
 import type { FileFormat } from './read/file-format.ts';
+import type { TextFormat } from './read/read-csv.ts';
+
+export type { TextFormat } from './read/read-csv.ts';
 import type { ResumePoint, SourceEvent } from './read/records.ts';
 
 /**
@@ -27,6 +30,10 @@ export interface FileProgress {
   chunking: ChunkingSettings;
   fileFormat: FileFormat;
   compressed: boolean;
+  /** Delimited text: its delimiter and encoding (absent in progress objects of earlier versions: comma, UTF-8). */
+  textFormat?: TextFormat | null;
+  /** The columns that take numbers, when the profile's number format applies (kept, as the plan is). */
+  numericColumns?: string[] | null;
   /** The column plan and key types fixed by the first invocation (a later catalog change does not move a batch). */
   plan: ColumnPlan;
   keyTypes: KeyColumnType[] | null;

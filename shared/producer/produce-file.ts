@@ -1,6 +1,7 @@
 import { batchIdOf, fileArrivalOf, fileIdOf, type FileIdentity } from '../core/batch.ts';
 import { type ChunkingSettings, FileStatus, MANIFEST_REJECTS, type FileManifest, type ManifestBatch, type RejectedRow } from '../core/batch-message.ts';
-import { findTableForKey, type TableConfig } from '../core/config.ts';
+import { findTableForKey, mapColumnName, ARRIVAL, type TableConfig } from '../core/config.ts';
+import { isNumericType, valueConverterOf, type ValueConverter } from '../core/read/value-format.ts';
 import { encodeBatch, type BatchToEncode } from './batch-object.ts';
 import { canonicalizerFor, type KeyCanonicalizer } from '../core/canonical-key.ts';
 import { PartitionChunker, type Chunk } from '../core/chunker.ts';
@@ -113,6 +114,12 @@ function partitionerOf(header: HeaderPlan, partitions: number): ((values: readon
   return canonicalizers ? rowPartitioner(canonicalizers, header.plan.keyIndexes, partitions) : null;
 }
 
+/** Whether a header name is a column the table knows: in its snapshot, or named by its config (after the `columns` mapping). */
+function knownColumnsOf(table: TableConfig, snapshot: { columns: { name: string }[] } | null): (name: string) => boolean {
+  const names = new Set([...(snapshot?.columns.map((c) => c.name) ?? []), ...table.conflictKey, ...(table.version !== ARRIVAL ? [table.version] : []), ...(table.delete ? [table.delete.column] : []), ...Object.values(table.columns ?? {})]);
+  return (name) => names.has(mapColumnName(table, name));
+}
+
 interface Job {
   file: FileIdentity;
   fileId: string;
@@ -141,14 +148,30 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
       segmentBytes: limits.segmentBytes,
     };
   const segmentBytes = chunking.segmentBytes ?? limits.segmentBytes;
-  const opened = await openSource(deps.store, file, from, deps.tmpDir);
+  const snapshot = (await deps.catalog?.get(table.table)) ?? null;
+  const opened = await openSource(deps.store, file, from, { format: table.format, known: knownColumnsOf(table, snapshot), ...(deps.tmpDir ? { tmpDir: deps.tmpDir } : {}) });
   if (opened === 'gone') return { status: 'gone', fileId };
+  // The profile's number format needs to know which columns take numbers: from the snapshot the first invocation saw.
+  const numericColumns: string[] | null = from ? (from.numericColumns ?? null) : snapshot ? snapshot.columns.filter((c) => isNumericType(c.baseType)).map((c) => c.name) : null;
+  let converter: ValueConverter | null = null;
+  const convertValues = (columns: readonly string[]) => {
+    try {
+      converter = valueConverterOf(table.format, columns, numericColumns ? (c) => numericColumns.includes(c) : null);
+    } catch {
+      throw new UnreadableFileError(
+        UnreadableReason.formatOption,
+        `the table's "format" sets "decimal" or "thousands", which apply to its numeric columns, and the producer has no catalog snapshot of table "${table.table}" yet to know them: ` +
+          'let the consumer write it (the deploy step, or landfall dev at start-up), then drop the file again',
+      );
+    }
+  };
 
   // JSON objects may differ in their keys: their batches carry the union of their rows' keys.
-  const objects = opened.format === 'ndjson';
+  const objects = opened.format === 'ndjson' || opened.format === 'json';
   let header: HeaderPlan | undefined = from ? { plan: from.plan, keyTypes: from.keyTypes, timeZone: from.timeZone } : undefined;
   let partitionRow = header ? partitionerOf(header, chunking.partitions) : null;
   let chunker = header ? new PartitionChunker(objects ? null : header.plan.columns.length, chunking, from!.nextChunks) : undefined;
+  if (header) convertValues(header.plan.columns);
   let prefix = from?.prefix ?? null;
   let read = from?.read ?? 0;
   let rejected = from?.rejected ?? 0;
@@ -165,6 +188,7 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
     arrival,
     fileFormat: opened.format,
     compressed: opened.compressed,
+    ...(opened.textFormat ? { textFormat: opened.textFormat } : {}),
     columns: header ? header.plan.columns.filter((_, i) => !header!.plan.refused?.[i]) : [],
     batchCount: listed.length,
     read: status === FileStatus.producing ? 0 : read,
@@ -248,6 +272,7 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
         const refusal = objects && event.kind === 'row' ? objectRefusal(event) : null;
         if (event.kind === 'row' && refusal === null) {
           read++;
+          if (converter) (converter as ValueConverter).convert(event.values);
           const ready = chunker!.add(partitionRow ? partitionRow(event.values) : 0, event.row, event.values, event.absent);
           if (ready.length > 0) await submit(ready);
         } else if (event.kind === 'reject' || event.kind === 'row') {
@@ -263,6 +288,7 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
           const first = !event.extends || !header;
           header = await planObjectHeader(deps.catalog, table, first ? null : header!, event.names);
           partitionRow = partitionerOf(header, chunking.partitions);
+          convertValues(header.plan.columns);
           if (first) {
             if (!header.keyTypes && chunking.partitions > 1) {
               logger.warn('no catalog snapshot of the table yet: the whole file goes to partition 0, so its ties still follow the winner rule', { fileId, table: table.table });
@@ -273,8 +299,9 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
           }
           continue;
         } else {
-          header = await planHeader(deps.catalog, table, event.names);
+          header = await planHeader(deps.catalog, table, event.names, opened.textFormat);
           partitionRow = partitionerOf(header, chunking.partitions);
+          convertValues(header.plan.columns);
           if (!partitionRow && chunking.partitions > 1) {
             logger.warn('no catalog snapshot of the table yet: the whole file goes to partition 0, so its ties still follow the winner rule', { fileId, table: table.table });
           }
@@ -327,6 +354,8 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
       chunking,
       fileFormat: opened.format,
       compressed: opened.compressed,
+      textFormat: opened.textFormat,
+      numericColumns,
       plan: header!.plan,
       keyTypes: header!.keyTypes,
       timeZone: header!.timeZone,

@@ -6,6 +6,12 @@ import type { TextValue } from './values.ts';
 /** A text encoding the scanner reads (`"auto"` is resolved before: a BOM decides, else UTF-8). */
 export type TextEncoding = 'utf-8' | 'utf-16le' | 'utf-16be' | 'windows-1252' | 'latin1';
 
+/** How a delimited text file is read, with the profile's `"auto"` resolved (kept so that every invocation reads it alike). */
+export interface TextFormat {
+  delimiter: string;
+  encoding: TextEncoding;
+}
+
 /**
  * How a delimited text file is written (the table's `format`, resolved: a delimiter, not
  * `"auto"`). The defaults read RFC 4180 CSV as PostgreSQL's COPY does.
