@@ -55,6 +55,10 @@ describe('readNdjson', () => {
     expect(reasonsOf(await read('{"id":1}\n[1,2]\n'))).toEqual([[2, 'not a JSON object (got an array)']]);
   });
 
+  test('a line that is a bare number is rejected, not read as an object (numbers are parsed keeping their text)', async () => {
+    expect(reasonsOf(await read('{"id":1}\n42\n'))).toEqual([[2, 'not a JSON object (got number)']]);
+  });
+
   test('invalid UTF-8 is rejected', async () => {
     const bytes = Buffer.concat([Buffer.from('{"id":1}\n{"id":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}\n')]);
     expect(reasonsOf(await read(bytes))).toEqual([[2, 'not valid UTF-8']]);

@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { UnreadableFileError, UnreadableReason } from './errors.ts';
 import { JsonObjectColumns } from './json-objects.ts';
 import { MAX_REJECT_RAW_CHARS, type SourceEvent } from './records.ts';
-import { keepNumberText } from './values.ts';
+import { jsonKindOf, keepNumberText } from './values.ts';
 
 export interface JsonArrayOptions {
   /** A longer element is rejected without being held in memory. */
@@ -67,8 +67,8 @@ export async function* readJsonArray(input: AsyncIterable<Uint8Array>, options: 
     } catch (error) {
       return reject(`invalid JSON: ${(error as Error).message}`);
     }
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      return reject(`array element ${row} is not a JSON object (got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value})`);
+    if (jsonKindOf(value) !== 'object') {
+      return reject(`array element ${row} is not a JSON object (got ${jsonKindOf(value)})`);
     }
     events.push(...columns.eventsOf(value as Record<string, unknown>, row, startLine, resume, text));
   };

@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { SourceEvent } from './records.ts';
 import { MAX_REJECT_RAW_CHARS } from './records.ts';
-import { keepNumberText } from './values.ts';
+import { jsonKindOf, keepNumberText } from './values.ts';
 import { JsonObjectColumns } from './json-objects.ts';
 
 export interface NdjsonOptions {
@@ -105,8 +105,8 @@ export async function* readNdjson(input: AsyncIterable<Uint8Array>, options: Ndj
       yield reject(`invalid JSON: ${(error as Error).message}`);
       continue;
     }
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      yield reject(`not a JSON object (got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value})`);
+    if (jsonKindOf(value) !== 'object') {
+      yield reject(`not a JSON object (got ${jsonKindOf(value)})`);
       continue;
     }
     yield* columns.eventsOf(value as Record<string, unknown>, row, line, resume, text);
