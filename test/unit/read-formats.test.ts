@@ -81,7 +81,7 @@ describe('file shapes by their bytes', () => {
 
 describe('readJsonArray', () => {
   const events = async (text: string, size = 3) => (await collect(readJsonArray(chunked(text, size)))).flat() as SourceEvent[];
-  const rows = (all: SourceEvent[]) => all.flatMap((e) => (e.kind === 'row' ? [[e.row, e.line, e.values, e.absent ?? []]] : e.kind === 'reject' ? [[e.row, e.line, e.reason]] : []));
+  const rows = (all: SourceEvent[]) => all.flatMap((e): unknown[][] => (e.kind === 'row' ? [[e.row, e.line, e.values, e.absent ?? []]] : e.kind === 'reject' ? [[e.row, e.line, e.reason]] : []));
 
   test('reads each object of a pretty-printed array, keys differing, with the line it starts on', async () => {
     const text = '[\n  {"id": 1, "name": "a, [b]", "n": {"x": [1, 2]}},\n  {"id": 2,\n   "s": "}\\"{"}\n]\n';
