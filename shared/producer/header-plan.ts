@@ -49,6 +49,10 @@ export interface HeaderPlan {
  * snapshot is checked once more against a fresh one (an ALTER TABLE may have added the column).
  */
 export async function planHeader(catalog: CatalogSource | undefined, table: TableConfig, names: readonly string[], text: TextFormat | null = null): Promise<HeaderPlan> {
+  // A NUL in a name can be no column at all: the file is read in the wrong encoding.
+  if (names.some((n) => n.includes('\u0000'))) {
+    throw (text && misreadHeader(table, names, text)) ?? new UnreadableFileError(UnreadableReason.badHeader, 'the header holds NUL characters', { line: 1 });
+  }
   try {
     return await planKnownHeader(catalog, table, names);
   } catch (error) {
