@@ -18,8 +18,8 @@ const shown = (d: string) => JSON.stringify(d);
  */
 function misreadHeader(table: TableConfig, names: readonly string[], text: TextFormat): UnreadableFileError | null {
   if (names.some((n) => n.includes('\u0000'))) {
-    const le = names.some((n) => /[^\u0000]\u0000/.test(n)) && !names.some((n) => n.startsWith('\u0000'));
-    const encoding = le ? 'utf-16le' : 'utf-16be';
+    // UTF-16LE puts the NUL after each ASCII letter ("i\0d\0"), UTF-16BE before it.
+    const encoding = names.join(text.delimiter).startsWith('\u0000') ? 'utf-16be' : 'utf-16le';
     return new UnreadableFileError(
       UnreadableReason.wrongEncoding,
       `the header holds NUL characters: the file looks like ${encoding.toUpperCase()} without a byte order mark, read as ${text.encoding.toUpperCase()}. ` +
