@@ -89,14 +89,14 @@ export const EU_FORMAT = { delimiter: ';', encoding: 'windows-1252', decimal: ',
  * Writes a CSV of about `bytes` bytes; returns its row count. `eu`: the same rows as a European
  * Excel export: semicolons, CRLF, decimal commas, Windows-1252 (a customer name with "ü").
  */
-async function generateCsv(path: string, bytes: number, eu = false): Promise<number> {
+async function generateCsv(path: string, bytes: number, eu = false, rowCount?: number): Promise<number> {
   const out = createWriteStream(path);
   const write = (text: string) => (out.write(eu ? Buffer.from(text, 'latin1') : text) ? Promise.resolve() : new Promise<void>((r) => out.once('drain', () => r())));
   await write(eu ? 'id;customer;amount;status;updated_at;note\r\n' : 'id,customer,amount,status,updated_at,note\n');
   let written = 0;
   let rows = 0;
   const statuses = ['new', 'paid', 'shipped', 'cancelled'];
-  while (written < bytes) {
+  while (rowCount !== undefined ? rows < rowCount : written < bytes) {
     let block = '';
     for (let i = 0; i < 1000; i++) {
       rows++;
@@ -180,7 +180,7 @@ async function parent(): Promise<void> {
     const withEu = process.env.LANDFALL_BENCH_EU !== '0';
     const euPath = join(dir, 'orders-eu.csv');
     if (withEu) {
-      const euRows = await generateCsv(euPath, size, true);
+      const euRows = await generateCsv(euPath, size, true, rows);
       if (euRows !== rows) throw new Error(`the European export has ${euRows} rows, the CSV ${rows}`);
     }
     const s3 = createS3Client({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
