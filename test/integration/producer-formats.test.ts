@@ -136,6 +136,15 @@ describe('refusals that help', () => {
     expect(reason.message).toMatch(/^the table's "format" sets "delimiter", which means nothing for an NDJSON file \(only "dates" applies to it\)/);
   });
 
+  test('a decimal comma with no catalog snapshot yet: moved aside, never read with its numbers unconverted', async () => {
+    emulator.reset();
+    await produce('nosnap.csv', 'id;amount\n1;1,5\n', { delimiter: ';', decimal: ',' });
+
+    const reason = await reasonOf('nosnap.csv');
+    expect(reason.code).toBe('format-option');
+    expect(reason.message).toContain('no catalog snapshot of table "items" yet');
+  });
+
   test('a date key written the profile\'s way and the ISO way lands in one partition (the canonical key honours the pattern)', async () => {
     await emulator.publishSnapshot(catalogSnapshot('days', { day: 'date', n: 'int4' }, ['day']));
     const config = producerConfigFactory({ tables: [{ table: 'days', conflictKey: ['day'], partitions: 16, format: { dates: { day: 'DD.MM.YYYY' } } }] });

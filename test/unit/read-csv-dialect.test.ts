@@ -44,6 +44,11 @@ describe('readCsv with a dialect', () => {
     }
   });
 
+  test('a NUL character in UTF-16 or Windows-1252 reaches the value as it is (the consumer quarantines it, 22021, as for UTF-8)', async () => {
+    expect(rowsOf(await read(encode('id,t\n1,a\u0000b\n', 'utf-16le', true), {}))).toEqual([['1', 'a\u0000b']]);
+    expect(rowsOf(await read(encode('id;t\n1;a\u0000b\n', 'windows-1252'), { delimiter: ';', encoding: 'windows-1252' }))).toEqual([['1', 'a\u0000b']]);
+  });
+
   test('UTF-16 resume points are byte offsets of the file: reading from one gives the rest', async () => {
     const text = 'id,name\n1,a\n2,"b\nc"\n3,d\n';
     const bytes = encode(text, 'utf-16le', true);
