@@ -5,6 +5,14 @@ import type { TextValue } from './values.ts';
 /** PostgreSQL base types whose input takes a number (domains resolve to these). */
 const NUMERIC_TYPES = new Set(['int2', 'int4', 'int8', 'numeric', 'float4', 'float8']);
 
+function digitsOnly(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
 const escapeRegex = (c: string) => c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
@@ -18,6 +26,14 @@ export function numberReaderOf(decimal: string, thousands: string): (text: strin
   const pattern = new RegExp(`^\\s*([+-]?)(${whole})?(?:${d}(\\d+))?(?:[eE]([+-]?\\d+))?\\s*$`);
   const strip = thousands === '' ? null : new RegExp(escapeRegex(thousands), 'g');
   return (text) => {
+    // Most values have neither mark (an integer id): nothing to rewrite.
+    const k = text.indexOf(decimal);
+    if (k < 0 && (thousands === '' || text.indexOf(thousands) < 0)) return null;
+    // The common case without a regex: [sign] digits, the decimal mark, digits.
+    if (k > 0 && k + 1 < text.length && (thousands === '' || text.indexOf(thousands) < 0)) {
+      const from = text.charCodeAt(0) === 0x2d || text.charCodeAt(0) === 0x2b ? 1 : 0;
+      if (k > from && digitsOnly(text, from, k) && digitsOnly(text, k + 1, text.length)) return text.replace(decimal, '.');
+    }
     const m = pattern.exec(text);
     if (!m || (m[2] === undefined && m[3] === undefined)) return null;
     const integer = m[2] === undefined ? '0' : strip ? m[2].replace(strip, '') : m[2];
