@@ -28,6 +28,8 @@ export interface SourceOptions {
   format?: FormatConfig;
   /** Whether a header name is a column the table knows (after the `columns` mapping), for `"delimiter": "auto"`. */
   known?: (name: string) => boolean;
+  /** A delimited text file's delimiter and encoding as an earlier run of it chose them (its opening manifest). */
+  textFormat?: TextFormat;
   tmpDir?: string;
 }
 
@@ -123,7 +125,7 @@ export async function openSource(store: ObjectStore, file: FileIdentity, from: F
         refuseTextOptions(profile, shape === 'json' ? 'a JSON' : 'an NDJSON');
         return { format: shape, compressed: text.compressed, textFormat: null, events: readerOf(shape, text.stream, profile, null), close: none };
       }
-      const textFormat = textFormatOf(text.head, profile, { ...(options.known ? { known: options.known } : {}), ...(type.delimiterHint ? { delimiterHint: type.delimiterHint } : {}) });
+      const textFormat = options.textFormat ?? textFormatOf(text.head, profile, { ...(options.known ? { known: options.known } : {}), ...(type.delimiterHint ? { delimiterHint: type.delimiterHint } : {}) });
       return { format: 'csv', compressed: text.compressed, textFormat, events: readerOf('csv', text.stream, profile, textFormat), close: none };
     }
     // An empty prefix (JSON objects: the plan holds their keys) is no read at all.

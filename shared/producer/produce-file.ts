@@ -94,12 +94,12 @@ async function produceOrMoveAside(deps: ProducerDeps, file: FileIdentity, fileId
  * reading (a crash) left an opening manifest: the file is read again with the chunking it
  * recorded, so the batches it may have sent already are cut again the same.
  */
-async function previousRun(deps: ProducerDeps, fileId: string, manifestKey: string): Promise<{ produced: ProduceOutcome } | { chunking: ChunkingSettings } | null> {
+async function previousRun(deps: ProducerDeps, fileId: string, manifestKey: string): Promise<{ produced: ProduceOutcome } | { chunking: ChunkingSettings; textFormat: FileManifest['textFormat'] } | null> {
   const text = await deps.store.getText(deps.stagingBucket, manifestKey);
   if (text === null) return null;
   const manifest = JSON.parse(text) as FileManifest;
   if (manifest.fileId !== fileId) return null;
-  if (manifest.status === FileStatus.producing && manifest.chunking) return { chunking: manifest.chunking };
+  if (manifest.status === FileStatus.producing && manifest.chunking) return { chunking: manifest.chunking, textFormat: manifest.textFormat ?? null };
   if (manifest.status !== FileStatus.produced) return null;
   await deps.sender.send(resentMessagesOf(manifest, manifestKey));
   (deps.logger ?? silent).info('file already produced; its batch messages were sent again', { fileId, batches: manifest.batches.length });
@@ -149,7 +149,14 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
     };
   const segmentBytes = chunking.segmentBytes ?? limits.segmentBytes;
   const snapshot = (await deps.catalog?.get(table.table)) ?? null;
-  const opened = await openSource(deps.store, file, from, { format: table.format, known: knownColumnsOf(table, snapshot), ...(deps.tmpDir ? { tmpDir: deps.tmpDir } : {}) });
+  // A retry reads the file as the run it retries did (the delimiter "auto" chose), whatever changed since.
+  const recorded = previous && 'chunking' in previous ? previous.textFormat : null;
+  const opened = await openSource(deps.store, file, from, {
+    format: table.format,
+    known: knownColumnsOf(table, snapshot),
+    ...(recorded ? { textFormat: recorded } : {}),
+    ...(deps.tmpDir ? { tmpDir: deps.tmpDir } : {}),
+  });
   if (opened === 'gone') return { status: 'gone', fileId };
   // The profile's number format needs to know which columns take numbers: from the snapshot the first invocation saw.
   const numericColumns: string[] | null = from ? (from.numericColumns ?? null) : snapshot ? snapshot.columns.filter((c) => isNumericType(c.baseType)).map((c) => c.name) : null;
