@@ -135,7 +135,11 @@ const shapes: Shape[] = [
 ];
 
 const config = parseConfig({
-  tables: shapes.map((s) => ({ table: s.table, prefix: `${s.table}/`, conflictKey: ['id'], partitions: 3, format: s.format })),
+  tables: [
+    ...shapes.map((s) => ({ table: s.table, prefix: `${s.table}/`, conflictKey: ['id'], partitions: 3, format: s.format })),
+    { table: 'strict_keys', prefix: 'strict_keys/', conflictKey: ['id'], partitions: 2 },
+    { table: 'evolve_keys', prefix: 'evolve_keys/', conflictKey: ['id'], partitions: 2, schema: 'evolve' },
+  ],
   batch: { maxRows: 40, maxBytes: 1024 * 1024 },
 });
 
@@ -143,6 +147,7 @@ beforeAll(async () => {
   for (const s of shapes) {
     for (const name of [s.table, `ref_${s.table}`]) await sql.unsafe(`CREATE TABLE ${name} (id int PRIMARY KEY, name text, amount numeric(12,2), day date)`);
   }
+  for (const name of ['strict_keys', 'evolve_keys']) await sql.unsafe(`CREATE TABLE ${name} (id int PRIMARY KEY, name text)`);
 });
 // Every invocation stops after its first 4 KB segment: each file is continued many times.
 const t = await startTestStack(config, db.url, { producer: { timeoutMs: 1, limits: { segmentBytes: 4096 } } });
@@ -158,5 +163,31 @@ describe('each file shape through the local stack equals its oracle', () => {
     const expected = await sql.unsafe(`SELECT id, name, amount::text, day::text FROM ref_${shape.table} ORDER BY id`);
     expect(expected).toHaveLength(300);
     expect(loaded).toEqual(expected);
+  });
+});
+
+describe('a JSON object with a key the table lacks, through the local stack', () => {
+  const objects = Array.from({ length: 60 }, (_, i) => ({ id: i + 1, name: `n${i + 1}`, ...(i % 20 === 7 ? { nickname: `nick ${i + 1}` } : {}) }));
+  const body = JSON.stringify(objects);
+
+  test('strict: each object that carries it is a counted reject naming line, row and key; the others land', async () => {
+    const receipt = await t.run(t.file('strict_keys-objects.json', body), 'strict_keys');
+
+    expect(receipt).toMatchObject({ status: 'complete', read: 60, rejected: 3, inserted: 57, addsUp: true });
+    const rejects = await sql`SELECT row_number::int AS row, reason FROM landfall.rejects WHERE file_id = ${receipt.fileId} ORDER BY row_number`;
+    expect(rejects.map((r) => r.row)).toEqual([8, 28, 48]);
+    expect(rejects[0]!.reason).toMatch(/^line 1 \(row 8\): key "nickname": table "strict_keys" has no such column \(schema "strict"\)/);
+    expect(await sql`SELECT count(*)::int AS n FROM strict_keys`).toEqual([{ n: 57 }]);
+  });
+
+  test('evolve: the column is added and holds the values of the objects that carried it', async () => {
+    const receipt = await t.run(t.file('evolve_keys-objects.json', body), 'evolve_keys');
+
+    expect(receipt).toMatchObject({ status: 'complete', read: 60, rejected: 0, inserted: 60, addsUp: true });
+    expect(await sql`SELECT id, nickname FROM evolve_keys WHERE nickname IS NOT NULL ORDER BY id`).toEqual([
+      { id: 8, nickname: 'nick 8' },
+      { id: 28, nickname: 'nick 28' },
+      { id: 48, nickname: 'nick 48' },
+    ]);
   });
 });
