@@ -11,6 +11,30 @@ CREATE TABLE IF NOT EXISTS inventory (
   PRIMARY KEY (tenant_id, sku)
 );
 
+-- The samples of the file shapes a table's "format" reads (samples/landfall.json).
+CREATE TABLE IF NOT EXISTS eu_prices (
+  artikel           text PRIMARY KEY,
+  bezeichnung       text,
+  preis             numeric(12, 2),
+  gueltig_ab        date,
+  _landfall_arrival text COLLATE "C"
+);
+CREATE TABLE IF NOT EXISTS shipments (
+  id                int PRIMARY KEY,
+  carrier           text,
+  weight_kg         numeric(8, 2),
+  shipped_at        timestamptz,
+  note              text,
+  _landfall_arrival text COLLATE "C"
+);
+CREATE TABLE IF NOT EXISTS legacy_customers (
+  id                int PRIMARY KEY,
+  name              text,
+  email             text,
+  export_path       text,
+  _landfall_arrival text COLLATE "C"
+);
+
 -- A running counter (samples/visits/): each file's rows add their visits exactly once; the first
 -- date a page was seen stays, the last date is the greatest seen, a blank title leaves the stored
 -- one (the "merge" rules in samples/landfall.json; docs/rules.md, "Merge rules").

@@ -15,7 +15,7 @@ export interface QuarantinedRow {
   rowNumber: number;
   arrival: string | null;
   row: Record<string, string | null>;
-  /** Columns of `row` the record did not carry (null in `row`): applied as absent, as the first time. */
+  /** Columns the record did not carry (left out of `row`): applied as absent, as the first time. */
   absent: string[];
   sqlstate: string | null;
   constraint: string | null;
@@ -54,8 +54,10 @@ export interface RetryResult {
  * carry, under its original batch id.
  */
 export function batchOfRow(q: Pick<QuarantinedRow, 'row' | 'absent' | 'batchId' | 'fileId' | 'fileKey' | 'table' | 'arrival' | 'rowNumber'>): BatchData {
-  const columns = Object.keys(q.row);
-  const absent = q.absent.filter((c) => columns.includes(c));
+  // The row leaves its absent columns out (rowAsObject); they come back as absent values, so
+  // that the retry is the same write: left alone on update (a NOT NULL one too), the default on insert.
+  const absent = q.absent.filter((c) => !(c in q.row) || q.row[c] === null);
+  const columns = [...Object.keys(q.row), ...absent.filter((c) => !(c in q.row))];
   return {
     format: 1,
     batchId: q.batchId,
