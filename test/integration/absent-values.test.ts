@@ -183,6 +183,21 @@ describe('objects that differ in their keys', () => {
     ]);
   });
 
+  test('insert mode: an absent key takes the default on insert; a later object equal on the keys it carries is unchanged, another stale', async () => {
+    await sql`CREATE TABLE p_insert (id int PRIMARY KEY, name text DEFAULT 'unknown', email text)`;
+    const target = await prepare(sql, { table: 'p_insert', conflictKey: ['id'], mode: 'insert' });
+    await applyBatch(sql, target, batchOfObjects('p_insert', [{ id: '1', email: 'a@x' }, { id: '2', name: 'Bo', email: 'b@x' }]));
+
+    const { counts } = await applyBatch(sql, target, batchOfObjects('p_insert', [{ id: '1', email: 'a@x' }, { id: '2', name: 'Other' }, { id: '3' }]));
+
+    expect(counts).toMatchObject({ read: 3, inserted: 1, unchanged: 1, stale: 1 });
+    expect((await sql`SELECT id, name, email FROM p_insert ORDER BY id`).map((r) => ({ ...r }))).toEqual([
+      { id: 1, name: 'unknown', email: 'a@x' },
+      { id: 2, name: 'Bo', email: 'b@x' },
+      { id: 3, name: 'unknown', email: null },
+    ]);
+  });
+
   test('a fresh batch with more sets of absent keys than the fast path splits into takes the upsert, with the same result', async () => {
     await sql`CREATE TABLE p_many (id int PRIMARY KEY, a text DEFAULT 'a', b text DEFAULT 'b', c text DEFAULT 'c', d text DEFAULT 'd', e text DEFAULT 'e')`;
     const target = await prepare(sql, { table: 'p_many', conflictKey: ['id'] });
