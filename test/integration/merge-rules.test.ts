@@ -89,6 +89,11 @@ describe('merge rules: docs/rules.md, the worked example', () => {
 
     await applyBatch(sql, target, rows('acc_ignore', [{ id: '1', seq: '7', email: 'b@example.com' }, { id: '1', seq: '8', email: null }]));
     expect(await storedRow('acc_ignore', 1)).toMatchObject({ seq: 8, email: 'b@example.com' });
+
+    // A NULL under ignoreNull (and NULL deltas and marks) change nothing: unchanged.
+    const same = await applyBatch(sql, target, rows('acc_ignore', [{ id: '1', seq: '8', email: null }]));
+    expect(same.counts).toMatchObject({ read: 1, unchanged: 1, updated: 0 });
+    expect((await storedRow('acc_ignore', 1))!.email).toBe('b@example.com');
   });
 
   test('add: every applied row adds its delta once, whatever its version; a delta of 0 is unchanged, an older delta updated', async () => {
