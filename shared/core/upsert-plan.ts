@@ -115,7 +115,9 @@ export class BatchShapeError extends Error {
  * How a column's values are bound. An array column travels as text (an array of arrays would be
  * flattened by unnest) and is cast per row. A key or version column of a rounding type is cast
  * to its full type before the reduction, so `1.001` and `1.004` in a numeric(10,2) key are one
- * key to DISTINCT ON as they are to the unique index. Others are parsed straight into their type.
+ * key to DISTINCT ON as they are to the unique index; so is an accumulating column (`add`,
+ * `max`, `min`), whose rows are combined before the assignment would round them. Others are
+ * parsed straight into their type.
  */
 function bindingOf(column: CatalogColumn, roundEach: boolean): Pick<PlanColumn, 'param' | 'cast'> {
   if (column.castType.endsWith('[]')) return { param: 'text', cast: column.castType };
