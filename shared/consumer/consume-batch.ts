@@ -8,7 +8,7 @@ import { addColumns } from '../postgres/evolve-table.ts';
 import { TableNotFoundError } from '../postgres/catalog.ts';
 import { TableConfigError } from '../core/conflict-key.ts';
 import { clearBlockedTable, recordBlockedTable, type TableRefusal } from '../postgres/ledger/blocked-tables.ts';
-import { isFileRegistered, markBatchPoisoned, registerFile } from '../postgres/ledger/files.ts';
+import { fileOutcome, markBatchPoisoned, registerFile } from '../postgres/ledger/files.ts';
 import { quarantineRows } from '../postgres/quarantine.ts';
 import { replayBatch } from '../postgres/replay-batch.ts';
 import type { TargetTable } from '../postgres/target-table.ts';
@@ -43,24 +43,36 @@ function errorFields(error: unknown) {
 }
 
 /**
- * Registers the file from its manifest on first sight. A message sent while the file was still
- * being read (no batch count) applies its batch without registering: the manifest is not final
- * yet, and every file has messages sent after it that register it, so `status` never sees a
- * file complete before its manifest.
+ * Registers the file on first sight and keeps its ledger row up to date (registerFile). A
+ * message sent while the file was still being read (no batch count) registers it as
+ * `producing` from the manifest at its key (the opening one, or the final one once written), so
+ * `status` lists the file with what is applied from its first batch on; a message with the count
+ * registers the final manifest. Once the ledger has the file produced, nothing more is read.
  */
 async function ensureFileRegistered(ports: BatchPorts, message: BatchMessage, known: Set<string>) {
-  if (known.has(message.fileId) || message.batchCount === null) return;
+  if (known.has(message.fileId) || (message.batchCount === null && known.has(whileReadOf(message.fileId)))) return;
   // The table's preparation migrates the ledger first: on a fresh database (a first deployment)
   // the file is registered in a ledger that exists. A refused table still has its file
   // registered, so `status` shows the file blocked (the batch then fails on the refusal).
   await ports.table(message.table).catch((error: unknown) => {
     if (!tableRefusalOf(error)) throw error;
   });
-  if (!(await isFileRegistered(ports.sql, message.fileId))) {
-    await registerFile(ports.sql, await ports.readManifest(message.manifestKey), message.manifestKey);
+  const outcome = await fileOutcome(ports.sql, message.fileId);
+  if (outcome === 'produced') {
+    known.add(message.fileId);
+    return;
   }
+  if (message.batchCount === null) {
+    if (outcome === null) await registerFile(ports.sql, await ports.readManifest(message.manifestKey), message.manifestKey);
+    known.add(whileReadOf(message.fileId));
+    return;
+  }
+  await registerFile(ports.sql, await ports.readManifest(message.manifestKey), message.manifestKey);
   known.add(message.fileId);
 }
+
+/** The `known` entry of a file registered while it is read (its final registration is still to come). */
+const whileReadOf = (fileId: string) => `producing:${fileId}`;
 
 /**
  * Why a failure is the table's, not the batch's (classifyFailure's `table` scope): the table is
@@ -106,7 +118,7 @@ async function tableRefused(ports: BatchPorts, message: BatchMessage, refusal: T
   // (the manifest is final), this one registers it, so `status` shows the file blocked.
   if (message.batchCount === null) {
     const manifest = await ports.readManifest(message.manifestKey).catch(() => null);
-    if (manifest?.status === FileStatus.produced && !(await isFileRegistered(ports.sql, message.fileId))) {
+    if (manifest?.status === FileStatus.produced && (await fileOutcome(ports.sql, message.fileId)) !== 'produced') {
       await registerFile(ports.sql, manifest, message.manifestKey).catch(() => {});
     }
   }
@@ -157,9 +169,13 @@ export async function prepareConfiguredTables(ports: BatchPorts): Promise<TableP
   return results;
 }
 
-/** A file without batches (moved aside, or nothing to apply): registered from its manifest. */
+/**
+ * A file notice: the producer picked the file up (its opening manifest), or the file has no
+ * batches (moved aside, or nothing to apply): registered from the manifest at its key, which a
+ * later manifest brings up to date (registerFile).
+ */
 export async function registerNotice(ports: BatchPorts, notice: FileNotice): Promise<void> {
-  if (await isFileRegistered(ports.sql, notice.fileId)) return;
+  if ((await fileOutcome(ports.sql, notice.fileId)) === 'produced') return;
   await registerFile(ports.sql, await ports.readManifest(notice.manifestKey), notice.manifestKey);
 }
 
