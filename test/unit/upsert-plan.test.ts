@@ -93,7 +93,8 @@ describe('compileUpsert', () => {
     expect(text).toContain('FROM unnest($1::integer[], $2::text[], $3::bigint[], $4::text[], $5::int8[])');
     expect(text).toContain('SELECT DISTINCT ON ("id") * FROM src ORDER BY "id", "v" DESC NULLS LAST, "landfall$ord" DESC');
     expect(text).toContain('ON CONFLICT ("id") DO UPDATE SET "name" = EXCLUDED."name", "v" = EXCLUDED."v", "_landfall_arrival" = EXCLUDED."_landfall_arrival" WHERE');
-    expect(text).toContain('RETURNING (xmax = 0) AS ins');
+    expect(text).toContain('RETURNING cur."id"\n)');
+    expect(text).not.toContain('xmax');
     expect(extraParams).toEqual(['rowNumbers', 'batchId', 'arrival', 'tombstoneEquals', 'tombstoneRetentionDays']);
   });
 
