@@ -13,8 +13,8 @@ const storable = (text: string) => text.replaceAll('\0', '\uFFFD');
  * final one (`produced`, with its counts and rejected rows, or `moved-aside` with its reason and
  * where it went). A later manifest corrects an earlier registration: a produced one wins over
  * `producing` and over `moved-aside` (the file was produced after all: dropped again, say), a
- * moved-aside one over `producing` (keeping the batch count unknown, the table and the manifest
- * of the produced part: batches of it may be applied, and then it is not "not read"). A row
+ * moved-aside one over `producing` (keeping the table and the manifest of the produced part:
+ * batches of it may be applied, and then it is not "not read"). A row
  * that is `produced` never changes, nor does an opening manifest reopen a moved-aside one (a new
  * drop does: reopenMovedAside). A move-aside replaced is kept for audit (`previous_outcome`), with when.
  */
@@ -35,7 +35,7 @@ export async function registerFile(sql: Sql, manifest: FileManifest, manifestKey
         -- A move-aside after the file was picked up keeps what is known of the produced part.
         table_name = CASE WHEN EXCLUDED.outcome = 'moved-aside' AND f.outcome = 'producing' THEN f.table_name ELSE EXCLUDED.table_name END,
         event_time = CASE WHEN EXCLUDED.outcome = 'moved-aside' AND f.outcome = 'producing' THEN f.event_time ELSE EXCLUDED.event_time END,
-        batch_count = CASE WHEN EXCLUDED.outcome = 'moved-aside' AND f.outcome = 'producing' THEN f.batch_count ELSE EXCLUDED.batch_count END,
+        batch_count = EXCLUDED.batch_count,
         manifest_key = CASE WHEN EXCLUDED.outcome = 'moved-aside' AND f.outcome = 'producing' THEN f.manifest_key ELSE EXCLUDED.manifest_key END,
         read = EXCLUDED.read, rejected = EXCLUDED.rejected, rejects_key = EXCLUDED.rejects_key,
         outcome = EXCLUDED.outcome, reason_code = EXCLUDED.reason_code, reason = EXCLUDED.reason, reason_line = EXCLUDED.reason_line,
@@ -199,7 +199,8 @@ export async function fileReceipts(sql: Sql, filter: { fileIds?: string[]; key?:
                 WHEN bt.table_name IS NOT NULL THEN 'blocked'
                 WHEN count(b.*) FILTER (WHERE b.status = 'poisoned') > 0 THEN 'replaying'
                 ELSE 'pending' END AS status,
-           f.batch_count AS batches,
+           -- A move-aside's 0 batches is not the count of a file whose batches were applied: unknown.
+           CASE WHEN f.outcome = 'moved-aside' AND count(b.*) FILTER (WHERE b.status = 'applied') > 0 THEN NULL ELSE f.batch_count END AS batches,
            count(b.*) FILTER (WHERE b.status = 'applied')::int AS "batchesApplied",
            (CASE WHEN f.outcome = 'produced' THEN f.read ELSE f.rejected + coalesce(sum(b.read) FILTER (WHERE b.status = 'applied'), 0) END)::int AS read,
            f.rejected::int AS rejected,
