@@ -6,6 +6,8 @@ import { replayBatch } from '../../shared/postgres/replay-batch.ts';
 import { prepareTable, type TargetTable } from '../../shared/postgres/target-table.ts';
 import { fileIdentity, makeBatch } from '../helpers/batches.ts';
 import { createTestDatabase } from '../helpers/database.ts';
+import { parseConfig } from '../../shared/core/config.ts';
+import { blockingReports, preflightTables } from '../../shared/tools/doctor/preflight.ts';
 import { prepare, tableConfig } from '../helpers/engine.ts';
 
 const { sql } = await createTestDatabase();
@@ -287,6 +289,19 @@ describe('merge rules are checked at start-up', () => {
     await expect(prepare(sql, { table: 'wrong', conflictKey: ['id'], merge: { label: 'add' } })).rejects.toThrow(
       /"add" on column "label" of type text: "add" takes numeric, integer, float and interval columns only/,
     );
+  });
+
+  test('landfall run and dev refuse it before dropping anything (preflight), naming the column and the reason', async () => {
+    await sql`CREATE TABLE wrong_preflight (id int PRIMARY KEY, label text, n int)`;
+    const config = parseConfig({ tables: [{ table: 'wrong_preflight', conflictKey: ['id'], merge: { label: 'add', nn: 'max' } }] });
+
+    const [report] = await preflightTables(sql, config);
+
+    expect(blockingReports([report!])).toHaveLength(1);
+    expect(report!.checks.find((c) => c.check === 'merge')).toMatchObject({
+      severity: 'error',
+      message: 'merge: "add" on column "label" of type text: "add" takes numeric, integer, float and interval columns only; merge: column "nn" does not exist (did you mean "n"?)',
+    });
   });
 
   test('a file identity keeps deltas exactly once: the same file twice is one application', async () => {
