@@ -1,6 +1,7 @@
 import type { BatchData } from '../core/batch.ts';
 import { classifyPgError, ErrorClass, type PgErrorFields, pgErrorFields } from '../core/classify-pg-error.ts';
 import type { Sql, TxSql } from './db.ts';
+import { withPartitionAdvice } from '../core/partition-routing.ts';
 import { refusedBeforeBinding, upsertRows } from './apply-batch.ts';
 import { statementFor } from './target-table.ts';
 import type { TargetTable } from './target-table.ts';
@@ -99,7 +100,7 @@ async function retryOne(tx: TxSql, target: TargetTable, q: QuarantinedRow): Prom
     });
   } catch (error) {
     if (!(error instanceof BatchShapeError) && classifyPgError(error) !== ErrorClass.batchPoison) throw error;
-    await recordStillFailing(tx, q, pgErrorFields(error));
+    await recordStillFailing(tx, q, withPartitionAdvice(pgErrorFields(error), target.catalog));
     return 'failing';
   }
 }

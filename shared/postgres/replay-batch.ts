@@ -2,6 +2,7 @@ import { type ApplyResult, claimBatch, refusedBeforeBinding, rowsExcept, storedC
 import { batchRowCount, type BatchData } from '../core/batch.ts';
 import { classifyPgError, ErrorClass, pgErrorFields } from '../core/classify-pg-error.ts';
 import type { Sql, TxSql } from './db.ts';
+import { withPartitionAdvice } from '../core/partition-routing.ts';
 import { toPgArrayLiteral } from './pg-array.ts';
 import { quarantineRows, type RowFailure } from './quarantine.ts';
 import { statementFor, type TargetTable } from './target-table.ts';
@@ -11,8 +12,8 @@ export interface ReplayResult extends ApplyResult {
   failures: RowFailure[];
 }
 
-function failureOf(row: number, error: unknown): RowFailure {
-  return { row, ...pgErrorFields(error) };
+function failureOf(target: TargetTable, row: number, error: unknown): RowFailure {
+  return { row, ...withPartitionAdvice(pgErrorFields(error), target.catalog) };
 }
 
 /**
@@ -56,7 +57,7 @@ async function applyIsolating(tx: TxSql, target: TargetTable, batch: BatchData, 
     return [];
   } catch (error) {
     if (classifyPgError(error) !== ErrorClass.batchPoison) throw error;
-    if (rows.length === 1) return [failureOf(rows[0]!, error)];
+    if (rows.length === 1) return [failureOf(target, rows[0]!, error)];
     const failures: RowFailure[] = [];
     if (pgErrorFields(error).sqlstate === '21000') {
       for (const row of rows) failures.push(...(await applyIsolating(tx, target, batch, [row])));
