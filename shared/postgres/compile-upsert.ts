@@ -128,7 +128,9 @@ export function compileUpsert(plan: UpsertPlan): CompiledUpsert {
     `u.${q(ORDINAL)}`,
     `u.${q(ROW_NUMBER)}`,
     ...plan.columns.map((c) => `u.i${c.input}${c.cast ? `::${c.cast}` : ''}${c.collate ? ` COLLATE ${c.collate}` : ''} AS ${q(c.name)}`),
-    ...(plan.tombstone ? [`u.i${plan.tombstone.input} AS ${q(TOMBSTONE)}`] : []),
+    // A batch without the delete column has no tombstone row (NULL never equals the rule's
+    // value) but still meets the remembered deletes.
+    ...(plan.tombstone ? [`${plan.tombstone.input === null ? 'NULL::text' : `u.i${plan.tombstone.input}`} AS ${q(TOMBSTONE)}`] : []),
     // arrivalValueOf computes the same value for COPY (insertIfFresh); keep the two equal.
     ...(plan.arrivalColumn ? [`${rowArrival} AS ${q(plan.arrivalColumn)}`] : plan.tombstone ? [`${rowArrival} AS ${q(ROW_ARRIVAL)}`] : []),
   ];
