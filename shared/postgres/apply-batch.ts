@@ -7,7 +7,7 @@ import { toCopyCsv } from './copy-csv.ts';
 import type { Sql, TxSql } from './db.ts';
 import { toPgArrayLiteral } from './pg-array.ts';
 import { quarantineRows, type RowFailure } from './quarantine.ts';
-import { statementFor, type TargetTable } from './target-table.ts';
+import { boundBatch, statementFor, type TargetTable } from './target-table.ts';
 import { findUnstorableValues } from '../core/unstorable-values.ts';
 import { findNullKeyRows, type UpsertPlan } from '../core/upsert-plan.ts';
 
@@ -150,8 +150,9 @@ export async function applyBatch(sql: Sql, target: TargetTable, batch: BatchData
     if (!(await claimBatch(tx, batch))) return { status: 'already-applied', counts: await storedCounts(tx, batch.batchId) };
     await quarantineRows(tx, batch, refused);
     const rows = rowsExcept(count, refused);
-    const copied = await insertIfFresh(tx, target, batch, rows);
+    const bound = boundBatch(target, batch);
+    const copied = await insertIfFresh(tx, target, bound, rows);
     if (copied) return { status: 'applied', counts: copied, path: 'copy' };
-    return { status: 'applied', counts: await upsertRows(tx, target, batch, rows), path: 'upsert' };
+    return { status: 'applied', counts: await upsertRows(tx, target, bound, rows), path: 'upsert' };
   })) as ApplyResult;
 }

@@ -37,8 +37,21 @@ export function textOfJsonValue(value: unknown): TextValue {
 }
 
 /**
+ * Inside a nested Parquet value (LIST, STRUCT, MAP): a 64-bit integer stays a JSON number with
+ * all its digits (never a string, never rounded through a double), binary is bytea hex text.
+ */
+function parquetJsonReplacer(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return rawJson(value.toString());
+  if (value instanceof ParquetJsonText) return JSON.parse(value.text, keepNumberText);
+  if (value instanceof Uint8Array) return `\\x${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}`;
+  return value;
+}
+
+/**
  * A Parquet value as text. Dates and timestamps arrive as strings already (see
- * `PARQUET_TEXT_PARSERS`); binary becomes bytea hex (`\x00ff`); nested values JSON text.
+ * `PARQUET_TEXT_PARSERS`); binary becomes bytea hex (`\x00ff`); nested values JSON text (a LIST
+ * is a JSON array, which an array column takes as the array; a STRUCT or MAP a JSON object, for
+ * json/jsonb columns).
  */
 export function textOfParquetValue(value: unknown): TextValue {
   if (value === null || value === undefined) return null;
@@ -48,7 +61,16 @@ export function textOfParquetValue(value: unknown): TextValue {
   if (typeof value === 'boolean') return value ? 'true' : 'false';
   if (value instanceof Uint8Array) return `\\x${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}`;
   if (value instanceof Date) return value.toISOString();
-  return JSON.stringify(value, jsonReplacer);
+  if (value instanceof ParquetJsonText) return value.text;
+  return JSON.stringify(value, parquetJsonReplacer);
+}
+
+/**
+ * A Parquet JSON value, kept as its text: a JSON column stores it as written (spacing, key order,
+ * repeated keys); inside a LIST or STRUCT it is that JSON value, not a string holding it.
+ */
+class ParquetJsonText {
+  constructor(readonly text: string) {}
 }
 
 const MS_PER_DAY = 86_400_000n;
@@ -69,5 +91,5 @@ export const PARQUET_TEXT_PARSERS = {
   timestampFromMicroseconds: (micros: bigint) => isoFromEpoch(BigInt(micros), 1_000_000n, 6),
   timestampFromNanoseconds: (nanos: bigint) => isoFromEpoch(BigInt(nanos), 1_000_000_000n, 9),
   dateFromDays: (days: number) => new Date(Number(BigInt(days) * MS_PER_DAY)).toISOString().slice(0, 10),
-  jsonFromBytes: (bytes: Uint8Array | undefined) => (bytes ? new TextDecoder().decode(bytes) : bytes),
+  jsonFromBytes: (bytes: Uint8Array | undefined) => (bytes ? new ParquetJsonText(new TextDecoder().decode(bytes)) : bytes),
 };
