@@ -60,8 +60,11 @@ export interface UpsertPlan {
   tombstone: { input: number | null; equals: string; remembered: string } | null;
   /** Columns set on conflict (non-key batch columns, plus the arrival column). */
   updateColumns: string[];
-  /** Columns compared to tell "unchanged" from "updated"; `asText` for types without `=`. */
-  compareColumns: { name: string; asText: boolean }[];
+  /**
+   * Columns compared to tell "unchanged" from "updated"; `asText` for types without `=`, and for
+   * json and xml a `canonical` form, so that the same value spelled differently is unchanged.
+   */
+  compareColumns: { name: string; asText: boolean; canonical?: 'json' | 'xml' }[];
   /** Number of value arrays the batch carries (all its columns). */
   inputCount: number;
   /** The arbiter index treats NULL keys as equal (NULLS NOT DISTINCT). */
@@ -149,7 +152,11 @@ export function buildUpsertPlan(config: TableConfig, catalog: TableCatalog, keyC
     arrivalColumn,
     tombstone,
     updateColumns: [...nonKey.map((c) => c.name), ...(arrivalColumn ? [arrivalColumn] : [])],
-    compareColumns: nonKey.map((c) => ({ name: c.name, asText: COMPARE_AS_TEXT.has(byName.get(c.name)!.baseType) })),
+    compareColumns: nonKey.map((c) => {
+      const base = byName.get(c.name)!.baseType;
+      const canonical = base === 'json' ? 'json' : base === 'xml' ? 'xml' : null;
+      return { name: c.name, asText: COMPARE_AS_TEXT.has(base), ...(canonical ? { canonical } : {}) };
+    }),
     inputCount: columns.length,
     nullsEqual: keyCheck.index.nullsNotDistinct,
   };

@@ -30,7 +30,10 @@ export async function loadCatalog(sql: postgres.Sql | postgres.TransactionSql, t
   const columns = await sql<CatalogColumn[]>`
     SELECT a.attname AS name,
            format_type(a.atttypid, a.atttypmod) AS type,
-           CASE WHEN a.atttypid = 'bit'::regtype THEN 'bit varying' ELSE format_type(a.atttypid, NULL) END AS "castType",
+           -- format_type without a modifier names bit and char as bit(1) and char(1), which a cast truncates to
+           CASE a.atttypid WHEN 'bit'::regtype THEN 'bit varying' WHEN 'bit[]'::regtype THEN 'bit varying[]'
+                           WHEN 'bpchar'::regtype THEN 'bpchar' WHEN 'bpchar[]'::regtype THEN 'bpchar[]'
+                           ELSE format_type(a.atttypid, NULL) END AS "castType",
            coalesce(bt.typname, t.typname) AS "baseType",
            CASE WHEN bt.oid IS NOT NULL THEN format_type(bt.oid, bt.typmod) END AS "baseFormat",
            a.attnotnull AS "notNull",

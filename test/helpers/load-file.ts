@@ -21,7 +21,7 @@ import { s3EventBody } from './s3-event.ts';
 export interface LoadedFile {
   /** The file's counts, summed over its batches (rejected from the manifest). */
   counts: BatchCounts & { rejected: number };
-  /** Rows replay quarantined, with the row number in the file. */
+  /** The file's quarantined rows, with their row numbers in the file. */
   failures: (RowFailure & { rowNumber: number })[];
 }
 
@@ -63,7 +63,7 @@ export async function startFileLoader(sql: Sql): Promise<FileLoader> {
       const failures: LoadedFile['failures'] = [];
       for (const b of outcome.manifest.batches) {
         const batch = await decodeBatch(await emulator.getBytes(STAGING, b.stagingKey));
-        let result: { counts: BatchCounts; failures?: RowFailure[] };
+        let result: { counts: BatchCounts };
         try {
           result = await applyBatch(sql, target, batch);
         } catch (error) {
@@ -71,10 +71,14 @@ export async function startFileLoader(sql: Sql): Promise<FileLoader> {
           result = await replayBatch(sql, target, batch);
         }
         for (const k of Object.keys(ZERO) as (keyof BatchCounts)[]) counts[k] += result.counts[k];
-        failures.push(...(result.failures ?? []).map((f) => ({ ...f, rowNumber: batch.rowNumbers[f.row]! })));
       }
+      // Every quarantined row of the file, whoever quarantined it (the consumer before binding, or replay).
+      const quarantined = await sql<{ rowNumber: number; sqlstate: string | null; constraint: string | null; column: string | null; message: string }[]>`
+        SELECT row_number::int AS "rowNumber", sqlstate, constraint_name AS constraint, column_name AS column, message
+        FROM landfall.quarantine WHERE batch_id = ANY(${outcome.manifest.batches.map((b) => b.batchId)}::text[]) ORDER BY row_number`;
+      failures.push(...quarantined.map((q) => ({ row: -1, ...q })));
       if (!countsAddUp(counts)) throw new Error(`the counts of ${key} do not add up: ${JSON.stringify(counts)}`);
-      return { counts, failures: failures.sort((a, b) => a.rowNumber - b.rowNumber) };
+      return { counts, failures };
     },
   };
 }

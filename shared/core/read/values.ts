@@ -36,6 +36,25 @@ export function textOfJsonValue(value: unknown): TextValue {
   return JSON.stringify(value, jsonReplacer);
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A BYTE_ARRAY without a STRING annotation (a BLOB, or a string from a writer that does not
+ * annotate them) as text that means the same bytes to a bytea column and the same string to a
+ * text column: the UTF-8 text itself when it is valid UTF-8 without a NUL or a backslash (bytea's
+ * escape input reads such text as exactly its bytes), else bytea hex (`\x00ff`).
+ */
+function textOfParquetBytes(bytes: Uint8Array): string {
+  if (!bytes.includes(0) && !bytes.includes(0x5c)) {
+    try {
+      return utf8.decode(bytes);
+    } catch {
+      // not UTF-8: binary
+    }
+  }
+  return `\\x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')}`;
+}
+
 /**
  * Inside a nested Parquet value (LIST, STRUCT, MAP): a 64-bit integer stays a JSON number with
  * all its digits (never a string, never rounded through a double), binary is bytea hex text.
@@ -43,13 +62,13 @@ export function textOfJsonValue(value: unknown): TextValue {
 function parquetJsonReplacer(_key: string, value: unknown): unknown {
   if (typeof value === 'bigint') return rawJson(value.toString());
   if (value instanceof ParquetJsonText) return JSON.parse(value.text, keepNumberText);
-  if (value instanceof Uint8Array) return `\\x${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}`;
+  if (value instanceof Uint8Array) return textOfParquetBytes(value);
   return value;
 }
 
 /**
  * A Parquet value as text. Dates and timestamps arrive as strings already (see
- * `PARQUET_TEXT_PARSERS`); binary becomes bytea hex (`\x00ff`); nested values JSON text (a LIST
+ * `PARQUET_TEXT_PARSERS`); binary as `textOfParquetBytes` says; nested values JSON text (a LIST
  * is a JSON array, which an array column takes as the array; a STRUCT or MAP a JSON object, for
  * json/jsonb columns).
  */
@@ -57,9 +76,9 @@ export function textOfParquetValue(value: unknown): TextValue {
   if (value === null || value === undefined) return null;
   if (typeof value === 'string') return value;
   if (typeof value === 'bigint') return value.toString();
-  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : value > 0 ? 'Infinity' : value < 0 ? '-Infinity' : 'NaN';
+  if (typeof value === 'number') return Number.isFinite(value) ? (Object.is(value, -0) ? '-0' : String(value)) : value > 0 ? 'Infinity' : value < 0 ? '-Infinity' : 'NaN';
   if (typeof value === 'boolean') return value ? 'true' : 'false';
-  if (value instanceof Uint8Array) return `\\x${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}`;
+  if (value instanceof Uint8Array) return textOfParquetBytes(value);
   if (value instanceof Date) return value.toISOString();
   if (value instanceof ParquetJsonText) return value.text;
   return JSON.stringify(value, parquetJsonReplacer);
