@@ -69,6 +69,11 @@ export interface UpsertPlan {
   inputCount: number;
   /** The arbiter index treats NULL keys as equal (NULLS NOT DISTINCT). */
   nullsEqual: boolean;
+  /**
+   * Key columns compared as another type: a domain over an enum as the enum (PostgreSQL finds
+   * no `=` for a domain over an enum, whose equality is the polymorphic `anyenum = anyenum`).
+   */
+  keyCasts?: Record<string, string>;
 }
 
 export class BatchShapeError extends Error {
@@ -142,6 +147,12 @@ export function buildUpsertPlan(config: TableConfig, catalog: TableCatalog, keyC
   const keySet = new Set(config.conflictKey);
   const nonKey = planColumns.filter((c) => !keySet.has(c.name));
   const arrivalColumn = keyCheck.arrivalColumn?.name ?? null;
+  const keyCasts = Object.fromEntries(
+    config.conflictKey.flatMap((k) => {
+      const c = byName.get(k)!;
+      return c.baseFormat && c.category === 'E' ? [[k, c.baseFormat]] : [];
+    }),
+  );
   return {
     table: config.table,
     target: catalog.quoted,
@@ -159,6 +170,7 @@ export function buildUpsertPlan(config: TableConfig, catalog: TableCatalog, keyC
     }),
     inputCount: columns.length,
     nullsEqual: keyCheck.index.nullsNotDistinct,
+    ...(Object.keys(keyCasts).length ? { keyCasts } : {}),
   };
 }
 

@@ -66,7 +66,8 @@ export function beatsTombstone(plan: UpsertPlan, version: string | null, arrival
 
 function keyJoin(plan: UpsertPlan, cur: string, inc: string): string {
   const op = plan.nullsEqual ? 'IS NOT DISTINCT FROM' : '=';
-  return plan.key.map((k) => `${col(cur, k)} ${op} ${col(inc, k)}`).join(' AND ');
+  const as = (k: string) => (plan.keyCasts?.[k] ? `::${plan.keyCasts[k]}` : '');
+  return plan.key.map((k) => `${col(cur, k)}${as(k)} ${op} ${col(inc, k)}${as(k)}`).join(' AND ');
 }
 
 interface RememberedDeletes {
