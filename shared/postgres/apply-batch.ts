@@ -108,12 +108,14 @@ export function nullKeyFailures(plan: UpsertPlan, target: TargetTable, batch: Ba
 export function unstorableValueFailures(plan: UpsertPlan, target: TargetTable, batch: BatchData): RowFailure[] {
   const jsonb = new Set(target.catalog.columns.filter((c) => c.baseType === 'jsonb').map((c) => c.name));
   const inputs = batch.columns.map((name, input) => ({ name, input, jsonb: jsonb.has(name) && plan.columns.some((c) => c.input === input) }));
+  const types = new Map(target.catalog.columns.map((c) => [c.name, c.type]));
+  const typeOf = (column: string) => (types.has(column) ? ` (${types.get(column)})` : '');
   return findUnstorableValues(inputs, batch.values).map((u) => ({
     row: u.row,
     sqlstate: u.sqlstate,
     constraint: null,
     column: u.column,
-    message: `file "${batch.file.key}" row ${batch.rowNumbers[u.row]} column "${u.column}" ${u.problem}`,
+    message: `file "${batch.file.key}" row ${batch.rowNumbers[u.row]} column "${u.column}"${typeOf(u.column)} ${u.problem}`,
   }));
 }
 

@@ -22,7 +22,7 @@ export interface LoadedFile {
   /** The file's counts, summed over its batches (rejected from the manifest). */
   counts: BatchCounts & { rejected: number };
   /** The file's quarantined rows, with their row numbers in the file. */
-  failures: (RowFailure & { rowNumber: number })[];
+  failures: (RowFailure & { rowNumber: number; fileKey: string })[];
 }
 
 const ZERO: BatchCounts = { read: 0, collapsed: 0, inserted: 0, updated: 0, unchanged: 0, stale: 0, deleted: 0, quarantined: 0 };
@@ -73,8 +73,8 @@ export async function startFileLoader(sql: Sql): Promise<FileLoader> {
         for (const k of Object.keys(ZERO) as (keyof BatchCounts)[]) counts[k] += result.counts[k];
       }
       // Every quarantined row of the file, whoever quarantined it (the consumer before binding, or replay).
-      const quarantined = await sql<{ rowNumber: number; sqlstate: string | null; constraint: string | null; column: string | null; message: string }[]>`
-        SELECT row_number::int AS "rowNumber", sqlstate, constraint_name AS constraint, column_name AS column, message
+      const quarantined = await sql<{ rowNumber: number; fileKey: string; sqlstate: string | null; constraint: string | null; column: string | null; message: string }[]>`
+        SELECT row_number::int AS "rowNumber", file_key AS "fileKey", sqlstate, constraint_name AS constraint, column_name AS column, message
         FROM landfall.quarantine WHERE batch_id = ANY(${outcome.manifest.batches.map((b) => b.batchId)}::text[]) ORDER BY row_number`;
       failures.push(...quarantined.map((q) => ({ row: -1, ...q })));
       if (!countsAddUp(counts)) throw new Error(`the counts of ${key} do not add up: ${JSON.stringify(counts)}`);

@@ -21,7 +21,7 @@ const parquet = await startParquetWriter();
 const columnsDdl = MATRIX.map((c) => `${c.name} ${c.type}`).join(', ');
 const csvField = (v: string | null) => (v === null ? '' : `"${v.replaceAll('"', '""')}"`);
 const csvOf = (columns: string[], rows: (string | null)[][]) => [columns.join(','), ...rows.map((r) => r.map(csvField).join(','))].join('\n') + '\n';
-const duckString = (v: string) => `'${v.replaceAll("'", "''")}'`;
+const duckString = (v: string) => v.split('\u0000').map((part) => `'${part.replaceAll("'", "''")}'`).join(' || chr(0) || ');
 
 /** Rows of PostgreSQL text, one per id, as `text` spells them (CSV, NDJSON strings, Parquet VARCHAR). */
 const TEXT_ROWS = Math.max(...MATRIX.map((c) => c.text.length));
@@ -120,5 +120,33 @@ describe('the same values spelled differently count unchanged', () => {
 
     expect(counts).toMatchObject({ read: rows.length, unchanged: rows.length, updated: 0, quarantined: 0 });
     expect(await textsOf('matrix_csv', name)).toEqual(before);
+  });
+});
+
+describe('no value takes its batch down: what PostgreSQL cannot store is quarantined row by row', () => {
+  const bad = MATRIX.filter((c) => c.unstorable);
+  const rowOf = (i: number) => MATRIX.map((c) => (c === bad[i] ? c.unstorable![0] : null));
+  const files: Record<string, () => Promise<string | Buffer>> = {
+    csv: async () => csvOf(['id', ...MATRIX.map((c) => c.name)], [['1', ...MATRIX.map(() => null)], ...bad.map((_, i) => [String(100 + i), ...rowOf(i)])]),
+    ndjson: async () =>
+      [{ id: 1 }, ...bad.map((c, i) => ({ id: 100 + i, [c.name]: c.unstorable![0] }))]
+        .map((o) => JSON.stringify({ ...Object.fromEntries(MATRIX.map((c) => [c.name, null])), ...o }))
+        .join('\n') + '\n',
+    parquet: async () =>
+      parquet([`SELECT 1 AS id, ${MATRIX.map((c) => `NULL::VARCHAR AS ${c.name}`).join(', ')}`, ...bad.map((_, i) => `SELECT ${100 + i} AS id, ${rowOf(i).map((v, j) => `${v === null ? 'NULL' : duckString(v)}::VARCHAR AS ${MATRIX[j]!.name}`).join(', ')}`)].join(' UNION ALL ')),
+  };
+
+  test.each(['csv', 'ndjson', 'parquet'])('%s: each bad value quarantines its row with file, row, column, type and reason; the good row applies', async (format) => {
+    const target = await matrixTable(`matrix_bad_${format}`);
+    const types = new Map(target.catalog.columns.map((c) => [c.name, c.type]));
+
+    const { counts, failures } = await loader.load(target, `bad.${format}`, await files[format]!());
+
+    expect(counts).toMatchObject({ read: bad.length + 1, inserted: 1, quarantined: bad.length });
+    const rowNumber = (i: number) => i + 2;
+    expect(failures.map((f) => ({ row: f.rowNumber, column: f.column, sqlstate: f.sqlstate, file: f.fileKey.endsWith(`bad.${format}`) })).sort((a, b) => a.row - b.row)).toEqual(
+      bad.map((c, i) => ({ row: rowNumber(i), column: c.name, sqlstate: c.unstorable![1], file: true })),
+    );
+    for (const f of failures) expect(f.message).toContain(`column "${f.column}" (${types.get(f.column!)})`);
   });
 });
