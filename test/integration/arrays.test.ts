@@ -97,7 +97,7 @@ describe('arrays from every format land as PostgreSQL reads the same array', () 
       ['a,b', 'c"d', NULL, 'NULL', '']::VARCHAR[] AS texts, [1.005, 2]::DECIMAL(10,3)[] AS nums,
       ['a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::UUID] AS uuids, [TIMESTAMPTZ '2024-01-02 03:04:05.123456+00'] AS tss,
       [true, false] AS bools, ['{"a":1}'::JSON, '[1,2]'::JSON, '"s"'::JSON, NULL] AS docs, [[1,2],[3,4]]::INT[][] AS grid,
-      {'a': 1, 'b': [1, 2], 'c': 9007199254740993::BIGINT, 'd': 'x'} AS st, MAP {'k1': 1, 'k2': 2} AS mp`);
+      {'a': 1, 'b': [1, 2], 'c': 9007199254740993::BIGINT, 'd': 'x', 'e': CAST('12345678901234567.89' AS DECIMAL(20,2))} AS st, MAP {'k1': 1, 'k2': 2} AS mp`);
 
     const { counts } = await loader.load(target, 'a.parquet', file);
 
@@ -105,7 +105,7 @@ describe('arrays from every format land as PostgreSQL reads the same array', () 
     const { stored, oracle } = await storedAndOracle(target, 1);
     expect(stored).toEqual(oracle);
     const [nested] = await sql.unsafe(`SELECT st::text, mp::text FROM ${target.catalog.quoted} WHERE id = 1`);
-    const [expected] = await sql.unsafe(`SELECT $1::text::jsonb::text AS st, $2::text::jsonb::text AS mp`, ['{"a": 1, "b": [1, 2], "c": 9007199254740993, "d": "x"}', '{"k1": 1, "k2": 2}']);
+    const [expected] = await sql.unsafe(`SELECT $1::text::jsonb::text AS st, $2::text::jsonb::text AS mp`, ['{"a": 1, "b": [1, 2], "c": 9007199254740993, "d": "x", "e": 12345678901234567.89}', '{"k1": 1, "k2": 2}']);
     expect({ ...nested }).toEqual({ ...expected });
   });
 

@@ -35,8 +35,8 @@ function timeOfDay(value: number | bigint, perSecond: bigint): string {
 /**
  * Streams a Parquet file one row group at a time (memory is bounded by the largest row
  * group), with every codec of `hyparquet-compressors`. Nested values become JSON text,
- * timestamps keep all their digits, decimals their scale (exact up to ~15 digits: hyparquet
- * decodes them as doubles). A file hyparquet cannot decode is unreadable.
+ * timestamps keep all their digits, decimals every digit (hyparquet, patched, hands them over
+ * unscaled), TIME a time of day. A file hyparquet cannot decode is unreadable (INTERVAL, say).
  */
 export async function* readParquet(file: AsyncBuffer, options: { fromRowGroup?: number } = {}): AsyncGenerator<SourceEvent> {
   let metadata: FileMetaData;

@@ -62,6 +62,7 @@ function textOfParquetBytes(bytes: Uint8Array): string {
 function parquetJsonReplacer(_key: string, value: unknown): unknown {
   if (typeof value === 'bigint') return rawJson(value.toString());
   if (value instanceof ParquetJsonText) return JSON.parse(value.text, keepNumberText);
+  if (value instanceof ParquetDecimal) return rawJson(value.text);
   if (value instanceof Uint8Array) return textOfParquetBytes(value);
   return value;
 }
@@ -80,7 +81,7 @@ export function textOfParquetValue(value: unknown): TextValue {
   if (typeof value === 'boolean') return value ? 'true' : 'false';
   if (value instanceof Uint8Array) return textOfParquetBytes(value);
   if (value instanceof Date) return value.toISOString();
-  if (value instanceof ParquetJsonText) return value.text;
+  if (value instanceof ParquetJsonText || value instanceof ParquetDecimal) return value.text;
   return JSON.stringify(value, parquetJsonReplacer);
 }
 
@@ -90,6 +91,17 @@ export function textOfParquetValue(value: unknown): TextValue {
  */
 class ParquetJsonText {
   constructor(readonly text: string) {}
+}
+
+/** A Parquet DECIMAL as its exact text (`-12.30` for unscaled -1230 at scale 2). */
+class ParquetDecimal {
+  constructor(readonly text: string) {}
+}
+
+function decimalText(unscaled: bigint, scale: number): string {
+  if (scale <= 0) return (unscaled * 10n ** BigInt(-scale)).toString();
+  const digits = (unscaled < 0n ? -unscaled : unscaled).toString().padStart(scale + 1, '0');
+  return `${unscaled < 0n ? '-' : ''}${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
 }
 
 const MS_PER_DAY = 86_400_000n;
@@ -111,4 +123,6 @@ export const PARQUET_TEXT_PARSERS = {
   timestampFromNanoseconds: (nanos: bigint) => isoFromEpoch(BigInt(nanos), 1_000_000_000n, 9),
   dateFromDays: (days: number) => new Date(Number(BigInt(days) * MS_PER_DAY)).toISOString().slice(0, 10),
   jsonFromBytes: (bytes: Uint8Array | undefined) => (bytes ? new ParquetJsonText(new TextDecoder().decode(bytes)) : bytes),
+  // Landfall's patch of hyparquet (patches/hyparquet+…): without it decimals are doubles, exact to ~15 digits.
+  decimalFromUnscaled: (unscaled: bigint, scale: number) => new ParquetDecimal(decimalText(unscaled, scale)),
 };
