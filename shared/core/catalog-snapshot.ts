@@ -34,7 +34,15 @@ export function snapshotOf(target: { config: TableConfig; catalog: TableCatalog;
     table: target.config.table,
     readAt: readAt.toISOString(),
     timeZone: target.catalog.timeZone ?? 'UTC',
-    columns: target.catalog.columns.map((c) => ({ name: c.name, type: c.type, baseType: c.baseType, baseFormat: c.baseFormat ?? null, category: c.category ?? null, collation: c.collation ?? null })),
+    columns: target.catalog.columns.map((c) => ({
+      name: c.name,
+      type: c.type,
+      baseType: c.baseType,
+      // a domain's base type with its modifier (how its keys canonicalise); absent otherwise
+      ...(c.baseFormat ? { baseFormat: c.baseFormat } : {}),
+      category: c.category ?? null,
+      collation: c.collation ?? null,
+    })),
     conflictKey: target.keyCheck.keyColumns.map((c) => c.name),
     index: target.keyCheck.index.name,
     arrivalColumn: target.keyCheck.arrivalColumn?.name ?? null,

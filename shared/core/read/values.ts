@@ -57,10 +57,14 @@ function textOfParquetBytes(bytes: Uint8Array): string {
 
 /**
  * Inside a nested Parquet value (LIST, STRUCT, MAP): a 64-bit integer stays a JSON number with
- * all its digits (never a string, never rounded through a double), binary is bytea hex text.
+ * all its digits (never a string, never rounded through a double), NaN and ±Infinity are their
+ * names (a float array reads them), binary as `textOfParquetBytes` says.
  */
 function parquetJsonReplacer(_key: string, value: unknown): unknown {
   if (typeof value === 'bigint') return rawJson(value.toString());
+  // JSON has no NaN or Infinity (JSON.stringify would write null) and writes -0 as 0.
+  if (typeof value === 'number' && !Number.isFinite(value)) return value > 0 ? 'Infinity' : value < 0 ? '-Infinity' : 'NaN';
+  if (Object.is(value, -0)) return rawJson('-0');
   if (value instanceof ParquetJsonText) return JSON.parse(value.text, keepNumberText);
   if (value instanceof ParquetDecimal) return rawJson(value.text);
   if (value instanceof Uint8Array) return textOfParquetBytes(value);
