@@ -2,11 +2,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { createS3Client, createSqsClient } from '../shared/aws/clients.ts';
 import { EnvVar } from '../shared/environment/env.ts';
 import { connect, type Sql } from '../shared/postgres/db.ts';
-import { isAlive, startEmbeddedPostgres } from '../shared/local/embedded-postgres.ts';
-import { type DevState, devStatePath } from '../shared/local/stack.ts';
+import { type DevState, devStatePath, isAlive } from '../shared/local/dev-state.ts';
+
+// The AWS SDK and embedded-postgres are imported where they are used: a command that only reads
+// the ledger of a running `landfall dev` (status, quarantine ls) loads neither.
 
 /** The environment a command reads (CliIo['env'] in context.ts, which imports this module). */
 type Env = Record<string, string | undefined>;
@@ -25,7 +26,8 @@ export function readDevState(home: string): DevState | null {
 }
 
 /** Clients for the S3/SQS of a running `landfall dev`. */
-export function devClients(state: DevState): { s3: S3Client; sqs: SQSClient } {
+export async function devClients(state: DevState): Promise<{ s3: S3Client; sqs: SQSClient }> {
+  const { createS3Client, createSqsClient } = await import('../shared/aws/clients.ts');
   const options = { endpoint: state.endpoint, region: state.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
   return { s3: createS3Client(options), sqs: createSqsClient(options) };
 }
@@ -53,6 +55,7 @@ export async function openDatabaseWithFallback(context: { databaseUrl: string | 
     const sql = connect({ url: dev.databaseUrl, max: 2, applicationName: 'landfall-cli' });
     return { sql, source: 'dev', close: () => sql.end({ timeout: 5 }) };
   }
+  const { startEmbeddedPostgres } = await import('../shared/local/embedded-postgres.ts');
   const server = await startEmbeddedPostgres({ dataDir: join(home, 'pg'), persistent: true });
   const sql = connect({ url: server.url, max: 2, applicationName: 'landfall-cli' });
   return {

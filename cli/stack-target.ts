@@ -36,7 +36,7 @@ export async function startOrAttach(
   const dev = context.databaseUrl ? null : readDevState(home);
   if (dev) refuseOtherConfig(dev.configPath, config);
   if (dev) {
-    const { s3 } = devClients(dev);
+    const { s3 } = await devClients(dev);
     const sql = connect({ url: dev.databaseUrl, max: 2, applicationName: 'landfall-cli' });
     return {
       target: { s3, sql, config, buckets: dev.buckets },

@@ -8,7 +8,7 @@ import { EnvVar } from '../../shared/environment/env.ts';
 import { type FileReceipt, fileReceipts } from '../../shared/postgres/ledger/files.ts';
 import { dropFile, receiptOf, type RunReceipt, tableForFile, waitForFile } from '../../shared/local/run-files.ts';
 import { removeDevState, writeDevState } from '../../shared/local/stack.ts';
-import { CliError, type CliIo, type GlobalOptions, loadOptionalConfig, parsePositiveInt, resolveContext, type RegisterCommand } from '../context.ts';
+import { CliError, type CliIo, type GlobalOptions, loadOptionalConfig, parsePositiveInt, resolveContext, type RegisterCommand, examples } from '../context.ts';
 import { landfallHome, readDevState } from '../local.ts';
 import { refuseUnreadyTables, startOrAttach } from '../stack-target.ts';
 import { type StatusPage, startStatusPage } from '../status-page.ts';
@@ -126,6 +126,7 @@ export const register: RegisterCommand = (program: Command, { io, setExitCode })
     .option('--json', 'print receipts as JSON lines')
     .option('--samples', 'load the sample files even when the ledger is not empty')
     .option('--once', 'stop after loading the samples')
+    .addHelpText('after', examples(['landfall dev                                # sample config and files on first start', 'landfall dev --config landfall.json         # your tables (create them first: landfall sql)', 'landfall dev --status-port 8080 --json      # a fixed page port; receipts as JSON lines']))
     .action(async (options: DevOptions, command: Command) => {
       setExitCode(await devCommand({ ...command.optsWithGlobals(), ...options }, io));
     });

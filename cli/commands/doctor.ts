@@ -13,6 +13,7 @@ import {
   type CliIo,
   type GlobalOptions,
   type RegisterCommand,
+  examples,
 } from '../context.ts';
 import { openDatabaseWithFallback } from '../local.ts';
 
@@ -100,6 +101,7 @@ export const register: RegisterCommand = (program: Command, { io, setExitCode })
     .option('--estimate-only', "large tables: report the planner's estimate, skip the exact count")
     .option('--large-table-rows <n>', 'rows from which a table is large', parsePositiveInt, DEFAULT_LARGE_TABLE_ROWS)
     .option('--count-timeout <seconds>', 'give up the exact count after this long and report the estimate', parsePositiveInt)
+    .addHelpText('after', examples(['landfall doctor --config landfall.json', 'landfall doctor --table public.orders --key order_id --version updated_at   # a table not in the config', 'landfall doctor --config landfall.json --json']))
     .action(async (_options: unknown, command: Command) => {
       setExitCode(await doctorCommand(command.optsWithGlobals<DoctorOptions>(), io));
     });

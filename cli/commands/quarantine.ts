@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Sql } from '../../shared/postgres/db.ts';
 import { listQuarantine, type QuarantinedRow, retryQuarantine, type RetryResult } from '../../shared/postgres/quarantine-retry.ts';
-import { CliError, parsePositiveInt, resolveContext, writeExport, type CliIo, type GlobalOptions, type RegisterCommand } from '../context.ts';
+import { CliError, parsePositiveInt, resolveContext, writeExport, type CliIo, type GlobalOptions, type RegisterCommand, examples } from '../context.ts';
 import { formatQuarantineTable, n, plural, quarantineRecord } from '../format.ts';
 import { asCliError, configuredTables, findLedgerBatch, ledgerExists, requireConfig } from '../ledger.ts';
 import { openDatabaseWithFallback } from '../local.ts';
@@ -125,25 +125,31 @@ export async function quarantineRetryCommand(options: QuarantineRetryOptions, io
 }
 
 export const register: RegisterCommand = (program: Command, { io, setExitCode }) => {
-  const quarantine = program.command('quarantine').description('inspect and re-drive quarantined rows (rows that failed alone; their batches are applied)');
+  const quarantine = program
+    .command('quarantine')
+    .description('inspect and re-drive quarantined rows (rows that failed alone; their batches are applied)')
+    .addHelpText('after', examples(['landfall quarantine ls --table orders', 'landfall quarantine export --out quarantine.ndjson', 'landfall quarantine retry --config landfall.json --table orders']));
   const filters = (command: Command) =>
     command.option('--table <table>', 'only rows of this table').option('--batch <batch>', 'only rows of this batch (id or the prefix ls shows)');
 
   filters(quarantine.command('ls').description('open quarantined rows: file, row number, SQLSTATE, constraint or column, message'))
     .option('--limit <n>', 'show at most this many rows', parsePositiveInt, DEFAULT_LS_LIMIT)
     .option('--json', 'machine-readable, with each row\'s values')
+    .addHelpText('after', examples(['landfall quarantine ls                      # open rows, by table, oldest file first', 'landfall quarantine ls --table public.orders --limit 20', 'landfall quarantine ls --batch 3f2a9c1b07de --json']))
     .action(async (_options: unknown, command: Command) => {
       setExitCode(await quarantineLsCommand(command.optsWithGlobals<QuarantineLsOptions>(), io));
     });
 
   filters(quarantine.command('export').description('open quarantined rows as NDJSON: the row\'s values and the reason'))
     .option('--out <file>', 'write to this file instead of stdout')
+    .addHelpText('after', examples(['landfall quarantine export --table orders --out orders-quarantine.ndjson', 'landfall quarantine export | jq -c \'{id, reason}\'']))
     .action(async (_options: unknown, command: Command) => {
       setExitCode(await quarantineExportCommand(command.optsWithGlobals<QuarantineExportOptions>(), io));
     });
 
   filters(quarantine.command('retry').description('re-apply open quarantined rows after fixing the cause; rows that still fail stay (exit 0 all applied, 1 some still fail, 2 could not run)'))
     .option('--json', 'machine-readable result')
+    .addHelpText('after', examples(['landfall sql -c "insert into customers (id) values (99)"   # fix the cause first', 'landfall quarantine retry --config landfall.json --table orders']))
     .action(async (_options: unknown, command: Command) => {
       setExitCode(await quarantineRetryCommand(command.optsWithGlobals<QuarantineRetryOptions>(), io));
     });

@@ -10,7 +10,7 @@ import { EnvVar } from '../../shared/environment/env.ts';
 import { batchReceipts, type FileReceipt, fileReceipts, registeredManifests } from '../../shared/postgres/ledger/files.ts';
 import { batchKeyOf, manifestKeyOf } from '../../shared/core/keys.ts';
 import { listQuarantine, type QuarantinedRow } from '../../shared/postgres/quarantine-retry.ts';
-import { CliError, resolveContext, type CliIo, type GlobalOptions, type RegisterCommand } from '../context.ts';
+import { CliError, resolveContext, type CliIo, type GlobalOptions, type RegisterCommand, examples } from '../context.ts';
 import { formatQuarantineTable, n, plural, quarantineRecord, shortId } from '../format.ts';
 import { asCliError, configuredTables, findLedgerBatch, ledgerExists, requireConfig } from '../ledger.ts';
 import { devClients, landfallHome, openDatabaseWithFallback, readDevState } from '../local.ts';
@@ -48,7 +48,7 @@ interface Staging {
  * environment (AWS_ENDPOINT_URL for an emulator) when set, as DATABASE_URL wins over a running
  * `landfall dev`; else the running `landfall dev`'s.
  */
-function openStaging(env: CliIo['env']): Staging {
+async function openStaging(env: CliIo['env']): Promise<Staging> {
   const bucket = env[EnvVar.stagingBucket];
   if (bucket) {
     const s3 = createS3Client(awsClientOptionsFromEnv(env));
@@ -56,7 +56,7 @@ function openStaging(env: CliIo['env']): Staging {
   }
   const dev = readDevState(landfallHome(env));
   if (dev) {
-    const { s3, sqs } = devClients(dev);
+    const { s3, sqs } = await devClients(dev);
     sqs.destroy();
     return { s3, bucket: dev.buckets.staging, close: () => s3.destroy() };
   }
@@ -144,7 +144,7 @@ async function replay(sql: Sql, batchArg: string, options: ReplayOptions, io: Cl
   }
 
   const config = requireConfig(options, io, 'replay');
-  const staging = openStaging(io.env);
+  const staging = await openStaging(io.env);
   try {
     const reader = stagingReader(staging.s3, staging.bucket);
     const location = recorded ? await locateFromLedger(sql, reader, staging.bucket, recorded) : await locateInManifests(sql, reader, batchArg);
@@ -231,6 +231,7 @@ export const register: RegisterCommand = (program: Command, { io, setExitCode })
     .command('replay <batch>')
     .description('re-run one batch (id, or the prefix status shows) through the replay path: bad rows quarantined, the rest applied (exit 0, 2 could not replay)')
     .option('--json', 'machine-readable result')
+    .addHelpText('after', examples(['landfall status orders/2026-11-01.csv        # shows the batch ids (12 characters)', 'landfall replay 3f2a9c1b07de --config landfall.json']))
     .action(async (batch: string, _options: unknown, command: Command) => {
       setExitCode(await replayCommand(batch, command.optsWithGlobals<ReplayOptions>(), io));
     });

@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import type { Sql } from '../../shared/postgres/db.ts';
-import { resolveContext, type CliIo, type GlobalOptions, type RegisterCommand } from '../context.ts';
+import { resolveContext, type CliIo, type GlobalOptions, type RegisterCommand, examples } from '../context.ts';
 import { alignedTable, plural } from '../format.ts';
 import { asCliError } from '../ledger.ts';
 import { openDatabaseWithFallback } from '../local.ts';
@@ -86,6 +86,7 @@ export const register: RegisterCommand = (program: Command, { io, setExitCode })
     .description('SQL on the database the pipeline uses (create your own tables locally); -c runs and exits, else a prompt')
     .option('-c, --command <sql>', 'run these statements and exit')
     .option('--json', 'each result as a JSON array of rows')
+    .addHelpText('after', examples(['landfall sql                                # a prompt (psql itself when it is installed)', "landfall sql -c '\\dt'                       # tables; \\d TABLE describes one", "landfall sql -c 'select count(*), count(distinct sku) from inventory; select now()'", "landfall sql --json -c 'select * from landfall.files'"]))
     .action(async (_options: unknown, command: Command) => {
       setExitCode(await sqlCommand(command.optsWithGlobals<SqlOptions>(), io));
     });

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { batchReceipts, type FileReceipt, fileReceipts } from '../../shared/postgres/ledger/files.ts';
 import { type BlockedTable, listBlockedTables } from '../../shared/postgres/ledger/blocked-tables.ts';
 import { receiptOf } from '../../shared/local/run-files.ts';
-import { CliError, resolveContext, type CliIo, type GlobalOptions, type RegisterCommand } from '../context.ts';
+import { CliError, resolveContext, type CliIo, type GlobalOptions, type RegisterCommand, examples } from '../context.ts';
 import { batchAddsUp, fileBalance, formatFileDetail, formatStatusTable } from '../format.ts';
 import { asCliError, filesNamed, ledgerExists } from '../ledger.ts';
 import { openDatabaseWithFallback } from '../local.ts';
@@ -61,6 +61,7 @@ export const register: RegisterCommand = (program: Command, { io, setExitCode })
     .command('status [file]')
     .description('per-file receipts and counts; with FILE (inbox key or file id) its batches too (exit 0; 1 a file was moved aside or does not add up; 2 a table is blocked, or could not look)')
     .option('--json', 'the receipts as one JSON document')
+    .addHelpText('after', examples(['landfall status                             # every file, newest first', 'landfall status inventory/2026-11-01-full.csv   # one file: its batches and the accounting', "landfall status --json | jq '.files[] | select(.addsUp == false)'"]))
     .action(async (file: string | undefined, _options: unknown, command: Command) => {
       setExitCode(await statusCommand(file, command.optsWithGlobals<StatusOptions>(), io));
     });

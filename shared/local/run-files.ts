@@ -3,7 +3,6 @@ import { createReadStream } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { countsAddUp, fileIdOf } from '../core/batch.ts';
 import type { LandfallConfig, TableConfig } from '../core/config.ts';
 import type { Sql } from '../postgres/db.ts';
@@ -116,6 +115,8 @@ export async function dropFile(target: DropTarget, path: string, table: TableCon
     const loaded = await findLoaded(target.sql, table.table, key, await expectedEtagOf(path));
     if (loaded) return { path, key, table, fileId: loaded.fileId, alreadyLoaded: loaded };
   }
+  // Imported here: reading receipts (status) does not load the S3 upload machinery.
+  const { Upload } = await import('@aws-sdk/lib-storage');
   const put = await new Upload({
     client: target.s3,
     params: { Bucket: target.buckets.inbox, Key: key, Body: createReadStream(path) },

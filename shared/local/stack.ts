@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
@@ -22,6 +22,8 @@ import { DEFAULT_NAME_PREFIX, FunctionSettings, localBucketName, type QueueKey, 
 import { startEmbeddedPostgres } from './embedded-postgres.ts';
 import { type Poller, type SqsHandler, startLambdaPoller } from './lambda-poller.ts';
 import { type BucketWatcher, watchBucket } from './s3-notifier.ts';
+
+export { type DevState, devStatePath, removeDevState, writeDevState } from './dev-state.ts';
 
 export const REGION = 'us-east-1';
 
@@ -90,21 +92,6 @@ export interface Recovery {
   /** Files in the ledger not complete yet, which those messages and notifications finish. */
   pending: number;
 }
-
-/** The state file a running `landfall dev` leaves, so other commands attach to it. */
-export interface DevState {
-  pid: number;
-  databaseUrl: string;
-  endpoint: string;
-  region: string;
-  namePrefix: string;
-  buckets: { inbox: string; staging: string };
-  queues: Record<QueueKey, string>;
-  /** The config `landfall dev` runs with, so other commands can use it without --config. */
-  configPath: string | null;
-}
-
-export const devStatePath = (home: string) => join(home, 'dev.json');
 
 const QUEUE_ORDER: QueueKey[] = ['parking', 'batchesDlq', 'batches', 'intakeDlq', 'intake'];
 
@@ -333,23 +320,4 @@ async function startEmulator(port: number, dataDir?: string) {
     }
     throw error;
   }
-}
-
-export async function writeDevState(home: string, stack: LocalStack, configPath: string | null, prefix = DEFAULT_NAME_PREFIX): Promise<void> {
-  await mkdir(home, { recursive: true });
-  const state: DevState = {
-    pid: process.pid,
-    databaseUrl: stack.databaseUrl,
-    endpoint: stack.endpoint,
-    region: stack.region,
-    namePrefix: prefix,
-    buckets: stack.buckets,
-    queues: stack.queues,
-    configPath,
-  };
-  await writeFile(devStatePath(home), `${JSON.stringify(state, null, 2)}\n`);
-}
-
-export async function removeDevState(home: string): Promise<void> {
-  await rm(devStatePath(home), { force: true });
 }
