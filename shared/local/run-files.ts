@@ -9,6 +9,7 @@ import type { Sql } from '../postgres/db.ts';
 import { classifyPgError, ErrorClass } from '../core/classify-pg-error.ts';
 import { type FileReceipt, fileReceipts } from '../postgres/ledger/files.ts';
 import { fixForUnreadable } from '../core/read/errors.ts';
+import { matchTableName, TableNameError } from '../core/table-names.ts';
 
 /** What `landfall run` prints per file (DESIGN.md, CLI): the ledger's receipt plus where it came from. */
 export interface RunReceipt extends Omit<FileReceipt, 'status' | 'file'> {
@@ -44,9 +45,14 @@ export class DropError extends Error {
  */
 export function tableForFile(config: LandfallConfig, path: string, table?: string): TableConfig {
   if (table) {
-    const found = config.tables.find((t) => t.table === table);
-    if (!found) throw new DropError(`${path}: table "${table}" is not in the config`);
-    return found;
+    // `customers` for `public.customers` and the other way round; a typo gets a guess.
+    try {
+      const name = matchTableName(table, config.tables.map((t) => t.table));
+      return config.tables.find((t) => t.table === name)!;
+    } catch (error) {
+      if (error instanceof TableNameError) throw new DropError(`${path}: ${error.message}`);
+      throw error;
+    }
   }
   if (config.tables.length === 1) return config.tables[0]!;
   const parts = path.split(/[\\/]/);
