@@ -45,8 +45,6 @@ export class EmbeddedPostgresError extends Error {
   override name = 'EmbeddedPostgresError';
 }
 
-/** Whether a process with this pid exists (EPERM: it does, as another user). */
-
 /** The pid of a live server that holds the data directory (its postmaster.pid), if any. */
 export async function serverHoldingDataDir(dataDir: string): Promise<number | null> {
   const text = await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => null);

@@ -81,7 +81,36 @@ export interface LocalStack {
   busy(): number;
   /** What start-up found left over from a previous run and took up again (persistent emulator). */
   recovered: Recovery;
+  /** How many messages each queue holds now, as SQS approximates it (the status page shows the DLQ and parking). */
+  queueDepths(): Promise<QueueDepth[]>;
+  /**
+   * Our own shutdown begins (Ctrl-C): the database and the emulator go down under invocations in
+   * flight, whose messages SQS delivers again at the next start. Their failures are not the
+   * data's, so the handlers stop logging from here on.
+   */
+  quiesce(): void;
   stop(): Promise<void>;
+}
+
+/** One queue's depth: messages waiting, and messages received and not yet deleted (in flight). */
+export interface QueueDepth {
+  queue: QueueKey;
+  name: string;
+  visible: number;
+  inFlight: number;
+}
+
+/** The depth of every queue of the stack, in QUEUE_ORDER's reverse (the way a message flows). */
+export async function queueDepthsOf(sqs: SQSClient, queues: Record<QueueKey, string>): Promise<QueueDepth[]> {
+  const keys = [...QUEUE_ORDER].reverse();
+  return Promise.all(
+    keys.map(async (queue) => {
+      const { Attributes = {} } = await sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: queues[queue], AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+      );
+      return { queue, name: queues[queue].split('/').pop()!, visible: Number(Attributes.ApproximateNumberOfMessages ?? 0), inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) };
+    }),
+  );
 }
 
 export interface Recovery {
@@ -203,7 +232,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const ports = createBatchPorts({ config: options.config, sql, s3, sqs, stagingBucket: buckets.staging, dlqUrl: queues.batchesDlq, tagApplied });
     const logLevel = options.logLevel ?? 'ERROR';
     process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-    const quiet = (serviceName: string) => ({ logger: new Logger({ serviceName, logLevel }), metrics: new Metrics({ namespace: 'Landfall', serviceName }) });
+    const loggers: Logger[] = [];
+    const quiet = (serviceName: string) => {
+      const logger = new Logger({ serviceName, logLevel });
+      loggers.push(logger);
+      return { logger, metrics: new Metrics({ namespace: 'Landfall', serviceName }) };
+    };
     const wrap = options.wrapHandler ?? ((_name, handler) => handler);
     // The local stack reaches the database: every configured table's snapshot is written before
     // the first file is produced, and a file that does not fit it has the catalog read again.
@@ -282,6 +316,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       pollInbox: () => watcher?.poll() ?? Promise.resolve(0),
       busy: () => pollers.reduce((n, p) => n + p.busy(), 0),
       recovered,
+      queueDepths: () => queueDepthsOf(sqs, queues),
+      quiesce: () => {
+        for (const logger of loggers) logger.setLogLevel('SILENT');
+      },
       stop: stopAll,
     };
   } catch (error) {
