@@ -1,11 +1,13 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, expect, test } from 'vitest';
 import packageJson from '../../package.json' with { type: 'json' };
 
 const dir = mkdtempSync(join(tmpdir(), 'landfall-launch-'));
+// As root the embedded PostgreSQL runs as the `postgres` user, which must reach its data directory.
+chmodSync(dir, 0o755);
 
 /** Runs bin/landfall.js as a user's shell would, under `node` (this Node unless told). */
 function launch(args: string[], options: { node?: string; nodeArgs?: string[]; env?: Record<string, string> } = {}) {
@@ -75,3 +77,12 @@ test('a mistyped command is a usage error with a guess, exit 2', async () => {
   expect(stderr).toContain("unknown command 'stauts'");
   expect(stderr).toContain('Did you mean status?');
 });
+
+test('`npm start`\'s command from the bundle: dev --once finds the samples, loads them and stops', async () => {
+  const { code, stdout, stderr } = await launch(['dev', '--once'], { env: { LANDFALL_HOME: join(dir, 'dev-home') } });
+
+  expect(stderr).toBe('');
+  expect(code).toBe(0);
+  expect(stdout).toContain('2026-11-01-full.csv → inventory: complete');
+  expect(stdout).toContain('2026-11-03-new-with-bad-rows.csv → inventory: complete');
+}, 180_000);
