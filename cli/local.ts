@@ -34,6 +34,8 @@ export async function devClients(state: DevState): Promise<{ s3: S3Client; sqs: 
 
 export interface DatabaseHandle {
   sql: Sql;
+  /** Its connection URL (landfall sql hands it to psql). */
+  url: string;
   /** Where it came from, for messages. */
   source: 'flag-or-env' | 'dev' | 'embedded';
   close(): Promise<void>;
@@ -47,19 +49,20 @@ export interface DatabaseHandle {
 export async function openDatabaseWithFallback(context: { databaseUrl: string | null }, env: Env): Promise<DatabaseHandle> {
   if (context.databaseUrl) {
     const sql = connect({ url: context.databaseUrl, max: 2, applicationName: 'landfall-cli' });
-    return { sql, source: 'flag-or-env', close: () => sql.end({ timeout: 5 }) };
+    return { sql, url: context.databaseUrl, source: 'flag-or-env', close: () => sql.end({ timeout: 5 }) };
   }
   const home = landfallHome(env);
   const dev = readDevState(home);
   if (dev) {
     const sql = connect({ url: dev.databaseUrl, max: 2, applicationName: 'landfall-cli' });
-    return { sql, source: 'dev', close: () => sql.end({ timeout: 5 }) };
+    return { sql, url: dev.databaseUrl, source: 'dev', close: () => sql.end({ timeout: 5 }) };
   }
   const { startEmbeddedPostgres } = await import('../shared/local/embedded-postgres.ts');
   const server = await startEmbeddedPostgres({ dataDir: join(home, 'pg'), persistent: true });
   const sql = connect({ url: server.url, max: 2, applicationName: 'landfall-cli' });
   return {
     sql,
+    url: server.url,
     source: 'embedded',
     close: async () => {
       await sql.end({ timeout: 5 });
