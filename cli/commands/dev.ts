@@ -58,6 +58,15 @@ async function rememberStatusPort(home: string, port: number): Promise<void> {
   await writeFile(statusPortPath(home), `${JSON.stringify({ port })}\n`);
 }
 
+/**
+ * An `aws s3 cp` into the local inbox that works as printed: the emulator takes any credentials,
+ * but the aws CLI sends nothing without some ("Unable to locate credentials"), so the command
+ * brings throw-away ones (and the region) for itself, leaving the shell's own alone.
+ */
+export function awsCopyCommand(endpoint: string, region: string, target: string): string {
+  return `AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=${region} aws --endpoint-url ${endpoint} s3 cp FILE ${target}`;
+}
+
 /** A receipt in the dev terminal: the same line and JSON as `landfall run` prints. */
 function printReceipt(io: CliIo, receipt: FileReceipt | RunReceipt, json: boolean) {
   const run = 'addsUp' in receipt ? receipt : receiptOf({ path: receipt.file, key: receipt.file }, receipt);
@@ -97,7 +106,7 @@ export async function devCommand(options: DevOptions, io: CliIo, signal?: AbortS
     });
     await rememberStatusPort(home, page.port);
     say(`  database     ${stack.databaseUrl}`);
-    say(`  S3 and SQS   ${stack.endpoint}  (region ${stack.region}, any credentials)`);
+    say(`  S3 and SQS   ${stack.endpoint}  (region ${stack.region}; any credentials, but some must be set: the aws CLI and SDKs refuse to send a request without)`);
     say(`  inbox        s3://${stack.buckets.inbox}/   (${config.tables.map((t) => `${t.prefix} → ${t.table}`).join(', ')})`);
     say(`  staging      s3://${stack.buckets.staging}/`);
     say(`  status page  ${page.url}`);
@@ -106,7 +115,8 @@ export async function devCommand(options: DevOptions, io: CliIo, signal?: AbortS
     if (released + renotified + pending > 0) {
       say(`Resuming the previous run: ${released} unfinished ${released === 1 ? 'message' : 'messages'} released, ${renotified} inbox ${renotified === 1 ? 'file' : 'files'} notified again, ${pending} ${pending === 1 ? 'file' : 'files'} in progress (landfall status shows them)`);
     }
-    say(`  drop a file  npx landfall drop FILE --table ${config.tables[0]!.table}   or   aws --endpoint-url ${stack.endpoint} s3 cp FILE s3://${stack.buckets.inbox}/${config.tables[0]!.prefix}`);
+    say(`  drop a file  npx landfall drop FILE --table ${config.tables[0]!.table}`);
+    say(`          or   ${awsCopyCommand(stack.endpoint, stack.region, `s3://${stack.buckets.inbox}/${config.tables[0]!.prefix}`)}`);
     const seen = new Set((await fileReceipts(stack.sql)).filter((r) => r.status === 'complete' || r.status === 'moved-aside').map((r) => r.fileId));
     const loadSamples = options.samples ?? (usingSamples && seen.size === 0);
     if (loadSamples) {
