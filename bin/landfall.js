@@ -1,9 +1,12 @@
-#!/usr/bin/env node
-// The `landfall` command. It runs the CLI bundled into dist/cli/ at install (scripts/build-cli.mjs)
-// as plain JavaScript: nothing is transpiled on a call. It needs Node 22 or later; on an older
-// Node (a system Node 20 on PATH) it hands over to the Node 24 the project installs
-// (node_modules/node), so `./bin/landfall.js`, `npx landfall` and an `npm link`ed `landfall`
-// all run the same way. Plain JavaScript, so that any Node can start it.
+#!/bin/sh
+':' //; d=$(dirname "$(readlink -f "$0" 2>/dev/null || echo "$0")"); n="$d/../node_modules/node/bin/node"; [ -x "$n" ] || n=node; exec "$n" "$0" "$@"
+// The `landfall` command. Run as a program (`./bin/landfall.js`, an `npm link`ed `landfall`,
+// `npx landfall`), the line above is shell: it starts this file on the Node 24 the project
+// installs (node_modules/node), whatever `node` is first on PATH, with no second process; to
+// Node that line is a string and a comment. It runs the CLI bundled into dist/cli/ at install
+// (scripts/build-cli.mjs) as plain JavaScript: nothing is transpiled on a call. Started by an
+// older Node itself (`node bin/landfall.js` with a system Node 20), it hands over to that Node 24.
+// Plain JavaScript, so that any Node can start it.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { constants } from 'node:os';

@@ -86,3 +86,12 @@ test('`npm start`\'s command from the bundle: dev --once finds the samples, load
   expect(stdout).toContain('2026-11-01-full.csv → inventory: complete');
   expect(stdout).toContain('2026-11-03-new-with-bad-rows.csv → inventory: complete');
 }, 180_000);
+
+test('run as a program, bin/landfall.js starts on the project\'s Node 24 whatever `node` is first on PATH (one process, no hand-over)', async () => {
+  const { spawnSync } = await import('node:child_process');
+  // A PATH whose `node` is the system's (Node 20 on this machine kind), or none at all.
+  const ran = spawnSync('bin/landfall.js', ['--version'], { env: { PATH: '/usr/bin:/bin', LANDFALL_HOME: join(dir, 'home') }, encoding: 'utf8' });
+
+  expect(ran.stderr).toBe('');
+  expect(ran.stdout.trim()).toBe(`landfall/${packageJson.version} node/${process.version} ${process.platform}-${process.arch}`);
+});
