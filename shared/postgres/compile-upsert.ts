@@ -39,14 +39,23 @@ function beatsStored(plan: UpsertPlan, cur: { version: string | null; arrival: s
   return `(${newer} OR (${same}${tie ? ` AND ${tie}` : ''}))`;
 }
 
+/**
+ * A column as compared: json as its jsonb text when it is valid jsonb (key order, spacing and
+ * repeated keys are not a change; a json value jsonb cannot hold, `\u0000`, as its text), xml
+ * as its serialisation (attribute quotes, `<a/>` and `<a></a>`, whitespace between elements;
+ * XMLSERIALIZE … INDENT, PostgreSQL 16+), other types without `=` as text.
+ */
+function compared(expr: string, c: UpsertPlan['compareColumns'][number]): string {
+  if (c.canonical === 'json') return `CASE WHEN pg_input_is_valid(${expr}::text, 'jsonb') THEN ${expr}::text::jsonb::text ELSE ${expr}::text END`;
+  if (c.canonical === 'xml') return `xmlserialize(CONTENT ${expr} AS text INDENT)`;
+  return c.asText ? `${expr}::text` : expr;
+}
+
 /** `(cur.a, cur.b) IS DISTINCT FROM (inc.a, inc.b)`: the row would change. */
 export function changedPredicate(plan: UpsertPlan, cur: string, inc: string, incoming?: (column: string) => string): string | null {
   if (plan.compareColumns.length === 0) return null;
-  const curSide = plan.compareColumns.map((c) => (c.asText ? `${col(cur, c.name)}::text` : col(cur, c.name)));
-  const incSide = plan.compareColumns.map((c) => {
-    if (!incoming) return c.asText ? `${col(inc, c.name)}::text` : col(inc, c.name);
-    return c.asText ? `(${incoming(c.name)})::text` : incoming(c.name);
-  });
+  const curSide = plan.compareColumns.map((c) => compared(col(cur, c.name), c));
+  const incSide = plan.compareColumns.map((c) => compared(incoming ? `(${incoming(c.name)})` : col(inc, c.name), c));
   return `(${curSide.join(', ')}) IS DISTINCT FROM (${incSide.join(', ')})`;
 }
 
@@ -64,7 +73,8 @@ export function beatsTombstone(plan: UpsertPlan, version: string | null, arrival
 
 function keyJoin(plan: UpsertPlan, cur: string, inc: string): string {
   const op = plan.nullsEqual ? 'IS NOT DISTINCT FROM' : '=';
-  return plan.key.map((k) => `${col(cur, k)} ${op} ${col(inc, k)}`).join(' AND ');
+  const as = (k: string) => (plan.keyCasts?.[k] ? `::${plan.keyCasts[k]}` : '');
+  return plan.key.map((k) => `${col(cur, k)}${as(k)} ${op} ${col(inc, k)}${as(k)}`).join(' AND ');
 }
 
 interface RememberedDeletes {
@@ -343,10 +353,11 @@ function mergeForm(plan: UpsertPlan, params: Record<ExtraParam, number>): MergeF
 
   // ON CONFLICT: each column combined with the stored one by its rule.
   const guard = winnerGuard(plan, 'cur', 'EXCLUDED');
+  const keyCast = (k: string) => (plan.keyCasts?.[k] ? `::${plan.keyCasts[k]}` : '');
   const keyIn = (flag: string) =>
     plan.nullsEqual
       ? `EXISTS (SELECT 1 FROM red WHERE red.${f(flag)} AND ${keyJoin(plan, 'red', 'EXCLUDED')})`
-      : `(${keys.map((k) => `EXCLUDED.${k}`).join(', ')}) IN (SELECT ${keys.map((k) => `red.${k}`).join(', ')} FROM red WHERE red.${f(flag)})`;
+      : `(${plan.key.map((k) => `${col('EXCLUDED', k)}${keyCast(k)}`).join(', ')}) IN (SELECT ${plan.key.map((k) => `${col('red', k)}${keyCast(k)}`).join(', ')} FROM red WHERE red.${f(flag)})`;
   const combined = new Map<string, string>();
   for (const name of plan.updateColumns) {
     const stored = col('cur', name);

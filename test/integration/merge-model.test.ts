@@ -253,7 +253,7 @@ describe('the merge rules end to end: landfall dev killed with SIGKILL mid-load,
     });
     const drop = async (path: string) => {
       const state = readDevState(home)!;
-      await dropFile({ ...devClients(state), sql: admin, config, buckets: state.buckets }, path, tableForFile(config, path));
+      await dropFile({ ...(await devClients(state)), sql: admin, config, buckets: state.buckets }, path, tableForFile(config, path));
     };
 
     // Kill the first dev with SIGKILL once some batches are applied and files are still coming.
