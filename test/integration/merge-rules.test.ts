@@ -259,6 +259,38 @@ describe('merge rules: overflow, replay and quarantine retry', () => {
   });
 });
 
+describe('merge rules on a partitioned table', () => {
+  test('several rows of a key (the stored row read and locked) and a CHECK on the counter, through the partitions', async () => {
+    await sql`CREATE TABLE ptab (region int NOT NULL, id int NOT NULL, seq int NOT NULL, first_seen date, n int NOT NULL DEFAULT 0 CHECK (n >= 0),
+      _landfall_arrival text COLLATE "C", PRIMARY KEY (region, id)) PARTITION BY LIST (region)`;
+    await sql`CREATE TABLE ptab_1 PARTITION OF ptab FOR VALUES IN (1)`;
+    await sql`CREATE TABLE ptab_2 PARTITION OF ptab FOR VALUES IN (2)`;
+    const target = await prepare(sql, { table: 'ptab', conflictKey: ['region', 'id'], version: 'seq', merge: { first_seen: 'keep', n: 'add' } });
+    await applyBatch(sql, target, makeBatch({ table: 'ptab', rows: [{ region: '1', id: '1', seq: '1', first_seen: null, n: '5' }, { region: '2', id: '1', seq: '1', first_seen: '2026-01-01', n: '1' }] }));
+
+    const { counts } = await applyBatch(
+      sql,
+      target,
+      makeBatch({
+        table: 'ptab',
+        rows: [
+          { region: '1', id: '1', seq: '3', first_seen: '2026-03-01', n: '-2' },
+          { region: '1', id: '1', seq: '2', first_seen: '2026-02-01', n: '-1' },
+          { region: '2', id: '1', seq: '2', first_seen: '2026-02-02', n: '4' },
+          { region: '2', id: '2', seq: '1', first_seen: null, n: null },
+        ],
+      }),
+    );
+
+    expect(counts).toMatchObject({ read: 4, collapsed: 1, inserted: 1, updated: 2 });
+    expect((await sql`SELECT region, id, seq, to_char(first_seen, 'YYYY-MM-DD') AS first_seen, n FROM ptab ORDER BY region, id`).map((r) => ({ ...r }))).toEqual([
+      { region: 1, id: 1, seq: 3, first_seen: '2026-02-01', n: 2 },
+      { region: 2, id: 1, seq: 2, first_seen: '2026-01-01', n: 5 },
+      { region: 2, id: 2, seq: 1, first_seen: null, n: 0 },
+    ]);
+  });
+});
+
 describe('merge rules and constraints', () => {
   test('a CHECK on a balance sees the result, not the delta: a withdrawal that leaves it positive applies, one that would overdraw is quarantined', async () => {
     await sql`CREATE TABLE wallet (id int PRIMARY KEY, balance numeric(12,2) NOT NULL DEFAULT 0 CHECK (balance >= 0), peak int CHECK (peak >= 10))`;
