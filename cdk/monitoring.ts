@@ -46,19 +46,33 @@ export class Monitoring extends Construct {
     // aws:SourceAccount and aws:SourceArn (the alarm), as AWS's own MDAA constructs rely on
     // (grantCloudWatchAlarmsTopicAccess). Alarm names are generated, hence the wildcard.
     const stack = Stack.of(this);
+    const alarmsOfThisAccount = {
+      StringEquals: { 'aws:SourceAccount': stack.account },
+      ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
+    };
     key.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'CloudWatchAlarmsPublish',
         principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
         actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
         resources: ['*'],
-        conditions: {
-          StringEquals: { 'aws:SourceAccount': stack.account },
-          ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
-        },
+        conditions: alarmsOfThisAccount,
       }),
     );
     this.topic = new sns.Topic(this, 'Topic', { displayName: 'Landfall alarms', masterKey: key, enforceSSL: true });
+    // enforceSSL makes CDK write a topic policy, and a topic policy replaces SNS's default one:
+    // without this statement its only statement denies publishing without TLS, so no alarm
+    // could ever publish (AWS's guidance on alarms that never notify names exactly this). The
+    // same confused-deputy conditions as the key's statement above.
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: alarmsOfThisAccount,
+      }),
+    );
     if (props.alarmEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
 
     const { queues, functions } = props;

@@ -4,11 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { PROJECT_ROOT } from '../cdk/landfall-stack.ts';
+import { checkAlarmDelivery } from './alarm-delivery.ts';
 import { type Certificates, makeCertificates, PROXY_HOST, startTlsPostgres, type TlsPostgres } from './database.ts';
 import { evaluateCalls, grantsOf, readReviewedGrants, reviewOf, unusedGrants as unusedGrants_ } from './iam.ts';
 import { checkObservability } from './observability.ts';
 import { isErrorLine, runScenarios, SCHEMA, SECRET_MARK, TABLE_CONFIG } from './scenarios.ts';
-import { startRehearsalStack } from './stack.ts';
+import { REGION, startRehearsalStack } from './stack.ts';
 import { readAssembly } from './template.ts';
 
 /** The database modes the rehearsal synthesises: context keys, and the database the functions log in to. */
@@ -43,6 +44,8 @@ export interface ModeSummary {
   unusedGrants: { grant: string; review: string | null }[];
   observability: string[];
   logProblems: string[];
+  /** Alarms whose notification the topic or key policy refuses (CloudWatch → SNS → KMS, evaluated). */
+  alarmDelivery: { alarms: number; deliveries: number; problems: string[] };
 }
 
 function synth(outdir: string, configPath: string, context: Record<string, string>) {
@@ -92,6 +95,10 @@ async function rehearseMode(mode: (typeof MODES)[number], certs: Certificates, d
       return { grant: `${g.function}: ${g.action} on ${g.resource} (${g.sid})`, review: review ? `${review.decision}: ${review.reason}` : null };
     });
 
+    // --- Alarms reach the topic: CloudWatch's sns:Publish and kms:GenerateDataKey, evaluated ---------
+    const delivery = await checkAlarmDelivery(assembly, resolve, resourcePolicyOf, stack.account, REGION);
+    const alarmDelivery = { alarms: delivery.alarms, deliveries: delivery.verdicts.length, problems: delivery.problems };
+
     // --- Observability and logs ---------------------------------------------------------------
     const observability = checkObservability(assembly, resolve, stack.logs);
     const logProblems: string[] = [];
@@ -106,7 +113,7 @@ async function rehearseMode(mode: (typeof MODES)[number], certs: Certificates, d
     // consumer of the TLS check, possibly after its scenario) is not.
     if (stack.proxy) logProblems.push(...stack.proxy.refusals.filter((r) => /IAM authentication failed|without TLS/.test(r)).map((r) => `database proxy: ${r}`));
 
-    return { mode: mode.name, scenarios: scenarios.map((s) => ({ name: s.name, ok: s.ok })), callsChecked: verdicts.length, denied, unusedGrants, observability, logProblems };
+    return { mode: mode.name, scenarios: scenarios.map((s) => ({ name: s.name, ok: s.ok })), callsChecked: verdicts.length, denied, unusedGrants, observability, logProblems, alarmDelivery };
   } finally {
     await stack.stop();
     await sql.end({ timeout: 5 }).catch(() => {});
@@ -140,9 +147,11 @@ export async function rehearse(log: (line: string) => void = (line) => console.l
     for (const d of s.denied) log(`    DENIED ${d}`);
     // Reviewed ones only on request (REHEARSE_VERBOSE=1): the list file says the same.
     for (const g of s.unusedGrants) if (!g.review || process.env.REHEARSE_VERBOSE) log(`    unused ${g.grant}: ${g.review ?? 'NOT IN rehearse/grants-reviewed.json (remove the grant, or add it there with a reason)'}`);
+    log(`    alarm delivery: ${s.alarmDelivery.alarms} alarms, ${s.alarmDelivery.deliveries} CloudWatch → SNS → KMS calls evaluated, ${s.alarmDelivery.problems.length} refused`);
+    for (const a of s.alarmDelivery.problems) log(`    ALARM DELIVERY ${a}`);
     for (const o of s.observability) log(`    OBSERVABILITY ${o}`);
     for (const l of s.logProblems) log(`    LOGS ${l}`);
-    if (passed !== s.scenarios.length || s.denied.length > 0 || unexplained.length > 0 || s.observability.length > 0 || s.logProblems.length > 0) ok = false;
+    if (passed !== s.scenarios.length || s.denied.length > 0 || unexplained.length > 0 || s.observability.length > 0 || s.logProblems.length > 0 || s.alarmDelivery.problems.length > 0) ok = false;
   }
   log(ok ? 'Rehearsal passed.' : 'Rehearsal FAILED.');
   return { ok, summaries };
