@@ -24,6 +24,12 @@ export const EnvVar = {
   /** The producer sends continuations of files too large for one invocation here. */
   intakeQueueUrl: 'LANDFALL_INTAKE_QUEUE_URL',
   dlqUrl: 'LANDFALL_DLQ_URL',
+  /**
+   * The producer's limits, a JSON object of ProducerLimits fields (shared/producer/producer-contract.ts):
+   * the stack sets `{"maxInvocationsPerFile":N}`; the deploy rehearsal sets small segments too.
+   * Fields left out keep their defaults.
+   */
+  producerLimits: 'LANDFALL_PRODUCER_LIMITS',
   awsRegion: 'AWS_REGION',
   awsEndpointUrl: 'AWS_ENDPOINT_URL',
   /** The CLI's local state folder (`landfall dev`'s database and emulator state), default `.landfall`. */
