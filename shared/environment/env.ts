@@ -30,6 +30,8 @@ export const EnvVar = {
    * Fields left out keep their defaults.
    */
   producerLimits: 'LANDFALL_PRODUCER_LIMITS',
+  /** The parking queue, for `landfall replay` (deletes the parked message of a batch it applied). */
+  parkingQueueUrl: 'LANDFALL_PARKING_QUEUE_URL',
   awsRegion: 'AWS_REGION',
   awsEndpointUrl: 'AWS_ENDPOINT_URL',
   /** The CLI's local state folder (`landfall dev`'s database and emulator state), default `.landfall`. */
