@@ -16,7 +16,13 @@ import { describeReceipt } from './run.ts';
 
 const SAMPLES = fileURLToPath(new URL('../../samples/', import.meta.url));
 export const SAMPLE_CONFIG = join(SAMPLES, 'landfall.json');
-export const SAMPLE_FILES = ['2026-11-01-full.csv', '2026-11-02-updates.ndjson.gz', '2026-11-03-new-with-bad-rows.csv'].map((f) => join(SAMPLES, 'inventory', f));
+export const SAMPLE_FILES = [
+  ...['2026-11-01-full.csv', '2026-11-02-updates.ndjson.gz', '2026-11-03-new-with-bad-rows.csv'].map((f) => join(SAMPLES, 'inventory', f)),
+  // The file shapes a table's "format" reads: a European Excel export, TSV, a JSON array, UTF-16, zstd, bzip2, a headerless dump.
+  join(SAMPLES, 'eu_prices', '2026-11-04-preise.csv'),
+  ...['2026-11-05.tsv', '2026-11-06-updates.json', '2026-11-07-utf16.csv', '2026-11-08.csv.zst', '2026-11-09.csv.bz2'].map((f) => join(SAMPLES, 'shipments', f)),
+  join(SAMPLES, 'legacy_customers', '2026-11-10-dump.txt'),
+];
 
 export interface DevOptions extends GlobalOptions {
   port?: number;

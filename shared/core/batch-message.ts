@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { BatchData, FileIdentity } from './batch.ts';
+import type { TextFormat } from './read/read-csv.ts';
+import type { FileFormat } from './read/file-format.ts';
 
 /**
  * The SQS FIFO message body for one batch. The rows themselves live in the staging object
@@ -69,7 +71,9 @@ export interface FileManifest {
   status: FileStatus;
   /** Arrival of the file (`fileArrivalOf`), as stamped on every batch. */
   arrival: string;
-  fileFormat: 'csv' | 'ndjson' | 'parquet' | null;
+  fileFormat: FileFormat | null;
+  /** Delimited text: the delimiter and encoding it was read with (absent in manifests of earlier versions). */
+  textFormat?: TextFormat | null;
   compressed: boolean;
   /** Table column names the batches carry (after the config's mapping). */
   columns: string[];

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseTableName } from './identifiers.ts';
 import { inboxProblems, inboxSchema } from './inbox-lifecycle.ts';
+import { checkFormat, DEFAULT_FORMAT, formatFieldsAt, formatSchema } from './format-config.ts';
 
 /** `version: "$arrival"`: the later arrival (file, then row) wins. */
 export const ARRIVAL = '$arrival';
@@ -42,6 +43,8 @@ const tableSchema = z
     schema: z.enum(['strict', 'evolve']).default('strict'),
     /** What S3 does with the table's files after they arrived (shared/core/inbox-lifecycle.ts); default: kept. */
     inbox: inboxSchema.optional(),
+    /** How the table's files are written (shared/core/format-config.ts). */
+    format: formatSchema.prefault({}),
   })
   .strict();
 
@@ -110,6 +113,7 @@ function knownFieldsAt(path: readonly PropertyKey[]): string[] {
   if (path[0] === 'tables' && path.length === 2) return Object.keys(tableSchema.shape);
   if (path[0] === 'tables' && path[2] === 'delete') return Object.keys(deleteSchema.shape);
   if (path[0] === 'tables' && path[2] === 'inbox') return Object.keys(inboxSchema.shape);
+  if (path[0] === 'tables' && path[2] === 'format') return formatFieldsAt(path.slice(3)) ?? [];
   return [];
 }
 
@@ -159,6 +163,7 @@ export function parseConfig(input: unknown, source = '(inline)'): LandfallConfig
       problems.push(`table "${t.table}": columns: two file columns map to the same table column`);
     }
     for (const problem of inboxProblems(t.inbox)) problems.push(`table "${t.table}": ${problem}`);
+    for (const problem of checkFormat(t.format ?? DEFAULT_FORMAT)) problems.push(`table "${t.table}": ${problem}`);
     const prefix = t.prefix ?? `${t.table}/`;
     return { ...t, prefix };
   });
