@@ -362,6 +362,12 @@ function addOutputs(stack: LandfallStack) {
   if (stack.database.proxy) {
     new CfnOutput(stack, 'ProxyEndpoint', { value: stack.database.proxy.endpoint, description: 'RDS Proxy (IAM auth, TLS)' });
   }
+  if (stack.database.instance) {
+    new CfnOutput(stack, 'DatabaseEndpoint', {
+      value: stack.database.instance.dbInstanceEndpointAddress,
+      description: 'PostgreSQL itself (port 5432), for `landfall grant-role` and your own tables from an admin host',
+    });
+  }
   if (stack.database.instance?.secret) {
     new CfnOutput(stack, 'DatabaseSecretArn', {
       value: stack.database.instance.secret.secretArn,

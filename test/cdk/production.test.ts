@@ -260,6 +260,10 @@ describe('secrets (item 7)', () => {
     s.template.resourceCountIs('AWS::SecretsManager::Secret', 0);
   });
 
+  it('the DatabaseEndpoint output names the instance, for grant-role from an admin host', () => {
+    s.template.hasOutput('DatabaseEndpoint', { Value: { 'Fn::GetAtt': [logicalIdOf(s.template, 'AWS::RDS::DBInstance', { DBName: 'landfall' }), 'Endpoint.Address'] } });
+  });
+
   it("the DatabaseSecretArn output is RDS's managed secret", () => {
     s.template.hasOutput('DatabaseSecretArn', { Value: { 'Fn::GetAtt': [logicalIdOf(s.template, 'AWS::RDS::DBInstance', { DBName: 'landfall' }), 'MasterUserSecret.SecretArn'] } });
   });
