@@ -134,7 +134,7 @@ export function connectionBudget(input: {
     const fixes = [
       consumerRoom >= 2 ? `cap the consumer at ${n(consumerRoom)} (consumerMaxConcurrency, -c landfall:consumerMaxConcurrency=${consumerRoom}) or give the tables fewer partitions in all` : undefined,
       'a larger instance class (docs/deploy.md lists connections per class)',
-      input.maxConnections === undefined ? 'maxConnections if the database is set to accept more' : undefined,
+      input.maxConnections === undefined && input.granted === undefined ? 'maxConnections (-c landfall:dbMaxConnections=N) if the database is set to accept more' : undefined,
       'or connectionBudget "warn" (-c landfall:connectionBudget=warn) to deploy anyway: batches then wait for a connection (the proxy\'s 30 s borrow timeout) and are retried',
     ].filter(Boolean);
     return { ...base, available, verdict: 'exceeds', message: `${head}: ${n(demand.total - available)} too many. Fix: ${fixes.join('; ')}.` };
