@@ -9,7 +9,7 @@ import { UnreadableFileError, UnreadableReason } from '../core/read/errors.ts';
 import { planHeader, planObjectHeader, type HeaderPlan } from './header-plan.ts';
 import { refusalOfObject } from '../core/column-plan.ts';
 import { batchKeyOf, isRejectedKey, manifestKeyOf, rejectsKeyOf } from '../core/keys.ts';
-import { fileNoticeOf, finalMessagesOf, messagesOf, resentMessagesOf } from './messages.ts';
+import { fileNoticeOf, finalMessagesOf, messagesOf, openingNoticeOf, resentMessagesOf } from './messages.ts';
 import { stopRunawayChain } from './invocation-cap.ts';
 import { moveAside } from './move-aside.ts';
 import { openSource } from './open-source.ts';
@@ -225,7 +225,10 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
   // Every format: a retry from the start (a crash, a repeated notification while the file is being
   // continued) cuts with the same settings even if the config changed meanwhile.
   if (!from) {
-    await deps.store.put(deps.stagingBucket, manifestKey, JSON.stringify(manifestOf(FileStatus.producing, [], null, startedAt)), 'application/json');
+    const opening = manifestOf(FileStatus.producing, [], null, startedAt);
+    await deps.store.put(deps.stagingBucket, manifestKey, JSON.stringify(opening), 'application/json');
+    // The ledger lists the file from here on ("in progress"), before its first batch.
+    await deps.sender.send([openingNoticeOf(opening, manifestKey)]);
   }
 
   const writeChunk = async (chunk: Chunk, fileColumns: readonly string[]) => {
