@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { awsClientOptionsFromEnv, createSqsClient } from '../../shared/aws/clients.ts';
-import { deleteAppliedParkedMessages } from '../../shared/aws/parking.ts';
 import { EnvVar } from '../../shared/environment/env.ts';
 import type { BatchCounts, BatchData } from '../../shared/core/batch.ts';
 import { type BatchMessage, batchMessageOf, type FileManifest } from '../../shared/core/batch-message.ts';
@@ -48,24 +46,27 @@ export interface ReplayReport {
  * The parking queue: LANDFALL_PARKING_QUEUE_URL with AWS clients from the environment (the
  * stack's ParkingQueueUrl output), else the running `landfall dev`'s; null when neither is there.
  */
-function openParking(env: CliIo['env']): { sqs: SQSClient; url: string; close(): void } | null {
+async function openParking(env: CliIo['env']): Promise<{ sqs: SQSClient; url: string; close(): void } | null> {
   const url = env[EnvVar.parkingQueueUrl];
   if (url) {
+    // Loaded when used, as cli/staging.ts does: the AWS SDK is not part of the CLI's start-up.
+    const { awsClientOptionsFromEnv, createSqsClient } = await import('../../shared/aws/clients.ts');
     const sqs = createSqsClient(awsClientOptionsFromEnv(env));
     return { sqs, url, close: () => sqs.destroy() };
   }
   const dev = readDevState(landfallHome(env));
   if (!dev) return null;
-  const { s3, sqs } = devClients(dev);
+  const { s3, sqs } = await devClients(dev);
   s3.destroy();
   return { sqs, url: dev.queues.parking, close: () => sqs.destroy() };
 }
 
 /** Deletes the parked messages of applied batches (this one's, once it is applied); never fails the replay. */
 async function cleanParking(sql: Sql, env: CliIo['env']): Promise<NonNullable<ReplayReport['parking']>> {
-  const parking = openParking(env);
+  const parking = await openParking(env);
   if (!parking) return { skipped: `set ${EnvVar.parkingQueueUrl} (the stack's ParkingQueueUrl output) to have a parked message of the batch deleted` };
   try {
+    const { deleteAppliedParkedMessages } = await import('../../shared/aws/parking.ts');
     const result = await deleteAppliedParkedMessages(parking.sqs, parking.url, async (batchId) => (await findLedgerBatch(sql, batchId))?.status === 'applied');
     return { queue: parking.url, ...result };
   } catch (error) {
