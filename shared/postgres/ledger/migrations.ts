@@ -191,7 +191,7 @@ export const migrations: { name: string; up: (tx: TxSql) => Promise<unknown> }[]
     // The columns a quarantined row's record did not carry (an NDJSON object without the key), so
     // that `quarantine retry` applies it with the same meaning: left alone on update, the column's
     // default on insert (BatchData.absent). NULL: the record carried every column.
-    name: '0018-quarantine-absent',
+    name: '0008-quarantine-absent',
     up: (tx) => tx.unsafe(`ALTER TABLE landfall.quarantine ADD COLUMN absent text[]`),
   },
 ];
