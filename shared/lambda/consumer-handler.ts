@@ -7,6 +7,7 @@ import { isPrepareTablesEvent, type PrepareTablesEvent } from '../core/deploy-ev
 import { type BatchHandlerOptions, createFunctionMetrics, failureFields, recordOutcome } from './observability.ts';
 import { fifoQueueHandler } from './fifo-handler.ts';
 import { MetricContract } from '../core/resources.ts';
+import { classifyFailure } from '../core/classify-pg-error.ts';
 
 /**
  * The consumer Lambda on the batches FIFO queue: Powertools' FIFO partial processor with
@@ -30,7 +31,14 @@ export function createConsumerHandler(options: BatchHandlerOptions) {
     const attempt = Number(record.attributes.ApproximateReceiveCount ?? 1);
     const ids = { batchId: message.batchId, fileId: message.fileId, table: message.table, partition: message.partition, attempt };
     try {
-      const outcome = await consumeBatch(ports, message, attempt, known);
+      const outcome = await consumeBatch(ports, message, attempt, known).catch((error: unknown) => {
+        // A login refused after a secret rotation (28P01, 28000): the next login reads the secret
+        // again, so the record is retried once here rather than waiting out the visibility timeout.
+        const failure = classifyFailure(error);
+        if (!failure.rule.rereadsSecret) throw error;
+        logger.warn('login refused; the secret is read again and the batch retried once', { ...ids, ...failureFields(error) });
+        return consumeBatch(ports, message, attempt, known);
+      });
       recordOutcome(metrics, message.table, outcome);
       if (outcome.outcome === 'poisoned') logger.warn('batch failed on its data; sent to replay', { ...ids, sqlstate: outcome.sqlstate });
       else logger.info(`batch ${outcome.outcome}`, { ...ids, counts: outcome.counts });
