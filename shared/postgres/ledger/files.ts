@@ -3,6 +3,7 @@ import type { FileManifest } from '../../core/batch-message.ts';
 import { manifestKeyOf } from '../../core/keys.ts';
 import type { Sql, TxSql } from '../db.ts';
 import { toPgArrayLiteral } from '../pg-array.ts';
+import { fixForUnreadable, UnreadableReason } from '../../core/read/errors.ts';
 
 /** PostgreSQL text cannot hold NUL: a rejected row's text keeps U+FFFD in its place. */
 const storable = (text: string) => text.replaceAll('\0', '\uFFFD');
@@ -109,6 +110,12 @@ export const FileState = {
   movedAside: 'moved-aside',
   /** Not complete, and its table is refused by the consumer (landfall.blocked_tables): the reason and the fix. */
   blocked: 'blocked',
+  /**
+   * Final, not complete: the producer stopped reading it part-way (the per-file invocation cap,
+   * `too-many-invocations`) after sending the batches of the part it read, and every one of them
+   * is applied. Its counts account for the rows read; the rest of the file was not read.
+   */
+  stopped: 'stopped',
 } as const;
 export type FileState = (typeof FileState)[keyof typeof FileState];
 
@@ -124,6 +131,7 @@ export const FileDisplayState = {
   replaying: 'replaying',
   blocked: 'blocked',
   movedAside: 'moved aside',
+  stopped: 'stopped',
 } as const;
 export type FileDisplayState = (typeof FileDisplayState)[keyof typeof FileDisplayState];
 
@@ -143,6 +151,8 @@ export function displayStateOf(r: Pick<FileReceipt, 'status' | 'rejected'> & Bat
       return FileDisplayState.inProgress;
     case FileState.movedAside:
       return FileDisplayState.movedAside;
+    case FileState.stopped:
+      return FileDisplayState.stopped;
     default:
       return r.status;
   }
@@ -195,12 +205,17 @@ export async function fileReceipts(sql: Sql, filter: { fileIds?: string[]; key?:
     SELECT f.key AS file, f.bucket, f.file_id AS "fileId", f.table_name AS table, f.outcome,
            -- What was applied decides: a file with an applied batch is never "moved aside, not read".
            CASE WHEN f.outcome = 'moved-aside' AND count(b.*) FILTER (WHERE b.status = 'applied') = 0 THEN 'moved-aside'
+                -- Stopped part-way (the invocation cap): final once the batches of the part read are applied.
+                WHEN f.outcome = 'moved-aside' AND f.reason_code = ${UnreadableReason.tooManyInvocations}
+                     AND count(b.*) FILTER (WHERE b.status = 'applied') >= f.batch_count THEN 'stopped'
                 WHEN f.outcome = 'produced' AND count(b.*) FILTER (WHERE b.status = 'applied') >= f.batch_count THEN 'complete'
                 WHEN bt.table_name IS NOT NULL THEN 'blocked'
                 WHEN count(b.*) FILTER (WHERE b.status = 'poisoned') > 0 THEN 'replaying'
                 ELSE 'pending' END AS status,
            -- A move-aside's 0 batches is not the count of a file whose batches were applied: unknown.
-           CASE WHEN f.outcome = 'moved-aside' AND count(b.*) FILTER (WHERE b.status = 'applied') > 0 THEN NULL ELSE f.batch_count END AS batches,
+           -- (A file stopped by the invocation cap counts the batches it sent.)
+           CASE WHEN f.outcome = 'moved-aside' AND f.reason_code IS DISTINCT FROM ${UnreadableReason.tooManyInvocations}
+                     AND count(b.*) FILTER (WHERE b.status = 'applied') > 0 THEN NULL ELSE f.batch_count END AS batches,
            count(b.*) FILTER (WHERE b.status = 'applied')::int AS "batchesApplied",
            (CASE WHEN f.outcome = 'produced' THEN f.read ELSE f.rejected + coalesce(sum(b.read) FILTER (WHERE b.status = 'applied'), 0) END)::int AS read,
            f.rejected::int AS rejected,
@@ -226,6 +241,12 @@ export async function fileReceipts(sql: Sql, filter: { fileIds?: string[]; key?:
     const receipt: FileReceipt = { ...r, state: displayStateOf(r), loaded: loadedOf(r) };
     // A blocked file's reason and fix are its table's.
     if (r.status === FileState.blocked) return { ...receipt, reason: blockedReason, reasonCode: blockedCode, ...(blockedFix ? { fix: blockedFix } : {}) };
+    // Stopped by the invocation cap: the reason says how far it was read; the fix is the cap's.
+    if (r.reasonCode === UnreadableReason.tooManyInvocations && r.status !== FileState.movedAside) {
+      const fix = fixForUnreadable(r.reasonCode);
+      if (r.status === FileState.stopped) return { ...receipt, fix };
+      return { ...receipt, reason: `stopping: the batches of the part read are applying (${r.batchesApplied} of ${r.batches ?? '?'}): ${r.reason ?? ''}`, fix };
+    }
     // Moved aside after some of its batches were applied (the config lost its table, say): in progress, never "not read".
     if (outcome === 'moved-aside' && r.status !== FileState.movedAside) {
       return {
@@ -377,7 +398,10 @@ export async function checkLedger(sql: Sql): Promise<LedgerFinding[]> {
   const movedAside = await sql<{ fileId: string; file: string; table: string; applied: number; movedTo: string | null; reasonCode: string | null }[]>`
     SELECT f.file_id AS "fileId", f.key AS file, f.table_name AS table, count(b.*)::int AS applied, f.moved_to AS "movedTo", f.reason_code AS "reasonCode"
     FROM landfall.files f JOIN landfall.batches b ON b.file_id = f.file_id AND b.status = 'applied'
-    WHERE f.outcome = 'moved-aside' GROUP BY f.file_id ORDER BY f.registered_at`;
+    WHERE f.outcome = 'moved-aside'
+      -- A file stopped by the invocation cap sent the batches of the part it read: they apply.
+      AND f.reason_code IS DISTINCT FROM ${UnreadableReason.tooManyInvocations}
+    GROUP BY f.file_id ORDER BY f.registered_at`;
   for (const r of movedAside) {
     findings.push({
       kind: 'moved-aside-but-applied',
