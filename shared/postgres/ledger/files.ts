@@ -18,20 +18,26 @@ const storable = (text: string) => text.replaceAll('\0', '\uFFFD');
  * batches of it may be applied, and then it is not "not read"). A row
  * that is `produced` never changes, nor does an opening manifest reopen a moved-aside one (a new
  * drop does: reopenMovedAside). A move-aside replaced is kept for audit (`previous_outcome`), with when.
+ * A manifest of a file `forgetFile` cleared, written before the forget, registers nothing: a late
+ * copy of its notice (SQS delivers at least once) must not bring the forgotten file back.
  */
 export async function registerFile(sql: Sql, manifest: FileManifest, manifestKey: string): Promise<void> {
   const f = manifest.file;
   const reason = manifest.reason;
   const rejects = manifest.rejectsListed ?? [];
   const producing = manifest.status === 'producing';
+  // When the manifest was written: a notice of a forgotten file whose manifest is older than the
+  // forget is a late copy (SQS delivers at least once) and registers nothing.
+  const writtenAt = (producing ? manifest.startedAt : manifest.finishedAt) || manifest.startedAt || null;
   await sql.begin(async (tx) => {
     const written = await tx`
       INSERT INTO landfall.files AS f (file_id, table_name, bucket, key, version_id, etag, event_time, batch_count, read, rejected, manifest_key, rejects_key,
                                        outcome, reason_code, reason, reason_line, reason_field, moved_to)
-      VALUES (${manifest.fileId}, ${manifest.table}, ${f.bucket}, ${f.key}, ${f.versionId}, ${f.etag}, ${f.eventTime}, ${producing ? null : manifest.batchCount},
-              ${producing ? 0 : manifest.read}, ${producing ? 0 : manifest.rejected}, ${manifestKey}, ${manifest.rejects?.key ?? null},
-              ${manifest.status}, ${reason?.code ?? null}, ${reason?.message ?? null}, ${reason?.line ?? null}, ${reason?.field ?? null},
-              ${reason ? `s3://${reason.movedTo.bucket}/${reason.movedTo.key}` : null})
+      SELECT ${manifest.fileId}, ${manifest.table}, ${f.bucket}, ${f.key}, ${f.versionId}, ${f.etag}, ${f.eventTime}::timestamptz, ${producing ? null : manifest.batchCount}::int,
+             ${producing ? 0 : manifest.read}::bigint, ${producing ? 0 : manifest.rejected}::bigint, ${manifestKey}, ${manifest.rejects?.key ?? null}::text,
+             ${manifest.status}, ${reason?.code ?? null}::text, ${reason?.message ?? null}::text, ${reason?.line ?? null}::bigint, ${reason?.field ?? null}::text,
+             ${reason ? `s3://${reason.movedTo.bucket}/${reason.movedTo.key}` : null}::text
+      WHERE NOT EXISTS (SELECT 1 FROM landfall.forgotten_files g WHERE g.file_id = ${manifest.fileId} AND g.forgotten_at >= ${writtenAt}::timestamptz)
       ON CONFLICT (file_id) DO UPDATE SET
         -- A move-aside after the file was picked up keeps what is known of the produced part.
         table_name = CASE WHEN EXCLUDED.outcome = 'moved-aside' AND f.outcome = 'producing' THEN f.table_name ELSE EXCLUDED.table_name END,
@@ -316,6 +322,8 @@ export async function forgetFile(sql: Sql, fileId: string): Promise<Forgotten> {
     const batches = await tx`DELETE FROM landfall.batches WHERE file_id = ${fileId}`;
     const rejects = await tx`DELETE FROM landfall.rejects WHERE file_id = ${fileId}`;
     await tx`DELETE FROM landfall.files WHERE file_id = ${fileId}`;
+    // Remembered, so that a late copy of its notice (delivered again after this) does not bring it back.
+    await tx`INSERT INTO landfall.forgotten_files (file_id) VALUES (${fileId}) ON CONFLICT (file_id) DO UPDATE SET forgotten_at = now()`;
     return { cleared: true, batches: batches.count, rejects: rejects.count };
   })) as Forgotten;
 }
