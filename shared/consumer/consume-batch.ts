@@ -14,6 +14,8 @@ import { replayBatch } from '../postgres/replay-batch.ts';
 import type { TargetTable } from '../postgres/target-table.ts';
 import { BatchShapeError } from '../core/upsert-plan.ts';
 import type { PoisonEnvelope } from '../core/dlq-envelope.ts';
+import { type Deadline, RetryPolicy, statementTimeoutMs } from '../core/retry-policy.ts';
+import { limitTransaction, type TransactionLimits } from '../postgres/transaction-limits.ts';
 
 /** What the consumer and replay need from the outside, injected (tests hand in emulator clients). */
 export interface BatchPorts {
@@ -35,6 +37,15 @@ export interface BatchPorts {
 export type BatchOutcome =
   | { outcome: 'applied' | 'already-applied' | 'replayed'; counts: BatchCounts }
   | { outcome: 'poisoned'; sqlstate: string | null };
+
+/**
+ * The limits of a transaction begun now: statements end before the function's deadline, and an
+ * idle transaction (its function killed) ends on the server. None without a deadline.
+ */
+function limitsAt(deadline: Deadline | undefined): TransactionLimits | undefined {
+  if (!deadline) return undefined;
+  return { statementTimeoutMs: statementTimeoutMs(deadline.remainingMs()), idleInTransactionMs: RetryPolicy.idleInTransactionMs };
+}
 
 /** The part of a PostgreSQL error the DLQ envelope carries: no parameters, no row values. */
 function errorFields(error: unknown) {
@@ -169,8 +180,9 @@ export async function registerNotice(ports: BatchPorts, notice: FileNotice): Pro
  * quarantined with the reason, so the file completes, nothing is lost, and `quarantine retry`
  * re-applies the rows once the table or the mapping is fixed.
  */
-async function quarantineWholeBatch(ports: BatchPorts, batch: BatchData, error: BatchShapeError): Promise<BatchCounts> {
+async function quarantineWholeBatch(ports: BatchPorts, batch: BatchData, error: BatchShapeError, deadline?: Deadline): Promise<BatchCounts> {
   return (await ports.sql.begin(async (tx) => {
+    await limitTransaction(tx, limitsAt(deadline));
     if (!(await claimBatch(tx, batch))) return storedCounts(tx, batch.batchId);
     const failures = batch.rowNumbers.map((_, row) => ({ row, sqlstate: '42703', constraint: null, column: error.column, message: error.message }));
     await quarantineRows(tx, batch, failures);
@@ -214,18 +226,19 @@ async function withFreshCatalog<T>(ports: BatchPorts, batch: BatchData, work: (t
  * The consumer's work for one FIFO message: register the file on first sight, load the batch,
  * apply it exactly once. A failure on the data (21000, 22xxx, 23xxx) sends an envelope to the
  * DLQ and counts as handled (the message is acknowledged; replay takes over); anything else is
- * thrown so SQS redelivers the message.
+ * thrown so SQS redelivers the message. With a `deadline`, the transaction's statements end
+ * before it (a transient 57014 instead of a function killed mid-transaction).
  */
-export async function consumeBatch(ports: BatchPorts, message: BatchMessage, attempt: number, known = new Set<string>()): Promise<BatchOutcome> {
+export async function consumeBatch(ports: BatchPorts, message: BatchMessage, attempt: number, known = new Set<string>(), deadline?: Deadline): Promise<BatchOutcome> {
   await ensureFileRegistered(ports, message, known);
   const batch = await ports.readBatch(message.stagingKey);
   try {
-    const result = await withFreshCatalog(ports, batch, (target) => applyBatch(ports.sql, target, batch));
+    const result = await withFreshCatalog(ports, batch, (target) => applyBatch(ports.sql, target, batch, limitsAt(deadline)));
     await ports.tagApplied(message.stagingKey);
     await tableApplied(ports, batch.table);
     return { outcome: result.status, counts: result.counts };
   } catch (error) {
-    if (error instanceof BatchShapeError) return { outcome: 'applied', counts: await quarantineWholeBatch(ports, batch, error) };
+    if (error instanceof BatchShapeError) return { outcome: 'applied', counts: await quarantineWholeBatch(ports, batch, error, deadline) };
     const refusal = tableRefusalOf(error);
     if (refusal) {
       await tableRefused(ports, message, refusal);
@@ -242,18 +255,18 @@ export async function consumeBatch(ports: BatchPorts, message: BatchMessage, att
 /**
  * Replay's work for one DLQ record: re-apply the batch in isolation (bad rows quarantined,
  * the rest applied, 21000 resolved row by row). Transient failures are thrown (retried, then
- * parked by the DLQ's own redrive).
+ * parked by the DLQ's own redrive). With a `deadline`, as `consumeBatch`.
  */
-export async function replayBatchMessage(ports: BatchPorts, message: BatchMessage, known = new Set<string>()): Promise<BatchOutcome> {
+export async function replayBatchMessage(ports: BatchPorts, message: BatchMessage, known = new Set<string>(), deadline?: Deadline): Promise<BatchOutcome> {
   await ensureFileRegistered(ports, message, known);
   const batch = await ports.readBatch(message.stagingKey);
   try {
-    const result = await withFreshCatalog(ports, batch, (target) => replayBatch(ports.sql, target, batch));
+    const result = await withFreshCatalog(ports, batch, (target) => replayBatch(ports.sql, target, batch, limitsAt(deadline)));
     await ports.tagApplied(message.stagingKey);
     await tableApplied(ports, batch.table);
     return { outcome: result.status === 'applied' ? 'replayed' : 'already-applied', counts: result.counts };
   } catch (error) {
-    if (error instanceof BatchShapeError) return { outcome: 'replayed', counts: await quarantineWholeBatch(ports, batch, error) };
+    if (error instanceof BatchShapeError) return { outcome: 'replayed', counts: await quarantineWholeBatch(ports, batch, error, deadline) };
     const refusal = tableRefusalOf(error);
     if (refusal) await tableRefused(ports, message, refusal);
     throw error;

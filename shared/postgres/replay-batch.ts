@@ -5,6 +5,7 @@ import type { Sql, TxSql } from './db.ts';
 import { toPgArrayLiteral } from './pg-array.ts';
 import { quarantineRows, type RowFailure } from './quarantine.ts';
 import { statementFor, type TargetTable } from './target-table.ts';
+import { limitTransaction, type TransactionLimits } from './transaction-limits.ts';
 
 export interface ReplayResult extends ApplyResult {
   /** The rows quarantined by this replay, with their reasons. */
@@ -73,12 +74,14 @@ async function applyIsolating(tx: TxSql, target: TargetTable, batch: BatchData, 
  * Re-applies a batch that failed as a set, so that one bad row never blocks the others: screens
  * values that do not cast, applies the rest with savepoints (bisecting to the rows that fail),
  * quarantines each bad row with its SQLSTATE and reason, all in one exactly-once transaction with
- * the ledger claim. An already applied batch commits nothing.
+ * the ledger claim. An already applied batch commits nothing. `limits` bound its statements by
+ * the function's deadline (`limitTransaction`).
  */
-export async function replayBatch(sql: Sql, target: TargetTable, batch: BatchData): Promise<ReplayResult> {
+export async function replayBatch(sql: Sql, target: TargetTable, batch: BatchData, limits?: TransactionLimits): Promise<ReplayResult> {
   const count = batchRowCount(batch);
   const { plan } = statementFor(target, batch.columns);
   return (await sql.begin(async (tx) => {
+    await limitTransaction(tx, limits);
     if (!(await claimBatch(tx, batch))) {
       return { status: 'already-applied', counts: await storedCounts(tx, batch.batchId), failures: [] };
     }
