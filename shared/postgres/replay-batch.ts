@@ -6,6 +6,7 @@ import { toPgArrayLiteral } from './pg-array.ts';
 import { quarantineRows, type RowFailure } from './quarantine.ts';
 import { statementFor, type TargetTable } from './target-table.ts';
 import { limitTransaction, type TransactionLimits } from './transaction-limits.ts';
+import { suspectRows } from './screen-constraints.ts';
 
 export interface ReplayResult extends ApplyResult {
   /** The rows quarantined by this replay, with their reasons. */
@@ -71,8 +72,30 @@ async function applyIsolating(tx: TxSql, target: TargetTable, batch: BatchData, 
 }
 
 /**
+ * Applies `rows` in order with each suspect row (screen-constraints.ts) on its own and the runs
+ * between suspects as sets, each under `applyIsolating`: the same order, and the same failures,
+ * as bisecting the whole, without re-running the upsert on every half around a bad row.
+ */
+async function applyAround(tx: TxSql, target: TargetTable, batch: BatchData, rows: readonly number[], suspects: ReadonlySet<number>): Promise<RowFailure[]> {
+  if (suspects.size === 0) return applyIsolating(tx, target, batch, rows);
+  const failures: RowFailure[] = [];
+  let run: number[] = [];
+  for (const row of rows) {
+    if (!suspects.has(row)) {
+      run.push(row);
+      continue;
+    }
+    failures.push(...(await applyIsolating(tx, target, batch, run)), ...(await applyIsolating(tx, target, batch, [row])));
+    run = [];
+  }
+  failures.push(...(await applyIsolating(tx, target, batch, run)));
+  return failures;
+}
+
+/**
  * Re-applies a batch that failed as a set, so that one bad row never blocks the others: screens
- * values that do not cast, applies the rest with savepoints (bisecting to the rows that fail),
+ * values that do not cast, and rows the table's CHECK and NOT NULL constraints likely refuse
+ * (applied on their own), applies the rest with savepoints (bisecting to the rows that fail),
  * quarantines each bad row with its SQLSTATE and reason, all in one exactly-once transaction with
  * the ledger claim. An already applied batch commits nothing. `limits` bound its statements by
  * the function's deadline (`limitTransaction`).
@@ -89,7 +112,7 @@ export async function replayBatch(sql: Sql, target: TargetTable, batch: BatchDat
     const candidates = rowsExcept(count, refused) ?? Array.from({ length: count }, (_, i) => i);
     const badValues = await screenValues(tx, target, batch, candidates);
     const remaining = rowsExcept(count, [...refused, ...badValues]) ?? candidates;
-    const pinned = await applyIsolating(tx, target, batch, remaining);
+    const pinned = await applyAround(tx, target, batch, remaining, await suspectRows(tx, target, batch, remaining));
     const failures = [...refused, ...badValues, ...pinned].sort((a, b) => a.row - b.row);
     await quarantineRows(tx, batch, failures);
     return { status: 'applied', counts: await storedCounts(tx, batch.batchId), failures };
