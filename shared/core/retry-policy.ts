@@ -8,7 +8,7 @@
  *   used and nothing waits for SQS.
  * - A record that still fails comes back after a bounded backoff that grows with its receive
  *   count (`ChangeMessageVisibility`), not after the queue's visibility timeout (6× the
- *   function's timeout: 6 minutes for the consumer, 30 for replay).
+ *   function's timeout: 6 minutes for the consumer, 30 for replay): seconds for the consumer.
  * - The invocation stops taking records when its remaining time would not cover one; those
  *   records are not failed but deferred: made visible again at once. SQS counts every receive
  *   and no API gives one back, so a deferred record has still used one; after a transient
@@ -32,11 +32,18 @@ export const RetryPolicy = {
   /**
    * Visibility after a failure, by the record's receive count n: `base × factor^(n−1)` seconds,
    * at most `maxSeconds`, with equal jitter (half fixed, half random) so the groups a restart
-   * failed together do not come back together. 1, 3, 9, 27 … s: the first retries within
-   * seconds, and the batches queue's ten receives still ride out about an hour of outage (40–80
-   * minutes with the jitter; the in-process attempts add some).
+   * failed together do not come back together; one schedule per queue, sized to its receives
+   * (QueueSettings' maxReceiveCount), so each rides out the better part of an hour of outage
+   * before it moves on (the in-process attempts add some):
+   * - the consumer's batches queue (10 receives): 1, 3, 9, 27 … s, the first retries within
+   *   seconds; 39–78 minutes over its receives;
+   * - replay's DLQ (5 receives, then the parking queue and a person): 1, 4, 16, 30 minutes;
+   *   25–51 minutes over its receives.
    */
-  visibility: { baseSeconds: 1, factor: 3, maxSeconds: 1_800 },
+  visibility: {
+    batches: { baseSeconds: 1, factor: 3, maxSeconds: 1_800 },
+    batchesDlq: { baseSeconds: 60, factor: 4, maxSeconds: 1_800 },
+  },
   /**
    * Kept back at the end of an invocation for what follows the last record: reporting the
    * failures, changing visibilities, flushing metrics. A transaction's statements are cancelled
@@ -60,6 +67,13 @@ export interface Deadline {
   remainingMs(): number;
 }
 
+/** A visibility backoff schedule (RetryPolicy.visibility). */
+export interface BackoffSchedule {
+  baseSeconds: number;
+  factor: number;
+  maxSeconds: number;
+}
+
 /** The receive count of a record (1 on its first delivery). */
 export function receiveCountOf(record: QueueRecord): number {
   const n = Number(record.attributes.ApproximateReceiveCount ?? 1);
@@ -72,8 +86,8 @@ export function receiveCountOf(record: QueueRecord): number {
  *
  * @example visibilityBackoffSeconds(1, 0.5) // 1; visibilityBackoffSeconds(4, 0) // 14 (of 27)
  */
-export function visibilityBackoffSeconds(receiveCount: number, random: number): number {
-  const { baseSeconds, factor, maxSeconds } = RetryPolicy.visibility;
+export function visibilityBackoffSeconds(receiveCount: number, random: number, schedule: BackoffSchedule = RetryPolicy.visibility.batches): number {
+  const { baseSeconds, factor, maxSeconds } = schedule;
   const full = Math.min(maxSeconds, baseSeconds * factor ** Math.max(0, receiveCount - 1));
   return Math.max(1, Math.round(full / 2 + (full / 2) * random));
 }
@@ -153,7 +167,13 @@ export interface VisibilityChange {
  * @param failedIds the records reported as failed
  * @param failures why each record that the handler itself failed was not done (skipped ones have none)
  */
-export function visibilityChanges(records: readonly QueueRecord[], failedIds: ReadonlySet<string>, failures: ReadonlyMap<string, RecordFailure>, random: () => number): VisibilityChange[] {
+export function visibilityChanges(
+  records: readonly QueueRecord[],
+  failedIds: ReadonlySet<string>,
+  failures: ReadonlyMap<string, RecordFailure>,
+  random: () => number,
+  schedule: BackoffSchedule = RetryPolicy.visibility.batches,
+): VisibilityChange[] {
   const slow = [...failures.values()].includes(RecordFailure.transient);
   const groupSeconds = new Map<string, number | null>();
   const changes: VisibilityChange[] = [];
@@ -165,7 +185,7 @@ export function visibilityChanges(records: readonly QueueRecord[], failedIds: Re
       const failure = failures.get(record.messageId) ?? RecordFailure.other;
       seconds =
         failure === RecordFailure.transient || (failure === RecordFailure.deferred && slow)
-          ? visibilityBackoffSeconds(receiveCountOf(record), random())
+          ? visibilityBackoffSeconds(receiveCountOf(record), random(), schedule)
           : failure === RecordFailure.deferred
             ? 0
             : null;

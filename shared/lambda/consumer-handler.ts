@@ -7,6 +7,7 @@ import { isPrepareTablesEvent, type PrepareTablesEvent } from '../core/deploy-ev
 import { type BatchHandlerOptions, createFunctionMetrics, failureFields, recordOutcome } from './observability.ts';
 import { fifoQueueHandler, type RecordInvocation } from './fifo-handler.ts';
 import { MetricContract } from '../core/resources.ts';
+import { RetryPolicy } from '../core/retry-policy.ts';
 
 /**
  * The consumer Lambda on the batches FIFO queue: Powertools' FIFO partial processor with
@@ -45,7 +46,10 @@ export function createConsumerHandler(options: BatchHandlerOptions) {
     }
   };
 
-  const onQueue = fifoQueueHandler(logger, metrics, processRecord, options.visibility ? { visibility: options.visibility } : {});
+  const onQueue = fifoQueueHandler(logger, metrics, processRecord, {
+    schedule: RetryPolicy.visibility.batches,
+    ...(options.visibility ? { visibility: options.visibility } : {}),
+  });
   // The stack's deploy step: every table's catalog snapshot written (or the table recorded as
   // blocked) before the first file. Answers, never throws: a deploy must not fail on a table
   // that does not exist yet or a role `landfall grant-role` has not created yet.

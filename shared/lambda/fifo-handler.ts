@@ -6,6 +6,7 @@ import type { ChangeVisibility } from '../aws/sqs-visibility.ts';
 import { classifyPgError, ErrorClass } from '../core/classify-pg-error.ts';
 import { MetricContract } from '../core/resources.ts';
 import {
+  type BackoffSchedule,
   type Deadline,
   inProcessPauseMs,
   mayRetryInProcess,
@@ -30,6 +31,8 @@ export interface FifoHandlerOptions {
    * (or failing), records come back after the queue's visibility timeout.
    */
   visibility?: () => ChangeVisibility | Promise<ChangeVisibility>;
+  /** The backoff of this function's queue (RetryPolicy.visibility); the batches queue's by default. */
+  schedule?: BackoffSchedule;
   /** Jitter source, [0, 1) (tests fix it). */
   random?: () => number;
 }
@@ -57,8 +60,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * - a transient failure (classifyPgError) is retried in the invocation after a short pause while
  *   the time allows (`recordsRetried`); a record that still fails counts one `recordsFailed`;
  * - after the records, each failed one is made visible again (ChangeMessageVisibility on the
- *   function's own queue): a transient failure after a backoff by its receive count (1, 3, 9 …
- *   s), a deferred record at once, the records skipped behind a failure with their group's
+ *   function's own queue): a transient failure after a backoff by its receive count (the
+ *   queue's schedule: 1, 3, 9 … s for the consumer), a deferred record at once, the records skipped behind a failure with their group's
  *   first; other failures (config, bug) keep the queue's visibility timeout.
  *
  * Groups are taken most-received first, so the record nearest the dead-letter queue gets the
@@ -149,7 +152,7 @@ export function fifoQueueHandler(
   async function comeBack(records: readonly SQSRecord[], response: SQSBatchResponse, failures: ReadonlyMap<string, RecordFailure>) {
     const failedIds = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
     if (failedIds.size === 0) return;
-    const changes = visibilityChanges(records, failedIds, failures, random);
+    const changes = visibilityChanges(records, failedIds, failures, random, options.schedule);
     const change = visibilityOnce();
     if (changes.length === 0 || !change) return;
     const receipts = new Map(records.map((r) => [r.messageId, r.receiptHandle]));

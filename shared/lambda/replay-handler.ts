@@ -6,12 +6,13 @@ import { parseDlqRecord } from '../core/dlq-envelope.ts';
 import { fifoQueueHandler, type RecordInvocation } from './fifo-handler.ts';
 import { type BatchHandlerOptions, createFunctionMetrics, failureFields, recordOutcome } from './observability.ts';
 import { MetricContract } from '../core/resources.ts';
+import { RetryPolicy } from '../core/retry-policy.ts';
 
 /**
  * The replay Lambda on the FIFO DLQ: re-applies each batch in isolation (bad rows quarantined,
- * the rest applied). A transient failure is retried in the invocation, then after a short
- * backoff (fifo-handler.ts); after the DLQ's maxReceiveCount SQS moves it to the parking queue,
- * where an alarm calls a person.
+ * the rest applied). A transient failure is retried in the invocation, then after a backoff
+ * sized to the DLQ's five receives (1, 4, 16, 30 min; fifo-handler.ts); after them SQS moves
+ * it to the parking queue, where an alarm calls a person.
  */
 export function createReplayHandler(options: BatchHandlerOptions) {
   const logger = options.logger ?? new Logger({ serviceName: MetricContract.serviceNames.replay });
@@ -39,5 +40,8 @@ export function createReplayHandler(options: BatchHandlerOptions) {
     }
   };
 
-  return fifoQueueHandler(logger, metrics, processRecord, options.visibility ? { visibility: options.visibility } : {});
+  return fifoQueueHandler(logger, metrics, processRecord, {
+    schedule: RetryPolicy.visibility.batchesDlq,
+    ...(options.visibility ? { visibility: options.visibility } : {}),
+  });
 }

@@ -23,7 +23,18 @@ describe('visibility backoff', () => {
     // GIVEN the lowest and the highest jitter WHEN the receive count grows THEN 1, 3, 9, 27 … s, halved at the lowest
     expect([1, 2, 3, 4, 5].map((n) => visibilityBackoffSeconds(n, 0.9999999))).toEqual([1, 3, 9, 27, 81]);
     expect([1, 2, 3, 4, 5].map((n) => visibilityBackoffSeconds(n, 0))).toEqual([1, 2, 5, 14, 41]);
-    expect(visibilityBackoffSeconds(30, 0.9999999)).toBe(RetryPolicy.visibility.maxSeconds);
+    expect(visibilityBackoffSeconds(30, 0.9999999)).toBe(RetryPolicy.visibility.batches.maxSeconds);
+  });
+
+  it.each([
+    ['batches', RetryPolicy.visibility.batches],
+    ['batchesDlq', RetryPolicy.visibility.batchesDlq],
+  ] as const)('%s: the waits between its receives add up to the better part of an hour', (queue, schedule) => {
+    const receives = QueueSettings[queue].deadLetter.maxReceiveCount;
+    const total = (random: number) => Array.from({ length: receives - 1 }, (_, i) => visibilityBackoffSeconds(i + 1, random, schedule)).reduce((a, b) => a + b, 0);
+    expect(total(0)).toBeGreaterThan(24 * 60);
+    expect(total(0.5)).toBeGreaterThan(35 * 60);
+    expect(total(0.9999999)).toBeLessThan(90 * 60);
   });
 
   it("rides out about an hour over the batches queue's receives, the first retries within seconds", () => {
