@@ -24,6 +24,12 @@ export const EnvVar = {
   /** The producer sends continuations of files too large for one invocation here. */
   intakeQueueUrl: 'LANDFALL_INTAKE_QUEUE_URL',
   dlqUrl: 'LANDFALL_DLQ_URL',
+  /**
+   * The queue whose event source drives the function (the consumer's batches queue, replay's
+   * DLQ): the function makes its own failed records visible again there after a short backoff
+   * (`sqs:ChangeMessageVisibility` on that queue only).
+   */
+  sourceQueueUrl: 'LANDFALL_SOURCE_QUEUE_URL',
   awsRegion: 'AWS_REGION',
   awsEndpointUrl: 'AWS_ENDPOINT_URL',
   /** The CLI's local state folder (`landfall dev`'s database and emulator state), default `.landfall`. */

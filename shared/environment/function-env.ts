@@ -15,9 +15,12 @@ import type { FunctionKey } from '../core/resources.ts';
  */
 export const FunctionEnv = {
   producer: { resources: [EnvVar.stagingBucket, EnvVar.batchesQueueUrl, EnvVar.intakeQueueUrl], database: false },
-  consumer: { resources: [EnvVar.stagingBucket, EnvVar.dlqUrl], database: true },
-  /** Replay never sends anywhere itself: SQS's redrive parks what it cannot finish. */
-  replay: { resources: [EnvVar.stagingBucket], database: true },
+  consumer: { resources: [EnvVar.stagingBucket, EnvVar.dlqUrl, EnvVar.sourceQueueUrl], database: true },
+  /**
+   * Replay never sends anywhere itself: SQS's redrive parks what it cannot finish. Its own queue
+   * (the DLQ) only to make its failed records visible again after a short backoff.
+   */
+  replay: { resources: [EnvVar.stagingBucket, EnvVar.sourceQueueUrl], database: true },
 } as const satisfies Record<FunctionKey, { resources: readonly EnvVarName[]; database: boolean }>;
 
 export type ResourceVar<K extends FunctionKey> = (typeof FunctionEnv)[K]['resources'][number];
