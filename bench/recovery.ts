@@ -49,7 +49,16 @@ async function main() {
   console.log(`generating ${ROWS.toLocaleString('en')} rows…`);
   await generateItemsCsv(csv, { rows: ROWS });
   await admin.unsafe(ITEMS_DDL(TABLE));
-  const stack = await startLocalStack({ config, home: join(dir, 'home'), databaseUrl, logLevel: 'SILENT' });
+  // An invocation past its function's timeout is one Lambda would have killed (its records then
+  // wait for the visibility timeout): counted, so a stall is explained, not just measured.
+  const overruns: string[] = [];
+  const stack = await startLocalStack({
+    config,
+    home: join(dir, 'home'),
+    databaseUrl,
+    logLevel: 'SILENT',
+    onOverrun: (name, _elapsed, timeout) => overruns.push(`${name} (${timeout / 1000} s)`),
+  });
   const target = { s3: stack.s3, sql: stack.sql, config, buckets: stack.buckets, pollInbox: stack.pollInbox };
   const restarts: string[] = [];
   let round = 0;
@@ -104,6 +113,7 @@ async function main() {
     const perRound = (name: string) => results.seconds.get(name)!.map((s) => s.toFixed(1)).join(', ');
     console.log(`\nseconds per round: unfaulted ${perRound(UNFAULTED)}; faulted ${perRound(FAULTED)}`);
     console.log(`restarts: ${restarts.join('; ')}`);
+    console.log(`invocations still running at their function's timeout: ${overruns.length ? overruns.join(', ') : 'none'}`);
     console.log(`machine load (1, 5, 15 min) at end: ${load()}`);
     // The slowdown per round (faulted seconds over unfaulted seconds of the same round).
     const faulted = results.seconds.get(FAULTED)!;
