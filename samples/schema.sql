@@ -10,3 +10,27 @@ CREATE TABLE IF NOT EXISTS inventory (
   _landfall_arrival text COLLATE "C",
   PRIMARY KEY (tenant_id, sku)
 );
+
+-- The samples of the file shapes a table's "format" reads (samples/landfall.json).
+CREATE TABLE IF NOT EXISTS eu_prices (
+  artikel           text PRIMARY KEY,
+  bezeichnung       text,
+  preis             numeric(12, 2),
+  gueltig_ab        date,
+  _landfall_arrival text COLLATE "C"
+);
+CREATE TABLE IF NOT EXISTS shipments (
+  id                int PRIMARY KEY,
+  carrier           text,
+  weight_kg         numeric(8, 2),
+  shipped_at        timestamptz,
+  note              text,
+  _landfall_arrival text COLLATE "C"
+);
+CREATE TABLE IF NOT EXISTS legacy_customers (
+  id                int PRIMARY KEY,
+  name              text,
+  email             text,
+  export_path       text,
+  _landfall_arrival text COLLATE "C"
+);

@@ -51,18 +51,29 @@ export interface UpsertPlan {
   /** The table's arrival column: set to the row's arrival on every write, compared on ties. */
   arrivalColumn: string | null;
   /**
-   * Tombstone input (a batch column that need not exist in the table), and the quoted table in
-   * the `landfall` schema where deletes are remembered (tombstones.ts).
+   * The table's delete rule, present whenever the config has one (DESIGN.md rule 6 holds for
+   * every batch): the tombstone input (a batch column that need not exist in the table; null
+   * when the batch does not carry it, so none of its rows is a tombstone but remembered deletes
+   * still apply), and the quoted table in the `landfall` schema where deletes are remembered
+   * (tombstones.ts).
    */
-  tombstone: { input: number; equals: string; remembered: string } | null;
+  tombstone: { input: number | null; equals: string; remembered: string } | null;
   /** Columns set on conflict (non-key batch columns, plus the arrival column). */
   updateColumns: string[];
-  /** Columns compared to tell "unchanged" from "updated"; `asText` for types without `=`. */
-  compareColumns: { name: string; asText: boolean }[];
+  /**
+   * Columns compared to tell "unchanged" from "updated"; `asText` for types without `=`, and for
+   * json and xml a `canonical` form, so that the same value spelled differently is unchanged.
+   */
+  compareColumns: { name: string; asText: boolean; canonical?: 'json' | 'xml' }[];
   /** Number of value arrays the batch carries (all its columns). */
   inputCount: number;
   /** The arbiter index treats NULL keys as equal (NULLS NOT DISTINCT). */
   nullsEqual: boolean;
+  /**
+   * Key columns compared as another type: a domain over an enum as the enum (PostgreSQL finds
+   * no `=` for a domain over an enum, whose equality is the polymorphic `anyenum = anyenum`).
+   */
+  keyCasts?: Record<string, string>;
 }
 
 export class BatchShapeError extends Error {
@@ -101,12 +112,12 @@ export function buildUpsertPlan(config: TableConfig, catalog: TableCatalog, keyC
   const seen = new Set<string>();
   const planColumns: PlanColumn[] = [];
   const keyOrVersion = new Set([...config.conflictKey, ...(keyCheck.versionColumn ? [keyCheck.versionColumn.name] : [])]);
-  let tombstone: UpsertPlan['tombstone'] = null;
+  let tombstone: UpsertPlan['tombstone'] = config.delete ? { input: null, equals: config.delete.equals, remembered: tombstoneRelationOf(catalog.table).quoted } : null;
   columns.forEach((name, input) => {
     if (seen.has(name)) throw new BatchShapeError(config.table, name, `column "${name}" appears twice in the file`);
     seen.add(name);
     const isTombstone = config.delete?.column === name;
-    if (isTombstone) tombstone = { input, equals: config.delete!.equals, remembered: tombstoneRelationOf(catalog.table).quoted };
+    if (isTombstone) tombstone = { ...tombstone!, input };
     const column = byName.get(name);
     if (!column) {
       if (isTombstone) return;
@@ -136,6 +147,12 @@ export function buildUpsertPlan(config: TableConfig, catalog: TableCatalog, keyC
   const keySet = new Set(config.conflictKey);
   const nonKey = planColumns.filter((c) => !keySet.has(c.name));
   const arrivalColumn = keyCheck.arrivalColumn?.name ?? null;
+  const keyCasts = Object.fromEntries(
+    config.conflictKey.flatMap((k) => {
+      const c = byName.get(k)!;
+      return c.baseFormat && c.category === 'E' ? [[k, c.baseFormat]] : [];
+    }),
+  );
   return {
     table: config.table,
     target: catalog.quoted,
@@ -146,9 +163,14 @@ export function buildUpsertPlan(config: TableConfig, catalog: TableCatalog, keyC
     arrivalColumn,
     tombstone,
     updateColumns: [...nonKey.map((c) => c.name), ...(arrivalColumn ? [arrivalColumn] : [])],
-    compareColumns: nonKey.map((c) => ({ name: c.name, asText: COMPARE_AS_TEXT.has(byName.get(c.name)!.baseType) })),
+    compareColumns: nonKey.map((c) => {
+      const base = byName.get(c.name)!.baseType;
+      const canonical = base === 'json' ? 'json' : base === 'xml' ? 'xml' : null;
+      return { name: c.name, asText: COMPARE_AS_TEXT.has(base), ...(canonical ? { canonical } : {}) };
+    }),
     inputCount: columns.length,
     nullsEqual: keyCheck.index.nullsNotDistinct,
+    ...(Object.keys(keyCasts).length ? { keyCasts } : {}),
   };
 }
 

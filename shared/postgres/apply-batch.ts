@@ -7,7 +7,7 @@ import { toCopyCsv } from './copy-csv.ts';
 import type { Sql, TxSql } from './db.ts';
 import { toPgArrayLiteral } from './pg-array.ts';
 import { quarantineRows, type RowFailure } from './quarantine.ts';
-import { statementFor, type TargetTable } from './target-table.ts';
+import { boundBatch, statementFor, type TargetTable } from './target-table.ts';
 import { findUnstorableValues } from '../core/unstorable-values.ts';
 import { findNullKeyRows, type UpsertPlan } from '../core/upsert-plan.ts';
 import { limitTransaction, type TransactionLimits } from './transaction-limits.ts';
@@ -67,20 +67,35 @@ export async function upsertRows(tx: TxSql, target: TargetTable, batch: BatchDat
 }
 
 /**
+ * A table with a `delete` rule may take COPY only when rule 6 has nothing to decide: no row
+ * of the batch is a tombstone, and the table remembers no delete at all (its tombstone table is
+ * empty, as before its first delete), so no key of the batch can meet one. One index probe.
+ */
+async function rememberedDeletesCannotMatter(tx: TxSql, plan: UpsertPlan, batch: BatchData, rows: readonly number[] | null): Promise<boolean> {
+  const tomb = plan.tombstone!;
+  if (tomb.input !== null) {
+    const ops = batch.values[tomb.input]!;
+    if (rows === null ? ops.some((v) => v === tomb.equals) : rows.some((r) => ops[r] === tomb.equals)) return false;
+  }
+  const [found] = await tx.unsafe<{ none: boolean }[]>(`SELECT NOT EXISTS (SELECT 1 FROM ${tomb.remembered}) AS none`);
+  return found!.none;
+}
+
+/**
  * The fresh-insert fast path: the rows go in through COPY, in a savepoint, and count as
- * inserted. null when they must take the upsert: a table with a `delete` rule (a key with a
- * live remembered tombstone is not new, and its older upsert must come out stale, which COPY
- * cannot see), or a COPY the server refused, rolled back to the savepoint: a key already stored
- * or repeated in the batch (23505, from the unique index itself: the proof that every key was
- * new), or a value COPY cannot store, for which the upsert then raises its own error. A
- * transient refusal (57014 at the deadline, 40P01) is thrown.
+ * inserted. null when they must take the upsert: a table with a `delete` rule that remembers a
+ * delete, or a batch with a tombstone (a key with a live remembered tombstone is not new, and its
+ * older upsert must come out stale, which COPY cannot see), or a COPY the server refused, rolled
+ * back to the savepoint: a key already stored or repeated in the batch (23505, from the unique
+ * index itself: the proof that every key was new), or a value COPY cannot store, for which the
+ * upsert then raises its own error. A transient refusal (57014 at the deadline, 40P01) is thrown.
  */
 export async function insertIfFresh(tx: TxSql, target: TargetTable, batch: BatchData, rows: readonly number[] | null): Promise<BatchCounts | null> {
   const { plan, fresh } = statementFor(target, batch.columns);
   const pick = <T>(column: readonly T[]): T[] => (rows === null ? (column as T[]) : rows.map((r) => column[r]!));
   const rowNumbers = pick(batch.rowNumbers);
   if (rowNumbers.length === 0) return null;
-  if (plan.tombstone) return null;
+  if (plan.tombstone && !(await rememberedDeletesCannotMatter(tx, plan, batch, rows))) return null;
   const columns = fresh.copyInputs.map((i) => pick(batch.values[i]!));
   if (plan.arrivalColumn) columns.push(rowNumbers.map((n) => arrivalValueOf(batch.arrival, n)));
   try {
@@ -113,12 +128,14 @@ export function nullKeyFailures(plan: UpsertPlan, target: TargetTable, batch: Ba
 export function unstorableValueFailures(plan: UpsertPlan, target: TargetTable, batch: BatchData): RowFailure[] {
   const jsonb = new Set(target.catalog.columns.filter((c) => c.baseType === 'jsonb').map((c) => c.name));
   const inputs = batch.columns.map((name, input) => ({ name, input, jsonb: jsonb.has(name) && plan.columns.some((c) => c.input === input) }));
+  const types = new Map(target.catalog.columns.map((c) => [c.name, c.type]));
+  const typeOf = (column: string) => (types.has(column) ? ` (${types.get(column)})` : '');
   return findUnstorableValues(inputs, batch.values).map((u) => ({
     row: u.row,
     sqlstate: u.sqlstate,
     constraint: null,
     column: u.column,
-    message: `file "${batch.file.key}" row ${batch.rowNumbers[u.row]} column "${u.column}" ${u.problem}`,
+    message: `file "${batch.file.key}" row ${batch.rowNumbers[u.row]} column "${u.column}"${typeOf(u.column)} ${u.problem}`,
   }));
 }
 
@@ -157,8 +174,9 @@ export async function applyBatch(sql: Sql, target: TargetTable, batch: BatchData
     if (!(await claimBatch(tx, batch))) return { status: 'already-applied', counts: await storedCounts(tx, batch.batchId) };
     await quarantineRows(tx, batch, refused);
     const rows = rowsExcept(count, refused);
-    const copied = await insertIfFresh(tx, target, batch, rows);
+    const bound = boundBatch(target, batch);
+    const copied = await insertIfFresh(tx, target, bound, rows);
     if (copied) return { status: 'applied', counts: copied, path: 'copy' };
-    return { status: 'applied', counts: await upsertRows(tx, target, batch, rows), path: 'upsert' };
+    return { status: 'applied', counts: await upsertRows(tx, target, bound, rows), path: 'upsert' };
   })) as ApplyResult;
 }
