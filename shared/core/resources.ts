@@ -198,4 +198,8 @@ export const MetricContract = {
   retriedRecords: 'recordsRetried',
   /** Consumer and replay: a record not started because the invocation's time would not cover it; it comes again. */
   deferredRecords: 'recordsDeferred',
+  /** The producer stopped a file at a segment's end and continued it in a fresh invocation. */
+  filesContinued: 'filesContinued',
+  /** The producer moved a file aside (unreadable, or stopped by the per-file invocation cap). */
+  filesMovedAside: 'filesMovedAside',
 } as const satisfies { serviceNames: Record<FunctionKey, string> } & Record<string, unknown>;

@@ -30,6 +30,14 @@ export const EnvVar = {
    * (`sqs:ChangeMessageVisibility` on that queue only).
    */
   sourceQueueUrl: 'LANDFALL_SOURCE_QUEUE_URL',
+  /**
+   * The producer's limits, a JSON object of ProducerLimits fields (shared/producer/producer-contract.ts):
+   * the stack sets `{"maxInvocationsPerFile":N}`; the deploy rehearsal sets small segments too.
+   * Fields left out keep their defaults.
+   */
+  producerLimits: 'LANDFALL_PRODUCER_LIMITS',
+  /** The parking queue, for `landfall replay` (deletes the parked message of a batch it applied). */
+  parkingQueueUrl: 'LANDFALL_PARKING_QUEUE_URL',
   awsRegion: 'AWS_REGION',
   awsEndpointUrl: 'AWS_ENDPOINT_URL',
   /** The CLI's local state folder (`landfall dev`'s database and emulator state), default `.landfall`. */
