@@ -14,6 +14,8 @@ import { replayBatch } from '../postgres/replay-batch.ts';
 import type { TargetTable } from '../postgres/target-table.ts';
 import { BatchShapeError } from '../core/upsert-plan.ts';
 import type { PoisonEnvelope } from '../core/dlq-envelope.ts';
+import { recordSnapshotBatch } from '../postgres/snapshot-removal.ts';
+import { noteSnapshotNotice, settleSnapshot } from './snapshot-step.ts';
 
 /** What the consumer and replay need from the outside, injected (tests hand in emulator clients). */
 export interface BatchPorts {
@@ -160,8 +162,17 @@ export async function prepareConfiguredTables(ports: BatchPorts): Promise<TableP
 
 /** A file without batches (moved aside, or nothing to apply): registered from its manifest. */
 export async function registerNotice(ports: BatchPorts, notice: FileNotice): Promise<void> {
-  if (await isFileRegistered(ports.sql, notice.fileId)) return;
-  await registerFile(ports.sql, await ports.readManifest(notice.manifestKey), notice.manifestKey);
+  const registered = await isFileRegistered(ports.sql, notice.fileId);
+  // A snapshot file without batches (empty, or every line rejected) still has its removal step,
+  // which holds it: noted before it is registered, settled after (also on a redelivery).
+  const snapshot = notice.table && (await ports.table(notice.table).catch(() => null))?.snapshot;
+  if (registered && !snapshot) return;
+  const manifest = await ports.readManifest(notice.manifestKey);
+  if (!registered) {
+    await noteSnapshotNotice(ports, manifest);
+    await registerFile(ports.sql, manifest, notice.manifestKey);
+  }
+  await settleSnapshot(ports, { table: manifest.table, fileId: manifest.fileId, key: manifest.file.key, arrival: manifest.arrival });
 }
 
 /**
@@ -170,8 +181,11 @@ export async function registerNotice(ports: BatchPorts, notice: FileNotice): Pro
  * re-applies the rows once the table or the mapping is fixed.
  */
 async function quarantineWholeBatch(ports: BatchPorts, batch: BatchData, error: BatchShapeError): Promise<BatchCounts> {
+  const target = await ports.table(batch.table).catch(() => null);
   return (await ports.sql.begin(async (tx) => {
     if (!(await claimBatch(tx, batch))) return storedCounts(tx, batch.batchId);
+    // A snapshot file: none of these rows has a trusted key, so its removal is held.
+    if (target) await recordSnapshotBatch(tx, target, batch, 'keyless');
     const failures = batch.rowNumbers.map((_, row) => ({ row, sqlstate: '42703', constraint: null, column: error.column, message: error.message }));
     await quarantineRows(tx, batch, failures);
     return storedCounts(tx, batch.batchId);
@@ -219,24 +233,34 @@ async function withFreshCatalog<T>(ports: BatchPorts, batch: BatchData, work: (t
 export async function consumeBatch(ports: BatchPorts, message: BatchMessage, attempt: number, known = new Set<string>()): Promise<BatchOutcome> {
   await ensureFileRegistered(ports, message, known);
   const batch = await ports.readBatch(message.stagingKey);
+  let outcome: BatchOutcome;
   try {
     const result = await withFreshCatalog(ports, batch, (target) => applyBatch(ports.sql, target, batch));
     await ports.tagApplied(message.stagingKey);
     await tableApplied(ports, batch.table);
-    return { outcome: result.status, counts: result.counts };
+    outcome = { outcome: result.status, counts: result.counts };
   } catch (error) {
-    if (error instanceof BatchShapeError) return { outcome: 'applied', counts: await quarantineWholeBatch(ports, batch, error) };
-    const refusal = tableRefusalOf(error);
-    if (refusal) {
-      await tableRefused(ports, message, refusal);
-      throw error;
-    }
-    if (classifyPgError(error) !== ErrorClass.batchPoison) throw error;
-    const fields = errorFields(error);
-    await markBatchPoisoned(ports.sql, message, `${fields.sqlstate ?? ''} ${fields.message}`.trim());
-    await ports.sendToDlq({ format: 1, kind: 'poison', batch: message, ...fields, attempt, failedAt: new Date().toISOString() });
-    return { outcome: 'poisoned', sqlstate: fields.sqlstate };
+    if (!(error instanceof BatchShapeError)) return poisonOrThrow(ports, message, attempt, error);
+    outcome = { outcome: 'applied', counts: await quarantineWholeBatch(ports, batch, error) };
   }
+  // A snapshot file's removal, after its last batch (also when this is a redelivery of it). Its
+  // failure fails the record (SQS redelivers it), never the batch, which committed.
+  await settleSnapshot(ports, { table: batch.table, fileId: batch.fileId, key: batch.file.key, arrival: batch.arrival });
+  return outcome;
+}
+
+/** A batch that failed: a refused table is recorded and thrown, a data failure goes to the DLQ, anything else is thrown for SQS to redeliver. */
+async function poisonOrThrow(ports: BatchPorts, message: BatchMessage, attempt: number, error: unknown): Promise<BatchOutcome> {
+  const refusal = tableRefusalOf(error);
+  if (refusal) {
+    await tableRefused(ports, message, refusal);
+    throw error;
+  }
+  if (classifyPgError(error) !== ErrorClass.batchPoison) throw error;
+  const fields = errorFields(error);
+  await markBatchPoisoned(ports.sql, message, `${fields.sqlstate ?? ''} ${fields.message}`.trim());
+  await ports.sendToDlq({ format: 1, kind: 'poison', batch: message, ...fields, attempt, failedAt: new Date().toISOString() });
+  return { outcome: 'poisoned', sqlstate: fields.sqlstate };
 }
 
 /**
@@ -247,15 +271,20 @@ export async function consumeBatch(ports: BatchPorts, message: BatchMessage, att
 export async function replayBatchMessage(ports: BatchPorts, message: BatchMessage, known = new Set<string>()): Promise<BatchOutcome> {
   await ensureFileRegistered(ports, message, known);
   const batch = await ports.readBatch(message.stagingKey);
+  let outcome: BatchOutcome;
   try {
     const result = await withFreshCatalog(ports, batch, (target) => replayBatch(ports.sql, target, batch));
     await ports.tagApplied(message.stagingKey);
     await tableApplied(ports, batch.table);
-    return { outcome: result.status === 'applied' ? 'replayed' : 'already-applied', counts: result.counts };
+    outcome = { outcome: result.status === 'applied' ? 'replayed' : 'already-applied', counts: result.counts };
   } catch (error) {
-    if (error instanceof BatchShapeError) return { outcome: 'replayed', counts: await quarantineWholeBatch(ports, batch, error) };
-    const refusal = tableRefusalOf(error);
-    if (refusal) await tableRefused(ports, message, refusal);
-    throw error;
+    if (!(error instanceof BatchShapeError)) {
+      const refusal = tableRefusalOf(error);
+      if (refusal) await tableRefused(ports, message, refusal);
+      throw error;
+    }
+    outcome = { outcome: 'replayed', counts: await quarantineWholeBatch(ports, batch, error) };
   }
+  await settleSnapshot(ports, { table: batch.table, fileId: batch.fileId, key: batch.file.key, arrival: batch.arrival });
+  return outcome;
 }

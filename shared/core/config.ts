@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseTableName } from './identifiers.ts';
+import { missingSchema, snapshotFields, snapshotProblems } from './snapshot-config.ts';
 
 /** `version: "$arrival"`: the later arrival (file, then row) wins. */
 export const ARRIVAL = '$arrival';
@@ -32,13 +33,15 @@ const tableSchema = z
     prefix: z.string().min(1, 'must not be empty').optional(),
     conflictKey: z.array(columnName).min(1, 'needs at least one column'),
     version: z.string().min(1).default(ARRIVAL),
-    mode: z.enum(['upsert', 'insert']).default('upsert'),
+    mode: z.enum(['upsert', 'insert', 'snapshot']).default('upsert'),
     delete: deleteSchema.optional(),
     partitions: z.number().int().min(1).max(1000).default(8),
     columns: z.record(z.string(), columnName).optional(),
     arrivalColumn: columnName.default(DEFAULT_ARRIVAL_COLUMN),
     /** `strict`: a file with a column the table lacks is refused whole; `evolve`: the column is added (nullable). */
     schema: z.enum(['strict', 'evolve']).default('strict'),
+    /** `"mode": "snapshot"`: scope, missing, incrementalPrefix (snapshot-config.ts). */
+    ...snapshotFields,
   })
   .strict();
 
@@ -106,6 +109,7 @@ function knownFieldsAt(path: readonly PropertyKey[]): string[] {
   if (path[0] === 'batch') return Object.keys(batchSchema.shape);
   if (path[0] === 'tables' && path.length === 2) return Object.keys(tableSchema.shape);
   if (path[0] === 'tables' && path[2] === 'delete') return Object.keys(deleteSchema.shape);
+  if (path[0] === 'tables' && path[2] === 'missing') return Object.keys(missingSchema.shape);
   return [];
 }
 
@@ -155,6 +159,7 @@ export function parseConfig(input: unknown, source = '(inline)'): LandfallConfig
       problems.push(`table "${t.table}": columns: two file columns map to the same table column`);
     }
     const prefix = t.prefix ?? `${t.table}/`;
+    problems.push(...snapshotProblems(t, prefix));
     return { ...t, prefix };
   });
   const names = new Map<string, number>();

@@ -2,6 +2,8 @@ import type { CatalogColumn, TableCatalog } from './catalog-types.ts';
 import type { TableConfig } from './config.ts';
 import type { KeyCheck } from './conflict-key.ts';
 import { quoteIdent } from './identifiers.ts';
+import { writeModeOf } from './snapshot-config.ts';
+import { SNAP_ALL, SNAP_ARRIVAL, SNAP_CHUNK, SNAP_FILE, type SnapshotPlan, snapshotPlanOf } from './snapshot-plan.ts';
 import { TOMB_ARRIVAL, TOMB_DELETED_AT, TOMB_VERSION, tombstoneRelationOf } from './tombstone-names.ts';
 
 /** Internal column names of the statement; a table column with one of these names is refused. */
@@ -10,7 +12,7 @@ export const ROW_NUMBER = 'landfall$row';
 export const TOMBSTONE = 'landfall$tomb';
 /** The row's arrival inside the statement when the table has no arrival column of its own. */
 export const ROW_ARRIVAL = TOMB_ARRIVAL;
-const RESERVED = [ORDINAL, ROW_NUMBER, TOMBSTONE, ROW_ARRIVAL, TOMB_VERSION, TOMB_DELETED_AT];
+const RESERVED = [ORDINAL, ROW_NUMBER, TOMBSTONE, ROW_ARRIVAL, TOMB_VERSION, TOMB_DELETED_AT, SNAP_FILE, SNAP_ARRIVAL, SNAP_CHUNK, SNAP_ALL];
 
 /** Types that have no equality operator: compared as text when looking for changes. */
 const COMPARE_AS_TEXT = new Set(['json', '_json', 'xml', '_xml', 'point', 'line', 'lseg', 'path', 'polygon', 'box', 'circle']);
@@ -63,6 +65,8 @@ export interface UpsertPlan {
   inputCount: number;
   /** The arbiter index treats NULL keys as equal (NULLS NOT DISTINCT). */
   nullsEqual: boolean;
+  /** `"mode": "snapshot"`: rows older than their scope's newest snapshot are stale; the soft-delete column (snapshot-plan.ts). */
+  snapshot: SnapshotPlan | null;
 }
 
 export class BatchShapeError extends Error {
@@ -133,13 +137,15 @@ export function buildUpsertPlan(config: TableConfig, catalog: TableCatalog, keyC
     version = planColumns.find((c) => c.name === keyCheck.versionColumn!.name) ?? null;
     if (!version) throw new BatchShapeError(config.table, keyCheck.versionColumn.name, `the file has no version column "${keyCheck.versionColumn.name}"`);
   }
+  const snapshot = snapshotPlanOf(config, catalog, columns);
+  if (snapshot.misfit) throw new BatchShapeError(config.table, snapshot.misfit.column, snapshot.misfit.message);
   const keySet = new Set(config.conflictKey);
   const nonKey = planColumns.filter((c) => !keySet.has(c.name));
   const arrivalColumn = keyCheck.arrivalColumn?.name ?? null;
   return {
     table: config.table,
     target: catalog.quoted,
-    mode: config.mode,
+    mode: writeModeOf(config),
     columns: planColumns,
     key: [...config.conflictKey],
     version,
@@ -149,6 +155,7 @@ export function buildUpsertPlan(config: TableConfig, catalog: TableCatalog, keyC
     compareColumns: nonKey.map((c) => ({ name: c.name, asText: COMPARE_AS_TEXT.has(byName.get(c.name)!.baseType) })),
     inputCount: columns.length,
     nullsEqual: keyCheck.index.nullsNotDistinct,
+    snapshot: snapshot.plan,
   };
 }
 

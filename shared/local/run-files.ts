@@ -135,7 +135,7 @@ export function receiptOf(dropped: Pick<Dropped, 'path' | 'key'>, receipt: FileR
     file: dropped.path,
     key: dropped.key,
     status,
-    addsUp: status === 'complete' && countsAddUp(receipt, receipt.rejected),
+    addsUp: (status === 'complete' || status === 'held') && countsAddUp(receipt, receipt.rejected),
     ...(status === 'moved-aside' ? { fix: fixForUnreadable(receipt.reasonCode) } : {}),
   };
 }
@@ -159,6 +159,7 @@ function emptyReceipt(dropped: Dropped, status: RunReceipt['status'], reason: st
     stale: 0,
     deleted: 0,
     quarantined: 0,
+    removed: 0,
     registeredAt: '',
     reason,
     reasonCode: null,
@@ -176,7 +177,8 @@ async function checkFile(target: DropTarget, dropped: Dropped, onProgress?: (rec
   const [receipt] = await fileReceipts(target.sql, { fileIds: [dropped.fileId] });
   onProgress?.(receipt ?? null);
   // Blocked: its table is refused (the reason and the fix are in the receipt); waiting would only see retries.
-  if (receipt?.status === 'complete' || receipt?.status === 'moved-aside' || receipt?.status === 'blocked') return receiptOf(dropped, receipt);
+  // Held: a snapshot file whose removal waits for `landfall snapshot confirm` (the receipt says so).
+  if (receipt?.status === 'complete' || receipt?.status === 'moved-aside' || receipt?.status === 'blocked' || receipt?.status === 'held') return receiptOf(dropped, receipt);
   return null;
 }
 

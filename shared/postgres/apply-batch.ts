@@ -10,6 +10,7 @@ import { quarantineRows, type RowFailure } from './quarantine.ts';
 import { statementFor, type TargetTable } from './target-table.ts';
 import { findUnstorableValues } from '../core/unstorable-values.ts';
 import { findNullKeyRows, type UpsertPlan } from '../core/upsert-plan.ts';
+import { newerSnapshotExists, recordSnapshotBatch } from './snapshot-removal.ts';
 
 export interface ApplyResult {
   /** `already-applied`: an earlier or concurrent application committed; nothing new was written. */
@@ -78,6 +79,8 @@ export async function insertIfFresh(tx: TxSql, target: TargetTable, batch: Batch
   const rowNumbers = pick(batch.rowNumbers);
   if (rowNumbers.length === 0) return null;
   if (plan.tombstone) return null;
+  // A snapshot table whose scopes a newer snapshot settled: rows older than it are stale, which COPY cannot see.
+  if (await newerSnapshotExists(tx, target, batch)) return null;
   const columns = fresh.copyInputs.map((i) => pick(batch.values[i]!));
   if (plan.arrivalColumn) columns.push(rowNumbers.map((n) => arrivalValueOf(batch.arrival, n)));
   try {
@@ -149,6 +152,8 @@ export async function applyBatch(sql: Sql, target: TargetTable, batch: BatchData
   return (await sql.begin(async (tx) => {
     if (!(await claimBatch(tx, batch))) return { status: 'already-applied', counts: await storedCounts(tx, batch.batchId) };
     await quarantineRows(tx, batch, refused);
+    // A snapshot table: the shared snapshot lock; a snapshot file's keys, for its removal.
+    await recordSnapshotBatch(tx, target, batch, refused.length ? 'screened' : 'plain');
     const rows = rowsExcept(count, refused);
     const copied = await insertIfFresh(tx, target, batch, rows);
     if (copied) return { status: 'applied', counts: copied, path: 'copy' };

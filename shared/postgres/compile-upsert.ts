@@ -1,6 +1,7 @@
 import { quoteIdent as q } from '../core/identifiers.ts';
 import { TOMB_ARRIVAL, TOMB_DELETED_AT, TOMB_VERSION, TOMBSTONE_PURGE_LIMIT } from '../core/tombstone-names.ts';
 import { ORDINAL, ROW_ARRIVAL, ROW_NUMBER, TOMBSTONE, type UpsertPlan } from '../core/upsert-plan.ts';
+import { reviveAssignments, supersededBy, withRevival } from './compile-snapshot-guard.ts';
 
 /**
  * The compiled statement of a plan. Its text depends only on the plan, never on the row count:
@@ -23,7 +24,7 @@ const col = (alias: string, name: string) => `${alias}.${q(name)}`;
  * The winner rule as a predicate over a stored row `cur` and an incoming row `inc`: true when the
  * incoming row may replace the stored one (DESIGN.md rule 1). null means "always".
  */
-export function winnerGuard(plan: UpsertPlan, cur: string, inc: string): string | null {
+export function winnerGuard(plan: Pick<UpsertPlan, 'arrivalColumn' | 'version'>, cur: string, inc: string): string | null {
   const a = plan.arrivalColumn;
   const tie = a ? `(${col(cur, a)} IS NULL OR ${col(cur, a)} COLLATE "C" <= ${col(inc, a)} COLLATE "C")` : null;
   const v = plan.version?.name;
@@ -52,7 +53,7 @@ export function beatsTombstone(plan: UpsertPlan, version: string | null, arrival
   return `(${version} > ${tv} OR (${tv} IS NULL AND ${version} IS NOT NULL) OR (${version} IS NOT DISTINCT FROM ${tv} AND ${later}))`;
 }
 
-function keyJoin(plan: UpsertPlan, cur: string, inc: string): string {
+export function keyJoin(plan: Pick<UpsertPlan, 'key' | 'nullsEqual'>, cur: string, inc: string): string {
   const op = plan.nullsEqual ? 'IS NOT DISTINCT FROM' : '=';
   return plan.key.map((k) => `${col(cur, k)} ${op} ${col(inc, k)}`).join(' AND ');
 }
@@ -144,14 +145,17 @@ export function compileUpsert(plan: UpsertPlan): CompiledUpsert {
   const isTombstone = `red.${q(TOMBSTONE)} = $${params.tombstoneEquals}::text`;
   const isUpsert = `red.${q(TOMBSTONE)} IS DISTINCT FROM $${params.tombstoneEquals}::text`;
   const remembered = plan.tombstone ? rememberedDeletes(plan, params, isTombstone, isUpsert) : null;
-  const notTombstone = remembered ? `WHERE ${isUpsert} AND ${remembered.notBeaten}` : '';
+  // A snapshot table: a row older than its scope's newest snapshot is stale (compile-snapshot-guard.ts).
+  const superseded = supersededBy(plan, 'red');
+  const insertWhere = [...(remembered ? [isUpsert, remembered.notBeaten] : []), ...(superseded ? [`NOT ${superseded}`] : [])];
+  const notTombstone = insertWhere.length ? `WHERE ${insertWhere.join(' AND ')}` : '';
 
   const guard = winnerGuard(plan, 'cur', 'EXCLUDED');
-  const changed = changedPredicate(plan, 'cur', 'EXCLUDED');
+  const changed = withRevival(plan, changedPredicate(plan, 'cur', 'EXCLUDED'), 'cur');
   const conditions = plan.mode === 'upsert' ? [guard, changed].filter((x): x is string => x !== null) : [];
   const doUpdate = plan.mode === 'upsert' && changed !== null;
   const onConflict = doUpdate
-    ? `ON CONFLICT (${keys.join(', ')}) DO UPDATE SET ${plan.updateColumns.map((c) => `${q(c)} = EXCLUDED.${q(c)}`).join(', ')}` +
+    ? `ON CONFLICT (${keys.join(', ')}) DO UPDATE SET ${[...plan.updateColumns.map((c) => `${q(c)} = EXCLUDED.${q(c)}`), ...reviveAssignments(plan)].join(', ')}` +
       (conditions.length ? ` WHERE ${conditions.join(' AND ')}` : '')
     : `ON CONFLICT (${keys.join(', ')}) DO NOTHING`;
 
@@ -159,7 +163,7 @@ export function compileUpsert(plan: UpsertPlan): CompiledUpsert {
   const del = plan.tombstone
     ? `, del AS (
   DELETE FROM ${plan.target} AS cur USING red
-  WHERE ${isTombstone} AND ${keyJoin(plan, 'cur', 'red')}${deleteGuard ? ` AND ${deleteGuard}` : ''}
+  WHERE ${isTombstone} AND ${keyJoin(plan, 'cur', 'red')}${deleteGuard ? ` AND ${deleteGuard}` : ''}${superseded ? ` AND NOT ${superseded}` : ''}
   RETURNING 1
 )${remembered!.ctes}`
     : '';
@@ -175,8 +179,8 @@ export function compileUpsert(plan: UpsertPlan): CompiledUpsert {
           return g ? `NOT coalesce(${g}, false)` : 'false';
         })()
       : (changedPredicate(plan, 'cur', 'red') ?? 'false');
-  const staleRows = remembered
-    ? `SELECT count(*) FROM red WHERE EXISTS (SELECT 1 FROM ${plan.target} AS cur WHERE ${keyJoin(plan, 'cur', 'red')} AND ${staleWhen}) OR ${remembered.staleByTombstone}`
+  const staleRows = remembered || superseded
+    ? `SELECT count(*) FROM red WHERE EXISTS (SELECT 1 FROM ${plan.target} AS cur WHERE ${keyJoin(plan, 'cur', 'red')} AND ${staleWhen})${remembered ? ` OR ${remembered.staleByTombstone}` : ''}${superseded ? ` OR ${superseded}` : ''}`
     : `SELECT count(*) FROM red JOIN ${plan.target} AS cur ON ${keyJoin(plan, 'cur', 'red')} WHERE ${staleWhen}`;
 
   const text = `WITH src AS (

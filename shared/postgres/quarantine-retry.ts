@@ -5,6 +5,7 @@ import { refusedBeforeBinding, upsertRows } from './apply-batch.ts';
 import { statementFor } from './target-table.ts';
 import type { TargetTable } from './target-table.ts';
 import { BatchShapeError } from '../core/upsert-plan.ts';
+import { shareSnapshotLock } from './snapshot-removal.ts';
 
 export interface QuarantinedRow {
   id: number;
@@ -92,6 +93,7 @@ async function retryOne(tx: TxSql, target: TargetTable, q: QuarantinedRow): Prom
       // Claim the row first: a concurrent or repeated retry of it then changes nothing.
       const claimed = await sp`UPDATE landfall.quarantine SET resolved_at = now(), last_seen = now(), attempts = attempts + 1 WHERE id = ${q.id} AND resolved_at IS NULL RETURNING id`;
       if (claimed.length === 0) return 'resolved-elsewhere';
+      await shareSnapshotLock(sp, target);
       await upsertRows(sp, target, batch, null);
       // The row moves from `quarantined` to what the upsert counted; `read` stays the same.
       await sp`UPDATE landfall.batches SET read = read - 1, quarantined = quarantined - 1, updated_at = now() WHERE batch_id = ${q.batchId}`;

@@ -1,0 +1,167 @@
+import type { Sql, TxSql } from '../db.ts';
+
+/**
+ * The ledger's part of the snapshot rule: each snapshot file's removal (`landfall.snapshot_files`:
+ * waiting for its last batch, held by a guard with the numbers, or done with the count removed)
+ * and what each batch recorded for it (`landfall.snapshot_batches`). The removal claims its file
+ * here, in the same transaction as its deletes (snapshot-removal.ts).
+ */
+
+export const SnapshotState = {
+  /** The removal has not run: batches still to apply, or the step between the last batch and the removal. */
+  waiting: 'waiting',
+  /** A guard held the removal: nothing was removed; `landfall snapshot confirm FILE` goes ahead. */
+  held: 'held',
+  /** The removal ran (or found nothing to remove): `removed` rows. */
+  done: 'done',
+} as const;
+export type SnapshotState = (typeof SnapshotState)[keyof typeof SnapshotState];
+
+/** Why a removal is held (`held_code`). */
+export const HeldCode = {
+  empty: 'snapshot-empty',
+  rejects: 'snapshot-rejects',
+  share: 'snapshot-share',
+  keysLost: 'snapshot-keys-lost',
+  /** The removal failed on the data (a foreign key that refuses the delete, a trigger): nothing was removed. */
+  failed: 'snapshot-failed',
+} as const;
+export type HeldCode = (typeof HeldCode)[keyof typeof HeldCode];
+
+/** What a held removal would have done, and why it waits (shown by `status`, `run` and the page). */
+export interface HeldNumbers {
+  read: number;
+  rejected: number;
+  /** Rows quarantined before their key or scope could be read (no trusted key). */
+  keyless: number;
+  /** Scopes the file covers; those a newer snapshot settled first (they remove nothing). */
+  scopes: number;
+  superseded: number;
+  /** Stored rows of the live scopes, and those the removal would remove. */
+  stored: number;
+  removed: number;
+  /** Scopes that would lose more than `maxRemovedShare` of their stored rows. */
+  over: number;
+  maxRemovedShare: number;
+  /** The scope that would lose the largest share: its values (`{}`: the whole table) and counts. */
+  worst: { scope: Record<string, unknown>; stored: number; removed: number } | null;
+  /** `snapshot-failed`: PostgreSQL's SQLSTATE and message (never the rows' values). */
+  error?: { sqlstate: string | null; message: string };
+}
+
+export interface SnapshotFileRow {
+  fileId: string;
+  table: string;
+  state: SnapshotState;
+  force: boolean;
+  arrival: string | null;
+  scopes: number | null;
+  superseded: number | null;
+  stored: number | null;
+  removed: number;
+  heldCode: HeldCode | null;
+  heldReason: string | null;
+  heldNumbers: HeldNumbers | null;
+  confirmedBy: string | null;
+}
+
+const ROW = `file_id AS "fileId", table_name AS "table", state, force, arrival, scopes, superseded, stored::float8 AS stored, removed::float8 AS removed,
+  held_code AS "heldCode", held_reason AS "heldReason", held_numbers AS "heldNumbers", confirmed_by AS "confirmedBy"`;
+
+/**
+ * In a batch's transaction: the file is a snapshot file (its receipt says `pending` until the
+ * removal ran), and this batch recorded `keys` keys and had `keyless` rows without a trusted
+ * key. A snapshot file's row never blocks a batch: `ON CONFLICT DO NOTHING` takes no row lock.
+ */
+export async function noteSnapshotBatch(tx: TxSql, batch: { batchId: string; fileId: string; table: string; arrival: string }, keys: number, keyless: number): Promise<void> {
+  await tx`INSERT INTO landfall.snapshot_files (file_id, table_name, arrival) VALUES (${batch.fileId}, ${batch.table}, ${batch.arrival}) ON CONFLICT (file_id) DO NOTHING`;
+  await tx`INSERT INTO landfall.snapshot_batches (batch_id, file_id, keys, keyless) VALUES (${batch.batchId}, ${batch.fileId}, ${keys}, ${keyless})`;
+}
+
+/** A snapshot file known before its removal runs (a file without batches, registered from its notice). */
+export async function noteSnapshotFile(sql: Sql | TxSql, file: { fileId: string; table: string; arrival: string | null }): Promise<void> {
+  await sql`INSERT INTO landfall.snapshot_files (file_id, table_name, arrival) VALUES (${file.fileId}, ${file.table}, ${file.arrival}) ON CONFLICT (file_id) DO UPDATE SET arrival = coalesce(landfall.snapshot_files.arrival, EXCLUDED.arrival)`;
+}
+
+/** The removal's claim: the file's row, locked for this transaction (created waiting when new). */
+export async function claimSnapshotFile(tx: TxSql, file: { fileId: string; table: string }): Promise<SnapshotFileRow> {
+  await tx`INSERT INTO landfall.snapshot_files (file_id, table_name) VALUES (${file.fileId}, ${file.table}) ON CONFLICT (file_id) DO NOTHING`;
+  const [row] = await tx.unsafe<SnapshotFileRow[]>(`SELECT ${ROW} FROM landfall.snapshot_files WHERE file_id = $1 FOR UPDATE`, [file.fileId]);
+  return { ...row! };
+}
+
+export async function snapshotFile(sql: Sql | TxSql, fileId: string): Promise<SnapshotFileRow | null> {
+  const [row] = await sql.unsafe<SnapshotFileRow[]>(`SELECT ${ROW} FROM landfall.snapshot_files WHERE file_id = $1`, [fileId]);
+  return row ? { ...row } : null;
+}
+
+/** What the removal needs of a registered file: its counts, whether every batch is applied, and what its batches recorded. */
+export interface FileForRemoval {
+  key: string;
+  eventTime: string;
+  outcome: string;
+  batchCount: number;
+  applied: number;
+  read: number;
+  rejected: number;
+  /** Keys the batches recorded, and their rows without a trusted key. */
+  keys: number;
+  keyless: number;
+}
+
+export async function fileForRemoval(sql: Sql | TxSql, fileId: string): Promise<FileForRemoval | null> {
+  const [row] = await sql<FileForRemoval[]>`
+    SELECT f.key, to_char(f.event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "eventTime", f.outcome, f.batch_count AS "batchCount",
+           (SELECT count(*) FROM landfall.batches b WHERE b.file_id = f.file_id AND b.status = 'applied')::int AS applied,
+           f.read::float8 AS read, f.rejected::float8 AS rejected,
+           (SELECT coalesce(sum(s.keys), 0) FROM landfall.snapshot_batches s WHERE s.file_id = f.file_id)::float8 AS keys,
+           (SELECT coalesce(sum(s.keyless), 0) FROM landfall.snapshot_batches s WHERE s.file_id = f.file_id)::float8 AS keyless
+    FROM landfall.files f WHERE f.file_id = ${fileId}`;
+  return row ? { ...row } : null;
+}
+
+/**
+ * Whether the removal step has work: the file is registered, produced, every batch applied, and
+ * its removal neither done nor held. One indexed look, run after every batch of a snapshot file.
+ */
+export async function removalDue(sql: Sql | TxSql, fileId: string): Promise<boolean> {
+  const [row] = await sql<{ due: boolean }[]>`
+    SELECT f.outcome = 'produced'
+           AND (SELECT count(*) FROM landfall.batches b WHERE b.file_id = f.file_id AND b.status = 'applied') >= f.batch_count
+           AND coalesce(s.state, 'waiting') = 'waiting' AS due
+    FROM landfall.files f LEFT JOIN landfall.snapshot_files s ON s.file_id = f.file_id
+    WHERE f.file_id = ${fileId}`;
+  return row?.due ?? false;
+}
+
+export async function recordRemovalDone(
+  tx: TxSql,
+  fileId: string,
+  done: { arrival: string; scopes: number; superseded: number; stored: number; removed: number; confirmedBy: string | null },
+): Promise<void> {
+  await tx`
+    UPDATE landfall.snapshot_files SET state = 'done', arrival = ${done.arrival}, scopes = ${done.scopes}, superseded = ${done.superseded}, stored = ${done.stored},
+           removed = ${done.removed}, confirmed_by = ${done.confirmedBy}, decided_at = now(), updated_at = now()
+    WHERE file_id = ${fileId}`;
+}
+
+export async function recordRemovalHeld(tx: TxSql, fileId: string, held: { arrival: string; code: HeldCode; reason: string; numbers: HeldNumbers }): Promise<void> {
+  await tx`
+    UPDATE landfall.snapshot_files SET state = 'held', arrival = ${held.arrival}, scopes = ${held.numbers.scopes}, superseded = ${held.numbers.superseded},
+           stored = ${held.numbers.stored}, removed = 0, held_code = ${held.code}, held_reason = ${held.reason}, held_numbers = ${JSON.stringify(held.numbers)}::jsonb,
+           decided_at = now(), updated_at = now()
+    WHERE file_id = ${fileId}`;
+}
+
+/**
+ * `--force` on `run`/`drop` for a snapshot file: its removal goes ahead whatever the guards say.
+ * Recorded before the removal runs (the removal reads it); returns the state it found, so a file
+ * already held is confirmed by the caller.
+ */
+export async function forceSnapshotFile(sql: Sql, file: { fileId: string; table: string }): Promise<SnapshotState> {
+  const [row] = await sql<{ state: SnapshotState }[]>`
+    INSERT INTO landfall.snapshot_files (file_id, table_name, force) VALUES (${file.fileId}, ${file.table}, true)
+    ON CONFLICT (file_id) DO UPDATE SET force = true, updated_at = now()
+    RETURNING state`;
+  return row!.state;
+}
