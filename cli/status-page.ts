@@ -79,7 +79,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}tr.sel{background:#eef}t
 <h1>Landfall status <span id="updated" class="muted"></span></h1>
 <h2>Rows applied per second (last 5 minutes)</h2><svg id="chart" width="720" height="120" role="img" aria-label="rows applied per second"></svg>
 <div id="blocked-tables" hidden><h2>Blocked tables</h2><table id="blocked"><thead><tr><th>table</th><th>reason</th><th>fix</th><th>since</th><th>refusals</th></tr></thead><tbody></tbody></table></div>
-<h2>Files</h2><table id="files"><thead><tr><th>file</th><th>table</th><th>status</th><th>batches</th><th>read</th><th>rejected</th><th>collapsed</th><th>inserted</th><th>updated</th><th>unchanged</th><th>stale</th><th>deleted</th><th>quarantined</th><th>adds up</th></tr></thead><tbody></tbody></table>
+<h2>Files</h2><table id="files"><thead><tr><th>file</th><th>table</th><th>status</th><th>batches</th><th>read</th><th>rejected</th><th>collapsed</th><th>inserted</th><th>updated</th><th>unchanged</th><th>stale</th><th>deleted</th><th>quarantined</th><th>adds up</th><th>removed</th></tr></thead><tbody></tbody></table>
 <h2>Batches of <span id="batches-of" class="muted">(click a file)</span></h2><table id="batches"><thead><tr><th>batch</th><th>partition</th><th>chunk</th><th>rows</th><th>status</th><th>read</th><th>inserted</th><th>updated</th><th>quarantined</th><th>adds up</th><th>last error</th></tr></thead><tbody></tbody></table>
 <h2>Quarantined rows</h2><table id="quarantine"><thead><tr><th>table</th><th>file</th><th>row</th><th>sqlstate</th><th>message</th><th>first seen</th></tr></thead><tbody></tbody></table>
 <h2>Rejected rows</h2><table id="rejects"><thead><tr><th>file</th><th>row</th><th>line</th><th>reason</th><th>text</th></tr></thead><tbody></tbody></table>
@@ -90,6 +90,8 @@ const get = (path) => fetch(path).then((r) => r.json());
 function cell(tr, value, cls) { const td = document.createElement('td'); td.textContent = value === null || value === undefined ? '' : String(value); if (cls) td.className = cls; tr.appendChild(td); return td; }
 function fill(id, rows, render) { const body = document.querySelector('#' + id + ' tbody'); body.replaceChildren(...rows.map((r) => { const tr = document.createElement('tr'); render(tr, r); return tr; })); }
 function verdict(addsUp, status) { return status === 'moved-aside' ? ['moved aside', 'bad'] : status === 'blocked' ? ['blocked', 'bad'] : addsUp === null ? ['-', 'muted'] : addsUp ? ['yes', 'ok'] : ['NO', 'bad']; }
+// A snapshot file's removed rows stand beside the accounting; a held removal shows why and the command that goes ahead.
+function removedCell(tr, f) { if (f.status === 'held') { const td = cell(tr, 'held: ' + (f.reason || '') + '; go ahead: ' + (f.fix || ''), 'bad'); td.dataset.held = 'true'; } else cell(tr, f.removed.toLocaleString('en-US'), 'n'); }
 function chart(points) {
   const svg = document.getElementById('chart'); const w = 720, h = 120, now = Date.now(), span = 300000;
   const max = Math.max(1, ...points.map((p) => p.rows));
@@ -106,7 +108,7 @@ async function refresh() {
     fill('blocked', blocked, (tr, b) => { cell(tr, b.table); cell(tr, b.reason, 'bad'); cell(tr, b.fix); cell(tr, b.firstSeen); cell(tr, b.attempts, 'n'); });
     fill('files', files, (tr, f) => { tr.dataset.file = f.fileId; if (f.fileId === selected) tr.className = 'sel'; tr.onclick = () => { selected = f.fileId; document.getElementById('batches-of').textContent = f.file; refresh(); };
       cell(tr, f.file); cell(tr, f.table); cell(tr, f.status); cell(tr, f.batchesApplied + '/' + f.batches, 'n'); for (const c of COUNTS) cell(tr, f[c].toLocaleString('en-US'), 'n');
-      const [text, cls] = verdict(f.addsUp, f.status); cell(tr, f.status === 'moved-aside' || f.status === 'blocked' ? text + ': ' + (f.reason || '') + (f.fix ? '; fix: ' + f.fix : '') : text, cls); });
+      const [text, cls] = verdict(f.addsUp, f.status); cell(tr, f.status === 'moved-aside' || f.status === 'blocked' ? text + ': ' + (f.reason || '') + (f.fix ? '; fix: ' + f.fix : '') : text, cls); removedCell(tr, f); });
     fill('quarantine', quarantine, (tr, q) => { cell(tr, q.table); cell(tr, q.file); cell(tr, q.row, 'n'); cell(tr, q.sqlstate); cell(tr, q.message); cell(tr, q.firstSeen); });
     fill('rejects', rejects, (tr, r) => { cell(tr, r.file); cell(tr, r.row, 'n'); cell(tr, r.line, 'n'); cell(tr, r.reason); cell(tr, r.raw); });
     if (selected) fill('batches', await get('/api/files/' + selected + '/batches'), (tr, b) => { cell(tr, b.batchId.slice(0, 12)); cell(tr, b.partition, 'n'); cell(tr, b.chunk, 'n'); cell(tr, b.firstRow === null ? '-' : b.firstRow + '-' + b.lastRow); cell(tr, b.status);

@@ -92,7 +92,7 @@ export async function devCommand(options: DevOptions, io: CliIo, signal?: AbortS
         void fileReceipts(stack.sql)
           .then((receipts) => {
             for (const r of receipts) {
-              if ((r.status !== 'complete' && r.status !== 'moved-aside') || seen.has(r.fileId)) continue;
+              if ((r.status !== 'complete' && r.status !== 'moved-aside' && r.status !== 'held') || seen.has(r.fileId)) continue;
               seen.add(r.fileId);
               printReceipt(io, r, Boolean(options.json));
             }

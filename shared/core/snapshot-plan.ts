@@ -9,7 +9,7 @@ import { snapshotRuleOf } from './snapshot-config.ts';
  * `landfall` schema (postgres/snapshot-tables.ts owns their DDL, postgres/compile-removal.ts
  * their statements):
  *
- * - the **keys** a snapshot file held (`snapshot_keys_<table>_<hash>`: the file, the key and
+ * - the **keys** a snapshot file held (`snapshot_keys_<table>_<hash>`: the file's number, the key and
  *   scope columns with the target's types and collations), written by each batch in its own
  *   transaction and read by the file's removal;
  * - the **scopes** (`snapshot_scopes_<table>_<hash>`: the scope columns, and the arrival of the
@@ -22,6 +22,8 @@ import { snapshotRuleOf } from './snapshot-config.ts';
 export const SNAP_FILE = 'landfall$file';
 export const SNAP_ARRIVAL = 'landfall$arrival';
 export const SNAP_CHUNK = 'landfall$chunk';
+/** A scope's stored rows when the removal of its newest snapshot ran (for the guard). */
+export const SNAP_STORED = 'landfall$stored';
 /** The one column of a whole-table scope's row (the table is one scope). */
 export const SNAP_ALL = 'landfall$all';
 

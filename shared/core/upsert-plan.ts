@@ -3,7 +3,7 @@ import type { TableConfig } from './config.ts';
 import type { KeyCheck } from './conflict-key.ts';
 import { quoteIdent } from './identifiers.ts';
 import { writeModeOf } from './snapshot-config.ts';
-import { SNAP_ALL, SNAP_ARRIVAL, SNAP_CHUNK, SNAP_FILE, type SnapshotPlan, snapshotPlanOf } from './snapshot-plan.ts';
+import { SNAP_ALL, SNAP_ARRIVAL, SNAP_CHUNK, SNAP_FILE, SNAP_STORED, type SnapshotPlan, snapshotPlanOf } from './snapshot-plan.ts';
 import { TOMB_ARRIVAL, TOMB_DELETED_AT, TOMB_VERSION, tombstoneRelationOf } from './tombstone-names.ts';
 
 /** Internal column names of the statement; a table column with one of these names is refused. */
@@ -12,7 +12,7 @@ export const ROW_NUMBER = 'landfall$row';
 export const TOMBSTONE = 'landfall$tomb';
 /** The row's arrival inside the statement when the table has no arrival column of its own. */
 export const ROW_ARRIVAL = TOMB_ARRIVAL;
-const RESERVED = [ORDINAL, ROW_NUMBER, TOMBSTONE, ROW_ARRIVAL, TOMB_VERSION, TOMB_DELETED_AT, SNAP_FILE, SNAP_ARRIVAL, SNAP_CHUNK, SNAP_ALL];
+const RESERVED = [ORDINAL, ROW_NUMBER, TOMBSTONE, ROW_ARRIVAL, TOMB_VERSION, TOMB_DELETED_AT, SNAP_FILE, SNAP_ARRIVAL, SNAP_CHUNK, SNAP_ALL, SNAP_STORED];
 
 /** Types that have no equality operator: compared as text when looking for changes. */
 const COMPARE_AS_TEXT = new Set(['json', '_json', 'xml', '_xml', 'point', 'line', 'lseg', 'path', 'polygon', 'box', 'circle']);

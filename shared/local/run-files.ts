@@ -10,6 +10,9 @@ import type { Sql } from '../postgres/db.ts';
 import { classifyPgError, ErrorClass } from '../core/classify-pg-error.ts';
 import { type FileReceipt, fileReceipts } from '../postgres/ledger/files.ts';
 import { fixForUnreadable } from '../core/read/errors.ts';
+import { isSnapshotFile } from '../core/snapshot-config.ts';
+import { forceRemoval } from '../postgres/snapshot-removal.ts';
+import { prepareTable } from '../postgres/target-table.ts';
 
 /** What `landfall run` prints per file (DESIGN.md, CLI): the ledger's receipt plus where it came from. */
 export interface RunReceipt extends Omit<FileReceipt, 'status' | 'file'> {
@@ -123,6 +126,8 @@ export async function dropFile(target: DropTarget, path: string, table: TableCon
     queueSize: 2,
   }).done();
   const fileId = fileIdOf({ bucket: target.buckets.inbox, key, versionId: put.VersionId, etag: put.ETag });
+  // A snapshot file dropped with force: its removal goes ahead whatever its guards say (at once when it was held).
+  if (options.force && isSnapshotFile(table, key)) await forceRemoval(target.sql, await prepareTable(target.sql, table), fileId);
   await target.pollInbox?.();
   return { path, key, table, fileId };
 }

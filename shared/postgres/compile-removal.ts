@@ -1,5 +1,5 @@
 import { quoteIdent as q } from '../core/identifiers.ts';
-import { SNAP_ALL, SNAP_ARRIVAL, SNAP_CHUNK, SNAP_FILE } from '../core/snapshot-plan.ts';
+import { SNAP_ALL, SNAP_ARRIVAL, SNAP_CHUNK, SNAP_FILE, SNAP_STORED } from '../core/snapshot-plan.ts';
 import type { UpsertPlan } from '../core/upsert-plan.ts';
 import { keyJoin, winnerGuard } from './compile-upsert.ts';
 import { scopeJoin } from './compile-snapshot-guard.ts';
@@ -42,7 +42,7 @@ export const snapshotArrivalOf = (fileArrival: string) => `${fileArrival}!`;
 
 export interface CompiledKeyRecord {
   /**
-   * Inserts the keys (and scope values) of the rows into the keys table under file `$1`; the
+   * Inserts the keys (and scope values) of the rows into the keys table under file number `$1`; the
    * value arrays follow, then (screened) one type name per array. Returns `recorded`.
    */
   text: string;
@@ -73,7 +73,7 @@ export function compileKeyRecord(plan: UpsertPlan, target: Pick<RemovalTarget, '
   const where = screened ? ` WHERE ${columns.map((_, i) => `(u.v${i} IS NULL OR pg_input_is_valid(u.v${i}, $${columns.length + 2 + i}::text))`).join(' AND ')}` : '';
   const text = `WITH ins AS (
   INSERT INTO ${target.keys} (${[q(SNAP_FILE), ...target.recorded.map(q)].join(', ')})
-  SELECT $1::text, ${values.join(', ')} FROM unnest(${arrays.join(', ')}) AS u(${names.join(', ')})${where}
+  SELECT $1::int8, ${values.join(', ')} FROM unnest(${arrays.join(', ')}) AS u(${names.join(', ')})${where}
   RETURNING 1
 )
 SELECT count(*)::int AS recorded FROM ins`;
@@ -85,11 +85,11 @@ SELECT count(*)::int AS recorded FROM ins`;
  * for a whole-table scope, even for an empty file), numbered into chunks, and recorded as the
  * scope's newest snapshot where the file is newer than the one recorded. Scopes a newer
  * snapshot already settled are superseded: the file removes nothing there.
- * `$1` file id, `$2` its arrival prefix, `$3` scopes per chunk.
+ * `$1` the file's number (`snapshot_files.seq`), `$2` its arrival prefix, `$3` scopes per chunk.
  */
 export function compileScopeClaim(r: RemovalTarget): string {
   const covered = r.scope.length
-    ? `SELECT DISTINCT ${r.scope.map(q).join(', ')} FROM ${r.keys} WHERE ${q(SNAP_FILE)} = $1::text AND ${r.scope.map((s) => `${q(s)} IS NOT NULL`).join(' AND ')}`
+    ? `SELECT DISTINCT ${r.scope.map(q).join(', ')} FROM ${r.keys} WHERE ${q(SNAP_FILE)} = $1::int8 AND ${r.scope.map((s) => `${q(s)} IS NOT NULL`).join(' AND ')}`
     : `SELECT true AS ${q(SNAP_ALL)}`;
   const names = scopeNames(r.scope);
   return `WITH covered AS (
@@ -98,7 +98,7 @@ export function compileScopeClaim(r: RemovalTarget): string {
   SELECT ${names.join(', ')}, ((row_number() OVER (ORDER BY ${names.join(', ')})) - 1) / $3::int AS chunk FROM covered
 ), put AS (
   INSERT INTO ${r.scopes} AS w (${[...names, q(SNAP_ARRIVAL), q(SNAP_FILE), q(SNAP_CHUNK)].join(', ')})
-  SELECT ${names.join(', ')}, $2::text, $1::text, chunk FROM numbered
+  SELECT ${names.join(', ')}, $2::text, $1::int8, chunk FROM numbered
   ON CONFLICT (${names.join(', ')}) DO UPDATE SET ${q(SNAP_ARRIVAL)} = EXCLUDED.${q(SNAP_ARRIVAL)}, ${q(SNAP_FILE)} = EXCLUDED.${q(SNAP_FILE)}, ${q(SNAP_CHUNK)} = EXCLUDED.${q(SNAP_CHUNK)}
     WHERE w.${q(SNAP_ARRIVAL)} COLLATE "C" < EXCLUDED.${q(SNAP_ARRIVAL)} COLLATE "C"
   RETURNING ${q(SNAP_CHUNK)} AS chunk
@@ -106,69 +106,82 @@ export function compileScopeClaim(r: RemovalTarget): string {
 SELECT (SELECT count(*) FROM covered)::int AS covered, count(*)::int AS live, coalesce(max(chunk) + 1, 0)::int AS chunks FROM put`;
 }
 
-/** Names of the counts a removal chunk returns per scope (never a scope column's name). */
-const STORED = 'landfall$stored';
+/** Names of the counts kept per scope (never a scope column's name: `landfall$` names are reserved). */
+const STORED = SNAP_STORED;
 const REMOVED = 'landfall$removed';
+
+/** The chunk's live scopes: `$1` the file's number, `$2` the chunk. */
+const liveOf = (r: RemovalTarget) => `SELECT ${scopeNames(r.scope).join(', ')} FROM ${r.scopes} WHERE ${q(SNAP_FILE)} = $1::int8 AND ${q(SNAP_CHUNK)} = $2::int`;
+
+/**
+ * Rows the scope `w` holds now (a soft-deleted row is not held): one index look per scope (the
+ * scope's rows through an index on its columns, as the unique index of a per-parent key is), so
+ * its cost follows the scope's rows, whatever the planner thinks of the scopes table.
+ */
+function heldBy(r: RemovalTarget, w: string): string {
+  const notDeleted = r.softDelete ? ` AND cur.${q(r.softDelete)} IS NULL` : '';
+  return `(SELECT count(*) FROM ${r.target} AS cur WHERE ${scopeJoin(r.scope, 'cur', w)}${notDeleted})`;
+}
+
+/**
+ * Before a chunk's removal: each live scope's stored rows (the file's own rows included), kept
+ * in the scopes table for the guard, and the chunk's scopes, their rows and the smallest scope.
+ * `$1` the file's number, `$2` chunk.
+ */
+export function compileStoredCounts(r: RemovalTarget): string {
+  return `WITH u AS (
+  UPDATE ${r.scopes} AS w SET ${q(STORED)} = ${heldBy(r, 'w')}
+  WHERE w.${q(SNAP_FILE)} = $1::int8 AND w.${q(SNAP_CHUNK)} = $2::int
+  RETURNING w.${q(STORED)} AS n
+)
+SELECT count(*)::int AS scopes, coalesce(sum(n), 0)::float8 AS stored, coalesce(min(n), 0)::float8 AS smallest FROM u`;
+}
 
 /**
  * The removal of one chunk of a file's live scopes: ONE statement, a set-based anti-join of the
- * scope's stored rows against the file's keys. A row goes when its key is not in the file and
- * the snapshot wins over its last write (its arrival is earlier: the removal is a write at the
- * snapshot's arrival, `winnerGuard` without a version, since the file has no row for the key).
- * Hard: deleted. Soft: the soft-delete column set to the file's time (`$5`) and the arrival to
- * the snapshot's, once (a row marked already is left alone). The statement also counts each
- * scope's stored rows (before the removal, the file's own rows included) for the guard.
- * `$1` file id, `$2` chunk, `$3` arrival prefix, `$4` maxRemovedShare[, `$5` file time].
- * Returns the chunk's scopes, stored and removed rows, scopes over the share, and the scope
- * with the largest share removed (`worst`: its scope values and counts, as JSON).
+ * scopes' stored rows against the file's keys (its row count is the command's). A row goes when
+ * its key is not in the file and the snapshot wins over its last write (its arrival is earlier:
+ * the removal is a write at the snapshot's arrival, `winnerGuard` without a version, since the
+ * file has no row for the key). Hard: deleted. Soft: the soft-delete column set to the file's
+ * time (`$4`) and the arrival to the snapshot's, once (a row marked already is left alone).
+ * `$1` the file's number, `$2` chunk, `$3` arrival prefix[, `$4` file time].
  */
 export function compileRemovalChunk(r: RemovalTarget): string {
-  const names = scopeNames(r.scope);
-  const live = `SELECT ${names.join(', ')} FROM ${r.scopes} WHERE ${q(SNAP_FILE)} = $1::text AND ${q(SNAP_CHUNK)} = $2::int`;
   const inScope = scopeJoin(r.scope, 'cur', 'live');
-  const notDeleted = r.softDelete ? ` AND cur.${q(r.softDelete)} IS NULL` : '';
   const newer = winnerGuard({ arrivalColumn: r.arrivalColumn, version: null }, 'cur', 'snap');
-  const missing = `NOT EXISTS (SELECT 1 FROM ${r.keys} AS k WHERE k.${q(SNAP_FILE)} = $1::text AND ${keyJoin(r, 'k', 'cur')})`;
-  const snap = `(SELECT $3::text AS ${q(r.arrivalColumn)}) AS snap`;
-  const returning = scopeList(r.scope, 'live').join(', ');
-  const gone = r.softDelete
-    ? `UPDATE ${r.target} AS cur SET ${q(r.softDelete)} = $5::timestamptz, ${q(r.arrivalColumn)} = $3::text
-  FROM live, ${snap}
-  WHERE ${inScope}${notDeleted} AND ${newer} AND ${missing}
-  RETURNING ${returning}`
-    : `DELETE FROM ${r.target} AS cur USING live, ${snap}
-  WHERE ${inScope} AND ${newer} AND ${missing}
-  RETURNING ${returning}`;
-  const group = names.join(', ');
-  return `WITH live AS (
-  ${live}
-), stored AS (
-  SELECT ${scopeList(r.scope, 'live').join(', ')}, count(*)::bigint AS n FROM live JOIN ${r.target} AS cur ON ${inScope}${notDeleted} GROUP BY ${scopeList(r.scope, 'live').join(', ')}
-), gone AS (
-  ${gone}
-), per AS (
-  SELECT ${group}, count(*)::bigint AS n FROM gone GROUP BY ${group}
-), joined AS (
-  SELECT ${scopeList(r.scope, 's').join(', ')}, s.n AS ${q(STORED)}, coalesce(p.n, 0)::bigint AS ${q(REMOVED)}
-  FROM stored AS s LEFT JOIN per AS p ON ${scopeJoin(r.scope.length ? r.scope : [SNAP_ALL], 'p', 's')}
+  const missing = `NOT EXISTS (SELECT 1 FROM ${r.keys} AS k WHERE k.${q(SNAP_FILE)} = $1::int8 AND ${keyJoin(r, 'k', 'cur')})`;
+  const from = `(${liveOf(r)}) AS live, (SELECT $3::text AS ${q(r.arrivalColumn)}) AS snap`;
+  return r.softDelete
+    ? `UPDATE ${r.target} AS cur SET ${q(r.softDelete)} = $4::timestamptz, ${q(r.arrivalColumn)} = $3::text
+FROM ${from}
+WHERE ${inScope} AND cur.${q(r.softDelete)} IS NULL AND ${newer} AND ${missing}`
+    : `DELETE FROM ${r.target} AS cur USING ${from}
+WHERE ${inScope} AND ${newer} AND ${missing}`;
+}
+
+/**
+ * After a chunk's removal, when some scope may have lost more than `$3` (maxRemovedShare) of
+ * its stored rows: how many did, and the one that lost the largest share (`worst`: its scope
+ * values and counts, as JSON). `$1` the file's number, `$2` chunk.
+ */
+export function compileOverShare(r: RemovalTarget): string {
+  const names = r.scope.length ? r.scope : [SNAP_ALL];
+  return `WITH j AS (
+  SELECT ${names.map((n) => `w.${q(n)}`).join(', ')}, w.${q(STORED)}, (w.${q(STORED)} - ${heldBy(r, 'w')})::bigint AS ${q(REMOVED)}
+  FROM ${r.scopes} AS w
+  WHERE w.${q(SNAP_FILE)} = $1::int8 AND w.${q(SNAP_CHUNK)} = $2::int
 )
-SELECT (SELECT count(*) FROM live)::int AS scopes,
-       coalesce(sum(${q(STORED)}), 0)::bigint AS stored,
-       coalesce(sum(${q(REMOVED)}), 0)::bigint AS removed,
-       (count(*) FILTER (WHERE ${q(REMOVED)} > $4::float8 * ${q(STORED)}))::int AS over,
-       (SELECT to_jsonb(j) FROM joined AS j WHERE j.${q(REMOVED)} > 0 ORDER BY j.${q(REMOVED)}::float8 / j.${q(STORED)} DESC, j.${q(REMOVED)} DESC LIMIT 1) AS worst
-FROM joined`;
+SELECT (count(*) FILTER (WHERE ${q(REMOVED)} > $3::float8 * ${q(STORED)}))::int AS over,
+       (SELECT to_jsonb(x) FROM j AS x WHERE x.${q(REMOVED)} > 0 ORDER BY x.${q(REMOVED)}::float8 / x.${q(STORED)} DESC, x.${q(REMOVED)} DESC LIMIT 1) AS worst
+FROM j`;
 }
 
 /** The worst scope of a chunk as the statement returns it: its scope values, then the two counts. */
 export function splitWorst(worst: Record<string, unknown> | null): { scope: Record<string, unknown>; stored: number; removed: number } | null {
   if (!worst) return null;
-  const { [STORED]: stored, [REMOVED]: removed, [SNAP_ALL]: _all, ...scope } = worst;
+  const { [STORED]: stored, [REMOVED]: removed, [SNAP_ALL]: _all, [SNAP_ARRIVAL]: _a, [SNAP_FILE]: _f, [SNAP_CHUNK]: _c, ...scope } = worst;
   return { scope, stored: Number(stored), removed: Number(removed) };
 }
 
-/** `$1` file id: how many keys the file's batches recorded (checked against the ledger before anything is removed). */
-export const countKeysSql = (keys: string) => `SELECT count(*)::bigint AS n FROM ${keys} WHERE ${q(SNAP_FILE)} = $1::text`;
-
-/** `$1` file id: forget the keys of a file whose removal is done. */
-export const forgetKeysSql = (keys: string) => `DELETE FROM ${keys} WHERE ${q(SNAP_FILE)} = $1::text`;
+/** `$1` the file's number: forget the keys of a file whose removal is done. */
+export const forgetKeysSql = (keys: string) => `DELETE FROM ${keys} WHERE ${q(SNAP_FILE)} = $1::int8`;

@@ -4,9 +4,10 @@ import { snapshotRuleOf, isSnapshotFile } from '../core/snapshot-config.ts';
 import { SCOPE_CHUNK } from '../core/snapshot-plan.ts';
 import {
   compileKeyRecord,
+  compileOverShare,
   compileRemovalChunk,
   compileScopeClaim,
-  countKeysSql,
+  compileStoredCounts,
   type CompiledKeyRecord,
   forgetKeysSql,
   newerSnapshotSql,
@@ -18,9 +19,13 @@ import type { Sql, TxSql } from './db.ts';
 import {
   claimSnapshotFile,
   fileForRemoval,
+  forceSnapshotFile,
   HeldCode,
   type HeldNumbers,
+  keysOnlyOf,
+  markKeysForgotten,
   noteSnapshotBatch,
+  snapshotFileSeq,
   recordRemovalDone,
   recordRemovalHeld,
 } from './ledger/snapshot-files.ts';
@@ -90,6 +95,7 @@ export async function recordSnapshotBatch(tx: TxSql, target: TargetTable, batch:
   await shareSnapshotLock(tx, target);
   if (!isSnapshotFile(target.config, batch.file.key)) return 0;
   const rows = batch.rowNumbers.length;
+  const seq = await snapshotFileSeq(tx, batch);
   let recorded = 0;
   if (recording !== 'keyless' && rows > 0) {
     const columns = keyAndScopeColumns(target.config);
@@ -98,11 +104,11 @@ export async function recordSnapshotBatch(tx: TxSql, target: TargetTable, batch:
     const bindable = recording === 'plain' ? null : batch.rowNumbers.map((_, r) => inputs.every((i) => !(batch.values[i]![r] ?? '').includes('\u0000')));
     const pick = (column: readonly (string | null)[]) => (bindable ? column.filter((_, r) => bindable[r]) : column);
     const compiled = keyRecordFor(target, batch.columns, recording === 'screened');
-    const params = [batch.fileId, ...compiled.inputs.map((i) => toPgArrayLiteral(pick(batch.values[i]!))), ...compiled.types];
+    const params = [seq, ...compiled.inputs.map((i) => toPgArrayLiteral(pick(batch.values[i]!))), ...compiled.types];
     const [row] = await tx.unsafe<{ recorded: number }[]>(compiled.text, params);
     recorded = row!.recorded;
   }
-  await noteSnapshotBatch(tx, batch, recorded, rows - recorded);
+  await noteSnapshotBatch(tx, batch, { keys: recorded, keyless: rows - recorded, relation: target.snapshot.keys });
   return recorded;
 }
 
@@ -143,6 +149,10 @@ function heldReason(code: HeldCode, n: HeldNumbers, soft: boolean): string {
   return `it would ${verb} ${w.removed} of ${w.stored} stored rows (${pct(w.removed / w.stored)}) of ${scopeText(w.scope)}, more than maxRemovedShare ${pct(n.maxRemovedShare)}${n.over > 1 ? ` (${n.over} scopes are over it)` : ''}; ${all}`;
 }
 
+class NotASnapshot extends Error {
+  override name = 'NotASnapshot';
+}
+
 class HoldRemoval extends Error {
   override name = 'HoldRemoval';
   constructor(readonly code: HeldCode) {
@@ -160,6 +170,17 @@ export interface RemovalOptions {
 }
 
 /**
+ * `--force` on `run`/`drop`, or `landfall snapshot confirm` before the file's last batch: the
+ * file's removal goes ahead whatever its guards say when it runs; a removal held already runs
+ * now. Returns what the removal did (`waiting` when it is still to run).
+ */
+export async function forceRemoval(sql: Sql, target: TargetTable, fileId: string, by = 'force'): Promise<RemovalOutcome> {
+  const state = await forceSnapshotFile(sql, { fileId, table: target.config.table });
+  if (state === 'done') return removeMissing(sql, target, fileId);
+  return removeMissing(sql, target, fileId, { force: true, by });
+}
+
+/**
  * The removal of one snapshot file, exactly once: in ONE transaction, waits for the table's
  * batches in flight (exclusive snapshot lock), claims the file's row in the ledger, and, when
  * every batch is applied and the removal has neither run nor been held, records the file as its
@@ -172,78 +193,106 @@ export interface RemovalOptions {
 export async function removeMissing(sql: Sql, target: TargetTable, fileId: string, options: RemovalOptions = {}): Promise<RemovalOutcome> {
   const r = removalTargetOf(target);
   const rule = snapshotRuleOf(target.config)!;
-  const registered = await fileForRemoval(sql, fileId);
-  if (registered && !isSnapshotFile(target.config, registered.key)) return { state: 'not-a-snapshot' };
-  const outcome = (await sql.begin(async (tx) => {
-    await tx`SELECT pg_advisory_xact_lock(hashtext(${lockKeyOf(target.config.table)}))`;
-    const claim = await claimSnapshotFile(tx, { fileId, table: target.config.table });
-    if (claim.state === 'done') {
-      return { state: 'done', removed: claim.removed, scopes: claim.scopes ?? 0, superseded: claim.superseded ?? 0, stored: claim.stored ?? 0, already: true } as const;
-    }
-    const force = Boolean(options.force) || claim.force;
-    if (claim.state === 'held' && !force) return { state: 'held', code: claim.heldCode!, reason: claim.heldReason ?? '', numbers: claim.heldNumbers! } as const;
-    const file = await fileForRemoval(tx, fileId);
-    if (!file) return { state: 'waiting' } as const;
-    if (file.outcome !== 'produced') return { state: 'moved-aside' } as const;
-    if (file.applied < file.batchCount) return { state: 'waiting' } as const;
-    const fileArrival = options.arrival ?? claim.arrival ?? fileArrivalOf({ eventTime: file.eventTime, key: file.key });
-    const arrival = snapshotArrivalOf(fileArrival);
-    const numbers: HeldNumbers = {
-      read: file.read,
-      rejected: file.rejected,
-      keyless: file.keyless,
-      scopes: 0,
-      superseded: 0,
-      stored: 0,
-      removed: 0,
-      over: 0,
-      maxRemovedShare: rule.maxRemovedShare,
-      worst: null,
-    };
-    const [stored] = await tx.unsafe<{ n: number }[]>(countKeysSql(r.keys), [fileId]);
-    if (Number(stored!.n) < file.keys) {
-      const reason = heldReason(HeldCode.keysLost, numbers, r.softDelete !== null);
-      await recordRemovalHeld(tx, fileId, { arrival: fileArrival, code: HeldCode.keysLost, reason, numbers });
-      return { state: 'held', code: HeldCode.keysLost, reason, numbers } as const;
-    }
-    const fileTime = file.eventTime;
-    try {
-      await tx.savepoint(async (sp) => {
-        const [claimed] = await sp.unsafe<{ covered: number; live: number; chunks: number }[]>(compileScopeClaim(r), [fileId, arrival, SCOPE_CHUNK]);
-        numbers.scopes = claimed!.covered;
-        numbers.superseded = claimed!.covered - claimed!.live;
-        const chunk = compileRemovalChunk(r);
-        for (let i = 0; i < claimed!.chunks; i++) {
-          const params: (string | number)[] = [fileId, i, arrival, rule.maxRemovedShare, ...(r.softDelete ? [fileTime] : [])];
-          const [c] = await sp.unsafe<{ scopes: number; stored: number; removed: number; over: number; worst: Record<string, unknown> | null }[]>(chunk, params);
-          numbers.stored += Number(c!.stored);
-          numbers.removed += Number(c!.removed);
-          numbers.over += c!.over;
-          const worst = splitWorst(c!.worst);
-          if (worst && (!numbers.worst || worst.removed * numbers.worst.stored > numbers.worst.removed * worst.stored)) numbers.worst = worst;
-        }
-        if (force) return;
-        if (file.read === 0) throw new HoldRemoval(HeldCode.empty);
-        if (file.rejected > 0 || file.keyless > 0) throw new HoldRemoval(HeldCode.rejects);
-        if (numbers.over > 0) throw new HoldRemoval(HeldCode.share);
-      });
-    } catch (error) {
-      // A removal PostgreSQL refuses on the data (23503: a row another table still references)
-      // would fail every retry alike: held with the reason instead, so the operator sees it.
-      const failed = !(error instanceof HoldRemoval) && classifyPgError(error) === ErrorClass.batchPoison;
-      if (!(error instanceof HoldRemoval) && !failed) throw error;
-      const code = error instanceof HoldRemoval ? error.code : HeldCode.failed;
-      if (failed) numbers.error = { sqlstate: pgErrorFields(error).sqlstate, message: pgErrorFields(error).message };
-      const reason = heldReason(code, numbers, r.softDelete !== null);
-      await recordRemovalHeld(tx, fileId, { arrival: fileArrival, code, reason, numbers });
-      return { state: 'held', code, reason, numbers } as const;
-    }
-    const confirmedBy = claim.state === 'held' || force ? (options.by ?? (claim.force ? 'force' : 'confirm')) : null;
-    await recordRemovalDone(tx, fileId, { arrival: fileArrival, scopes: numbers.scopes, superseded: numbers.superseded, stored: numbers.stored, removed: numbers.removed, confirmedBy });
-    return { state: 'done', removed: numbers.removed, scopes: numbers.scopes, superseded: numbers.superseded, stored: numbers.stored, already: false } as const;
-  })) as RemovalOutcome;
-  // The keys of a file whose removal ran are no longer needed; forgetting them is idempotent, so a
-  // crash here only leaves them for the next call (or `landfall snapshot confirm`) to forget.
-  if (outcome.state === 'done') await sql.unsafe(forgetKeysSql(r.keys), [fileId]).catch(() => {});
+  let forgetAfter = false;
+  let seq = 0;
+  const outcome = (await sql
+    .begin(async (tx) => {
+      await tx`SELECT pg_advisory_xact_lock(hashtext(${lockKeyOf(target.config.table)}))`;
+      const claim = await claimSnapshotFile(tx, { fileId, table: target.config.table });
+      seq = claim.seq;
+      if (claim.state === 'done') {
+        return { state: 'done', removed: claim.removed, scopes: claim.scopes ?? 0, superseded: claim.superseded ?? 0, stored: claim.stored ?? 0, already: true } as const;
+      }
+      const force = Boolean(options.force) || claim.force;
+      if (claim.state === 'held' && !force) return { state: 'held', code: claim.heldCode!, reason: claim.heldReason ?? '', numbers: claim.heldNumbers! } as const;
+      const file = await fileForRemoval(tx, fileId, r.keys);
+      if (!file) return { state: 'waiting' } as const;
+      // A file under the table's incrementalPrefix removes nothing (its callers check first; this claim is rolled back).
+      if (!isSnapshotFile(target.config, file.key)) throw new NotASnapshot();
+      if (file.outcome !== 'produced') return { state: 'moved-aside' } as const;
+      if (file.applied < file.batchCount) return { state: 'waiting' } as const;
+      const fileArrival = options.arrival ?? claim.arrival ?? fileArrivalOf({ eventTime: file.eventTime, key: file.key });
+      const arrival = snapshotArrivalOf(fileArrival);
+      const numbers: HeldNumbers = {
+        read: file.read,
+        rejected: file.rejected,
+        keyless: file.keyless,
+        scopes: 0,
+        superseded: 0,
+        stored: 0,
+        removed: 0,
+        over: 0,
+        maxRemovedShare: rule.maxRemovedShare,
+        worst: null,
+      };
+      if (file.keysLost) {
+        const reason = heldReason(HeldCode.keysLost, numbers, r.softDelete !== null);
+        await recordRemovalHeld(tx, fileId, { arrival: fileArrival, code: HeldCode.keysLost, reason, numbers });
+        return { state: 'held', code: HeldCode.keysLost, reason, numbers } as const;
+      }
+      const fileTime = file.eventTime;
+      try {
+        await tx.savepoint(async (sp) => {
+          const [claimed] = await sp.unsafe<{ covered: number; live: number; chunks: number }[]>(compileScopeClaim(r), [claim.seq, arrival, SCOPE_CHUNK]);
+          numbers.scopes = claimed!.covered;
+          numbers.superseded = claimed!.covered - claimed!.live;
+          const [storedSql, removeSql, overSql] = [compileStoredCounts(r), compileRemovalChunk(r), compileOverShare(r)];
+          for (let i = 0; i < claimed!.chunks; i++) {
+            const [before] = await sp.unsafe<{ scopes: number; stored: number; smallest: number }[]>(storedSql, [claim.seq, i]);
+            const removed = (await sp.unsafe(removeSql, [claim.seq, i, arrival, ...(r.softDelete ? [fileTime] : [])])).count;
+            numbers.stored += before!.stored;
+            numbers.removed += removed;
+            // No scope can be over the share unless the chunk removed more than the share of its smallest scope.
+            if (removed <= rule.maxRemovedShare * before!.smallest) continue;
+            let over: number;
+            let worst: HeldNumbers['worst'];
+            if (r.scope.length === 0) {
+              over = removed > rule.maxRemovedShare * before!.stored ? 1 : 0;
+              worst = { scope: {}, stored: before!.stored, removed };
+            } else {
+              const [c] = await sp.unsafe<{ over: number; worst: Record<string, unknown> | null }[]>(overSql, [claim.seq, i, rule.maxRemovedShare]);
+              over = c!.over;
+              worst = splitWorst(c!.worst);
+            }
+            numbers.over += over;
+            if (worst && (!numbers.worst || worst.removed * numbers.worst.stored > numbers.worst.removed * worst.stored)) numbers.worst = worst;
+          }
+          if (force) return;
+          if (file.read === 0) throw new HoldRemoval(HeldCode.empty);
+          if (file.rejected > 0 || file.keyless > 0) throw new HoldRemoval(HeldCode.rejects);
+          if (numbers.over > 0) throw new HoldRemoval(HeldCode.share);
+        });
+      } catch (error) {
+        // A removal PostgreSQL refuses on the data (23503: a row another table still references)
+        // would fail every retry alike: held with the reason instead, so the operator sees it.
+        const failed = !(error instanceof HoldRemoval) && classifyPgError(error) === ErrorClass.batchPoison;
+        if (!(error instanceof HoldRemoval) && !failed) throw error;
+        const code = error instanceof HoldRemoval ? error.code : HeldCode.failed;
+        if (failed) numbers.error = { sqlstate: pgErrorFields(error).sqlstate, message: pgErrorFields(error).message };
+        const reason = heldReason(code, numbers, r.softDelete !== null);
+        await recordRemovalHeld(tx, fileId, { arrival: fileArrival, code, reason, numbers });
+        return { state: 'held', code, reason, numbers } as const;
+      }
+      const confirmedBy = claim.state === 'held' || force ? (options.by ?? (claim.force ? 'force' : 'confirm')) : null;
+      // The file's keys are not needed any more. When no other file of the table still needs its
+      // own (the usual case: one snapshot at a time), the keys table is emptied at once, in this
+      // transaction; otherwise they are deleted after it commits.
+      const { only, doneOthers } = await keysOnlyOf(tx, target.config.table, fileId);
+      if (only) {
+        await tx.unsafe(`TRUNCATE ${r.keys}`);
+        await markKeysForgotten(tx, doneOthers);
+      }
+      forgetAfter = !only;
+      await recordRemovalDone(tx, fileId, { arrival: fileArrival, scopes: numbers.scopes, superseded: numbers.superseded, stored: numbers.stored, removed: numbers.removed, confirmedBy, keysForgotten: only });
+      return { state: 'done', removed: numbers.removed, scopes: numbers.scopes, superseded: numbers.superseded, stored: numbers.stored, already: false } as const;
+    })
+    .catch((error: unknown) => {
+      if (error instanceof NotASnapshot) return { state: 'not-a-snapshot' } as const;
+      throw error;
+    })) as RemovalOutcome;
+  // Idempotent: a crash here only leaves the keys for a later removal of the table to forget.
+  if (outcome.state === 'done' && forgetAfter) {
+    await sql.unsafe(forgetKeysSql(r.keys), [seq]).then(() => markKeysForgotten(sql, [fileId])).catch(() => {});
+  }
   return outcome;
 }

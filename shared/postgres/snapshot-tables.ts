@@ -4,7 +4,7 @@ import { TableConfigError } from '../core/conflict-key.ts';
 import { quoteIdent as q } from '../core/identifiers.ts';
 import { snapshotTableProblems } from '../core/snapshot-check.ts';
 import { snapshotRuleOf } from '../core/snapshot-config.ts';
-import { SNAP_ALL, SNAP_ARRIVAL, SNAP_CHUNK, SNAP_FILE, snapshotKeysRelationOf, snapshotScopesRelationOf } from '../core/snapshot-plan.ts';
+import { SNAP_ALL, SNAP_ARRIVAL, SNAP_CHUNK, SNAP_FILE, SNAP_STORED, snapshotKeysRelationOf, snapshotScopesRelationOf } from '../core/snapshot-plan.ts';
 import type { Sql } from './db.ts';
 import { columnShapes } from './tombstones.ts';
 
@@ -45,14 +45,16 @@ export async function ensureSnapshotTables(sql: Sql, config: TableConfig, catalo
     const [existing] = await tx<{ keys: boolean; scopes: boolean }[]>`
       SELECT to_regclass(${keys.quoted}) IS NOT NULL AS keys, to_regclass(${scopes.quoted}) IS NOT NULL AS scopes`;
     if (!existing!.keys) {
-      await tx.unsafe(`CREATE TABLE ${keys.quoted} AS SELECT NULL::text AS ${q(SNAP_FILE)}, ${keyColumns.map(q).join(', ')} FROM ${catalog.quoted} WITH NO DATA`);
+      await tx.unsafe(`CREATE TABLE ${keys.quoted} AS SELECT NULL::int8 AS ${q(SNAP_FILE)}, ${keyColumns.map(q).join(', ')} FROM ${catalog.quoted} WITH NO DATA`);
       await tx.unsafe(`ALTER TABLE ${keys.quoted} ALTER COLUMN ${q(SNAP_FILE)} SET NOT NULL`);
-      await tx.unsafe(`CREATE INDEX ON ${keys.quoted} (${q(SNAP_FILE)})`);
+      // The file, then its keys: whatever the planner thinks of the table's size, a look-up of one
+      // stored row's key is an index probe, never a scan of the file's keys.
+      await tx.unsafe(`CREATE INDEX ON ${keys.quoted} (${[SNAP_FILE, ...config.conflictKey].map(q).join(', ')})`);
     }
     if (!existing!.scopes) {
       const scopeColumns = rule.scope.length ? rule.scope.map(q).join(', ') : `true AS ${q(SNAP_ALL)}`;
       await tx.unsafe(
-        `CREATE TABLE ${scopes.quoted} AS SELECT ${scopeColumns}, NULL::text COLLATE "C" AS ${q(SNAP_ARRIVAL)}, NULL::text AS ${q(SNAP_FILE)}, NULL::int AS ${q(SNAP_CHUNK)} FROM ${catalog.quoted} WITH NO DATA`,
+        `CREATE TABLE ${scopes.quoted} AS SELECT ${scopeColumns}, NULL::text COLLATE "C" AS ${q(SNAP_ARRIVAL)}, NULL::int8 AS ${q(SNAP_FILE)}, NULL::int AS ${q(SNAP_CHUNK)}, NULL::int8 AS ${q(SNAP_STORED)} FROM ${catalog.quoted} WITH NO DATA`,
       );
       await tx.unsafe(`ALTER TABLE ${scopes.quoted} ALTER COLUMN ${q(SNAP_ARRIVAL)} SET NOT NULL, ALTER COLUMN ${q(SNAP_FILE)} SET NOT NULL, ALTER COLUMN ${q(SNAP_CHUNK)} SET NOT NULL`);
       await tx.unsafe(`CREATE UNIQUE INDEX ON ${scopes.quoted} (${rule.scope.length ? rule.scope.map(q).join(', ') : q(SNAP_ALL)})`);
@@ -78,7 +80,7 @@ export async function ensureSnapshotTables(sql: Sql, config: TableConfig, catalo
   };
   const keysWrong = await differs(keys, keyColumns, [SNAP_FILE]);
   const scopesWrong = rule.scope.length
-    ? await differs(scopes, rule.scope, [SNAP_ARRIVAL, SNAP_FILE, SNAP_CHUNK])
+    ? await differs(scopes, rule.scope, [SNAP_ARRIVAL, SNAP_FILE, SNAP_CHUNK, SNAP_STORED])
     : (await columnShapes(sql, scopes.quoted, [SNAP_ALL])).size !== 1;
   if (keysWrong || scopesWrong) {
     const drops = [...(keysWrong ? [keys.quoted] : []), ...(scopesWrong ? [scopes.quoted] : [])];

@@ -72,7 +72,9 @@ describe('per-parent scope', () => {
     const t = await photos('ph_forget', { share: 1 });
     const f = await snapshotFile(sql, t, [photo(1, 1)]);
     const keys = snapshotKeysRelationOf({ schema: 'public', name: 'ph_forget' }).quoted;
-    expect(await sql.unsafe(`SELECT count(*)::int AS n FROM ${keys} WHERE "landfall$file" = $1`, [f.fileId])).toEqual([{ n: 0 }]);
+    expect(f.outcome).toMatchObject({ state: 'done' });
+    expect(await sql.unsafe(`SELECT count(*)::int AS n FROM ${keys}`)).toEqual([{ n: 0 }]);
+    expect(await sql`SELECT keys_forgotten FROM landfall.snapshot_files WHERE file_id = ${f.fileId}`).toEqual([{ keys_forgotten: true }]);
   });
 });
 

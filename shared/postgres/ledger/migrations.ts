@@ -165,6 +165,8 @@ export const migrations: { name: string; up: (tx: TxSql) => Promise<unknown> }[]
 
         CREATE TABLE landfall.snapshot_files (
           file_id      text PRIMARY KEY,
+          -- The file's number in the keys and scopes tables (8 bytes a row instead of the 32-character id).
+          seq          bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
           table_name   text NOT NULL,
           state        text NOT NULL DEFAULT 'waiting' CHECK (state IN ('waiting', 'held', 'done')),
           force        boolean NOT NULL DEFAULT false,
@@ -177,6 +179,7 @@ export const migrations: { name: string; up: (tx: TxSql) => Promise<unknown> }[]
           held_reason  text,
           held_numbers jsonb,
           confirmed_by text,
+          keys_forgotten boolean NOT NULL DEFAULT false,
           created_at   timestamptz NOT NULL DEFAULT now(),
           decided_at   timestamptz,
           updated_at   timestamptz NOT NULL DEFAULT now()
@@ -187,7 +190,9 @@ export const migrations: { name: string; up: (tx: TxSql) => Promise<unknown> }[]
           batch_id text PRIMARY KEY,
           file_id  text NOT NULL,
           keys     int NOT NULL CHECK (keys >= 0),
-          keyless  int NOT NULL CHECK (keyless >= 0)
+          keyless  int NOT NULL CHECK (keyless >= 0),
+          -- The keys table the batch recorded into: one that was dropped and made again since has lost them.
+          keys_relid oid
         );
         CREATE INDEX snapshot_batches_file_idx ON landfall.snapshot_batches (file_id);
       `),

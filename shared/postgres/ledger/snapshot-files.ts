@@ -51,6 +51,8 @@ export interface HeldNumbers {
 
 export interface SnapshotFileRow {
   fileId: string;
+  /** The file's number in the keys and scopes tables. */
+  seq: number;
   table: string;
   state: SnapshotState;
   force: boolean;
@@ -65,17 +67,28 @@ export interface SnapshotFileRow {
   confirmedBy: string | null;
 }
 
-const ROW = `file_id AS "fileId", table_name AS "table", state, force, arrival, scopes, superseded, stored::float8 AS stored, removed::float8 AS removed,
+const ROW = `file_id AS "fileId", seq::float8 AS seq, table_name AS "table", state, force, arrival, scopes, superseded, stored::float8 AS stored, removed::float8 AS removed,
   held_code AS "heldCode", held_reason AS "heldReason", held_numbers AS "heldNumbers", confirmed_by AS "confirmedBy"`;
 
 /**
  * In a batch's transaction: the file is a snapshot file (its receipt says `pending` until the
- * removal ran), and this batch recorded `keys` keys and had `keyless` rows without a trusted
- * key. A snapshot file's row never blocks a batch: `ON CONFLICT DO NOTHING` takes no row lock.
+ * removal ran); returns its number, under which the batch records its keys. A snapshot file's
+ * row never blocks a batch: `ON CONFLICT DO NOTHING` takes no row lock.
  */
-export async function noteSnapshotBatch(tx: TxSql, batch: { batchId: string; fileId: string; table: string; arrival: string }, keys: number, keyless: number): Promise<void> {
-  await tx`INSERT INTO landfall.snapshot_files (file_id, table_name, arrival) VALUES (${batch.fileId}, ${batch.table}, ${batch.arrival}) ON CONFLICT (file_id) DO NOTHING`;
-  await tx`INSERT INTO landfall.snapshot_batches (batch_id, file_id, keys, keyless) VALUES (${batch.batchId}, ${batch.fileId}, ${keys}, ${keyless})`;
+export async function snapshotFileSeq(tx: TxSql, batch: { fileId: string; table: string; arrival: string }): Promise<number> {
+  const [row] = await tx<{ seq: number }[]>`
+    WITH ins AS (
+      INSERT INTO landfall.snapshot_files (file_id, table_name, arrival) VALUES (${batch.fileId}, ${batch.table}, ${batch.arrival}) ON CONFLICT (file_id) DO NOTHING RETURNING seq
+    )
+    SELECT seq::float8 AS seq FROM ins UNION ALL SELECT seq::float8 FROM landfall.snapshot_files WHERE file_id = ${batch.fileId} LIMIT 1`;
+  return row!.seq;
+}
+
+/** What the batch recorded: `keys` keys, `keyless` rows without a trusted key, into the keys table `relation`. */
+export async function noteSnapshotBatch(tx: TxSql, batch: { batchId: string; fileId: string }, recorded: { keys: number; keyless: number; relation: string }): Promise<void> {
+  await tx`
+    INSERT INTO landfall.snapshot_batches (batch_id, file_id, keys, keyless, keys_relid)
+    VALUES (${batch.batchId}, ${batch.fileId}, ${recorded.keys}, ${recorded.keyless}, to_regclass(${recorded.relation})::oid)`;
 }
 
 /** A snapshot file known before its removal runs (a file without batches, registered from its notice). */
@@ -107,15 +120,19 @@ export interface FileForRemoval {
   /** Keys the batches recorded, and their rows without a trusted key. */
   keys: number;
   keyless: number;
+  /** Some batch recorded its keys into a keys table that is gone (dropped and made again since). */
+  keysLost: boolean;
 }
 
-export async function fileForRemoval(sql: Sql | TxSql, fileId: string): Promise<FileForRemoval | null> {
+export async function fileForRemoval(sql: Sql | TxSql, fileId: string, keysRelation: string): Promise<FileForRemoval | null> {
   const [row] = await sql<FileForRemoval[]>`
     SELECT f.key, to_char(f.event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "eventTime", f.outcome, f.batch_count AS "batchCount",
            (SELECT count(*) FROM landfall.batches b WHERE b.file_id = f.file_id AND b.status = 'applied')::int AS applied,
            f.read::float8 AS read, f.rejected::float8 AS rejected,
            (SELECT coalesce(sum(s.keys), 0) FROM landfall.snapshot_batches s WHERE s.file_id = f.file_id)::float8 AS keys,
-           (SELECT coalesce(sum(s.keyless), 0) FROM landfall.snapshot_batches s WHERE s.file_id = f.file_id)::float8 AS keyless
+           (SELECT coalesce(sum(s.keyless), 0) FROM landfall.snapshot_batches s WHERE s.file_id = f.file_id)::float8 AS keyless,
+           EXISTS (SELECT 1 FROM landfall.snapshot_batches s WHERE s.file_id = f.file_id AND s.keys > 0
+                   AND s.keys_relid IS DISTINCT FROM to_regclass(${keysRelation})::oid) AS "keysLost"
     FROM landfall.files f WHERE f.file_id = ${fileId}`;
   return row ? { ...row } : null;
 }
@@ -137,11 +154,11 @@ export async function removalDue(sql: Sql | TxSql, fileId: string): Promise<bool
 export async function recordRemovalDone(
   tx: TxSql,
   fileId: string,
-  done: { arrival: string; scopes: number; superseded: number; stored: number; removed: number; confirmedBy: string | null },
+  done: { arrival: string; scopes: number; superseded: number; stored: number; removed: number; confirmedBy: string | null; keysForgotten: boolean },
 ): Promise<void> {
   await tx`
     UPDATE landfall.snapshot_files SET state = 'done', arrival = ${done.arrival}, scopes = ${done.scopes}, superseded = ${done.superseded}, stored = ${done.stored},
-           removed = ${done.removed}, confirmed_by = ${done.confirmedBy}, decided_at = now(), updated_at = now()
+           removed = ${done.removed}, confirmed_by = ${done.confirmedBy}, keys_forgotten = keys_forgotten OR ${done.keysForgotten}, decided_at = now(), updated_at = now()
     WHERE file_id = ${fileId}`;
 }
 
@@ -151,6 +168,23 @@ export async function recordRemovalHeld(tx: TxSql, fileId: string, held: { arriv
            stored = ${held.numbers.stored}, removed = 0, held_code = ${held.code}, held_reason = ${held.reason}, held_numbers = ${JSON.stringify(held.numbers)}::jsonb,
            decided_at = now(), updated_at = now()
     WHERE file_id = ${fileId}`;
+}
+
+/**
+ * Whether a removal may forget the keys table whole (TRUNCATE) once it ran: no other file of the
+ * table still needs its keys (every other file's removal is done). Asked under the table's
+ * exclusive snapshot lock, so no batch is recording keys meanwhile. Returns the other done
+ * files whose keys were not forgotten yet (a crash after an earlier removal), to mark with it.
+ */
+export async function keysOnlyOf(tx: TxSql, table: string, fileId: string): Promise<{ only: boolean; doneOthers: string[] }> {
+  const rows = await tx<{ fileId: string; state: SnapshotState }[]>`
+    SELECT file_id AS "fileId", state FROM landfall.snapshot_files WHERE table_name = ${table} AND file_id <> ${fileId} AND NOT keys_forgotten`;
+  return { only: rows.every((r) => r.state === 'done'), doneOthers: rows.filter((r) => r.state === 'done').map((r) => r.fileId) };
+}
+
+/** The keys of these files are gone from the keys table. */
+export async function markKeysForgotten(sql: Sql | TxSql, fileIds: readonly string[]): Promise<void> {
+  if (fileIds.length) await sql`UPDATE landfall.snapshot_files SET keys_forgotten = true WHERE file_id = ANY(${fileIds as string[]})`;
 }
 
 /**
