@@ -1,3 +1,4 @@
+import type postgres from 'postgres';
 import type { Sql, TxSql } from '../db.ts';
 
 /**
@@ -165,7 +166,7 @@ export async function recordRemovalDone(
 export async function recordRemovalHeld(tx: TxSql, fileId: string, held: { arrival: string; code: HeldCode; reason: string; numbers: HeldNumbers }): Promise<void> {
   await tx`
     UPDATE landfall.snapshot_files SET state = 'held', arrival = ${held.arrival}, scopes = ${held.numbers.scopes}, superseded = ${held.numbers.superseded},
-           stored = ${held.numbers.stored}, removed = 0, held_code = ${held.code}, held_reason = ${held.reason}, held_numbers = ${JSON.stringify(held.numbers)}::jsonb,
+           stored = ${held.numbers.stored}, removed = 0, held_code = ${held.code}, held_reason = ${held.reason}, held_numbers = ${tx.json(held.numbers as unknown as postgres.JSONValue)},
            decided_at = now(), updated_at = now()
     WHERE file_id = ${fileId}`;
 }
