@@ -125,7 +125,7 @@ function heldBy(r: RemovalTarget, w: string): string {
 
 /**
  * Before a chunk's removal: each live scope's stored rows (the file's own rows included), kept
- * in the scopes table for the guard, and the chunk's scopes, their rows and the smallest scope.
+ * in the scopes table for the guard, and the chunk's scopes and their rows.
  * `$1` the file's number, `$2` chunk.
  */
 export function compileStoredCounts(r: RemovalTarget): string {
@@ -134,45 +134,51 @@ export function compileStoredCounts(r: RemovalTarget): string {
   WHERE w.${q(SNAP_FILE)} = $1::int8 AND w.${q(SNAP_CHUNK)} = $2::int
   RETURNING w.${q(STORED)} AS n
 )
-SELECT count(*)::int AS scopes, coalesce(sum(n), 0)::float8 AS stored, coalesce(min(n), 0)::float8 AS smallest FROM u`;
+SELECT count(*)::int AS scopes, coalesce(sum(n), 0)::float8 AS stored FROM u`;
 }
 
 /**
  * The removal of one chunk of a file's live scopes: ONE statement, a set-based anti-join of the
- * scopes' stored rows against the file's keys (its row count is the command's). A row goes when
- * its key is not in the file and the snapshot wins over its last write (its arrival is earlier:
- * the removal is a write at the snapshot's arrival, `winnerGuard` without a version, since the
- * file has no row for the key). Hard: deleted. Soft: the soft-delete column set to the file's
- * time (`$4`) and the arrival to the snapshot's, once (a row marked already is left alone).
- * `$1` the file's number, `$2` chunk, `$3` arrival prefix[, `$4` file time].
+ * scopes' stored rows against the file's keys. A row goes when its key is not in the file and
+ * the snapshot wins over its last write (its arrival is earlier: the removal is a write at the
+ * snapshot's arrival, `winnerGuard` without a version, since the file has no row for the key).
+ * Hard: deleted. Soft: the soft-delete column set to the file's time and the arrival to the
+ * snapshot's, once (a row marked already is left alone).
+ *
+ * Whole table: the statement alone; the command's row count is the removed rows (`$1` the
+ * file's number, `$2` chunk, `$3` arrival prefix[, `$4` file time]). Per scope: the removed rows
+ * are counted per scope in the same statement and set against each scope's stored rows
+ * (`compileStoredCounts`), which gives the chunk's removed rows, the scopes over `$4`
+ * (maxRemovedShare), and the one that lost the largest share (`worst`: its scope values and
+ * counts, as JSON) (`$1`, `$2`, `$3` as above, `$4` the share[, `$5` file time]).
  */
 export function compileRemovalChunk(r: RemovalTarget): string {
   const inScope = scopeJoin(r.scope, 'cur', 'live');
   const newer = winnerGuard({ arrivalColumn: r.arrivalColumn, version: null }, 'cur', 'snap');
   const missing = `NOT EXISTS (SELECT 1 FROM ${r.keys} AS k WHERE k.${q(SNAP_FILE)} = $1::int8 AND ${keyJoin(r, 'k', 'cur')})`;
   const from = `(${liveOf(r)}) AS live, (SELECT $3::text AS ${q(r.arrivalColumn)}) AS snap`;
-  return r.softDelete
-    ? `UPDATE ${r.target} AS cur SET ${q(r.softDelete)} = $4::timestamptz, ${q(r.arrivalColumn)} = $3::text
+  const perScope = r.scope.length > 0;
+  const fileTime = perScope ? '$5::timestamptz' : '$4::timestamptz';
+  const returning = perScope ? `\nRETURNING ${scopeList(r.scope, 'live').join(', ')}` : '';
+  const remove = r.softDelete
+    ? `UPDATE ${r.target} AS cur SET ${q(r.softDelete)} = ${fileTime}, ${q(r.arrivalColumn)} = $3::text
 FROM ${from}
-WHERE ${inScope} AND cur.${q(r.softDelete)} IS NULL AND ${newer} AND ${missing}`
+WHERE ${inScope} AND cur.${q(r.softDelete)} IS NULL AND ${newer} AND ${missing}${returning}`
     : `DELETE FROM ${r.target} AS cur USING ${from}
-WHERE ${inScope} AND ${newer} AND ${missing}`;
-}
-
-/**
- * After a chunk's removal, when some scope may have lost more than `$3` (maxRemovedShare) of
- * its stored rows: how many did, and the one that lost the largest share (`worst`: its scope
- * values and counts, as JSON). `$1` the file's number, `$2` chunk.
- */
-export function compileOverShare(r: RemovalTarget): string {
-  const names = r.scope.length ? r.scope : [SNAP_ALL];
-  return `WITH j AS (
-  SELECT ${names.map((n) => `w.${q(n)}`).join(', ')}, w.${q(STORED)}, (w.${q(STORED)} - ${heldBy(r, 'w')})::bigint AS ${q(REMOVED)}
-  FROM ${r.scopes} AS w
-  WHERE w.${q(SNAP_FILE)} = $1::int8 AND w.${q(SNAP_CHUNK)} = $2::int
+WHERE ${inScope} AND ${newer} AND ${missing}${returning}`;
+  if (!perScope) return remove;
+  const names = r.scope.map(q);
+  return `WITH gone AS (
+${remove}
+), per AS (
+  SELECT ${names.join(', ')}, count(*)::bigint AS n FROM gone GROUP BY ${names.join(', ')}
+), j AS (
+  SELECT ${r.scope.map((s) => `w.${q(s)}`).join(', ')}, w.${q(STORED)}, p.n AS ${q(REMOVED)}
+  FROM per AS p JOIN ${r.scopes} AS w ON ${scopeJoin(r.scope, 'w', 'p')}
 )
-SELECT (count(*) FILTER (WHERE ${q(REMOVED)} > $3::float8 * ${q(STORED)}))::int AS over,
-       (SELECT to_jsonb(x) FROM j AS x WHERE x.${q(REMOVED)} > 0 ORDER BY x.${q(REMOVED)}::float8 / x.${q(STORED)} DESC, x.${q(REMOVED)} DESC LIMIT 1) AS worst
+SELECT coalesce(sum(${q(REMOVED)}), 0)::float8 AS removed,
+       (count(*) FILTER (WHERE ${q(REMOVED)} > $4::float8 * ${q(STORED)}))::int AS over,
+       (SELECT to_jsonb(x) FROM j AS x ORDER BY x.${q(REMOVED)}::float8 / x.${q(STORED)} DESC, x.${q(REMOVED)} DESC LIMIT 1) AS worst
 FROM j`;
 }
 

@@ -4,7 +4,6 @@ import { snapshotRuleOf, isSnapshotFile } from '../core/snapshot-config.ts';
 import { SCOPE_CHUNK } from '../core/snapshot-plan.ts';
 import {
   compileKeyRecord,
-  compileOverShare,
   compileRemovalChunk,
   compileScopeClaim,
   compileStoredCounts,
@@ -236,24 +235,24 @@ export async function removeMissing(sql: Sql, target: TargetTable, fileId: strin
           const [claimed] = await sp.unsafe<{ covered: number; live: number; chunks: number }[]>(compileScopeClaim(r), [claim.seq, arrival, SCOPE_CHUNK]);
           numbers.scopes = claimed!.covered;
           numbers.superseded = claimed!.covered - claimed!.live;
-          const [storedSql, removeSql, overSql] = [compileStoredCounts(r), compileRemovalChunk(r), compileOverShare(r)];
+          const [storedSql, removeSql] = [compileStoredCounts(r), compileRemovalChunk(r)];
           for (let i = 0; i < claimed!.chunks; i++) {
-            const [before] = await sp.unsafe<{ scopes: number; stored: number; smallest: number }[]>(storedSql, [claim.seq, i]);
-            const removed = (await sp.unsafe(removeSql, [claim.seq, i, arrival, ...(r.softDelete ? [fileTime] : [])])).count;
-            numbers.stored += before!.stored;
-            numbers.removed += removed;
-            // No scope can be over the share unless the chunk removed more than the share of its smallest scope.
-            if (removed <= rule.maxRemovedShare * before!.smallest) continue;
+            const [before] = await sp.unsafe<{ scopes: number; stored: number }[]>(storedSql, [claim.seq, i]);
+            const params: (string | number)[] = [claim.seq, i, arrival, ...(r.scope.length ? [rule.maxRemovedShare] : []), ...(r.softDelete ? [fileTime] : [])];
+            let removed: number;
             let over: number;
             let worst: HeldNumbers['worst'];
             if (r.scope.length === 0) {
+              removed = (await sp.unsafe(removeSql, params)).count;
               over = removed > rule.maxRemovedShare * before!.stored ? 1 : 0;
-              worst = { scope: {}, stored: before!.stored, removed };
+              worst = removed > 0 ? { scope: {}, stored: before!.stored, removed } : null;
             } else {
-              const [c] = await sp.unsafe<{ over: number; worst: Record<string, unknown> | null }[]>(overSql, [claim.seq, i, rule.maxRemovedShare]);
-              over = c!.over;
+              const [c] = await sp.unsafe<{ removed: number; over: number; worst: Record<string, unknown> | null }[]>(removeSql, params);
+              ({ removed, over } = c!);
               worst = splitWorst(c!.worst);
             }
+            numbers.stored += before!.stored;
+            numbers.removed += removed;
             numbers.over += over;
             if (worst && (!numbers.worst || worst.removed * numbers.worst.stored > numbers.worst.removed * worst.stored)) numbers.worst = worst;
           }
