@@ -68,6 +68,15 @@ describe('per-parent scope', () => {
     expect((await fileReceipts(sql, { fileIds: [applied.fileId] }))[0]!.status).toBe('pending');
   });
 
+  test("a file's batches applied at once (its partitions' first batches race for its ledger row) all record their keys", async () => {
+    const t = await photos('ph_race', { share: 1 });
+    await snapshotFile(sql, t, Array.from({ length: 40 }, (_, i) => photo(1, i)));
+    const applied = await applyFileRows(sql, t, Array.from({ length: 36 }, (_, i) => photo(1, i)), { batchRows: 3, apply: false });
+    const results = await Promise.all(applied.batches.map((b) => applyBatch(sql, t, b)));
+    expect(results.every((r) => r.status === 'applied')).toBe(true);
+    expect(await removeMissing(sql, t, applied.fileId)).toMatchObject({ state: 'done', removed: 4 });
+  });
+
   test('keys are forgotten once the removal ran', async () => {
     const t = await photos('ph_forget', { share: 1 });
     const f = await snapshotFile(sql, t, [photo(1, 1)]);

@@ -82,7 +82,11 @@ export async function snapshotFileSeq(tx: TxSql, batch: { fileId: string; table:
       INSERT INTO landfall.snapshot_files (file_id, table_name, arrival) VALUES (${batch.fileId}, ${batch.table}, ${batch.arrival}) ON CONFLICT (file_id) DO NOTHING RETURNING seq
     )
     SELECT seq::float8 AS seq FROM ins UNION ALL SELECT seq::float8 FROM landfall.snapshot_files WHERE file_id = ${batch.fileId} LIMIT 1`;
-  return row!.seq;
+  if (row) return row.seq;
+  // Another batch of the file inserted the row concurrently and committed while this statement
+  // waited on it: the statement's snapshot cannot see it, the next statement's can.
+  const [again] = await tx<{ seq: number }[]>`SELECT seq::float8 AS seq FROM landfall.snapshot_files WHERE file_id = ${batch.fileId}`;
+  return again!.seq;
 }
 
 /** What the batch recorded: `keys` keys, `keyless` rows without a trusted key, into the keys table `relation`. */
