@@ -66,6 +66,10 @@ const t = await startTestStack(config, db.url, {
           return handler(event, context);
         },
 });
+// A second stack whose producer stops after every segment: each file is continued over several invocations.
+const continuedConfig = parseConfig({ tables: [photos('continued_photos', { missing: { maxRemovedShare: 1 } })], batch: { maxRows: 10, maxBytes: 1024 * 1024 } });
+await sql`CREATE TABLE continued_photos (task_pk int NOT NULL, photo_id int NOT NULL, url text, deleted_at timestamptz, _landfall_arrival text COLLATE "C", PRIMARY KEY (task_pk, photo_id))`;
+const continued = await startTestStack(continuedConfig, db.url, { producer: { timeoutMs: 1, limits: { segmentBytes: 400 } } });
 await sql`CREATE TRIGGER crash_before_removal BEFORE UPDATE ON landfall.snapshot_files FOR EACH ROW EXECUTE FUNCTION crash_before_removal()`;
 const configPath = join(t.dir, 'landfall.json');
 writeFileSync(configPath, JSON.stringify(config));
@@ -225,6 +229,22 @@ describe('exactly once', () => {
     expect(outcome.outcome).toBe('already-applied');
     expect(await rowsOf('crashy_photos')).toEqual(['1/1:p1-1', '1/9:by hand', '2/2:p2-2']);
     expect((await fileReceipts(sql, { key: 'crashy_photos/crash-2.csv' }))[0]).toMatchObject({ removed: 3 });
+  });
+});
+
+describe('a producer continuation', () => {
+  test('a snapshot file read over several invocations removes what it lacks, once, after its last batch', async () => {
+    const rows = (skip: number) => Array.from({ length: 60 }, (_, i) => photo(Math.floor(i / 10), i % 10)).filter((r) => r.photo_id !== skip);
+    const first = await continued.run(continued.file('cont-1.csv', csvOf(rows(-1))), 'continued_photos');
+    expect(first).toMatchObject({ status: 'complete', inserted: 60, removed: 0 });
+
+    const second = await continued.run(continued.file('cont-2.csv', csvOf(rows(4))), 'continued_photos');
+
+    const manifest = await continued.stack.ports.readManifest(manifestKeyOf('continued_photos', second.fileId));
+    expect(manifest.invocations).toBeGreaterThan(1);
+    expect(second).toMatchObject({ status: 'complete', read: 54, unchanged: 54, removed: 6, addsUp: true });
+    expect(await sql`SELECT count(*)::int AS n FROM continued_photos WHERE photo_id = 4`).toEqual([{ n: 0 }]);
+    expect(await sql`SELECT count(*)::int AS n FROM landfall.snapshot_files WHERE file_id = ${second.fileId} AND state = 'done'`).toEqual([{ n: 1 }]);
   });
 });
 
