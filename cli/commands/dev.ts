@@ -16,7 +16,11 @@ import { describeReceipt } from './run.ts';
 
 const SAMPLES = fileURLToPath(new URL('../../samples/', import.meta.url));
 export const SAMPLE_CONFIG = join(SAMPLES, 'landfall.json');
-export const SAMPLE_FILES = ['2026-11-01-full.csv', '2026-11-02-updates.ndjson.gz', '2026-11-03-new-with-bad-rows.csv'].map((f) => join(SAMPLES, 'inventory', f));
+export const SAMPLE_FILES = [
+  ...['2026-11-01-full.csv', '2026-11-02-updates.ndjson.gz', '2026-11-03-new-with-bad-rows.csv'].map((f) => join(SAMPLES, 'inventory', f)),
+  // A snapshot child table: the second file replaces the photos of the two tasks it names.
+  ...['2026-11-01-task-photos.csv', '2026-11-02-task-photos.csv'].map((f) => join(SAMPLES, 'task_photos', f)),
+];
 
 export interface DevOptions extends GlobalOptions {
   port?: number;
