@@ -14,7 +14,7 @@ import { replayBatch } from '../postgres/replay-batch.ts';
 import type { TargetTable } from '../postgres/target-table.ts';
 import { BatchShapeError } from '../core/upsert-plan.ts';
 import type { PoisonEnvelope } from '../core/dlq-envelope.ts';
-import { recordSnapshotBatch } from '../postgres/snapshot-removal.ts';
+import { type RemovalOutcome, recordSnapshotBatch } from '../postgres/snapshot-removal.ts';
 import { noteSnapshotNotice, settleSnapshot } from './snapshot-step.ts';
 
 /** What the consumer and replay need from the outside, injected (tests hand in emulator clients). */
@@ -35,7 +35,8 @@ export interface BatchPorts {
 }
 
 export type BatchOutcome =
-  | { outcome: 'applied' | 'already-applied' | 'replayed'; counts: BatchCounts }
+  /** `removal`: what a snapshot file's removal step did after this batch (null when it had nothing to do). */
+  | { outcome: 'applied' | 'already-applied' | 'replayed'; counts: BatchCounts; removal?: RemovalOutcome | null }
   | { outcome: 'poisoned'; sqlstate: string | null };
 
 /** The part of a PostgreSQL error the DLQ envelope carries: no parameters, no row values. */
@@ -245,8 +246,8 @@ export async function consumeBatch(ports: BatchPorts, message: BatchMessage, att
   }
   // A snapshot file's removal, after its last batch (also when this is a redelivery of it). Its
   // failure fails the record (SQS redelivers it), never the batch, which committed.
-  await settleSnapshot(ports, { table: batch.table, fileId: batch.fileId, key: batch.file.key, arrival: batch.arrival });
-  return outcome;
+  const removal = await settleSnapshot(ports, { table: batch.table, fileId: batch.fileId, key: batch.file.key, arrival: batch.arrival });
+  return { ...outcome, removal };
 }
 
 /** A batch that failed: a refused table is recorded and thrown, a data failure goes to the DLQ, anything else is thrown for SQS to redeliver. */
@@ -285,6 +286,6 @@ export async function replayBatchMessage(ports: BatchPorts, message: BatchMessag
     }
     outcome = { outcome: 'replayed', counts: await quarantineWholeBatch(ports, batch, error) };
   }
-  await settleSnapshot(ports, { table: batch.table, fileId: batch.fileId, key: batch.file.key, arrival: batch.arrival });
-  return outcome;
+  const removal = await settleSnapshot(ports, { table: batch.table, fileId: batch.fileId, key: batch.file.key, arrival: batch.arrival });
+  return { ...outcome, removal };
 }

@@ -28,7 +28,7 @@ export const SNAP_STORED = 'landfall$stored';
 export const SNAP_ALL = 'landfall$all';
 
 /** Scopes one removal statement covers at most: a file that names more is removed chunk by chunk, in one transaction. */
-export const SCOPE_CHUNK = 10_000;
+export const SCOPE_CHUNK = 100_000;
 
 function relationOf(kind: 'keys' | 'scopes', table: QualifiedName): { schema: 'landfall'; name: string; quoted: string } {
   const hash = createHash('sha256').update(`${table.schema}\u0000${table.name}`).digest('hex').slice(0, 10);

@@ -4,7 +4,7 @@ import { coldStart } from './cold-start.ts';
 import { registerNotice, replayBatchMessage } from '../consumer/consume-batch.ts';
 import { parseDlqRecord } from '../core/dlq-envelope.ts';
 import { fifoQueueHandler } from './fifo-handler.ts';
-import { type BatchHandlerOptions, createFunctionMetrics, failureFields, recordOutcome } from './observability.ts';
+import { type BatchHandlerOptions, createFunctionMetrics, failureFields, recordOutcome, removalFields } from './observability.ts';
 import { MetricContract } from '../core/resources.ts';
 
 /**
@@ -32,6 +32,7 @@ export function createReplayHandler(options: BatchHandlerOptions) {
       const outcome = await replayBatchMessage(ports, message, known);
       recordOutcome(metrics, message.table, outcome);
       logger.info(`batch ${outcome.outcome}`, { ...ids, ...('counts' in outcome ? { counts: outcome.counts } : {}) });
+      if ('removal' in outcome && outcome.removal) logger.info('snapshot removal', { ...ids, ...removalFields(outcome.removal) });
     } catch (error) {
       logger.error('replay failed; SQS will redeliver it', { ...ids, ...failureFields(error) });
       throw error;

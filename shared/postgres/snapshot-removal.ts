@@ -235,6 +235,9 @@ export async function removeMissing(sql: Sql, target: TargetTable, fileId: strin
           const [claimed] = await sp.unsafe<{ covered: number; live: number; chunks: number }[]>(compileScopeClaim(r), [claim.seq, arrival, SCOPE_CHUNK]);
           numbers.scopes = claimed!.covered;
           numbers.superseded = claimed!.covered - claimed!.live;
+          // The scopes table just gained this file's scopes: without fresh statistics the planner
+          // takes it for one row and probes the keys once per stored row (a few ms: it is small).
+          if (r.scope.length && claimed!.live > 0) await sp.unsafe(`ANALYZE ${r.scopes}`);
           const [storedSql, removeSql] = [compileStoredCounts(r), compileRemovalChunk(r)];
           for (let i = 0; i < claimed!.chunks; i++) {
             const [before] = await sp.unsafe<{ scopes: number; stored: number }[]>(storedSql, [claim.seq, i]);
