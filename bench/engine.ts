@@ -44,6 +44,8 @@ const S = {
   valuesUpdates: 'VALUES 1,000-row chunks: pure updates',
   mergeFresh: 'COPY temp + merge (pins RDS Proxy): fresh inserts',
   mergeUpdates: 'COPY temp + merge (pins RDS Proxy): pure updates',
+  deleteRuleFresh: 'engine, delete rule: fresh inserts, no delete remembered (COPY)',
+  deleteRuleFreshRemembered: 'engine, delete rule: fresh inserts, one delete remembered (upsert)',
   deleteRuleUpdates: 'engine, delete rule: pure updates',
   deleteRuleHalf: 'engine, delete rule: 50% deletes / 50% updates',
   deleteRuleLate: 'engine, delete rule: late older rows (stale vs rows and remembered deletes)',
@@ -189,12 +191,14 @@ async function deleteRuleScenarios(sql: postgres.Sql, v0: DataSet, v1: DataSet):
   const config = parseConfig({ tables: [{ table, conflictKey: ['tenant_id', 'sku'], version: 'updated_at', delete: { column: '_op', equals: 'D' } }] });
   const target = await prepareTable(sql, config.tables[0]!);
   const remembered = tombstoneRelationOf({ schema: 'public', name: table }).quoted;
-  const apply = async (data: DataSet, deleteEvery: number) => {
+  /** `deleteEvery` null: the batches have no delete column at all. */
+  const apply = async (data: DataSet, deleteEvery: number | null) => {
     const totals = { inserted: 0, updated: 0, deleted: 0, stale: 0 };
     for (let from = 0; from < data.rows; from += BATCH) {
       const batch = { ...toBatch(data, from, Math.min(data.rows, from + BATCH)), table };
       const ops = batch.rowNumbers.map((n) => (deleteEvery && n % deleteEvery === 0 ? 'D' : null));
-      const { counts } = await applyBatch(sql, target, { ...batch, columns: [...batch.columns, '_op'], values: [...batch.values, ops] });
+      const withOps = deleteEvery === null ? batch : { ...batch, columns: [...batch.columns, '_op'], values: [...batch.values, ops] };
+      const { counts } = await applyBatch(sql, target, withOps);
       for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += counts[k];
     }
     return Object.entries(totals).map(([k, v]) => `${k} ${v}`).join(', ');
@@ -204,7 +208,25 @@ async function deleteRuleScenarios(sql: postgres.Sql, v0: DataSet, v1: DataSet):
     await copyInto(sql, table, v0);
     await sql.unsafe(`VACUUM ANALYZE ${table}`);
   };
+  const emptied = async () => {
+    await sql.unsafe(`TRUNCATE ${table}, ${remembered}`);
+    await sql.unsafe('CHECKPOINT');
+  };
+  // A delete of a key outside the data set: the table now remembers one, so rule 6 must be
+  // checked row by row and every batch takes the upsert.
+  const oneRemembered = async () => {
+    await emptied();
+    const tombstone = batchOfNewFile(table, [...COLUMNS, '_op'], [...generate(0, 1, 9).map((c) => c.map(() => null)), ['D']], 1);
+    tombstone.values[0]![0] = '-1';
+    tombstone.values[1]![0] = 'remembered';
+    tombstone.values[6]![0] = new Date(Date.UTC(2030, 0, 1)).toISOString();
+    await applyBatch(sql, target, { ...tombstone, table });
+  };
   return [
+    // A first full load of a delete-rule table (files without the delete column): COPY while the
+    // table remembers no delete, the upsert once it remembers one (rule 6).
+    { name: S.deleteRuleFresh, prepare: emptied, run: () => apply(v0, null) },
+    { name: S.deleteRuleFreshRemembered, prepare: oneRemembered, run: () => apply(v0, null) },
     { name: S.deleteRuleUpdates, prepare: prefilled, run: () => apply(v1, 0) },
     { name: S.deleteRuleHalf, prepare: prefilled, run: () => apply(v1, 2) },
     {
@@ -263,6 +285,7 @@ async function main() {
     console.log(`engine fresh inserts × COPY temp + merge: ${formatRatio(ratioOf(results, S.fresh, S.mergeFresh))}`);
     console.log(`engine pure updates × update limit: ${formatRatio(ratioOf(results, S.updates, S.updateLimit))}`);
     console.log(`delete rule, pure updates × engine pure updates (the tombstone look-ups): ${formatRatio(ratioOf(results, S.deleteRuleUpdates, S.updates))}`);
+    console.log(`delete rule, fresh inserts, no delete remembered (COPY) × one remembered (upsert): ${formatRatio(ratioOf(results, S.deleteRuleFresh, S.deleteRuleFreshRemembered))}`);
     console.log(`peak RSS of this process: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (rows are generated one batch at a time)`);
     const r = (scenario: string, reference: string) => ratioOf(results, scenario, reference).median.toFixed(2);
     console.log(`engine: fresh inserts ${r(S.fresh, S.copy)}x COPY, updates ${r(S.updates, S.updateLimit)}x update limit, 50/50 ${r(S.mixed, S.copy)}x COPY`);

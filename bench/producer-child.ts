@@ -9,7 +9,9 @@ import { continueFile, produceFile, type ProduceOutcome } from '../shared/produc
 import type { ContinuationMessage } from '../shared/core/progress.ts';
 import { FunctionSettings } from '../shared/core/resources.ts';
 
-const config = parseConfig({ tables: [{ table: 'orders', conflictKey: ['id'], version: 'updated_at', partitions: 8 }] });
+// BENCH_FORMAT: the table's format profile (the European export scenario).
+const format = process.env.BENCH_FORMAT ? (JSON.parse(process.env.BENCH_FORMAT) as object) : undefined;
+const config = parseConfig({ tables: [{ table: 'orders', conflictKey: ['id'], version: 'updated_at', partitions: 8, ...(format ? { format } : {}) }] });
 const options = { endpoint: process.env.BENCH_ENDPOINT!, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
 const deps = producerDepsFromClients({
   config,

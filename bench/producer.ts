@@ -18,6 +18,13 @@
  * ratios. The last line is for scripts:
  *   producer: <MB/s> MB/s, <r>x COPY rows/s, peak RSS <MB> MB
  *
+ * A third scenario reads the same rows written as a European Excel export (semicolons, Windows-1252
+ * with non-ASCII names, decimal commas, CRLF) under the table profile that reads them
+ * (`"format": { "delimiter": ";", "encoding": "windows-1252", "decimal": "," }`), interleaved
+ * with the others, and prints its rows/s against the default CSV's in the same run:
+ *   eu profile: <r>x the default CSV's rows/s
+ * LANDFALL_BENCH_EU=0 leaves it out.
+ *
  * LANDFALL_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of each producer process there;
  * LANDFALL_BENCH_NODE_FLAGS="--trace-gc …" passes more flags to it.
  */
@@ -75,22 +82,31 @@ const ORDERS_SNAPSHOT: CatalogSnapshot = {
   arrivalColumn: null,
 };
 
-/** Writes a CSV of about `bytes` bytes; returns its row count. */
-async function generateCsv(path: string, bytes: number): Promise<number> {
+/** The table profile of the European export scenario. */
+export const EU_FORMAT = { delimiter: ';', encoding: 'windows-1252', decimal: ',' } as const;
+
+/**
+ * Writes a CSV of about `bytes` bytes; returns its row count. `eu`: the same rows as a European
+ * Excel export: semicolons, CRLF, decimal commas, Windows-1252 (a customer name with "ü").
+ */
+async function generateCsv(path: string, bytes: number, eu = false, rowCount?: number): Promise<number> {
   const out = createWriteStream(path);
-  const write = (text: string) => (out.write(text) ? Promise.resolve() : new Promise<void>((r) => out.once('drain', () => r())));
-  await write('id,customer,amount,status,updated_at,note\n');
+  const write = (text: string) => (out.write(eu ? Buffer.from(text, 'latin1') : text) ? Promise.resolve() : new Promise<void>((r) => out.once('drain', () => r())));
+  await write(eu ? 'id;customer;amount;status;updated_at;note\r\n' : 'id,customer,amount,status,updated_at,note\n');
   let written = 0;
   let rows = 0;
   const statuses = ['new', 'paid', 'shipped', 'cancelled'];
-  while (written < bytes) {
+  while (rowCount !== undefined ? rows < rowCount : written < bytes) {
     let block = '';
     for (let i = 0; i < 1000; i++) {
       rows++;
       const note = rows % 97 === 0 ? '"a note, with a comma and ""quotes"""' : rows % 13 === 0 ? '' : 'plain note';
-      block += `${rows},customer-${rows % 100_000},${(rows % 10_000) / 100},${statuses[rows % 4]},2026-01-${String((rows % 28) + 1).padStart(2, '0')}T12:00:00Z,${note}\n`;
+      const fields = [rows, `customer-${rows % 100_000}`, (rows % 10_000) / 100, statuses[rows % 4], `2026-01-${String((rows % 28) + 1).padStart(2, '0')}T12:00:00Z`, note];
+      block += eu
+        ? `${fields.map((f, i) => (i === 1 && rows % 10 === 0 ? `Müller ${f}` : i === 2 ? String(f).replace('.', ',') : f)).join(';')}\r\n`
+        : `${fields.join(',')}\n`;
     }
-    written += Buffer.byteLength(block);
+    written += eu ? block.length : Buffer.byteLength(block);
     await write(block);
   }
   await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
@@ -143,6 +159,7 @@ interface ChildReport {
 
 const COPY = 'COPY the CSV into a table (reference)';
 const PRODUCE = 'producer (bundled, 256 MB heap limits)';
+const PRODUCE_EU = 'producer, semicolon Windows-1252 decimal-comma profile';
 
 async function parent(): Promise<void> {
   const size = parseSize(argOf('size') ?? process.env.LANDFALL_BENCH_SIZE ?? '1GB');
@@ -160,6 +177,12 @@ async function parent(): Promise<void> {
     console.log(`generating a ${(size / 1024 ** 2).toFixed(0)} MB CSV…`);
     const rows = await generateCsv(csvPath, size);
     const { size: fileBytes } = await stat(csvPath);
+    const withEu = process.env.LANDFALL_BENCH_EU !== '0';
+    const euPath = join(dir, 'orders-eu.csv');
+    if (withEu) {
+      const euRows = await generateCsv(euPath, size, true, rows);
+      if (euRows !== rows) throw new Error(`the European export has ${euRows} rows, the CSV ${rows}`);
+    }
     const s3 = createS3Client({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
     await sql.unsafe('DROP TABLE IF EXISTS orders');
     await sql.unsafe('CREATE TABLE orders (id bigint PRIMARY KEY, customer text, amount numeric, status text, updated_at timestamptz NOT NULL, note text)');
@@ -190,22 +213,49 @@ async function parent(): Promise<void> {
     if (fromDisk) console.log('inbox file read from the local disk (over 2 GiB: the emulator cannot hold it)');
 
     const reports: (ChildReport & { queued: number })[] = [];
+    const euReports: ChildReport[] = [];
     let round = 0;
     let file: { bucket: string; key: string; versionId: null; etag: string; eventTime: string } | undefined;
+    let formatProfile: 'default' | 'eu' = 'default';
     const produce = async () => {
       const profile = process.env.LANDFALL_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LANDFALL_BENCH_CPU_PROF}`] : [];
       const extra = (process.env.LANDFALL_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
       const child = spawn(process.execPath, [heapFlag, semiSpaceFlag, ...profile, ...extra, bundle], {
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-        env: { ...process.env, BENCH_ENDPOINT: endpoint, BENCH_STAGING: STAGING, BENCH_QUEUE_URL: queueUrl, BENCH_FILE: JSON.stringify(file), ...(fromDisk ? { BENCH_INBOX_PATH: csvPath } : {}) },
+        env: {
+          ...process.env,
+          BENCH_ENDPOINT: endpoint,
+          BENCH_STAGING: STAGING,
+          BENCH_QUEUE_URL: queueUrl,
+          BENCH_FILE: JSON.stringify(file),
+          ...(formatProfile === 'eu' ? { BENCH_FORMAT: JSON.stringify(EU_FORMAT) } : {}),
+          ...(fromDisk ? { BENCH_INBOX_PATH: formatProfile === 'eu' ? euPath : csvPath } : {}),
+        },
       });
       const report = await new Promise<ChildReport>((resolve, reject) => {
         child.on('message', (m) => resolve(m as never));
         // Once the report has arrived, this reject is a no-op.
         child.on('exit', (code) => reject(new Error(`the producer process exited (${code}) without a report`)));
       });
-      reports.push({ ...report, queued: server.inspectQueue(QUEUE)?.messages.ready.length ?? 0 });
+      if (formatProfile === 'eu') euReports.push(report);
+      else reports.push({ ...report, queued: server.inspectQueue(QUEUE)?.messages.ready.length ?? 0 });
       return { seconds: report.seconds, note: `${report.batches} batches, ${report.invocationSeconds.length} invocations, peak RSS ${report.peakRssMb} MB` };
+    };
+    // A new inbox key each round (the same key would be a file already produced), and an
+    // empty staging bucket and queue.
+    const prepareProduce = async (which: 'default' | 'eu') => {
+      formatProfile = which;
+      server.reset();
+      await s3.send(new PutObjectCommand({ Bucket: STAGING, Key: catalogSnapshotKeyOf('orders'), Body: JSON.stringify(ORDERS_SNAPSHOT) }));
+      const key = `orders/bench-r${++round}${which === 'eu' ? '-eu' : ''}.csv`;
+      const path = which === 'eu' ? euPath : csvPath;
+      if (fromDisk) {
+        file = { bucket: INBOX, key, versionId: null, etag: `local-${fileBytes}-${round}`, eventTime: new Date().toISOString() };
+        return;
+      }
+      await uploadFile(s3, INBOX, key, path);
+      const head = await s3.send(new HeadObjectCommand({ Bucket: INBOX, Key: key }));
+      file = { bucket: INBOX, key, versionId: null, etag: head.ETag!.replace(/"/g, ''), eventTime: new Date().toISOString() };
     };
     const results = await runRounds(
       [
@@ -224,20 +274,10 @@ async function parent(): Promise<void> {
           name: PRODUCE,
           // A new inbox key each round (the same key would be a file already produced), and an
           // empty staging bucket and queue.
-          prepare: async () => {
-            server.reset();
-            await s3.send(new PutObjectCommand({ Bucket: STAGING, Key: catalogSnapshotKeyOf('orders'), Body: JSON.stringify(ORDERS_SNAPSHOT) }));
-            const key = `orders/bench-r${++round}.csv`;
-            if (fromDisk) {
-              file = { bucket: INBOX, key, versionId: null, etag: `local-${fileBytes}-${round}`, eventTime: new Date().toISOString() };
-              return;
-            }
-            await uploadFile(s3, INBOX, key, csvPath);
-            const head = await s3.send(new HeadObjectCommand({ Bucket: INBOX, Key: key }));
-            file = { bucket: INBOX, key, versionId: null, etag: head.ETag!.replace(/"/g, ''), eventTime: new Date().toISOString() };
-          },
+          prepare: () => prepareProduce('default'),
           run: produce,
         },
+        ...(withEu ? [{ name: PRODUCE_EU, prepare: () => prepareProduce('eu'), run: produce }] : []),
       ],
       rounds,
       rows,
@@ -276,6 +316,10 @@ async function parent(): Promise<void> {
       process.exitCode = 1;
     }
     const mbPerSecond = fileBytes / 1024 ** 2 / median(reports.map((r) => r.seconds));
+    if (withEu) {
+      const euPeak = Math.max(...euReports.map((r) => r.peakRssMb));
+      console.log(`eu profile: ${ratioOf(results, PRODUCE_EU, PRODUCE).median.toFixed(2)}x the default CSV's rows/s (semicolons, Windows-1252, decimal commas; peak RSS ${euPeak} MB)`);
+    }
     console.log(`producer: ${mbPerSecond.toFixed(1)} MB/s, ${ratioOf(results, PRODUCE, COPY).median.toFixed(2)}x COPY rows/s, peak RSS ${peakRss} MB`);
     if (peakRss >= RSS_LIMIT_MB) {
       console.error(`peak RSS ${peakRss} MB is over the ${RSS_LIMIT_MB} MB limit`);

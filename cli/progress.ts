@@ -43,7 +43,7 @@ const n = (x: number) => Math.round(x).toLocaleString('en-US');
 
 /** `items.csv 12/40 batches, 120,000 rows, 30,000 rows/s, 4.2 MB/s, ETA 8s`. */
 export function formatProgress(p: FileProgress): string {
-  const batches = p.batches === null ? 'waiting for the producer' : `${n(p.batchesApplied)}/${n(p.batches)} batches`;
+  const batches = p.batches === null ? (p.batchesApplied > 0 ? `${n(p.batchesApplied)}/? batches (the producer is still reading)` : 'waiting for the producer') : `${n(p.batchesApplied)}/${n(p.batches)} batches`;
   return `${p.file} ${batches}, ${n(p.rows)} rows, ${n(p.rowsPerSecond)} rows/s, ${p.mbPerSecond.toFixed(1)} MB/s, ETA ${p.etaSeconds === null ? '-' : `${p.etaSeconds}s`}`;
 }
 

@@ -107,7 +107,7 @@ async function refresh() {
     document.getElementById('blocked-tables').hidden = blocked.length === 0;
     fill('blocked', blocked, (tr, b) => { cell(tr, b.table); cell(tr, b.reason, 'bad'); cell(tr, b.fix); cell(tr, b.firstSeen); cell(tr, b.attempts, 'n'); });
     fill('files', files, (tr, f) => { tr.dataset.file = f.fileId; if (f.fileId === selected) tr.className = 'sel'; tr.onclick = () => { selected = f.fileId; document.getElementById('batches-of').textContent = f.file; refresh(); };
-      cell(tr, f.file); cell(tr, f.table); cell(tr, f.status); cell(tr, f.batchesApplied + '/' + f.batches, 'n'); for (const c of COUNTS) cell(tr, f[c].toLocaleString('en-US'), 'n');
+      cell(tr, f.file); cell(tr, f.table); cell(tr, f.state || f.status, f.state === 'complete with rejects' || f.state === 'complete, 0 loaded' ? 'bad' : ''); cell(tr, f.batchesApplied + '/' + (f.batches === null ? '?' : f.batches), 'n'); for (const c of COUNTS) cell(tr, f[c].toLocaleString('en-US'), 'n');
       const [text, cls] = verdict(f.addsUp, f.status); cell(tr, f.status === 'moved-aside' || f.status === 'blocked' ? text + ': ' + (f.reason || '') + (f.fix ? '; fix: ' + f.fix : '') : text, cls); removedCell(tr, f); });
     fill('quarantine', quarantine, (tr, q) => { cell(tr, q.table); cell(tr, q.file); cell(tr, q.row, 'n'); cell(tr, q.sqlstate); cell(tr, q.message); cell(tr, q.firstSeen); });
     fill('rejects', rejects, (tr, r) => { cell(tr, r.file); cell(tr, r.row, 'n'); cell(tr, r.line, 'n'); cell(tr, r.reason); cell(tr, r.raw); });

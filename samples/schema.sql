@@ -11,6 +11,30 @@ CREATE TABLE IF NOT EXISTS inventory (
   PRIMARY KEY (tenant_id, sku)
 );
 
+-- The samples of the file shapes a table's "format" reads (samples/landfall.json).
+CREATE TABLE IF NOT EXISTS eu_prices (
+  artikel           text PRIMARY KEY,
+  bezeichnung       text,
+  preis             numeric(12, 2),
+  gueltig_ab        date,
+  _landfall_arrival text COLLATE "C"
+);
+CREATE TABLE IF NOT EXISTS shipments (
+  id                int PRIMARY KEY,
+  carrier           text,
+  weight_kg         numeric(8, 2),
+  shipped_at        timestamptz,
+  note              text,
+  _landfall_arrival text COLLATE "C"
+);
+CREATE TABLE IF NOT EXISTS legacy_customers (
+  id                int PRIMARY KEY,
+  name              text,
+  email             text,
+  export_path       text,
+  _landfall_arrival text COLLATE "C"
+);
+
 -- A child table whose files are the whole list of a task's photos ("mode": "snapshot", scope
 -- task_pk): a photo a later file no longer lists for its task is removed.
 CREATE TABLE IF NOT EXISTS task_photos (

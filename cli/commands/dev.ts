@@ -8,6 +8,7 @@ import { EnvVar } from '../../shared/environment/env.ts';
 import { type FileReceipt, fileReceipts } from '../../shared/postgres/ledger/files.ts';
 import { dropFile, receiptOf, type RunReceipt, tableForFile, waitForFile } from '../../shared/local/run-files.ts';
 import { removeDevState, writeDevState } from '../../shared/local/stack.ts';
+import { checkConfigInUse, ConfigChangedError } from '../../shared/local/config-in-use.ts';
 import { CliError, type CliIo, type GlobalOptions, loadOptionalConfig, parsePositiveInt, resolveContext, type RegisterCommand } from '../context.ts';
 import { landfallHome, readDevState } from '../local.ts';
 import { refuseUnreadyTables, startOrAttach } from '../stack-target.ts';
@@ -18,6 +19,10 @@ const SAMPLES = fileURLToPath(new URL('../../samples/', import.meta.url));
 export const SAMPLE_CONFIG = join(SAMPLES, 'landfall.json');
 export const SAMPLE_FILES = [
   ...['2026-11-01-full.csv', '2026-11-02-updates.ndjson.gz', '2026-11-03-new-with-bad-rows.csv'].map((f) => join(SAMPLES, 'inventory', f)),
+  // The file shapes a table's "format" reads: a European Excel export, TSV, a JSON array, UTF-16, zstd, bzip2, a headerless dump.
+  join(SAMPLES, 'eu_prices', '2026-11-04-preise.csv'),
+  ...['2026-11-05.tsv', '2026-11-06-updates.json', '2026-11-07-utf16.csv', '2026-11-08.csv.zst', '2026-11-09.csv.bz2'].map((f) => join(SAMPLES, 'shipments', f)),
+  join(SAMPLES, 'legacy_customers', '2026-11-10-dump.txt'),
   // A snapshot child table: the second file replaces the photos of the two tasks it names.
   ...['2026-11-01-task-photos.csv', '2026-11-02-task-photos.csv'].map((f) => join(SAMPLES, 'task_photos', f)),
 ];
@@ -33,6 +38,8 @@ export interface DevOptions extends GlobalOptions {
   samples?: boolean;
   /** Stop after the samples are loaded (for scripts and tests). */
   once?: boolean;
+  /** Start although the config differs from the one the files in flight were produced under. */
+  configChanged?: boolean;
 }
 
 /** A receipt in the dev terminal: the same line and JSON as `landfall run` prints. */
@@ -54,10 +61,21 @@ export async function devCommand(options: DevOptions, io: CliIo, signal?: AbortS
   if (other) throw new CliError(`a landfall dev is already running for ${home} (pid ${other.pid}); stop it first, or set ${EnvVar.home}`);
   const say = (line: string) => options.json || io.stdout.write(`${line}\n`);
   say('Landfall: starting the local stack (embedded PostgreSQL, S3/SQS emulator, producer, consumer, replay)…');
+  const configPath = resolve(context.configPath ?? SAMPLE_CONFIG);
   const running = await startOrAttach({ ...context, databaseUrl: context.databaseUrl }, { ...io, env: { ...io.env, [EnvVar.home]: home } }, config, {
     ...(options.port !== undefined ? { port: options.port } : {}),
     ...(options.dbPort !== undefined ? { dbPort: options.dbPort } : {}),
     persistEmulator: true,
+    // Before anything is consumed: files in flight are finished under the config they were produced under.
+    beforeConsuming: async (parts) => {
+      const affected = await checkConfigInUse(home, configPath, config, parts, Boolean(options.configChanged));
+      if (affected.length > 0) {
+        io.stderr.write(`landfall dev: --config-changed: ${affected.length} file(s) in flight go on under this config: ${affected.map((f) => `${f.key} (${f.change})`).join('; ')}\n`);
+      }
+    },
+  }).catch((error: unknown) => {
+    if (error instanceof ConfigChangedError) throw new CliError(`dev: refused: ${error.message}`, 2);
+    throw error;
   });
   const stack = running.stack!;
   const errors = running.errors;
@@ -130,6 +148,7 @@ export const register: RegisterCommand = (program: Command, { io, setExitCode })
     .option('--json', 'print receipts as JSON lines')
     .option('--samples', 'load the sample files even when the ledger is not empty')
     .option('--once', 'stop after loading the samples')
+    .option('--config-changed', 'start although the config differs from the one the files in flight were produced under (they go on under this one)')
     .action(async (options: DevOptions, command: Command) => {
       setExitCode(await devCommand({ ...command.optsWithGlobals(), ...options }, io));
     });

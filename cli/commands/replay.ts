@@ -1,19 +1,17 @@
-import type { S3Client } from '@aws-sdk/client-s3';
 import type { Command } from 'commander';
-import { awsClientOptionsFromEnv, createS3Client } from '../../shared/aws/clients.ts';
 import type { BatchCounts, BatchData } from '../../shared/core/batch.ts';
 import { type BatchMessage, batchMessageOf, type FileManifest } from '../../shared/core/batch-message.ts';
 import { stagingReader } from '../../shared/aws/consumer-ports.ts';
 import { type BatchPorts, replayBatchMessage } from '../../shared/consumer/consume-batch.ts';
 import type { Sql } from '../../shared/postgres/db.ts';
-import { EnvVar } from '../../shared/environment/env.ts';
 import { batchReceipts, type FileReceipt, fileReceipts, registeredManifests } from '../../shared/postgres/ledger/files.ts';
 import { batchKeyOf, manifestKeyOf } from '../../shared/core/keys.ts';
 import { listQuarantine, type QuarantinedRow } from '../../shared/postgres/quarantine-retry.ts';
 import { CliError, resolveContext, type CliIo, type GlobalOptions, type RegisterCommand } from '../context.ts';
 import { formatQuarantineTable, n, plural, quarantineRecord, shortId } from '../format.ts';
 import { asCliError, configuredTables, findLedgerBatch, ledgerExists, requireConfig } from '../ledger.ts';
-import { devClients, landfallHome, openDatabaseWithFallback, readDevState } from '../local.ts';
+import { openDatabaseWithFallback } from '../local.ts';
+import { openStaging } from '../staging.ts';
 import { isS3NotFound } from '../../shared/aws/s3-object-store.ts';
 
 export interface ReplayOptions extends GlobalOptions {
@@ -35,32 +33,6 @@ export interface ReplayReport {
   quarantined: QuarantinedRow[];
   /** The file's receipt after the replay. */
   fileReceipt: FileReceipt | null;
-}
-
-interface Staging {
-  s3: S3Client;
-  bucket: string;
-  close(): void;
-}
-
-/**
- * The staging bucket and a client for it: LANDFALL_STAGING_BUCKET with AWS clients from the
- * environment (AWS_ENDPOINT_URL for an emulator) when set, as DATABASE_URL wins over a running
- * `landfall dev`; else the running `landfall dev`'s.
- */
-function openStaging(env: CliIo['env']): Staging {
-  const bucket = env[EnvVar.stagingBucket];
-  if (bucket) {
-    const s3 = createS3Client(awsClientOptionsFromEnv(env));
-    return { s3, bucket, close: () => s3.destroy() };
-  }
-  const dev = readDevState(landfallHome(env));
-  if (dev) {
-    const { s3, sqs } = devClients(dev);
-    sqs.destroy();
-    return { s3, bucket: dev.buckets.staging, close: () => s3.destroy() };
-  }
-  throw new CliError(`replay reads the batch from the staging bucket: run it beside a running \`landfall dev\`, or set ${EnvVar.stagingBucket} (with AWS credentials)`, 2);
 }
 
 /** Where a batch's object and its file's manifest are, found from the ledger or the manifests. */
@@ -199,7 +171,7 @@ function formatReplay(r: ReplayReport): string {
   }
   if (r.fileReceipt) {
     const f = r.fileReceipt;
-    lines.push(`File ${f.file} is ${f.status}: ${n(f.batchesApplied)} of ${plural(f.batches, 'batch', 'batches')} applied.`);
+    lines.push(`File ${f.file} is ${f.state}: ${n(f.batchesApplied)} of ${f.batches === null ? '? batches (still being read)' : plural(f.batches, 'batch', 'batches')} applied.`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { BatchData, FileIdentity } from './batch.ts';
+import type { TextFormat } from './read/read-csv.ts';
+import type { FileFormat } from './read/file-format.ts';
 
 /**
  * The SQS FIFO message body for one batch. The rows themselves live in the staging object
@@ -69,7 +71,9 @@ export interface FileManifest {
   status: FileStatus;
   /** Arrival of the file (`fileArrivalOf`), as stamped on every batch. */
   arrival: string;
-  fileFormat: 'csv' | 'ndjson' | 'parquet' | null;
+  fileFormat: FileFormat | null;
+  /** Delimited text: the delimiter and encoding it was read with (absent in manifests of earlier versions). */
+  textFormat?: TextFormat | null;
   compressed: boolean;
   /** Table column names the batches carry (after the config's mapping). */
   columns: string[];
@@ -200,6 +204,11 @@ export function parseQueueMessage(body: string): QueueMessage {
 /** A file notice's deduplication id: one per production of the file (registering is idempotent). */
 export function fileNoticeDeduplicationId(fileId: string, producedAt: string): string {
   return createHash('sha256').update(`file-notice\0${fileId}\0${producedAt}`).digest('hex').slice(0, 64);
+}
+
+/** The deduplication id of the notice a producer sends when it picks a file up (its opening manifest): `opened-` and a hash. */
+export function openingNoticeDeduplicationId(fileId: string, startedAt: string): string {
+  return `opened-${createHash('sha256').update(`file-opened\0${fileId}\0${startedAt}`).digest('hex').slice(0, 64)}`;
 }
 
 /**

@@ -22,6 +22,13 @@ export interface Chunk {
   rowNumbers: number[];
   /** Each column's values as JSON text, as the batch object holds them. */
   columns: readonly JsonColumn[];
+  /**
+   * The file column of each of `columns` (a fixed chunker: every file column, in order; a chunker
+   * of JSON objects: the columns its rows carry, in the order first carried in the chunk).
+   */
+  columnIndexes: readonly number[];
+  /** Per chunk column (index into `columns`), the rows (indexes into the chunk) that did not carry it; none in a fixed chunker. */
+  absent: ReadonlyMap<number, readonly number[]>;
   /** values[c][r], decoded from `columns` (for tests and inspection; the producer never needs them). */
   readonly values: TextValue[][];
   estimatedBytes: number;
@@ -30,11 +37,16 @@ export interface Chunk {
 interface Buffered {
   rowNumbers: number[];
   columns: JsonColumn[];
+  /** The file column of each of `columns`, and each chunk column by file column (-1: none yet), for a chunker of JSON objects. */
+  columnIndexes: number[];
+  slotOf: number[];
+  absent: Map<number, number[]>;
   bytes: number;
   next: number;
 }
 
 const NONE: readonly Chunk[] = Object.freeze([]);
+const NO_ABSENT: ReadonlyMap<number, readonly number[]> = new Map();
 
 /** Estimated JSON size of one row: quotes and comma per value, a row number. */
 function estimateRowBytes(values: readonly TextValue[]): number {
@@ -52,17 +64,33 @@ export class PartitionChunker {
   readonly #limits: ChunkerLimits;
   readonly #columnCount: number;
   readonly #buffers: Buffered[];
+  readonly #fixed: boolean;
   #buffered = 0;
 
-  /** `nextChunks`: each partition's next chunk index, where a resumed read goes on (default all 0). */
-  constructor(columnCount: number, limits: ChunkerLimits, nextChunks: readonly number[] = []) {
+  /**
+   * `nextChunks`: each partition's next chunk index, where a resumed read goes on (default all 0).
+   * `columnCount` null: the rows are JSON objects that may differ in their keys; each chunk's
+   * columns are the union of what its rows carry, and a row that does not carry one of them is
+   * absent there (a column first carried mid-chunk is absent in the chunk's earlier rows).
+   */
+  constructor(columnCount: number | null, limits: ChunkerLimits, nextChunks: readonly number[] = []) {
     this.#limits = limits;
-    this.#columnCount = columnCount;
+    this.#fixed = columnCount !== null;
+    this.#columnCount = columnCount ?? 0;
     this.#buffers = Array.from({ length: limits.partitions }, (_, p) => this.#empty(nextChunks[p] ?? 0));
   }
 
   #empty(next: number): Buffered {
-    return { rowNumbers: [], columns: Array.from({ length: this.#columnCount }, () => new JsonColumn()), bytes: 0, next };
+    const n = this.#columnCount;
+    return {
+      rowNumbers: [],
+      columns: Array.from({ length: n }, () => new JsonColumn()),
+      columnIndexes: Array.from({ length: n }, (_, i) => i),
+      slotOf: [],
+      absent: new Map(),
+      bytes: 0,
+      next,
+    };
   }
 
   #cut(partition: number): Chunk {
@@ -75,6 +103,8 @@ export class PartitionChunker {
       chunk: buffer.next,
       rowNumbers: buffer.rowNumbers,
       columns,
+      columnIndexes: buffer.columnIndexes,
+      absent: buffer.absent.size > 0 ? buffer.absent : NO_ABSENT,
       get values() {
         return columns.map((c) => c.values());
       },
@@ -82,8 +112,8 @@ export class PartitionChunker {
     };
   }
 
-  /** Adds a row; returns the chunks that are complete (often none). */
-  add(partition: number, rowNumber: number, values: readonly TextValue[]): readonly Chunk[] {
+  /** Adds a row; returns the chunks that are complete (often none). `absent`: see `SourceEvent`'s row. */
+  add(partition: number, rowNumber: number, values: readonly TextValue[], absent?: readonly number[]): readonly Chunk[] {
     const rowBytes = estimateRowBytes(values);
     let buffer = this.#buffers[partition]!;
     let ready: Chunk[] | undefined;
@@ -91,8 +121,9 @@ export class PartitionChunker {
       ready = [this.#cut(partition)];
       buffer = this.#buffers[partition]!;
     }
+    if (this.#fixed) for (let c = 0; c < this.#columnCount; c++) buffer.columns[c]!.push(values[c] ?? null);
+    else this.#pushObject(buffer, values, absent);
     buffer.rowNumbers.push(rowNumber);
-    for (let c = 0; c < this.#columnCount; c++) buffer.columns[c]!.push(values[c] ?? null);
     buffer.bytes += rowBytes;
     this.#buffered += rowBytes;
     if (buffer.rowNumbers.length >= this.#limits.maxRows || buffer.bytes >= this.#limits.maxBytes) {
@@ -105,6 +136,38 @@ export class PartitionChunker {
     }
     // Most rows complete no chunk: no array for them.
     return ready ?? NONE;
+  }
+
+  /** A row of a JSON object into a chunk whose columns are the union of its rows' keys. */
+  #pushObject(buffer: Buffered, values: readonly TextValue[], absent: readonly number[] | undefined): void {
+    const r = buffer.rowNumbers.length;
+    let carried: Uint8Array | undefined;
+    if (absent && absent.length > 0) {
+      carried = new Uint8Array(values.length).fill(1);
+      for (const i of absent) if (i < values.length) carried[i] = 0;
+    }
+    // Columns the row carries first: a column new to the chunk is absent in its earlier rows.
+    for (let c = 0; c < values.length; c++) {
+      if ((carried && carried[c] === 0) || (buffer.slotOf[c] ?? -1) >= 0) continue;
+      const column = new JsonColumn();
+      for (let k = 0; k < r; k++) column.push(null);
+      const slot = buffer.columns.length;
+      buffer.columns.push(column);
+      buffer.columnIndexes.push(c);
+      buffer.slotOf[c] = slot;
+      if (r > 0) buffer.absent.set(slot, Array.from({ length: r }, (_, k) => k));
+    }
+    for (let slot = 0; slot < buffer.columns.length; slot++) {
+      const c = buffer.columnIndexes[slot]!;
+      if (c < values.length && (!carried || carried[c] === 1)) {
+        buffer.columns[slot]!.push(values[c] ?? null);
+        continue;
+      }
+      buffer.columns[slot]!.push(null);
+      const rows = buffer.absent.get(slot);
+      if (rows) rows.push(r);
+      else buffer.absent.set(slot, [r]);
+    }
   }
 
   /** The remaining non-empty buffers, in partition order. */

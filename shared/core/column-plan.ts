@@ -6,8 +6,15 @@ import { UnreadableFileError, UnreadableReason } from './read/errors.ts';
 export interface ColumnPlan {
   /** Table column of each file column, in file order (after the config's mapping). */
   columns: string[];
-  /** Position in `columns` of each conflict key column, in `conflictKey` order. */
+  /** Position in `columns` of each conflict key column, in `conflictKey` order (-1: no JSON object carried it yet). */
   keyIndexes: number[];
+  /**
+   * JSON objects (NDJSON, a JSON array), whose keys are planned one by one as they appear: the
+   * keys, in `columns` order, and per key why an object that carries it is refused (null: it is
+   * not). Absent for a CSV header or a Parquet schema, which are planned whole.
+   */
+  objectKeys?: string[];
+  refused?: (string | null)[];
 }
 
 export interface PlanOptions {
@@ -74,6 +81,58 @@ export function planColumns(table: TableConfig, fileColumns: readonly string[], 
   for (const scope of snapshotRuleOf(table)?.scope ?? []) if (!columns.includes(scope) && !missing.some((m) => m.name === scope)) missing.push({ what: 'snapshot scope column', name: scope });
   if (unknown.length || missing.length) throw headerMisfit(table, unknown, unknownColumns, missing);
   return { columns, keyIndexes: table.conflictKey.map((key) => columns.indexOf(key)) };
+}
+
+/**
+ * Plans the keys of JSON objects that a file brought since `plan` (null: none yet): each key is
+ * checked as a header column would be, but a key that does not fit refuses only the objects that
+ * carry it (counted rejects, with the reason), never the file or the other objects. An object
+ * must carry every conflict key column and the version column (`refusalOfObject`).
+ */
+export function planObjectKeys(table: TableConfig, plan: ColumnPlan | null, keys: readonly string[], options: PlanOptions = {}): ColumnPlan {
+  const columns = [...(plan?.columns ?? [])];
+  const objectKeys = [...(plan?.objectKeys ?? plan?.columns ?? [])];
+  const refused = [...(plan?.refused ?? columns.map(() => null))];
+  const target = quoteQualified(parseTableName(table.table));
+  for (const key of keys.slice(columns.length)) {
+    const column = mapColumnName(table, key);
+    const named = column === key ? `key "${key}"` : `key "${key}" (mapped to "${column}")`;
+    let why: string | null = null;
+    if (key.trim() === '') why = 'an empty key names no column';
+    else if (Buffer.byteLength(column, 'utf8') > MAX_IDENTIFIER_BYTES) why = `${named} is longer than PostgreSQL allows for a column name (63 bytes)`;
+    else if (column === table.arrivalColumn && (table.version === ARRIVAL || options.knownColumns?.has(column))) {
+      why = `${named} is the arrival column "${table.arrivalColumn}", which Landfall writes itself`;
+    } else if (columns.includes(column) && refused[columns.indexOf(column)] === null) {
+      why = `${named} names column "${column}", as key "${objectKeys[columns.indexOf(column)]}" does: map only one of them`;
+    } else if (options.knownColumns && !options.evolve && !options.knownColumns.has(column) && column !== table.delete?.column) {
+      why =
+        `${named}: table "${table.table}" has no such column (schema "strict"). Fix: map it to a table column in the config's "columns", ` +
+        `drop it from the objects, add it (ALTER TABLE ${target} ADD COLUMN ${quoteIdent(column)} text), or set "schema": "evolve"`;
+    }
+    columns.push(column);
+    objectKeys.push(key);
+    refused.push(why);
+  }
+  const indexOfUsable = (name: string) => columns.findIndex((c, i) => c === name && refused[i] === null);
+  return { columns, keyIndexes: table.conflictKey.map(indexOfUsable), objectKeys, refused };
+}
+
+/**
+ * Why a JSON object cannot be loaded, or null: it carries a key the plan refuses, or lacks a
+ * conflict key column or the version column. `carried(i)`: whether it carries column i.
+ */
+export function refusalOfObject(table: TableConfig, plan: ColumnPlan, carried: (i: number) => boolean): string | null {
+  const refused = plan.refused ?? [];
+  for (let i = 0; i < refused.length; i++) if (refused[i] !== null && carried(i)) return refused[i]!;
+  const required = table.version === ARRIVAL ? table.conflictKey : [...table.conflictKey, table.version];
+  for (const name of required) {
+    const i = plan.columns.findIndex((c, k) => c === name && (refused[k] ?? null) === null && carried(k));
+    if (i < 0) {
+      const what = name === table.version && !table.conflictKey.includes(name) ? 'the version column' : 'conflict key column';
+      return `no key for ${what} "${name}" of table "${table.table}": every object must carry it${Object.values(table.columns ?? {}).includes(name) ? ' (or a key the config\'s "columns" maps to it)' : ''}`;
+    }
+  }
+  return null;
 }
 
 /**

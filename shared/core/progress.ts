@@ -4,6 +4,9 @@ import type { ChunkingSettings, ManifestBatch, RejectedRow } from './batch-messa
 import type { KeyColumnType } from './canonical-key.ts';
 import type { ColumnPlan } from './column-plan.ts';
 import type { FileFormat } from './read/file-format.ts';
+import type { TextFormat } from './read/read-csv.ts';
+
+export type { TextFormat } from './read/read-csv.ts';
 import type { ResumePoint, SourceEvent } from './read/records.ts';
 
 /**
@@ -27,6 +30,10 @@ export interface FileProgress {
   chunking: ChunkingSettings;
   fileFormat: FileFormat;
   compressed: boolean;
+  /** Delimited text: its delimiter and encoding (absent in progress objects of earlier versions: comma, UTF-8). */
+  textFormat?: TextFormat | null;
+  /** The columns that take numbers, when the profile's number format applies (kept, as the plan is). */
+  numericColumns?: string[] | null;
   /** The column plan and key types fixed by the first invocation (a later catalog change does not move a batch). */
   plan: ColumnPlan;
   keyTypes: KeyColumnType[] | null;
@@ -34,10 +41,10 @@ export interface FileProgress {
   /** Where the next segment starts, and the last row number read before it. */
   position: ResumePoint & { row: number };
   /**
-   * CSV and NDJSON: the bytes that hold the file's columns (the header, the first object's line),
-   * read again before `position.at` so the reader sees the same columns; `rows` and `lines` of
-   * them are not counted again. NDJSON: `columnsLine` is the first object's line in the file, which
-   * the reader's messages name (absent in progress objects of earlier versions).
+   * CSV: the bytes that hold the file's columns (the header), read again before `position.at` so
+   * the reader sees the same columns; `rows` and `lines` of them are not counted again. JSON
+   * objects: empty (the plan holds their keys), or in progress objects of earlier versions the
+   * first object's line (`columnsLine`, no longer read).
    */
   prefix: { start: number; end: number; rows: number; lines: number; columnsLine?: number } | null;
   read: number;
@@ -118,8 +125,9 @@ export function resumedReadOf(progress: Pick<FileProgress, 'position' | 'prefix'
 /**
  * A resumed reader's events as a read from the start of the file would have numbered them. The
  * reader reads `prefix` bytes and then the file from `position.at`: its rows, lines and resume
- * points are shifted past the position, the prefix's own rows (NDJSON's first object) and the
- * columns event are dropped. Events come one at a time or in arrays (a reader's pieces), and go
+ * points are shifted past the position, the prefix's own rows (NDJSON's first object, in progress
+ * objects of earlier versions) and the file's columns event are dropped (not the later keys of
+ * JSON objects, which extend the columns). Events come one at a time or in arrays (a reader's pieces), and go
  * on as they came; they are renumbered in place (each is a fresh object only this read holds).
  */
 export async function* rebaseEvents<T extends SourceEvent | readonly SourceEvent[]>(
@@ -132,7 +140,8 @@ export async function* rebaseEvents<T extends SourceEvent | readonly SourceEvent
   const prefixBytes = prefix ? prefix.end - prefix.start : 0;
   /** Whether the event is passed on, renumbered. */
   const rebase = (event: SourceEvent): boolean => {
-    if (event.kind === 'columns') return false;
+    // The columns are the plan's already; keys a JSON object brings later are news.
+    if (event.kind === 'columns') return event.extends === true;
     if (absolute) return true;
     if (event.row <= prefix!.rows) return false;
     event.row = event.row - prefix!.rows + position.row;

@@ -53,10 +53,13 @@ export interface UpsertPlan {
   /** The table's arrival column: set to the row's arrival on every write, compared on ties. */
   arrivalColumn: string | null;
   /**
-   * Tombstone input (a batch column that need not exist in the table), and the quoted table in
-   * the `landfall` schema where deletes are remembered (tombstones.ts).
+   * The table's delete rule, present whenever the config has one (DESIGN.md rule 6 holds for
+   * every batch): the tombstone input (a batch column that need not exist in the table; null
+   * when the batch does not carry it, so none of its rows is a tombstone but remembered deletes
+   * still apply), and the quoted table in the `landfall` schema where deletes are remembered
+   * (tombstones.ts).
    */
-  tombstone: { input: number; equals: string; remembered: string } | null;
+  tombstone: { input: number | null; equals: string; remembered: string } | null;
   /** Columns set on conflict (non-key batch columns, plus the arrival column). */
   updateColumns: string[];
   /** Columns compared to tell "unchanged" from "updated"; `asText` for types without `=`. */
@@ -105,12 +108,12 @@ export function buildUpsertPlan(config: TableConfig, catalog: TableCatalog, keyC
   const seen = new Set<string>();
   const planColumns: PlanColumn[] = [];
   const keyOrVersion = new Set([...config.conflictKey, ...(keyCheck.versionColumn ? [keyCheck.versionColumn.name] : [])]);
-  let tombstone: UpsertPlan['tombstone'] = null;
+  let tombstone: UpsertPlan['tombstone'] = config.delete ? { input: null, equals: config.delete.equals, remembered: tombstoneRelationOf(catalog.table).quoted } : null;
   columns.forEach((name, input) => {
     if (seen.has(name)) throw new BatchShapeError(config.table, name, `column "${name}" appears twice in the file`);
     seen.add(name);
     const isTombstone = config.delete?.column === name;
-    if (isTombstone) tombstone = { input, equals: config.delete!.equals, remembered: tombstoneRelationOf(catalog.table).quoted };
+    if (isTombstone) tombstone = { ...tombstone!, input };
     const column = byName.get(name);
     if (!column) {
       if (isTombstone) return;

@@ -8,7 +8,7 @@ import { countsAddUp, fileIdOf } from '../core/batch.ts';
 import type { LandfallConfig, TableConfig } from '../core/config.ts';
 import type { Sql } from '../postgres/db.ts';
 import { classifyPgError, ErrorClass } from '../core/classify-pg-error.ts';
-import { type FileReceipt, fileReceipts } from '../postgres/ledger/files.ts';
+import { type FileReceipt, fileReceipts, reopenMovedAside } from '../postgres/ledger/files.ts';
 import { fixForUnreadable } from '../core/read/errors.ts';
 import { isSnapshotFile } from '../core/snapshot-config.ts';
 import { forceRemoval } from '../postgres/snapshot-removal.ts';
@@ -108,7 +108,8 @@ export async function findLoaded(sql: Sql, table: string, key: string, etag: str
 
 /**
  * Uploads a local file into the inbox under its table's prefix (streamed; multipart when
- * large), unless the same bytes were loaded under that key before (`force` drops it anyway).
+ * large), unless the same bytes were loaded under that key before (`force` drops it anyway). A
+ * ledger row of the same file moved aside is reopened (in progress) for the new attempt.
  */
 export async function dropFile(target: DropTarget, path: string, table: TableConfig, options: { force?: boolean } = {}): Promise<Dropped> {
   await access(path).catch((error: NodeJS.ErrnoException) => {
@@ -126,6 +127,9 @@ export async function dropFile(target: DropTarget, path: string, table: TableCon
     queueSize: 2,
   }).done();
   const fileId = fileIdOf({ bucket: target.buckets.inbox, key, versionId: put.VersionId, etag: put.ETag });
+  // The same file moved aside before (by a config that lacked its table, say): this drop is a new
+  // attempt, so its old outcome must not answer for it. Its applied batches, if any, stay.
+  await reopenMovedAside(target.sql, fileId);
   // A snapshot file dropped with force: its removal goes ahead whatever its guards say (at once when it was held).
   if (options.force && isSnapshotFile(table, key)) await forceRemoval(target.sql, await prepareTable(target.sql, table), fileId);
   await target.pollInbox?.();
@@ -153,7 +157,9 @@ function emptyReceipt(dropped: Dropped, status: RunReceipt['status'], reason: st
     fileId: dropped.fileId,
     table: dropped.table.table,
     status,
-    batches: 0,
+    state: 'in progress',
+    loaded: 0,
+    batches: null,
     batchesApplied: 0,
     read: 0,
     rejected: 0,
@@ -169,6 +175,7 @@ function emptyReceipt(dropped: Dropped, status: RunReceipt['status'], reason: st
     reason,
     reasonCode: null,
     movedTo: null,
+    previousOutcome: null,
     addsUp: false,
   };
 }

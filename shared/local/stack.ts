@@ -21,6 +21,7 @@ import { migrateLedger } from '../postgres/ledger/migrate.ts';
 import { DEFAULT_NAME_PREFIX, FunctionSettings, localBucketName, type QueueKey, QueueSettings, queueName } from '../core/resources.ts';
 import { startEmbeddedPostgres } from './embedded-postgres.ts';
 import { type Poller, type SqsHandler, startLambdaPoller } from './lambda-poller.ts';
+import type { StackParts } from './config-in-use.ts';
 import { type BucketWatcher, watchBucket } from './s3-notifier.ts';
 
 export const REGION = 'us-east-1';
@@ -60,6 +61,12 @@ export interface LocalStackOptions {
   producer?: { timeoutMs?: number; limits?: Partial<ProducerLimits> };
   /** Wraps each handler (the chaos test injects crashes here). */
   wrapHandler?: (name: 'producer' | 'consumer' | 'replay', handler: SqsHandler) => SqsHandler;
+  /**
+   * Runs once the database, the buckets and the queues are up, before anything is consumed or
+   * notified (`landfall dev` checks its config against the one its files in flight were produced
+   * under); a throw stops the stack and is rethrown.
+   */
+  beforeConsuming?: (parts: StackParts) => Promise<void>;
 }
 
 export interface LocalStack {
@@ -211,6 +218,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     if (emulator && options.persistEmulator) {
       recovered.pending = (await fileReceipts(sql)).filter((r) => r.status === 'pending' || r.status === 'replaying').length;
     }
+
+    await options.beforeConsuming?.({ sql, s3, sqs, buckets, queues });
 
     const tagApplied = await supportsTagging(s3, buckets.staging);
     const ports = createBatchPorts({ config: options.config, sql, s3, sqs, stagingBucket: buckets.staging, dlqUrl: queues.batchesDlq, tagApplied });

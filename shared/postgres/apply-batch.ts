@@ -66,19 +66,35 @@ export async function upsertRows(tx: TxSql, target: TargetTable, batch: BatchDat
 }
 
 /**
+ * A table with a `delete` rule may take COPY only when rule 6 has nothing to decide: no row
+ * of the batch is a tombstone, and the table remembers no delete at all (its tombstone table is
+ * empty, as before its first delete), so no key of the batch can meet one. One index probe.
+ */
+async function rememberedDeletesCannotMatter(tx: TxSql, plan: UpsertPlan, batch: BatchData, rows: readonly number[] | null): Promise<boolean> {
+  const tomb = plan.tombstone!;
+  if (tomb.input !== null) {
+    const ops = batch.values[tomb.input]!;
+    if (rows === null ? ops.some((v) => v === tomb.equals) : rows.some((r) => ops[r] === tomb.equals)) return false;
+  }
+  const [found] = await tx.unsafe<{ none: boolean }[]>(`SELECT NOT EXISTS (SELECT 1 FROM ${tomb.remembered}) AS none`);
+  return found!.none;
+}
+
+/**
  * The fresh-insert fast path: the rows go in through COPY, in a savepoint, and count as
- * inserted. null when they must take the upsert: a table with a `delete` rule (a key with a
- * live remembered tombstone is not new, and its older upsert must come out stale, which COPY
- * cannot see), or a COPY the server refused, rolled back to the savepoint: a key already stored
- * or repeated in the batch (23505, from the unique index itself: the proof that every key was
- * new), or a value COPY cannot store, for which the upsert then raises its own error.
+ * inserted. null when they must take the upsert: a table with a `delete` rule that remembers a
+ * delete, or a batch with a tombstone (a key with a live remembered tombstone is not new, and its
+ * older upsert must come out stale, which COPY cannot see), or a COPY the server refused, rolled
+ * back to the savepoint: a key already stored or repeated in the batch (23505, from the unique
+ * index itself: the proof that every key was new), or a value COPY cannot store, for which the
+ * upsert then raises its own error.
  */
 export async function insertIfFresh(tx: TxSql, target: TargetTable, batch: BatchData, rows: readonly number[] | null): Promise<BatchCounts | null> {
   const { plan, fresh } = statementFor(target, batch.columns);
   const pick = <T>(column: readonly T[]): T[] => (rows === null ? (column as T[]) : rows.map((r) => column[r]!));
   const rowNumbers = pick(batch.rowNumbers);
   if (rowNumbers.length === 0) return null;
-  if (plan.tombstone) return null;
+  if (plan.tombstone && !(await rememberedDeletesCannotMatter(tx, plan, batch, rows))) return null;
   // A snapshot table whose scopes a newer snapshot settled: rows older than it are stale, which COPY cannot see.
   if (await newerSnapshotExists(tx, target, batch)) return null;
   const columns = fresh.copyInputs.map((i) => pick(batch.values[i]!));

@@ -129,7 +129,9 @@ export function compileUpsert(plan: UpsertPlan): CompiledUpsert {
     `u.${q(ORDINAL)}`,
     `u.${q(ROW_NUMBER)}`,
     ...plan.columns.map((c) => `u.i${c.input}${c.cast ? `::${c.cast}` : ''}${c.collate ? ` COLLATE ${c.collate}` : ''} AS ${q(c.name)}`),
-    ...(plan.tombstone ? [`u.i${plan.tombstone.input} AS ${q(TOMBSTONE)}`] : []),
+    // A batch without the delete column has no tombstone row (NULL never equals the rule's
+    // value) but still meets the remembered deletes.
+    ...(plan.tombstone ? [`${plan.tombstone.input === null ? 'NULL::text' : `u.i${plan.tombstone.input}`} AS ${q(TOMBSTONE)}`] : []),
     // arrivalValueOf computes the same value for COPY (insertIfFresh); keep the two equal.
     ...(plan.arrivalColumn ? [`${rowArrival} AS ${q(plan.arrivalColumn)}`] : plan.tombstone ? [`${rowArrival} AS ${q(ROW_ARRIVAL)}`] : []),
   ];
@@ -183,6 +185,13 @@ export function compileUpsert(plan: UpsertPlan): CompiledUpsert {
     ? `SELECT count(*) FROM red WHERE EXISTS (SELECT 1 FROM ${plan.target} AS cur WHERE ${keyJoin(plan, 'cur', 'red')} AND ${staleWhen})${remembered ? ` OR ${remembered.staleByTombstone}` : ''}${superseded ? ` OR ${superseded}` : ''}`
     : `SELECT count(*) FROM red JOIN ${plan.target} AS cur ON ${keyJoin(plan, 'cur', 'red')} WHERE ${staleWhen}`;
 
+  // Inserted vs updated without system columns (a partitioned table or a hypertable refuses
+  // `RETURNING xmax`): a written row whose key the statement's snapshot does not hold was
+  // inserted, the others updated. Every CTE reads the target as it was before this statement, so
+  // this is the anti-join of the written keys against the stored ones (same operators as the
+  // stale count, the arbiter's equality). Exact unless another transaction commits a write to
+  // one of these keys while this statement runs (see docs/architecture.md, "How the counts are made").
+  const newKeys = `SELECT count(*) FROM ups WHERE NOT EXISTS (SELECT 1 FROM ${plan.target} AS cur WHERE ${keyJoin(plan, 'cur', 'ups')})`;
   const text = `WITH src AS (
   SELECT ${selectList.join(', ')}
   FROM unnest(${inputTypes.map((type, i) => `$${i + 1}::${type}[]`).join(', ')}, $${params.rowNumbers}::int8[])
@@ -193,16 +202,16 @@ export function compileUpsert(plan: UpsertPlan): CompiledUpsert {
   INSERT INTO ${plan.target} AS cur (${written.join(', ')})
   SELECT ${written.map((c) => `red.${c}`).join(', ')} FROM red ${notTombstone}
   ${onConflict}
-  RETURNING (xmax = 0) AS ins
+  RETURNING ${keys.map((k) => `cur.${k}`).join(', ')}
 )${del}, n AS (
   SELECT (SELECT count(*) FROM src)::int AS rows,
          (SELECT count(*) FROM red)::int AS reduced,
-         (SELECT count(*) FROM ups WHERE ins)::int AS inserted,
-         (SELECT count(*) FROM ups WHERE NOT ins)::int AS updated,
+         (SELECT count(*) FROM ups)::int AS written,
+         (${newKeys})::int AS inserted,
          ${plan.tombstone ? '(SELECT count(*) FROM del)::int' : '0'} AS deleted
 ), c AS MATERIALIZED (
-  SELECT rows, reduced, inserted, updated, deleted,
-         CASE WHEN reduced > inserted + updated + deleted
+  SELECT rows, reduced, inserted, written - inserted AS updated, deleted,
+         CASE WHEN reduced > written + deleted
               THEN (${staleRows})::int
               ELSE 0 END AS stale
   FROM n

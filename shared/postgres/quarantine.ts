@@ -12,9 +12,14 @@ export interface RowFailure {
   message: string;
 }
 
-/** The row of a batch as a JSON object, column → text value (a NUL, which jsonb cannot hold, shown as ␀). */
-export function rowAsObject(batch: Pick<BatchData, 'columns' | 'values'>, row: number): Record<string, string | null> {
-  return Object.fromEntries(batch.columns.map((c, i) => [c, showNul(batch.values[i]![row] ?? null)]));
+/**
+ * The row of a batch as a JSON object, column → text value (a NUL, which jsonb cannot hold, shown
+ * as ␀). A column the row did not carry (`absent`) is left out, so that a retry leaves it alone too.
+ */
+export function rowAsObject(batch: Pick<BatchData, 'columns' | 'values' | 'absent'>, row: number): Record<string, string | null> {
+  const absent = batch.absent;
+  const carried = absent ? batch.columns.flatMap((c, i) => (absent[c]?.includes(row) ? [] : [i])) : batch.columns.map((_, i) => i);
+  return Object.fromEntries(carried.map((i) => [batch.columns[i]!, showNul(batch.values[i]![row] ?? null)]));
 }
 
 /**

@@ -1,6 +1,6 @@
 import { type ApplyResult, claimBatch, refusedBeforeBinding, rowsExcept, storedCounts, upsertRows } from './apply-batch.ts';
 import { batchRowCount, type BatchData } from '../core/batch.ts';
-import { classifyPgError, ErrorClass, pgErrorFields } from '../core/classify-pg-error.ts';
+import { classifyFailure, FailureScope, pgErrorFields } from '../core/classify-pg-error.ts';
 import type { Sql, TxSql } from './db.ts';
 import { toPgArrayLiteral } from './pg-array.ts';
 import { quarantineRows, type RowFailure } from './quarantine.ts';
@@ -56,7 +56,8 @@ async function applyIsolating(tx: TxSql, target: TargetTable, batch: BatchData, 
     await tx.savepoint((sp) => upsertRows(sp, target, batch, rows));
     return [];
   } catch (error) {
-    if (classifyPgError(error) !== ErrorClass.batchPoison) throw error;
+    // Only a row's failure is isolated; the batch's (54011…) is thrown whole, for the caller to quarantine the batch.
+    if (classifyFailure(error).scope !== FailureScope.row) throw error;
     if (rows.length === 1) return [failureOf(rows[0]!, error)];
     const failures: RowFailure[] = [];
     if (pgErrorFields(error).sqlstate === '21000') {

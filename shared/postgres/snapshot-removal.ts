@@ -208,8 +208,9 @@ export async function removeMissing(sql: Sql, target: TargetTable, fileId: strin
       if (!file) return { state: 'waiting' } as const;
       // A file under the table's incrementalPrefix removes nothing (its callers check first; this claim is rolled back).
       if (!isSnapshotFile(target.config, file.key)) throw new NotASnapshot();
-      if (file.outcome !== 'produced') return { state: 'moved-aside' } as const;
-      if (file.applied < file.batchCount) return { state: 'waiting' } as const;
+      if (file.outcome === 'moved-aside') return { state: 'moved-aside' } as const;
+      // Still being read (its batch count not final), or batches to apply.
+      if (file.outcome !== 'produced' || file.batchCount === null || file.applied < file.batchCount) return { state: 'waiting' } as const;
       const fileArrival = options.arrival ?? claim.arrival ?? fileArrivalOf({ eventTime: file.eventTime, key: file.key });
       const arrival = snapshotArrivalOf(fileArrival);
       const numbers: HeldNumbers = {

@@ -42,7 +42,9 @@ function jsonPartsOf(batch: BatchToEncode): Buffer[] {
     if (column instanceof JsonColumn) parts.push(open, ...column.parts(), Buffer.from(']'));
     else parts.push(Buffer.from(`${c === 0 ? '' : ','}${JSON.stringify(column)}`));
   });
-  parts.push(Buffer.from(']}'));
+  // Only a batch of JSON objects that differ in their keys has absent values: every other batch's bytes are as before.
+  const absent = Object.entries(batch.absent ?? {}).filter(([, rows]) => rows.length > 0);
+  parts.push(Buffer.from(absent.length > 0 ? `],"absent":${JSON.stringify(Object.fromEntries(absent))}}` : ']}'));
   return parts;
 }
 

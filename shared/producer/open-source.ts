@@ -1,55 +1,140 @@
 import type { FileIdentity } from '../core/batch.ts';
+import { DEFAULT_FORMAT, escapeOf, textOnlyFieldsSet, type FormatConfig } from '../core/format-config.ts';
 import { UnreadableFileError, UnreadableReason } from '../core/read/errors.ts';
-import { fileTypeOfKey, isGzip, isParquetMagic, type FileFormat } from '../core/read/file-format.ts';
+import { compressionOf, fileTypeOfKey, isParquetMagic, jsonShapeOf, type FileFormat } from '../core/read/file-format.ts';
 import type { ObjectRef, ObjectStore } from './ports.ts';
-import { rebaseEvents, resumedReadOf, sliceBytes, type FileProgress } from '../core/progress.ts';
-import { readCsvEvents } from '../core/read/read-csv.ts';
+import { rebaseEvents, resumedReadOf, sliceBytes, type FileProgress, type TextFormat } from '../core/progress.ts';
+import { encodingOfBom, readCsvEvents, resolveEncoding, type CsvDialect, type TextEncoding } from '../core/read/read-csv.ts';
+import { readJsonArray } from '../core/read/read-json-array.ts';
 import { readNdjson } from '../core/read/read-ndjson.ts';
 import { readParquet } from '../core/read/read-parquet.ts';
 import type { SourceEvent } from '../core/read/records.ts';
-import { gunzipStream, openTextStream } from './source.ts';
+import { chooseDelimiter } from '../core/read/sniff.ts';
+import { decompressStream, openTextStream, peekBytes } from './source.ts';
 import { spillToTempFile } from './temp-file.ts';
 
 export interface OpenedSource {
   format: FileFormat;
   compressed: boolean;
+  /** Delimited text: the delimiter and encoding it is read with (`"auto"` resolved). */
+  textFormat: TextFormat | null;
   /** In file order; a reader may yield several at once (CSV yields those of each piece read). */
   events: AsyncIterable<SourceEvent | readonly SourceEvent[]>;
   close(): Promise<void>;
+}
+
+export interface SourceOptions {
+  /** The table's format profile. */
+  format?: FormatConfig;
+  /** Whether a header name is a column the table knows (after the `columns` mapping), for `"delimiter": "auto"`. */
+  known?: (name: string) => boolean;
+  /** A delimited text file's delimiter and encoding as an earlier run of it chose them (its opening manifest). */
+  textFormat?: TextFormat;
+  tmpDir?: string;
 }
 
 export function refOf(file: FileIdentity): ObjectRef {
   return { bucket: file.bucket, key: file.key, versionId: file.versionId, etag: file.etag };
 }
 
-function readerOf(format: FileFormat, bytes: AsyncIterable<Uint8Array>, from: FileProgress | null = null): AsyncIterable<SourceEvent | readonly SourceEvent[]> {
-  if (format === 'csv') return readCsvEvents(bytes, from ? { resumed: resumedReadOf(from) } : {});
-  return readNdjson(bytes, from?.prefix?.columnsLine ? { columnsLine: from.prefix.columnsLine } : {});
+/** The CSV dialect of a profile with its delimiter and encoding resolved. */
+function dialectOf(format: FormatConfig, text: TextFormat): Partial<CsvDialect> {
+  return {
+    delimiter: text.delimiter,
+    encoding: text.encoding,
+    quote: format.quote,
+    escape: escapeOf(format),
+    trim: format.trim,
+    nullValues: format.nullValues,
+    header: format.header,
+    ...(format.fields ? { fields: format.fields } : {}),
+  };
+}
+
+function readerOf(format: FileFormat, bytes: AsyncIterable<Uint8Array>, profile: FormatConfig, text: TextFormat | null, from: FileProgress | null = null): AsyncIterable<SourceEvent | readonly SourceEvent[]> {
+  if (format === 'csv') return readCsvEvents(bytes, { dialect: dialectOf(profile, text!), ...(from ? { resumed: resumedReadOf(from) } : {}) });
+  if (format === 'json') return readJsonArray(bytes, from ? { resumed: { columns: from.plan.objectKeys ?? [] } } : {});
+  return readNdjson(bytes, from?.plan.objectKeys ? { columns: from.plan.objectKeys } : {});
+}
+
+/** The first bytes of a text file as text, to choose a delimiter from. */
+function headText(head: Buffer, encoding: TextEncoding): string {
+  const bom = encodingOfBom(head);
+  const body = bom === encoding ? head.subarray(bom === 'utf-8' ? 3 : 2) : head;
+  if (encoding === 'utf-8') return body.toString('utf8');
+  if (encoding === 'utf-16le') return body.subarray(0, body.length & ~1).toString('utf16le');
+  if (encoding === 'utf-16be') return Buffer.from(body.subarray(0, body.length & ~1)).swap16().toString('utf16le');
+  return body.toString('latin1');
+}
+
+/**
+ * How a delimited text file is read: the profile's encoding (`"auto"`: its BOM, else UTF-8) and
+ * delimiter (`"auto"`: the one whose split of the header gives columns the table knows, else the
+ * one the first lines agree on; see `chooseDelimiter`).
+ */
+export function textFormatOf(head: Buffer, format: FormatConfig, options: { known?: (name: string) => boolean; delimiterHint?: string }): TextFormat {
+  const encoding = resolveEncoding(format.encoding, head);
+  if (format.delimiter !== 'auto') return { delimiter: format.delimiter, encoding };
+  const choice = chooseDelimiter(headText(head, encoding), {
+    quote: format.quote,
+    ...(options.known ? { known: options.known } : {}),
+    ...(options.delimiterHint ? { preferred: options.delimiterHint } : {}),
+    ...(typeof format.header === 'object' ? { skip: format.header.skip } : {}),
+    ...(format.header === false && format.fields ? { fieldCount: format.fields.length } : {}),
+  });
+  return { delimiter: choice.delimiter, encoding };
+}
+
+/** NDJSON, JSON and Parquet files have no delimiter, header, quoting, encoding or number format: a profile that sets one refuses them. */
+function refuseTextOptions(format: FormatConfig, kind: string): void {
+  const set = textOnlyFieldsSet(format);
+  if (set.length === 0) return;
+  throw new UnreadableFileError(
+    UnreadableReason.formatOption,
+    `the table's "format" sets ${set.map((f) => `"${f}"`).join(', ')}, which ${set.length > 1 ? 'mean' : 'means'} nothing for ${kind} file (only "dates" applies to it): ` +
+      'drop it under a table whose "format" leaves them out, or export it as delimited text',
+  );
+}
+
+/** A stream decompressed when its first bytes are gzip, zstd or bzip2. */
+async function decompressed(stream: AsyncIterable<Uint8Array>): Promise<{ stream: AsyncIterable<Uint8Array>; compressed: boolean }> {
+  const peeked = await peekBytes(stream, 10);
+  const compression = compressionOf(peeked.head);
+  return compression ? { stream: decompressStream(peeked.stream, compression), compressed: true } : { stream: peeked.stream, compressed: false };
 }
 
 /**
  * Opens a dropped file for reading: from its start, or, with `from`, where an earlier
- * invocation stopped. CSV and NDJSON resume with two ranged reads (the bytes that hold the
- * columns, then the rest from the position); gzip has no random access, so a resumed gzip file
- * is inflated from its start and only those bytes are parsed; Parquet resumes at a row group.
+ * invocation stopped. Delimited text and JSON resume with ranged reads (the bytes that hold the
+ * header, then the rest from the position); a compressed file has no random access, so a resumed
+ * one is decompressed from its start and only those bytes are parsed; Parquet resumes at a row
+ * group. Compression and the JSON shape are told by the bytes, whatever the name says.
  */
-export async function openSource(store: ObjectStore, file: FileIdentity, from: FileProgress | null, tmpDir?: string): Promise<OpenedSource | 'gone'> {
+export async function openSource(store: ObjectStore, file: FileIdentity, from: FileProgress | null, options: SourceOptions = {}): Promise<OpenedSource | 'gone'> {
   const type = fileTypeOfKey(file.key);
+  const profile = options.format ?? DEFAULT_FORMAT;
   const ref = refOf(file);
   const none = async () => {};
   if (type.format !== 'parquet') {
     if (from === null) {
       const stream = await store.stream(ref);
       if (stream === 'gone') return stream;
-      const { stream: text, compressed } = await openTextStream(stream, type);
-      return { format: type.format, compressed, events: readerOf(type.format, text), close: none };
+      const text = await openTextStream(stream, type);
+      if (type.format === 'ndjson') {
+        const shape = jsonShapeOf(text.head);
+        refuseTextOptions(profile, shape === 'json' ? 'a JSON' : 'an NDJSON');
+        return { format: shape, compressed: text.compressed, textFormat: null, events: readerOf(shape, text.stream, profile, null), close: none };
+      }
+      const textFormat = options.textFormat ?? textFormatOf(text.head, profile, { ...(options.known ? { known: options.known } : {}), ...(type.delimiterHint ? { delimiterHint: type.delimiterHint } : {}) });
+      return { format: 'csv', compressed: text.compressed, textFormat, events: readerOf('csv', text.stream, profile, textFormat), close: none };
     }
-    const ranges = [...(from.prefix ? [{ start: from.prefix.start, end: from.prefix.end }] : []), { start: from.position.at, end: Infinity }];
+    // An empty prefix (JSON objects: the plan holds their keys) is no read at all.
+    const ranges = [...(from.prefix && from.prefix.end > from.prefix.start ? [{ start: from.prefix.start, end: from.prefix.end }] : []), { start: from.position.at, end: Infinity }];
     let bytes: AsyncIterable<Uint8Array>;
     if (from.compressed) {
       const stream = await store.stream(ref);
       if (stream === 'gone') return stream;
-      bytes = sliceBytes(gunzipStream(stream), ranges);
+      bytes = sliceBytes((await decompressed(stream)).stream, ranges);
     } else {
       const streams: AsyncIterable<Uint8Array>[] = [];
       for (const range of ranges) {
@@ -61,26 +146,32 @@ export async function openSource(store: ObjectStore, file: FileIdentity, from: F
         for (const stream of streams) yield* stream;
       })();
     }
-    return { format: type.format, compressed: from.compressed, events: rebaseEvents(readerOf(type.format, bytes, from), from), close: none };
+    // Progress objects of earlier versions: CSV was read as comma-separated UTF-8.
+    const textFormat = from.fileFormat === 'csv' ? (from.textFormat ?? { delimiter: ',', encoding: 'utf-8' }) : null;
+    return { format: from.fileFormat, compressed: from.compressed, textFormat, events: rebaseEvents(readerOf(from.fileFormat, bytes, profile, textFormat, from), from), close: none };
   }
+  refuseTextOptions(profile, 'a Parquet');
   const fromRowGroup = from?.position.at ?? 0;
   const resumed = (events: AsyncIterable<SourceEvent | readonly SourceEvent[]>) => (from ? rebaseEvents(events, from) : events);
   const object = await store.randomAccess(ref);
   if (object === 'gone') return object;
-  const head = new Uint8Array(await object.slice(0, Math.min(4, object.byteLength)));
-  if (isGzip(head)) {
+  const head = new Uint8Array(await object.slice(0, Math.min(10, object.byteLength)));
+  const compression = compressionOf(head);
+  if (compression) {
     const stream = await store.stream(ref);
     if (stream === 'gone') return stream;
-    const spilled = await spillToTempFile(gunzipStream(stream), tmpDir);
+    const spilled = await spillToTempFile(decompressStream(stream, compression), options.tmpDir);
     const inner = new Uint8Array(await spilled.slice(0, Math.min(4, spilled.byteLength)));
     if (!isParquetMagic(inner)) {
       await spilled.close();
       throw new UnreadableFileError(UnreadableReason.wrongFormat, 'named .parquet but the data is not Parquet');
     }
-    return { format: 'parquet', compressed: true, events: resumed(readParquet(spilled, { fromRowGroup })), close: () => spilled.close() };
+    return { format: 'parquet', compressed: true, textFormat: null, events: resumed(readParquet(spilled, { fromRowGroup })), close: () => spilled.close() };
   }
-  if (type.gzipByName && head.length > 0) throw new UnreadableFileError(UnreadableReason.corruptGzip, 'named .gz but the data is not gzip');
+  if (type.compressionByName && head.length > 0) {
+    throw new UnreadableFileError(type.compressionByName === 'gzip' ? UnreadableReason.corruptGzip : UnreadableReason.corruptCompressed, type.compressionByName === 'gzip' ? 'named .gz but the data is not gzip' : `named .${type.compressionByName === 'zstd' ? 'zst' : 'bz2'} but the data is not ${type.compressionByName}`);
+  }
   if (object.byteLength === 0) throw new UnreadableFileError(UnreadableReason.empty, 'empty file');
   if (!isParquetMagic(head)) throw new UnreadableFileError(UnreadableReason.wrongFormat, 'named .parquet but the data is not Parquet');
-  return { format: 'parquet', compressed: false, events: resumed(readParquet(object, { fromRowGroup })), close: none };
+  return { format: 'parquet', compressed: false, textFormat: null, events: resumed(readParquet(object, { fromRowGroup })), close: none };
 }

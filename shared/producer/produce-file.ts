@@ -1,13 +1,15 @@
 import { batchIdOf, fileArrivalOf, fileIdOf, type FileIdentity } from '../core/batch.ts';
 import { type ChunkingSettings, FileStatus, MANIFEST_REJECTS, type FileManifest, type ManifestBatch, type RejectedRow } from '../core/batch-message.ts';
-import { findTableForKey, type TableConfig } from '../core/config.ts';
+import { findTableForKey, mapColumnName, ARRIVAL, type TableConfig } from '../core/config.ts';
+import { isNumericType, valueConverterOf, type ValueConverter } from '../core/read/value-format.ts';
 import { encodeBatch, type BatchToEncode } from './batch-object.ts';
 import { canonicalizerFor, type KeyCanonicalizer } from '../core/canonical-key.ts';
 import { PartitionChunker, type Chunk } from '../core/chunker.ts';
 import { UnreadableFileError, UnreadableReason } from '../core/read/errors.ts';
-import { planHeader, type HeaderPlan } from './header-plan.ts';
+import { planHeader, planObjectHeader, type HeaderPlan } from './header-plan.ts';
+import { refusalOfObject } from '../core/column-plan.ts';
 import { batchKeyOf, isRejectedKey, manifestKeyOf, rejectsKeyOf } from '../core/keys.ts';
-import { finalMessagesOf, messagesOf, resentMessagesOf } from './messages.ts';
+import { finalMessagesOf, messagesOf, openingNoticeOf, resentMessagesOf } from './messages.ts';
 import { moveAside } from './move-aside.ts';
 import { openSource } from './open-source.ts';
 import { rowPartitioner } from '../core/partition.ts';
@@ -92,12 +94,12 @@ async function produceOrMoveAside(deps: ProducerDeps, file: FileIdentity, fileId
  * reading (a crash) left an opening manifest: the file is read again with the chunking it
  * recorded, so the batches it may have sent already are cut again the same.
  */
-async function previousRun(deps: ProducerDeps, fileId: string, manifestKey: string): Promise<{ produced: ProduceOutcome } | { chunking: ChunkingSettings } | null> {
+async function previousRun(deps: ProducerDeps, fileId: string, manifestKey: string): Promise<{ produced: ProduceOutcome } | { chunking: ChunkingSettings; textFormat: FileManifest['textFormat'] } | null> {
   const text = await deps.store.getText(deps.stagingBucket, manifestKey);
   if (text === null) return null;
   const manifest = JSON.parse(text) as FileManifest;
   if (manifest.fileId !== fileId) return null;
-  if (manifest.status === FileStatus.producing && manifest.chunking) return { chunking: manifest.chunking };
+  if (manifest.status === FileStatus.producing && manifest.chunking) return { chunking: manifest.chunking, textFormat: manifest.textFormat ?? null };
   if (manifest.status !== FileStatus.produced) return null;
   await deps.sender.send(resentMessagesOf(manifest, manifestKey));
   (deps.logger ?? silent).info('file already produced; its batch messages were sent again', { fileId, batches: manifest.batches.length });
@@ -106,8 +108,16 @@ async function previousRun(deps: ProducerDeps, fileId: string, manifestKey: stri
 
 /** A row's partition from its canonical key, or null without the key types (no catalog snapshot yet). */
 function partitionerOf(header: HeaderPlan, partitions: number): ((values: readonly TextValue[]) => number) | null {
+  // JSON objects: a key column no object carried yet has no index; no row without it is loaded.
+  if (header.plan.keyIndexes.some((i) => i < 0)) return null;
   const canonicalizers: KeyCanonicalizer[] | undefined = header.keyTypes?.map((k) => canonicalizerFor(k, header.timeZone));
   return canonicalizers ? rowPartitioner(canonicalizers, header.plan.keyIndexes, partitions) : null;
+}
+
+/** Whether a header name is a column the table knows: in its snapshot, or named by its config (after the `columns` mapping). */
+function knownColumnsOf(table: TableConfig, snapshot: { columns: { name: string }[] } | null): (name: string) => boolean {
+  const names = new Set([...(snapshot?.columns.map((c) => c.name) ?? []), ...table.conflictKey, ...(table.version !== ARRIVAL ? [table.version] : []), ...(table.delete ? [table.delete.column] : []), ...Object.values(table.columns ?? {})]);
+  return (name) => names.has(mapColumnName(table, name));
 }
 
 interface Job {
@@ -138,12 +148,37 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
       segmentBytes: limits.segmentBytes,
     };
   const segmentBytes = chunking.segmentBytes ?? limits.segmentBytes;
-  const opened = await openSource(deps.store, file, from, deps.tmpDir);
+  const snapshot = (await deps.catalog?.get(table.table)) ?? null;
+  // A retry reads the file as the run it retries did (the delimiter "auto" chose), whatever changed since.
+  const recorded = previous && 'chunking' in previous ? previous.textFormat : null;
+  const opened = await openSource(deps.store, file, from, {
+    format: table.format,
+    known: knownColumnsOf(table, snapshot),
+    ...(recorded ? { textFormat: recorded } : {}),
+    ...(deps.tmpDir ? { tmpDir: deps.tmpDir } : {}),
+  });
   if (opened === 'gone') return { status: 'gone', fileId };
+  // The profile's number format needs to know which columns take numbers: from the snapshot the first invocation saw.
+  const numericColumns: string[] | null = from ? (from.numericColumns ?? null) : snapshot ? snapshot.columns.filter((c) => isNumericType(c.baseType)).map((c) => c.name) : null;
+  let converter: ValueConverter | null = null;
+  const convertValues = (columns: readonly string[]) => {
+    try {
+      converter = valueConverterOf(table.format, columns, numericColumns ? (c) => numericColumns.includes(c) : null);
+    } catch {
+      throw new UnreadableFileError(
+        UnreadableReason.formatOption,
+        `the table's "format" sets "decimal" or "thousands", which apply to its numeric columns, and the producer has no catalog snapshot of table "${table.table}" yet to know them: ` +
+          'let the consumer write it (the deploy step, or landfall dev at start-up), then drop the file again',
+      );
+    }
+  };
 
+  // JSON objects may differ in their keys: their batches carry the union of their rows' keys.
+  const objects = opened.format === 'ndjson' || opened.format === 'json';
   let header: HeaderPlan | undefined = from ? { plan: from.plan, keyTypes: from.keyTypes, timeZone: from.timeZone } : undefined;
   let partitionRow = header ? partitionerOf(header, chunking.partitions) : null;
-  let chunker = header ? new PartitionChunker(header.plan.columns.length, chunking, from!.nextChunks) : undefined;
+  let chunker = header ? new PartitionChunker(objects ? null : header.plan.columns.length, chunking, from!.nextChunks) : undefined;
+  if (header) convertValues(header.plan.columns);
   let prefix = from?.prefix ?? null;
   let read = from?.read ?? 0;
   let rejected = from?.rejected ?? 0;
@@ -160,7 +195,8 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
     arrival,
     fileFormat: opened.format,
     compressed: opened.compressed,
-    columns: header?.plan.columns ?? [],
+    ...(opened.textFormat ? { textFormat: opened.textFormat } : {}),
+    columns: header ? header.plan.columns.filter((_, i) => !header!.plan.refused?.[i]) : [],
     batchCount: listed.length,
     read: status === FileStatus.producing ? 0 : read,
     rejected: status === FileStatus.producing ? 0 : rejected,
@@ -182,10 +218,15 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
   // Every format: a retry from the start (a crash, a repeated notification while the file is being
   // continued) cuts with the same settings even if the config changed meanwhile.
   if (!from) {
-    await deps.store.put(deps.stagingBucket, manifestKey, JSON.stringify(manifestOf(FileStatus.producing, [], null, startedAt)), 'application/json');
+    const opening = manifestOf(FileStatus.producing, [], null, startedAt);
+    await deps.store.put(deps.stagingBucket, manifestKey, JSON.stringify(opening), 'application/json');
+    // The ledger lists the file from here on ("in progress"), before its first batch.
+    await deps.sender.send([openingNoticeOf(opening, manifestKey)]);
   }
 
-  const writeChunk = async (chunk: Chunk, columns: string[]) => {
+  const writeChunk = async (chunk: Chunk, fileColumns: readonly string[]) => {
+    const columns = chunk.columnIndexes.length === fileColumns.length && chunk.absent.size === 0 && !objects ? [...fileColumns] : chunk.columnIndexes.map((i) => fileColumns[i]!);
+    const absent = chunk.absent.size > 0 ? Object.fromEntries([...chunk.absent].map(([slot, rows]) => [columns[slot]!, [...rows]])) : undefined;
     const batchId = batchIdOf(fileId, chunk.partition, chunk.chunk);
     const stagingKey = batchKeyOf(table.table, fileId, chunk.partition, chunk.chunk);
     const batch: BatchToEncode = {
@@ -200,6 +241,7 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
       columns,
       rowNumbers: chunk.rowNumbers,
       values: chunk.columns,
+      ...(absent ? { absent } : {}),
     };
     const body = await encodeBatch(batch);
     written.push(stagingKey);
@@ -229,37 +271,56 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
   let segmentStartedAt = invocationStart;
   let longestSegmentMs = 0;
   let stoppedAt: (ResumePoint & { row: number }) | null = null;
-  let prefixOpen: { start: number; lines: number } | null = null;
+  /** Why a JSON object is refused (a key that does not fit, no key or version column), or null. */
+  const objectRefusal = (event: { values: readonly TextValue[]; absent?: readonly number[] }): string | null => {
+    const absent = event.absent;
+    return refusalOfObject(table, header!.plan, (i) => i < event.values.length && !(absent && absent.includes(i)));
+  };
   try {
     reading: for await (const item of opened.events) {
       for (const event of Array.isArray(item) ? item : [item]) {
-        if (event.kind === 'row') {
+        const refusal = objects && event.kind === 'row' ? objectRefusal(event) : null;
+        if (event.kind === 'row' && refusal === null) {
           read++;
-          const ready = chunker!.add(partitionRow ? partitionRow(event.values) : 0, event.row, event.values);
+          if (converter) (converter as ValueConverter).convert(event.values);
+          const ready = chunker!.add(partitionRow ? partitionRow(event.values) : 0, event.row, event.values, event.absent);
           if (ready.length > 0) await submit(ready);
-        } else if (event.kind === 'reject') {
+        } else if (event.kind === 'reject' || event.kind === 'row') {
           read++;
           rejected++;
           if (rejects.length < limits.maxRejectsListed) {
-            rejects.push({ file: fileRef, fileId, row: event.row, line: event.line, reason: event.reason, ...cut(event.raw) });
+            const reason = event.kind === 'reject' ? event.reason : `line ${event.line} (row ${event.row}): ${refusal}`;
+            const raw = event.kind === 'reject' ? event.raw : (event.raw ?? '');
+            rejects.push({ file: fileRef, fileId, row: event.row, line: event.line, reason, ...cut(raw) });
           }
-        } else {
-          header = await planHeader(deps.catalog, table, event.names);
+        } else if (objects) {
+          // The keys of JSON objects, planned as they appear (an object with a key that does not fit is refused alone).
+          const first = !event.extends || !header;
+          header = await planObjectHeader(deps.catalog, table, first ? null : header!, event.names);
           partitionRow = partitionerOf(header, chunking.partitions);
+          convertValues(header.plan.columns);
+          if (first) {
+            if (!header.keyTypes && chunking.partitions > 1) {
+              logger.warn('no catalog snapshot of the table yet: the whole file goes to partition 0, so its ties still follow the winner rule', { fileId, table: table.table });
+            }
+            chunker ??= new PartitionChunker(null, chunking);
+            // A resumed read needs no bytes before its position: the plan holds the keys.
+            prefix ??= { start: 0, end: 0, rows: 0, lines: 0 };
+          }
+          continue;
+        } else {
+          header = await planHeader(deps.catalog, table, event.names, opened.textFormat);
+          partitionRow = partitionerOf(header, chunking.partitions);
+          convertValues(header.plan.columns);
           if (!partitionRow && chunking.partitions > 1) {
             logger.warn('no catalog snapshot of the table yet: the whole file goes to partition 0, so its ties still follow the winner rule', { fileId, table: table.table });
           }
           chunker = new PartitionChunker(header.plan.columns.length, chunking);
-          // CSV: the header is its own record. NDJSON: the columns are the next row's fields.
+          // CSV: the header is its own record.
           if (event.resume) prefix = { start: 0, end: event.resume.at, rows: 0, lines: event.resume.lines };
-          else if (opened.format === 'ndjson') prefixOpen = { start: last.at, lines: last.lines };
           continue;
         }
         if (!event.resume) continue;
-        if (prefixOpen) {
-          prefix = { start: prefixOpen.start, end: event.resume.at, rows: 1, lines: event.resume.lines - prefixOpen.lines, columnsLine: event.line };
-          prefixOpen = null;
-        }
         last = event.resume;
         lastRow = event.row;
         if (!chunker || last.bytes - segmentStart < segmentBytes) continue;
@@ -303,6 +364,8 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
       chunking,
       fileFormat: opened.format,
       compressed: opened.compressed,
+      textFormat: opened.textFormat,
+      numericColumns,
       plan: header!.plan,
       keyTypes: header!.keyTypes,
       timeZone: header!.timeZone,

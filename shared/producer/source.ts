@@ -1,7 +1,8 @@
-import { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { PassThrough, Readable, type Transform } from 'node:stream';
+import { createGunzip, createZstdDecompress } from 'node:zlib';
+import bz2 from 'unbzip2-stream';
 import { UnreadableFileError, UnreadableReason } from '../core/read/errors.ts';
-import { isGzip, isParquetMagic, type FileType } from '../core/read/file-format.ts';
+import { compressionOf, isParquetMagic, type Compression, type FileType } from '../core/read/file-format.ts';
 
 /** The first `n` bytes of a stream (fewer at its end) and the whole stream, head included. */
 export async function peekBytes(
@@ -32,16 +33,36 @@ export async function peekBytes(
 }
 
 /** Gunzips a stream; a corrupt or truncated stream is an unreadable file. */
-export async function* gunzipStream(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-  const gunzip = createGunzip();
+export function gunzipStream(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  return decompressStream(input, 'gzip');
+}
+
+/**
+ * Decompresses a stream (gzip and zstd with Node's zlib, bzip2 with unbzip2-stream); corrupt or
+ * truncated data is an unreadable file.
+ */
+export async function* decompressStream(input: AsyncIterable<Uint8Array>, compression: Compression): AsyncGenerator<Uint8Array> {
   const source = Readable.from(input);
-  source.on('error', (error) => gunzip.destroy(error));
-  source.pipe(gunzip);
+  let output: Transform;
+  if (compression === 'bzip2') {
+    // unbzip2-stream is a classic stream: piped into a PassThrough, which async iteration reads.
+    const decoder = bz2();
+    output = new PassThrough();
+    decoder.on('error', (error: Error) => output.destroy(Object.assign(error, { code: 'BZIP2' })));
+    source.on('error', (error) => output.destroy(error));
+    (source.pipe(decoder as unknown as NodeJS.WritableStream) as unknown as NodeJS.ReadableStream).pipe(output);
+  } else {
+    output = compression === 'gzip' ? createGunzip() : createZstdDecompress();
+    source.on('error', (error) => output.destroy(error));
+    source.pipe(output);
+  }
   try {
-    for await (const chunk of gunzip as AsyncIterable<Buffer>) yield chunk;
+    for await (const chunk of output as AsyncIterable<Buffer>) yield chunk;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code?.startsWith('Z_')) {
-      throw new UnreadableFileError(UnreadableReason.corruptGzip, `corrupt gzip data: ${(error as Error).message}`, {}, { cause: error });
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    if (code.startsWith('Z_') || code.startsWith('ERR_ZSTD') || code === 'BZIP2' || /bzip|zstd/i.test(code)) {
+      const what = compression === 'gzip' ? 'gzip' : compression;
+      throw new UnreadableFileError(compression === 'gzip' ? UnreadableReason.corruptGzip : UnreadableReason.corruptCompressed, `corrupt ${what} data: ${(error as Error).message}`, {}, { cause: error });
     }
     throw error;
   } finally {
@@ -50,24 +71,28 @@ export async function* gunzipStream(input: AsyncIterable<Uint8Array>): AsyncGene
 }
 
 /**
- * A text file's bytes, decompressed when gzip (by its magic bytes, whatever the name says).
- * A name ending `.gz` over bytes that are not gzip, or a Parquet file named `.csv`, is the
- * wrong format.
+ * A text file's bytes, decompressed when its bytes are gzip, zstd or bzip2 (by their magic
+ * bytes, whatever the name says). A name that says compressed over bytes that are not, or a
+ * Parquet file named `.csv`, is the wrong format.
  */
 export async function openTextStream(
   input: AsyncIterable<Uint8Array>,
   type: FileType,
-): Promise<{ stream: AsyncIterable<Uint8Array>; compressed: boolean }> {
-  const first = await peekBytes(input, 4);
+): Promise<{ stream: AsyncIterable<Uint8Array>; compressed: boolean; compression: Compression | null; head: Buffer }> {
+  const first = await peekBytes(input, 10);
   let stream = first.stream;
-  const compressed = isGzip(first.head);
-  if (compressed) stream = gunzipStream(stream);
-  else if (type.gzipByName && first.head.length > 0) {
-    throw new UnreadableFileError(UnreadableReason.corruptGzip, 'named .gz but the data is not gzip');
+  const compression = compressionOf(first.head);
+  if (compression) stream = decompressStream(stream, compression);
+  else if (type.compressionByName && first.head.length > 0) {
+    throw new UnreadableFileError(
+      type.compressionByName === 'gzip' ? UnreadableReason.corruptGzip : UnreadableReason.corruptCompressed,
+      type.compressionByName === 'gzip' ? 'named .gz but the data is not gzip' : `named .${type.compressionByName === 'zstd' ? 'zst' : 'bz2'} but the data is not ${type.compressionByName}`,
+    );
   }
-  const second = await peekBytes(stream, 4);
+  // Enough of the text to choose a delimiter and an encoding (a BOM) from.
+  const second = await peekBytes(stream, 64 * 1024);
   if (isParquetMagic(second.head)) {
     throw new UnreadableFileError(UnreadableReason.wrongFormat, `named .${type.format} but the data is Parquet`);
   }
-  return { stream: second.stream, compressed };
+  return { stream: second.stream, compressed: compression !== null, compression, head: second.head };
 }

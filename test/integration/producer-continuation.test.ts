@@ -117,8 +117,8 @@ describe('a file continued over several invocations', () => {
     expect(manifest.read).toBe(manifest.rejected + manifest.batches.reduce((n, b) => n + b.rows, 0));
   });
 
-  test('NDJSON: a reject after a continuation names the line of the file\'s first object, as one invocation does', async () => {
-    // Two blank lines and a junk line before the first object: its line is 4, not the resumed read's 1.
+  test('NDJSON: a reject after a continuation names the file\'s line and row, as one invocation does', async () => {
+    // Two blank lines and a junk line before the first object: the lines are the file's, not the resumed read's.
     const lines = ndjsonOf(rows).split('\n');
     lines[450] = lines[450]!.replace('}', ',"colour":"red"}');
     const text = `\n\nnot json\n${lines.join('\n')}`;
@@ -131,7 +131,7 @@ describe('a file continued over several invocations', () => {
     const { outcome, invocations } = await produceThroughContinuations(s3EventBody(await emulator.drop(key, text)), continuingDeps(CONTINUED, continuations), continuations);
     const continued = await rejectsOf(outcome);
     expect(invocations).toBeGreaterThan(2);
-    expect(continued.at(-1)).toMatchObject({ line: 454, reason: expect.stringContaining('(the fields of line 4)') });
+    expect(continued.at(-1)).toMatchObject({ line: 454, row: 452, reason: expect.stringMatching(/^line 454 \(row 452\): key "colour": table "orders" has no such column/) });
 
     emulator.reset();
     await emulator.publishSnapshot(ORDERS);

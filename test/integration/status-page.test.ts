@@ -40,7 +40,7 @@ test.runIf(haveChromium || process.env.CI === 'true')('the status page shows a d
     await tab.waitForSelector('#files tbody tr', { timeout: 20_000 });
 
     const file = await tab.$eval('#files tbody tr', (tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent));
-    expect(file).toEqual(['accounts/accounts-page.csv', 'accounts', 'complete', `${receipt.batches}/${receipt.batches}`, '30', '0', '0', '29', '0', '0', '0', '0', '1', 'yes', '0']);
+    expect(file).toEqual(['accounts/accounts-page.csv', 'accounts', 'complete with rejects', `${receipt.batches}/${receipt.batches}`, '30', '0', '0', '29', '0', '0', '0', '0', '1', 'yes', '0']);
     await tab.waitForSelector('#quarantine tbody tr');
     const quarantined = await tab.$eval('#quarantine tbody tr', (tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent));
     expect(quarantined.slice(0, 4)).toEqual(['accounts', 'accounts/accounts-page.csv', '8', '23514']);

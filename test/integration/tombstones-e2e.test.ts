@@ -35,3 +35,14 @@ test('GIVEN 40 keys loaded and 20 of them deleted WHEN a late file with older ro
   expect(rows.map((r) => r.sku)).toEqual(Array.from({ length: 20 }, (_, i) => sku(i + 20)));
   expect(rows.every((r) => r.qty === 2)).toBe(true);
 });
+
+test('GIVEN a key inserted at seq 5 and deleted at seq 6 WHEN a later file without the delete column brings it at seq 3 (the issue\'s reproduction) THEN it is stale and the key stays deleted', async () => {
+  const inserted = await t.run(t.file('stock-repro-1.csv', csvOf([{ sku: 'repro', qty: 1, seq: 5 }])), 'stock');
+  const deleted = await t.run(t.file('stock-repro-2.csv', csvOf([{ sku: 'repro', qty: null, seq: 6, op: 'D' }])), 'stock');
+  const late = await t.run(t.file('stock-repro-3.csv', csvOf([{ sku: 'repro', qty: 3, seq: 3 }, { sku: 'repro-new', qty: 3, seq: 3 }])), 'stock');
+
+  expect(inserted).toMatchObject({ status: 'complete', read: 1, inserted: 1, addsUp: true });
+  expect(deleted).toMatchObject({ status: 'complete', read: 1, deleted: 1, addsUp: true });
+  expect(late).toMatchObject({ status: 'complete', read: 2, stale: 1, inserted: 1, addsUp: true });
+  expect(await sql`SELECT sku FROM stock WHERE sku LIKE 'repro%' ORDER BY sku`).toEqual([{ sku: 'repro-new' }]);
+});

@@ -127,6 +127,79 @@ describe('a delete is remembered: an older upsert cannot bring the key back', ()
   });
 });
 
+describe('rule 6 holds for every batch of a delete-rule table, with or without the delete column', () => {
+  /** A row of a file that has no `_op` column at all. */
+  const plain = (id: number, name: string, v: number) => ({ id: String(id), name, v: String(v) });
+
+  test('the issue\'s reproduction: insert v5, delete v6 with _op, then a file without _op brings v3: stale, the key stays deleted', async () => {
+    const target = await itemsTable('t_no_op_column');
+    const inserted = await applyBatch(sql, target, makeBatch({ table: 't_no_op_column', rows: [plain(1, 'v5', 5)] }));
+    const deleted = await applyBatch(sql, target, makeBatch({ table: 't_no_op_column', rows: [del(1, 6)] }));
+
+    const late = await applyBatch(sql, target, makeBatch({ table: 't_no_op_column', rows: [plain(1, 'v3', 3)] }));
+
+    expect(inserted.counts).toMatchObject({ read: 1, inserted: 1 });
+    expect(deleted.counts).toMatchObject({ read: 1, deleted: 1 });
+    expect(late.counts).toMatchObject({ read: 1, stale: 1, inserted: 0 });
+    expect(late.path).toBe('upsert');
+    expectAddsUp(inserted.counts, deleted.counts, late.counts);
+    expect(await stored('t_no_op_column')).toEqual([]);
+    expect(await remembered('t_no_op_column')).toEqual([{ id: 1, v: 6 }]);
+  });
+
+  test('while a delete is remembered, a batch without the delete column takes the upsert, not COPY: a new key beside a remembered one is inserted, the remembered one stays out', async () => {
+    const target = await itemsTable('t_no_op_copy');
+    await applyBatch(sql, target, makeBatch({ table: 't_no_op_copy', rows: [del(1, 6)] }));
+
+    const result = await applyBatch(sql, target, makeBatch({ table: 't_no_op_copy', rows: [plain(1, 'older', 2), plain(2, 'new', 1)] }));
+
+    expect(result.path).toBe('upsert');
+    expect(result.counts).toMatchObject({ read: 2, stale: 1, inserted: 1 });
+    expectAddsUp(result.counts);
+    expect(await stored('t_no_op_copy')).toEqual([{ id: 2, name: 'new', v: 1 }]);
+  });
+
+  test('before any delete is remembered, new keys take COPY, with or without the delete column; a batch with a tombstone takes the upsert', async () => {
+    const target = await itemsTable('t_no_op_fresh');
+
+    const plainFile = await applyBatch(sql, target, makeBatch({ table: 't_no_op_fresh', rows: [plain(1, 'a', 1), plain(2, 'b', 1)] }));
+    const withOps = await applyBatch(sql, target, makeBatch({ table: 't_no_op_fresh', rows: [up(3, 'c', 1), up(4, 'd', 1)] }));
+    const withTombstone = await applyBatch(sql, target, makeBatch({ table: 't_no_op_fresh', rows: [up(5, 'e', 1), del(6, 1)] }));
+
+    expect([plainFile.path, withOps.path, withTombstone.path]).toEqual(['copy', 'copy', 'upsert']);
+    expect(withTombstone.counts).toMatchObject({ read: 2, inserted: 1, unchanged: 1 });
+    expectAddsUp(plainFile.counts, withOps.counts, withTombstone.counts);
+    expect((await stored('t_no_op_fresh')).map((r) => r.id)).toEqual([1, 2, 3, 4, 5]);
+    expect(await remembered('t_no_op_fresh')).toEqual([{ id: 6, v: 1 }]);
+    // Now a delete is remembered: even new keys take the upsert.
+    const after = await applyBatch(sql, target, makeBatch({ table: 't_no_op_fresh', rows: [plain(7, 'g', 1)] }));
+    expect(after).toMatchObject({ path: 'upsert', counts: { inserted: 1 } });
+  });
+
+  test('a newer row without the delete column beats the remembered delete and clears it', async () => {
+    const target = await itemsTable('t_no_op_newer');
+    await applyBatch(sql, target, makeBatch({ table: 't_no_op_newer', rows: [del(1, 6)] }));
+
+    const result = await applyBatch(sql, target, makeBatch({ table: 't_no_op_newer', rows: [plain(1, 'back', 7)] }));
+
+    expect(result.counts).toMatchObject({ read: 1, inserted: 1 });
+    expect(await stored('t_no_op_newer')).toEqual([{ id: 1, name: 'back', v: 7 }]);
+    expect(await remembered('t_no_op_newer')).toEqual([]);
+  });
+
+  test('under replay, a batch without the delete column honours the remembered delete', async () => {
+    const target = await itemsTable('t_no_op_replay');
+    await applyBatch(sql, target, makeBatch({ table: 't_no_op_replay', rows: [del(1, 6)] }));
+    const batch = makeBatch({ table: 't_no_op_replay', rows: [plain(1, 'older', 3), { id: '2', name: 'bad', v: 'x' }, plain(3, 'new', 1)] });
+
+    const result = await replayBatch(sql, target, batch);
+
+    expect(result.counts).toMatchObject({ read: 3, stale: 1, inserted: 1, quarantined: 1 });
+    expectAddsUp(result.counts);
+    expect(await stored('t_no_op_replay')).toEqual([{ id: 3, name: 'new', v: 1 }]);
+  });
+});
+
 describe('what a tombstone does not stop', () => {
   test('a newer upsert wins and clears the tombstone', async () => {
     const target = await itemsTable('t_newer');

@@ -64,17 +64,21 @@ describe('batch objects', () => {
 
 describe('fileTypeOfKey', () => {
   test.each([
-    ['t/a.csv', 'csv', false],
-    ['t/a.CSV.GZ', 'csv', true],
-    ['t/a.ndjson', 'ndjson', false],
-    ['t/a.jsonl.gz', 'ndjson', true],
-    ['t/a.parquet', 'parquet', false],
-    ['t/a.parquet.gz', 'parquet', true],
-  ])('%s is %s (gzip by name: %s)', (key, format, gzipByName) => {
-    expect(fileTypeOfKey(key)).toEqual({ format, gzipByName });
+    ['t/a.csv', { format: 'csv', compressionByName: null }],
+    ['t/a.CSV.GZ', { format: 'csv', compressionByName: 'gzip' }],
+    ['t/a.tsv.zst', { format: 'csv', compressionByName: 'zstd', delimiterHint: '\t' }],
+    ['t/a.psv', { format: 'csv', compressionByName: null, delimiterHint: '|' }],
+    ['t/a.txt.bz2', { format: 'csv', compressionByName: 'bzip2' }],
+    ['t/a.ndjson', { format: 'ndjson', compressionByName: null }],
+    ['t/a.jsonl.gz', { format: 'ndjson', compressionByName: 'gzip' }],
+    ['t/a.json', { format: 'ndjson', compressionByName: null }],
+    ['t/a.parquet', { format: 'parquet', compressionByName: null }],
+    ['t/a.parquet.gz', { format: 'parquet', compressionByName: 'gzip' }],
+  ])('%s is %o', (key, type) => {
+    expect(fileTypeOfKey(key)).toEqual(type);
   });
 
-  test.each(['t/a.txt', 't/a', 't/a.gz', 't/csv'])('%s is unsupported', (key) => {
+  test.each(['t/a.xlsx', 't/a', 't/a.gz', 't/csv', 't/a.csv.rar'])('%s is unsupported', (key) => {
     expect(() => fileTypeOfKey(key)).toThrow(UnreadableFileError);
   });
 });

@@ -25,17 +25,25 @@ describe('readNdjson', () => {
     expect(rowsOf(await read('{"a":{"k":[1,{"z":null}]},"b":[]}\n'))).toEqual([['{"k":[1,{"z":null}]}', '[]']]);
   });
 
-  test('a field missing from a later object is NULL', async () => {
-    expect(rowsOf(await read('{"id":1,"name":"a"}\n{"id":2}\n'))).toEqual([
-      ['1', 'a'],
-      ['2', null],
+  test('a key missing from a later object is absent there, not NULL; an explicit null is a value', async () => {
+    const events = await read('{"id":1,"name":"a"}\n{"id":2}\n{"id":3,"name":null}\n');
+    const rows = events.flatMap((e) => (e.kind === 'row' ? [[e.values, e.absent ?? []]] : []));
+    expect(rows).toEqual([
+      [['1', 'a'], []],
+      [['2', null], [1]],
+      [['3', null], []],
     ]);
   });
 
-  test('a field the first object did not have rejects the row', async () => {
-    expect(reasonsOf(await read('{"id":1}\n{"id":2,"extra":3}\n'))).toEqual([
-      [2, 'field "extra" is not one of the file\'s columns (the fields of line 1)'],
+  test('a key no earlier object had extends the columns; the earlier keys an object lacks are absent', async () => {
+    const events = await read('{"id":1,"a":1}\n{"extra":3,"id":2}\n');
+    expect(events.map((e) => (e.kind === 'row' ? ['row', e.values, e.absent ?? []] : e.kind === 'columns' ? ['columns', e.names, e.extends ?? false] : [e.kind]))).toEqual([
+      ['columns', ['id', 'a'], false],
+      ['row', ['1', '1'], []],
+      ['columns', ['id', 'a', 'extra'], true],
+      ['row', ['2', null, '3'], [1]],
     ]);
+    expect(reasonsOf(events)).toEqual([]);
   });
 
   test('invalid JSON is rejected with its line and the rest goes on', async () => {
@@ -45,6 +53,10 @@ describe('readNdjson', () => {
 
   test('a line that is not an object is rejected', async () => {
     expect(reasonsOf(await read('{"id":1}\n[1,2]\n'))).toEqual([[2, 'not a JSON object (got an array)']]);
+  });
+
+  test('a line that is a bare number is rejected, not read as an object (numbers are parsed keeping their text)', async () => {
+    expect(reasonsOf(await read('{"id":1}\n42\n'))).toEqual([[2, 'not a JSON object (got number)']]);
   });
 
   test('invalid UTF-8 is rejected', async () => {

@@ -42,6 +42,21 @@ describe('buildUpsertPlan', () => {
     expect(plan.updateColumns).toEqual(['name', 'v', '_landfall_arrival']);
   });
 
+  test('a batch without the delete column still carries the table\'s delete rule (rule 6 for every batch), with no tombstone input', () => {
+    const plan = buildUpsertPlan(config, catalog, check, ['id', 'name', 'v']);
+
+    expect(plan.tombstone).toEqual({ input: null, equals: 'D', remembered: tombstoneRelationOf({ schema: 'public', name: 'items' }).quoted });
+    const { text } = compileUpsert(plan);
+    expect(text).toContain('NULL::text AS "landfall$tomb"');
+    expect(text).toMatch(/NOT EXISTS \(SELECT 1 FROM "landfall"\."tombstones_items_[0-9a-f]+" AS t WHERE/);
+  });
+
+  test('a table without a delete rule has no tombstone in its plan', () => {
+    const plan = buildUpsertPlan(tableConfig({ table: 'items', conflictKey: ['id'], version: 'v' }), catalog, check, ['id', 'name', 'v']);
+
+    expect(plan.tombstone).toBeNull();
+  });
+
   test('a json column is compared as text (json has no equality operator)', () => {
     const plan = buildUpsertPlan(config, catalog, check, ['id', 'doc', 'v']);
 
@@ -78,7 +93,8 @@ describe('compileUpsert', () => {
     expect(text).toContain('FROM unnest($1::integer[], $2::text[], $3::bigint[], $4::text[], $5::int8[])');
     expect(text).toContain('SELECT DISTINCT ON ("id") * FROM src ORDER BY "id", "v" DESC NULLS LAST, "landfall$ord" DESC');
     expect(text).toContain('ON CONFLICT ("id") DO UPDATE SET "name" = EXCLUDED."name", "v" = EXCLUDED."v", "_landfall_arrival" = EXCLUDED."_landfall_arrival" WHERE');
-    expect(text).toContain('RETURNING (xmax = 0) AS ins');
+    expect(text).toContain('RETURNING cur."id"\n)');
+    expect(text).not.toContain('xmax');
     expect(extraParams).toEqual(['rowNumbers', 'batchId', 'arrival', 'tombstoneEquals', 'tombstoneRetentionDays']);
   });
 

@@ -9,6 +9,14 @@ export const UnreadableReason = {
   badHeader: 'bad-header',
   unknownColumn: 'unknown-column',
   missingColumn: 'missing-column',
+  /** The header, split on the delimiter in effect, is one column that holds another common delimiter. */
+  wrongDelimiter: 'wrong-delimiter',
+  /** A byte order mark or bytes that do not fit the encoding in effect. */
+  wrongEncoding: 'wrong-encoding',
+  /** The table's `format` sets options that mean nothing for this kind of file (NDJSON, JSON, Parquet). */
+  formatOption: 'format-option',
+  /** zstd or bzip2 data that does not decompress. */
+  corruptCompressed: 'corrupt-compressed',
 } as const;
 export type UnreadableReason = (typeof UnreadableReason)[keyof typeof UnreadableReason];
 
@@ -36,9 +44,16 @@ export function fixForUnreadable(code: string | null): string {
     case UnreadableReason.noTable:
       return 'drop it under a configured table prefix (landfall drop FILE --table T), or add its prefix to the config; then `landfall forget FILE`';
     case UnreadableReason.unsupportedType:
-      return `give it a supported name (.csv, .ndjson, .jsonl, .parquet, optionally .gz), ${drop}`;
+      return `give it a supported name (.csv, .tsv, .psv, .txt, .ndjson, .jsonl, .json, .parquet, optionally .gz, .zst or .bz2), ${drop}`;
+    case UnreadableReason.wrongDelimiter:
+      return `set the table's "format": { "delimiter": … } to the one the reason names (or "auto"), ${drop}`;
+    case UnreadableReason.wrongEncoding:
+      return `set the table's "format": { "encoding": … } to the one the reason names, or re-export the file in UTF-8; ${drop}`;
+    case UnreadableReason.formatOption:
+      return `drop the file under a table whose "format" has only the options this kind of file uses, or re-export it as CSV; ${drop}`;
     case UnreadableReason.wrongFormat:
     case UnreadableReason.corruptGzip:
+    case UnreadableReason.corruptCompressed:
     case UnreadableReason.corruptParquet:
       return `re-export the file so that its bytes match its name, ${drop}`;
     case UnreadableReason.empty:

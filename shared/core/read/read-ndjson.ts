@@ -1,14 +1,14 @@
 import { isUtf8 } from 'node:buffer';
 import type { SourceEvent } from './records.ts';
 import { MAX_REJECT_RAW_CHARS } from './records.ts';
-import { textOfJsonValue, type TextValue } from './values.ts';
-import { keepNumberText } from './values.ts';
+import { jsonKindOf, keepNumberText } from './values.ts';
+import { JsonObjectColumns } from './json-objects.ts';
 
 export interface NdjsonOptions {
   /** A longer line is rejected without being held in memory. */
   maxLineBytes?: number;
-  /** A resumed read: the line, in the whole file, of the object that gave the columns (its messages name it). */
-  columnsLine?: number;
+  /** A resumed read: the keys the earlier invocations saw, in their order (the columns keep their indexes). */
+  columns?: readonly string[];
 }
 
 interface Line {
@@ -72,15 +72,15 @@ function isBlank(bytes: Buffer): boolean {
 
 /**
  * Streams NDJSON / JSON Lines: one JSON object per line, blank lines skipped, CRLF accepted.
- * The file's columns are the fields of its first object; a later object lacking one of them
- * has NULL there (serializers often drop null fields), and one with a field the first object
- * did not have is rejected, as are invalid JSON, non-objects and invalid UTF-8.
+ * Objects may differ in their keys: the columns are every key seen so far (a `columns` event
+ * with `extends` announces new ones), and a row marks the keys its object did not carry as
+ * absent, which is not NULL (an explicit `null` is). Invalid JSON, non-objects and invalid
+ * UTF-8 are rejected, one line each.
  */
 export async function* readNdjson(input: AsyncIterable<Uint8Array>, options: NdjsonOptions = {}): AsyncGenerator<SourceEvent> {
   const maxLineBytes = options.maxLineBytes ?? 64 * 1024 * 1024;
   let row = 0;
-  let columns: Map<string, number> | undefined;
-  let columnsLine = 0;
+  const columns = new JsonObjectColumns(options.columns);
   for await (const { bytes: lineBytes, line, tooLong, end } of splitLines(input, maxLineBytes)) {
     let bytes = lineBytes;
     if (line === 1 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
@@ -98,37 +98,17 @@ export async function* readNdjson(input: AsyncIterable<Uint8Array>, options: Ndj
       continue;
     }
     let value: unknown;
+    const text = bytes.toString('utf8');
     try {
-      value = JSON.parse(bytes.toString('utf8'), keepNumberText);
+      value = JSON.parse(text, keepNumberText);
     } catch (error) {
       yield reject(`invalid JSON: ${(error as Error).message}`);
       continue;
     }
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      yield reject(`not a JSON object (got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value})`);
+    if (jsonKindOf(value) !== 'object') {
+      yield reject(`not a JSON object (got ${jsonKindOf(value)})`);
       continue;
     }
-    const object = value as Record<string, unknown>;
-    if (columns === undefined) {
-      const names = Object.keys(object);
-      columns = new Map(names.map((name, i) => [name, i]));
-      columnsLine = options.columnsLine ?? line;
-      yield { kind: 'columns', names };
-    }
-    const values: TextValue[] = new Array<TextValue>(columns.size).fill(null);
-    let extra: string | undefined;
-    for (const name in object) {
-      const index = columns.get(name);
-      if (index === undefined) {
-        extra = name;
-        break;
-      }
-      values[index] = textOfJsonValue(object[name]);
-    }
-    if (extra !== undefined) {
-      yield reject(`field "${extra}" is not one of the file's columns (the fields of line ${columnsLine})`);
-      continue;
-    }
-    yield { kind: 'row', row, line, values, resume };
+    yield* columns.eventsOf(value as Record<string, unknown>, row, line, resume, text);
   }
 }

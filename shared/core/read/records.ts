@@ -15,10 +15,20 @@ export interface ResumePoint {
 
 /** What a format reader yields, in file order. */
 export type SourceEvent =
-  /** The file's own column names (CSV header, first NDJSON object's fields, Parquet schema). */
-  | { kind: 'columns'; names: string[]; resume?: ResumePoint }
-  /** A data row: values in the order of `columns`. `row` is 1-based, the header not counted. */
-  | { kind: 'row'; row: number; line: number; values: TextValue[]; resume?: ResumePoint }
+  /**
+   * The file's own column names (CSV header, Parquet schema, the keys of the JSON objects seen so
+   * far). `extends`: JSON objects brought keys not seen before; `names` is then every key so far,
+   * the earlier ones first, in the same order.
+   */
+  | { kind: 'columns'; names: string[]; resume?: ResumePoint; extends?: true }
+  /**
+   * A data row: values in the order of `columns`. `row` is 1-based, the header not counted.
+   * `absent`: the indexes of the columns the record did not carry (a JSON object without that
+   * key), ascending; `values` holds null there, and `values` may be shorter than the columns
+   * known later (the columns past its end are absent too). An explicit JSON `null` is carried.
+   * `raw`: a JSON object's text, for the reject the producer makes of an object it refuses.
+   */
+  | { kind: 'row'; row: number; line: number; values: TextValue[]; resume?: ResumePoint; absent?: number[]; raw?: string }
   /** A row that could not be parsed; it still has a row number and counts as read. */
   | { kind: 'reject'; row: number; line: number; reason: string; raw: string; resume?: ResumePoint };
 

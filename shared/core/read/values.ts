@@ -10,6 +10,14 @@ interface RawJson {
 const rawJson = (JSON as unknown as { rawJSON(text: string): RawJson }).rawJSON;
 const isRawJson = (value: unknown): value is RawJson => typeof value === 'object' && value !== null && 'rawJSON' in value;
 
+/** What a parsed JSON value is, for a reason: a top-level number parsed with `keepNumberText` is a number, not an object. */
+export function jsonKindOf(value: unknown): 'object' | 'an array' | 'null' | string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (isRawJson(value)) return 'number';
+  return typeof value;
+}
+
 /**
  * A JSON.parse reviver that keeps every number as its source text, so `9007199254740993` or
  * `0.10000000000000000001` reach PostgreSQL as written, never rounded through a double (two

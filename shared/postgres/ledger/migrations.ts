@@ -148,6 +148,23 @@ export const migrations: { name: string; up: (tx: TxSql) => Promise<unknown> }[]
       `),
   },
   {
+    // A file is registered from the moment the producer picks it up (its opening manifest, or its
+    // first batch sent while it is read): outcome 'producing', batch_count NULL until the final
+    // manifest says how many. A later registration corrects an earlier one (a produced manifest
+    // wins over a moved-aside one, a moved-aside one over 'producing'); the outcome it replaced
+    // and when are kept for audit.
+    name: '0006-file-progress',
+    up: (tx) =>
+      tx.unsafe(`
+        ALTER TABLE landfall.files
+          ALTER COLUMN batch_count DROP NOT NULL,
+          DROP CONSTRAINT files_outcome_check,
+          ADD CONSTRAINT files_outcome_check CHECK (outcome IN ('producing', 'produced', 'moved-aside')),
+          ADD COLUMN previous_outcome text,
+          ADD COLUMN outcome_changed_at timestamptz;
+      `),
+  },
+  {
     // "mode": "snapshot" (issue 23): each snapshot table's typed keys and scopes tables (created at
     // start-up, snapshot-tables.ts), each snapshot file's removal (claimed here in the same
     // transaction as its deletes; `held` with the numbers until confirmed), and per batch the

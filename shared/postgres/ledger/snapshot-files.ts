@@ -117,8 +117,9 @@ export async function snapshotFile(sql: Sql | TxSql, fileId: string): Promise<Sn
 export interface FileForRemoval {
   key: string;
   eventTime: string;
+  /** `producing` (picked up, its batch count not final), `produced` or `moved-aside`. */
   outcome: string;
-  batchCount: number;
+  batchCount: number | null;
   applied: number;
   read: number;
   rejected: number;

@@ -268,6 +268,38 @@ function checkPartitioning(target: DoctorTarget, catalog: TableCatalog, keyColum
   );
 }
 
+/** A refusal the consumer or replay recorded for a table (landfall.blocked_tables): what `status` and the status page show as blocked. */
+export interface RecordedRefusal {
+  code: string;
+  reason: string;
+  fix: string | null;
+  firstSeen: string;
+  lastSeen: string;
+  attempts: number;
+}
+
+/**
+ * Adds the `blocked` check: the consumer's own verdict on the table, with the same reason and fix
+ * that `status` and the status page show, so that doctor never calls healthy a table they call
+ * blocked. An error while the refusal is recorded (it clears when a batch of the table applies).
+ */
+export function withBlockedCheck(report: TableReport, refusal: RecordedRefusal | null): TableReport {
+  if (report.status === 'unchecked') return report;
+  const ownErrors = report.checks.some((c) => c.severity === 'error');
+  const check: CheckResult = refusal
+    ? {
+        check: 'blocked',
+        severity: 'error',
+        message:
+          `the consumer refuses the table (${refusal.code}, since ${refusal.firstSeen}, ${fmt(refusal.attempts)} refusal(s), last ${refusal.lastSeen}): ${refusal.reason.replace(/\s*\n\s*/g, ' ')}` +
+          (ownErrors ? '' : '; the checks above pass now: the next delivery applies and clears it (landfall replay BATCH re-runs a parked one)'),
+        fix: refusal.fix ? [refusal.fix] : [],
+      }
+    : { check: 'blocked', severity: 'ok', message: 'the consumer does not refuse the table', fix: [] };
+  const checks = [...report.checks, check];
+  return { ...report, checks, status: checks.some((c) => c.severity === 'error' || c.severity === 'warning') ? 'findings' : 'healthy' };
+}
+
 /** A table that could not be checked (connection lost, permission denied, timeout...). */
 export function uncheckedReport(target: DoctorTarget, error: string): TableReport {
   return { table: target.table, key: target.key, status: 'unchecked', checks: [], duplicates: null, error };

@@ -5,7 +5,9 @@ import type { LandfallConfig } from '../../core/config.ts';
 import type { Sql } from '../../postgres/db.ts';
 import { distinctEstimateSql, duplicateStatsSql } from '../dedupe/plan.ts';
 import { parseTableName } from '../../core/identifiers.ts';
-import { diagnoseTable, uncheckedReport, type DoctorTarget, type DuplicateCount, type TableReport } from './diagnose.ts';
+import { diagnoseTable, uncheckedReport, withBlockedCheck, type DoctorTarget, type DuplicateCount, type TableReport } from './diagnose.ts';
+import { listBlockedTables } from '../../postgres/ledger/blocked-tables.ts';
+import { ledgerExists } from '../../postgres/ledger/files.ts';
 
 export interface InspectOptions {
   /** From this many estimated rows on, take the planner's estimate before the exact count. */
@@ -76,9 +78,17 @@ export async function inspectTable(sql: Sql, target: DoctorTarget, options: Insp
   }
 }
 
-/** Every target in order; one bad table does not stop the others. */
+/**
+ * Every target in order; one bad table does not stop the others. Each report ends with the
+ * `blocked` check: whether the consumer refuses the table (the ledger's record), as `status` says.
+ */
 export async function inspectTables(sql: Sql, targets: readonly DoctorTarget[], options: InspectOptions = {}): Promise<TableReport[]> {
+  // A user who may not read the ledger gets the table checks without this one.
+  const blocked = await (async () => ((await ledgerExists(sql)) ? listBlockedTables(sql) : []))().catch(() => null);
   const reports: TableReport[] = [];
-  for (const target of targets) reports.push(await inspectTable(sql, target, options));
+  for (const target of targets) {
+    const report = await inspectTable(sql, target, options);
+    reports.push(blocked ? withBlockedCheck(report, blocked.find((b) => b.table === target.table) ?? null) : report);
+  }
   return reports;
 }
