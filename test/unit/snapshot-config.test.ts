@@ -4,6 +4,8 @@ import { isSnapshotFile, snapshotRuleOf, writeModeOf } from '../../shared/core/s
 import { snapshotTableProblems } from '../../shared/core/snapshot-check.ts';
 import { snapshotKeysRelationOf, snapshotPlanOf, snapshotScopesRelationOf } from '../../shared/core/snapshot-plan.ts';
 import { planColumns } from '../../shared/core/column-plan.ts';
+import { diagnoseTable } from '../../shared/tools/doctor/diagnose.ts';
+import { targetsFromConfig } from '../../shared/tools/doctor/inspect-table.ts';
 import { column, tableCatalog, uniqueIndex } from '../helpers/catalog-factory.ts';
 
 function problemsOf(table: Record<string, unknown>): string[] {
@@ -76,6 +78,17 @@ describe('what a snapshot table needs of its catalog', () => {
         fix: 'ALTER TABLE "public"."photos" ADD COLUMN "_landfall_arrival" text COLLATE "C";',
       },
     ]);
+  });
+
+  test('doctor (and so the start-up of run and dev) reports it as an error with the fix', () => {
+    const config = parseConfig({ tables: [snapshot()] });
+    const report = diagnoseTable(targetsFromConfig(config)[0]!, catalogOf('photos', columns), null);
+    expect(report.checks.find((c) => c.check === 'snapshot')).toEqual({
+      check: 'snapshot',
+      severity: 'error',
+      message: expect.stringContaining('needs the arrival column'),
+      fix: ['ALTER TABLE "public"."photos" ADD COLUMN "_landfall_arrival" text COLLATE "C";'],
+    });
   });
 
   test('scope and soft-delete columns that exist, the latter a nullable time', () => {
