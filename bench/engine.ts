@@ -49,6 +49,10 @@ const S = {
   deleteRuleUpdates: 'engine, delete rule: pure updates',
   deleteRuleHalf: 'engine, delete rule: 50% deletes / 50% updates',
   deleteRuleLate: 'engine, delete rule: late older rows (stale vs rows and remembered deletes)',
+  partitionedCopy: 'partitioned (range, 4 partitions): COPY (reference)',
+  partitionedFresh: 'engine, partitioned: fresh inserts',
+  partitionedUpdates: 'engine, partitioned: pure updates',
+  partitionedMixed: 'engine, partitioned: 50% inserts / 50% updates',
 } as const;
 
 type Columns = (string | null)[][];
@@ -240,6 +244,41 @@ async function deleteRuleScenarios(sql: postgres.Sql, v0: DataSet, v1: DataSet):
   ];
 }
 
+/**
+ * A range-partitioned copy of the table (by tenant_id, part of the key, 4 partitions): COPY into
+ * it as the reference, then the engine's fresh inserts, pure updates and a 50/50 batch into it.
+ */
+async function partitionedScenarios(sql: postgres.Sql, v0: DataSet, v1: DataSet, firstHalf: DataSet): Promise<Scenario[]> {
+  const table = 'bench_partitioned';
+  await sql.unsafe(`DROP TABLE IF EXISTS ${table}`);
+  await sql.unsafe(`CREATE TABLE ${table} (LIKE ${TABLE} INCLUDING DEFAULTS) PARTITION BY RANGE (tenant_id)`);
+  await sql.unsafe(`ALTER TABLE ${table} ADD UNIQUE (tenant_id, sku)`);
+  await sql.unsafe(`CREATE INDEX ON ${table} (updated_at)`);
+  for (const from of [0, 25, 50, 75]) await sql.unsafe(`CREATE TABLE ${table}_${from} PARTITION OF ${table} FOR VALUES FROM (${from}) TO (${from + 25})`);
+  const config = parseConfig({ tables: [{ table, conflictKey: ['tenant_id', 'sku'], version: 'updated_at' }] });
+  const target = await prepareTable(sql, config.tables[0]!);
+  const apply = async (data: DataSet) => {
+    const totals = { inserted: 0, updated: 0 };
+    for (let from = 0; from < data.rows; from += BATCH) {
+      const { counts } = await applyBatch(sql, target, { ...toBatch(data, from, Math.min(data.rows, from + BATCH)), table });
+      totals.inserted += counts.inserted;
+      totals.updated += counts.updated;
+    }
+    return `inserted ${totals.inserted}, updated ${totals.updated}`;
+  };
+  const reset = (prefill?: DataSet) => async () => {
+    await sql.unsafe(`TRUNCATE ${table}`);
+    if (prefill) await copyInto(sql, table, prefill);
+    await sql.unsafe(`VACUUM ANALYZE ${table}`);
+  };
+  return [
+    { name: S.partitionedCopy, prepare: reset(), run: () => copyInto(sql, table, v0) },
+    { name: S.partitionedFresh, prepare: reset(), run: () => apply(v0) },
+    { name: S.partitionedUpdates, prepare: reset(v0), run: () => apply(v1) },
+    { name: S.partitionedMixed, prepare: reset(firstHalf), run: () => apply(v1) },
+  ];
+}
+
 async function main() {
   const { url, stop } = await benchDatabase();
   const sql = postgres(url, { max: 1, prepare: false, onnotice: () => {} });
@@ -277,6 +316,7 @@ async function main() {
       { name: S.mergeFresh, prepare: empty, run: () => runCopyMerge(sql, v0) },
       { name: S.mergeUpdates, prepare: prefilled(v0), run: () => runCopyMerge(sql, v1) },
       ...(await deleteRuleScenarios(sql, v0, v1)),
+      ...(await partitionedScenarios(sql, v0, v1, firstHalf)),
     ];
     const results = await runRounds(scenarios, ROUNDS, ROWS);
 
@@ -286,6 +326,11 @@ async function main() {
     console.log(`engine pure updates × update limit: ${formatRatio(ratioOf(results, S.updates, S.updateLimit))}`);
     console.log(`delete rule, pure updates × engine pure updates (the tombstone look-ups): ${formatRatio(ratioOf(results, S.deleteRuleUpdates, S.updates))}`);
     console.log(`delete rule, fresh inserts, no delete remembered (COPY) × one remembered (upsert): ${formatRatio(ratioOf(results, S.deleteRuleFresh, S.deleteRuleFreshRemembered))}`);
+    console.log(
+      `partitioned table × COPY into it: fresh inserts ${formatRatio(ratioOf(results, S.partitionedFresh, S.partitionedCopy))}, ` +
+        `pure updates ${formatRatio(ratioOf(results, S.partitionedUpdates, S.partitionedCopy))}, 50/50 ${formatRatio(ratioOf(results, S.partitionedMixed, S.partitionedCopy))}; ` +
+        `pure updates × the same on the plain table ${formatRatio(ratioOf(results, S.partitionedUpdates, S.updates))}`,
+    );
     console.log(`peak RSS of this process: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (rows are generated one batch at a time)`);
     const r = (scenario: string, reference: string) => ratioOf(results, scenario, reference).median.toFixed(2);
     console.log(`engine: fresh inserts ${r(S.fresh, S.copy)}x COPY, updates ${r(S.updates, S.updateLimit)}x update limit, 50/50 ${r(S.mixed, S.copy)}x COPY`);

@@ -19,6 +19,8 @@ export interface RemovalTarget {
   key: string[];
   /** The unique index treats NULL keys as equal. */
   nullsEqual: boolean;
+  /** Key columns compared as another type (a domain over an enum), as the upsert compares them. */
+  keyCasts?: Record<string, string>;
   /** Scope columns; empty: the whole table. */
   scope: string[];
   softDelete: string | null;

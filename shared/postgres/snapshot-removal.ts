@@ -31,6 +31,7 @@ import {
 import { toPgArrayLiteral } from './pg-array.ts';
 import { keyAndScopeColumns } from './snapshot-tables.ts';
 import { statementFor, type TargetTable } from './target-table.ts';
+import { keyCastsOf } from '../core/upsert-plan.ts';
 
 /**
  * The snapshot rule at run time (docs/rules.md, "Snapshots"): what every batch of a snapshot
@@ -49,6 +50,7 @@ export function removalTargetOf(target: TargetTable): RemovalTarget {
     target: target.catalog.quoted,
     key: [...target.config.conflictKey],
     nullsEqual: target.keyCheck.index.nullsNotDistinct,
+    keyCasts: keyCastsOf(target.config, target.catalog),
     scope: rule.scope,
     softDelete: rule.softDelete,
     arrivalColumn: target.keyCheck.arrivalColumn.name,

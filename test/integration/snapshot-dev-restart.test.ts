@@ -67,7 +67,7 @@ const all = (tasks: number, photos: number) => Array.from({ length: tasks * phot
 test('landfall dev killed with SIGKILL during a removal: after the restart it has run exactly once', async () => {
   const first = await startDev();
   const dev = readDevState(home)!;
-  const target = { ...devClients(dev), sql, config, buckets: dev.buckets };
+  const target = { ...(await devClients(dev)), sql, config, buckets: dev.buckets };
   const write = (name: string, rows: [number, number][]) => {
     const path = join(dir, name);
     writeFileSync(path, csv(rows));
