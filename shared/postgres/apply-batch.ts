@@ -13,6 +13,7 @@ import { findNullKeyRows, type UpsertPlan } from '../core/upsert-plan.ts';
 import { quoteIdent } from '../core/identifiers.ts';
 import { limitTransaction, type TransactionLimits } from './transaction-limits.ts';
 import { classifyPgError, ErrorClass } from '../core/classify-pg-error.ts';
+import { newerSnapshotExists, recordSnapshotBatch } from './snapshot-removal.ts';
 
 export interface ApplyResult {
   /** `already-applied`: an earlier or concurrent application committed; nothing new was written. */
@@ -154,6 +155,8 @@ export async function insertIfFresh(tx: TxSql, target: TargetTable, batch: Batch
   const rowNumbers = pick(batch.rowNumbers);
   if (rowNumbers.length === 0) return null;
   if (plan.tombstone && !(await rememberedDeletesCannotMatter(tx, plan, batch, rows))) return null;
+  // A snapshot table whose scopes a newer snapshot settled: rows older than it are stale, which COPY cannot see.
+  if (await newerSnapshotExists(tx, target, batch)) return null;
   const picked = batch.values.map((column) => pick(column));
   const groups = rowsByAbsentColumns(plan, absent, picked, rowNumbers.length);
   if (groups.length > MAX_COPY_GROUPS) return null;
@@ -274,6 +277,8 @@ export async function applyBatch(sql: Sql, target: TargetTable, batch: BatchData
     await limitTransaction(tx, limits);
     if (!(await claimBatch(tx, batch))) return { status: 'already-applied', counts: await storedCounts(tx, batch.batchId) };
     await quarantineRows(tx, batch, refused);
+    // A snapshot table: the shared snapshot lock; a snapshot file's keys, for its removal.
+    await recordSnapshotBatch(tx, target, batch, refused.length ? 'screened' : 'plain');
     const rows = rowsExcept(count, refused);
     const bound = boundBatch(target, batch);
     const copied = await insertIfFresh(tx, target, bound, rows);
