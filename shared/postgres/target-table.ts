@@ -7,6 +7,7 @@ import type { Sql } from './db.ts';
 import { migrateLedger } from './ledger/migrate.ts';
 import { parseTableName } from '../core/identifiers.ts';
 import { ensureTombstoneTable } from './tombstones.ts';
+import { ensureSnapshotTables, type SnapshotTables } from './snapshot-tables.ts';
 import { buildUpsertPlan, type UpsertPlan } from '../core/upsert-plan.ts';
 import { type ArrayColumn, withArrayLiterals } from '../core/array-values.ts';
 import type { BatchData } from '../core/batch.ts';
@@ -16,6 +17,8 @@ export interface TargetTable {
   config: TableConfig;
   catalog: TableCatalog;
   keyCheck: KeyCheck;
+  /** A snapshot table's keys and scopes tables (snapshot-tables.ts), else null. */
+  snapshot: SnapshotTables | null;
   statements: Map<string, { plan: UpsertPlan; compiled: CompiledUpsert; fresh: CompiledFreshInsert; arrays: ArrayColumn[] }>;
 }
 
@@ -27,7 +30,8 @@ export async function prepareTable(sql: Sql, config: TableConfig): Promise<Targe
   const catalog = await loadCatalog(sql, parseTableName(config.table));
   const keyCheck = checkTableConfig(config, catalog);
   await ensureTombstoneTable(sql, config, catalog, keyCheck);
-  return { config, catalog, keyCheck, statements: new Map() };
+  const snapshot = await ensureSnapshotTables(sql, config, catalog);
+  return { config, catalog, keyCheck, snapshot, statements: new Map() };
 }
 
 export interface TableCache {
