@@ -75,6 +75,10 @@ const S = {
   deleteRuleUpdates: 'engine, delete rule: pure updates',
   deleteRuleHalf: 'engine, delete rule: 50% deletes / 50% updates',
   deleteRuleLate: 'engine, delete rule: late older rows (stale vs rows and remembered deletes)',
+  partitionedCopy: 'partitioned (range, 4 partitions): COPY (reference)',
+  partitionedFresh: 'engine, partitioned: fresh inserts',
+  partitionedUpdates: 'engine, partitioned: pure updates',
+  partitionedMixed: 'engine, partitioned: 50/50 (each batch half new keys, half stored)',
 } as const;
 
 type Columns = (string | null)[][];
@@ -362,6 +366,39 @@ async function breakdown(sql: postgres.Sql, target: TargetTable, data: DataSet, 
   console.log(`(${loadLabel()})`);
 }
 
+/**
+ * A range-partitioned copy of the table (by tenant_id, part of the key, 4 partitions): COPY into
+ * it as the reference, then the engine's fresh inserts, pure updates and 50/50 batches (each half new
+ * keys, half stored) into it.
+ */
+async function partitionedScenarios(sql: postgres.Sql, v0: DataSet, v1: DataSet, evenRows: DataSet): Promise<Scenario[]> {
+  const table = 'bench_partitioned';
+  await sql.unsafe(`DROP TABLE IF EXISTS ${table}`);
+  await sql.unsafe(`CREATE TABLE ${table} (LIKE ${TABLE} INCLUDING DEFAULTS) PARTITION BY RANGE (tenant_id)`);
+  await sql.unsafe(`ALTER TABLE ${table} ADD UNIQUE (tenant_id, sku)`);
+  await sql.unsafe(`CREATE INDEX ON ${table} (updated_at)`);
+  for (const from of [0, 25, 50, 75]) await sql.unsafe(`CREATE TABLE ${table}_${from} PARTITION OF ${table} FOR VALUES FROM (${from}) TO (${from + 25})`);
+  const config = parseConfig({ tables: [{ table, conflictKey: ['tenant_id', 'sku'], version: 'updated_at' }] });
+  const target = await prepareTable(sql, config.tables[0]!);
+  const apply = async (data: DataSet) => {
+    const totals = { inserted: 0, updated: 0 };
+    for (let from = 0; from < data.rows; from += BATCH) {
+      const { counts } = await applyBatch(sql, target, { ...toBatch(data, from, Math.min(data.rows, from + BATCH)), table });
+      totals.inserted += counts.inserted;
+      totals.updated += counts.updated;
+    }
+    return `inserted ${totals.inserted}, updated ${totals.updated}`;
+  };
+  for (const from of [0, 25, 50, 75]) await sql.unsafe(`ALTER TABLE ${table}_${from} SET (autovacuum_enabled = off)`);
+  const reset = (prefill?: DataSet) => () => settle(sql, [table], prefill);
+  return [
+    { name: S.partitionedCopy, prepare: reset(), run: () => copyInto(sql, table, v0) },
+    { name: S.partitionedFresh, prepare: reset(), run: () => apply(v0) },
+    { name: S.partitionedUpdates, prepare: reset(v0), run: () => apply(v1) },
+    { name: S.partitionedMixed, prepare: reset(evenRows), run: () => apply(v1) },
+  ];
+}
+
 async function main() {
   const { url, stop } = await benchDatabase();
   const sql = postgres(url, { max: 1, prepare: false, onnotice: () => {} });
@@ -414,6 +451,7 @@ async function main() {
           { name: S.mergeFresh, prepare: empty, run: () => runCopyMerge(sql, v0) },
           { name: S.mergeUpdates, prepare: prefilled(v0), run: () => runCopyMerge(sql, v1) },
           ...(await deleteRuleScenarios(sql, v0, v1)),
+          ...(await partitionedScenarios(sql, v0, v1, evenRows)),
         ];
     const withUpdateLimit = (results: RoundResults) => {
       const copy: RoundResults = { seconds: new Map(results.seconds), notes: new Map(results.notes) };
@@ -445,6 +483,11 @@ async function main() {
       console.log(`engine fresh inserts × COPY temp + merge: ${formatRatio(ratioOf(results, S.fresh, S.mergeFresh))}`);
       console.log(`delete rule, pure updates × engine pure updates (the tombstone look-ups): ${formatRatio(ratioOf(results, S.deleteRuleUpdates, S.updates))}`);
       console.log(`delete rule, fresh inserts, no delete remembered (COPY) × one remembered (upsert): ${formatRatio(ratioOf(results, S.deleteRuleFresh, S.deleteRuleFreshRemembered))}`);
+      console.log(
+        `partitioned table × COPY into it: fresh inserts ${formatRatio(ratioOf(results, S.partitionedFresh, S.partitionedCopy))}, ` +
+          `pure updates ${formatRatio(ratioOf(results, S.partitionedUpdates, S.partitionedCopy))}, 50/50 ${formatRatio(ratioOf(results, S.partitionedMixed, S.partitionedCopy))}; ` +
+          `pure updates × the same on the plain table ${formatRatio(ratioOf(results, S.partitionedUpdates, S.updates))}`,
+      );
     }
     const ratios = summaryRatios(raw);
     console.log(`\nThe summary's ratios, median (its distribution-free ~90% interval; range over rounds; rounds):`);

@@ -7,7 +7,7 @@ import { toCopyCsv } from './copy-csv.ts';
 import type { Sql, TxSql } from './db.ts';
 import { toPgArrayLiteral } from './pg-array.ts';
 import { quarantineRows, type RowFailure } from './quarantine.ts';
-import { statementFor, type TargetTable } from './target-table.ts';
+import { boundBatch, statementFor, type TargetTable } from './target-table.ts';
 import { findUnstorableValues } from '../core/unstorable-values.ts';
 import { findNullKeyRows, type UpsertPlan } from '../core/upsert-plan.ts';
 
@@ -124,12 +124,14 @@ export function nullKeyFailures(plan: UpsertPlan, target: TargetTable, batch: Ba
 export function unstorableValueFailures(plan: UpsertPlan, target: TargetTable, batch: BatchData): RowFailure[] {
   const jsonb = new Set(target.catalog.columns.filter((c) => c.baseType === 'jsonb').map((c) => c.name));
   const inputs = batch.columns.map((name, input) => ({ name, input, jsonb: jsonb.has(name) && plan.columns.some((c) => c.input === input) }));
+  const types = new Map(target.catalog.columns.map((c) => [c.name, c.type]));
+  const typeOf = (column: string) => (types.has(column) ? ` (${types.get(column)})` : '');
   return findUnstorableValues(inputs, batch.values).map((u) => ({
     row: u.row,
     sqlstate: u.sqlstate,
     constraint: null,
     column: u.column,
-    message: `file "${batch.file.key}" row ${batch.rowNumbers[u.row]} column "${u.column}" ${u.problem}`,
+    message: `file "${batch.file.key}" row ${batch.rowNumbers[u.row]} column "${u.column}"${typeOf(u.column)} ${u.problem}`,
   }));
 }
 
@@ -166,8 +168,9 @@ export async function applyBatch(sql: Sql, target: TargetTable, batch: BatchData
     if (!(await claimBatch(tx, batch))) return { status: 'already-applied', counts: await storedCounts(tx, batch.batchId) };
     await quarantineRows(tx, batch, refused);
     const rows = rowsExcept(count, refused);
-    const copied = await insertIfFresh(tx, target, batch, rows);
+    const bound = boundBatch(target, batch);
+    const copied = await insertIfFresh(tx, target, bound, rows);
     if (copied) return { status: 'applied', counts: copied, path: 'copy' };
-    return { status: 'applied', counts: await upsertRows(tx, target, batch, rows), path: 'upsert' };
+    return { status: 'applied', counts: await upsertRows(tx, target, bound, rows), path: 'upsert' };
   })) as ApplyResult;
 }

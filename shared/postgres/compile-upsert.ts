@@ -33,10 +33,22 @@ export function winnerGuard(plan: UpsertPlan, cur: string, inc: string): string 
   return `(${newer} OR (${same}${tie ? ` AND ${tie}` : ''}))`;
 }
 
+/**
+ * A column as compared: json as its jsonb text when it is valid jsonb (key order, spacing and
+ * repeated keys are not a change; a json value jsonb cannot hold, `\u0000`, as its text), xml
+ * as its serialisation (attribute quotes, `<a/>` and `<a></a>`, whitespace between elements;
+ * XMLSERIALIZE … INDENT, PostgreSQL 16+), other types without `=` as text.
+ */
+function compared(expr: string, c: UpsertPlan['compareColumns'][number]): string {
+  if (c.canonical === 'json') return `CASE WHEN pg_input_is_valid(${expr}::text, 'jsonb') THEN ${expr}::text::jsonb::text ELSE ${expr}::text END`;
+  if (c.canonical === 'xml') return `xmlserialize(CONTENT ${expr} AS text INDENT)`;
+  return c.asText ? `${expr}::text` : expr;
+}
+
 /** `(cur.a, cur.b) IS DISTINCT FROM (inc.a, inc.b)`: the row would change. */
 export function changedPredicate(plan: UpsertPlan, cur: string, inc: string): string | null {
   if (plan.compareColumns.length === 0) return null;
-  const side = (alias: string) => plan.compareColumns.map((c) => (c.asText ? `${col(alias, c.name)}::text` : col(alias, c.name))).join(', ');
+  const side = (alias: string) => plan.compareColumns.map((c) => compared(col(alias, c.name), c)).join(', ');
   return `(${side(cur)}) IS DISTINCT FROM (${side(inc)})`;
 }
 
@@ -54,7 +66,8 @@ export function beatsTombstone(plan: UpsertPlan, version: string | null, arrival
 
 function keyJoin(plan: UpsertPlan, cur: string, inc: string): string {
   const op = plan.nullsEqual ? 'IS NOT DISTINCT FROM' : '=';
-  return plan.key.map((k) => `${col(cur, k)} ${op} ${col(inc, k)}`).join(' AND ');
+  const as = (k: string) => (plan.keyCasts?.[k] ? `::${plan.keyCasts[k]}` : '');
+  return plan.key.map((k) => `${col(cur, k)}${as(k)} ${op} ${col(inc, k)}${as(k)}`).join(' AND ');
 }
 
 interface RememberedDeletes {

@@ -1,8 +1,9 @@
 import type { BatchData } from '../core/batch.ts';
 import { classifyPgError, ErrorClass, type PgErrorFields, pgErrorFields } from '../core/classify-pg-error.ts';
 import type { Sql, TxSql } from './db.ts';
+import { withPartitionAdvice } from '../core/partition-routing.ts';
 import { refusedBeforeBinding, upsertRows } from './apply-batch.ts';
-import { statementFor } from './target-table.ts';
+import { boundBatch, statementFor } from './target-table.ts';
 import type { TargetTable } from './target-table.ts';
 import { BatchShapeError } from '../core/upsert-plan.ts';
 
@@ -92,14 +93,14 @@ async function retryOne(tx: TxSql, target: TargetTable, q: QuarantinedRow): Prom
       // Claim the row first: a concurrent or repeated retry of it then changes nothing.
       const claimed = await sp`UPDATE landfall.quarantine SET resolved_at = now(), last_seen = now(), attempts = attempts + 1 WHERE id = ${q.id} AND resolved_at IS NULL RETURNING id`;
       if (claimed.length === 0) return 'resolved-elsewhere';
-      await upsertRows(sp, target, batch, null);
+      await upsertRows(sp, target, boundBatch(target, batch), null);
       // The row moves from `quarantined` to what the upsert counted; `read` stays the same.
       await sp`UPDATE landfall.batches SET read = read - 1, quarantined = quarantined - 1, updated_at = now() WHERE batch_id = ${q.batchId}`;
       return 'applied';
     });
   } catch (error) {
     if (!(error instanceof BatchShapeError) && classifyPgError(error) !== ErrorClass.batchPoison) throw error;
-    await recordStillFailing(tx, q, pgErrorFields(error));
+    await recordStillFailing(tx, q, withPartitionAdvice(pgErrorFields(error), target.catalog));
     return 'failing';
   }
 }

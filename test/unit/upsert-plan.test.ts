@@ -57,11 +57,11 @@ describe('buildUpsertPlan', () => {
     expect(plan.tombstone).toBeNull();
   });
 
-  test('a json column is compared as text (json has no equality operator)', () => {
+  test('a json column is compared in a canonical form (json has no equality operator)', () => {
     const plan = buildUpsertPlan(config, catalog, check, ['id', 'doc', 'v']);
 
     expect(plan.compareColumns).toEqual([
-      { name: 'doc', asText: true },
+      { name: 'doc', asText: true, canonical: 'json' },
       { name: 'v', asText: false },
     ]);
   });

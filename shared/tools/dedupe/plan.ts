@@ -110,6 +110,13 @@ export function planDedupe(catalog: TableCatalog, options: DedupeOptions): Dedup
   if (missing.length) {
     throw new DedupePlanError(`key column(s) ${missing.map((m) => `"${m}"`).join(', ')} do not exist in ${catalog.table.schema}.${catalog.table.name}`);
   }
+  if (catalog.partitioning?.length) {
+    // ctid, which the run tells rows apart by, repeats across partitions.
+    throw new DedupePlanError(
+      `${catalog.table.schema}.${catalog.table.name} is partitioned, and dedupe works on a plain table: run it on each partition that holds duplicates ` +
+        `(a key that includes every partition key column never spans two partitions), then create the index on the table: ${createIndexStatement(catalog, key)}`,
+    );
+  }
   const keep = options.keep;
   if (keep.kind !== 'any') {
     if (keep.column === null) throw new DedupePlanError(`--keep ${keep.kind} has no column (resolve it first)`);

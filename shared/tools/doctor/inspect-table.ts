@@ -4,8 +4,8 @@ import { type TableCatalog } from '../../core/catalog-types.ts';
 import type { LandfallConfig } from '../../core/config.ts';
 import type { Sql } from '../../postgres/db.ts';
 import { distinctEstimateSql, duplicateStatsSql } from '../dedupe/plan.ts';
-import { parseTableName } from '../../core/identifiers.ts';
-import { diagnoseTable, uncheckedReport, withBlockedCheck, type DoctorTarget, type DuplicateCount, type TableReport } from './diagnose.ts';
+import { parseTableName, quoteIdent } from '../../core/identifiers.ts';
+import { diagnoseTable, uncheckedReport, withBlockedCheck, type DoctorTarget, type DuplicateCount, type PartitionReport, type TableReport } from './diagnose.ts';
 import { listBlockedTables } from '../../postgres/ledger/blocked-tables.ts';
 import { ledgerExists } from '../../postgres/ledger/files.ts';
 
@@ -59,6 +59,38 @@ async function countDuplicates(sql: Sql, catalog: TableCatalog, target: DoctorTa
   }
 }
 
+/** Rows of a default partition counted at most (a larger one is reported as "more than"). */
+const DEFAULT_PARTITION_COUNT_CAP = 100_000;
+
+/** The partitions of a partitioned table, and the rows of its default partitions (null for a plain table). */
+async function gatherPartitions(sql: Sql, catalog: TableCatalog): Promise<PartitionReport | null> {
+  if (!catalog.partitioning?.length) return null;
+  const partitions = await sql<PartitionReport['partitions']>`
+    SELECT t.relid::regclass::text AS name, t.parentrelid::regclass::text AS parent, t.level::int AS level,
+           coalesce(pg_get_expr(c.relpartbound, c.oid), '') AS bound, t.isleaf AS leaf
+    FROM pg_partition_tree(to_regclass(${catalog.quoted})) t JOIN pg_class c ON c.oid = t.relid
+    WHERE t.level > 0
+    ORDER BY t.level, t.parentrelid::regclass::text, t.relid::regclass::text`;
+  const defaults: PartitionReport['defaults'] = [];
+  for (const d of partitions.filter((p) => p.bound === 'DEFAULT')) {
+    // Identifiers from the catalog (regclass output is quoted as needed).
+    const [counted] = await sql.unsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM (SELECT 1 FROM ${d.name} LIMIT ${DEFAULT_PARTITION_COUNT_CAP + 1}) x`);
+    const rows = counted!.n;
+    if (rows === 0) continue;
+    const capped = rows > DEFAULT_PARTITION_COUNT_CAP;
+    const level = catalog.partitioning.find((l) => l.table === d.parent);
+    let range: PartitionReport['defaults'][number]['range'] = [];
+    if (!capped && level && !level.expression) {
+      const [r] = await sql.unsafe<Record<string, string | null>[]>(
+        `SELECT ${level.columns.map((c, i) => `min(${quoteIdent(c)})::text AS min${i}, max(${quoteIdent(c)})::text AS max${i}`).join(', ')} FROM ${d.name}`,
+      );
+      range = level.columns.map((column, i) => ({ column, min: r![`min${i}`] ?? null, max: r![`max${i}`] ?? null }));
+    }
+    defaults.push({ name: d.name, parent: d.parent, rows: capped ? DEFAULT_PARTITION_COUNT_CAP : rows, capped, range });
+  }
+  return { partitions: partitions.map((p) => ({ ...p })), defaults };
+}
+
 /** Gathers one table's catalog and duplicate count and diagnoses it; never throws for the table. */
 export async function inspectTable(sql: Sql, target: DoctorTarget, options: InspectOptions = {}): Promise<TableReport> {
   try {
@@ -71,7 +103,7 @@ export async function inspectTable(sql: Sql, target: DoctorTarget, options: Insp
     }
     const keysExist = target.key.every((k) => catalog.columns.some((c) => c.name === k));
     const duplicates = keysExist ? await countDuplicates(sql, catalog, target, options) : null;
-    return diagnoseTable(target, catalog, duplicates);
+    return diagnoseTable(target, catalog, duplicates, await gatherPartitions(sql, catalog));
   } catch (error) {
     const e = error as postgres.PostgresError;
     return uncheckedReport(target, e.code ? `${e.message} (SQLSTATE ${e.code})` : e.message);
