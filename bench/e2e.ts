@@ -98,6 +98,13 @@ async function main() {
     const phases: Phases[] = [];
     const splits: ProfileSplit[] = [];
     const profileDir = process.env.LANDFALL_BENCH_CPU_PROF;
+    // A profile's samples are wall-clock intervals (a thread waiting for a core still ages them):
+    // its non-idle shares, applied to the process's CPU seconds, are what each part used.
+    const cpuSplit = (split: ProfileSplit, cpuSeconds: number): ProfileSplit => {
+      const busy = split.producer + split.consumer + split['start-up'] + split.other;
+      const share = (v: number) => (busy > 0 ? (v / busy) * cpuSeconds : 0);
+      return { producer: share(split.producer), consumer: share(split.consumer), 'start-up': share(split['start-up']), other: share(split.other), idle: 0 };
+    };
     const reading = () => ({ db: postgresCpuSeconds(postmaster), run: exitedChildrenCpuSeconds(), bench: ownCpuSeconds() });
     const since = (before: ReturnType<typeof reading>): CpuReading => {
       const after = reading();
@@ -124,7 +131,7 @@ async function main() {
       const ended = Date.now();
       clearInterval(sampler);
       cpu.run.push(since(before));
-      if (profileDir) splits.push(splitProfile(join(profileDir, `e2e-round-${round}.cpuprofile`)));
+      if (profileDir && cpu.run.at(-1)!.run !== null) splits.push(cpuSplit(splitProfile(join(profileDir, `e2e-round-${round}.cpuprofile`)), cpu.run.at(-1)!.run!));
       if (code !== 0) throw new Error(`landfall run exited ${code}: ${stdout}`);
       receipts.push(JSON.parse(stdout.trim().split('\n').at(-1)!));
       peaks.push(peak);
@@ -176,7 +183,7 @@ async function main() {
     console.log(`| the emulator (S3 and SQS; this process) / COPY's client | ${perM(med(cpu.run, 'bench'))} | ${perM(med(cpu.copy, 'bench'))} |`);
     if (splits.length) {
       const part = (k: keyof ProfileSplit) => perM(median(splits.map((x) => x[k])));
-      console.log(`| of the landfall run process, by its CPU profile: producer ${part('producer')}, consumer ${part('consumer')}, start-up ${part('start-up')}, other ${part('other')} (idle ${part('idle')}) | | |`);
+      console.log(`| of the landfall run process, by its CPU profile: producer ${part('producer')}, consumer ${part('consumer')}, start-up ${part('start-up')}, other (garbage collection, the SDK's HTTP after an await, pollers) ${part('other')} | | |`);
     }
     // On AWS the producer and the consumers run on Lambda's cores, the emulator is S3 and SQS, and
     // the database has its cores to itself: the run then goes as fast as its slowest part allows.
