@@ -200,15 +200,23 @@ export function quarantineRecord(q: QuarantinedRow) {
     firstSeen: q.firstSeen,
     lastSeen: q.lastSeen,
     attempts: q.attempts,
+    status: q.status,
+    ...(q.status === 'open' ? {} : { resolution: { how: q.status, reason: q.resolutionReason, at: q.resolvedAt } }),
   };
 }
 
-/** Open quarantined rows without their values: file, row number, SQLSTATE, constraint or column, message. */
+/**
+ * Quarantined rows without their values: file, row number, SQLSTATE, constraint or column,
+ * message; with closed rows among them (`ls --all`), how and why each left the quarantine.
+ */
 export function formatQuarantineTable(rows: readonly QuarantinedRow[]): string {
-  const table = [['ID', 'TABLE', 'FIRST SEEN', 'FILE', 'ROW', 'BATCH', 'SQLSTATE', 'CONSTRAINT/COLUMN', 'ATTEMPTS', 'MESSAGE']];
+  const closed = rows.some((q) => q.status !== undefined && q.status !== 'open');
+  const table = [['ID', ...(closed ? ['STATUS'] : []), 'TABLE', 'FIRST SEEN', 'FILE', 'ROW', 'BATCH', 'SQLSTATE', 'CONSTRAINT/COLUMN', 'ATTEMPTS', 'MESSAGE']];
   for (const q of rows) {
+    const status = q.status === 'open' ? 'open' : `${q.status} ${q.resolvedAt ?? ''}${q.resolutionReason ? `: ${oneLine(q.resolutionReason)}` : ''}`;
     table.push([
       String(q.id),
+      ...(closed ? [status] : []),
       q.table,
       q.firstSeen,
       q.fileKey,
@@ -220,5 +228,5 @@ export function formatQuarantineTable(rows: readonly QuarantinedRow[]): string {
       oneLine(q.message),
     ]);
   }
-  return alignedTable(table, new Set([0, 4, 8]));
+  return alignedTable(table, closed ? new Set([0, 5, 9]) : new Set([0, 4, 8]));
 }

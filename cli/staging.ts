@@ -1,5 +1,4 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { awsClientOptionsFromEnv, createS3Client } from '../shared/aws/clients.ts';
 import { EnvVar } from '../shared/environment/env.ts';
 import { CliError, type CliIo } from './context.ts';
 import { devClients, landfallHome, readDevState } from './local.ts';
@@ -15,15 +14,17 @@ export interface Staging {
  * environment (AWS_ENDPOINT_URL for an emulator) when set, as DATABASE_URL wins over a running
  * `landfall dev`; else the running `landfall dev`'s.
  */
-export function openStaging(env: CliIo['env'], doing = 'replay reads the batch'): Staging {
+export async function openStaging(env: CliIo['env'], doing = 'replay reads the batch'): Promise<Staging> {
   const bucket = env[EnvVar.stagingBucket];
   if (bucket) {
+    // Loaded when used: the AWS SDK is not part of the CLI's start-up (see cli/command-table.ts).
+    const { awsClientOptionsFromEnv, createS3Client } = await import('../shared/aws/clients.ts');
     const s3 = createS3Client(awsClientOptionsFromEnv(env));
     return { s3, bucket, close: () => s3.destroy() };
   }
   const dev = readDevState(landfallHome(env));
   if (dev) {
-    const { s3, sqs } = devClients(dev);
+    const { s3, sqs } = await devClients(dev);
     sqs.destroy();
     return { s3, bucket: dev.buckets.staging, close: () => s3.destroy() };
   }

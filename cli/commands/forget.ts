@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { ForgetRefusedError, type Forgotten, forgetFile } from '../../shared/postgres/ledger/files.ts';
-import { CliError, resolveContext, type CliIo, type GlobalOptions, type RegisterCommand } from '../context.ts';
+import { CliError, resolveContext, type CliIo, type GlobalOptions, type RegisterCommand, examples } from '../context.ts';
 import { plural, shortId } from '../format.ts';
 import { asCliError, filesNamed, ledgerExists } from '../ledger.ts';
 import { openDatabaseWithFallback } from '../local.ts';
@@ -58,6 +58,7 @@ export const register: RegisterCommand = (program: Command, { io, setExitCode })
     .description('clear a failed attempt at a file (moved aside, or in progress for good) from the ledger; a file with applied batches keeps them (a wrong move-aside of it is undone), else it is refused')
     .argument('<file>', 'inbox key, file id or name, as landfall status shows it')
     .option('--json', 'print what was forgotten as JSON')
+    .addHelpText('after', examples(['landfall forget orders/bad-encoding.csv     # after fixing the file, drop it again', 'landfall forget 3f2a9c1b07de --json']))
     .action(async (file: string, options: ForgetOptions, command: Command) => {
       setExitCode(await forgetCommand(file, { ...command.optsWithGlobals(), ...options }, io));
     });

@@ -7,7 +7,7 @@ import type { Sql } from '../../shared/postgres/db.ts';
 import { batchReceipts, type FileReceipt, fileReceipts, registeredManifests } from '../../shared/postgres/ledger/files.ts';
 import { batchKeyOf, manifestKeyOf } from '../../shared/core/keys.ts';
 import { listQuarantine, type QuarantinedRow } from '../../shared/postgres/quarantine-retry.ts';
-import { CliError, resolveContext, type CliIo, type GlobalOptions, type RegisterCommand } from '../context.ts';
+import { CliError, resolveContext, type CliIo, type GlobalOptions, type RegisterCommand, examples } from '../context.ts';
 import { formatQuarantineTable, n, plural, quarantineRecord, shortId } from '../format.ts';
 import { asCliError, configuredTables, findLedgerBatch, ledgerExists, requireConfig } from '../ledger.ts';
 import { openDatabaseWithFallback } from '../local.ts';
@@ -116,7 +116,7 @@ async function replay(sql: Sql, batchArg: string, options: ReplayOptions, io: Cl
   }
 
   const config = requireConfig(options, io, 'replay');
-  const staging = openStaging(io.env);
+  const staging = await openStaging(io.env);
   try {
     const reader = stagingReader(staging.s3, staging.bucket);
     const location = recorded ? await locateFromLedger(sql, reader, staging.bucket, recorded) : await locateInManifests(sql, reader, batchArg);
@@ -203,6 +203,7 @@ export const register: RegisterCommand = (program: Command, { io, setExitCode })
     .command('replay <batch>')
     .description('re-run one batch (id, or the prefix status shows) through the replay path: bad rows quarantined, the rest applied (exit 0, 2 could not replay)')
     .option('--json', 'machine-readable result')
+    .addHelpText('after', examples(['landfall status orders/2026-11-01.csv        # shows the batch ids (12 characters)', 'landfall replay 3f2a9c1b07de --config landfall.json']))
     .action(async (batch: string, _options: unknown, command: Command) => {
       setExitCode(await replayCommand(batch, command.optsWithGlobals<ReplayOptions>(), io));
     });

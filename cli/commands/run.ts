@@ -2,7 +2,7 @@ import { basename } from 'node:path';
 import { type Command, Option } from 'commander';
 import type { LandfallConfig } from '../../shared/core/config.ts';
 import { dropFile, DropError, type RunReceipt, tableForFile, waitForFile } from '../../shared/local/run-files.ts';
-import { CliError, type CliIo, type GlobalOptions, loadOptionalConfig, parsePositiveInt, resolveContext, type RegisterCommand } from '../context.ts';
+import { CliError, type CliIo, type GlobalOptions, loadOptionalConfig, parsePositiveInt, resolveContext, type RegisterCommand, examples } from '../context.ts';
 import { progressOn } from '../progress.ts';
 import { refuseUnreadyTables, startOrAttach } from '../stack-target.ts';
 
@@ -127,6 +127,7 @@ export const register: RegisterCommand = (program: Command, { io, setExitCode })
     .option('--progress', 'progress, and a readable line per file, on stderr even when it is not a terminal')
     .option('--no-progress', 'no progress on stderr')
     .option('--json', 'one JSON receipt per file on stdout (the default when stdout is not a terminal)')
+    .addHelpText('after', examples(['landfall run --config landfall.json orders/2026-11-01.csv orders/2026-11-02.csv', 'landfall run --config landfall.json --table public.orders export.csv --json > receipts.ndjson', 'DATABASE_URL=postgres://me@db.internal/app landfall run --config landfall.json data/*.csv']))
     .action(async (files: string[], options: RunOptions, command: Command) => {
       setExitCode(await runCommand(files, { ...command.optsWithGlobals(), ...options }, io));
     });

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { batchReceipts, checkLedger, type FileReceipt, fileReceipts, type LedgerFinding, type LedgerRepair, repairLedger } from '../../shared/postgres/ledger/files.ts';
-import { stagingReader } from '../../shared/aws/consumer-ports.ts';
 import { type BlockedTable, listBlockedTables } from '../../shared/postgres/ledger/blocked-tables.ts';
 import { receiptOf } from '../../shared/local/run-files.ts';
-import { CliError, resolveContext, type CliIo, type GlobalOptions, type RegisterCommand } from '../context.ts';
+import { CliError, resolveContext, type CliIo, type GlobalOptions, type RegisterCommand, examples } from '../context.ts';
 import { batchAddsUp, fileBalance, formatFileDetail, formatStatusTable, shortId } from '../format.ts';
 import { asCliError, filesNamed, ledgerExists } from '../ledger.ts';
 import { openDatabaseWithFallback } from '../local.ts';
@@ -47,9 +46,10 @@ async function checkCommand(options: StatusOptions, io: CliIo): Promise<number> 
         findings = await checkLedger(db.sql);
         if (options.repair && findings.length > 0) {
           const needsStaging = findings.some((f) => f.kind === 'batches-without-file');
-          const staging = needsStaging ? openStaging(io.env, 'status --check --repair reads the manifests of unlisted files') : null;
+          const staging = needsStaging ? await openStaging(io.env, 'status --check --repair reads the manifests of unlisted files') : null;
           try {
-            const reader = staging ? stagingReader(staging.s3, staging.bucket) : null;
+            // Loaded when used: the AWS SDK is not part of status's start-up.
+            const reader = staging ? (await import('../../shared/aws/consumer-ports.ts')).stagingReader(staging.s3, staging.bucket) : null;
             repairs = await repairLedger(db.sql, findings, reader ? (key) => reader.readManifest(key) : null);
           } finally {
             staging?.close();
@@ -126,6 +126,7 @@ export const register: RegisterCommand = (program: Command, { io, setExitCode })
     .option('--json', 'the receipts as one JSON document')
     .option('--check', 'find ledger rows that disagree with the batches and print the repairs (exit 1 when some do)')
     .option('--repair', "with --check: do the ledger's part of the repairs, then check again")
+    .addHelpText('after', examples(['landfall status                             # every file, newest first', 'landfall status inventory/2026-11-01-full.csv   # one file: its batches and the accounting', "landfall status --json | jq '.files[] | select(.addsUp == false)'", 'landfall status --check                     # ledger rows that disagree with their batches, and the repairs']))
     .action(async (file: string | undefined, _options: unknown, command: Command) => {
       setExitCode(await statusCommand(file, command.optsWithGlobals<StatusOptions>(), io));
     });

@@ -76,7 +76,7 @@ test('Ctrl-C during a load, dev again with a config lacking the table (refused, 
   const first = dev(rightPath);
   await first.watching;
   const state = readDevState(home)!;
-  const target = { ...devClients(state), sql: db.sql, config, buckets: state.buckets };
+  const target = { ...(await devClients(state)), sql: db.sql, config, buckets: state.buckets };
   const path = join(dir, 'load.csv');
   writeFileSync(path, `id,name,v\n${Array.from({ length: ROWS }, (_, i) => `${i},name ${i},${i % 7}`).join('\n')}\n`);
   const dropped = await dropFile(target, path, tableForFile(config, path));
@@ -110,7 +110,7 @@ test('Ctrl-C during a load, dev again with a config lacking the table (refused, 
   await third.watching;
   // The file was never moved aside: it is still in the inbox.
   const resumed = readDevState(home)!;
-  await expect(devClients(resumed).s3.send(new HeadObjectCommand({ Bucket: resumed.buckets.inbox, Key: dropped.key }))).resolves.toBeDefined();
+  await expect((await devClients(resumed)).s3.send(new HeadObjectCommand({ Bucket: resumed.buckets.inbox, Key: dropped.key }))).resolves.toBeDefined();
   const done = await until('the file complete', async () => {
     const [r] = await fileReceipts(db.sql, { fileIds: [dropped.fileId] });
     return r?.status === 'complete' ? r : undefined;

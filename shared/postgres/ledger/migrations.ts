@@ -164,4 +164,27 @@ export const migrations: { name: string; up: (tx: TxSql) => Promise<unknown> }[]
           ADD COLUMN outcome_changed_at timestamptz;
       `),
   },
+  {
+    // The quarantine's lifecycle: how a row left it (re-applied by retry, resolved or dismissed
+    // by someone, with a reason) and every such act kept for audit (who, when, why).
+    name: '0007-quarantine-lifecycle',
+    up: (tx) =>
+      tx.unsafe(`
+        ALTER TABLE landfall.quarantine
+          ADD COLUMN resolution        text CHECK (resolution IN ('applied', 'resolved', 'dismissed')),
+          ADD COLUMN resolution_reason text;
+        UPDATE landfall.quarantine SET resolution = 'applied' WHERE resolved_at IS NOT NULL;
+
+        CREATE TABLE landfall.quarantine_events (
+          id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+          quarantine_id bigint NOT NULL,
+          action        text NOT NULL CHECK (action IN ('applied', 'resolved', 'dismissed')),
+          reason        text,
+          actor         text NOT NULL,
+          database_user text NOT NULL DEFAULT current_user,
+          at            timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE INDEX quarantine_events_row_idx ON landfall.quarantine_events (quarantine_id, at);
+      `),
+  },
 ];

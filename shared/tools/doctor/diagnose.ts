@@ -37,6 +37,8 @@ export interface DuplicateCount {
   nullSurplus: number;
   /** Planner estimate, when it was taken: live rows and distinct keys. */
   estimate: { rows: number; distinctKeys: number } | null;
+  /** The table's rows, counted by the same scan (null when only estimated). */
+  rows?: number | null;
 }
 
 /** A partitioned table's partitions and what its default partitions hold (doctor gathers it). */
@@ -115,7 +117,15 @@ export function diagnoseTable(target: DoctorTarget, catalog: TableCatalog | null
     add('table', 'error', 'does not exist (or this user cannot see it)', [`-- create the table, or fix "table" in the config`]);
     return report();
   }
-  add('table', 'ok', `${catalog.table.schema}.${catalog.table.name}, ~${fmt(Math.max(catalog.estimatedRows, 0))} rows`);
+  // Counted when the duplicates were (a scan); else the planner's estimate, which is -1 before
+  // the first ANALYZE and may be far off after a load: said so, with the command that refreshes it.
+  const rows =
+    typeof duplicates?.rows === 'number'
+      ? `${fmt(duplicates.rows)} rows`
+      : catalog.estimatedRows < 0
+        ? `rows not counted, and not estimated yet (ANALYZE ${catalog.quoted} gives the planner an estimate)`
+        : `~${fmt(catalog.estimatedRows)} rows by the planner's estimate, not counted (ANALYZE ${catalog.quoted} refreshes it)`;
+  add('table', 'ok', `${catalog.table.schema}.${catalog.table.name}, ${rows}`);
   const byName = new Map(catalog.columns.map((c) => [c.name, c]));
   const missing = target.key.filter((k) => !byName.has(k));
   if (missing.length) {

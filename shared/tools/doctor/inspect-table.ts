@@ -42,7 +42,7 @@ async function countDuplicates(sql: Sql, catalog: TableCatalog, target: DoctorTa
   const estimate = large ? await estimateDistinct(sql, catalog, target.key) : null;
   const fromEstimate = (): DuplicateCount => {
     const surplus = estimate ? Math.max(0, estimate.rows - estimate.distinctKeys) : 0;
-    return { exact: false, groups: surplus > 0 ? Math.min(surplus, estimate!.distinctKeys) : 0, surplus, nullGroups: 0, nullSurplus: 0, estimate };
+    return { exact: false, groups: surplus > 0 ? Math.min(surplus, estimate!.distinctKeys) : 0, surplus, nullGroups: 0, nullSurplus: 0, rows: null, estimate };
   };
   if (estimate) options.onEstimate?.(target.table, estimate);
   if (large && options.estimateOnly) return fromEstimate();
@@ -50,8 +50,8 @@ async function countDuplicates(sql: Sql, catalog: TableCatalog, target: DoctorTa
     const [stats] = (await sql.begin('read only', async (tx) => {
       // set_config(..., true) is SET LOCAL: it ends with the transaction, nothing survives behind a proxy.
       if (options.countTimeoutMs) await tx`SELECT set_config('statement_timeout', ${String(Math.max(1, Math.floor(options.countTimeoutMs)))}, true)`;
-      return tx.unsafe<{ groups: number; surplus: number; nullGroups: number; nullSurplus: number }[]>(duplicateStatsSql(catalog.quoted, target.key, nullable));
-    })) as { groups: number; surplus: number; nullGroups: number; nullSurplus: number }[];
+      return tx.unsafe<{ groups: number; surplus: number; nullGroups: number; nullSurplus: number; rows: number }[]>(duplicateStatsSql(catalog.quoted, target.key, nullable));
+    })) as { groups: number; surplus: number; nullGroups: number; nullSurplus: number; rows: number }[];
     return { exact: true, ...stats!, estimate };
   } catch (error) {
     if ((error as postgres.PostgresError).code === '57014' && options.countTimeoutMs) return fromEstimate();
