@@ -10,14 +10,17 @@ import { quarantineRows, type RowFailure } from './quarantine.ts';
 import { boundBatch, statementFor, type TargetTable } from './target-table.ts';
 import { findUnstorableValues } from '../core/unstorable-values.ts';
 import { findNullKeyRows, type UpsertPlan } from '../core/upsert-plan.ts';
+import { splitByStoredKeys } from './stored-keys.ts';
 
 export interface ApplyResult {
   /** `already-applied`: an earlier or concurrent application committed; nothing new was written. */
   status: 'applied' | 'already-applied';
   counts: BatchCounts;
-  /** How the rows went in: COPY (every key new, see `insertIfFresh`) or the set-based upsert. */
-  path?: 'copy' | 'upsert';
+  /** How the rows went in: COPY (every key new, see `insertIfFresh`), the set-based upsert, or both split by key (`applyRows`). */
+  path?: ApplyPath;
 }
+
+export type ApplyPath = 'copy' | 'upsert' | 'split';
 
 const COUNT_COLUMNS = 'read, collapsed, inserted, updated, unchanged, stale, deleted, quarantined';
 
@@ -152,6 +155,48 @@ export function rowsExcept(count: number, excluded: readonly { row: number }[]):
   return Array.from({ length: count }, (_, i) => i).filter((i) => !skip.has(i));
 }
 
+/** How the last batch of each table went in this container: the next one tries that way first. */
+const lastPathOf = new WeakMap<TargetTable, ApplyPath>();
+
+/**
+ * Applies `rows` of a claimed batch by the cheapest way that is exact, guessing from the table's
+ * last batch (a file's batches are alike: a first load is all new keys, a daily file mostly
+ * stored ones or a mix):
+ * - after all-new batches (and at first), COPY (`insertIfFresh`); refused, the split below;
+ * - after batches of stored keys only, the upsert;
+ * - after mixed ones, the split: one look-up of which keys are stored (`splitByStoredKeys`),
+ *   the new ones through COPY and the stored ones through the upsert, in this transaction. Every
+ *   row of one key is on one side (keys are compared as the upsert compares them), so the winner
+ *   rule, the reduction and the counts are the upsert's; a COPY refused (a new key repeated in
+ *   the batch, or stored meanwhile by another transaction) rolls back to its savepoint and the
+ *   upsert takes every row.
+ * Tables with a `delete` rule keep COPY-or-upsert (rule 6 decides per key, against remembered
+ * deletes the look-up does not see). The guess only changes how fast, never the outcome.
+ */
+async function applyRows(tx: TxSql, target: TargetTable, batch: BatchData, rows: readonly number[] | null): Promise<{ counts: BatchCounts; path: ApplyPath }> {
+  const { plan, probe } = statementFor(target, batch.columns);
+  const expected = lastPathOf.get(target) ?? 'copy';
+  const done = (path: ApplyPath, counts: BatchCounts) => {
+    const written = counts.read - counts.collapsed - counts.quarantined;
+    lastPathOf.set(target, counts.inserted === 0 ? 'upsert' : counts.inserted >= written ? 'copy' : 'split');
+    return { counts, path };
+  };
+  const copyFirst = expected === 'copy' || plan.tombstone !== null;
+  if (copyFirst) {
+    const copied = await insertIfFresh(tx, target, batch, rows);
+    if (copied) return done('copy', copied);
+  }
+  if (expected !== 'upsert' && !plan.tombstone) {
+    const split = await splitByStoredKeys(tx, probe, batch, rows);
+    // All new but refused already: the upsert (a key repeated in the batch, say).
+    if (split && split.fresh.length > 0 && (split.stored.length > 0 || !copyFirst)) {
+      const copied = await insertIfFresh(tx, target, batch, split.stored.length ? split.fresh : rows);
+      if (copied) return split.stored.length ? done('split', await upsertRows(tx, target, batch, split.stored)) : done('copy', copied);
+    }
+  }
+  return done('upsert', await upsertRows(tx, target, batch, rows));
+}
+
 /**
  * Applies one batch to its table exactly once: in ONE transaction, claims the batch id in the
  * ledger, reduces the rows by conflict key (on the cast values), upserts them in one set-based
@@ -168,9 +213,6 @@ export async function applyBatch(sql: Sql, target: TargetTable, batch: BatchData
     if (!(await claimBatch(tx, batch))) return { status: 'already-applied', counts: await storedCounts(tx, batch.batchId) };
     await quarantineRows(tx, batch, refused);
     const rows = rowsExcept(count, refused);
-    const bound = boundBatch(target, batch);
-    const copied = await insertIfFresh(tx, target, bound, rows);
-    if (copied) return { status: 'applied', counts: copied, path: 'copy' };
-    return { status: 'applied', counts: await upsertRows(tx, target, bound, rows), path: 'upsert' };
+    return { status: 'applied', ...(await applyRows(tx, target, boundBatch(target, batch), rows)) };
   })) as ApplyResult;
 }
