@@ -10,6 +10,7 @@ import { quarantineRows, type RowFailure } from './quarantine.ts';
 import { boundBatch, statementFor, type TargetTable } from './target-table.ts';
 import { findUnstorableValues } from '../core/unstorable-values.ts';
 import { findNullKeyRows, type UpsertPlan } from '../core/upsert-plan.ts';
+import { classifyPgError, ErrorClass } from '../core/classify-pg-error.ts';
 import { splitByStoredKeys } from './stored-keys.ts';
 
 export interface ApplyResult {
@@ -29,9 +30,14 @@ const COUNT_COLUMNS = 'read, collapsed, inserted, updated, unchanged, stale, del
  * concurrently and committed (the INSERT waits for the other transaction, then sees its row).
  */
 export async function claimBatch(tx: TxSql, batch: BatchData): Promise<boolean> {
+  return (await claimQuery(tx, batch)).length === 1;
+}
+
+/** The claim as a query not yet awaited (the fresh path sends it with the COPY, in one round trip). */
+function claimQuery(tx: TxSql, batch: BatchData) {
   const first = batch.rowNumbers[0] ?? null;
   const last = batch.rowNumbers.at(-1) ?? null;
-  const rows = await tx`
+  return tx`
     INSERT INTO landfall.batches (batch_id, file_id, table_name, partition, chunk, status, first_row, last_row, applications, applied_at)
     VALUES (${batch.batchId}, ${batch.fileId}, ${batch.table}, ${batch.partition}, ${batch.chunk}, 'applied', ${first}, ${last}, 1, now())
     ON CONFLICT (batch_id) DO UPDATE
@@ -39,7 +45,6 @@ export async function claimBatch(tx: TxSql, batch: BatchData): Promise<boolean> 
           read = 0, collapsed = 0, inserted = 0, updated = 0, unchanged = 0, stale = 0, deleted = 0, quarantined = 0
       WHERE landfall.batches.status <> 'applied'
     RETURNING batch_id`;
-  return rows.length === 1;
 }
 
 export async function storedCounts(tx: TxSql | Sql, batchId: string): Promise<BatchCounts> {
@@ -197,18 +202,61 @@ async function applyRows(tx: TxSql, target: TargetTable, batch: BatchData, rows:
   return done('upsert', await upsertRows(tx, target, batch, rows));
 }
 
+/** Rolls the fresh path's transaction back: the batch was applied before (the general path then says so). */
+class AppliedBeforeError extends Error {
+  override name = 'AppliedBeforeError';
+}
+
+/**
+ * The fresh path in as few round trips as a transaction allows: the claim, the count and the
+ * COPY are sent together (BEGIN, then one round trip for the three, one for the COPY's data, the
+ * COMMIT: four, where the claim, a savepoint, the COPY and the count one after another took
+ * seven; under load each round trip waits for a core twice). No savepoint: a refused COPY (a
+ * stored or repeated key, 23505; a value COPY cannot store, 22xxx) or a batch applied before
+ * rolls the whole transaction back, and null sends the batch the general way, in a new
+ * transaction, so nothing of this attempt is ever committed. A transient failure is thrown.
+ */
+async function applyFresh(sql: Sql, target: TargetTable, batch: BatchData): Promise<ApplyResult | null> {
+  const { plan, fresh } = statementFor(target, batch.columns);
+  const columns = fresh.copyInputs.map((i) => batch.values[i]!);
+  if (plan.arrivalColumn) columns.push(batch.rowNumbers.map((n) => arrivalValueOf(batch.arrival, n)));
+  try {
+    return (await sql.begin(async (tx) => {
+      const claimed = claimQuery(tx, batch).execute();
+      const counted = tx.unsafe<BatchCounts[]>(fresh.count, [batch.rowNumbers.length, batch.batchId]).execute();
+      await pipeline(Readable.from(toCopyCsv(columns)), await tx.unsafe(fresh.copy).writable());
+      if ((await claimed).length !== 1) throw new AppliedBeforeError();
+      const [counts] = await counted;
+      return { status: 'applied', counts: { ...counts! }, path: 'copy' };
+    })) as ApplyResult;
+  } catch (error) {
+    if (error instanceof AppliedBeforeError) return null;
+    // As a refused COPY in a savepoint always was: the general way meets the same error, if any,
+    // and raises it as the statement's. A transient failure is the batch's retry, as before.
+    if (error instanceof postgres.PostgresError && classifyPgError(error) !== ErrorClass.transient) return null;
+    throw error;
+  }
+}
+
 /**
  * Applies one batch to its table exactly once: in ONE transaction, claims the batch id in the
  * ledger, reduces the rows by conflict key (on the cast values), upserts them in one set-based
  * statement and records the counts. A second, concurrent or later application of the same batch
  * commits nothing and returns the counts of the first. A batch of new keys goes in through COPY
- * instead of the statement (`insertIfFresh`), with the same counts. Errors are the driver's (classify them
+ * instead of the statement (`applyFresh`, `insertIfFresh`), one of new and stored keys split
+ * between the two (`applyRows`), with the same counts. Errors are the driver's (classify them
  * with `classifyPgError`); the transaction is then rolled back whole.
  */
 export async function applyBatch(sql: Sql, target: TargetTable, batch: BatchData): Promise<ApplyResult> {
   const count = batchRowCount(batch);
   const { plan } = statementFor(target, batch.columns);
   const refused = refusedBeforeBinding(plan, target, batch);
+  if (count > 0 && refused.length === 0 && !plan.tombstone && (lastPathOf.get(target) ?? 'copy') === 'copy') {
+    const copied = await applyFresh(sql, target, boundBatch(target, batch));
+    if (copied) return copied;
+    // Refused (or applied before): the general way, starting with the look-up of stored keys.
+    lastPathOf.set(target, 'split');
+  }
   return (await sql.begin(async (tx) => {
     if (!(await claimBatch(tx, batch))) return { status: 'already-applied', counts: await storedCounts(tx, batch.batchId) };
     await quarantineRows(tx, batch, refused);

@@ -161,4 +161,38 @@ describe('exactly once, and replay, on the split path', () => {
     expect(replayed.counts).toEqual(split.counts);
     expect(await rowsOf('split_replay')).toEqual(await rowsOf('split_replay_oracle'));
   });
+
+  test('GIVEN a batch applied before whose rows were deleted since WHEN it comes again THEN its COPY would succeed, but it is already applied and writes nothing', async () => {
+    await sql`CREATE TABLE fresh_again (id int PRIMARY KEY, name text)`;
+    const target = await prepare(sql, { table: 'fresh_again', conflictKey: ['id'] });
+    const batch = makeBatch({ table: 'fresh_again', rows: [{ id: '1', name: 'a' }, { id: '2', name: 'b' }] });
+    const first = await applyBatch(sql, target, batch);
+    await sql`DELETE FROM fresh_again`;
+
+    const second = await applyBatch(sql, target, batch);
+
+    expect(first).toMatchObject({ status: 'applied', path: 'copy' });
+    expect(second).toEqual({ status: 'already-applied', counts: first.counts });
+    expect(await sql`SELECT * FROM fresh_again`).toEqual([]);
+    expect(await sql`SELECT applications FROM landfall.batches WHERE batch_id = ${batch.batchId}`).toEqual([{ applications: 1 }]);
+  });
+});
+
+describe('a refused first COPY commits nothing of its attempt', () => {
+  test('GIVEN a table whose first batch has one stored key WHEN COPY is refused THEN the batch is split in a new transaction, with exact counts and one application', async () => {
+    const { target, oracle } = await twins('fresh_refused');
+    await sql`INSERT INTO fresh_refused (id, name, v) VALUES (3, 'old', 1)`;
+    await sql`INSERT INTO fresh_refused_oracle (id, name, v) VALUES (3, 'old', 1)`;
+    const file = fileIdentity();
+    const rows = [1, 2, 3, 4].map((id) => row(id, `n${id}`, 2));
+    const batch = makeBatch({ table: 'fresh_refused', rows }, file);
+
+    const result = await applyBatch(sql, target, batch);
+    const expected = await upsertOnly(oracle, makeBatch({ table: 'fresh_refused', rows }, file));
+
+    expect(result).toMatchObject({ status: 'applied', path: 'split', counts: { read: 4, inserted: 3, updated: 1 } });
+    expect(result.counts).toEqual(expected);
+    expect(await rowsOf('fresh_refused')).toEqual(await rowsOf('fresh_refused_oracle'));
+    expect(await sql`SELECT applications FROM landfall.batches WHERE batch_id = ${batch.batchId}`).toEqual([{ applications: 1 }]);
+  });
 });
