@@ -105,13 +105,17 @@ export async function insertIfFresh(tx: TxSql, target: TargetTable, batch: Batch
   const columns = fresh.copyInputs.map((i) => pick(batch.values[i]!));
   if (plan.arrivalColumn) columns.push(rowNumbers.map((n) => arrivalValueOf(batch.arrival, n)));
   try {
-    await tx.savepoint(async (sp) => pipeline(Readable.from(toCopyCsv(columns)), await sp.unsafe(fresh.copy).writable()));
+    // The count goes with the COPY (one round trip less) and is rolled back with it.
+    const [counts] = await tx.savepoint(async (sp) => {
+      const counted = sp.unsafe<BatchCounts[]>(fresh.count, [rowNumbers.length, batch.batchId]).execute();
+      await pipeline(Readable.from(toCopyCsv(columns)), await sp.unsafe(fresh.copy).writable());
+      return counted;
+    });
+    return { ...counts! };
   } catch (error) {
     if (error instanceof postgres.PostgresError) return null;
     throw error;
   }
-  const [counts] = await tx.unsafe<BatchCounts[]>(fresh.count, [rowNumbers.length, batch.batchId]);
-  return { ...counts! };
 }
 
 /** Rows with a NULL conflict key (when the index would store them twice), as failures. */
@@ -194,9 +198,18 @@ async function applyRows(tx: TxSql, target: TargetTable, batch: BatchData, rows:
   if (expected !== 'upsert' && !plan.tombstone) {
     const split = await splitByStoredKeys(tx, probe, batch, rows);
     // All new but refused already: the upsert (a key repeated in the batch, say).
-    if (split && split.fresh.length > 0 && (split.stored.length > 0 || !copyFirst)) {
-      const copied = await insertIfFresh(tx, target, batch, split.stored.length ? split.fresh : rows);
-      if (copied) return split.stored.length ? done('split', await upsertRows(tx, target, batch, split.stored)) : done('copy', copied);
+    if (split && split.fresh.length > 0 && split.stored.length > 0) {
+      // The stored keys' upsert is sent first and the COPY's savepoint right behind it (one round
+      // trip less); the COPY's count then returns the batch's totals. Refused, the new keys take
+      // the upsert of their own: the two key sets are disjoint, so the counts add up the same.
+      const stored = upsertRows(tx, target, batch, split.stored);
+      const copied = await insertIfFresh(tx, target, batch, split.fresh);
+      await stored;
+      return copied ? done('split', copied) : done('upsert', await upsertRows(tx, target, batch, split.fresh));
+    }
+    if (split && split.fresh.length > 0 && !copyFirst) {
+      const copied = await insertIfFresh(tx, target, batch, rows);
+      if (copied) return done('copy', copied);
     }
   }
   return done('upsert', await upsertRows(tx, target, batch, rows));
