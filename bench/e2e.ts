@@ -5,6 +5,7 @@
  *
  *   npm run bench:e2e                 # 1,000,000 rows
  *   ROWS=200000 ROUNDS=5 npm run bench:e2e
+ *   BATCH=50000 ROWS=300000 npm run bench:e2e   # batch.maxRows other than the default
  *   ROUNDS=1 npm run bench:e2e -- --size 1GB   # as many rows as make 1 GB
  *
  * COPY and `landfall run` alternate in ROUNDS rounds (default 3); the ratio is the median of
@@ -39,6 +40,8 @@ import { exitedChildrenCpuSeconds, ownCpuSeconds, postgresCpuSeconds, postmaster
 
 const SIZE = argOf('size');
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
+/** `batch.maxRows` of the run's config (default: the config's own default). */
+const BATCH = process.env.BATCH ? Number(process.env.BATCH) : null;
 const DDL = (name: string) => `CREATE TABLE ${name} (
   tenant_id int NOT NULL, sku text NOT NULL, name text, qty int, price numeric(12,2), attrs jsonb,
   updated_at timestamptz NOT NULL, active boolean, _landfall_arrival text COLLATE "C", UNIQUE (tenant_id, sku))`;
@@ -82,7 +85,7 @@ async function main() {
     await sql.unsafe(DDL('bench_copy'));
     await sql.unsafe(DDL('bench_items'));
     const config = join(dir, 'landfall.json');
-    writeFileSync(config, JSON.stringify({ tables: [{ table: 'bench_items', prefix: 'bench_items/', conflictKey: ['tenant_id', 'sku'], version: 'updated_at', partitions: 8 }], batch: { maxRows: 10_000, maxBytes: 8 * 1024 * 1024 } }));
+    writeFileSync(config, JSON.stringify({ tables: [{ table: 'bench_items', prefix: 'bench_items/', conflictKey: ['tenant_id', 'sku'], version: 'updated_at', partitions: 8 }], ...(BATCH ? { batch: { maxRows: BATCH } } : {}) }));
     const empty = (table: string) => async () => {
       await sql.unsafe(`TRUNCATE ${table}`);
       await sql.unsafe('CHECKPOINT');
