@@ -3,7 +3,9 @@
  * can say what each part costs per million rows, not only how long the whole took on a machine
  * whose cores the parts share. Elsewhere (no /proc) every reading is null.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { SourceMap } from 'node:module';
+import { fileURLToPath } from 'node:url';
 
 /** Clock ticks per second of /proc's times (USER_HZ: 100 on every Linux Node runs on). */
 const TICKS = 100;
@@ -78,7 +80,7 @@ export function postgresCpuSeconds(postmaster: number | null): number | null {
 export type ProfileSplit = Record<'producer' | 'consumer' | 'start-up' | 'idle' | 'other', number>;
 
 interface CpuProfile {
-  nodes: { id: number; callFrame: { functionName: string; url: string }; children?: number[] }[];
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number }; children?: number[] }[];
   samples: number[];
   timeDeltas: number[];
 }
@@ -103,12 +105,25 @@ export function splitProfile(path: string): ProfileSplit {
   const parent = new Map<number, number>();
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  // The CLI runs bundled (dist/cli): a frame's source file is in the bundle's source map.
+  const maps = new Map<string, SourceMap | null>();
+  const sourceOf = (frame: CpuProfile['nodes'][number]['callFrame']): string => {
+    if (!frame.url.startsWith('file://') || !frame.url.endsWith('.mjs')) return frame.url;
+    let map = maps.get(frame.url);
+    if (map === undefined) {
+      const path = `${fileURLToPath(frame.url)}.map`;
+      map = existsSync(path) ? new SourceMap(JSON.parse(readFileSync(path, 'utf8'))) : null;
+      maps.set(frame.url, map);
+    }
+    const entry = map?.findEntry(frame.lineNumber, frame.columnNumber);
+    return entry && 'originalSource' in entry ? entry.originalSource : frame.url;
+  };
   const partOf = new Map<number, keyof ProfileSplit>();
   const classify = (id: number): keyof ProfileSplit => {
     const known = partOf.get(id);
     if (known) return known;
     const node = byId.get(id)!;
-    let part: keyof ProfileSplit | null = node.callFrame.functionName === '(idle)' ? 'idle' : partOfUrl(node.callFrame.url);
+    let part: keyof ProfileSplit | null = node.callFrame.functionName === '(idle)' ? 'idle' : partOfUrl(sourceOf(node.callFrame));
     if (!part) part = parent.has(id) ? classify(parent.get(id)!) : 'other';
     partOf.set(id, part);
     return part;
