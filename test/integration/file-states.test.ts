@@ -81,14 +81,23 @@ describe('a file is listed from the moment the producer picks it up', () => {
 });
 
 describe('the status page carries the state', () => {
-  test('/api/files gives each file its state and loaded count', async () => {
+  test('/api/files gives each file its state and loaded count, and shows and filters on the finer state', async () => {
     const page = await startStatusPage(sql);
     afterAll(() => page.close());
 
-    const files = (await (await fetch(new URL('/api/files', page.url))).json()) as { file: string; state: string; loaded: number }[];
+    const { files, states } = (await (await fetch(new URL('/api/files', page.url))).json()) as {
+      files: { file: string; status: string; state: string; loaded: number }[];
+      states: { state: string; count: number }[];
+    };
 
     expect(files.find((f) => f.file === 'accounts/cp1252.csv')).toMatchObject({ state: 'complete, 0 loaded', loaded: 0 });
     expect(files.find((f) => f.file === 'accounts/some-bad.csv')).toMatchObject({ state: 'complete with rejects' });
     expect(files.find((f) => f.file === 'accounts/clean.csv')).toMatchObject({ state: 'complete', loaded: 2 });
+    // The page's state column and filter use the finer state of a complete file.
+    expect(files.find((f) => f.file === 'accounts/cp1252.csv')).toMatchObject({ status: 'complete, 0 loaded' });
+    expect(states.map((s) => s.state)).toContain('complete, 0 loaded');
+    const zero = (await (await fetch(new URL('/api/files?state=complete%2C%200%20loaded', page.url))).json()) as { files: { file: string }[] };
+    expect(zero.files.map((f) => f.file)).toContain('accounts/cp1252.csv');
+    expect(zero.files.map((f) => f.file)).not.toContain('accounts/clean.csv');
   });
 });
