@@ -2,9 +2,9 @@
  * Engine benchmark: rows/s of the set-based upsert against its limits, measured in the same run
  * on the same server over one connection. Not a test: it prints a table.
  *
- *   npm run bench:engine                                  # 1,000,000 rows, batches of 10,000
+ *   npm run bench:engine                                  # 1,000,000 rows, batches of batch.maxRows' default (50,000)
  *   ROWS=300000 npm run bench:engine                      # the size the issue's targets use
- *   ROWS=300000 SWEEP=1000,50000 npm run bench:engine     # also batches of 1,000 and 50,000
+ *   ROWS=300000 SWEEP=1000,10000 npm run bench:engine     # also batches of 1,000 and 10,000
  *   ROWS=300000 SCENARIOS=headline npm run bench:engine   # only what the summary line needs
  *
  * The limits: COPY into the table for fresh inserts; for updates the faster, in each round, of a
@@ -35,7 +35,7 @@ import { applyBatch, claimBatch, insertIfFresh } from '../shared/postgres/apply-
 import { toCopyCsv } from '../shared/postgres/copy-csv.ts';
 import type { BatchData } from '../shared/core/batch.ts';
 import { batchOfNewFile } from './batches.ts';
-import { parseConfig } from '../shared/core/config.ts';
+import { DEFAULT_BATCH_ROWS, parseConfig } from '../shared/core/config.ts';
 import { migrateLedger } from '../shared/postgres/ledger/migrate.ts';
 import { benchDatabase } from './database.ts';
 import { addFastest, formatRatio, formatSettled, loadLabel, median, medianSettled, printTable, ratioOf, ratiosPerRound, runRounds, type RoundResults, type Scenario } from './rounds.ts';
@@ -44,7 +44,8 @@ import { prepareTable, type TargetTable } from '../shared/postgres/target-table.
 import { tombstoneRelationOf } from '../shared/core/tombstone-names.ts';
 
 const ROWS = Number(process.env.ROWS ?? 1_000_000);
-const BATCH = Number(process.env.BATCH ?? 10_000);
+/** Rows per engine batch: the config's default batch.maxRows unless BATCH says otherwise. */
+const BATCH = Number(process.env.BATCH ?? DEFAULT_BATCH_ROWS);
 const VALUES_CHUNK = 1_000;
 const COLUMNS = ['tenant_id', 'sku', 'name', 'qty', 'price', 'attrs', 'updated_at', 'active'] as const;
 const TABLE = 'bench_items';
