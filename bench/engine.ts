@@ -23,8 +23,9 @@
  * Scenarios run interleaved in rounds; each ratio is taken inside a round. After ROUNDS rounds
  * (default 3) more are run, up to MAX_ROUNDS (default 9), until the median of each ratio on the
  * summary line is settled: its distribution-free interval (bench/rounds.ts, medianInterval)
- * within ±15% of it. The last line is for scripts:
+ * within ±15% of it. The last two lines are for scripts:
  *   engine: fresh inserts <r>x COPY, updates <r>x update limit, 50/50 <r>x COPY, 50/50 <r>x mixed limit
+ *   engine, merge rules: updates <r>x update limit
  *
  * DATABASE_URL points it at your own PostgreSQL; otherwise it starts the embedded one.
  */
@@ -81,6 +82,7 @@ const S = {
   partitionedFresh: 'engine, partitioned: fresh inserts',
   partitionedUpdates: 'engine, partitioned: pure updates',
   partitionedMixed: 'engine, partitioned: 50/50 (each batch half new keys, half stored)',
+  mergeRulesUpdates: 'engine, merge rules (add, keep, ignoreNull): pure updates',
 } as const;
 
 type Columns = (string | null)[][];
@@ -414,6 +416,33 @@ async function partitionedScenarios(sql: postgres.Sql, v0: DataSet, v1: DataSet,
   ];
 }
 
+/**
+ * Pure updates on a copy of the table whose config gives three columns merge rules (`qty` add,
+ * `name` keep, `price` ignoreNull): against "engine: pure updates", the cost of the merge form of
+ * the statement (docs/rules.md, "Merge rules").
+ */
+async function mergeRuleScenarios(sql: postgres.Sql, v0: DataSet, v1: DataSet): Promise<Scenario[]> {
+  const table = 'bench_merge';
+  await sql.unsafe(`DROP TABLE IF EXISTS ${table}`);
+  await sql.unsafe(`CREATE TABLE ${table} (LIKE ${TABLE} INCLUDING ALL) WITH (autovacuum_enabled = off)`);
+  const config = parseConfig({ tables: [{ table, conflictKey: ['tenant_id', 'sku'], version: 'updated_at', merge: { qty: 'add', name: 'keep', price: 'ignoreNull' } }] });
+  const target = await prepareTable(sql, config.tables[0]!);
+  return [
+    {
+      name: S.mergeRulesUpdates,
+      prepare: () => settle(sql, [table], v0),
+      run: async () => {
+        const totals = { updated: 0 };
+        for (let from = 0; from < v1.rows; from += BATCH) {
+          const { counts } = await applyBatch(sql, target, { ...toBatch(v1, from, Math.min(v1.rows, from + BATCH)), table });
+          totals.updated += counts.updated;
+        }
+        return `updated ${totals.updated}`;
+      },
+    },
+  ];
+}
+
 async function main() {
   const { url, stop } = await benchDatabase();
   const sql = postgres(url, { max: 1, prepare: false, onnotice: () => {} });
@@ -452,6 +481,7 @@ async function main() {
       { name: S.updates, prepare: prefilled(v0), run: () => runEngine(sql, target, v1) },
       { name: S.mixedLimit, prepare: prefilled(evenRows), run: () => runMixedLimit(sql, 1, ROWS) },
       { name: S.mixed, prepare: prefilled(evenRows), run: () => runEngine(sql, target, v1) },
+      ...(await mergeRuleScenarios(sql, v0, v1)),
     ];
     const sweep: Scenario[] = SWEEP.flatMap((b) => [
       { name: sweepName(S.fresh, b), prepare: empty, run: () => runEngine(sql, target, v0, b) },
@@ -505,6 +535,7 @@ async function main() {
           `pure updates × the same on the plain table ${formatRatio(ratioOf(results, S.partitionedUpdates, S.updates))}`,
       );
     }
+    console.log(`merge rules, pure updates × engine pure updates (the merge form of the statement): ${formatRatio(ratioOf(results, S.mergeRulesUpdates, S.updates))}`);
     const ratios = summaryRatios(raw);
     console.log(`\nThe summary's ratios, median (its distribution-free ~90% interval; range over rounds; rounds):`);
     console.log(`  fresh inserts × COPY: ${formatSettled(ratios.fresh)}`);
@@ -530,6 +561,7 @@ async function main() {
     console.log(`measured on: ${loadLabel()}`);
     const r = (list: number[]) => median(list).toFixed(2);
     console.log(`engine: fresh inserts ${r(ratios.fresh)}x COPY, updates ${r(ratios.updates)}x update limit, 50/50 ${r(ratios.mixedCopy)}x COPY, 50/50 ${r(ratios.mixed)}x mixed limit`);
+    console.log(`engine, merge rules: updates ${r(ratiosPerRound(results, S.mergeRulesUpdates, S.updateLimitFastest))}x update limit`);
   } finally {
     await sql.end();
     await stop();

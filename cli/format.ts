@@ -195,6 +195,7 @@ export function quarantineRecord(q: QuarantinedRow) {
     batchId: q.batchId,
     rowNumber: q.rowNumber,
     row: q.row,
+    ...(q.absent.length ? { absent: q.absent } : {}),
     reason: { sqlstate: q.sqlstate, constraint: q.constraint, column: q.column, message: q.message },
     arrival: q.arrival,
     firstSeen: q.firstSeen,

@@ -34,6 +34,8 @@ export const SAMPLE_FILES = [
   join(SAMPLES, 'eu_prices', '2026-11-04-preise.csv'),
   ...['2026-11-05.tsv', '2026-11-06-updates.json', '2026-11-07-utf16.csv', '2026-11-08.csv.zst', '2026-11-09.csv.bz2'].map((f) => join(SAMPLES, 'shipments', f)),
   join(SAMPLES, 'legacy_customers', '2026-11-10-dump.txt'),
+  // A running counter with merge rules (README, "The counter sample").
+  ...['2026-11-01-visits.csv', '2026-11-02-visits.csv'].map((f) => join(SAMPLES, 'visits', f)),
 ];
 
 export interface DevOptions extends GlobalOptions {

@@ -19,6 +19,13 @@ export interface CatalogColumn {
   hasDefault: boolean;
   /** A generated column cannot be written. */
   generated: boolean;
+  /**
+   * The column's default as SQL (`pg_get_expr` of the default, an identity's `nextval`, or its
+   * domain's default), null when it has none: what an insert that does not carry the column writes.
+   */
+  defaultExpr?: string | null;
+  /** A CHECK constraint of the table reads the column. */
+  checked?: boolean;
   /** `pg_type.typcategory` of the base type (`N` numeric, `S` string, `E` enum...). */
   category?: string;
   /** The column's collation when it is not the database default (collatable types only). */

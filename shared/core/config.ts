@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseTableName } from './identifiers.ts';
 import { inboxProblems, inboxSchema } from './inbox-lifecycle.ts';
 import { checkFormat, DEFAULT_FORMAT, formatFieldsAt, formatSchema } from './format-config.ts';
+import { mergeConfigProblems, mergeSchema } from './merge-rules.ts';
 
 /** `version: "$arrival"`: the later arrival (file, then row) wins. */
 export const ARRIVAL = '$arrival';
@@ -53,6 +54,8 @@ const tableSchema = z
     inbox: inboxSchema.optional(),
     /** How the table's files are written (shared/core/format-config.ts). */
     format: formatSchema.prefault({}),
+    /** Per-column merge rules (merge-rules.ts): column → `replace` | `keep` | `ignoreNull` | `add` | `max` | `min`. */
+    merge: mergeSchema.optional(),
   })
   .strict();
 
@@ -172,6 +175,7 @@ export function parseConfig(input: unknown, source = '(inline)'): LandfallConfig
     }
     for (const problem of inboxProblems(t.inbox)) problems.push(`table "${t.table}": ${problem}`);
     for (const problem of checkFormat(t.format ?? DEFAULT_FORMAT)) problems.push(`table "${t.table}": ${problem}`);
+    for (const problem of mergeConfigProblems(t, didYouMean)) problems.push(`table "${t.table}": ${problem}`);
     const prefix = t.prefix ?? `${t.table}/`;
     return { ...t, prefix };
   });

@@ -1,5 +1,6 @@
 import type { CatalogColumn, TableCatalog, UniqueIndex } from './catalog-types.ts';
-import { ARRIVAL, type TableConfig } from './config.ts';
+import { ARRIVAL, didYouMean, type TableConfig } from './config.ts';
+import { mergeCatalogProblems } from './merge-rules.ts';
 import { type QualifiedName, quoteIdent } from './identifiers.ts';
 
 /** The table cannot be owned by Landfall as configured; the message says what to do. */
@@ -135,6 +136,8 @@ export function checkTableConfig(config: TableConfig, catalog: TableCatalog): Ke
   }
   const generatedKey = keyColumns.find((c) => c.generated);
   if (generatedKey) throw new TableConfigError(config.table, `conflictKey column "${generatedKey.name}" is generated and cannot be written`);
+  const mergeProblems = mergeCatalogProblems(config, catalog.columns, didYouMean);
+  if (mergeProblems.length) throw new TableConfigError(config.table, mergeProblems.join('; '), 'change the "merge" rules in the config (docs/rules.md, "Merge rules"), or the column');
   const arrivalColumn = byName.get(config.arrivalColumn) ?? null;
   const warnings: string[] = [];
   const nullable = keyColumns.filter((c) => !c.notNull);

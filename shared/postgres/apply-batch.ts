@@ -12,6 +12,7 @@ import { findUnstorableValues } from '../core/unstorable-values.ts';
 import { findNullKeyRows, type UpsertPlan } from '../core/upsert-plan.ts';
 import { classifyPgError, ErrorClass } from '../core/classify-pg-error.ts';
 import { splitByStoredKeys } from './stored-keys.ts';
+import { quoteIdent } from '../core/identifiers.ts';
 
 export interface ApplyResult {
   /** `already-applied`: an earlier or concurrent application committed; nothing new was written. */
@@ -54,11 +55,29 @@ export async function storedCounts(tx: TxSql | Sql, batchId: string): Promise<Ba
 }
 
 /**
+ * The batch's absent values (BatchData.absent) among the rows `rows` (indexes into the batch,
+ * all rows when null), as one flag per picked row for each column that has one: the same rows
+ * whatever subset replay's bisection or a quarantine retry applies.
+ */
+export function absentAmong(batch: Pick<BatchData, 'columns' | 'absent' | 'rowNumbers'>, rows: readonly number[] | null): Map<string, boolean[]> {
+  const found = new Map<string, boolean[]>();
+  for (const column of batch.columns) {
+    const indexes = batch.absent?.[column];
+    if (!indexes?.length) continue;
+    const set = new Set(indexes);
+    const flags = rows === null ? batch.rowNumbers.map((_, r) => set.has(r)) : rows.map((r) => set.has(r));
+    if (flags.includes(true)) found.set(column, flags);
+  }
+  return found;
+}
+
+/**
  * Runs the set-based statement for the rows `rows` (indexes into the batch, in arrival order) and
  * adds their counts to the batch's ledger row. Returns the ledger row's totals.
  */
 export async function upsertRows(tx: TxSql, target: TargetTable, batch: BatchData, rows: readonly number[] | null): Promise<BatchCounts> {
-  const { compiled } = statementFor(target, batch.columns);
+  const absent = absentAmong(batch, rows);
+  const { plan, compiled } = statementFor(target, batch.columns, [...absent.keys()]);
   const pick = <T>(column: readonly T[]): T[] => (rows === null ? (column as T[]) : rows.map((r) => column[r]!));
   const extra: Record<ExtraParam, string | number> = {
     rowNumbers: toPgArrayLiteral(pick(batch.rowNumbers)),
@@ -67,9 +86,47 @@ export async function upsertRows(tx: TxSql, target: TargetTable, batch: BatchDat
     tombstoneRetentionDays: target.config.delete?.retentionDays ?? 0,
     batchId: batch.batchId,
   };
-  const params = [...batch.values.map((column) => toPgArrayLiteral(pick(column))), ...compiled.extraParams.map((p) => extra[p])];
+  const params = [
+    ...batch.values.map((column) => toPgArrayLiteral(pick(column))),
+    ...compiled.extraParams.map((p) => extra[p]),
+    // One flag array per absent column of the plan (those of the key and the version stay NULL values).
+    ...plan.absent.map((a) => toPgArrayLiteral(absent.get(a.name)!.map((flag) => (flag ? 't' : 'f')))),
+  ];
   const [counts] = await tx.unsafe<BatchCounts[]>(compiled.text, params);
   return { ...counts! };
+}
+
+/** More sets of absent columns than this in one batch: the batch takes the upsert instead of that many COPYs. */
+const MAX_COPY_GROUPS = 16;
+
+/**
+ * The picked rows (indexes 0.. into them) grouped by the set of the plan's columns they do not
+ * carry: COPY writes a column's default only by leaving the column out, for all its rows, so
+ * each group is a COPY of its own. One group with `rows` null when no row has an absent value.
+ */
+function rowsByAbsentColumns(plan: UpsertPlan, absent: Map<string, boolean[]>, values: readonly (readonly (string | null)[])[], count: number): { omitted: Set<string>; rows: number[] | null }[] {
+  const flagged = plan.absent.map((a) => ({ name: a.name, flags: absent.get(a.name)! }));
+  // Under a merge rule other than replace a NULL gives nothing either: it takes the column's
+  // default on insert, as an absent value does (NULL anyway for a column without one).
+  if (plan.mode === 'upsert') {
+    for (const c of plan.columns) {
+      if (!plan.rules[c.name] || !plan.facts[c.name]?.defaultExpr) continue;
+      const nulls = values[c.input]!.map((value) => value === null);
+      const existing = flagged.find((f) => f.name === c.name);
+      if (existing) existing.flags = existing.flags.map((flag, r) => flag || nulls[r]!);
+      else if (nulls.includes(true)) flagged.push({ name: c.name, flags: nulls });
+    }
+  }
+  if (flagged.length === 0) return [{ omitted: new Set(), rows: null }];
+  const groups = new Map<string, { omitted: Set<string>; rows: number[] }>();
+  for (let r = 0; r < count; r++) {
+    const omitted = flagged.filter((f) => f.flags[r]).map((f) => f.name);
+    const key = omitted.join('\u0000');
+    let group = groups.get(key);
+    if (!group) groups.set(key, (group = { omitted: new Set(omitted), rows: [] }));
+    group.rows.push(r);
+  }
+  return [...groups.values()];
 }
 
 /**
@@ -97,18 +154,15 @@ async function rememberedDeletesCannotMatter(tx: TxSql, plan: UpsertPlan, batch:
  * upsert then raises its own error.
  */
 export async function insertIfFresh(tx: TxSql, target: TargetTable, batch: BatchData, rows: readonly number[] | null): Promise<BatchCounts | null> {
-  const { plan, fresh } = statementFor(target, batch.columns);
-  const pick = <T>(column: readonly T[]): T[] => (rows === null ? (column as T[]) : rows.map((r) => column[r]!));
-  const rowNumbers = pick(batch.rowNumbers);
-  if (rowNumbers.length === 0) return null;
-  if (plan.tombstone && !(await rememberedDeletesCannotMatter(tx, plan, batch, rows))) return null;
-  const columns = fresh.copyInputs.map((i) => pick(batch.values[i]!));
-  if (plan.arrivalColumn) columns.push(rowNumbers.map((n) => arrivalValueOf(batch.arrival, n)));
+  const copy = copyWork(target, batch, rows);
+  if (!copy) return null;
+  if (copy.plan.tombstone && !(await rememberedDeletesCannotMatter(tx, copy.plan, batch, rows))) return null;
   try {
-    // The count goes with the COPY (one round trip less) and is rolled back with it.
+    // The count goes with the COPYs (one round trip less) and is rolled back with them.
     const [counts] = await tx.savepoint(async (sp) => {
-      const counted = sp.unsafe<BatchCounts[]>(fresh.count, [rowNumbers.length, batch.batchId]).execute();
-      await pipeline(Readable.from(toCopyCsv(columns)), await sp.unsafe(fresh.copy).writable());
+      const counted = sp.unsafe<BatchCounts[]>(copy.fresh.count, [copy.rowCount, batch.batchId]).execute();
+      counted.catch(() => {}); // returned below; a refused COPY leaves it behind
+      await sendCopies(sp, copy);
       return counted;
     });
     return { ...counts! };
@@ -116,6 +170,74 @@ export async function insertIfFresh(tx: TxSql, target: TargetTable, batch: Batch
     if (error instanceof postgres.PostgresError) return null;
     throw error;
   }
+}
+
+/** The COPYs that write `rows` (indexes into the batch; all when null) as new keys, one per set of absent columns. */
+interface CopyWork {
+  plan: UpsertPlan;
+  fresh: ReturnType<typeof statementFor>['fresh'];
+  rowCount: number;
+  parts: { text: string; values: (string | null)[][] }[];
+}
+
+/** null when there is nothing to copy, or more sets of absent columns than COPYs worth sending (`MAX_COPY_GROUPS`). */
+function copyWork(target: TargetTable, batch: BatchData, rows: readonly number[] | null): CopyWork | null {
+  const absent = absentAmong(batch, rows);
+  const { plan, fresh } = statementFor(target, batch.columns, [...absent.keys()]);
+  const pick = <T>(column: readonly T[]): T[] => (rows === null ? (column as T[]) : rows.map((r) => column[r]!));
+  const rowNumbers = pick(batch.rowNumbers);
+  if (rowNumbers.length === 0) return null;
+  const picked = batch.values.map((column) => pick(column));
+  const groups = rowsByAbsentColumns(plan, absent, picked, rowNumbers.length);
+  if (groups.length > MAX_COPY_GROUPS) return null;
+  const columns = fresh.copyInputs.map((i) => picked[i]!);
+  if (plan.arrivalColumn) columns.push(rowNumbers.map((n) => arrivalValueOf(batch.arrival, n)));
+  const names = [...plan.columns.map((c) => c.name), ...(plan.arrivalColumn ? [plan.arrivalColumn] : [])];
+  const parts = groups.map((group) => {
+    const kept = columns.filter((_, c) => !group.omitted.has(names[c]!));
+    return {
+      text: group.omitted.size ? fresh.copyLeavingOut(group.omitted) : fresh.copy,
+      values: group.rows === null ? kept : kept.map((column) => group.rows!.map((r) => column[r]!)),
+    };
+  });
+  return { plan, fresh, rowCount: rowNumbers.length, parts };
+}
+
+async function sendCopies(tx: TxSql, copy: CopyWork): Promise<void> {
+  for (const part of copy.parts) await pipeline(Readable.from(toCopyCsv(part.values)), await tx.unsafe(part.text).writable());
+}
+
+/**
+ * A row that failed with 22003 (a value out of range) after its values were screened: the `add`
+ * of its delta to the stored value overflowed the column type. Names the column (the first whose
+ * stored value plus the row's delta does not fit), so the quarantine says which and why.
+ */
+export async function explainOverflow(tx: TxSql, target: TargetTable, batch: BatchData, failure: RowFailure): Promise<RowFailure> {
+  if (failure.sqlstate !== '22003') return failure;
+  const { plan } = statementFor(target, batch.columns);
+  const byName = new Map(target.catalog.columns.map((c) => [c.name, c]));
+  const keyColumns = plan.columns.filter((c) => plan.key.includes(c.name));
+  const where = keyColumns.map((c, i) => `${quoteIdent(c.name)} = $${i + 2}::${c.type}`).join(' AND ');
+  for (const column of plan.columns.filter((c) => plan.rules[c.name] === 'add')) {
+    const delta = batch.values[column.input]![failure.row] ?? null;
+    if (delta === null) continue;
+    const fullType = byName.get(column.name)!.type;
+    // In numeric (an interval's sum, which numeric cannot hold, fails: not this column), in a
+    // savepoint, so that the check itself can never abort the transaction.
+    const fits = await tx
+      .savepoint((sp) =>
+        sp.unsafe<{ fits: boolean }[]>(
+          `SELECT pg_input_is_valid((coalesce((SELECT ${quoteIdent(column.name)} FROM ${plan.target} WHERE ${where})::numeric, 0) + $1::numeric)::text, $${keyColumns.length + 2}::text) AS fits`,
+          [delta, ...keyColumns.map((c) => batch.values[c.input]![failure.row] ?? null), fullType],
+        ),
+      )
+      .then(([row]) => row?.fits !== false)
+      .catch(() => true);
+    if (!fits) {
+      return { ...failure, column: column.name, message: `column "${column.name}" ("add"): the stored value plus the row's delta does not fit ${fullType} (${failure.message})` };
+    }
+  }
+  return failure;
 }
 
 /** Rows with a NULL conflict key (when the index would store them twice), as failures. */
@@ -179,6 +301,9 @@ const lastPathOf = new WeakMap<TargetTable, ApplyPath>();
  *   rule, the reduction and the counts are the upsert's; a COPY refused (a new key repeated in
  *   the batch, or stored meanwhile by another transaction) rolls back to its savepoint and the
  *   upsert takes every row.
+ * Merge rules and absent values need nothing more: a new key's COPY writes what the merge form
+ * would insert for its one row (a NULL or absent value under a rule takes the column's default,
+ * one COPY per set of left-out columns, `copyWork`), and each side reads only its own keys' rows.
  * Tables with a `delete` rule keep COPY-or-upsert (rule 6 decides per key, against remembered
  * deletes the look-up does not see). The guess only changes how fast, never the outcome.
  */
@@ -203,6 +328,9 @@ async function applyRows(tx: TxSql, target: TargetTable, batch: BatchData, rows:
       // trip less); the COPY's count then returns the batch's totals. Refused, the new keys take
       // the upsert of their own: the two key sets are disjoint, so the counts add up the same.
       const stored = upsertRows(tx, target, batch, split.stored);
+      // Its failure (a CHECK, say) is raised by the `await` below, after the COPY's answer; until
+      // then it must not count as an unhandled rejection.
+      stored.catch(() => {});
       const copied = await insertIfFresh(tx, target, batch, split.fresh);
       await stored;
       return copied ? done('split', copied) : done('upsert', await upsertRows(tx, target, batch, split.fresh));
@@ -230,14 +358,15 @@ class AppliedBeforeError extends Error {
  * transaction, so nothing of this attempt is ever committed. A transient failure is thrown.
  */
 async function applyFresh(sql: Sql, target: TargetTable, batch: BatchData): Promise<ApplyResult | null> {
-  const { plan, fresh } = statementFor(target, batch.columns);
-  const columns = fresh.copyInputs.map((i) => batch.values[i]!);
-  if (plan.arrivalColumn) columns.push(batch.rowNumbers.map((n) => arrivalValueOf(batch.arrival, n)));
+  const copy = copyWork(target, batch, null);
+  if (!copy) return null;
   try {
     return (await sql.begin(async (tx) => {
       const claimed = claimQuery(tx, batch).execute();
-      const counted = tx.unsafe<BatchCounts[]>(fresh.count, [batch.rowNumbers.length, batch.batchId]).execute();
-      await pipeline(Readable.from(toCopyCsv(columns)), await tx.unsafe(fresh.copy).writable());
+      const counted = tx.unsafe<BatchCounts[]>(copy.fresh.count, [copy.rowCount, batch.batchId]).execute();
+      // Awaited after the COPY; a failure of either (the transaction then aborts) is raised there or by the COPY.
+      for (const pending of [claimed, counted]) pending.catch(() => {});
+      await sendCopies(tx, copy);
       if ((await claimed).length !== 1) throw new AppliedBeforeError();
       const [counts] = await counted;
       return { status: 'applied', counts: { ...counts! }, path: 'copy' };

@@ -39,6 +39,12 @@ export async function loadCatalog(sql: postgres.Sql | postgres.TransactionSql, t
            a.attnotnull AS "notNull",
            (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '') AS "hasDefault",
            (a.attgenerated <> '') AS generated,
+           -- What an INSERT that leaves the column out would write, as SQL (an absent value on insert).
+           CASE WHEN a.attidentity <> '' THEN format('nextval(%L::regclass)', pg_get_serial_sequence(${quoted}, a.attname))
+                WHEN a.attgenerated <> '' THEN NULL
+                WHEN a.atthasdef THEN pg_get_expr(ad.adbin, ad.adrelid)
+                WHEN t.typtype = 'd' THEN pg_get_expr(t.typdefaultbin, 0) END AS "defaultExpr",
+           EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = a.attrelid AND k.contype = 'c' AND a.attnum = ANY (k.conkey)) AS checked,
            coalesce(bt.typcategory, t.typcategory)::text AS category,
            CASE WHEN co.oid IS NOT NULL THEN jsonb_build_object(
              'schema', con.nspname, 'name', co.collname, 'deterministic', co.collisdeterministic,
@@ -56,6 +62,7 @@ export async function loadCatalog(sql: postgres.Sql | postgres.TransactionSql, t
       )
       SELECT b.oid, b.typname, b.typcategory, d.typmod FROM d JOIN pg_type b ON b.oid = d.oid ORDER BY d.depth DESC LIMIT 1
     ) bt ON true
+    LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
     LEFT JOIN pg_collation co ON co.oid = a.attcollation AND a.attcollation <> 'pg_catalog.default'::regcollation
     LEFT JOIN pg_namespace con ON con.oid = co.collnamespace
     WHERE a.attrelid = ${oid}::oid AND a.attnum > 0 AND NOT a.attisdropped

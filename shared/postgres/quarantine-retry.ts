@@ -2,7 +2,7 @@ import type { BatchData } from '../core/batch.ts';
 import { classifyPgError, ErrorClass, type PgErrorFields, pgErrorFields } from '../core/classify-pg-error.ts';
 import type { Sql, TxSql } from './db.ts';
 import { withPartitionAdvice } from '../core/partition-routing.ts';
-import { refusedBeforeBinding, upsertRows } from './apply-batch.ts';
+import { explainOverflow, refusedBeforeBinding, upsertRows } from './apply-batch.ts';
 import { boundBatch, statementFor } from './target-table.ts';
 import type { TargetTable } from './target-table.ts';
 import { BatchShapeError } from '../core/upsert-plan.ts';
@@ -18,6 +18,8 @@ export interface QuarantinedRow {
   rowNumber: number;
   arrival: string | null;
   row: Record<string, string | null>;
+  /** Columns the record did not carry (left out of `row`): applied as absent, as the first time. */
+  absent: string[];
   sqlstate: string | null;
   constraint: string | null;
   column: string | null;
@@ -47,7 +49,7 @@ export interface QuarantineFilter {
 export async function listQuarantine(sql: Sql, filter: QuarantineFilter = {}): Promise<QuarantinedRow[]> {
   const rows = await sql<QuarantinedRow[]>`
     SELECT id::int AS id, batch_id AS "batchId", file_id AS "fileId", file_key AS "fileKey", table_name AS table,
-           row_number::int AS "rowNumber", arrival, row, sqlstate, constraint_name AS constraint, column_name AS column, message,
+           row_number::int AS "rowNumber", arrival, row, coalesce(absent, '{}') AS absent, sqlstate, constraint_name AS constraint, column_name AS column, message,
            to_char(first_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS "firstSeen",
            to_char(last_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS "lastSeen", attempts,
            CASE WHEN resolved_at IS NULL THEN 'open' ELSE coalesce(resolution, 'applied') END AS status,
@@ -71,9 +73,15 @@ export interface RetryResult {
   resolvedElsewhere: number;
 }
 
-/** A one-row batch of the quarantined row, with the arrival it had, under its original batch id. */
-function batchOfRow(q: QuarantinedRow): BatchData {
-  const columns = Object.keys(q.row);
+/**
+ * A one-row batch of the quarantined row, with the arrival it had and the columns it did not
+ * carry, under its original batch id.
+ */
+export function batchOfRow(q: Pick<QuarantinedRow, 'row' | 'absent' | 'batchId' | 'fileId' | 'fileKey' | 'table' | 'arrival' | 'rowNumber'>): BatchData {
+  // The row leaves its absent columns out (rowAsObject); they come back as absent values, so
+  // that the retry is the same write: left alone on update (a NOT NULL one too), the default on insert.
+  const absent = q.absent.filter((c) => !(c in q.row) || q.row[c] === null);
+  const columns = [...Object.keys(q.row), ...absent.filter((c) => !(c in q.row))];
   return {
     format: 1,
     batchId: q.batchId,
@@ -85,7 +93,8 @@ function batchOfRow(q: QuarantinedRow): BatchData {
     arrival: q.arrival ?? '',
     columns,
     rowNumbers: [q.rowNumber],
-    values: columns.map((c) => [q.row[c] ?? null]),
+    values: columns.map((c) => [absent.includes(c) ? null : (q.row[c] ?? null)]),
+    ...(absent.length ? { absent: Object.fromEntries(absent.map((c) => [c, [0]])) } : {}),
   };
 }
 
@@ -131,7 +140,9 @@ async function retryOne(tx: TxSql, target: TargetTable, q: QuarantinedRow, actor
     });
   } catch (error) {
     if (!(error instanceof BatchShapeError) && classifyPgError(error) !== ErrorClass.batchPoison) throw error;
-    await recordStillFailing(tx, q, withPartitionAdvice(pgErrorFields(error), target.catalog));
+    const fields = withPartitionAdvice(pgErrorFields(error), target.catalog);
+    const explained = error instanceof BatchShapeError ? fields : await explainOverflow(tx, target, boundBatch(target, batch), { row: 0, ...fields });
+    await recordStillFailing(tx, q, explained);
     return 'failing';
   }
 }

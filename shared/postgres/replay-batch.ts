@@ -1,4 +1,5 @@
-import { type ApplyResult, claimBatch, refusedBeforeBinding, rowsExcept, storedCounts, upsertRows } from './apply-batch.ts';
+import { absentAmong, type ApplyResult, claimBatch, explainOverflow, refusedBeforeBinding, rowsExcept, storedCounts, upsertRows } from './apply-batch.ts';
+import { mergesColumns } from '../core/upsert-plan.ts';
 import { batchRowCount, type BatchData } from '../core/batch.ts';
 import { classifyFailure, FailureScope, pgErrorFields } from '../core/classify-pg-error.ts';
 import type { Sql, TxSql } from './db.ts';
@@ -94,6 +95,24 @@ async function applyIsolating(tx: TxSql, target: TargetTable, batch: BatchData, 
 }
 
 /**
+ * The rows in winner order, oldest first, when the order the rows are applied in can change the
+ * result: merge rules (or absent values) with a version column, whose values may come from a row
+ * other than the winner. Bisection then applies older rows before newer ones, as the whole
+ * statement would have (docs/rules.md, "Merge rules"). Otherwise the rows as they are (file order).
+ */
+async function inWinnerOrder(tx: TxSql, target: TargetTable, batch: BatchData, rows: readonly number[]): Promise<readonly number[]> {
+  const { plan } = statementFor(target, batch.columns, [...absentAmong(batch, rows).keys()]);
+  const version = plan.version;
+  if (!version || !mergesColumns(plan) || rows.length < 2) return rows;
+  const ordered = await tx.unsafe<{ i: number }[]>(
+    `SELECT u.i::int AS i FROM unnest($1::${version.param}[], $2::int4[]) WITH ORDINALITY AS u(v, i, o)
+     ORDER BY u.v${version.cast ? `::${version.cast}` : ''} ASC NULLS FIRST, u.o ASC`,
+    [toPgArrayLiteral(rows.map((r) => batch.values[version.input]![r] ?? null)), toPgArrayLiteral(rows as number[])],
+  );
+  return ordered.map((r) => r.i);
+}
+
+/**
  * Re-applies a batch that failed as a set, so that one bad row never blocks the others: screens
  * values that do not cast, applies the rest with savepoints (bisecting to the rows that fail),
  * quarantines each bad row with its SQLSTATE and reason, all in one exactly-once transaction with
@@ -111,8 +130,10 @@ export async function replayBatch(sql: Sql, target: TargetTable, batch: BatchDat
     const bound = boundBatch(target, batch);
     const badValues = await screenValues(tx, target, bound, candidates);
     const remaining = rowsExcept(count, [...refused, ...badValues]) ?? candidates;
-    const pinned = await applyIsolating(tx, target, bound, remaining);
-    const failures = [...refused, ...badValues, ...pinned].sort((a, b) => a.row - b.row);
+    const pinned = await applyIsolating(tx, target, bound, await inWinnerOrder(tx, target, bound, remaining));
+    const explained: RowFailure[] = [];
+    for (const failure of pinned) explained.push(await explainOverflow(tx, target, bound, failure));
+    const failures = [...refused, ...badValues, ...explained].sort((a, b) => a.row - b.row);
     await quarantineRows(tx, batch, failures);
     return { status: 'applied', counts: await storedCounts(tx, batch.batchId), failures };
   })) as ReplayResult;

@@ -24,11 +24,14 @@ export interface CompiledStoredKeyProbe {
 export function compileStoredKeyProbe(plan: UpsertPlan): CompiledStoredKeyProbe | null {
   if (plan.nullsEqual) return null;
   const keys = plan.key.map((name) => plan.columns.find((c) => c.name === name)!);
-  const value = (c: (typeof keys)[number], i: number) => `u.k${i}${c.cast ? `::${c.cast}` : ''}${c.collate ? ` COLLATE ${c.collate}` : ''}`;
+  // A key compared as another type (a domain over an enum as the enum: keyCasts) is compared so
+  // here too, on both sides, as the upsert's key join does; the cast to the base type still uses the index.
+  const as = (c: (typeof keys)[number]) => (plan.keyCasts?.[c.name] ? `::${plan.keyCasts[c.name]}` : '');
+  const value = (c: (typeof keys)[number], i: number) => `u.k${i}${c.cast ? `::${c.cast}` : ''}${as(c)}${c.collate ? ` COLLATE ${c.collate}` : ''}`;
   return {
     text: `SELECT u.ord::int AS ord
 FROM unnest(${keys.map((c, i) => `$${i + 1}::${c.param}[]`).join(', ')}) WITH ORDINALITY AS u(${keys.map((_, i) => `k${i}`).join(', ')}, ord)
-WHERE EXISTS (SELECT 1 FROM ${plan.target} AS cur WHERE ${keys.map((c, i) => `cur.${q(c.name)} = ${value(c, i)}`).join(' AND ')})`,
+WHERE EXISTS (SELECT 1 FROM ${plan.target} AS cur WHERE ${keys.map((c, i) => `cur.${q(c.name)}${as(c)} = ${value(c, i)}`).join(' AND ')})`,
     keyInputs: keys.map((c) => c.input),
   };
 }

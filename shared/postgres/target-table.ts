@@ -79,12 +79,15 @@ export function tableCache(sql: Sql, config: LandfallConfig, options: { maxAgeMs
   };
 }
 
-/** The plan and statement for batches carrying `columns`, compiled once per column set. */
-export function statementFor(target: TargetTable, columns: readonly string[]) {
-  const cacheKey = columns.join('\u0000');
+/**
+ * The plan and statement for batches carrying `columns`, with absent values in `absentColumns`
+ * (BatchData.absent, among the rows applied), compiled once per column set.
+ */
+export function statementFor(target: TargetTable, columns: readonly string[], absentColumns: readonly string[] = []) {
+  const cacheKey = absentColumns.length ? `${columns.join('\u0000')}\u0001${absentColumns.join('\u0000')}` : columns.join('\u0000');
   let entry = target.statements.get(cacheKey);
   if (!entry) {
-    const plan = buildUpsertPlan(target.config, target.catalog, target.keyCheck, columns);
+    const plan = buildUpsertPlan(target.config, target.catalog, target.keyCheck, columns, absentColumns);
     entry = { plan, compiled: compileUpsert(plan), fresh: compileFreshInsert(plan), probe: compileStoredKeyProbe(plan), arrays: arrayColumnsOf(target.catalog, plan) };
     target.statements.set(cacheKey, entry);
   }

@@ -87,10 +87,15 @@ export function defineChaosTest(through: 'direct' | 'pgbouncer'): void {
       afterAll(() => bouncer.stop());
       databaseUrl = bouncer.urlFor(server.url);
     }
-    await admin`CREATE TABLE chaos (id int PRIMARY KEY, val text, v int NOT NULL, _landfall_arrival text COLLATE "C")`;
+    await admin`CREATE TABLE chaos (id int PRIMARY KEY, val text, v int NOT NULL, hits bigint NOT NULL DEFAULT 0, _landfall_arrival text COLLATE "C")`;
+
+    // An "add" column (merge rules): each row carries a delta (sometimes none), drawn from a
+    // generator of its own so the files' keys, versions and deletes stay as the seed made them.
+    const hitsOf = seeded(seed + 1);
+    for (const rows of files) for (const row of rows) row.hits = hitsOf() < 0.1 ? null : Math.floor(hitsOf() * 10);
 
     const config = parseConfig({
-      tables: [{ table: 'chaos', conflictKey: ['id'], version: 'v', partitions: 4, delete: { column: 'op', equals: 'D' } }],
+      tables: [{ table: 'chaos', conflictKey: ['id'], version: 'v', partitions: 4, delete: { column: 'op', equals: 'D' }, merge: { hits: 'add' } }],
       batch: { maxRows: 40, maxBytes: 1024 * 1024 },
     });
     const crashes = { before: 0, after: 0, twice: 0 };
@@ -157,6 +162,31 @@ export function defineChaosTest(through: 'direct' | 'pgbouncer'): void {
     const stored = await admin<{ id: number; val: string; v: number }[]>`SELECT id, val, v FROM chaos ORDER BY id`;
     const expected = [...oracle.entries()].sort((a, b) => a[0] - b[0]).map(([id, row]) => ({ id, ...row }));
     expect(stored.map((r) => ({ ...r }))).toEqual(expected);
+    // The counter: every delta exactly once. A key with no delete among its rows holds the sum of
+    // all its deltas. With deletes the value depends on the order a delete and the newer rows of
+    // its key are applied in (a delete that arrives after a newer row is stale and cannot take
+    // back what was added before it; docs/rules.md), so it is bounded: at least the deltas of the
+    // rows that beat the key's latest delete (never wiped, in any order), at most all its deltas.
+    const rowsOfKey = new Map<number, { row: Row; file: number; index: number }[]>();
+    files.forEach((rows, file) => rows.forEach((row, index) => rowsOfKey.set(row.id as number, [...(rowsOfKey.get(row.id as number) ?? []), { row, file, index }])));
+    const later = (a: { row: Row; file: number; index: number }, b: { row: Row; file: number; index: number }) =>
+      (a.row.v as number) - (b.row.v as number) || a.file - b.file || a.index - b.index;
+    const storedHits = new Map((await admin<{ id: number; hits: string }[]>`SELECT id, hits::text AS hits FROM chaos`).map((r) => [r.id, Number(r.hits)]));
+    let exactKeys = 0;
+    for (const [id, hits] of storedHits) {
+      const keyRows = rowsOfKey.get(id)!;
+      const deltas = (rs: typeof keyRows) => rs.reduce((sum, r) => sum + (r.row.op === 'D' ? 0 : ((r.row.hits as number | null) ?? 0)), 0);
+      const deletes = keyRows.filter((r) => r.row.op === 'D').sort(later);
+      if (deletes.length === 0) {
+        exactKeys++;
+        expect(hits, `key ${id}: the sum of its deltas`).toBe(deltas(keyRows));
+      } else {
+        const last = deletes.at(-1)!;
+        expect(hits, `key ${id}: at least the deltas after its latest delete`).toBeGreaterThanOrEqual(deltas(keyRows.filter((r) => later(r, last) > 0)));
+        expect(hits, `key ${id}: at most all its deltas`).toBeLessThanOrEqual(deltas(keyRows));
+      }
+    }
+    expect(exactKeys).toBeGreaterThan(0);
     const [distinct] = await admin`SELECT count(*)::int AS n, count(DISTINCT id)::int AS keys FROM chaos`;
     expect(distinct!.n).toBe(distinct!.keys);
     const applications = await admin`SELECT max(applications)::int AS most FROM landfall.batches`;

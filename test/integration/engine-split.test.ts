@@ -196,3 +196,101 @@ describe('a refused first COPY commits nothing of its attempt', () => {
     expect(await sql`SELECT applications FROM landfall.batches WHERE batch_id = ${batch.batchId}`).toEqual([{ applications: 1 }]);
   });
 });
+
+describe('the split keeps merge rules, absent keys and remembered deletes', () => {
+  const MERGE_COLUMNS =
+    'id int PRIMARY KEY, v int NOT NULL, hits bigint NOT NULL DEFAULT 0, first_seen text, peak int, title text DEFAULT \'untitled\', note text DEFAULT \'none\', _landfall_arrival text COLLATE "C"';
+  const MERGE = { hits: 'add', first_seen: 'keep', peak: 'max', title: 'ignoreNull' } as const;
+  const mergeRowsOf = (table: string) => sql.unsafe(`SELECT id, v, hits, first_seen, peak, title, note FROM ${table} ORDER BY id`);
+  const merged = async (name: string) => {
+    await sql.unsafe(`CREATE TABLE ${name} (${MERGE_COLUMNS})`);
+    return prepare(sql, { table: name, conflictKey: ['id'], version: 'v', merge: { ...MERGE } });
+  };
+  const visit = (id: number, v: number, hits: string | null, first: string | null, peak: string | null, title: string | null, note: string | null) => ({
+    id: String(id),
+    v: String(v),
+    hits,
+    first_seen: first,
+    peak,
+    title,
+    note,
+  });
+  /** Stored ids 0, 2, 4; then a batch of new and stored keys, NULLs under every rule, `note` absent in some rows. */
+  const stored = [visit(0, 5, '10', 'mon', '7', 'home', 'n0'), visit(2, 5, '1', 'tue', '3', 'shop', 'n2'), visit(4, 5, '4', 'wed', '9', 'blog', 'n4')];
+  const mixed = [
+    visit(0, 6, '2', 'later', '5', null, null), // stored, newer: hits 12, first_seen kept, peak 7, title kept; note absent: kept
+    visit(1, 1, null, 'thu', '4', null, null), // new: hits NULL takes the default 0, title NULL its default; note absent: default
+    visit(2, 4, '3', 'x', '8', 'older', 'older note'), // stored, older: the add still counts (every applied row counts), max too
+    visit(3, 1, '5', null, null, 'new page', 'n3'), // new, every value given
+    visit(4, 5, null, null, null, null, null), // stored, same version: nothing given (note absent)
+    visit(5, 2, '7', 'fri', '1', 'page', null), // new, note absent: default
+  ];
+  const withAbsentNotes = (batch: BatchData): BatchData => ({ ...batch, absent: { note: [0, 1, 4, 5] } });
+
+  test('GIVEN merge rules and absent keys WHEN a batch of new and stored keys is split THEN rows and counts equal the upsert alone, and replay of it', async () => {
+    const target = await merged('split_merge');
+    const oracle = await merged('split_merge_oracle');
+    const replayed = await merged('split_merge_replay');
+    const first = fileIdentity();
+    const file = fileIdentity();
+    for (const t of [target, oracle, replayed]) await applyBatch(sql, t, { ...makeBatch({ table: t.config.table, rows: stored }, first), batchId: `${t.config.table}-stored` });
+    const batchOf = (t: TargetTable) => ({ ...withAbsentNotes(makeBatch({ table: t.config.table, rows: mixed }, file)), batchId: `${t.config.table}-mixed` });
+
+    const result = await applyBatch(sql, target, batchOf(target));
+    const expected = await sql.begin(async (tx) => {
+      const own = batchOf(oracle);
+      await claimBatch(tx, own);
+      return upsertRows(tx, oracle, own, null);
+    });
+    const replay = await replayBatch(sql, replayed, batchOf(replayed));
+
+    expect(result.path).toBe('split');
+    expect(result.counts).toEqual(expected);
+    expect(replay.counts).toEqual(expected);
+    const counts = result.counts;
+    expect(counts.read).toBe(counts.collapsed + counts.inserted + counts.updated + counts.unchanged + counts.stale + counts.deleted + counts.quarantined);
+    expect(counts).toMatchObject({ read: 6, inserted: 3 });
+    expect(await mergeRowsOf('split_merge')).toEqual(await mergeRowsOf('split_merge_oracle'));
+    expect(await mergeRowsOf('split_merge_replay')).toEqual(await mergeRowsOf('split_merge_oracle'));
+    // The rules by hand, for the new keys the COPY wrote and the stored ones the upsert did.
+    expect(await mergeRowsOf('split_merge')).toEqual([
+      { id: 0, v: 6, hits: '12', first_seen: 'mon', peak: 7, title: 'home', note: 'n0' },
+      { id: 1, v: 1, hits: '0', first_seen: 'thu', peak: 4, title: 'untitled', note: 'none' },
+      { id: 2, v: 5, hits: '4', first_seen: 'tue', peak: 8, title: 'shop', note: 'n2' },
+      { id: 3, v: 1, hits: '5', first_seen: null, peak: null, title: 'new page', note: 'n3' },
+      { id: 4, v: 5, hits: '4', first_seen: 'wed', peak: 9, title: 'blog', note: 'n4' },
+      { id: 5, v: 2, hits: '7', first_seen: 'fri', peak: 1, title: 'page', note: 'none' },
+    ]);
+  });
+
+  test('GIVEN a remembered delete of a key WHEN a batch of new and stored keys brings an older row of it THEN it is stale (rule 6), never copied in', async () => {
+    const columns = 'id int PRIMARY KEY, name text, v int NOT NULL, _landfall_arrival text COLLATE "C"';
+    const config = { conflictKey: ['id'], version: 'v', delete: { column: '_op', equals: 'D' } };
+    await sql.unsafe(`CREATE TABLE split_deletes (${columns})`);
+    await sql.unsafe(`CREATE TABLE split_deletes_oracle (${columns})`);
+    const target = await prepare(sql, { table: 'split_deletes', ...config });
+    const oracle = await prepare(sql, { table: 'split_deletes_oracle', ...config });
+    const op = (id: number, name: string | null, v: number, o: string | null) => ({ id: String(id), name, v: String(v), _op: o });
+    const setup = [
+      [op(0, 'a', 5, null), op(2, 'b', 5, null), op(9, 'gone', 5, null)],
+      [op(9, null, 8, 'D')], // key 9 deleted at version 8: remembered
+      [op(2, 'b', 5, null), op(20, 'new', 1, null)], // a mixed batch: the next one is guessed mixed too
+    ];
+    for (const rows of setup) {
+      const file = fileIdentity();
+      await applyBatch(sql, target, makeBatch({ table: 'split_deletes', rows }, file));
+      await applyBatch(sql, oracle, oracleBatch(oracle, makeBatch({ table: 'split_deletes', rows }, file)));
+    }
+    const file = fileIdentity();
+    const rows = [op(0, 'newer', 6, null), op(9, 'older than its delete', 7, null), op(11, 'new', 1, null), op(2, 'b', 5, null)];
+
+    const result = await applyBatch(sql, target, makeBatch({ table: 'split_deletes', rows }, file));
+    const expected = await upsertOnly(oracle, makeBatch({ table: 'split_deletes', rows }, file));
+
+    expect(result.path).toBe('upsert');
+    expect(result.counts).toEqual(expected);
+    expect(result.counts).toMatchObject({ read: 4, inserted: 1, updated: 1, unchanged: 1, stale: 1 });
+    expect(await rowsOf('split_deletes')).toEqual(await rowsOf('split_deletes_oracle'));
+    expect(await sql`SELECT id FROM split_deletes WHERE id = 9`).toEqual([]);
+  });
+});

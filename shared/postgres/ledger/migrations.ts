@@ -187,4 +187,11 @@ export const migrations: { name: string; up: (tx: TxSql) => Promise<unknown> }[]
         CREATE INDEX quarantine_events_row_idx ON landfall.quarantine_events (quarantine_id, at);
       `),
   },
+  {
+    // The columns a quarantined row's record did not carry (an NDJSON object without the key), so
+    // that `quarantine retry` applies it with the same meaning: left alone on update, the column's
+    // default on insert (BatchData.absent). NULL: the record carried every column.
+    name: '0008-quarantine-absent',
+    up: (tx) => tx.unsafe(`ALTER TABLE landfall.quarantine ADD COLUMN absent text[]`),
+  },
 ];
