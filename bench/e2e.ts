@@ -27,7 +27,7 @@
  * see, where the functions do not share the database's cores (printed with how it is made).
  */
 import { spawn } from 'node:child_process';
-import { createReadStream, createWriteStream, writeFileSync } from 'node:fs';
+import { createReadStream, writeFileSync } from 'node:fs';
 import { chmod, link, mkdtemp, rm, stat } from 'node:fs/promises';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +35,7 @@ import { pipeline } from 'node:stream/promises';
 import { startFauxqs } from 'fauxqs';
 import postgres from 'postgres';
 import { benchDatabase } from './database.ts';
+import { generateItemsCsv, itemsConfig, ITEMS_DDL } from './items-csv.ts';
 import { argOf, loadLabel, median, parseSize, peakRssMbOf, printTable, ratioOf, runRounds } from './rounds.ts';
 import { exitedChildrenCpuSeconds, ownCpuSeconds, postgresCpuSeconds, postmasterOnPort, type ProfileSplit, splitProfile } from './cpu.ts';
 
@@ -42,31 +43,6 @@ const SIZE = argOf('size');
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 /** `batch.maxRows` of the run's config (default: the config's own default). */
 const BATCH = process.env.BATCH ? Number(process.env.BATCH) : null;
-const DDL = (name: string) => `CREATE TABLE ${name} (
-  tenant_id int NOT NULL, sku text NOT NULL, name text, qty int, price numeric(12,2), attrs jsonb,
-  updated_at timestamptz NOT NULL, active boolean, _landfall_arrival text COLLATE "C", UNIQUE (tenant_id, sku))`;
-
-/** Writes `rows` rows, or (with `bytes`) rows until the file holds that many bytes; returns the row count. */
-async function generateCsv(path: string, limit: { rows: number } | { bytes: number }): Promise<number> {
-  const out = createWriteStream(path);
-  const write = (text: string) => (out.write(text) ? Promise.resolve() : new Promise<void>((r) => out.once('drain', () => r())));
-  await write('tenant_id,sku,name,qty,price,attrs,updated_at,active\n');
-  const base = Date.UTC(2026, 0, 1);
-  let written = 0;
-  let i = 0;
-  const more = () => ('rows' in limit ? i < limit.rows : written < limit.bytes);
-  while (more()) {
-    let block = '';
-    for (const end = ('rows' in limit) ? Math.min(limit.rows, i + 1000) : i + 1000; i < end; i++) {
-      block += `${i % 100},sku-${i},item ${i},${i % 1000},${((i % 10_000) / 100).toFixed(2)},"{""color"":""red"",""size"":${i % 5}}",${new Date(base + i * 1000).toISOString()},${i % 2 ? 't' : 'f'}\n`;
-    }
-    written += block.length;
-    await write(block);
-  }
-  await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
-  return i;
-}
-
 const COPY = 'COPY the CSV into the table (reference)';
 const RUN = 'landfall run, end to end (start-up included)';
 
@@ -79,13 +55,14 @@ async function main() {
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   try {
     console.log(SIZE ? `generating ${SIZE} of rows…` : `generating ${Number(process.env.ROWS ?? 1_000_000).toLocaleString('en')} rows…`);
-    const ROWS = await generateCsv(csv, SIZE ? { bytes: parseSize(SIZE) } : { rows: Number(process.env.ROWS ?? 1_000_000) });
+    const ROWS = await generateItemsCsv(csv, SIZE ? { bytes: parseSize(SIZE) } : { rows: Number(process.env.ROWS ?? 1_000_000) });
     console.log(`CSV: ${((await stat(csv)).size / 1024 / 1024).toFixed(0)} MB; ${ROUNDS} interleaved rounds\n`);
     await sql.unsafe('DROP TABLE IF EXISTS bench_copy, bench_items');
-    await sql.unsafe(DDL('bench_copy'));
-    await sql.unsafe(DDL('bench_items'));
+    await sql.unsafe(ITEMS_DDL('bench_copy'));
+    await sql.unsafe(ITEMS_DDL('bench_items'));
     const config = join(dir, 'landfall.json');
-    writeFileSync(config, JSON.stringify({ tables: [{ table: 'bench_items', prefix: 'bench_items/', conflictKey: ['tenant_id', 'sku'], version: 'updated_at', partitions: 8 }], ...(BATCH ? { batch: { maxRows: BATCH } } : {}) }));
+    // The items table as bench:recovery loads it, but with the config's default batch size unless BATCH says otherwise.
+    writeFileSync(config, JSON.stringify({ tables: itemsConfig('bench_items').tables, ...(BATCH ? { batch: { maxRows: BATCH } } : {}) }));
     const empty = (table: string) => async () => {
       await sql.unsafe(`TRUNCATE ${table}`);
       await sql.unsafe('CHECKPOINT');

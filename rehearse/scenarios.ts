@@ -15,15 +15,38 @@ CREATE TABLE public.items (id int PRIMARY KEY, name text NOT NULL, qty int NOT N
 CREATE FUNCTION public.rehearsal_park() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF NEW.name = 'PARK-ME' THEN
-    -- The consumer sees a data error (the batch goes to the DLQ); replay a transient one, every time.
+    -- The consumer sees a data error (the batch goes to the DLQ); replay one it cannot retry its
+    -- way past, every time (a transient one would back off for the better part of an hour).
     IF current_setting('application_name') = 'landfall-replay' THEN
-      RAISE EXCEPTION 'rehearsal: replay keeps failing' USING ERRCODE = '40001';
+      RAISE EXCEPTION 'rehearsal: replay keeps failing' USING ERRCODE = '55000';
     END IF;
     RAISE EXCEPTION 'rehearsal: a batch for replay' USING ERRCODE = '23514';
   END IF;
   RETURN NEW;
 END $$;
 CREATE TRIGGER rehearsal_park BEFORE INSERT OR UPDATE ON public.items FOR EACH ROW EXECUTE FUNCTION public.rehearsal_park();
+-- Rows the consumer ('FLAKY'), or replay ('REPLAY-FLAKY', which the consumer sends to the DLQ),
+-- fails on transiently six times (a sequence is not rolled back): more than one invocation's
+-- in-process attempts, so the function makes its record visible again itself.
+CREATE SEQUENCE public.rehearsal_flaky;
+CREATE SEQUENCE public.rehearsal_flaky_replay;
+GRANT USAGE ON SEQUENCE public.rehearsal_flaky, public.rehearsal_flaky_replay TO PUBLIC;
+CREATE FUNCTION public.rehearsal_flaky() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.name = 'FLAKY' AND current_setting('application_name') = 'landfall-consumer' AND nextval('public.rehearsal_flaky') <= 6 THEN
+    RAISE EXCEPTION 'rehearsal: a transient failure' USING ERRCODE = '40001';
+  END IF;
+  IF NEW.name = 'REPLAY-FLAKY' THEN
+    IF current_setting('application_name') = 'landfall-consumer' THEN
+      RAISE EXCEPTION 'rehearsal: a batch for replay' USING ERRCODE = '23514';
+    END IF;
+    IF nextval('public.rehearsal_flaky_replay') <= 6 THEN
+      RAISE EXCEPTION 'rehearsal: a transient failure in replay' USING ERRCODE = '40001';
+    END IF;
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER rehearsal_flaky BEFORE INSERT OR UPDATE ON public.items FOR EACH ROW EXECUTE FUNCTION public.rehearsal_flaky();
 `;
 
 export const TABLE_CONFIG = { tables: [{ table: 'public.items', prefix: 'items/', conflictKey: ['id'], version: 'seq', partitions: 2 }] };
@@ -90,8 +113,8 @@ export function expectCounts(problems: string[], receipt: FileReceipt, expected:
   }
 }
 
-async function completed(stack: RehearsalStack, sql: postgres.Sql, key: string): Promise<FileReceipt> {
-  return until(`${key} to complete`, 90_000, async () => {
+async function completed(stack: RehearsalStack, sql: postgres.Sql, key: string, timeoutMs = 90_000): Promise<FileReceipt> {
+  return until(`${key} to complete`, timeoutMs, async () => {
     const r = await receiptOf(sql, key);
     return r?.status === 'complete' ? r : undefined;
   });
@@ -214,6 +237,35 @@ export async function runScenarios(
     const [row] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM landfall.quarantine WHERE file_key = 'items/s5-bad-rows.csv'`;
     const n = row?.n ?? 0;
     if (n !== 2) problems.push(`quarantine holds ${n} rows, expected 2`);
+  });
+
+  await scenario('a transient failure: retried in the invocation, then made visible again by the consumer itself, applied once', async (problems) => {
+    const rows = [{ id: 301, name: 'FLAKY', qty: 1, seq: 1 }];
+    await stack.drop('items/s9-flaky.csv', csvOf(rowsOf(rows)));
+    const r = await completed(stack, sql, 'items/s9-flaky.csv');
+    oracle.apply(rows);
+    expectCounts(problems, r, { read: 1, inserted: 1 });
+    // The consumer's own ChangeMessageVisibility on batches.fifo, IAM enforced (the role's bound
+    // RetryOwnBatchesSoon statement), instead of the queue's visibility timeout.
+    const batches = stack.assembly.resources[queueIdNamed(stack, 'batches.fifo')]!.Properties!.QueueName as string;
+    const changes = stack.functions.consumer.recorder.calls.filter((c) => c.action === 'sqs:ChangeMessageVisibility' && c.resource.endsWith(`:${batches}`));
+    if (!changes.some((c) => c.status === 200)) problems.push(`the consumer changed no visibility on ${batches}: ${JSON.stringify(changes)}`);
+    const [applied] = await sql<{ applications: number }[]>`SELECT b.applications FROM landfall.batches b JOIN landfall.files f USING (file_id) WHERE f.key = 'items/s9-flaky.csv'`;
+    if (applied?.applications !== 1) problems.push(`the batch was applied ${applied?.applications ?? 0} times`);
+  });
+
+  await scenario('a transient failure in replay: retried in the invocation, then made visible again by replay itself, applied once', async (problems) => {
+    const rows = [{ id: 302, name: 'REPLAY-FLAKY', qty: 1, seq: 1 }];
+    await stack.drop('items/s10-replay-flaky.csv', csvOf(rowsOf(rows)));
+    // Replay's first backoff is 30–60 s (its DLQ has five receives to last the better part of an hour).
+    const r = await completed(stack, sql, 'items/s10-replay-flaky.csv', 180_000);
+    oracle.apply(rows);
+    expectCounts(problems, r, { read: 1, inserted: 1 });
+    // Replay's own ChangeMessageVisibility on the DLQ, IAM enforced (its bound RetryOwnReplaysSoon).
+    const dlq = stack.assembly.resources[queueIdNamed(stack, 'batches-dlq.fifo')]!.Properties!.QueueName as string;
+    if (!stack.functions.replay.recorder.calls.some((c) => c.action === 'sqs:ChangeMessageVisibility' && c.resource.endsWith(`:${dlq}`) && c.status === 200)) {
+      problems.push(`replay changed no visibility on ${dlq}`);
+    }
   });
 
   await scenario('a replay that keeps failing reaches the parking queue', async (problems) => {

@@ -14,6 +14,8 @@ import { replayBatch } from '../postgres/replay-batch.ts';
 import type { TargetTable } from '../postgres/target-table.ts';
 import { BatchShapeError } from '../core/upsert-plan.ts';
 import type { PoisonEnvelope } from '../core/dlq-envelope.ts';
+import { type Deadline, RetryPolicy, statementTimeoutMs } from '../core/retry-policy.ts';
+import { limitTransaction, type TransactionLimits } from '../postgres/transaction-limits.ts';
 
 /** What the consumer and replay need from the outside, injected (tests hand in emulator clients). */
 export interface BatchPorts {
@@ -35,6 +37,15 @@ export interface BatchPorts {
 export type BatchOutcome =
   | { outcome: 'applied' | 'already-applied' | 'replayed'; counts: BatchCounts }
   | { outcome: 'poisoned'; sqlstate: string | null };
+
+/**
+ * The limits of a transaction begun now: statements end before the function's deadline, and an
+ * idle transaction (its function killed) ends on the server. None without a deadline.
+ */
+function limitsAt(deadline: Deadline | undefined): TransactionLimits | undefined {
+  if (!deadline) return undefined;
+  return { statementTimeoutMs: statementTimeoutMs(deadline.remainingMs()), idleInTransactionMs: RetryPolicy.idleInTransactionMs };
+}
 
 /** The part of a PostgreSQL error the DLQ envelope carries: no parameters, no row values. */
 function errorFields(error: unknown) {
@@ -201,8 +212,9 @@ function batchFailureOf(error: unknown, failure: Failure): BatchFailure {
  * file completes, nothing is lost, the table is not blocked, and `quarantine retry` re-applies
  * the rows once the table or the mapping is fixed.
  */
-async function quarantineWholeBatch(ports: BatchPorts, batch: BatchData, reason: BatchFailure): Promise<BatchCounts> {
+async function quarantineWholeBatch(ports: BatchPorts, batch: BatchData, reason: BatchFailure, deadline?: Deadline): Promise<BatchCounts> {
   return (await ports.sql.begin(async (tx) => {
+    await limitTransaction(tx, limitsAt(deadline));
     if (!(await claimBatch(tx, batch))) return storedCounts(tx, batch.batchId);
     const failures = batch.rowNumbers.map((_, row) => ({ row, sqlstate: reason.sqlstate, constraint: null, column: reason.column, message: reason.message }));
     await quarantineRows(tx, batch, failures);
@@ -244,18 +256,20 @@ async function withFreshCatalog<T>(ports: BatchPorts, batch: BatchData, work: (t
  * (21000, 22xxx, 23xxx…) sends an envelope to the DLQ and counts as handled (the message is
  * acknowledged; replay takes over); the batch's (54011…) quarantines its rows with the reason;
  * the table's is recorded as blocked and thrown; anything else is thrown so SQS redelivers it.
+ * With a `deadline`, the transaction's statements end before it (a transient 57014 instead of a
+ * function killed mid-transaction).
  */
-export async function consumeBatch(ports: BatchPorts, message: BatchMessage, attempt: number, known = new Set<string>()): Promise<BatchOutcome> {
+export async function consumeBatch(ports: BatchPorts, message: BatchMessage, attempt: number, known = new Set<string>(), deadline?: Deadline): Promise<BatchOutcome> {
   await ensureFileRegistered(ports, message, known);
   const batch = await ports.readBatch(message.stagingKey);
   try {
-    const result = await withFreshCatalog(ports, batch, (target) => applyBatch(ports.sql, target, batch));
+    const result = await withFreshCatalog(ports, batch, (target) => applyBatch(ports.sql, target, batch, limitsAt(deadline)));
     await ports.tagApplied(message.stagingKey);
     await tableApplied(ports, batch.table);
     return { outcome: result.status, counts: result.counts };
   } catch (error) {
     const failure = classifyFailure(error);
-    if (failure.scope === FailureScope.batch) return { outcome: 'applied', counts: await quarantineWholeBatch(ports, batch, batchFailureOf(error, failure)) };
+    if (failure.scope === FailureScope.batch) return { outcome: 'applied', counts: await quarantineWholeBatch(ports, batch, batchFailureOf(error, failure), deadline) };
     const refusal = tableRefusalOf(error);
     if (refusal) {
       await tableRefused(ports, message, refusal);
@@ -272,19 +286,19 @@ export async function consumeBatch(ports: BatchPorts, message: BatchMessage, att
 /**
  * Replay's work for one DLQ record: re-apply the batch in isolation (bad rows quarantined,
  * the rest applied, 21000 resolved row by row). Transient failures are thrown (retried, then
- * parked by the DLQ's own redrive).
+ * parked by the DLQ's own redrive). With a `deadline`, as `consumeBatch`.
  */
-export async function replayBatchMessage(ports: BatchPorts, message: BatchMessage, known = new Set<string>()): Promise<BatchOutcome> {
+export async function replayBatchMessage(ports: BatchPorts, message: BatchMessage, known = new Set<string>(), deadline?: Deadline): Promise<BatchOutcome> {
   await ensureFileRegistered(ports, message, known);
   const batch = await ports.readBatch(message.stagingKey);
   try {
-    const result = await withFreshCatalog(ports, batch, (target) => replayBatch(ports.sql, target, batch));
+    const result = await withFreshCatalog(ports, batch, (target) => replayBatch(ports.sql, target, batch, limitsAt(deadline)));
     await ports.tagApplied(message.stagingKey);
     await tableApplied(ports, batch.table);
     return { outcome: result.status === 'applied' ? 'replayed' : 'already-applied', counts: result.counts };
   } catch (error) {
     const failure = classifyFailure(error);
-    if (failure.scope === FailureScope.batch) return { outcome: 'replayed', counts: await quarantineWholeBatch(ports, batch, batchFailureOf(error, failure)) };
+    if (failure.scope === FailureScope.batch) return { outcome: 'replayed', counts: await quarantineWholeBatch(ports, batch, batchFailureOf(error, failure), deadline) };
     const refusal = tableRefusalOf(error);
     if (refusal) await tableRefused(ports, message, refusal);
     throw error;

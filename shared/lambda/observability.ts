@@ -4,10 +4,17 @@ import { classifyFailure, classifyPgError } from '../core/classify-pg-error.ts';
 import { EnvVar } from '../environment/env.ts';
 import { type FunctionKey, MetricContract } from '../core/resources.ts';
 import type { BatchOutcome, BatchPorts } from '../consumer/consume-batch.ts';
+import type { ChangeVisibility } from '../aws/sqs-visibility.ts';
 
 export interface BatchHandlerOptions {
   /** Called on the first invocation: the connection and clients live as long as the container. */
   ports: () => BatchPorts | Promise<BatchPorts>;
+  /**
+   * The function's own queue (the batches queue for the consumer, the DLQ for replay), to make a
+   * failed record visible again after a short backoff (fifo-handler.ts). Without it a failed
+   * record comes back after the queue's visibility timeout.
+   */
+  visibility?: () => ChangeVisibility | Promise<ChangeVisibility>;
   logger?: Logger;
   metrics?: Metrics;
 }

@@ -13,6 +13,7 @@ import { findNullKeyRows, type UpsertPlan } from '../core/upsert-plan.ts';
 import { classifyPgError, ErrorClass } from '../core/classify-pg-error.ts';
 import { splitByStoredKeys } from './stored-keys.ts';
 import { quoteIdent } from '../core/identifiers.ts';
+import { limitTransaction, type TransactionLimits } from './transaction-limits.ts';
 
 export interface ApplyResult {
   /** `already-applied`: an earlier or concurrent application committed; nothing new was written. */
@@ -151,7 +152,7 @@ async function rememberedDeletesCannotMatter(tx: TxSql, plan: UpsertPlan, batch:
  * older upsert must come out stale, which COPY cannot see), or a COPY the server refused, rolled
  * back to the savepoint: a key already stored or repeated in the batch (23505, from the unique
  * index itself: the proof that every key was new), or a value COPY cannot store, for which the
- * upsert then raises its own error.
+ * upsert then raises its own error. A transient refusal (57014 at the deadline, 40P01) is thrown.
  */
 export async function insertIfFresh(tx: TxSql, target: TargetTable, batch: BatchData, rows: readonly number[] | null): Promise<BatchCounts | null> {
   const copy = copyWork(target, batch, rows);
@@ -167,7 +168,9 @@ export async function insertIfFresh(tx: TxSql, target: TargetTable, batch: Batch
     });
     return { ...counts! };
   } catch (error) {
-    if (error instanceof postgres.PostgresError) return null;
+    // A transient refusal (a statement timeout at the function's deadline, a deadlock) is not
+    // the data's: thrown, so the record is retried, instead of running the upsert after it.
+    if (error instanceof postgres.PostgresError && classifyPgError(error) !== ErrorClass.transient) return null;
     throw error;
   }
 }
@@ -357,16 +360,19 @@ class AppliedBeforeError extends Error {
  * rolls the whole transaction back, and null sends the batch the general way, in a new
  * transaction, so nothing of this attempt is ever committed. A transient failure is thrown.
  */
-async function applyFresh(sql: Sql, target: TargetTable, batch: BatchData): Promise<ApplyResult | null> {
+async function applyFresh(sql: Sql, target: TargetTable, batch: BatchData, limits: TransactionLimits | undefined): Promise<ApplyResult | null> {
   const copy = copyWork(target, batch, null);
   if (!copy) return null;
   try {
     return (await sql.begin(async (tx) => {
+      // The deadline's limits first, sent with the rest (not awaited before them: no round trip more).
+      const limited = limitTransaction(tx, limits);
       const claimed = claimQuery(tx, batch).execute();
       const counted = tx.unsafe<BatchCounts[]>(copy.fresh.count, [copy.rowCount, batch.batchId]).execute();
-      // Awaited after the COPY; a failure of either (the transaction then aborts) is raised there or by the COPY.
-      for (const pending of [claimed, counted]) pending.catch(() => {});
+      // Awaited after the COPY; a failure of any (the transaction then aborts) is raised there or by the COPY.
+      for (const pending of [limited, claimed, counted]) pending.catch(() => {});
       await sendCopies(tx, copy);
+      await limited;
       if ((await claimed).length !== 1) throw new AppliedBeforeError();
       const [counts] = await counted;
       return { status: 'applied', counts: { ...counts! }, path: 'copy' };
@@ -387,19 +393,21 @@ async function applyFresh(sql: Sql, target: TargetTable, batch: BatchData): Prom
  * commits nothing and returns the counts of the first. A batch of new keys goes in through COPY
  * instead of the statement (`applyFresh`, `insertIfFresh`), one of new and stored keys split
  * between the two (`applyRows`), with the same counts. Errors are the driver's (classify them
- * with `classifyPgError`); the transaction is then rolled back whole.
+ * with `classifyPgError`); the transaction is then rolled back whole. `limits` bound its
+ * statements by the function's deadline (`limitTransaction`), on every path.
  */
-export async function applyBatch(sql: Sql, target: TargetTable, batch: BatchData): Promise<ApplyResult> {
+export async function applyBatch(sql: Sql, target: TargetTable, batch: BatchData, limits?: TransactionLimits): Promise<ApplyResult> {
   const count = batchRowCount(batch);
   const { plan } = statementFor(target, batch.columns);
   const refused = refusedBeforeBinding(plan, target, batch);
   if (count > 0 && refused.length === 0 && !plan.tombstone && (lastPathOf.get(target) ?? 'copy') === 'copy') {
-    const copied = await applyFresh(sql, target, boundBatch(target, batch));
+    const copied = await applyFresh(sql, target, boundBatch(target, batch), limits);
     if (copied) return copied;
     // Refused (or applied before): the general way, starting with the look-up of stored keys.
     lastPathOf.set(target, 'split');
   }
   return (await sql.begin(async (tx) => {
+    await limitTransaction(tx, limits);
     if (!(await claimBatch(tx, batch))) return { status: 'already-applied', counts: await storedCounts(tx, batch.batchId) };
     await quarantineRows(tx, batch, refused);
     const rows = rowsExcept(count, refused);
