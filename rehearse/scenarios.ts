@@ -47,9 +47,19 @@ BEGIN
   RETURN NEW;
 END $$;
 CREATE TRIGGER rehearsal_flaky BEFORE INSERT OR UPDATE ON public.items FOR EACH ROW EXECUTE FUNCTION public.rehearsal_flaky();
+-- The snapshot scenario's child table: each file is the whole list of an item's parts.
+CREATE TABLE public.item_parts (item_id int NOT NULL, part text NOT NULL, qty int NOT NULL CHECK (qty >= 0), _landfall_arrival text COLLATE "C", PRIMARY KEY (item_id, part));
 `;
 
-export const TABLE_CONFIG = { tables: [{ table: 'public.items', prefix: 'items/', conflictKey: ['id'], version: 'seq', partitions: 2 }] };
+export const TABLE_CONFIG = {
+  tables: [
+    { table: 'public.items', prefix: 'items/', conflictKey: ['id'], version: 'seq', partitions: 2 },
+    { table: 'public.item_parts', prefix: 'item_parts/', conflictKey: ['item_id', 'part'], mode: 'snapshot', scope: ['item_id'], partitions: 2 },
+  ],
+};
+
+/** The tables the rehearsal creates, for their owner to be the functions' database user. */
+export const REHEARSAL_TABLES = ['public.items', 'public.item_parts'];
 
 /** Row values that must never appear in a log line. */
 export const SECRET_MARK = 'ROWVALUE-SECRET';
@@ -266,6 +276,32 @@ export async function runScenarios(
     if (!stack.functions.replay.recorder.calls.some((c) => c.action === 'sqs:ChangeMessageVisibility' && c.resource.endsWith(`:${dlq}`) && c.status === 200)) {
       problems.push(`replay changed no visibility on ${dlq}`);
     }
+  });
+
+  await scenario('snapshot: the consumer removes what a file no longer holds, once, after its last batch', async (problems) => {
+    const parts = (item: number, names: string[]) => names.map((part) => ({ item_id: item, part, qty: 1 }));
+    await stack.drop('item_parts/p1.csv', csvOf([...parts(1, ['a', 'b', 'c', 'd']), ...parts(2, ['a', 'b', 'c'])]));
+    const first = await completed(stack, sql, 'item_parts/p1.csv');
+    expectCounts(problems, first, { inserted: 7, removed: 0 });
+    // Item 1 loses part b; item 2 is not in the file and keeps all its parts.
+    await stack.drop('item_parts/p2.csv', csvOf(parts(1, ['a', 'c', 'd'])));
+    const second = await completed(stack, sql, 'item_parts/p2.csv');
+    expectCounts(problems, second, { read: 3, unchanged: 3, removed: 1 });
+    const stored = await sql<{ k: string }[]>`SELECT item_id || part AS k FROM public.item_parts ORDER BY item_id, part`;
+    if (stored.map((r) => r.k).join(' ') !== '1a 1c 1d 2a 2b 2c') problems.push(`item_parts holds ${stored.map((r) => r.k).join(' ')}`);
+    const [ledger] = await sql<{ state: string; removed: number }[]>`SELECT state, removed::int FROM landfall.snapshot_files s JOIN landfall.files f USING (file_id) WHERE f.key = 'item_parts/p2.csv'`;
+    if (ledger?.state !== 'done' || ledger.removed !== 1) problems.push(`the ledger says ${JSON.stringify(ledger)}`);
+    // The consumer ran it (replay never saw these files), with its own role and grants.
+    const ran = stack.logs.filter((l) => l.text.includes('"snapshot removal"') && l.text.includes('"removed":1'));
+    if (ran.length !== 1 || ran[0]!.function !== 'consumer') problems.push(`expected one consumer log line of the removal, found ${ran.map((l) => l.function).join(', ') || 'none'}`);
+    // A row PostgreSQL refuses (CHECK) sends its batch through the DLQ to replay: the row is
+    // quarantined and still counts as present, so item 2 keeps every part and nothing is removed.
+    await stack.drop('item_parts/p3.csv', csvOf([...parts(2, ['a', 'b', 'c']), { item_id: 2, part: 'z', qty: -1 }]));
+    const third = await completed(stack, sql, 'item_parts/p3.csv');
+    expectCounts(problems, third, { read: 4, unchanged: 3, quarantined: 1, removed: 0 });
+    const settled = stack.logs.filter((l) => l.text.includes('"snapshot removal"') && l.text.includes(third.fileId));
+    if (settled.length !== 1 || !['consumer', 'replay'].includes(settled[0]!.function)) problems.push(`expected one log line of the third file's removal, found ${settled.map((l) => l.function).join(', ') || 'none'}`);
+    if (!stack.logs.some((l) => l.function === 'replay' && l.text.includes(third.fileId))) problems.push('replay never saw the third file');
   });
 
   await scenario('a replay that keeps failing reaches the parking queue', async (problems) => {

@@ -4,7 +4,7 @@ import { coldStart } from './cold-start.ts';
 import { parseQueueMessage } from '../core/batch-message.ts';
 import { consumeBatch, prepareConfiguredTables, registerNotice, type TablePreparation } from '../consumer/consume-batch.ts';
 import { isPrepareTablesEvent, type PrepareTablesEvent } from '../core/deploy-event.ts';
-import { type BatchHandlerOptions, createFunctionMetrics, failureFields, recordOutcome } from './observability.ts';
+import { type BatchHandlerOptions, createFunctionMetrics, failureFields, recordOutcome, removalFields } from './observability.ts';
 import { fifoQueueHandler, type RecordInvocation } from './fifo-handler.ts';
 import { MetricContract } from '../core/resources.ts';
 import { RetryPolicy } from '../core/retry-policy.ts';
@@ -38,6 +38,7 @@ export function createConsumerHandler(options: BatchHandlerOptions) {
       recordOutcome(metrics, message.table, outcome);
       if (outcome.outcome === 'poisoned') logger.warn('batch failed on its data; sent to replay', { ...ids, sqlstate: outcome.sqlstate });
       else logger.info(`batch ${outcome.outcome}`, { ...ids, counts: outcome.counts });
+      if (outcome.outcome !== 'poisoned' && outcome.removal) logger.info('snapshot removal', { ...ids, ...removalFields(outcome.removal) });
     } catch (error) {
       // The message (not the row values) of the driver error. A transient one is retried in this
       // invocation while its time allows, then by SQS after a short backoff (fifo-handler.ts).

@@ -4,7 +4,7 @@ import { coldStart } from './cold-start.ts';
 import { registerNotice, replayBatchMessage } from '../consumer/consume-batch.ts';
 import { parseDlqRecord } from '../core/dlq-envelope.ts';
 import { fifoQueueHandler, type RecordInvocation } from './fifo-handler.ts';
-import { type BatchHandlerOptions, createFunctionMetrics, failureFields, recordOutcome } from './observability.ts';
+import { type BatchHandlerOptions, createFunctionMetrics, failureFields, recordOutcome, removalFields } from './observability.ts';
 import { MetricContract } from '../core/resources.ts';
 import { RetryPolicy } from '../core/retry-policy.ts';
 
@@ -34,6 +34,7 @@ export function createReplayHandler(options: BatchHandlerOptions) {
       const outcome = await replayBatchMessage(ports, message, known, invocation);
       recordOutcome(metrics, message.table, outcome);
       logger.info(`batch ${outcome.outcome}`, { ...ids, ...('counts' in outcome ? { counts: outcome.counts } : {}) });
+      if ('removal' in outcome && outcome.removal) logger.info('snapshot removal', { ...ids, ...removalFields(outcome.removal) });
     } catch (error) {
       logger.error('replay failed; it will be retried', { ...ids, inProcessAttempt: invocation.attempt, ...failureFields(error) });
       throw error;

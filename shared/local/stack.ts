@@ -320,8 +320,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           await sqs.send(new SendMessageCommand({ QueueUrl: queues.intake, MessageBody: body }));
         },
         onError: (error) => log(`inbox watcher: ${(error as Error).message}`),
-        // After a restart, a file the ledger holds complete is not notified again.
-        ...(options.persistEmulator ? { skip: async (key: string, etag: string) => (await fileReceipts(sql, { key, etag })).some((r) => r.status === 'complete') } : {}),
+        // After a restart, a file the ledger holds complete (or held: a snapshot waiting for its confirm) is not notified again.
+        ...(options.persistEmulator ? { skip: async (key: string, etag: string) => (await fileReceipts(sql, { key, etag })).some((r) => r.status === 'complete' || r.status === 'held') } : {}),
       });
       if (options.persistEmulator) recovered.renotified = await watcher.poll();
     }

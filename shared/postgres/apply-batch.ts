@@ -14,6 +14,7 @@ import { classifyPgError, ErrorClass } from '../core/classify-pg-error.ts';
 import { splitByStoredKeys } from './stored-keys.ts';
 import { quoteIdent } from '../core/identifiers.ts';
 import { limitTransaction, type TransactionLimits } from './transaction-limits.ts';
+import { newerSnapshotExists, recordSnapshotBatch } from './snapshot-removal.ts';
 
 export interface ApplyResult {
   /** `already-applied`: an earlier or concurrent application committed; nothing new was written. */
@@ -158,6 +159,8 @@ export async function insertIfFresh(tx: TxSql, target: TargetTable, batch: Batch
   const copy = copyWork(target, batch, rows);
   if (!copy) return null;
   if (copy.plan.tombstone && !(await rememberedDeletesCannotMatter(tx, copy.plan, batch, rows))) return null;
+  // A snapshot table whose scopes a newer snapshot settled: rows older than it are stale, which COPY cannot see.
+  if (await newerSnapshotExists(tx, target, batch)) return null;
   try {
     // The count goes with the COPYs (one round trip less) and is rolled back with them.
     const [counts] = await tx.savepoint(async (sp) => {
@@ -308,7 +311,8 @@ const lastPathOf = new WeakMap<TargetTable, ApplyPath>();
  * would insert for its one row (a NULL or absent value under a rule takes the column's default,
  * one COPY per set of left-out columns, `copyWork`), and each side reads only its own keys' rows.
  * Tables with a `delete` rule keep COPY-or-upsert (rule 6 decides per key, against remembered
- * deletes the look-up does not see). The guess only changes how fast, never the outcome.
+ * deletes the look-up does not see). A snapshot table's new keys take COPY only when no newer
+ * snapshot can make them stale (`insertIfFresh`). The guess only changes how fast, never the outcome.
  */
 async function applyRows(tx: TxSql, target: TargetTable, batch: BatchData, rows: readonly number[] | null): Promise<{ counts: BatchCounts; path: ApplyPath }> {
   const { plan, probe } = statementFor(target, batch.columns);
@@ -400,7 +404,9 @@ export async function applyBatch(sql: Sql, target: TargetTable, batch: BatchData
   const count = batchRowCount(batch);
   const { plan } = statementFor(target, batch.columns);
   const refused = refusedBeforeBinding(plan, target, batch);
-  if (count > 0 && refused.length === 0 && !plan.tombstone && (lastPathOf.get(target) ?? 'copy') === 'copy') {
+  // Not for a delete rule (rule 6 must be asked first) nor a snapshot table (its batches take the
+  // snapshot lock and record their keys first, and a newer snapshot makes older rows stale).
+  if (count > 0 && refused.length === 0 && !plan.tombstone && !target.snapshot && (lastPathOf.get(target) ?? 'copy') === 'copy') {
     const copied = await applyFresh(sql, target, boundBatch(target, batch), limits);
     if (copied) return copied;
     // Refused (or applied before): the general way, starting with the look-up of stored keys.
@@ -410,6 +416,8 @@ export async function applyBatch(sql: Sql, target: TargetTable, batch: BatchData
     await limitTransaction(tx, limits);
     if (!(await claimBatch(tx, batch))) return { status: 'already-applied', counts: await storedCounts(tx, batch.batchId) };
     await quarantineRows(tx, batch, refused);
+    // A snapshot table: the shared snapshot lock; a snapshot file's keys, for its removal.
+    await recordSnapshotBatch(tx, target, batch, refused.length ? 'screened' : 'plain');
     const rows = rowsExcept(count, refused);
     return { status: 'applied', ...(await applyRows(tx, target, boundBatch(target, batch), rows)) };
   })) as ApplyResult;

@@ -10,6 +10,7 @@ import { quarantineRows, type RowFailure } from './quarantine.ts';
 import { boundBatch, statementFor, type TargetTable } from './target-table.ts';
 import { limitTransaction, type TransactionLimits } from './transaction-limits.ts';
 import { suspectRows } from './screen-constraints.ts';
+import { recordSnapshotBatch } from './snapshot-removal.ts';
 
 export interface ReplayResult extends ApplyResult {
   /** The rows quarantined by this replay, with their reasons. */
@@ -151,6 +152,8 @@ export async function replayBatch(sql: Sql, target: TargetTable, batch: BatchDat
     if (!(await claimBatch(tx, batch))) {
       return { status: 'already-applied', counts: await storedCounts(tx, batch.batchId), failures: [] };
     }
+    // A snapshot file's keys, screened: a row quarantined below still counts as present.
+    await recordSnapshotBatch(tx, target, batch, 'screened');
     const refused = refusedBeforeBinding(plan, target, batch);
     const candidates = rowsExcept(count, refused) ?? Array.from({ length: count }, (_, i) => i);
     const bound = boundBatch(target, batch);

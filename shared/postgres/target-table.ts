@@ -8,6 +8,7 @@ import { compileStoredKeyProbe, type CompiledStoredKeyProbe } from './stored-key
 import { migrateLedger } from './ledger/migrate.ts';
 import { parseTableName } from '../core/identifiers.ts';
 import { ensureTombstoneTable } from './tombstones.ts';
+import { ensureSnapshotTables, type SnapshotTables } from './snapshot-tables.ts';
 import { buildUpsertPlan, type UpsertPlan } from '../core/upsert-plan.ts';
 import { type ArrayColumn, withArrayLiterals } from '../core/array-values.ts';
 import type { BatchData } from '../core/batch.ts';
@@ -17,6 +18,8 @@ export interface TargetTable {
   config: TableConfig;
   catalog: TableCatalog;
   keyCheck: KeyCheck;
+  /** A snapshot table's keys and scopes tables (snapshot-tables.ts), else null. */
+  snapshot: SnapshotTables | null;
   statements: Map<string, { plan: UpsertPlan; compiled: CompiledUpsert; fresh: CompiledFreshInsert; probe: CompiledStoredKeyProbe | null; arrays: ArrayColumn[] }>;
 }
 
@@ -28,7 +31,8 @@ export async function prepareTable(sql: Sql, config: TableConfig): Promise<Targe
   const catalog = await loadCatalog(sql, parseTableName(config.table));
   const keyCheck = checkTableConfig(config, catalog);
   await ensureTombstoneTable(sql, config, catalog, keyCheck);
-  return { config, catalog, keyCheck, statements: new Map() };
+  const snapshot = await ensureSnapshotTables(sql, config, catalog);
+  return { config, catalog, keyCheck, snapshot, statements: new Map() };
 }
 
 export interface TableCache {
