@@ -1,6 +1,7 @@
 import type { BatchCounts } from '../../core/batch.ts';
 import type { FileManifest } from '../../core/batch-message.ts';
 import { manifestKeyOf } from '../../core/keys.ts';
+import { fixForUnreadableEnd } from '../../core/read/unreadable-end.ts';
 import type { Sql, TxSql } from '../db.ts';
 import { toPgArrayLiteral } from '../pg-array.ts';
 import type { HeldNumbers } from './snapshot-files.ts';
@@ -21,7 +22,8 @@ const storable = (text: string) => text.replaceAll('\0', '\uFFFD');
  */
 export async function registerFile(sql: Sql, manifest: FileManifest, manifestKey: string): Promise<void> {
   const f = manifest.file;
-  const reason = manifest.reason;
+  // A file whose end was unreadable is produced (the rows before it apply), with its reason and nowhere moved.
+  const reason = manifest.reason ?? (manifest.unreadableEnd ? { ...manifest.unreadableEnd, movedTo: null, line: null, field: null } : null);
   const rejects = manifest.rejectsListed ?? [];
   const producing = manifest.status === 'producing';
   await sql.begin(async (tx) => {
@@ -31,7 +33,7 @@ export async function registerFile(sql: Sql, manifest: FileManifest, manifestKey
       VALUES (${manifest.fileId}, ${manifest.table}, ${f.bucket}, ${f.key}, ${f.versionId}, ${f.etag}, ${f.eventTime}, ${producing ? null : manifest.batchCount},
               ${producing ? 0 : manifest.read}, ${producing ? 0 : manifest.rejected}, ${manifestKey}, ${manifest.rejects?.key ?? null},
               ${manifest.status}, ${reason?.code ?? null}, ${reason?.message ?? null}, ${reason?.line ?? null}, ${reason?.field ?? null},
-              ${reason ? `s3://${reason.movedTo.bucket}/${reason.movedTo.key}` : null})
+              ${reason?.movedTo ? `s3://${reason.movedTo.bucket}/${reason.movedTo.key}` : null})
       ON CONFLICT (file_id) DO UPDATE SET
         -- A move-aside after the file was picked up keeps what is known of the produced part.
         table_name = CASE WHEN EXCLUDED.outcome = 'moved-aside' AND f.outcome = 'producing' THEN f.table_name ELSE EXCLUDED.table_name END,
@@ -124,6 +126,8 @@ export const FileDisplayState = {
   complete: 'complete',
   completeWithRejects: 'complete with rejects',
   completeNothingLoaded: 'complete, 0 loaded',
+  /** Every batch applied, but the file's end was unreadable (corrupt or truncated compressed data, a Parquet row group): the rest of it was not read. */
+  completeEndUnreadable: 'complete, end unreadable',
   replaying: 'replaying',
   blocked: 'blocked',
   movedAside: 'moved aside',
@@ -139,9 +143,11 @@ export type FileDisplayState = (typeof FileDisplayState)[keyof typeof FileDispla
 export const loadedOf = (c: BatchCounts): number => c.collapsed + c.inserted + c.updated + c.unchanged + c.stale + c.deleted;
 
 /** The display state of a receipt (see FileDisplayState); pure. */
-export function displayStateOf(r: Pick<FileReceipt, 'status' | 'rejected'> & BatchCounts): FileDisplayState {
+export function displayStateOf(r: Pick<FileReceipt, 'status' | 'rejected'> & Partial<Pick<FileReceipt, 'reasonCode'>> & BatchCounts): FileDisplayState {
   switch (r.status) {
     case FileState.complete:
+      // A complete file has a reason only when its end was unreadable (UnreadableEnd).
+      if (r.reasonCode) return FileDisplayState.completeEndUnreadable;
       if (loadedOf(r) === 0) return FileDisplayState.completeNothingLoaded;
       return r.rejected + r.quarantined > 0 ? FileDisplayState.completeWithRejects : FileDisplayState.complete;
     case FileState.pending:
@@ -249,6 +255,8 @@ export async function fileReceipts(sql: Sql, filter: { fileIds?: string[]; key?:
     if (r.status === FileState.blocked) return { ...receipt, reason: blockedReason, reasonCode: blockedCode, ...(blockedFix ? { fix: blockedFix } : {}) };
     // A held snapshot file's are its removal's: what it would remove, and the command that goes ahead.
     if (r.status === FileState.held) return { ...receipt, reason: heldReason, reasonCode: heldCode, fix: confirmCommandOf(r.file), ...(heldNumbers ? { held: heldNumbers } : {}) };
+    // Produced with a reason: its end was unreadable (UnreadableEnd), the rows before it apply.
+    if (outcome === 'produced' && r.reasonCode) return { ...receipt, fix: fixForUnreadableEnd() };
     // Moved aside after some of its batches were applied (the config lost its table, say): in progress, never "not read".
     if (outcome === 'moved-aside' && r.status !== FileState.movedAside) {
       return {
