@@ -1,4 +1,5 @@
 import { loadCatalog } from './catalog.ts';
+import { requiredNotCarried, withAbsentColumns } from '../core/required-columns.ts';
 import { type TableCatalog } from '../core/catalog-types.ts';
 import type { LandfallConfig, TableConfig } from '../core/config.ts';
 import { checkTableConfig, type KeyCheck, TableConfigError } from '../core/conflict-key.ts';
@@ -111,11 +112,14 @@ function arrayColumnsOf(catalog: TableCatalog, plan: UpsertPlan): ArrayColumn[] 
 
 /**
  * The batch as the statements bind it: a JSON array (NDJSON, Parquet LIST) in an array column
- * rewritten as the array literal PostgreSQL reads as the same array (core/array-values.ts). The
- * batch itself keeps the values as the file had them (the quarantine shows those).
+ * rewritten as the array literal PostgreSQL reads as the same array (core/array-values.ts), and
+ * each NOT NULL column without a default that the file does not carry bound as absent in every
+ * row, so an update leaves it alone (core/required-columns.ts). The batch itself keeps the values
+ * as the file had them (the quarantine shows those).
  */
 export function boundBatch(target: TargetTable, batch: BatchData): BatchData {
   const { arrays } = statementFor(target, batch.columns);
   const values = withArrayLiterals(arrays, batch.values);
-  return values === batch.values ? batch : { ...batch, values: values as (string | null)[][] };
+  const bound = values === batch.values ? batch : { ...batch, values: values as (string | null)[][] };
+  return target.config.mode === 'insert' ? bound : withAbsentColumns(bound, requiredNotCarried(target.catalog.columns, batch));
 }
