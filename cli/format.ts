@@ -106,6 +106,7 @@ function statusSummary(receipts: readonly FileReceipt[]): string {
   const lines = [
     `${plural(receipts.length, 'file')}: ${n(by('complete'))} complete (${n(byState('complete with rejects'))} with rejects, ${n(byState('complete, 0 loaded'))} with 0 loaded), ${n(by('pending'))} in progress, ${n(by('replaying'))} replaying, ${n(by('blocked'))} blocked, ${n(by('moved-aside'))} moved aside${by('held') ? `, ${n(by('held'))} held` : ''}${by('stopped') ? `, ${n(by('stopped'))} stopped part-way` : ''}`,
   ];
+  for (const r of receipts.filter((f) => f.state === 'complete, end unreadable')) lines.push(`  end unreadable: ${r.file}: ${oneLine(r.reason ?? '-')}; fix: ${r.fix ?? '-'}`);
   for (const r of receipts.filter((f) => f.state === 'complete, 0 loaded')) lines.push(`  0 loaded: ${r.file}: every row of it was rejected or quarantined (read ${n(r.read)})`);
   for (const r of receipts.filter((f) => f.status === 'pending' && f.reason)) lines.push(`  interrupted: ${r.file}: ${oneLine(r.reason!)}; ${r.fix ?? ''}`);
   for (const r of receipts.filter((f) => f.status === 'held')) lines.push(`  held: ${r.file}: ${oneLine(r.reason ?? '-')}; go ahead: ${r.fix ?? '-'}`);
@@ -155,6 +156,7 @@ export function formatFileDetail(r: FileReceipt, batches: readonly BatchReceipt[
     ['Status', `${r.state}, ${n(r.batchesApplied)} of ${r.batches === null ? '? batches applied (the producer is still reading it, or was stopped)' : `${plural(r.batches, 'batch', 'batches')} applied`}`],
     ...(r.status === 'blocked' ? [['Reason', `the consumer refuses the table: ${oneLine(r.reason ?? '-')}`], ['Fix', oneLine(r.fix ?? 'landfall doctor --config F')]] : []),
     ...((r.status === 'pending' || r.status === 'stopped') && r.reason ? [['Reason', oneLine(r.reason)], ['Fix', oneLine(r.fix ?? '-')]] : []),
+    ...(r.state === 'complete, end unreadable' ? [['Reason', oneLine(r.reason ?? '-')], ['Fix', r.fix ?? '-']] : []),
     ...(r.previousOutcome ? [['Corrected', `the ledger had it ${r.previousOutcome}; a later registration of the file corrected it`]] : []),
     ...(r.status === 'held' ? [['Held', `the snapshot's removal waits: ${oneLine(r.reason ?? '-')}`], ['Go ahead', `${r.fix ?? '-'}   (or drop it again with --force)`]] : []),
     ['Registered', r.registeredAt],

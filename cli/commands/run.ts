@@ -30,14 +30,15 @@ export function describeReceipt(r: RunReceipt): string {
   const parts = [`read ${r.read}`, `rejected ${r.rejected}`, `collapsed ${r.collapsed}`, `inserted ${r.inserted}`, `updated ${r.updated}`, `unchanged ${r.unchanged}`, `stale ${r.stale}`, `deleted ${r.deleted}`, `quarantined ${r.quarantined}`];
   // A snapshot file's removed rows stand beside the accounting (they were missing from the file, not read).
   const removed = r.status === 'held' ? `; HELD, nothing removed: ${r.reason}; go ahead: ${r.fix}` : r.removed ? `; removed ${r.removed}` : '';
-  return `${r.file} → ${r.table}: ${r.state}, ${r.batches ?? '?'} ${r.batches === 1 ? 'batch' : 'batches'}; ${parts.join(', ')}${r.addsUp ? '' : '  (DOES NOT ADD UP)'}${removed}`;
+  const end = r.state === 'complete, end unreadable' ? `; ${r.reason}; fix: ${r.fix}` : '';
+  return `${r.file} → ${r.table}: ${r.state}, ${r.batches ?? '?'} ${r.batches === 1 ? 'batch' : 'batches'}; ${parts.join(', ')}${r.addsUp ? '' : '  (DOES NOT ADD UP)'}${removed}${end}`;
 }
 
 /**
  * `landfall run`: start (or attach to) the stack, drop the files in order (each complete before
  * the next unless --concurrent), print one JSON receipt per file on stdout. Exit 0 only when
  * every file is complete and every row landed; 1 when the data needs attention (moved aside, stopped, not
- * adding up, rows rejected or quarantined, nothing loaded); 2 when the config, a table or the stack failed.
+ * adding up, its end unreadable, rows rejected or quarantined, nothing loaded); 2 when the config, a table or the stack failed.
  */
 export async function runCommand(files: string[], options: RunOptions, io: CliIo, configOverride?: LandfallConfig): Promise<number> {
   const context = resolveContext(options, io.env);
@@ -116,8 +117,8 @@ export async function runCommand(files: string[], options: RunOptions, io: CliIo
     if (stopped.length) {
       io.stderr.write(`landfall: ${stopped.length === 1 ? 'a file was' : `${stopped.length} files were`} stopped part-way by the producer's per-file invocation cap (too-many-invocations): only the rows read were loaded: ${stopped.map((r) => r.file).join(', ')}; ${stopped[0]!.fix}\n`);
     }
-    // 1: the data needs attention (a file moved aside, stopped or not adding up, rows rejected or quarantined, nothing loaded, a snapshot's removal held).
-    return receipts.every((r) => r.status === 'complete' && r.addsUp && r.rejected === 0 && r.quarantined === 0 && r.state !== 'complete, 0 loaded') ? 0 : 1;
+    // 1: the data needs attention (a file moved aside, stopped or not adding up, its end unreadable, rows rejected or quarantined, nothing loaded, a snapshot's removal held).
+    return receipts.every((r) => r.status === 'complete' && r.addsUp && r.rejected === 0 && r.quarantined === 0 && r.state !== 'complete, 0 loaded' && r.state !== 'complete, end unreadable') ? 0 : 1;
   } finally {
     progress.stop();
     await stack.close();

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { BatchData, FileIdentity } from './batch.ts';
 import type { TextFormat } from './read/read-csv.ts';
 import type { FileFormat } from './read/file-format.ts';
+import type { UnreadableEnd } from './read/unreadable-end.ts';
 
 /**
  * The SQS FIFO message body for one batch. The rows themselves live in the staging object
@@ -100,6 +101,8 @@ export interface FileManifest {
   sentAfterManifest?: number;
   /** Invocations the file took (more than one when it was continued). */
   invocations?: number;
+  /** A compressed or Parquet file found damaged after some rows: where and why; the rows before it are the batches. */
+  unreadableEnd?: UnreadableEnd;
 }
 
 /** What decides where a file's batches are cut. */

@@ -43,10 +43,10 @@ export interface RunawayFile {
  * `too-many-invocations`, so a runaway chain ends with a receipt that says why, rather than
  * running on, or stalling silently as Lambda's loop detection would leave it.
  *
- * What was read stays accounted for. A file that streams its messages (uncompressed CSV and
- * NDJSON) already sent the batches read so far: the manifest lists them with the rows read,
- * they apply, and the receipt adds up over that part of the file. Any other file sent nothing:
- * its batch objects are removed and nothing of it is loaded. The file itself stays where it is
+ * What was read stays accounted for. A file that streams its messages (every file does, compressed
+ * and Parquet ones too) already sent the batches read so far: the manifest lists them with the
+ * rows read, they apply, and the receipt adds up over that part of the file. One that sent
+ * nothing (`sent` false) has its batch objects removed, and nothing of it is loaded. The file itself stays where it is
  * (a file this large is beyond a single CopyObject, 5 GB), with the reason beside it under
  * `rejected/`, where moved-aside files keep theirs.
  */

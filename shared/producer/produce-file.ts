@@ -21,6 +21,7 @@ import { MAX_REJECT_RAW_CHARS, type ResumePoint } from '../core/read/records.ts'
 import type { TextValue } from '../core/read/values.ts';
 import { StreamingSender } from './streaming-sender.ts';
 import { TaskPool } from './task-pool.ts';
+import { EndWatch } from '../core/read/unreadable-end.ts';
 
 export { DEFAULT_PRODUCER_LIMITS, type ProduceOutcome, type ProducerDeps, type ProducerLimits } from './producer-contract.ts';
 
@@ -217,10 +218,9 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
     chunking,
     ...extra,
   });
-  // Only an uncompressed CSV or NDJSON file streams its messages: nothing found later in it can
-  // make the whole file unreadable (bad rows are rejects), whereas a gzip or Parquet file can
-  // turn out corrupt at its end and must then be moved aside whole, never half applied.
-  const streaming = !opened.compressed && opened.format !== 'parquet';
+  // Every file streams its messages, compressed and Parquet ones too: damage found later in such a
+  // file ends its read there, and the rows read before it apply (the file's end is unreadable: EndWatch).
+  const streaming = true;
   const early = new StreamingSender((ready) => deps.sender.send(messagesOf(fileId, table.table, ready, null, manifestKey)), from?.nextChunks);
   // Every format: a retry from the start (a crash, a repeated notification while the file is being
   // continued) cuts with the same settings even if the config changed meanwhile.
@@ -283,8 +283,9 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
     const absent = event.absent;
     return refusalOfObject(table, header!.plan, (i) => i < event.values.length && !(absent && absent.includes(i)));
   };
+  const watch = new EndWatch(from ? from.position : null);
   try {
-    reading: for await (const item of opened.events) {
+    reading: for await (const item of watch.events(opened.events)) {
       for (const event of Array.isArray(item) ? item : [item]) {
         const refusal = objects && event.kind === 'row' ? objectRefusal(event) : null;
         if (event.kind === 'row' && refusal === null) {
@@ -408,7 +409,7 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
     await deps.store.put(rejectsRef.bucket, rejectsRef.key, body, 'application/x-ndjson');
   }
   const unsent = streaming ? early.held : batches;
-  const manifest = manifestOf(FileStatus.produced, batches, rejectsRef, now(), { sentAfterManifest: unsent.length, invocations });
+  const manifest = manifestOf(FileStatus.produced, batches, rejectsRef, now(), { sentAfterManifest: unsent.length, invocations, ...(watch.end ? { unreadableEnd: watch.end } : {}) });
   await deps.store.put(deps.stagingBucket, manifestKey, JSON.stringify(manifest), 'application/json');
   await deps.sender.send(finalMessagesOf(manifest, manifestKey, unsent));
   if (segment > 0 && from) {
@@ -416,6 +417,7 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
     const keys = Array.from({ length: segment }, (_, s) => progressKeyOf(table.table, fileId, s + 1));
     await deps.store.removeKeys(deps.stagingBucket, keys).catch((error: unknown) => logger.warn('could not remove progress objects', { fileId, error: String(error) }));
   }
+  if (watch.end) logger.warn('the end of the file is unreadable: the rows read before it were produced', { fileId, key: file.key, table: table.table, code: watch.end.code, reason: watch.end.message, read });
   logger.info('file produced', {
     fileId,
     bucket: file.bucket,

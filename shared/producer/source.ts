@@ -42,7 +42,17 @@ export function gunzipStream(input: AsyncIterable<Uint8Array>): AsyncGenerator<U
  * truncated data is an unreadable file.
  */
 export async function* decompressStream(input: AsyncIterable<Uint8Array>, compression: Compression): AsyncGenerator<Uint8Array> {
-  const source = Readable.from(input);
+  // Where damage was found, for the reason: the file's bytes handed to the decoder, and what it gave.
+  let fed = 0;
+  let given = 0;
+  const source = Readable.from(
+    (async function* () {
+      for await (const chunk of input) {
+        fed += chunk.byteLength;
+        yield chunk;
+      }
+    })(),
+  );
   let output: Transform;
   if (compression === 'bzip2') {
     // unbzip2-stream is a classic stream: piped into a PassThrough, which async iteration reads.
@@ -57,12 +67,15 @@ export async function* decompressStream(input: AsyncIterable<Uint8Array>, compre
     source.pipe(output);
   }
   try {
-    for await (const chunk of output as AsyncIterable<Buffer>) yield chunk;
+    for await (const chunk of output as AsyncIterable<Buffer>) {
+      given += chunk.length;
+      yield chunk;
+    }
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? '';
     if (code.startsWith('Z_') || code.startsWith('ERR_ZSTD') || code === 'BZIP2' || /bzip|zstd/i.test(code)) {
       const what = compression === 'gzip' ? 'gzip' : compression;
-      throw new UnreadableFileError(compression === 'gzip' ? UnreadableReason.corruptGzip : UnreadableReason.corruptCompressed, `corrupt ${what} data: ${(error as Error).message}`, {}, { cause: error });
+      throw new UnreadableFileError(compression === 'gzip' ? UnreadableReason.corruptGzip : UnreadableReason.corruptCompressed, `corrupt ${what} data (found with ${fed} bytes of the file read, ${given} bytes decompressed): ${(error as Error).message}`, {}, { cause: error });
     }
     throw error;
   } finally {

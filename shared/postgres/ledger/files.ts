@@ -1,6 +1,7 @@
 import type { BatchCounts } from '../../core/batch.ts';
 import type { FileManifest } from '../../core/batch-message.ts';
 import { manifestKeyOf } from '../../core/keys.ts';
+import { fixForUnreadableEnd } from '../../core/read/unreadable-end.ts';
 import type { Sql, TxSql } from '../db.ts';
 import { toPgArrayLiteral } from '../pg-array.ts';
 import type { HeldNumbers } from './snapshot-files.ts';
@@ -24,7 +25,8 @@ const storable = (text: string) => text.replaceAll('\0', '\uFFFD');
  */
 export async function registerFile(sql: Sql, manifest: FileManifest, manifestKey: string): Promise<void> {
   const f = manifest.file;
-  const reason = manifest.reason;
+  // A file whose end was unreadable is produced (the rows before it apply), with its reason and nowhere moved.
+  const reason = manifest.reason ?? (manifest.unreadableEnd ? { ...manifest.unreadableEnd, movedTo: null, line: null, field: null } : null);
   const rejects = manifest.rejectsListed ?? [];
   const producing = manifest.status === 'producing';
   // When the manifest was written: a notice of a forgotten file whose manifest is older than the
@@ -37,7 +39,7 @@ export async function registerFile(sql: Sql, manifest: FileManifest, manifestKey
       SELECT ${manifest.fileId}, ${manifest.table}, ${f.bucket}, ${f.key}, ${f.versionId}, ${f.etag}, ${f.eventTime}::timestamptz, ${producing ? null : manifest.batchCount}::int,
              ${producing ? 0 : manifest.read}::bigint, ${producing ? 0 : manifest.rejected}::bigint, ${manifestKey}, ${manifest.rejects?.key ?? null}::text,
              ${manifest.status}, ${reason?.code ?? null}::text, ${reason?.message ?? null}::text, ${reason?.line ?? null}::bigint, ${reason?.field ?? null}::text,
-             ${reason ? `s3://${reason.movedTo.bucket}/${reason.movedTo.key}` : null}::text
+             ${reason?.movedTo ? `s3://${reason.movedTo.bucket}/${reason.movedTo.key}` : null}::text
       WHERE NOT EXISTS (SELECT 1 FROM landfall.forgotten_files g WHERE g.file_id = ${manifest.fileId} AND g.forgotten_at >= ${writtenAt}::timestamptz)
       ON CONFLICT (file_id) DO UPDATE SET
         -- A move-aside after the file was picked up keeps what is known of the produced part.
@@ -137,6 +139,8 @@ export const FileDisplayState = {
   complete: 'complete',
   completeWithRejects: 'complete with rejects',
   completeNothingLoaded: 'complete, 0 loaded',
+  /** Every batch applied, but the file's end was unreadable (corrupt or truncated compressed data, a Parquet row group): the rest of it was not read. */
+  completeEndUnreadable: 'complete, end unreadable',
   replaying: 'replaying',
   blocked: 'blocked',
   movedAside: 'moved aside',
@@ -153,9 +157,11 @@ export type FileDisplayState = (typeof FileDisplayState)[keyof typeof FileDispla
 export const loadedOf = (c: BatchCounts): number => c.collapsed + c.inserted + c.updated + c.unchanged + c.stale + c.deleted;
 
 /** The display state of a receipt (see FileDisplayState); pure. */
-export function displayStateOf(r: Pick<FileReceipt, 'status' | 'rejected'> & BatchCounts): FileDisplayState {
+export function displayStateOf(r: Pick<FileReceipt, 'status' | 'rejected'> & Partial<Pick<FileReceipt, 'reasonCode'>> & BatchCounts): FileDisplayState {
   switch (r.status) {
     case FileState.complete:
+      // A complete file has a reason only when its end was unreadable (UnreadableEnd).
+      if (r.reasonCode) return FileDisplayState.completeEndUnreadable;
       if (loadedOf(r) === 0) return FileDisplayState.completeNothingLoaded;
       return r.rejected + r.quarantined > 0 ? FileDisplayState.completeWithRejects : FileDisplayState.complete;
     case FileState.pending:
@@ -276,6 +282,8 @@ export async function fileReceipts(sql: Sql, filter: { fileIds?: string[]; key?:
     }
     // A held snapshot file's are its removal's: what it would remove, and the command that goes ahead.
     if (r.status === FileState.held) return { ...receipt, reason: heldReason, reasonCode: heldCode, fix: confirmCommandOf(r.file), ...(heldNumbers ? { held: heldNumbers } : {}) };
+    // Produced with a reason: its end was unreadable (UnreadableEnd), the rows before it apply.
+    if (outcome === 'produced' && r.reasonCode) return { ...receipt, fix: fixForUnreadableEnd() };
     // Moved aside after some of its batches were applied (the config lost its table, say): in progress, never "not read".
     if (outcome === 'moved-aside' && r.status !== FileState.movedAside) {
       return {
