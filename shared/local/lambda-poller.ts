@@ -4,6 +4,9 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { Consumer } from 'sqs-consumer';
 import { queueArnOf, sqsEventFromMessages, succeededMessages } from './lambda-event.ts';
 
+/** Long-poll wait of each receive: short, so that stopping waits little. */
+const WAIT_TIME_SECONDS = 1;
+
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
 
 export interface PollerOptions {
@@ -69,8 +72,10 @@ export function startLambdaPoller(options: PollerOptions): Poller {
       queueUrl: options.queueUrl,
       sqs: options.sqs,
       batchSize: options.batchSize,
-      waitTimeSeconds: 1,
+      waitTimeSeconds: WAIT_TIME_SECONDS,
       pollingWaitTimeMs: 50,
+      // Stopping waits for the long poll in flight and handles what it brings (see stop()).
+      pollingCompleteWaitTimeMs: (WAIT_TIME_SECONDS + 2) * 1000,
       messageSystemAttributeNames: ['All'],
       suppressFifoWarning: true,
       handleMessageBatch: async (messages: Message[]) => {
@@ -105,7 +110,11 @@ export function startLambdaPoller(options: PollerOptions): Poller {
             new Promise<void>((resolve) => {
               if (!consumer.status.isRunning) return resolve();
               consumer.once('stopped', () => resolve());
-              consumer.stop({ abort: true });
+              // Not aborted: the emulator would still hand the long poll a message that arrives
+              // within its wait, to nobody, and keep it invisible for the queue's visibility
+              // timeout (the intake's: 90 minutes). The next stack on the same emulator (another
+              // `landfall run`, a test) would wait for that message's file for good.
+              consumer.stop();
             }),
         ),
       );

@@ -35,6 +35,17 @@ export async function registerFile(sql: Sql, manifest: FileManifest, manifestKey
   });
 }
 
+/**
+ * Batches of a file applied while the producer was still reading it (the file is registered only
+ * from its last messages, sent after its manifest), and their rows: what a large file has done
+ * before it shows in `fileReceipts`.
+ */
+export async function appliedWhileReading(sql: Sql, fileId: string): Promise<{ batches: number; rows: number }> {
+  const [row] = await sql<{ batches: number; rows: number }[]>`
+    SELECT count(*)::int AS batches, coalesce(sum(read), 0)::bigint::float8 AS rows FROM landfall.batches WHERE file_id = ${fileId} AND status = 'applied'`;
+  return row ?? { batches: 0, rows: 0 };
+}
+
 export async function isFileRegistered(sql: Sql | TxSql, fileId: string): Promise<boolean> {
   const rows = await sql`SELECT 1 FROM landfall.files WHERE file_id = ${fileId}`;
   return rows.length > 0;
