@@ -49,8 +49,9 @@ import postgres from 'postgres';
 import { createS3Client } from '../shared/aws/clients.ts';
 import { catalogSnapshotKeyOf, type CatalogSnapshot } from '../shared/core/catalog-snapshot.ts';
 import { FunctionSettings } from '../shared/core/resources.ts';
+import { BLOCK_WORKER_BUNDLE } from '../shared/producer/block-worker-bundle.ts';
 import { benchDatabase } from './database.ts';
-import { argOf, median, parseSize, printTable, ratioOf, runRounds } from './rounds.ts';
+import { argOf, formatRatio, median, parseSize, printTable, ratioOf, runRounds } from './rounds.ts';
 
 const INBOX = 'bench-inbox';
 const STAGING = 'bench-staging';
@@ -148,6 +149,8 @@ interface ChildReport {
   /** Simulated Lambda time of each invocation the file took. */
   invocationSeconds: number[];
   seconds: number;
+  /** CPU seconds of the whole producer process (main thread, block workers, zstd's thread pool). */
+  cpuSeconds: number;
   peakRssMb: number;
   sampledPeakRssMb: number;
   inheritedMaxRssMb: number;
@@ -158,8 +161,51 @@ interface ChildReport {
 }
 
 const COPY = 'COPY the CSV into a table (reference)';
-const PRODUCE = 'producer (bundled, 256 MB heap limits)';
+const PRODUCE = 'producer, one thread (bundled, 256 MB heap limits)';
 const PRODUCE_EU = 'producer, semicolon Windows-1252 decimal-comma profile';
+
+/** How the producer runs: its block worker threads, and whether it is held to one core (a 1-vCPU function). */
+interface Threads {
+  name: string;
+  workers: number;
+  oneCore: boolean;
+}
+const THREADS: Record<string, Threads> = {
+  one: { name: PRODUCE, workers: 0, oneCore: false },
+  w1: { name: 'producer, 1 block worker', workers: 1, oneCore: false },
+  w2: { name: 'producer, 2 block workers', workers: 2, oneCore: false },
+  core: { name: 'producer, one thread held to one core (a 1-vCPU function)', workers: 0, oneCore: true },
+};
+/** Lambda's price per GB-second on ARM64 (us-east-1, the first 6 billion GB-seconds a month; aws.amazon.com/lambda/pricing). */
+const PRICE_PER_GB_SECOND = 0.0000133334;
+
+function expectThreads(key: string): never {
+  throw new Error(`LANDFALL_BENCH_THREADS: unknown "${key}" (one of ${Object.keys(THREADS).join(', ')})`);
+}
+
+/**
+ * The producer's memory settings with what each costs per GB of CSV: a Lambda function gets one
+ * vCPU per 1,769 MB, so 1,769 MB is the one-thread run held to one core, 3,008 MB (1.7 vCPUs, two
+ * block workers) is taken from the two-worker run on this machine's two cores, and 5,308 MB
+ * (3 vCPUs, three workers) is extrapolated from how the two-worker run scaled over one core.
+ */
+function printMemoryTable(chosen: Threads[], rowsPerSecond: (name: string) => number, mbPerSecond: (name: string) => number): void {
+  const one = chosen.find((t) => t.oneCore);
+  const two = chosen.find((t) => t.workers === 2);
+  if (!one || !two) return;
+  const perCore = { rows: rowsPerSecond(one.name), mb: mbPerSecond(one.name) };
+  const twoCores = { rows: rowsPerSecond(two.name), mb: mbPerSecond(two.name) };
+  // 1.7 vCPUs: the one-core rate plus 70% of what the second core added; 3 vCPUs: a third core adding as much as the second did.
+  const rows3008 = { rows: perCore.rows + 0.7 * (twoCores.rows - perCore.rows), mb: perCore.mb + 0.7 * (twoCores.mb - perCore.mb) };
+  const rows5308 = { rows: twoCores.rows + (twoCores.rows - perCore.rows), mb: twoCores.mb + (twoCores.mb - perCore.mb) };
+  const costPerGb = (memoryMiB: number, mb: number) => PRICE_PER_GB_SECOND * (memoryMiB / 1024) * (1024 / mb);
+  const row = (memory: number, vcpus: string, workers: number, r: { rows: number; mb: number }, how: string) =>
+    `| ${memory.toLocaleString('en')} MB | ${vcpus} | ${workers} | ${Math.round(r.rows).toLocaleString('en')} | ${r.mb.toFixed(1)} | $${costPerGb(memory, r.mb).toFixed(5)} | ${how} |`;
+  console.log('\n| producer memory | vCPUs | block workers | rows/s | MB/s | $ per GB of CSV | how |\n| --- | ---: | ---: | ---: | ---: | ---: | --- |');
+  console.log(row(1769, '1', 0, perCore, 'measured: one thread held to one core'));
+  console.log(row(3008, '1.7', 2, rows3008, `interpolated: 70% of the way from one core to the two-worker run on two cores (${Math.round(twoCores.rows).toLocaleString('en')} rows/s measured)`));
+  console.log(row(5308, '3', 3, rows5308, 'extrapolated: a third core adding what the second did (this machine has two)'));
+}
 
 async function parent(): Promise<void> {
   const size = parseSize(argOf('size') ?? process.env.LANDFALL_BENCH_SIZE ?? '1GB');
@@ -184,6 +230,9 @@ async function parent(): Promise<void> {
       if (euRows !== rows) throw new Error(`the European export has ${euRows} rows, the CSV ${rows}`);
     }
     const s3 = createS3Client({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    // LANDFALL_BENCH_THREADS: which ways of running the producer, of one (one thread), w1, w2 (block workers), core (one thread on one core).
+    const chosen = (process.env.LANDFALL_BENCH_THREADS ?? 'one,w1,w2,core').split(',').map((k) => THREADS[k.trim()] ?? expectThreads(k));
+    if (!chosen.includes(THREADS.one!)) chosen.unshift(THREADS.one!);
     await sql.unsafe('DROP TABLE IF EXISTS orders');
     await sql.unsafe('CREATE TABLE orders (id bigint PRIMARY KEY, customer text, amount numeric, status text, updated_at timestamptz NOT NULL, note text)');
     // Bundled as a Lambda function is (no TypeScript loader in the process), and with old space
@@ -200,6 +249,16 @@ async function parent(): Promise<void> {
       logLevel: 'error',
       banner: { js: "import { createRequire as __landfallRequire } from 'node:module'; const require = __landfallRequire(import.meta.url);" },
     });
+    // The block workers' own bundle, beside it (as the CDK writes it beside the function's).
+    await build({
+      entryPoints: [fileURLToPath(new URL(`../${BLOCK_WORKER_BUNDLE.entry}`, import.meta.url))],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node22',
+      outfile: join(dir, BLOCK_WORKER_BUNDLE.file),
+      logLevel: 'error',
+    });
     const heapFlag = `--max-old-space-size=${process.env.LANDFALL_BENCH_HEAP_MB ?? Math.floor(RSS_LIMIT_MB * 0.9)}`;
     // Without it V8 sizes the young generation from the machine, not the function: here it grew
     // to 128 MB of new space by itself, half the function's memory.
@@ -212,15 +271,18 @@ async function parent(): Promise<void> {
     const fromDisk = process.env.LANDFALL_BENCH_FROM_DISK === '1' || fileBytes > 2 * 1024 ** 3;
     if (fromDisk) console.log('inbox file read from the local disk (over 2 GiB: the emulator cannot hold it)');
 
-    const reports: (ChildReport & { queued: number })[] = [];
+    const reports = new Map<string, (ChildReport & { queued: number })[]>();
     const euReports: ChildReport[] = [];
     let round = 0;
     let file: { bucket: string; key: string; versionId: null; etag: string; eventTime: string } | undefined;
     let formatProfile: 'default' | 'eu' = 'default';
-    const produce = async () => {
+    const produce = async (threads: Threads) => {
       const profile = process.env.LANDFALL_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LANDFALL_BENCH_CPU_PROF}`] : [];
       const extra = (process.env.LANDFALL_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
-      const child = spawn(process.execPath, [heapFlag, semiSpaceFlag, ...profile, ...extra, bundle], {
+      const node = [process.execPath, heapFlag, semiSpaceFlag, ...profile, ...extra, bundle];
+      // taskset (util-linux) keeps every thread of the process on core 0.
+      const [command, ...args] = threads.oneCore ? ['taskset', '-c', '0', ...node] : node;
+      const child = spawn(command!, args, {
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         env: {
           ...process.env,
@@ -228,6 +290,7 @@ async function parent(): Promise<void> {
           BENCH_STAGING: STAGING,
           BENCH_QUEUE_URL: queueUrl,
           BENCH_FILE: JSON.stringify(file),
+          BENCH_WORKERS: String(threads.workers),
           ...(formatProfile === 'eu' ? { BENCH_FORMAT: JSON.stringify(EU_FORMAT) } : {}),
           ...(fromDisk ? { BENCH_INBOX_PATH: formatProfile === 'eu' ? euPath : csvPath } : {}),
         },
@@ -238,8 +301,8 @@ async function parent(): Promise<void> {
         child.on('exit', (code) => reject(new Error(`the producer process exited (${code}) without a report`)));
       });
       if (formatProfile === 'eu') euReports.push(report);
-      else reports.push({ ...report, queued: server.inspectQueue(QUEUE)?.messages.ready.length ?? 0 });
-      return { seconds: report.seconds, note: `${report.batches} batches, ${report.invocationSeconds.length} invocations, peak RSS ${report.peakRssMb} MB` };
+      else reports.set(threads.name, [...(reports.get(threads.name) ?? []), { ...report, queued: server.inspectQueue(QUEUE)?.messages.ready.length ?? 0 }]);
+      return { seconds: report.seconds, note: `${report.batches} batches, ${report.invocationSeconds.length} invocations, peak RSS ${report.peakRssMb} MB, ${((report.cpuSeconds / report.rows) * 1e6).toFixed(1)} CPU s per million rows` };
     };
     // A new inbox key each round (the same key would be a file already produced), and an
     // empty staging bucket and queue.
@@ -270,20 +333,18 @@ async function parent(): Promise<void> {
             await pipeline(createReadStream(csvPath), writable);
           },
         },
-        {
-          name: PRODUCE,
-          // A new inbox key each round (the same key would be a file already produced), and an
-          // empty staging bucket and queue.
-          prepare: () => prepareProduce('default'),
-          run: produce,
-        },
-        ...(withEu ? [{ name: PRODUCE_EU, prepare: () => prepareProduce('eu'), run: produce }] : []),
+        // A new inbox key each round (the same key would be a file already produced), and an
+        // empty staging bucket and queue.
+        ...chosen.map((threads) => ({ name: threads.name, prepare: () => prepareProduce('default'), run: () => produce(threads) })),
+        ...(withEu ? [{ name: PRODUCE_EU, prepare: () => prepareProduce('eu'), run: () => produce(THREADS.one!) }] : []),
       ],
       rounds,
       rows,
     );
     printTable(results, rows, COPY, 'COPY');
-    const report = reports.at(-1)!;
+    const all = [...reports.values()].flat();
+    const main = reports.get((chosen.find((t) => t.workers === 2) ?? chosen.at(-1)!).name)!;
+    const report = main.at(-1)!;
     console.log(
       JSON.stringify(
         {
@@ -291,10 +352,10 @@ async function parent(): Promise<void> {
           rows: report.rows,
           batches: report.batches,
           messagesQueued: report.queued,
-          secondsPerRound: reports.map((r) => Number(r.seconds.toFixed(2))),
-          invocationSecondsPerRound: reports.map((r) => r.invocationSeconds.map((s) => Number(s.toFixed(1)))),
+          secondsPerRound: Object.fromEntries([...reports].map(([name, r]) => [name, r.map((x) => Number(x.seconds.toFixed(2)))])),
+          invocationSecondsPerRound: main.map((r) => r.invocationSeconds.map((x) => Number(x.toFixed(1)))),
           baselineRssMb: report.baselineRssMb,
-          peakRssMbPerRound: reports.map((r) => r.peakRssMb),
+          peakRssMbPerRound: Object.fromEntries([...reports].map(([name, r]) => [name, r.map((x) => x.peakRssMb)])),
           sampledPeakRssMb: report.sampledPeakRssMb,
           // ru_maxrss of the child: its parent's peak survives fork and exec, so not the figure.
           childMaxRssIncludingParentMb: report.inheritedMaxRssMb,
@@ -307,20 +368,24 @@ async function parent(): Promise<void> {
         2,
       ),
     );
-    const peakRss = Math.max(...reports.map((r) => r.peakRssMb));
-    const invocations = Math.max(...reports.map((r) => r.invocationSeconds.length));
-    const longest = Math.max(...reports.flatMap((r) => r.invocationSeconds));
+    const peakRss = Math.max(...all.map((r) => r.peakRssMb));
+    const invocations = Math.max(...all.map((r) => r.invocationSeconds.length));
+    const longest = Math.max(...all.flatMap((r) => r.invocationSeconds));
     console.log(`producer invocations: ${invocations}, longest ${longest.toFixed(1)} s of a ${FunctionSettings.producer.timeoutSeconds} s timeout (limit ${INVOCATION_LIMIT_S} s)`);
     if (longest > INVOCATION_LIMIT_S) {
       console.error(`an invocation took ${longest.toFixed(1)} s, over ${INVOCATION_LIMIT_S} s`);
       process.exitCode = 1;
     }
-    const mbPerSecond = fileBytes / 1024 ** 2 / median(reports.map((r) => r.seconds));
+    const rowsPerSecond = (name: string) => rows / median(reports.get(name)!.map((r) => r.seconds));
+    const mbPerSecond = (name: string) => fileBytes / 1024 ** 2 / median(reports.get(name)!.map((r) => r.seconds));
+    printMemoryTable(chosen, rowsPerSecond, mbPerSecond);
     if (withEu) {
       const euPeak = Math.max(...euReports.map((r) => r.peakRssMb));
       console.log(`eu profile: ${ratioOf(results, PRODUCE_EU, PRODUCE).median.toFixed(2)}x the default CSV's rows/s (semicolons, Windows-1252, decimal commas; peak RSS ${euPeak} MB)`);
     }
-    console.log(`producer: ${mbPerSecond.toFixed(1)} MB/s, ${ratioOf(results, PRODUCE, COPY).median.toFixed(2)}x COPY rows/s, peak RSS ${peakRss} MB`);
+    console.log(`producer threads: ${chosen.map((t) => `${t.workers === 0 ? (t.oneCore ? 'one thread on one core' : 'one thread') : `${t.workers} ${t.workers === 1 ? 'worker' : 'workers'}`} ${formatRatio(ratioOf(results, t.name, COPY))}x COPY`).join(', ')}`);
+    const line = chosen.find((t) => t.workers === 2) ?? chosen.at(-1)!;
+    console.log(`producer: ${mbPerSecond(line.name).toFixed(1)} MB/s, ${ratioOf(results, line.name, COPY).median.toFixed(2)}x COPY rows/s, peak RSS ${peakRss} MB`);
     if (peakRss >= RSS_LIMIT_MB) {
       console.error(`peak RSS ${peakRss} MB is over the ${RSS_LIMIT_MB} MB limit`);
       process.exitCode = 1;

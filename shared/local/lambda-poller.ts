@@ -22,6 +22,8 @@ export interface PollerOptions {
   onError?: (name: string, error: unknown) => void;
   /** The function's timeout: each invocation's context counts down from it, as Lambda's does (not enforced). */
   timeoutMs?: number;
+  /** The function's memory, as its context tells it (the producer runs block workers by it). */
+  memoryMiB?: number;
   /** Called after every invocation (progress displays). */
   onInvoke?: (name: string, messages: number, failed: number) => void;
 }
@@ -30,7 +32,7 @@ export interface PollerOptions {
  * The context Lambda hands a function, as far as Landfall reads it: the deadline
  * (`getRemainingTimeInMillis`) and the names Powertools' logger adds to each line.
  */
-export function lambdaContextOf(name: string, timeoutMs = Infinity): Context {
+export function lambdaContextOf(name: string, timeoutMs = Infinity, memoryMiB = 1024): Context {
   const deadline = Date.now() + timeoutMs;
   const fail = () => {
     throw new Error('not available locally');
@@ -40,7 +42,7 @@ export function lambdaContextOf(name: string, timeoutMs = Infinity): Context {
     functionName: `landfall-local-${name}`,
     functionVersion: '$LATEST',
     invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:landfall-local-${name}`,
-    memoryLimitInMB: '1024',
+    memoryLimitInMB: String(memoryMiB),
     awsRequestId: randomUUID(),
     logGroupName: `/aws/lambda/landfall-local-${name}`,
     logStreamName: 'local',
@@ -81,7 +83,7 @@ export function startLambdaPoller(options: PollerOptions): Poller {
       handleMessageBatch: async (messages: Message[]) => {
         inFlight++;
         try {
-          const response = await options.handler(sqsEventFromMessages(messages, arn, options.region), lambdaContextOf(options.name, options.timeoutMs));
+          const response = await options.handler(sqsEventFromMessages(messages, arn, options.region), lambdaContextOf(options.name, options.timeoutMs, options.memoryMiB));
           const succeeded = succeededMessages(messages, response);
           options.onInvoke?.(options.name, messages.length, messages.length - succeeded.length);
           return succeeded;

@@ -258,6 +258,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           concurrency,
           onError,
           timeoutMs: name === 'producer' ? (options.producer?.timeoutMs ?? FunctionSettings.producer.timeoutSeconds * 1000) : FunctionSettings[name].timeoutSeconds * 1000,
+          memoryMiB: FunctionSettings[name].memoryMiB,
         });
       pollers.push(poller('producer', 'intake', producer as SqsHandler, 2));
       pollers.push(poller('consumer', 'batches', consumer as SqsHandler, options.consumerConcurrency ?? 4));

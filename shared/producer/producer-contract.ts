@@ -1,6 +1,7 @@
 import type { FileManifest } from '../core/batch-message.ts';
 import type { LandfallConfig } from '../core/config.ts';
 import type { UnreadableReason } from '../core/read/errors.ts';
+import type { BlockWorkers } from './block-workers.ts';
 import type { CatalogSource } from './catalog-source.ts';
 import type { BatchSender, ContinuationSender, ObjectStore, ProducerLogger } from './ports.ts';
 
@@ -21,6 +22,8 @@ export interface ProducerLimits {
   maxInvocationMs: number;
   /** Kept free before the function's deadline. */
   deadlineMarginMs: number;
+  /** Bytes of delimited text per block a worker thread reads (`ProducerDeps.workers`); a block ends at a line break. */
+  blockBytes: number;
 }
 
 /**
@@ -37,6 +40,7 @@ export const DEFAULT_PRODUCER_LIMITS: ProducerLimits = {
   segmentBytes: 64 * 1024 * 1024,
   maxInvocationMs: 9 * 60_000,
   deadlineMarginMs: 60_000,
+  blockBytes: 1024 * 1024,
 };
 
 export interface ProducerDeps {
@@ -57,6 +61,12 @@ export interface ProducerDeps {
   now?: () => Date;
   /** Where a gzip-compressed Parquet file is spilled to be read (default: the OS temp dir). */
   tmpDir?: string;
+  /**
+   * Worker threads that read, partition and encode delimited text files in blocks, beside the
+   * thread that reads the file and uploads its batches (the batches, their ids and bytes are
+   * those of a read on one thread); none: one thread does it all.
+   */
+  workers?: BlockWorkers;
 }
 
 export type ProduceOutcome =
