@@ -6,8 +6,9 @@
  *   ROWS=200000 BATCH=50000 ROUNDS=5 npm run bench:engine
  *
  * Scenarios run interleaved in ROUNDS rounds (default 3); each ratio is taken inside a round
- * and the median over the rounds is reported with its range. The last line is for scripts:
+ * and the median over the rounds is reported with its range. The last two lines are for scripts:
  *   engine: fresh inserts <r>x COPY, updates <r>x update limit, 50/50 <r>x COPY
+ *   engine, merge rules: updates <r>x update limit
  *
  * DATABASE_URL points it at your own PostgreSQL; otherwise it starts the embedded one.
  */
@@ -44,9 +45,16 @@ const S = {
   valuesUpdates: 'VALUES 1,000-row chunks: pure updates',
   mergeFresh: 'COPY temp + merge (pins RDS Proxy): fresh inserts',
   mergeUpdates: 'COPY temp + merge (pins RDS Proxy): pure updates',
+  deleteRuleFresh: 'engine, delete rule: fresh inserts, no delete remembered (COPY)',
+  deleteRuleFreshRemembered: 'engine, delete rule: fresh inserts, one delete remembered (upsert)',
   deleteRuleUpdates: 'engine, delete rule: pure updates',
   deleteRuleHalf: 'engine, delete rule: 50% deletes / 50% updates',
   deleteRuleLate: 'engine, delete rule: late older rows (stale vs rows and remembered deletes)',
+  partitionedCopy: 'partitioned (range, 4 partitions): COPY (reference)',
+  partitionedFresh: 'engine, partitioned: fresh inserts',
+  partitionedUpdates: 'engine, partitioned: pure updates',
+  partitionedMixed: 'engine, partitioned: 50% inserts / 50% updates',
+  mergeRulesUpdates: 'engine, merge rules (add, keep, ignoreNull): pure updates',
 } as const;
 
 type Columns = (string | null)[][];
@@ -189,12 +197,14 @@ async function deleteRuleScenarios(sql: postgres.Sql, v0: DataSet, v1: DataSet):
   const config = parseConfig({ tables: [{ table, conflictKey: ['tenant_id', 'sku'], version: 'updated_at', delete: { column: '_op', equals: 'D' } }] });
   const target = await prepareTable(sql, config.tables[0]!);
   const remembered = tombstoneRelationOf({ schema: 'public', name: table }).quoted;
-  const apply = async (data: DataSet, deleteEvery: number) => {
+  /** `deleteEvery` null: the batches have no delete column at all. */
+  const apply = async (data: DataSet, deleteEvery: number | null) => {
     const totals = { inserted: 0, updated: 0, deleted: 0, stale: 0 };
     for (let from = 0; from < data.rows; from += BATCH) {
       const batch = { ...toBatch(data, from, Math.min(data.rows, from + BATCH)), table };
       const ops = batch.rowNumbers.map((n) => (deleteEvery && n % deleteEvery === 0 ? 'D' : null));
-      const { counts } = await applyBatch(sql, target, { ...batch, columns: [...batch.columns, '_op'], values: [...batch.values, ops] });
+      const withOps = deleteEvery === null ? batch : { ...batch, columns: [...batch.columns, '_op'], values: [...batch.values, ops] };
+      const { counts } = await applyBatch(sql, target, withOps);
       for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += counts[k];
     }
     return Object.entries(totals).map(([k, v]) => `${k} ${v}`).join(', ');
@@ -204,7 +214,25 @@ async function deleteRuleScenarios(sql: postgres.Sql, v0: DataSet, v1: DataSet):
     await copyInto(sql, table, v0);
     await sql.unsafe(`VACUUM ANALYZE ${table}`);
   };
+  const emptied = async () => {
+    await sql.unsafe(`TRUNCATE ${table}, ${remembered}`);
+    await sql.unsafe('CHECKPOINT');
+  };
+  // A delete of a key outside the data set: the table now remembers one, so rule 6 must be
+  // checked row by row and every batch takes the upsert.
+  const oneRemembered = async () => {
+    await emptied();
+    const tombstone = batchOfNewFile(table, [...COLUMNS, '_op'], [...generate(0, 1, 9).map((c) => c.map(() => null)), ['D']], 1);
+    tombstone.values[0]![0] = '-1';
+    tombstone.values[1]![0] = 'remembered';
+    tombstone.values[6]![0] = new Date(Date.UTC(2030, 0, 1)).toISOString();
+    await applyBatch(sql, target, { ...tombstone, table });
+  };
   return [
+    // A first full load of a delete-rule table (files without the delete column): COPY while the
+    // table remembers no delete, the upsert once it remembers one (rule 6).
+    { name: S.deleteRuleFresh, prepare: emptied, run: () => apply(v0, null) },
+    { name: S.deleteRuleFreshRemembered, prepare: oneRemembered, run: () => apply(v0, null) },
     { name: S.deleteRuleUpdates, prepare: prefilled, run: () => apply(v1, 0) },
     { name: S.deleteRuleHalf, prepare: prefilled, run: () => apply(v1, 2) },
     {
@@ -214,6 +242,74 @@ async function deleteRuleScenarios(sql: postgres.Sql, v0: DataSet, v1: DataSet):
         await apply(v1, 2);
       },
       run: () => apply(v0, 0),
+    },
+  ];
+}
+
+/**
+ * A range-partitioned copy of the table (by tenant_id, part of the key, 4 partitions): COPY into
+ * it as the reference, then the engine's fresh inserts, pure updates and a 50/50 batch into it.
+ */
+async function partitionedScenarios(sql: postgres.Sql, v0: DataSet, v1: DataSet, firstHalf: DataSet): Promise<Scenario[]> {
+  const table = 'bench_partitioned';
+  await sql.unsafe(`DROP TABLE IF EXISTS ${table}`);
+  await sql.unsafe(`CREATE TABLE ${table} (LIKE ${TABLE} INCLUDING DEFAULTS) PARTITION BY RANGE (tenant_id)`);
+  await sql.unsafe(`ALTER TABLE ${table} ADD UNIQUE (tenant_id, sku)`);
+  await sql.unsafe(`CREATE INDEX ON ${table} (updated_at)`);
+  for (const from of [0, 25, 50, 75]) await sql.unsafe(`CREATE TABLE ${table}_${from} PARTITION OF ${table} FOR VALUES FROM (${from}) TO (${from + 25})`);
+  const config = parseConfig({ tables: [{ table, conflictKey: ['tenant_id', 'sku'], version: 'updated_at' }] });
+  const target = await prepareTable(sql, config.tables[0]!);
+  const apply = async (data: DataSet) => {
+    const totals = { inserted: 0, updated: 0 };
+    for (let from = 0; from < data.rows; from += BATCH) {
+      const { counts } = await applyBatch(sql, target, { ...toBatch(data, from, Math.min(data.rows, from + BATCH)), table });
+      totals.inserted += counts.inserted;
+      totals.updated += counts.updated;
+    }
+    return `inserted ${totals.inserted}, updated ${totals.updated}`;
+  };
+  const reset = (prefill?: DataSet) => async () => {
+    await sql.unsafe(`TRUNCATE ${table}`);
+    if (prefill) await copyInto(sql, table, prefill);
+    await sql.unsafe(`VACUUM ANALYZE ${table}`);
+  };
+  return [
+    { name: S.partitionedCopy, prepare: reset(), run: () => copyInto(sql, table, v0) },
+    { name: S.partitionedFresh, prepare: reset(), run: () => apply(v0) },
+    { name: S.partitionedUpdates, prepare: reset(v0), run: () => apply(v1) },
+    { name: S.partitionedMixed, prepare: reset(firstHalf), run: () => apply(v1) },
+  ];
+}
+
+/**
+ * Pure updates on a copy of the table whose config gives three columns merge rules (`qty` add,
+ * `name` keep, `price` ignoreNull): against "engine: pure updates", the cost of the merge form of
+ * the statement (docs/rules.md, "Merge rules").
+ */
+async function mergeRuleScenarios(sql: postgres.Sql, v0: DataSet, v1: DataSet): Promise<Scenario[]> {
+  const table = 'bench_merge';
+  await sql.unsafe(`DROP TABLE IF EXISTS ${table}`);
+  await sql.unsafe(`CREATE TABLE ${table} (LIKE ${TABLE} INCLUDING ALL)`);
+  const config = parseConfig({ tables: [{ table, conflictKey: ['tenant_id', 'sku'], version: 'updated_at', merge: { qty: 'add', name: 'keep', price: 'ignoreNull' } }] });
+  const target = await prepareTable(sql, config.tables[0]!);
+  return [
+    {
+      name: S.mergeRulesUpdates,
+      prepare: async () => {
+        await sql.unsafe(`TRUNCATE ${table}`);
+        await sql.unsafe('TRUNCATE landfall.batches');
+        await copyInto(sql, table, v0);
+        await sql.unsafe(`VACUUM ANALYZE ${table}`);
+        await sql.unsafe('CHECKPOINT');
+      },
+      run: async () => {
+        const totals = { updated: 0 };
+        for (let from = 0; from < v1.rows; from += BATCH) {
+          const { counts } = await applyBatch(sql, target, { ...toBatch(v1, from, Math.min(v1.rows, from + BATCH)), table });
+          totals.updated += counts.updated;
+        }
+        return `updated ${totals.updated}`;
+      },
     },
   ];
 }
@@ -255,6 +351,8 @@ async function main() {
       { name: S.mergeFresh, prepare: empty, run: () => runCopyMerge(sql, v0) },
       { name: S.mergeUpdates, prepare: prefilled(v0), run: () => runCopyMerge(sql, v1) },
       ...(await deleteRuleScenarios(sql, v0, v1)),
+      ...(await partitionedScenarios(sql, v0, v1, firstHalf)),
+      ...(await mergeRuleScenarios(sql, v0, v1)),
     ];
     const results = await runRounds(scenarios, ROUNDS, ROWS);
 
@@ -263,9 +361,17 @@ async function main() {
     console.log(`engine fresh inserts × COPY temp + merge: ${formatRatio(ratioOf(results, S.fresh, S.mergeFresh))}`);
     console.log(`engine pure updates × update limit: ${formatRatio(ratioOf(results, S.updates, S.updateLimit))}`);
     console.log(`delete rule, pure updates × engine pure updates (the tombstone look-ups): ${formatRatio(ratioOf(results, S.deleteRuleUpdates, S.updates))}`);
+    console.log(`delete rule, fresh inserts, no delete remembered (COPY) × one remembered (upsert): ${formatRatio(ratioOf(results, S.deleteRuleFresh, S.deleteRuleFreshRemembered))}`);
+    console.log(
+      `partitioned table × COPY into it: fresh inserts ${formatRatio(ratioOf(results, S.partitionedFresh, S.partitionedCopy))}, ` +
+        `pure updates ${formatRatio(ratioOf(results, S.partitionedUpdates, S.partitionedCopy))}, 50/50 ${formatRatio(ratioOf(results, S.partitionedMixed, S.partitionedCopy))}; ` +
+        `pure updates × the same on the plain table ${formatRatio(ratioOf(results, S.partitionedUpdates, S.updates))}`,
+    );
     console.log(`peak RSS of this process: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (rows are generated one batch at a time)`);
     const r = (scenario: string, reference: string) => ratioOf(results, scenario, reference).median.toFixed(2);
+    console.log(`merge rules, pure updates × engine pure updates (the merge form of the statement): ${formatRatio(ratioOf(results, S.mergeRulesUpdates, S.updates))}`);
     console.log(`engine: fresh inserts ${r(S.fresh, S.copy)}x COPY, updates ${r(S.updates, S.updateLimit)}x update limit, 50/50 ${r(S.mixed, S.copy)}x COPY`);
+    console.log(`engine, merge rules: updates ${r(S.mergeRulesUpdates, S.updateLimit)}x update limit`);
   } finally {
     await sql.end();
     await stop();

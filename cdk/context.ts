@@ -14,6 +14,14 @@ export const ContextKey = {
   dbMultiAz: 'landfall:dbMultiAz',
   dbDeletionProtection: 'landfall:dbDeletionProtection',
   dbBackupRetentionDays: 'landfall:dbBackupRetentionDays',
+  dbAllocatedStorageGiB: 'landfall:dbAllocatedStorageGiB',
+  dbMaxAllocatedStorageGiB: 'landfall:dbMaxAllocatedStorageGiB',
+  /** New database: max_connections in its parameter group; existing: what it accepts for Landfall. */
+  dbMaxConnections: 'landfall:dbMaxConnections',
+  /** New database: the security group of the host that runs `landfall grant-role` (allowed in on 5432). */
+  adminSecurityGroupId: 'landfall:adminSecurityGroupId',
+  /** New database: a managed prefix list of admin networks (allowed in on 5432). */
+  adminPrefixListId: 'landfall:adminPrefixListId',
   dbHost: 'landfall:dbHost',
   dbPort: 'landfall:dbPort',
   dbName: 'landfall:dbName',
@@ -32,6 +40,10 @@ export const ContextKey = {
   highThroughputFifo: 'landfall:highThroughputFifo',
   consumerMaxConcurrency: 'landfall:consumerMaxConcurrency',
   producerMaxConcurrency: 'landfall:producerMaxConcurrency',
+  producerMaxInvocationsPerFile: 'landfall:producerMaxInvocationsPerFile',
+  reservedConcurrency: 'landfall:reservedConcurrency',
+  /** `refuse` (default) or `warn` when the functions could open more connections than the database accepts. */
+  connectionBudget: 'landfall:connectionBudget',
   appliedBatchExpirationDays: 'landfall:appliedBatchExpirationDays',
   rejectExpirationDays: 'landfall:rejectExpirationDays',
   logRetentionDays: 'landfall:logRetentionDays',
@@ -92,6 +104,11 @@ export function databaseFromContext(get: Get): DatabaseOptions {
         multiAz: bool(get, ContextKey.dbMultiAz),
         deletionProtection: bool(get, ContextKey.dbDeletionProtection),
         backupRetentionDays: num(get, ContextKey.dbBackupRetentionDays),
+        allocatedStorageGiB: num(get, ContextKey.dbAllocatedStorageGiB),
+        maxAllocatedStorageGiB: num(get, ContextKey.dbMaxAllocatedStorageGiB),
+        maxConnections: num(get, ContextKey.dbMaxConnections),
+        adminSecurityGroupId: str(get, ContextKey.adminSecurityGroupId),
+        adminPrefixListId: str(get, ContextKey.adminPrefixListId),
       });
     case 'existing':
       return defined({
@@ -109,6 +126,7 @@ export function databaseFromContext(get: Get): DatabaseOptions {
         routeTableIds: list(get, ContextKey.routeTableIds),
         securityGroupId: str(get, ContextKey.securityGroupId) ?? '',
         vpcEndpoints: bool(get, ContextKey.vpcEndpoints),
+        maxConnections: num(get, ContextKey.dbMaxConnections),
       });
     case 'localstack':
       return { mode, databaseUrlSecret: str(get, ContextKey.databaseUrlSecret) ?? '', account: str(get, ContextKey.localstackAccount) ?? '' };
@@ -125,6 +143,9 @@ export function optionsFromContext(get: Get): Omit<LandfallOptions, 'config'> {
     highThroughputFifo: bool(get, ContextKey.highThroughputFifo),
     consumerMaxConcurrency: num(get, ContextKey.consumerMaxConcurrency),
     producerMaxConcurrency: num(get, ContextKey.producerMaxConcurrency),
+    producerMaxInvocationsPerFile: num(get, ContextKey.producerMaxInvocationsPerFile),
+    reservedConcurrency: bool(get, ContextKey.reservedConcurrency),
+    connectionBudget: str(get, ContextKey.connectionBudget) as LandfallOptions['connectionBudget'],
     appliedBatchExpirationDays: num(get, ContextKey.appliedBatchExpirationDays),
     rejectExpirationDays: num(get, ContextKey.rejectExpirationDays),
     logRetentionDays: num(get, ContextKey.logRetentionDays),

@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, RemovalPolicy, SecretValue, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Duration, RemovalPolicy, SecretValue, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -8,7 +8,14 @@ import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { EnvVar } from '../shared/environment/env.ts';
 import { DEFAULT_APP_ROLE } from '../shared/postgres/ledger/app-role.ts';
-import type { DatabaseOptions, ExistingDatabaseOptions, LocalStackDatabaseOptions, NewDatabaseOptions } from './props.ts';
+import {
+  type DatabaseOptions,
+  DEFAULT_INSTANCE_TYPE,
+  type ExistingDatabaseOptions,
+  type LocalStackDatabaseOptions,
+  type NewDatabaseOptions,
+  PROXY_MAX_CONNECTIONS_PERCENT,
+} from './props.ts';
 
 /**
  * The database user the functions log in as in new-database mode: a least-privilege role
@@ -54,12 +61,12 @@ export class LandfallDatabase extends Construct {
   readonly vpc?: ec2.IVpc;
   private readonly grants: ((grantee: iam.IGrantable) => void)[] = [];
 
-  constructor(scope: Construct, id: string, options: DatabaseOptions) {
+  constructor(scope: Construct, id: string, options: DatabaseOptions, settings: { logRetention: logs.RetentionDays } = { logRetention: logs.RetentionDays.ONE_MONTH }) {
     super(scope, id);
     this.mode = options.mode;
     switch (options.mode) {
       case 'new': {
-        const made = this.createNew(options);
+        const made = this.createNew(options, settings.logRetention);
         this.network = made.network;
         this.instance = made.instance;
         this.proxy = made.proxy;
@@ -82,7 +89,7 @@ export class LandfallDatabase extends Construct {
     for (const grant of this.grants) grant(grantee);
   }
 
-  private createNew(options: NewDatabaseOptions) {
+  private createNew(options: NewDatabaseOptions, logRetention: logs.RetentionDays) {
     const flowLogs = new logs.LogGroup(this, 'VpcFlowLogs', {
       retention: logs.RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
@@ -120,20 +127,46 @@ export class LandfallDatabase extends Construct {
       allowAllOutbound: false,
     });
 
+    // `landfall grant-role` runs from a host you name (a bastion, a CloudShell VPC environment):
+    // its security group or prefix list may reach PostgreSQL, nothing else is opened.
+    if (options.adminSecurityGroupId) {
+      databaseSg.addIngressRule(ec2.Peer.securityGroupId(options.adminSecurityGroupId), ec2.Port.tcp(PG_PORT), 'landfall grant-role from the admin host');
+    }
+    if (options.adminPrefixListId) {
+      databaseSg.addIngressRule(ec2.Peer.prefixList(options.adminPrefixListId), ec2.Port.tcp(PG_PORT), 'landfall grant-role from the admin networks');
+    }
+
     const engine = rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_17 });
+    const parameterGroup = new rds.ParameterGroup(this, 'Parameters', {
+      engine,
+      description: 'Landfall PostgreSQL 17: TLS only',
+      parameters: { 'rds.force_ssl': '1' },
+    });
+    // The connection budget (cdk/connection-budget.ts) counts on it.
+    if (options.maxConnections !== undefined) parameterGroup.addParameter('max_connections', String(options.maxConnections));
+    if (options.multiAz === undefined) {
+      Annotations.of(this).addWarningV2(
+        '@landfall/single-az',
+        'The database is single-AZ because landfall:dbMultiAz is not set: an AZ outage stops the pipeline until it ends. For production pass -c landfall:dbMultiAz=true (a standby doubles the instance cost); -c landfall:dbMultiAz=false says single-AZ on purpose and silences this.',
+      );
+    }
+    const allocatedStorage = options.allocatedStorageGiB ?? 20;
     const instance = new rds.DatabaseInstance(this, 'Instance', {
       engine,
-      instanceType: new ec2.InstanceType(options.instanceType ?? 't4g.micro'),
+      instanceType: new ec2.InstanceType(options.instanceType ?? DEFAULT_INSTANCE_TYPE),
       vpc,
       vpcSubnets: subnets,
       securityGroups: [databaseSg],
-      credentials: rds.Credentials.fromGeneratedSecret(NEW_DATABASE_ADMIN),
+      // RDS keeps the master password in Secrets Manager and rotates it itself (every 7 days):
+      // no rotation function, no unrotated secret. Only the operator reads it (grant-role).
+      credentials: rds.Credentials.fromUsername(NEW_DATABASE_ADMIN),
+      manageMasterUserPassword: true,
       databaseName: NEW_DATABASE_NAME,
       port: PG_PORT,
       storageEncrypted: true,
       storageType: rds.StorageType.GP3,
-      allocatedStorage: options.allocatedStorageGiB ?? 20,
-      maxAllocatedStorage: (options.allocatedStorageGiB ?? 20) * 5,
+      allocatedStorage,
+      maxAllocatedStorage: options.maxAllocatedStorageGiB ?? allocatedStorage * 5,
       multiAz: options.multiAz ?? false,
       backupRetention: Duration.days(options.backupRetentionDays ?? 7),
       deletionProtection: options.deletionProtection ?? true,
@@ -142,11 +175,12 @@ export class LandfallDatabase extends Construct {
       publiclyAccessible: false,
       autoMinorVersionUpgrade: true,
       caCertificate: rds.CaCertificate.RDS_CA_RSA2048_G1,
-      parameterGroup: new rds.ParameterGroup(this, 'Parameters', {
-        engine,
-        description: 'Landfall PostgreSQL 17: TLS only',
-        parameters: { 'rds.force_ssl': '1' },
-      }),
+      parameterGroup,
+      // What a slow database is doing (Database Insights' standard mode, 7 days, no charge)
+      // and PostgreSQL's own log (errors, lock waits, long statements) in CloudWatch Logs.
+      enablePerformanceInsights: true,
+      cloudwatchLogsExports: ['postgresql'],
+      cloudwatchLogsRetention: logRetention,
     });
 
     // End-to-end IAM: the functions log in to the proxy with IAM tokens and the proxy logs in
@@ -168,7 +202,7 @@ export class LandfallDatabase extends Construct {
       // clear error (retried by SQS) instead of a Lambda timeout.
       borrowTimeout: Duration.seconds(30),
       idleClientTimeout: Duration.minutes(15),
-      maxConnectionsPercent: 90,
+      maxConnectionsPercent: PROXY_MAX_CONNECTIONS_PERCENT,
       debugLogging: false,
     });
     databaseSg.addIngressRule(proxySg, ec2.Port.tcp(PG_PORT), 'RDS Proxy to PostgreSQL');

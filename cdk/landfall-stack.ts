@@ -1,7 +1,8 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as lambdaEvents from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -27,14 +28,20 @@ import { AccountBoundSqsDestination } from './intake-destination.ts';
 import { acknowledgeNagFindings } from './nag.ts';
 import { PipelineFunction } from './pipeline-function.ts';
 import { PrepareTablesOnDeploy } from './prepare-tables.ts';
+import type { ConnectionBudget } from './connection-budget.ts';
 import {
   DEFAULT_ENTRIES,
+  DEFAULT_MAX_INVOCATIONS_PER_FILE,
   defaultConsumerMaxConcurrency,
+  deploymentBudget,
   type FunctionEntries,
   type LandfallOptions,
   stackEnvironment,
   validateOptions,
 } from './props.ts';
+
+/** aws-cdk-lib's feature flag that grants S3 server access logging in the bucket policy instead of an ACL. */
+const S3_LOGS_USE_BUCKET_POLICY = '@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy';
 
 /** The repository root: entries, package-lock.json and tsconfig.json are found from here. */
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -69,7 +76,9 @@ function createBuckets(stack: Stack, props: LandfallStackProps): { inbox: s3.Buc
     blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
     encryption: s3.BucketEncryption.S3_MANAGED,
     enforceSSL: true,
-    objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+    // No ACLs at all: S3 delivers the access logs under the bucket policy CDK writes for
+    // logging.s3.amazonaws.com (@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy).
+    objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
     lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(90) }],
     removalPolicy: RemovalPolicy.RETAIN,
   });
@@ -88,6 +97,10 @@ function createBuckets(stack: Stack, props: LandfallStackProps): { inbox: s3.Buc
       },
       // Rejected rows and moved-aside files: kept longer than batches, a person has to look.
       { id: 'expire-rejects', prefix: InboxLayout.rejectsPrefix, expiration: Duration.days(rejectDays) },
+      // A delete marker whose versions have all expired (a moved-aside file, a table's expired
+      // file) is removed, so the bucket does not fill with markers over nothing.
+      { id: 'remove-expired-delete-markers', expiredObjectDeleteMarker: true },
+      ...inboxLifecycleRules(props.config),
     ],
     removalPolicy: RemovalPolicy.RETAIN,
   });
@@ -112,6 +125,28 @@ function createBuckets(stack: Stack, props: LandfallStackProps): { inbox: s3.Buc
     removalPolicy: RemovalPolicy.RETAIN,
   });
   return { inbox, staging };
+}
+
+/**
+ * Each table's `inbox` setting (shared/core/inbox-lifecycle.ts) as a lifecycle rule on its
+ * prefix: a transition to a cheaper storage class and/or an expiry, counted from the file's
+ * arrival. Tables without it keep their files.
+ */
+function inboxLifecycleRules(config: LandfallOptions['config']): s3.LifecycleRule[] {
+  return config.tables.flatMap((table, i): s3.LifecycleRule[] => {
+    const inbox = table.inbox;
+    if (!inbox) return [];
+    return [
+      {
+        id: `table-${i}-files`,
+        prefix: table.prefix,
+        ...(inbox.expireAfterDays !== undefined ? { expiration: Duration.days(inbox.expireAfterDays) } : {}),
+        ...(inbox.storageClass && inbox.transitionAfterDays !== undefined
+          ? { transitions: [{ storageClass: new s3.StorageClass(inbox.storageClass), transitionAfter: Duration.days(inbox.transitionAfterDays) }] }
+          : {}),
+      },
+    ];
+  });
 }
 
 /** The five queues of QueueSettings, dead-letter targets first. */
@@ -149,7 +184,7 @@ function createFunctions(stack: Stack, props: LandfallStackProps, shared: { pref
     [EnvVar.powertoolsMetricsNamespace]: shared.metricsNamespace,
     [EnvVar.configJson]: shared.configJson,
   };
-  const fn = <K extends keyof FunctionEntries>(kind: K, inVpc: boolean) =>
+  const fn = <K extends keyof FunctionEntries>(kind: K, inVpc: boolean, recursiveLoop?: lambda.RecursiveLoop) =>
     new PipelineFunction(stack, `${kind.charAt(0).toUpperCase()}${kind.slice(1)}`, {
       kind,
       projectRoot: PROJECT_ROOT,
@@ -157,9 +192,29 @@ function createFunctions(stack: Stack, props: LandfallStackProps, shared: { pref
       functionName: `${shared.prefix}-${kind}`,
       environment: { ...common, [EnvVar.powertoolsServiceName]: MetricContract.serviceNames[kind] },
       logRetention,
+      ...(recursiveLoop ? { recursiveLoop } : {}),
       ...(inVpc && shared.database.network ? { vpc: shared.database.network } : {}),
     });
-  return { producer: fn('producer', false), consumer: fn('consumer', true), replay: fn('replay', true) };
+  // A file too large for one invocation is continued through the intake queue that invokes the
+  // producer: a loop on purpose. Lambda's loop detection would stop it after 16 invocations
+  // (about 100–200 GB) and drop the continuation; the producer's own per-file cap
+  // (LANDFALL_PRODUCER_LIMITS) stops a runaway chain instead, with a reason in the ledger.
+  const producer = fn('producer', false, lambda.RecursiveLoop.ALLOW);
+  producer.setting(EnvVar.producerLimits, JSON.stringify({ maxInvocationsPerFile: props.producerMaxInvocationsPerFile ?? DEFAULT_MAX_INVOCATIONS_PER_FILE }));
+  return { producer, consumer: fn('consumer', true), replay: fn('replay', true) };
+}
+
+/**
+ * Reserved concurrency (optional): the consumer keeps its event source's maximum plus one for
+ * the deploy step's invocation, replay its maximum, so neither is throttled by other functions
+ * of the account, and neither can take more connections than the budget counted.
+ */
+function reserveConcurrency(functions: ReturnType<typeof createFunctions>, consumerMaxConcurrency: number) {
+  const reserve = (fn: PipelineFunction, n: number) => {
+    (fn.function.node.defaultChild as lambda.CfnFunction).reservedConcurrentExecutions = n;
+  };
+  reserve(functions.consumer, consumerMaxConcurrency + 1);
+  reserve(functions.replay, FunctionSettings.replay.maxConcurrency);
 }
 
 /** Each function driven by its queue (ReportBatchItemFailures; batch sizes and concurrency from FunctionSettings). */
@@ -307,6 +362,12 @@ function addOutputs(stack: LandfallStack) {
   if (stack.database.proxy) {
     new CfnOutput(stack, 'ProxyEndpoint', { value: stack.database.proxy.endpoint, description: 'RDS Proxy (IAM auth, TLS)' });
   }
+  if (stack.database.instance) {
+    new CfnOutput(stack, 'DatabaseEndpoint', {
+      value: stack.database.instance.dbInstanceEndpointAddress,
+      description: 'PostgreSQL itself (port 5432), for `landfall grant-role` and your own tables from an admin host',
+    });
+  }
   if (stack.database.instance?.secret) {
     new CfnOutput(stack, 'DatabaseSecretArn', {
       value: stack.database.instance.secret.secretArn,
@@ -332,10 +393,15 @@ export class LandfallStack extends Stack {
   readonly database: LandfallDatabase;
   readonly monitoring: Monitoring;
   readonly prepareTables: PrepareTablesOnDeploy;
+  /** The database connections the functions may hold against what the database accepts (undefined in LocalStack mode). */
+  readonly connectionBudget: ConnectionBudget | undefined;
 
   constructor(scope: Construct, id: string, props: LandfallStackProps) {
     validateOptions(props);
     super(scope, id, { ...props, env: stackEnvironment(props, props.env) });
+    // The access-log bucket takes no ACLs (BucketOwnerEnforced): S3's log delivery is granted in
+    // its bucket policy, whatever the app's cdk.json says.
+    this.node.setContext(S3_LOGS_USE_BUCKET_POLICY, true);
     const prefix = props.namePrefix ?? DEFAULT_NAME_PREFIX;
     const config = props.config;
     const configJson = configJsonOf(config);
@@ -343,7 +409,12 @@ export class LandfallStack extends Stack {
 
     ({ inbox: this.inbox, staging: this.staging } = createBuckets(this, props));
     this.queues = createQueues(this, prefix, props.highThroughputFifo === true);
-    this.database = new LandfallDatabase(this, 'Database', props.database ?? { mode: 'new' });
+    this.connectionBudget = deploymentBudget(props);
+    if (this.connectionBudget && this.connectionBudget.verdict !== 'fits') {
+      // validateOptions refused an exceeding budget unless connectionBudget is "warn".
+      Annotations.of(this).addWarningV2('@landfall/connection-budget', this.connectionBudget.message);
+    }
+    this.database = new LandfallDatabase(this, 'Database', props.database ?? { mode: 'new' }, { logRetention: (props.logRetentionDays ?? 30) as logs.RetentionDays });
     ({ producer: this.producer, consumer: this.consumer, replay: this.replay } = createFunctions(this, props, {
       prefix,
       configJson,
@@ -356,6 +427,7 @@ export class LandfallStack extends Stack {
       this.inbox.addEventNotification(s3.EventType.OBJECT_CREATED, intakeDestination, { prefix: table.prefix });
     }
     addEventSources(this, this.queues, props);
+    if (props.reservedConcurrency) reserveConcurrency(this, props.consumerMaxConcurrency ?? defaultConsumerMaxConcurrency(config));
     grantProducer(this.producer, { config, inbox: this.inbox, staging: this.staging, batches: this.queues.batches, intake: this.queues.intake });
     grantConsumerAndReplay(this, { staging: this.staging, dlq: this.queues.batchesDlq, database: this.database });
     // The deploy step: every table's catalog snapshot in staging before the first file.
@@ -373,6 +445,17 @@ export class LandfallStack extends Stack {
       oldestBatchAlarmSeconds: props.oldestBatchAlarmSeconds ?? 900,
       dashboardName: `${prefix}-pipeline`,
       ...(props.alarmEmail ? { alarmEmail: props.alarmEmail } : {}),
+      ...(this.database.instance && this.database.proxy && props.database?.mode !== 'existing' && props.database?.mode !== 'localstack'
+        ? {
+            database: {
+              instance: this.database.instance,
+              proxy: this.database.proxy,
+              allocatedStorageGiB: props.database?.allocatedStorageGiB ?? 20,
+              maxConnections: this.connectionBudget?.maxConnections,
+              plannedConnections: this.connectionBudget?.demand.total,
+            },
+          }
+        : {}),
     });
     addOutputs(this);
 

@@ -8,6 +8,8 @@ import type { PipelineFunction } from './pipeline-function.ts';
 
 /** CDK's singleton that applies S3 bucket notifications (a fixed construct id in aws-cdk-lib). */
 const BUCKET_NOTIFICATIONS_HANDLER_ID = 'BucketNotificationsHandler050a0587b7544547bf325f094a3db834';
+/** The singleton function that sets a log group's retention (a fixed construct id in aws-cdk-lib). */
+const LOG_RETENTION_ID = 'LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a';
 /** The singleton function behind every `AwsCustomResource` (a fixed construct id in aws-cdk-lib). */
 const AWS_CUSTOM_RESOURCE_PROVIDER_ID = 'AWS679f53fac002430cb0da5b7982bd2287';
 
@@ -97,14 +99,7 @@ export function acknowledgeNagFindings(scope: NagScope): void {
       ack(
         instance,
         'AwsSolutions-RDS3',
-        'Single-AZ by default to keep a small deployment cheap; set the multiAz option for production. Automated backups are on.',
-      );
-    }
-    {
-      ack(
-        instance,
-        'AwsSolutions-SMG4',
-        'The master secret is read by no function and not by RDS Proxy (end-to-end IAM): only the operator uses it, to run `landfall grant-role` once. Rotating it needs a rotation Lambda and a network path to Secrets Manager, left to the operator.',
+        'Single-AZ unless -c landfall:dbMultiAz=true (synth warns while the choice is not made): a small deployment stays cheap; production sets it. Automated backups are on.',
       );
     }
   }
@@ -129,4 +124,13 @@ export function acknowledgeNagFindings(scope: NagScope): void {
   }
   ackBasicExecution(AWS_CUSTOM_RESOURCE_PROVIDER_ID, prefixList ? 'looks up the S3 prefix-list id and invokes the consumer to prepare the tables' : 'invokes the consumer to prepare the tables');
   ackBasicExecution(BUCKET_NOTIFICATIONS_HANDLER_ID, "configures the inbox's bucket notifications");
+  ackBasicExecution(LOG_RETENTION_ID, "sets the retention of the database's postgresql log group (RDS creates it, so CloudFormation cannot)");
+  const logRetention = stack.node.tryFindChild(LOG_RETENTION_ID);
+  if (logRetention) {
+    ack(
+      logRetention,
+      'AwsSolutions-IAM5[Resource::*]',
+      "aws-cdk-lib's log-retention function: logs:PutRetentionPolicy and DeleteRetentionPolicy on the log group RDS creates for the postgresql log export, whose name is known only after the instance exists; its policy is not configurable.",
+    );
+  }
 }

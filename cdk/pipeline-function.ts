@@ -6,7 +6,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { FunctionEnv, type ResourceVar } from '../shared/environment/function-env.ts';
+import { FunctionEnv, type ResourceVar, type SettingVar } from '../shared/environment/function-env.ts';
 import { FunctionSettings, type FunctionKey } from '../shared/core/resources.ts';
 
 /**
@@ -41,6 +41,8 @@ export interface PipelineFunctionProps<K extends FunctionKey = FunctionKey> {
   readonly functionName: string;
   readonly environment: Record<string, string>;
   readonly logRetention: logs.RetentionDays;
+  /** What Lambda does when the function's own output invokes it again (default: Terminate after 16 hops). */
+  readonly recursiveLoop?: lambda.RecursiveLoop;
   /** Absent: the function runs outside any VPC. */
   readonly vpc?: {
     readonly vpc: ec2.IVpc;
@@ -100,6 +102,7 @@ export class PipelineFunction<K extends FunctionKey = FunctionKey> extends Const
       role: this.role,
       logGroup: this.logGroup,
       environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
+      ...(props.recursiveLoop ? { recursiveLoop: props.recursiveLoop } : {}),
       ...(props.vpc
         ? { vpc: props.vpc.vpc, vpcSubnets: props.vpc.subnets, securityGroups: props.vpc.securityGroups }
         : {}),
@@ -142,6 +145,13 @@ export class PipelineFunction<K extends FunctionKey = FunctionKey> extends Const
     this.function.addEnvironment(variable, value);
     grant(this.role);
     this.bound.add(variable);
+  }
+
+  /** Sets one of the optional settings of the function's contract (no grant goes with it). */
+  setting(variable: SettingVar<K>, value: string): void {
+    const allowed: readonly string[] = FunctionEnv[this.kind].settings;
+    if (!allowed.includes(variable)) throw new Error(`Landfall ${this.kind} function does not read ${variable} (shared/environment/function-env.ts)`);
+    this.function.addEnvironment(variable, value);
   }
 
   /** The database variables and the grant to log in, for a function whose contract reaches the database. */

@@ -1,20 +1,49 @@
 import type { Environment } from 'aws-cdk-lib';
 import type { LandfallConfig } from '../shared/core/config.ts';
-import { InboxLayout, StagingExpiration } from '../shared/core/resources.ts';
+import { FunctionSettings, InboxLayout, StagingExpiration } from '../shared/core/resources.ts';
+import { DEFAULT_PRODUCER_LIMITS } from '../shared/producer/producer-contract.ts';
+import { type ConnectionBudget, connectionBudget } from './connection-budget.ts';
+
+/** The instance class of a new database unless `instanceType` says otherwise. */
+export const DEFAULT_INSTANCE_TYPE = 't4g.micro';
+/** RDS Proxy may use this share of the database's max_connections (the connection budget counts on it). */
+export const PROXY_MAX_CONNECTIONS_PERCENT = 90;
+/** Producer invocations one file may take unless `producerMaxInvocationsPerFile` says otherwise. */
+export const DEFAULT_MAX_INVOCATIONS_PER_FILE = DEFAULT_PRODUCER_LIMITS.maxInvocationsPerFile;
 
 /** A new VPC, RDS for PostgreSQL 17 and an RDS Proxy, created by the stack (the default). */
 export interface NewDatabaseOptions {
   readonly mode: 'new';
   /** Default `t4g.micro`. */
   readonly instanceType?: string;
-  /** Default false (one AZ; a standby doubles the instance cost). */
+  /**
+   * A standby in a second AZ (doubles the instance cost). Say it explicitly: for production
+   * `true`; left out, the stack is single-AZ and synth warns (`-c landfall:dbMultiAz=…`).
+   */
   readonly multiAz?: boolean;
   /** Default true. Turn it off (and deploy) before `cdk destroy`. */
   readonly deletionProtection?: boolean;
   /** Automated backups, 1–35 days. Default 7. */
   readonly backupRetentionDays?: number;
-  /** Initial storage in GiB (gp3, grows automatically up to 5×). Default 20. */
+  /** Initial storage in GiB (gp3, grows automatically up to `maxAllocatedStorageGiB`). Default 20. */
   readonly allocatedStorageGiB?: number;
+  /**
+   * Where storage autoscaling stops, in GiB: at least 10% above `allocatedStorageGiB` (RDS's
+   * rule). Default 5× the allocated storage. Billed only as storage grows.
+   */
+  readonly maxAllocatedStorageGiB?: number;
+  /**
+   * `max_connections` in the stack's parameter group. Default: RDS's own default for the
+   * instance class (about memory / 9.1 MiB), which the connection budget estimates.
+   */
+  readonly maxConnections?: number;
+  /**
+   * A security group of the host that runs `landfall grant-role` (a bastion, a CloudShell VPC
+   * environment): the database's security group lets it in on 5432. Default: no such rule.
+   */
+  readonly adminSecurityGroupId?: string;
+  /** The same from a managed prefix list (`pl-…`) of admin networks. */
+  readonly adminPrefixListId?: string;
 }
 
 /**
@@ -55,6 +84,11 @@ export interface ExistingDatabaseOptions {
   readonly vpcEndpoints?: boolean;
   /** Route tables of `subnetIds`, needed for the S3 gateway endpoint when `vpcEndpoints`. */
   readonly routeTableIds?: string[];
+  /**
+   * Connections the database (or its proxy) accepts for Landfall: the connection budget checks
+   * the functions' concurrency against it. Without it synth only warns with the demand.
+   */
+  readonly maxConnections?: number;
 }
 
 /**
@@ -112,6 +146,23 @@ export interface LandfallOptions {
   readonly consumerMaxConcurrency?: number;
   /** Default 10. */
   readonly producerMaxConcurrency?: number;
+  /**
+   * Producer invocations one file may take at most; a file still not read after them is moved
+   * aside (`too-many-invocations`), so a runaway chain of continuations stops. Default 1000
+   * (5 TB, S3's largest object, at 5 GB or more per invocation).
+   */
+  readonly producerMaxInvocationsPerFile?: number;
+  /**
+   * Reserve Lambda concurrency for the consumer (its event source's maximum concurrency, plus
+   * one for the deploy step) and replay (its maximum), as the Lambda guide recommends for SQS
+   * event sources with a maximum concurrency. Default false (the account's unreserved pool).
+   */
+  readonly reservedConcurrency?: boolean;
+  /**
+   * What synth does when the functions could open more database connections than the database
+   * accepts through the proxy: `refuse` (default) or `warn`.
+   */
+  readonly connectionBudget?: 'refuse' | 'warn';
   /** Days before applied batch objects expire. Default 7. */
   readonly appliedBatchExpirationDays?: number;
   /** Days before rejected rows and files expire; must exceed the batch days. Default 90. */
@@ -181,6 +232,10 @@ export function validateOptions(options: LandfallOptions): void {
   check('appliedBatchExpirationDays', options.appliedBatchExpirationDays, 1, 3650);
   check('rejectExpirationDays', options.rejectExpirationDays, 1, 3650);
   check('oldestBatchAlarmSeconds', options.oldestBatchAlarmSeconds, 60, 14 * 24 * 3600);
+  check('producerMaxInvocationsPerFile', options.producerMaxInvocationsPerFile, 2, 100_000);
+  if (options.connectionBudget !== undefined && !['refuse', 'warn'].includes(options.connectionBudget)) {
+    problems.push(`connectionBudget: "${String(options.connectionBudget)}" must be "refuse" or "warn"`);
+  }
   const applied = options.appliedBatchExpirationDays ?? StagingExpiration.appliedBatchDays;
   const rejects = options.rejectExpirationDays ?? StagingExpiration.rejectDays;
   if (rejects <= applied) {
@@ -202,6 +257,11 @@ export function validateOptions(options: LandfallOptions): void {
     if (blank(entry)) problems.push(`entries.${key}: must be a file path`);
   }
   problems.push(...validateDatabase(options.database ?? { mode: 'new' }));
+  // Only options that are valid otherwise have a budget worth computing.
+  if (problems.length === 0 && (options.connectionBudget ?? 'refuse') === 'refuse') {
+    const budget = deploymentBudget(options);
+    if (budget?.verdict === 'exceeds') problems.push(budget.message);
+  }
   if (problems.length) throw new LandfallPropsError(problems);
 }
 
@@ -217,6 +277,22 @@ function validateDatabase(db: DatabaseOptions): string[] {
       }
       if (db.instanceType !== undefined && !/^[a-z0-9]+\.[a-z0-9]+$/.test(db.instanceType)) {
         problems.push(`database.instanceType: "${db.instanceType}" should look like "t4g.micro" (without the "db." prefix)`);
+      }
+      if (db.maxAllocatedStorageGiB !== undefined) {
+        const allocated = db.allocatedStorageGiB ?? 20;
+        const least = Math.ceil((allocated * 11) / 10);
+        if (!isInt(db.maxAllocatedStorageGiB) || db.maxAllocatedStorageGiB < least || db.maxAllocatedStorageGiB > 65536) {
+          problems.push(`database.maxAllocatedStorageGiB: ${db.maxAllocatedStorageGiB} must be an integer from ${least} (RDS wants 10% above allocatedStorageGiB, ${allocated}) to 65536`);
+        }
+      }
+      if (db.maxConnections !== undefined && (!isInt(db.maxConnections) || db.maxConnections < 10 || db.maxConnections > 262143)) {
+        problems.push(`database.maxConnections: ${db.maxConnections} must be an integer from 10 to 262143 (PostgreSQL's limit)`);
+      }
+      if (db.adminSecurityGroupId !== undefined && !ec2Id('sg', db.adminSecurityGroupId)) {
+        problems.push(`database.adminSecurityGroupId: "${String(db.adminSecurityGroupId)}" is not a security group id (sg-…)`);
+      }
+      if (db.adminPrefixListId !== undefined && !ec2Id('pl', db.adminPrefixListId)) {
+        problems.push(`database.adminPrefixListId: "${String(db.adminPrefixListId)}" is not a managed prefix list id (pl-…)`);
       }
       break;
     }
@@ -253,6 +329,9 @@ function validateDatabase(db: DatabaseOptions): string[] {
         problems.push(`${where}.routeTableIds: vpcEndpoints needs the route table of each subnet for the S3 gateway endpoint`);
       }
       if ((db.routeTableIds ?? []).some((r) => !ec2Id('rtb', r))) problems.push(`${where}.routeTableIds: expected route table ids (rtb-…)`);
+      if (db.maxConnections !== undefined && (!isInt(db.maxConnections) || db.maxConnections < 1)) {
+        problems.push(`${where}.maxConnections: ${db.maxConnections} must be a whole number of connections`);
+      }
       break;
     }
     case 'localstack': {
@@ -278,4 +357,23 @@ function validateDatabase(db: DatabaseOptions): string[] {
 export function stackEnvironment(options: LandfallOptions, given: Environment | undefined): Environment | undefined {
   const db = options.database;
   return db?.mode === 'localstack' ? { ...given, account: db.account } : given;
+}
+
+/**
+ * The budget of a deployment's options: the stack's own database (its class, or the
+ * `max_connections` it sets, through its proxy), or what an existing database grants Landfall.
+ * Undefined in LocalStack mode.
+ */
+export function deploymentBudget(options: LandfallOptions): ConnectionBudget | undefined {
+  const db = options.database ?? { mode: 'new' as const };
+  const consumerConcurrency = options.consumerMaxConcurrency ?? defaultConsumerMaxConcurrency(options.config);
+  const replayConcurrency = FunctionSettings.replay.maxConcurrency;
+  switch (db.mode) {
+    case 'new':
+      return connectionBudget({ consumerConcurrency, replayConcurrency, maxConnections: db.maxConnections, instanceType: db.instanceType ?? DEFAULT_INSTANCE_TYPE, proxyPercent: PROXY_MAX_CONNECTIONS_PERCENT });
+    case 'existing':
+      return connectionBudget({ consumerConcurrency, replayConcurrency, granted: db.maxConnections });
+    default:
+      return undefined;
+  }
 }

@@ -1,47 +1,13 @@
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
 import { type LandfallConfig } from '../shared/core/config.ts';
 import { loadConfigFile } from '../shared/environment/config-file.ts';
 import { EnvVar } from '../shared/environment/env.ts';
 import { landfallHome, readDevState } from './local.ts';
 
-/** Where a command writes; tests pass buffers, the launcher passes the process streams. */
-export interface CliIo {
-  stdout: { write(text: string): unknown; isTTY?: boolean };
-  stderr: { write(text: string): unknown; isTTY?: boolean };
-  env: Record<string, string | undefined>;
-}
-
-export const processIo = (): CliIo => ({ stdout: process.stdout, stderr: process.stderr, env: process.env });
-
-/** The options every command accepts (DESIGN.md, CLI). */
-export interface GlobalOptions {
-  config?: string | undefined;
-  databaseUrl?: string | undefined;
-}
-
-/**
- * A failure the user can fix; main prints the message as one line and exits with the code:
- * 2 (config, usage or stack) unless told otherwise (docs/operations.md, exit codes).
- */
-export class CliError extends Error {
-  override name = 'CliError';
-  readonly exitCode: number;
-  constructor(message: string, exitCode = 2, options?: ErrorOptions) {
-    super(message, options);
-    this.exitCode = exitCode;
-  }
-}
-
-/** What a command module gets to register itself. */
-export interface CommandContext {
-  io: CliIo;
-  setExitCode(code: number): void;
-}
-
-/** A command module's export: `cli/commands/<name>.ts` → `export const register: RegisterCommand`. */
-export type RegisterCommand = (program: Command, context: CommandContext) => void;
+export { CliError, type CliIo, type CommandContext, type GlobalOptions, processIo, type RegisterCommand, examples } from './io.ts';
+import { CliError, type CliIo, type GlobalOptions } from './io.ts';
 
 export interface ResolvedContext {
   configPath: string | null;

@@ -75,7 +75,7 @@ export function formatStatusTable(receipts: readonly FileReceipt[], blocked: rea
   const tables = formatBlockedTables(blocked);
   if (receipts.length === 0) return `${tables}No files yet: drop one into the inbox (landfall drop FILE --table T).\n`;
   const rows = [['FILE', 'TABLE', 'STATUS', 'BATCHES', ...COUNT_HEADERS, 'ADDS UP']];
-  for (const r of receipts) rows.push([r.file, r.table || '(none)', r.status, `${r.batchesApplied}/${r.batches}`, ...countCells(r), balanceCell(r)]);
+  for (const r of receipts) rows.push([r.file, r.table || '(none)', r.state, `${r.batchesApplied}/${r.batches ?? '?'}`, ...countCells(r), balanceCell(r)]);
   const right = new Set(Array.from({ length: COUNT_HEADERS.length + 1 }, (_, i) => i + 3));
   return `${tables}${alignedTable(rows, right)}\n\n${statusSummary(receipts)}`;
 }
@@ -97,7 +97,12 @@ export function formatBlockedTables(blocked: readonly BlockedTable[]): string {
 
 function statusSummary(receipts: readonly FileReceipt[]): string {
   const by = (status: string) => receipts.filter((r) => r.status === status).length;
-  const lines = [`${plural(receipts.length, 'file')}: ${n(by('complete'))} complete, ${n(by('pending'))} pending, ${n(by('replaying'))} replaying, ${n(by('blocked'))} blocked, ${n(by('moved-aside'))} moved aside`];
+  const byState = (state: string) => receipts.filter((r) => r.state === state).length;
+  const lines = [
+    `${plural(receipts.length, 'file')}: ${n(by('complete'))} complete (${n(byState('complete with rejects'))} with rejects, ${n(byState('complete, 0 loaded'))} with 0 loaded), ${n(by('pending'))} in progress, ${n(by('replaying'))} replaying, ${n(by('blocked'))} blocked, ${n(by('moved-aside'))} moved aside`,
+  ];
+  for (const r of receipts.filter((f) => f.state === 'complete, 0 loaded')) lines.push(`  0 loaded: ${r.file}: every row of it was rejected or quarantined (read ${n(r.read)})`);
+  for (const r of receipts.filter((f) => f.status === 'pending' && f.reason)) lines.push(`  interrupted: ${r.file}: ${oneLine(r.reason!)}; ${r.fix ?? ''}`);
   for (const r of receipts.filter((f) => f.status === 'blocked')) lines.push(`  blocked: ${r.file}: table ${r.table} refused: ${oneLine(r.reason ?? '-')}`);
   for (const r of receipts.filter((f) => f.status === 'moved-aside')) lines.push(`  moved aside: ${r.file}: ${r.reason ?? 'unreadable'}; now at ${r.movedTo ?? '-'}`);
   if (by('moved-aside')) lines.push('Moved-aside files: landfall status FILE gives the fix; landfall forget FILE clears one from this list.');
@@ -140,8 +145,10 @@ export function formatFileDetail(r: FileReceipt, batches: readonly BatchReceipt[
     ['File', `s3://${r.bucket}/${r.file}`],
     ['File id', r.fileId],
     ['Table', r.table],
-    ['Status', `${r.status}, ${n(r.batchesApplied)} of ${plural(r.batches, 'batch', 'batches')} applied`],
+    ['Status', `${r.state}, ${n(r.batchesApplied)} of ${r.batches === null ? '? batches applied (the producer is still reading it, or was stopped)' : `${plural(r.batches, 'batch', 'batches')} applied`}`],
     ...(r.status === 'blocked' ? [['Reason', `the consumer refuses the table: ${oneLine(r.reason ?? '-')}`], ['Fix', oneLine(r.fix ?? 'landfall doctor --config F')]] : []),
+    ...(r.status === 'pending' && r.reason ? [['Reason', oneLine(r.reason)], ['Fix', oneLine(r.fix ?? '-')]] : []),
+    ...(r.previousOutcome ? [['Corrected', `the ledger had it ${r.previousOutcome}; a later registration of the file corrected it`]] : []),
     ['Registered', r.registeredAt],
     ['Accounting', `read ${n(r.read)} = ${sum}: ${verdict}`],
   ]);
@@ -162,7 +169,7 @@ export function formatFileDetail(r: FileReceipt, batches: readonly BatchReceipt[
   }
   const lines = [head, ''];
   lines.push(batches.length ? alignedTable(rows, new Set([1, 2, 5, 6, 7, 8, 9, 10, 11, 12, 13])) : 'No batch in the ledger yet.');
-  const unseen = r.batches - batches.length;
+  const unseen = (r.batches ?? 0) - batches.length;
   if (unseen > 0) lines.push(`${plural(unseen, 'batch', 'batches')} not seen by the consumer yet.`);
   const poisoned = batches.filter((b) => b.status === 'poisoned');
   if (poisoned.length) lines.push(`Poisoned batches wait for replay; to re-run one now: landfall replay ${shortId(poisoned[0]!.batchId)}`);
@@ -188,20 +195,29 @@ export function quarantineRecord(q: QuarantinedRow) {
     batchId: q.batchId,
     rowNumber: q.rowNumber,
     row: q.row,
+    ...(q.absent.length ? { absent: q.absent } : {}),
     reason: { sqlstate: q.sqlstate, constraint: q.constraint, column: q.column, message: q.message },
     arrival: q.arrival,
     firstSeen: q.firstSeen,
     lastSeen: q.lastSeen,
     attempts: q.attempts,
+    status: q.status,
+    ...(q.status === 'open' ? {} : { resolution: { how: q.status, reason: q.resolutionReason, at: q.resolvedAt } }),
   };
 }
 
-/** Open quarantined rows without their values: file, row number, SQLSTATE, constraint or column, message. */
+/**
+ * Quarantined rows without their values: file, row number, SQLSTATE, constraint or column,
+ * message; with closed rows among them (`ls --all`), how and why each left the quarantine.
+ */
 export function formatQuarantineTable(rows: readonly QuarantinedRow[]): string {
-  const table = [['ID', 'TABLE', 'FIRST SEEN', 'FILE', 'ROW', 'BATCH', 'SQLSTATE', 'CONSTRAINT/COLUMN', 'ATTEMPTS', 'MESSAGE']];
+  const closed = rows.some((q) => q.status !== undefined && q.status !== 'open');
+  const table = [['ID', ...(closed ? ['STATUS'] : []), 'TABLE', 'FIRST SEEN', 'FILE', 'ROW', 'BATCH', 'SQLSTATE', 'CONSTRAINT/COLUMN', 'ATTEMPTS', 'MESSAGE']];
   for (const q of rows) {
+    const status = q.status === 'open' ? 'open' : `${q.status} ${q.resolvedAt ?? ''}${q.resolutionReason ? `: ${oneLine(q.resolutionReason)}` : ''}`;
     table.push([
       String(q.id),
+      ...(closed ? [status] : []),
       q.table,
       q.firstSeen,
       q.fileKey,
@@ -213,5 +229,5 @@ export function formatQuarantineTable(rows: readonly QuarantinedRow[]): string {
       oneLine(q.message),
     ]);
   }
-  return alignedTable(table, new Set([0, 4, 8]));
+  return alignedTable(table, closed ? new Set([0, 5, 9]) : new Set([0, 4, 8]));
 }

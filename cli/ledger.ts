@@ -2,7 +2,7 @@ import { basename } from 'node:path';
 import type { LandfallConfig } from '../shared/core/config.ts';
 import type { Sql } from '../shared/postgres/db.ts';
 import { batchesMatching, type FileReceipt, fileReceipts, type LedgerBatch, ledgerExists } from '../shared/postgres/ledger/files.ts';
-import { tableCache, type TargetTable } from '../shared/postgres/target-table.ts';
+import type { TargetTable } from '../shared/postgres/target-table.ts';
 import { CliError, type CliIo, type GlobalOptions, loadOptionalConfig, resolveContext } from './context.ts';
 import { SHORT_ID } from './format.ts';
 
@@ -30,10 +30,11 @@ export async function findLedgerBatch(sql: Sql, idOrPrefix: string): Promise<Led
  * CliError.
  */
 export function configuredTables(sql: Sql, config: LandfallConfig): (name: string) => Promise<TargetTable> {
-  const tables = tableCache(sql, config);
-  return (name) => {
-    if (!config.tables.some((t) => t.table === name)) return Promise.reject(new CliError(`table "${name}" is not in the config`, 2));
-    return tables.table(name);
+  // The engine (and the ledger's migrations) load on first use: listing commands need neither.
+  const tables = import('../shared/postgres/target-table.ts').then(({ tableCache }) => tableCache(sql, config));
+  return async (name) => {
+    if (!config.tables.some((t) => t.table === name)) throw new CliError(`table "${name}" is not in the config`, 2);
+    return (await tables).table(name);
   };
 }
 

@@ -36,7 +36,7 @@ export async function startOrAttach(
   const dev = context.databaseUrl ? null : readDevState(home);
   if (dev) refuseOtherConfig(dev.configPath, config);
   if (dev) {
-    const { s3 } = devClients(dev);
+    const { s3 } = await devClients(dev);
     const sql = connect({ url: dev.databaseUrl, max: 2, applicationName: 'landfall-cli' });
     return {
       target: { s3, sql, config, buckets: dev.buckets },
@@ -95,5 +95,12 @@ export async function refuseUnreadyTables(sql: Sql, config: LandfallConfig, io: 
   if (blocking.length === 0) return;
   io.stderr.write(formatDoctorReport(blocking));
   const names = blocking.map((r) => r.table).join(', ');
-  throw new CliError(`${doing}: refused before dropping anything: ${blocking.length === 1 ? 'table' : 'tables'} ${names} not ready (the fixes are above; landfall doctor checks again)`, 2);
+  // The report (with the fixes) went to stderr; with --json the error carries them as data too.
+  const details = {
+    tables: blocking.map((r) => ({
+      table: r.table,
+      problems: r.status === 'unchecked' ? [{ check: 'check', message: `could not check: ${r.error ?? 'unknown error'}`, fix: [] }] : r.checks.filter((c) => c.severity === 'error').map((c) => ({ check: c.check, message: c.message, fix: c.fix })),
+    })),
+  };
+  throw new CliError(`${doing}: refused before dropping anything: ${blocking.length === 1 ? 'table' : 'tables'} ${names} not ready (the fixes: doctor's report on stderr, and error.details with --json; landfall doctor checks again)`, 2, { details });
 }

@@ -111,6 +111,8 @@ export interface IamProxy {
   connects: ProxyConnect[];
   /** Logins refused (bad token, no TLS), with the reason. */
   refusals: string[];
+  /** Sessions per function: open now, and the most open at once (the connection budget counts on one per container). */
+  sessions: Record<string, { open: number; peak: number }>;
   stop(): Promise<void>;
 }
 
@@ -208,6 +210,7 @@ export async function startIamProxy(options: {
   const port = await findFreePort();
   const connects: ProxyConnect[] = [];
   const refusals: string[] = [];
+  const sessions: IamProxy['sessions'] = {};
   const key = readFileSync(options.certs.keyFile);
   const cert = readFileSync(options.certs.certFile);
   const ca = readFileSync(options.certs.caFile);
@@ -288,7 +291,13 @@ export async function startIamProxy(options: {
     if (early.length > 0) secure.write(early);
     tls.pipe(secure);
     secure.pipe(tls);
+    const session = (sessions[who.function] ??= { open: 0, peak: 0 });
+    session.open++;
+    session.peak = Math.max(session.peak, session.open);
+    let closed = false;
     const close = () => {
+      if (!closed) session.open--;
+      closed = true;
       tls.destroy();
       secure.destroy();
     };
@@ -308,6 +317,7 @@ export async function startIamProxy(options: {
     port,
     connects,
     refusals,
+    sessions,
     async stop() {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

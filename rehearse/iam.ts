@@ -60,7 +60,10 @@ export function rolePolicies(assembly: Assembly, resolve: (v: unknown) => unknow
   });
 }
 
-/** Resource policies by the ARN they protect: bucket policies (bucket and its objects) and queue policies. */
+/**
+ * Resource policies by the ARN they protect: bucket policies (bucket and its objects), queue
+ * policies, topic policies and key policies (the alarm topic and its KMS key).
+ */
 export function resourcePolicies(assembly: Assembly, resolve: (v: unknown) => unknown): (arn: string) => PolicyDocument | undefined {
   const byArn = new Map<string, PolicyDocument>();
   for (const [, p] of ofType(assembly, 'AWS::S3::BucketPolicy')) byArn.set(`arn:aws:s3:::${resolve(p.Properties!.Bucket) as string}`, resolve(p.Properties!.PolicyDocument) as PolicyDocument);
@@ -71,7 +74,14 @@ export function resourcePolicies(assembly: Assembly, resolve: (v: unknown) => un
       byArn.set(`ARN-OF:${account}:${name}`, resolve(p.Properties!.PolicyDocument) as PolicyDocument);
     }
   }
+  for (const [, p] of ofType(assembly, 'AWS::SNS::TopicPolicy')) {
+    for (const topic of list(p.Properties!.Topics as unknown[])) byArn.set(resolve(topic) as string, resolve(p.Properties!.PolicyDocument) as PolicyDocument);
+  }
+  for (const [id, k] of ofType(assembly, 'AWS::KMS::Key')) {
+    if (k.Properties?.KeyPolicy) byArn.set(resolve({ 'Fn::GetAtt': [id, 'Arn'] }) as string, resolve(k.Properties.KeyPolicy) as PolicyDocument);
+  }
   return (arn) => {
+    if (arn.startsWith('arn:aws:sns:') || arn.startsWith('arn:aws:kms:')) return byArn.get(arn);
     if (arn.startsWith('arn:aws:s3:::')) return byArn.get(arn.split('/')[0]!);
     const sqs = /^arn:aws:sqs:[^:]+:([^:]+):(.+)$/.exec(arn);
     if (sqs) return byArn.get(`ARN-OF:${sqs[1]}:${sqs[2]}`);
@@ -144,7 +154,8 @@ async function evaluateServiceCall(call: AwsCall, resourcePolicy: PolicyDocument
     {},
   );
   const result = response.resultType === 'error' ? `SimulationError ${JSON.stringify(response.errors)}` : response.overallResult;
-  return { call, result, ...(result === 'Allowed' ? {} : { fix: `the policy of ${call.resource} must allow ${call.servicePrincipal} to ${call.action} (with aws:SourceArn ${call.context['aws:SourceArn']})` }) };
+  const policy = call.resource.startsWith('arn:aws:kms:') ? 'key policy' : call.resource.startsWith('arn:aws:sns:') ? 'topic policy' : 'policy';
+  return { call, result, ...(result === 'Allowed' ? {} : { fix: `the ${policy} of ${call.resource} must allow ${call.servicePrincipal} to ${call.action} (with aws:SourceArn ${call.context['aws:SourceArn']})` }) };
 }
 
 function fixFor(call: AwsCall, role: RolePolicies): string {

@@ -14,8 +14,12 @@ try {
   console.error(JSON.stringify({ level: 'ERROR', message: 'Runtime.ImportModuleError', errorType: error?.name, errorMessage: error?.message }));
 }
 
-process.on('message', async ({ id, event }) => {
+process.on('message', async ({ id, event, traceHeader }) => {
   if (initError) return process.send({ id, ok: false, error: `init failed: ${initError.message}` });
+  // Lambda's runtime sets the invocation's trace header here; the SDK's recursion-detection
+  // middleware copies it onto every request (X-Amzn-Trace-Id), as the loop detection relies on.
+  if (traceHeader) process.env._X_AMZN_TRACE_ID = traceHeader;
+  else delete process.env._X_AMZN_TRACE_ID;
   const deadline = Date.now() + Number(timeoutSeconds) * 1000;
   const context = {
     functionName,

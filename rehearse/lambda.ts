@@ -30,10 +30,25 @@ interface Container {
 }
 
 export interface FunctionPool {
-  /** An SQS event from an event source mapping, or another payload (the deploy step's `Lambda:Invoke`). */
-  invoke(event: SQSEvent | Record<string, unknown>): Promise<SQSBatchResponse | void>;
+  /**
+   * An SQS event from an event source mapping, or another payload (the deploy step's
+   * `Lambda:Invoke`); `traceHeader` is the invocation's X-Ray trace header (`_X_AMZN_TRACE_ID`).
+   */
+  invoke(event: SQSEvent | Record<string, unknown>, options?: { traceHeader?: string }): Promise<SQSBatchResponse | void>;
   containers(): number;
+  /** The most containers alive at once. */
+  peakContainers(): number;
   stop(): Promise<void>;
+}
+
+/** The most containers each function had alive at once, summed over every pool of it (the stack's and the checks' own). */
+const peaks = new Map<string, Map<FunctionPool, number>>();
+/** Forgets the pools counted so far (each mode of the rehearsal counts its own). */
+export function resetContainerPeaks(): void {
+  peaks.clear();
+}
+export function peakContainersOf(kind: string): number {
+  return [...(peaks.get(kind)?.values() ?? [])].reduce((a, b) => a + b, 0);
 }
 
 /**
@@ -44,6 +59,7 @@ export interface FunctionPool {
 export function functionPool(spec: FunctionSpec, log: (line: LogLine) => void): FunctionPool {
   const containers: Container[] = [];
   let next = 0;
+  let peak = 0;
 
   const start = (): Container => {
     const child = fork(RUNTIME, [spec.bundle, spec.exportName, spec.functionName, String(spec.memoryMiB), String(spec.timeoutSeconds)], {
@@ -71,12 +87,16 @@ export function functionPool(spec: FunctionSpec, log: (line: LogLine) => void): 
       if (i >= 0) containers.splice(i, 1);
     });
     containers.push(container);
+    peak = Math.max(peak, containers.length);
+    if (!peaks.has(spec.kind)) peaks.set(spec.kind, new Map());
+    peaks.get(spec.kind)!.set(pool, peak);
     return container;
   };
 
-  return {
+  const pool: FunctionPool = {
     containers: () => containers.length,
-    async invoke(event) {
+    peakContainers: () => peak,
+    async invoke(event, options = {}) {
       const container = containers.find((c) => !c.busy) ?? start();
       container.busy = true;
       try {
@@ -95,7 +115,7 @@ export function functionPool(spec: FunctionSpec, log: (line: LogLine) => void): 
             else reject(new Error(message.error));
           };
           container.child.on('message', onMessage);
-          container.child.send({ id, event });
+          container.child.send({ id, event, ...(options.traceHeader ? { traceHeader: options.traceHeader } : {}) });
         });
       } finally {
         container.busy = false;
@@ -113,4 +133,5 @@ export function functionPool(spec: FunctionSpec, log: (line: LogLine) => void): 
       );
     },
   };
+  return pool;
 }

@@ -4,11 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { PROJECT_ROOT } from '../cdk/landfall-stack.ts';
+import { checkAlarmDelivery } from './alarm-delivery.ts';
+import { continuationScenarios } from './continuation-scenarios.ts';
+import { checkConnectionBudget } from './connection-check.ts';
+import { peakContainersOf, resetContainerPeaks } from './lambda.ts';
 import { type Certificates, makeCertificates, PROXY_HOST, startTlsPostgres, type TlsPostgres } from './database.ts';
 import { evaluateCalls, grantsOf, readReviewedGrants, reviewOf, unusedGrants as unusedGrants_ } from './iam.ts';
 import { checkObservability } from './observability.ts';
 import { isErrorLine, runScenarios, SCHEMA, SECRET_MARK, TABLE_CONFIG } from './scenarios.ts';
-import { startRehearsalStack } from './stack.ts';
+import { REGION, startRehearsalStack } from './stack.ts';
 import { readAssembly } from './template.ts';
 
 /** The database modes the rehearsal synthesises: context keys, and the database the functions log in to. */
@@ -43,6 +47,12 @@ export interface ModeSummary {
   unusedGrants: { grant: string; review: string | null }[];
   observability: string[];
   logProblems: string[];
+  /** Alarms whose notification the topic or key policy refuses (CloudWatch → SNS → KMS, evaluated). */
+  alarmDelivery: { alarms: number; deliveries: number; problems: string[] };
+  /** The template's connection budget, and the sessions each function held against its containers. */
+  connections: { summary: string; problems: string[] };
+  /** Lambda's recursive loop detection as simulated: the longest chain per function, and the records it dropped. */
+  loops: Record<string, { maxHops: number; dropped: number; recursiveLoop: string }>;
 }
 
 function synth(outdir: string, configPath: string, context: Record<string, string>) {
@@ -76,9 +86,10 @@ async function rehearseMode(mode: (typeof MODES)[number], certs: Certificates, d
   const assembly = readAssembly(outdir);
   log(`  synthesised in ${((Date.now() - started) / 1000).toFixed(1)} s: ${Object.keys(assembly.resources).length} resources`);
   const sql = await prepareDatabase(database, certs, mode.database, mode.user);
+  resetContainerPeaks();
   const stack = await startRehearsalStack({ assembly, certs, database, iamResourceId: mode.resourceId, ...(process.env.AWS_ENDPOINT_URL ? { awsEndpointUrl: process.env.AWS_ENDPOINT_URL } : {}) });
   try {
-    const scenarios = await runScenarios(stack, sql, log);
+    const scenarios = await runScenarios(stack, sql, log, [continuationScenarios]);
     if (process.env.REHEARSE_VERBOSE) for (const l of stack.logs) log(`    [${l.function}] ${l.text}`);
 
     // --- IAM: every recorded call and every database login, against the template's policies ----
@@ -91,6 +102,18 @@ async function rehearseMode(mode: (typeof MODES)[number], certs: Certificates, d
       const review = reviewOf(g, reviewed);
       return { grant: `${g.function}: ${g.action} on ${g.resource} (${g.sid})`, review: review ? `${review.decision}: ${review.reason}` : null };
     });
+
+    // --- Alarms reach the topic: CloudWatch's sns:Publish and kms:GenerateDataKey, evaluated ---------
+    const delivery = await checkAlarmDelivery(assembly, resolve, resourcePolicyOf, stack.account, REGION);
+    const alarmDelivery = { alarms: delivery.alarms, deliveries: delivery.verdicts.length, problems: delivery.problems };
+
+    // --- The connection budget: the template's numbers, and one session per container observed ---------
+    const budget = checkConnectionBudget(assembly, stack.eventSources, { sessions: stack.proxy?.sessions ?? {}, containers: peakContainersOf });
+    const observed = Object.entries(budget.observed).map(([fn, o]) => `${fn} ${o.sessions} sessions/${o.containers} containers`).join(', ');
+    const connections = {
+      summary: `${budget.budget ? `${budget.budget.verdict}: ${budget.budget.demand.total} connections at most against ${budget.budget.available} available` : 'no database of the stack\'s own to size (synth warned)'}; at most at once: ${observed || 'no sessions'}`,
+      problems: budget.problems,
+    };
 
     // --- Observability and logs ---------------------------------------------------------------
     const observability = checkObservability(assembly, resolve, stack.logs);
@@ -106,7 +129,7 @@ async function rehearseMode(mode: (typeof MODES)[number], certs: Certificates, d
     // consumer of the TLS check, possibly after its scenario) is not.
     if (stack.proxy) logProblems.push(...stack.proxy.refusals.filter((r) => /IAM authentication failed|without TLS/.test(r)).map((r) => `database proxy: ${r}`));
 
-    return { mode: mode.name, scenarios: scenarios.map((s) => ({ name: s.name, ok: s.ok })), callsChecked: verdicts.length, denied, unusedGrants, observability, logProblems };
+    return { mode: mode.name, scenarios: scenarios.map((s) => ({ name: s.name, ok: s.ok })), callsChecked: verdicts.length, denied, unusedGrants, observability, logProblems, alarmDelivery, connections, loops: { ...stack.loops } };
   } finally {
     await stack.stop();
     await sql.end({ timeout: 5 }).catch(() => {});
@@ -140,9 +163,14 @@ export async function rehearse(log: (line: string) => void = (line) => console.l
     for (const d of s.denied) log(`    DENIED ${d}`);
     // Reviewed ones only on request (REHEARSE_VERBOSE=1): the list file says the same.
     for (const g of s.unusedGrants) if (!g.review || process.env.REHEARSE_VERBOSE) log(`    unused ${g.grant}: ${g.review ?? 'NOT IN rehearse/grants-reviewed.json (remove the grant, or add it there with a reason)'}`);
+    log(`    alarm delivery: ${s.alarmDelivery.alarms} alarms, ${s.alarmDelivery.deliveries} CloudWatch → SNS → KMS calls evaluated, ${s.alarmDelivery.problems.length} refused`);
+    for (const a of s.alarmDelivery.problems) log(`    ALARM DELIVERY ${a}`);
+    log(`    connection budget: ${s.connections.summary}`);
+    for (const c of s.connections.problems) log(`    CONNECTIONS ${c}`);
+    log(`    loop detection: ${Object.entries(s.loops).map(([fn, l]) => `${fn} ${l.maxHops} hops at most, ${l.dropped} dropped (RecursiveLoop ${l.recursiveLoop})`).join('; ')}`);
     for (const o of s.observability) log(`    OBSERVABILITY ${o}`);
     for (const l of s.logProblems) log(`    LOGS ${l}`);
-    if (passed !== s.scenarios.length || s.denied.length > 0 || unexplained.length > 0 || s.observability.length > 0 || s.logProblems.length > 0) ok = false;
+    if (passed !== s.scenarios.length || s.denied.length > 0 || unexplained.length > 0 || s.observability.length > 0 || s.logProblems.length > 0 || s.alarmDelivery.problems.length > 0 || s.connections.problems.length > 0) ok = false;
   }
   log(ok ? 'Rehearsal passed.' : 'Rehearsal FAILED.');
   return { ok, summaries };

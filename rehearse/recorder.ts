@@ -120,6 +120,16 @@ export function s3Call(method: string, url: URL, headers: IncomingMessage['heade
   return object(`${method} object`, `s3:${method}Object`);
 }
 
+/** The ids of the messages an SQS SendMessage(Batch) answer names (JSON protocol, or the query protocol's XML). */
+function sentMessageIds(answer: string): string[] {
+  try {
+    const json = JSON.parse(answer) as { MessageId?: string; Successful?: { MessageId: string }[] };
+    return [...(json.MessageId ? [json.MessageId] : []), ...(json.Successful ?? []).map((s) => s.MessageId)];
+  } catch {
+    return [...answer.matchAll(/<MessageId>([^<]+)<\/MessageId>/g)].map((m) => m[1]!);
+  }
+}
+
 /** AWS's answer to a call IAM does not allow: S3's XML error, or SQS's JSON one. */
 function accessDenied(res: ServerResponse, json: boolean, call: Pick<AwsCall, 'function' | 'action' | 'resource'>) {
   const message = `User: rehearsal ${call.function} role is not authorized to perform: ${call.action} on resource: ${call.resource}`;
@@ -157,6 +167,11 @@ export async function startRecorder(options: {
   answerTagging: boolean;
   /** IAM enforced: a call this refuses is answered AccessDenied, as AWS would, instead of forwarded. */
   authorize: (call: AwsCall) => Promise<boolean>;
+  /**
+   * Where SQS would keep a sent message's `X-Amzn-Trace-Id` (its AWSTraceHeader attribute), by
+   * message id: the emulator keeps none, and Lambda's loop detection reads it.
+   */
+  traceHeaders?: Map<string, string>;
 }): Promise<Recorder> {
   const upstream = new URL(options.upstream);
   const calls: AwsCall[] = [];
@@ -208,6 +223,14 @@ export async function startRecorder(options: {
                 upstreamRes.resume();
                 return accessDenied(res, false, list);
               }
+            }
+            const traceHeader = req.headers['x-amzn-trace-id'];
+            if (options.traceHeaders && typeof traceHeader === 'string' && status === 200 && (mapped.operation === 'SendMessage' || mapped.operation === 'SendMessageBatch')) {
+              const answer = await readBody(upstreamRes);
+              for (const id of sentMessageIds(answer.toString('utf8'))) options.traceHeaders.set(id, traceHeader);
+              res.writeHead(status, upstreamRes.headers);
+              res.end(answer);
+              return;
             }
             res.writeHead(status, upstreamRes.headers);
             upstreamRes.pipe(res);

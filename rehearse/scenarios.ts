@@ -37,10 +37,10 @@ export interface ScenarioResult {
   problems: string[];
 }
 
-type Item = { id: number; name: string; qty: number; seq: number };
+export type Item = { id: number; name: string; qty: number; seq: number };
 
 /** The oracle: DESIGN.md rule 1 over the rows applied, in drop order (greatest seq wins, ties the later arrival). */
-class Oracle {
+export class Oracle {
   readonly rows = new Map<number, Item>();
   apply(items: readonly Item[]) {
     for (const item of items) {
@@ -50,10 +50,10 @@ class Oracle {
   }
 }
 
-const items = (from: number, to: number, seq: number, name = (i: number) => `item ${i}`): Item[] =>
+export const items = (from: number, to: number, seq: number, name = (i: number) => `item ${i}`): Item[] =>
   Array.from({ length: to - from + 1 }, (_, k) => ({ id: from + k, name: name(from + k), qty: from + k, seq }));
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>): Promise<T> {
+export async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     // The ledger does not exist before the first function migrated it: not there yet.
@@ -64,8 +64,8 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
   }
 }
 
-const receiptOf = (sql: postgres.Sql, key: string) => fileReceipts(sql, { key }).then((r) => r[0]);
-const addsUp = (r: FileReceipt) => r.read === r.rejected + r.collapsed + r.inserted + r.updated + r.unchanged + r.stale + r.deleted + r.quarantined;
+export const receiptOf = (sql: postgres.Sql, key: string) => fileReceipts(sql, { key }).then((r) => r[0]);
+export const addsUp = (r: FileReceipt) => r.read === r.rejected + r.collapsed + r.inserted + r.updated + r.unchanged + r.stale + r.deleted + r.quarantined;
 
 /**
  * How many records of an invocation failed: those it reported back, or all of them when the
@@ -82,7 +82,7 @@ async function failedRecords(pool: FunctionPool, event: SQSEvent): Promise<numbe
   }
 }
 
-function expectCounts(problems: string[], receipt: FileReceipt, expected: Partial<FileReceipt>) {
+export function expectCounts(problems: string[], receipt: FileReceipt, expected: Partial<FileReceipt>) {
   if (!addsUp(receipt)) problems.push(`${receipt.file}: counts do not add up: ${JSON.stringify(receipt)}`);
   for (const [k, v] of Object.entries(expected)) {
     const actual = receipt[k as keyof FileReceipt];
@@ -107,8 +107,24 @@ async function queueDepth(stack: RehearsalStack, queueId: string): Promise<numbe
 const queueIdNamed = (stack: RehearsalStack, suffix: string) =>
   Object.keys(stack.queueUrls).find((id) => (stack.assembly.resources[id]!.Properties!.QueueName as string).endsWith(suffix))!;
 
-/** The scenarios of issue 11, in order; each asserts its receipts and the table against the oracle. */
-export async function runScenarios(stack: RehearsalStack, sql: postgres.Sql, log: (line: string) => void): Promise<ScenarioResult[]> {
+/** What a scenario module gets: the stack, the database, the oracle of the table, and `scenario` to run each check under. */
+export interface ScenarioContext {
+  stack: RehearsalStack;
+  sql: postgres.Sql;
+  oracle: Oracle;
+  scenario: (name: string, body: (problems: string[]) => Promise<void>) => Promise<void>;
+}
+
+/**
+ * The scenarios of issue 11, in order, then those of `extra` modules; each asserts its receipts
+ * and the table against the oracle.
+ */
+export async function runScenarios(
+  stack: RehearsalStack,
+  sql: postgres.Sql,
+  log: (line: string) => void,
+  extra: readonly ((context: ScenarioContext) => Promise<void>)[] = [],
+): Promise<ScenarioResult[]> {
   const oracle = new Oracle();
   const results: ScenarioResult[] = [];
   const scenario = async (name: string, body: (problems: string[]) => Promise<void>) => {
@@ -287,6 +303,9 @@ export async function runScenarios(stack: RehearsalStack, sql: postgres.Sql, log
       stack.logs.push(...lines);
     }
   });
+
+  // Scenarios of their own modules (rehearse/continuation-scenarios.ts), with the same oracle and checks.
+  for (const more of extra) await more({ stack, sql, oracle, scenario });
 
   return results;
 }

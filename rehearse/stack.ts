@@ -11,6 +11,7 @@ import { type FunctionKey, MetricContract } from '../shared/core/resources.ts';
 import { type Certificates, type FunctionCredentials, type IamProxy, PROXY_HOST, startIamProxy, type TlsPostgres } from './database.ts';
 import { type FunctionPool, type FunctionSpec, functionPool, type LogLine } from './lambda.ts';
 import { type AwsCall, type Recorder, startRecorder } from './recorder.ts';
+import { decideInvocation, type LoopRecord, type RecursiveLoop } from './loop-detection.ts';
 import { evaluateCalls, resourcePolicies, type RolePolicies, rolePolicies } from './iam.ts';
 import { type Assembly, ofType, type Physical, resolver } from './template.ts';
 
@@ -71,6 +72,8 @@ export interface RehearsalStack {
   credentials: FunctionCredentials[];
   /** A function's environment as the template gives it, resolved, plus Lambda's runtime variables. */
   environmentOf(kind: FunctionKey, overrides?: Record<string, string | undefined>): Record<string, string>;
+  /** Lambda's recursive loop detection as the event source mappings applied it, per function (rehearse/loop-detection.ts). */
+  loops: Record<FunctionKey, LoopRecord & { recursiveLoop: RecursiveLoop }>;
   stop(): Promise<void>;
 }
 
@@ -239,8 +242,13 @@ export async function startRehearsalStack(options: {
     const logs: LogLine[] = [];
     const functions = {} as RehearsalStack['functions'];
     const recorders: Partial<Record<FunctionKey, Recorder>> = {};
+    // SQS's AWSTraceHeader of each message a function sent, and what loop detection made of them.
+    const traceHeaders = new Map<string, string>();
+    const loops = Object.fromEntries(
+      functionIds.map(([kind, id]) => [kind, { maxHops: 0, dropped: 0, recursiveLoop: (assembly.resources[id]!.Properties?.RecursiveLoop as RecursiveLoop | undefined) ?? 'Terminate' }]),
+    ) as RehearsalStack['loops'];
     for (const [kind] of functionIds) {
-      const recorder = await startRecorder({ function: kind, upstream: endpoint, region: REGION, account, stripVersions: !emulatorVersioning, answerTagging: !emulatorVersioning, authorize });
+      const recorder = await startRecorder({ function: kind, upstream: endpoint, region: REGION, account, stripVersions: !emulatorVersioning, answerTagging: !emulatorVersioning, authorize, traceHeaders });
       stops.push(() => recorder.stop());
       recorders[kind] = recorder;
     }
@@ -323,10 +331,21 @@ export async function startRehearsalStack(options: {
           concurrency: Math.min(source.maximumConcurrency ?? MAX_CONTAINERS, MAX_CONTAINERS),
           handler: async (event) => {
             if (source.function === 'consumer') consumerEvents.push(event);
-            const response = (await fn.pool.invoke(event)) as SQSBatchResponse | undefined;
+            // Lambda's loop detection: a record past 16 hops of this function's chain is not
+            // processed (Terminate); it goes back to the queue and on to its DLQ.
+            const loop = loops[source.function];
+            const decisions = event.Records.map((r) => decideInvocation(traceHeaders.get(r.messageId), fn.spec.functionName, loop.recursiveLoop));
+            const dropped = event.Records.filter((_, i) => decisions[i]!.dropped);
+            loop.dropped += dropped.length;
+            const kept = decisions.filter((d) => !d.dropped);
+            loop.maxHops = Math.max(loop.maxHops, ...kept.map((d) => d.hops));
+            const failures = dropped.map((r) => ({ itemIdentifier: r.messageId }));
+            if (kept.length === 0) return { batchItemFailures: failures };
+            const invoked = { ...event, Records: event.Records.filter((_, i) => !decisions[i]!.dropped) };
+            const response = (await fn.pool.invoke(invoked, { traceHeader: kept[0]!.traceHeader })) as SQSBatchResponse | undefined;
             // Without ReportBatchItemFailures Lambda ignores the list: any failure fails the batch.
             if (!source.reportBatchItemFailures && (response?.batchItemFailures?.length ?? 0) > 0) throw new Error('batch failed');
-            return response;
+            return failures.length > 0 ? { batchItemFailures: [...(response?.batchItemFailures ?? []), ...failures] } : response;
           },
           onError: () => {},
         }),
@@ -435,6 +454,7 @@ export async function startRehearsalStack(options: {
       notifyAgain,
       credentials,
       environmentOf,
+      loops,
       stop,
     };
   } catch (error) {

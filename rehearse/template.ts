@@ -67,6 +67,9 @@ export function resolver(assembly: Assembly, physical: Physical) {
         return physical.bucketName(id);
       case 'AWS::SQS::Queue':
         return `${physical.queueUrlBase}/${physical.account}/${physical.queueName(id)}`;
+      case 'AWS::SNS::Topic':
+        // A topic's Ref is its ARN.
+        return `arn:aws:sns:${physical.region}:${physical.account}:${(assembly.resources[id]!.Properties?.TopicName as string | undefined) ?? id}`;
       case 'AWS::IAM::Role':
       case 'AWS::Lambda::Function':
       case 'AWS::Logs::LogGroup':
@@ -85,6 +88,8 @@ export function resolver(assembly: Assembly, physical: Physical) {
     if (type === 'AWS::IAM::Role' && attr === 'Arn') return `arn:aws:iam::${account}:role/${id}`;
     if (type === 'AWS::Logs::LogGroup' && attr === 'Arn') return `arn:aws:logs:${region}:${account}:log-group:${id}:*`;
     if (type === 'AWS::Lambda::Function' && attr === 'Arn') return `arn:aws:lambda:${region}:${account}:function:${ref(id)}`;
+    if (type === 'AWS::SNS::Topic' && attr === 'TopicArn') return ref(id);
+    if (type === 'AWS::KMS::Key' && attr === 'Arn') return `arn:aws:kms:${region}:${account}:key/${id}`;
     if (type === 'AWS::RDS::DBProxy' && attr === 'Endpoint') return physical.proxyEndpoint;
     if (type === 'AWS::RDS::DBProxy' && attr === 'DBProxyArn') return `arn:aws:rds:${region}:${account}:db-proxy:${physical.proxyResourceId}`;
     return `${id}.${attr}`;

@@ -34,3 +34,15 @@ CREATE TABLE IF NOT EXISTS legacy_customers (
   export_path       text,
   _landfall_arrival text COLLATE "C"
 );
+
+-- A running counter (samples/visits/): each file's rows add their visits exactly once; the first
+-- date a page was seen stays, the last date is the greatest seen, a blank title leaves the stored
+-- one (the "merge" rules in samples/landfall.json; docs/rules.md, "Merge rules").
+CREATE TABLE IF NOT EXISTS page_visits (
+  page              text PRIMARY KEY,
+  visits            int NOT NULL DEFAULT 0,
+  first_seen        date,
+  last_seen         date,
+  title             text,
+  _landfall_arrival text COLLATE "C"
+);

@@ -25,6 +25,7 @@ import {
   type CliIo,
   type GlobalOptions,
   type RegisterCommand,
+  examples,
 } from '../context.ts';
 import { openDatabaseWithFallback } from '../local.ts';
 
@@ -188,6 +189,7 @@ export const register: RegisterCommand = (program: Command, { io, setExitCode })
     .option('--restart', 'abandon an unfinished run of this table and key instead of resuming it')
     .option('--sample <groups>', 'dry run: groups to show', parsePositiveInt, 5)
     .option('--json', 'machine-readable summary')
+    .addHelpText('after', examples(['landfall dedupe orders --dry-run             # what would be removed, nothing changed', 'landfall dedupe public.orders --keep newest  # remove duplicates (backed up), then add the unique index', 'landfall dedupe orders --key order_id,line --keep oldest']))
     .action(async (table: string, _options: unknown, command: Command) => {
       setExitCode(await dedupeCommand(table, command.optsWithGlobals<DedupeOptions>(), io));
     });

@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 import { ARRIVAL, DEFAULT_ARRIVAL_COLUMN, type LandfallConfig } from '../../shared/core/config.ts';
 import { doctorExitCode, type DoctorTarget, type TableReport } from '../../shared/tools/doctor/diagnose.ts';
 import { formatDoctorReport } from '../../shared/tools/doctor/format-report.ts';
+import { matchTableName, TableNameError } from '../../shared/core/table-names.ts';
 import { DEFAULT_LARGE_TABLE_ROWS, inspectTables, targetsFromConfig } from '../../shared/tools/doctor/inspect-table.ts';
 import type { Sql } from '../../shared/postgres/db.ts';
 import {
@@ -13,6 +14,7 @@ import {
   type CliIo,
   type GlobalOptions,
   type RegisterCommand,
+  examples,
 } from '../context.ts';
 import { openDatabaseWithFallback } from '../local.ts';
 
@@ -33,13 +35,17 @@ export interface DoctorOptions extends GlobalOptions {
 
 function chooseTargets(options: DoctorOptions, config: LandfallConfig | null): DoctorTarget[] {
   if (options.table) {
-    const configured = config?.tables.find((t) => t.table === options.table);
-    if (!configured && !options.key) {
-      throw new CliError(`--table ${options.table}: not in the config; pass --key a,b to check it anyway`, 2);
+    let configured: LandfallConfig['tables'][number] | undefined;
+    try {
+      const name = matchTableName(options.table, config?.tables.map((t) => t.table) ?? []);
+      configured = config!.tables.find((t) => t.table === name);
+    } catch (error) {
+      if (!(error instanceof TableNameError)) throw error;
+      if (!options.key) throw new CliError(`--table ${options.table}: ${error.message}; pass --key a,b to check it anyway`, 2);
     }
     return [
       {
-        table: options.table,
+        table: configured?.table ?? options.table,
         key: options.key ?? [...configured!.conflictKey],
         version: options.version ?? configured?.version ?? ARRIVAL,
         mode: options.mode ?? configured?.mode ?? 'upsert',
@@ -100,6 +106,7 @@ export const register: RegisterCommand = (program: Command, { io, setExitCode })
     .option('--estimate-only', "large tables: report the planner's estimate, skip the exact count")
     .option('--large-table-rows <n>', 'rows from which a table is large', parsePositiveInt, DEFAULT_LARGE_TABLE_ROWS)
     .option('--count-timeout <seconds>', 'give up the exact count after this long and report the estimate', parsePositiveInt)
+    .addHelpText('after', examples(['landfall doctor --config landfall.json', 'landfall doctor --table public.orders --key order_id --version updated_at   # a table not in the config', 'landfall doctor --config landfall.json --json']))
     .action(async (_options: unknown, command: Command) => {
       setExitCode(await doctorCommand(command.optsWithGlobals<DoctorOptions>(), io));
     });

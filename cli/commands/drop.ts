@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { dropFile, DropError, tableForFile } from '../../shared/local/run-files.ts';
-import { CliError, type CliIo, type GlobalOptions, loadOptionalConfig, resolveContext, type RegisterCommand } from '../context.ts';
+import { CliError, type CliIo, type GlobalOptions, loadOptionalConfig, resolveContext, type RegisterCommand, examples } from '../context.ts';
 import { devClients, landfallHome, readDevState } from '../local.ts';
 import { connect } from '../../shared/postgres/db.ts';
 
@@ -30,7 +30,7 @@ export async function dropCommand(file: string, options: DropOptions, io: CliIo)
   }
   const sql = connect({ url: dev.databaseUrl, max: 1, applicationName: 'landfall-cli' });
   try {
-    const dropped = await dropFile({ ...devClients(dev), sql, config, buckets: dev.buckets }, file, table, { force: Boolean(options.force) });
+    const dropped = await dropFile({ ...(await devClients(dev)), sql, config, buckets: dev.buckets }, file, table, { force: Boolean(options.force) });
     const loaded = dropped.alreadyLoaded;
     const result = {
       file,
@@ -57,6 +57,7 @@ export const register: RegisterCommand = (program: Command, { io, setExitCode })
     .option('--table <table>', 'the table it is for (default: by config or folder name)')
     .option('--json', 'print the result as JSON')
     .option('--force', 'drop it even when the same bytes were loaded into the table before')
+    .addHelpText('after', examples(['landfall drop samples/inventory/2026-11-01-full.csv --table inventory', 'landfall drop orders.csv --table public.orders --force   # again, though the same bytes were loaded']))
     .action(async (file: string, options: DropOptions, command: Command) => {
       setExitCode(await dropCommand(file, { ...command.optsWithGlobals(), ...options }, io));
     });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { type AppRoleReport, DEFAULT_APP_ROLE, grantAppRole } from '../../shared/postgres/ledger/app-role.ts';
-import { CliError, loadOptionalConfig, resolveContext, type CliIo, type GlobalOptions, type RegisterCommand } from '../context.ts';
+import { CliError, loadOptionalConfig, resolveContext, type CliIo, type GlobalOptions, type RegisterCommand, examples } from '../context.ts';
 import { openDatabaseWithFallback } from '../local.ts';
 
 export interface GrantRoleOptions extends GlobalOptions {
@@ -51,6 +51,7 @@ export const register: RegisterCommand = (program: Command, { io, setExitCode })
     .option('--role <name>', 'the role the functions log in as', DEFAULT_APP_ROLE)
     .option('--no-iam', 'do not grant rds_iam (the role then needs a password you set)')
     .option('--json', 'machine-readable report')
+    .addHelpText('after', examples(['landfall grant-role --config landfall.json --database-url postgres://admin@db.internal/app', 'landfall grant-role --config landfall.json --role landfall_app --no-iam --json']))
     .action(async (_options: unknown, command: Command) => {
       setExitCode(await grantRoleCommand(command.optsWithGlobals<GrantRoleOptions>(), io));
     });

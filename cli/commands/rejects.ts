@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { listRejects, type RejectReceipt } from '../../shared/postgres/ledger/files.ts';
-import { CliError, parsePositiveInt, resolveContext, writeExport, type CliIo, type GlobalOptions, type RegisterCommand } from '../context.ts';
+import { CliError, parsePositiveInt, resolveContext, writeExport, type CliIo, type GlobalOptions, type RegisterCommand, examples } from '../context.ts';
 import { alignedTable, oneLine, plural } from '../format.ts';
 import { asCliError, filesNamed, ledgerExists } from '../ledger.ts';
 import { openDatabaseWithFallback } from '../local.ts';
@@ -79,12 +79,16 @@ export async function rejectsExportCommand(file: string | undefined, options: Re
 }
 
 export const register: RegisterCommand = (program: Command, { io, setExitCode }) => {
-  const rejects = program.command('rejects').description('rows the producer could not read (line, reason, text), kept in the ledger per file');
+  const rejects = program
+    .command('rejects')
+    .description('rows the producer could not read (line, reason, text), kept in the ledger per file')
+    .addHelpText('after', examples(['landfall rejects ls', 'landfall rejects ls inventory/2026-11-03-new-with-bad-rows.csv', 'landfall rejects export --out rejects.ndjson']));
   rejects
     .command('ls [file]')
     .description('rejected rows of FILE (inbox key, file id or name) or of every file')
     .option('--limit <n>', 'show at most this many rows', parsePositiveInt, DEFAULT_REJECTS_LIMIT)
     .option('--json', 'machine-readable, with the whole text of each row')
+    .addHelpText('after', examples(['landfall rejects ls                         # every file\'s, oldest file first', 'landfall rejects ls orders/2026-11-01.csv --limit 20', 'landfall rejects ls --json']))
     .action(async (file: string | undefined, _options: unknown, command: Command) => {
       setExitCode(await rejectsLsCommand(file, command.optsWithGlobals<RejectsOptions>(), io));
     });
@@ -92,6 +96,7 @@ export const register: RegisterCommand = (program: Command, { io, setExitCode })
     .command('export [file]')
     .description('rejected rows as NDJSON: file, row, line, reason, the whole text')
     .option('--out <file>', 'write to this file instead of stdout')
+    .addHelpText('after', examples(['landfall rejects export orders/2026-11-01.csv --out rejects.ndjson', 'landfall rejects export | jq -r .reason | sort | uniq -c']))
     .action(async (file: string | undefined, _options: unknown, command: Command) => {
       setExitCode(await rejectsExportCommand(file, command.optsWithGlobals<RejectsOptions>(), io));
     });

@@ -1,19 +1,19 @@
-import type { S3Client } from '@aws-sdk/client-s3';
 import type { Command } from 'commander';
-import { awsClientOptionsFromEnv, createS3Client } from '../../shared/aws/clients.ts';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { EnvVar } from '../../shared/environment/env.ts';
 import type { BatchCounts, BatchData } from '../../shared/core/batch.ts';
 import { type BatchMessage, batchMessageOf, type FileManifest } from '../../shared/core/batch-message.ts';
 import { stagingReader } from '../../shared/aws/consumer-ports.ts';
 import { type BatchPorts, replayBatchMessage } from '../../shared/consumer/consume-batch.ts';
 import type { Sql } from '../../shared/postgres/db.ts';
-import { EnvVar } from '../../shared/environment/env.ts';
 import { batchReceipts, type FileReceipt, fileReceipts, registeredManifests } from '../../shared/postgres/ledger/files.ts';
 import { batchKeyOf, manifestKeyOf } from '../../shared/core/keys.ts';
 import { listQuarantine, type QuarantinedRow } from '../../shared/postgres/quarantine-retry.ts';
-import { CliError, resolveContext, type CliIo, type GlobalOptions, type RegisterCommand } from '../context.ts';
+import { CliError, resolveContext, type CliIo, type GlobalOptions, type RegisterCommand, examples } from '../context.ts';
 import { formatQuarantineTable, n, plural, quarantineRecord, shortId } from '../format.ts';
 import { asCliError, configuredTables, findLedgerBatch, ledgerExists, requireConfig } from '../ledger.ts';
 import { devClients, landfallHome, openDatabaseWithFallback, readDevState } from '../local.ts';
+import { openStaging } from '../staging.ts';
 import { isS3NotFound } from '../../shared/aws/s3-object-store.ts';
 
 export interface ReplayOptions extends GlobalOptions {
@@ -35,32 +35,45 @@ export interface ReplayReport {
   quarantined: QuarantinedRow[];
   /** The file's receipt after the replay. */
   fileReceipt: FileReceipt | null;
-}
-
-interface Staging {
-  s3: S3Client;
-  bucket: string;
-  close(): void;
+  /**
+   * The parking queue afterwards: the parked messages deleted because their batches are applied
+   * (this one's among them when it was parked), or why the queue was not looked at.
+   */
+  parking?: { queue: string; deleted: string[]; kept: number } | { skipped: string };
 }
 
 /**
- * The staging bucket and a client for it: LANDFALL_STAGING_BUCKET with AWS clients from the
- * environment (AWS_ENDPOINT_URL for an emulator) when set, as DATABASE_URL wins over a running
- * `landfall dev`; else the running `landfall dev`'s.
+ * The parking queue: LANDFALL_PARKING_QUEUE_URL with AWS clients from the environment (the
+ * stack's ParkingQueueUrl output), else the running `landfall dev`'s; null when neither is there.
  */
-function openStaging(env: CliIo['env']): Staging {
-  const bucket = env[EnvVar.stagingBucket];
-  if (bucket) {
-    const s3 = createS3Client(awsClientOptionsFromEnv(env));
-    return { s3, bucket, close: () => s3.destroy() };
+async function openParking(env: CliIo['env']): Promise<{ sqs: SQSClient; url: string; close(): void } | null> {
+  const url = env[EnvVar.parkingQueueUrl];
+  if (url) {
+    // Loaded when used, as cli/staging.ts does: the AWS SDK is not part of the CLI's start-up.
+    const { awsClientOptionsFromEnv, createSqsClient } = await import('../../shared/aws/clients.ts');
+    const sqs = createSqsClient(awsClientOptionsFromEnv(env));
+    return { sqs, url, close: () => sqs.destroy() };
   }
   const dev = readDevState(landfallHome(env));
-  if (dev) {
-    const { s3, sqs } = devClients(dev);
-    sqs.destroy();
-    return { s3, bucket: dev.buckets.staging, close: () => s3.destroy() };
+  if (!dev) return null;
+  const { s3, sqs } = await devClients(dev);
+  s3.destroy();
+  return { sqs, url: dev.queues.parking, close: () => sqs.destroy() };
+}
+
+/** Deletes the parked messages of applied batches (this one's, once it is applied); never fails the replay. */
+async function cleanParking(sql: Sql, env: CliIo['env']): Promise<NonNullable<ReplayReport['parking']>> {
+  const parking = await openParking(env);
+  if (!parking) return { skipped: `set ${EnvVar.parkingQueueUrl} (the stack's ParkingQueueUrl output) to have a parked message of the batch deleted` };
+  try {
+    const { deleteAppliedParkedMessages } = await import('../../shared/aws/parking.ts');
+    const result = await deleteAppliedParkedMessages(parking.sqs, parking.url, async (batchId) => (await findLedgerBatch(sql, batchId))?.status === 'applied');
+    return { queue: parking.url, ...result };
+  } catch (error) {
+    return { skipped: `could not look at the parking queue ${parking.url}: ${(error as Error).message}` };
+  } finally {
+    parking.close();
   }
-  throw new CliError(`replay reads the batch from the staging bucket: run it beside a running \`landfall dev\`, or set ${EnvVar.stagingBucket} (with AWS credentials)`, 2);
 }
 
 /** Where a batch's object and its file's manifest are, found from the ledger or the manifests. */
@@ -144,7 +157,7 @@ async function replay(sql: Sql, batchArg: string, options: ReplayOptions, io: Cl
   }
 
   const config = requireConfig(options, io, 'replay');
-  const staging = openStaging(io.env);
+  const staging = await openStaging(io.env);
   try {
     const reader = stagingReader(staging.s3, staging.bucket);
     const location = recorded ? await locateFromLedger(sql, reader, staging.bucket, recorded) : await locateInManifests(sql, reader, batchArg);
@@ -199,7 +212,17 @@ function formatReplay(r: ReplayReport): string {
   }
   if (r.fileReceipt) {
     const f = r.fileReceipt;
-    lines.push(`File ${f.file} is ${f.status}: ${n(f.batchesApplied)} of ${plural(f.batches, 'batch', 'batches')} applied.`);
+    lines.push(`File ${f.file} is ${f.state}: ${n(f.batchesApplied)} of ${f.batches === null ? '? batches (still being read)' : plural(f.batches, 'batch', 'batches')} applied.`);
+  }
+  if (r.parking && 'skipped' in r.parking) lines.push(`Parking queue not looked at: ${r.parking.skipped}.`);
+  else if (r.parking) {
+    const own = r.parking.deleted.includes(r.batchId);
+    const others = r.parking.deleted.length - (own ? 1 : 0);
+    lines.push(
+      `${own ? 'Deleted its message from the parking queue' : 'No message of it in the parking queue'}` +
+        `${others > 0 ? `; also deleted ${plural(others, 'parked message')} of batches already applied` : ''}` +
+        `${r.parking.kept > 0 ? `; ${plural(r.parking.kept, 'other parked message')} left (not applied yet)` : ''}.`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }
@@ -215,6 +238,7 @@ export async function replayCommand(batchArg: string, options: ReplayOptions, io
     const db = await openDatabaseWithFallback(resolveContext(options, io.env), io.env);
     try {
       report = await replay(db.sql, batchArg, options, io);
+      report.parking = await cleanParking(db.sql, io.env);
     } finally {
       await db.close();
     }
@@ -231,6 +255,7 @@ export const register: RegisterCommand = (program: Command, { io, setExitCode })
     .command('replay <batch>')
     .description('re-run one batch (id, or the prefix status shows) through the replay path: bad rows quarantined, the rest applied (exit 0, 2 could not replay)')
     .option('--json', 'machine-readable result')
+    .addHelpText('after', examples(['landfall status orders/2026-11-01.csv        # shows the batch ids (12 characters)', 'landfall replay 3f2a9c1b07de --config landfall.json']))
     .action(async (batch: string, _options: unknown, command: Command) => {
       setExitCode(await replayCommand(batch, command.optsWithGlobals<ReplayOptions>(), io));
     });

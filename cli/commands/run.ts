@@ -2,7 +2,7 @@ import { basename } from 'node:path';
 import { type Command, Option } from 'commander';
 import type { LandfallConfig } from '../../shared/core/config.ts';
 import { dropFile, DropError, type RunReceipt, tableForFile, waitForFile } from '../../shared/local/run-files.ts';
-import { CliError, type CliIo, type GlobalOptions, loadOptionalConfig, parsePositiveInt, resolveContext, type RegisterCommand } from '../context.ts';
+import { CliError, type CliIo, type GlobalOptions, loadOptionalConfig, parsePositiveInt, resolveContext, type RegisterCommand, examples } from '../context.ts';
 import { progressOn } from '../progress.ts';
 import { refuseUnreadyTables, startOrAttach } from '../stack-target.ts';
 
@@ -25,14 +25,14 @@ export function describeReceipt(r: RunReceipt): string {
   if (r.status === 'blocked') return `${r.file}: blocked, the consumer refuses table ${r.table}: ${r.reason}; fix: ${r.fix ?? 'landfall doctor'}`;
   if (r.status === 'timed-out') return `${r.file}: not complete in time (${r.batchesApplied}/${r.batches} batches applied)`;
   const parts = [`read ${r.read}`, `rejected ${r.rejected}`, `collapsed ${r.collapsed}`, `inserted ${r.inserted}`, `updated ${r.updated}`, `unchanged ${r.unchanged}`, `stale ${r.stale}`, `deleted ${r.deleted}`, `quarantined ${r.quarantined}`];
-  return `${r.file} → ${r.table}: ${r.status}, ${r.batches} ${r.batches === 1 ? 'batch' : 'batches'}; ${parts.join(', ')}${r.addsUp ? '' : '  (DOES NOT ADD UP)'}`;
+  return `${r.file} → ${r.table}: ${r.state}, ${r.batches ?? '?'} ${r.batches === 1 ? 'batch' : 'batches'}; ${parts.join(', ')}${r.addsUp ? '' : '  (DOES NOT ADD UP)'}`;
 }
 
 /**
  * `landfall run`: start (or attach to) the stack, drop the files in order (each complete before
  * the next unless --concurrent), print one JSON receipt per file on stdout. Exit 0 only when
  * every file is complete and every row landed; 1 when the data needs attention (moved aside, not
- * adding up, rows rejected or quarantined); 2 when the config, a table or the stack failed.
+ * adding up, rows rejected or quarantined, nothing loaded); 2 when the config, a table or the stack failed.
  */
 export async function runCommand(files: string[], options: RunOptions, io: CliIo, configOverride?: LandfallConfig): Promise<number> {
   const context = resolveContext(options, io.env);
@@ -107,8 +107,8 @@ export async function runCommand(files: string[], options: RunOptions, io: CliIo
       io.stderr.write(`landfall: not every file completed in time${detail ? `; last error: ${detail}` : ''}\n`);
       return 2;
     }
-    // 1: the data needs attention (a file moved aside or not adding up, rows rejected or quarantined).
-    return receipts.every((r) => r.addsUp && r.rejected === 0 && r.quarantined === 0) ? 0 : 1;
+    // 1: the data needs attention (a file moved aside or not adding up, rows rejected or quarantined, nothing loaded).
+    return receipts.every((r) => r.addsUp && r.rejected === 0 && r.quarantined === 0 && r.state !== 'complete, 0 loaded') ? 0 : 1;
   } finally {
     progress.stop();
     await stack.close();
@@ -127,6 +127,7 @@ export const register: RegisterCommand = (program: Command, { io, setExitCode })
     .option('--progress', 'progress, and a readable line per file, on stderr even when it is not a terminal')
     .option('--no-progress', 'no progress on stderr')
     .option('--json', 'one JSON receipt per file on stdout (the default when stdout is not a terminal)')
+    .addHelpText('after', examples(['landfall run --config landfall.json orders/2026-11-01.csv orders/2026-11-02.csv', 'landfall run --config landfall.json --table public.orders export.csv --json > receipts.ndjson', 'DATABASE_URL=postgres://me@db.internal/app landfall run --config landfall.json data/*.csv']))
     .action(async (files: string[], options: RunOptions, command: Command) => {
       setExitCode(await runCommand(files, { ...command.optsWithGlobals(), ...options }, io));
     });

@@ -1,6 +1,6 @@
 import type { BatchCounts, BatchData } from '../core/batch.ts';
 import { type BatchMessage, type FileManifest, type FileNotice, FileStatus } from '../core/batch-message.ts';
-import { classifyPgError, ErrorClass, pgErrorFields } from '../core/classify-pg-error.ts';
+import { classifyFailure, type Failure, FailureScope, pgErrorFields } from '../core/classify-pg-error.ts';
 import type { Sql } from '../postgres/db.ts';
 import { applyBatch, claimBatch, storedCounts } from '../postgres/apply-batch.ts';
 import { planColumnAdditions } from '../core/evolve-plan.ts';
@@ -8,7 +8,7 @@ import { addColumns } from '../postgres/evolve-table.ts';
 import { TableNotFoundError } from '../postgres/catalog.ts';
 import { TableConfigError } from '../core/conflict-key.ts';
 import { clearBlockedTable, recordBlockedTable, type TableRefusal } from '../postgres/ledger/blocked-tables.ts';
-import { isFileRegistered, markBatchPoisoned, registerFile } from '../postgres/ledger/files.ts';
+import { fileOutcome, markBatchPoisoned, registerFile } from '../postgres/ledger/files.ts';
 import { quarantineRows } from '../postgres/quarantine.ts';
 import { replayBatch } from '../postgres/replay-batch.ts';
 import type { TargetTable } from '../postgres/target-table.ts';
@@ -43,42 +43,53 @@ function errorFields(error: unknown) {
 }
 
 /**
- * Registers the file from its manifest on first sight. A message sent while the file was still
- * being read (no batch count) applies its batch without registering: the manifest is not final
- * yet, and every file has messages sent after it that register it, so `status` never sees a
- * file complete before its manifest.
+ * Registers the file on first sight and keeps its ledger row up to date (registerFile). A
+ * message sent while the file was still being read (no batch count) registers it as
+ * `producing` from the manifest at its key (the opening one, or the final one once written), so
+ * `status` lists the file with what is applied from its first batch on; a message with the count
+ * registers the final manifest. Once the ledger has the file produced, nothing more is read.
  */
 async function ensureFileRegistered(ports: BatchPorts, message: BatchMessage, known: Set<string>) {
-  if (known.has(message.fileId) || message.batchCount === null) return;
+  if (known.has(message.fileId) || (message.batchCount === null && known.has(whileReadOf(message.fileId)))) return;
   // The table's preparation migrates the ledger first: on a fresh database (a first deployment)
   // the file is registered in a ledger that exists. A refused table still has its file
   // registered, so `status` shows the file blocked (the batch then fails on the refusal).
   await ports.table(message.table).catch((error: unknown) => {
     if (!tableRefusalOf(error)) throw error;
   });
-  if (!(await isFileRegistered(ports.sql, message.fileId))) {
-    await registerFile(ports.sql, await ports.readManifest(message.manifestKey), message.manifestKey);
+  const outcome = await fileOutcome(ports.sql, message.fileId);
+  if (outcome === 'produced') {
+    known.add(message.fileId);
+    return;
   }
+  if (message.batchCount === null) {
+    if (outcome === null) await registerFile(ports.sql, await ports.readManifest(message.manifestKey), message.manifestKey);
+    known.add(whileReadOf(message.fileId));
+    return;
+  }
+  await registerFile(ports.sql, await ports.readManifest(message.manifestKey), message.manifestKey);
   known.add(message.fileId);
 }
 
+/** The `known` entry of a file registered while it is read (its final registration is still to come). */
+const whileReadOf = (fileId: string) => `producing:${fileId}`;
+
 /**
- * Why a failure is the table's, not the batch's: the table is missing, its unique index or a
- * configured column does not fit the config, or the statement failed on the schema or a
- * privilege (SQLSTATE class `config`). Null for anything else (data, transient).
+ * Why a failure is the table's, not the batch's (classifyFailure's `table` scope): the table is
+ * missing, its unique index or a configured column does not fit the config, or the statement
+ * failed on the schema, a grant or the set-up; with the rule's fix. Null for anything else (a
+ * batch's or a row's data, transient, a bug): those never block a table.
  */
 export function tableRefusalOf(error: unknown): TableRefusal | null {
   if (error instanceof TableConfigError) return { code: 'table-config', reason: error.reason, fix: error.fix };
   if (error instanceof TableNotFoundError) {
     return { code: 'table-missing', reason: error.message, fix: 'create the table (landfall doctor --config F checks it), then, in AWS, landfall grant-role --config F as the database admin' };
   }
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code !== 'string' || code.length !== 5 || classifyPgError(error) !== ErrorClass.config) return null;
-  const fix =
-    code === '42501'
-      ? 'landfall grant-role --config F (as the database admin) grants the Landfall role what it needs on the configured tables'
-      : 'landfall doctor --config F checks the table against the config and names the fix';
-  return { code: `sqlstate ${code}`, reason: (error as Error).message, fix };
+  const failure = classifyFailure(error);
+  if (failure.scope !== FailureScope.table) return null;
+  const e = error as { name?: unknown; message?: unknown };
+  const code = failure.code === null ? `error ${String(e?.name ?? 'Error')}` : failure.rule.on === 'sqlstate' ? `sqlstate ${failure.code}` : failure.code;
+  return { code, reason: typeof e?.message === 'string' ? e.message : String(error), fix: failure.rule.fix ?? 'landfall doctor --config F checks the table against the config and names the fix' };
 }
 
 /** When each table was last cleared of a blocked state, per connection: one DELETE a minute at most while batches apply. */
@@ -107,7 +118,7 @@ async function tableRefused(ports: BatchPorts, message: BatchMessage, refusal: T
   // (the manifest is final), this one registers it, so `status` shows the file blocked.
   if (message.batchCount === null) {
     const manifest = await ports.readManifest(message.manifestKey).catch(() => null);
-    if (manifest?.status === FileStatus.produced && !(await isFileRegistered(ports.sql, message.fileId))) {
+    if (manifest?.status === FileStatus.produced && (await fileOutcome(ports.sql, message.fileId)) !== 'produced') {
       await registerFile(ports.sql, manifest, message.manifestKey).catch(() => {});
     }
   }
@@ -158,21 +169,42 @@ export async function prepareConfiguredTables(ports: BatchPorts): Promise<TableP
   return results;
 }
 
-/** A file without batches (moved aside, or nothing to apply): registered from its manifest. */
+/**
+ * A file notice: the producer picked the file up (its opening manifest), or the file has no
+ * batches (moved aside, or nothing to apply): registered from the manifest at its key, which a
+ * later manifest brings up to date (registerFile).
+ */
 export async function registerNotice(ports: BatchPorts, notice: FileNotice): Promise<void> {
-  if (await isFileRegistered(ports.sql, notice.fileId)) return;
+  if ((await fileOutcome(ports.sql, notice.fileId)) === 'produced') return;
   await registerFile(ports.sql, await ports.readManifest(notice.manifestKey), notice.manifestKey);
 }
 
+/** Why every row of a batch is quarantined: the SQLSTATE, the column where one is known, and the message with the fix. */
+interface BatchFailure {
+  sqlstate: string;
+  column: string | null;
+  message: string;
+}
+
+/** A failure of classifyFailure's `batch` scope, as the quarantine records it for each row of the batch. */
+function batchFailureOf(error: unknown, failure: Failure): BatchFailure {
+  if (error instanceof BatchShapeError) return { sqlstate: '42703', column: error.column, message: error.message };
+  const { sqlstate, column, message } = pgErrorFields(error);
+  const code = sqlstate ?? failure.code ?? 'XX000';
+  const fix = failure.rule.fix ? `; fix: ${failure.rule.fix}` : '';
+  return { sqlstate: code, column, message: `${message} (SQLSTATE ${code})${fix}` };
+}
+
 /**
- * A batch whose columns the table cannot take (a column the table lacks): every row is
- * quarantined with the reason, so the file completes, nothing is lost, and `quarantine retry`
- * re-applies the rows once the table or the mapping is fixed.
+ * A batch the table cannot take as it is (classifyFailure's `batch` scope: a column the table
+ * lacks, more columns than PostgreSQL allows): every row is quarantined with the reason, so the
+ * file completes, nothing is lost, the table is not blocked, and `quarantine retry` re-applies
+ * the rows once the table or the mapping is fixed.
  */
-async function quarantineWholeBatch(ports: BatchPorts, batch: BatchData, error: BatchShapeError): Promise<BatchCounts> {
+async function quarantineWholeBatch(ports: BatchPorts, batch: BatchData, reason: BatchFailure): Promise<BatchCounts> {
   return (await ports.sql.begin(async (tx) => {
     if (!(await claimBatch(tx, batch))) return storedCounts(tx, batch.batchId);
-    const failures = batch.rowNumbers.map((_, row) => ({ row, sqlstate: '42703', constraint: null, column: error.column, message: error.message }));
+    const failures = batch.rowNumbers.map((_, row) => ({ row, sqlstate: reason.sqlstate, constraint: null, column: reason.column, message: reason.message }));
     await quarantineRows(tx, batch, failures);
     return storedCounts(tx, batch.batchId);
   })) as BatchCounts;
@@ -182,7 +214,8 @@ async function quarantineWholeBatch(ports: BatchPorts, batch: BatchData, error: 
  * Runs `work` on the table; when the batch's columns do not fit the cached catalog, reads the
  * catalog again and tries once more, so an `ALTER TABLE` the operator made takes effect in a
  * warm container. A table with `"schema": "evolve"` then gets the batch's missing columns added
- * (their own transaction) and the work runs a third time. A misfit that remains is thrown.
+ * (their own transaction) and the work runs a third time. A misfit that remains is thrown, as is
+ * a ColumnAdditionError (more columns than PostgreSQL allows, no ownership of the table).
  */
 async function withFreshCatalog<T>(ports: BatchPorts, batch: BatchData, work: (target: TargetTable) => Promise<T>): Promise<T> {
   try {
@@ -197,13 +230,8 @@ async function withFreshCatalog<T>(ports: BatchPorts, batch: BatchData, work: (t
       if (!(again instanceof BatchShapeError)) throw again;
       const additions = planColumnAdditions(fresh.config, fresh.catalog, batch);
       if (additions.length === 0) throw again;
-      try {
-        await addColumns(ports.sql, fresh, batch, additions);
-      } catch (alter) {
-        if ((alter as { code?: string }).code !== '42501') throw alter;
-        const names = additions.map((a) => `"${a.name}"`).join(', ');
-        throw new BatchShapeError(batch.table, additions[0]!.name, `"schema": "evolve" could not add ${names}: permission denied (42501); grant the Landfall user ownership of the table, or add the columns with ALTER TABLE`);
-      }
+      // A ColumnAdditionError when it fails: classified at the `evolve` stage by the caller.
+      await addColumns(ports.sql, fresh, batch, additions);
       ports.forgetTable(batch.table);
       return work(await ports.table(batch.table));
     }
@@ -212,9 +240,10 @@ async function withFreshCatalog<T>(ports: BatchPorts, batch: BatchData, work: (t
 
 /**
  * The consumer's work for one FIFO message: register the file on first sight, load the batch,
- * apply it exactly once. A failure on the data (21000, 22xxx, 23xxx) sends an envelope to the
- * DLQ and counts as handled (the message is acknowledged; replay takes over); anything else is
- * thrown so SQS redelivers the message.
+ * apply it exactly once. A failure is handled by what it belongs to (classifyFailure): a row's
+ * (21000, 22xxx, 23xxx…) sends an envelope to the DLQ and counts as handled (the message is
+ * acknowledged; replay takes over); the batch's (54011…) quarantines its rows with the reason;
+ * the table's is recorded as blocked and thrown; anything else is thrown so SQS redelivers it.
  */
 export async function consumeBatch(ports: BatchPorts, message: BatchMessage, attempt: number, known = new Set<string>()): Promise<BatchOutcome> {
   await ensureFileRegistered(ports, message, known);
@@ -225,13 +254,14 @@ export async function consumeBatch(ports: BatchPorts, message: BatchMessage, att
     await tableApplied(ports, batch.table);
     return { outcome: result.status, counts: result.counts };
   } catch (error) {
-    if (error instanceof BatchShapeError) return { outcome: 'applied', counts: await quarantineWholeBatch(ports, batch, error) };
+    const failure = classifyFailure(error);
+    if (failure.scope === FailureScope.batch) return { outcome: 'applied', counts: await quarantineWholeBatch(ports, batch, batchFailureOf(error, failure)) };
     const refusal = tableRefusalOf(error);
     if (refusal) {
       await tableRefused(ports, message, refusal);
       throw error;
     }
-    if (classifyPgError(error) !== ErrorClass.batchPoison) throw error;
+    if (failure.scope !== FailureScope.row) throw error;
     const fields = errorFields(error);
     await markBatchPoisoned(ports.sql, message, `${fields.sqlstate ?? ''} ${fields.message}`.trim());
     await ports.sendToDlq({ format: 1, kind: 'poison', batch: message, ...fields, attempt, failedAt: new Date().toISOString() });
@@ -253,7 +283,8 @@ export async function replayBatchMessage(ports: BatchPorts, message: BatchMessag
     await tableApplied(ports, batch.table);
     return { outcome: result.status === 'applied' ? 'replayed' : 'already-applied', counts: result.counts };
   } catch (error) {
-    if (error instanceof BatchShapeError) return { outcome: 'replayed', counts: await quarantineWholeBatch(ports, batch, error) };
+    const failure = classifyFailure(error);
+    if (failure.scope === FailureScope.batch) return { outcome: 'replayed', counts: await quarantineWholeBatch(ports, batch, batchFailureOf(error, failure)) };
     const refusal = tableRefusalOf(error);
     if (refusal) await tableRefused(ports, message, refusal);
     throw error;

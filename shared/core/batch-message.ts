@@ -206,6 +206,11 @@ export function fileNoticeDeduplicationId(fileId: string, producedAt: string): s
   return createHash('sha256').update(`file-notice\0${fileId}\0${producedAt}`).digest('hex').slice(0, 64);
 }
 
+/** The deduplication id of the notice a producer sends when it picks a file up (its opening manifest): `opened-` and a hash. */
+export function openingNoticeDeduplicationId(fileId: string, startedAt: string): string {
+  return `opened-${createHash('sha256').update(`file-opened\0${fileId}\0${startedAt}`).digest('hex').slice(0, 64)}`;
+}
+
 /**
  * The FIFO message group of a table partition: `<table>#<partition>`. A MessageGroupId allows
  * only printable ASCII and 128 characters, so a table name outside that is replaced by a

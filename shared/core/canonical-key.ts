@@ -7,6 +7,8 @@ export interface KeyColumnType {
   type: string;
   /** Base type after resolving domains: `int8`, `numeric`, `timestamptz`, `citext`... */
   baseType: string;
+  /** A domain's base type with the modifier the domain gives it (`numeric(10,2)`), when known. */
+  baseFormat?: string | null;
   /** `pg_type.typcategory` (`E` for enums), when known. */
   category?: string | null;
   /** The column's collation when it is not deterministic (only ICU collations can be). */
@@ -363,7 +365,9 @@ const bpcharTrim = (s: string) => s.replace(/ +$/, '');
  *
  * @example canonicalizerFor({ name: 'id', type: 'bigint', baseType: 'int8' }).canonical(' +05') // '5'
  */
-export function canonicalizerFor(column: KeyColumnType, timeZone = 'UTC'): KeyCanonicalizer {
+export function canonicalizerFor(key: KeyColumnType, timeZone = 'UTC'): KeyCanonicalizer {
+  // A domain rounds as its base type with the domain's modifier does.
+  const column = key.baseFormat ? { ...key, type: key.baseFormat } : key;
   const base = column.baseType;
   switch (base) {
     case 'int2':

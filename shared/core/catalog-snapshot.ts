@@ -16,7 +16,7 @@ export interface CatalogSnapshot {
   readAt: string;
   /** The session TimeZone: how a `timestamptz` key written without an offset is read. */
   timeZone: string;
-  columns: { name: string; type: string; baseType: string; category: string | null; collation: ColumnCollation | null }[];
+  columns: { name: string; type: string; baseType: string; baseFormat?: string | null; category: string | null; collation: ColumnCollation | null }[];
   conflictKey: string[];
   /** The unique index ON CONFLICT uses. */
   index: string;
@@ -34,7 +34,15 @@ export function snapshotOf(target: { config: TableConfig; catalog: TableCatalog;
     table: target.config.table,
     readAt: readAt.toISOString(),
     timeZone: target.catalog.timeZone ?? 'UTC',
-    columns: target.catalog.columns.map((c) => ({ name: c.name, type: c.type, baseType: c.baseType, category: c.category ?? null, collation: c.collation ?? null })),
+    columns: target.catalog.columns.map((c) => ({
+      name: c.name,
+      type: c.type,
+      baseType: c.baseType,
+      // a domain's base type with its modifier (how its keys canonicalise); absent otherwise
+      ...(c.baseFormat ? { baseFormat: c.baseFormat } : {}),
+      category: c.category ?? null,
+      collation: c.collation ?? null,
+    })),
     conflictKey: target.keyCheck.keyColumns.map((c) => c.name),
     index: target.keyCheck.index.name,
     arrivalColumn: target.keyCheck.arrivalColumn?.name ?? null,

@@ -12,11 +12,20 @@ export interface CatalogColumn {
   castType: string;
   /** Base type name after resolving domains (`jsonb`, `_int4` for int[]...). */
   baseType: string;
+  /** For a domain: its base type with the modifier it gives (`numeric(10,2)`); null otherwise. */
+  baseFormat?: string | null;
   notNull: boolean;
   /** Has a default, an identity or is generated. */
   hasDefault: boolean;
   /** A generated column cannot be written. */
   generated: boolean;
+  /**
+   * The column's default as SQL (`pg_get_expr` of the default, an identity's `nextval`, or its
+   * domain's default), null when it has none: what an insert that does not carry the column writes.
+   */
+  defaultExpr?: string | null;
+  /** A CHECK constraint of the table reads the column. */
+  checked?: boolean;
   /** `pg_type.typcategory` of the base type (`N` numeric, `S` string, `E` enum...). */
   category?: string;
   /** The column's collation when it is not the database default (collatable types only). */
@@ -47,6 +56,19 @@ export interface UniqueIndex {
   definition: string;
 }
 
+/** One partitioned table of a partition tree (the target itself, or a partition partitioned again). */
+export interface PartitionedLevel {
+  /** `schema.name` of the partitioned table. */
+  table: string;
+  /** 1 for the target, 2 for its partitions' own partitioning, and so on. */
+  level: number;
+  strategy: 'range' | 'list' | 'hash';
+  /** The partition key's columns (an expression in the key is not listed; see `expression`). */
+  columns: string[];
+  /** The partition key has an expression: no unique index can be built on the table. */
+  expression: boolean;
+}
+
 export interface TableCatalog {
   table: QualifiedName;
   /** The quoted, schema-qualified name to put in SQL. */
@@ -57,4 +79,9 @@ export interface TableCatalog {
   estimatedRows: number;
   /** The session's TimeZone: how a `timestamptz` written without an offset is read. */
   timeZone?: string;
+  /**
+   * Every partitioned table of the target's partition tree, the target first; absent or empty
+   * for a plain table. A unique index on the target must include every listed column.
+   */
+  partitioning?: PartitionedLevel[];
 }

@@ -1,97 +1,172 @@
 /**
- * What to do with a failure, decided from the SQLSTATE (or the driver's error code):
- * - `transient`: retry the same batch later (connection lost, serialization, deadlock, resources).
- * - `batch-poison`: the data cannot be applied as a set; route to replay, never retry blindly.
- * - `config`: the table, the config or the environment is wrong; retrying cannot help, a person must act.
- * - `bug`: not the database, the network or the data: a programming error (a `TypeError`, an error
- *   without a code, a misuse of the driver). Retrying the same code cannot help; the code must be fixed.
+ * What a failure belongs to, and so what happens to it (docs/operations.md, "What a failure
+ * belongs to"). Decided by one table of rules, `FAILURE_RULES`:
+ * - `table`: the table, its config, a grant or the stack's set-up is wrong; retrying cannot help
+ *   until a person acts. The table is recorded as blocked with the reason and the fix (what
+ *   `status`, `doctor` and the status page show); its batches wait and apply once it is fixed.
+ * - `batch`: this file's batch cannot be applied as it is (its columns: more than PostgreSQL
+ *   allows, a name the table cannot take, an identity column it may not write). Its rows are
+ *   quarantined with the reason; the file completes and the table goes on with later files.
+ * - `row`: some rows of the batch (a value, a constraint, a trigger's exception). Replay applies
+ *   the batch row by row where it must: each bad row is quarantined with its reason, the rest applies.
+ * - `transient`: the connection, the server, a lock or a timeout: retried.
+ * - `bug`: not the database, the network or the data: a programming error. Retried (a fix
+ *   deployed meanwhile applies the batch), then the DLQ and the parking queue; never dropped.
  */
-export const ErrorClass = {
+export const FailureScope = {
+  table: 'table',
+  batch: 'batch',
+  row: 'row',
   transient: 'transient',
-  batchPoison: 'batch-poison',
-  config: 'config',
   bug: 'bug',
 } as const;
-export type ErrorClass = (typeof ErrorClass)[keyof typeof ErrorClass];
+export type FailureScope = (typeof FailureScope)[keyof typeof FailureScope];
 
-/** Driver and socket error codes that mean the connection, not the data, failed. */
-const TRANSIENT_DRIVER_CODES = new Set([
-  'CONNECTION_CLOSED',
-  'CONNECTION_ENDED',
-  'CONNECTION_DESTROYED',
-  'CONNECT_TIMEOUT',
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ECONNABORTED',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'EHOSTDOWN',
-]);
+/** Where a failure happened, when a rule depends on it: `evolve` is adding a file's new columns to an `"evolve"` table. */
+export type FailureStage = 'evolve';
 
-/** Driver codes of a call Landfall should never make (porsager/postgres `src/errors.js`). */
-const BUG_DRIVER_CODES = new Set(['UNDEFINED_VALUE', 'MAX_PARAMETERS_EXCEEDED', 'NOT_TAGGED_CALL', 'UNSAFE_TRANSACTION', 'COPY_IN_PROGRESS', 'MESSAGE_NOT_SUPPORTED']);
-
-/**
- * Landfall's own errors that mean a person must act (config file, table against its config,
- * environment, TLS settings, app role). By name: core imports none of the modules that define them.
- */
-const CONFIG_ERROR_NAMES = new Set(['ConfigError', 'TableConfigError', 'EnvironmentError', 'TableNotFoundError', 'DatabaseTlsError', 'AppRoleError']);
-
-/** 42xxx codes that come from the data (a value the statement cannot handle), not from a broken schema. */
-const DATA_SYNTAX_CODES = new Set(['42804', '42P18', '428C9']);
-
-/**
- * Classifies a SQLSTATE or driver code. No code is a `bug` (nothing says the database or the
- * network failed); unknown codes are `config`: a person must look.
- */
-export function classifyCode(code: string | undefined): ErrorClass {
-  if (!code) return ErrorClass.bug;
-  if (TRANSIENT_DRIVER_CODES.has(code)) return ErrorClass.transient;
-  if (BUG_DRIVER_CODES.has(code) || code.startsWith('ERR_')) return ErrorClass.bug;
-  if (code.length !== 5) return ErrorClass.config; // SASL_SIGNATURE_MISMATCH, a TLS certificate code...
-  const klass = code.slice(0, 2);
-  switch (klass) {
-    case '08': // connection exception
-    case '53': // insufficient resources
-    case '58': // system error (I/O)
-      return ErrorClass.transient;
-    case '40': // 40001 serialization failure, 40P01 deadlock
-      return ErrorClass.transient;
-    case '57': // operator intervention: 57P01 admin shutdown, 57014 query canceled (timeout)...
-      return code === '57P04' ? ErrorClass.config : ErrorClass.transient; // 57P04 database dropped
-    case '55':
-      return code === '55P03' || code === '55006' ? ErrorClass.transient : ErrorClass.config; // lock not available, object in use
-    case '21': // cardinality violation
-    case '22': // data exception
-    case '23': // integrity constraint violation
-      return ErrorClass.batchPoison;
-    case '42':
-      return DATA_SYNTAX_CODES.has(code) ? ErrorClass.batchPoison : ErrorClass.config;
-    case 'XX':
-      return ErrorClass.transient;
-    default:
-      return ErrorClass.config;
-  }
+export interface FailureRule {
+  /**
+   * What the rule matches, by `on`: a SQLSTATE (`54011`) or a SQLSTATE class (`22xxx`); a driver
+   * or socket code (`ECONNRESET`, or a prefix: `ERR_TLS_*`); an error's `name` (Landfall's own
+   * errors); an AWS SDK error (`retryable`: the SDK's verdict, a server fault, 429 or 5xx; `client`: any other).
+   */
+  match: string;
+  on: 'sqlstate' | 'code' | 'name' | 'aws';
+  /** Only failures that happened there; a rule with a stage wins over one without. */
+  stage?: FailureStage;
+  scope: FailureScope;
+  /** What it means, in a few words (the reason's prefix where one is shown). */
+  meaning: string;
+  /** What fixes it, safe to follow (shown with a blocked table, or a quarantined batch). */
+  fix?: string;
 }
 
+const DOCTOR_FIX = 'landfall doctor --config F checks the table against the config and names the fix';
+const GRANT_FIX = 'landfall grant-role --config F (as the database admin) grants the Landfall role what it needs on the configured tables';
+const FILE_COLUMNS_FIX = 'fix the file (remove or rename the column, or map it with "columns" in the config) and drop it again';
+
 /**
- * Classifies anything thrown while applying a batch: a `postgres` driver or network error by its
- * code, Landfall's config and environment errors as `config`, anything else (a `TypeError`, a
- * plain `Error`) as `bug`, never `transient`.
+ * Every SQLSTATE class PostgreSQL raises (Appendix A of its manual), the codes that differ from
+ * their class, the driver's and the socket's codes, Landfall's own errors and AWS SDK errors, each
+ * sorted into what it belongs to. The most specific rule wins: an exact SQLSTATE before its class,
+ * a rule of the failure's stage before one without. A SQLSTATE no rule knows is the table's (a
+ * person must look); an error without any code is a bug.
  */
-export function classifyPgError(error: unknown): ErrorClass {
-  if (error instanceof Error && CONFIG_ERROR_NAMES.has(error.name)) return ErrorClass.config;
-  if (error && typeof error === 'object' && '$metadata' in error) return classifyAwsError(error as AwsSdkError);
-  if (error && typeof error === 'object' && 'code' in error) {
-    const code = (error as { code?: unknown }).code;
-    return classifyCode(typeof code === 'string' ? code : undefined);
-  }
-  return ErrorClass.bug;
+export const FAILURE_RULES: readonly FailureRule[] = [
+  // Landfall's own errors.
+  { on: 'name', match: 'TableConfigError', scope: 'table', meaning: 'the table does not fit its config (unique index, key or version column)' },
+  { on: 'name', match: 'TableNotFoundError', scope: 'table', meaning: 'the table does not exist' },
+  { on: 'name', match: 'ConfigError', scope: 'table', meaning: 'the config is invalid' },
+  { on: 'name', match: 'EnvironmentError', scope: 'table', meaning: "the function's environment is incomplete" },
+  { on: 'name', match: 'DatabaseTlsError', scope: 'table', meaning: 'the database URL does not verify TLS' },
+  { on: 'name', match: 'AppRoleError', scope: 'table', meaning: "the database role is not Landfall's least-privilege role" },
+  { on: 'name', match: 'BatchShapeError', scope: 'batch', meaning: 'the batch has a column the table cannot take (its message names the fix)' },
+  // AWS SDK errors (staging, queues).
+  { on: 'aws', match: 'retryable', scope: 'transient', meaning: 'throttled, or a server fault' },
+  { on: 'aws', match: 'client', scope: 'table', meaning: 'access denied, or a missing bucket or object', fix: 'npm run rehearse checks the grants of the functions; check the bucket and queue names in the environment' },
+  // The driver and the socket.
+  ...['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT', 'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ECONNABORTED', 'ENETUNREACH', 'ENETDOWN', 'EHOSTDOWN'].map(
+    (match): FailureRule => ({ on: 'code', match, scope: 'transient', meaning: 'the connection failed' }),
+  ),
+  ...['UNDEFINED_VALUE', 'MAX_PARAMETERS_EXCEEDED', 'NOT_TAGGED_CALL', 'UNSAFE_TRANSACTION', 'COPY_IN_PROGRESS', 'MESSAGE_NOT_SUPPORTED'].map(
+    (match): FailureRule => ({ on: 'code', match, scope: 'bug', meaning: 'a call Landfall should never make' }),
+  ),
+  { on: 'code', match: 'SASL_SIGNATURE_MISMATCH', scope: 'table', meaning: 'the login failed (credentials, or a proxy in the middle)' },
+  { on: 'code', match: 'ERR_TLS_*', scope: 'table', meaning: "the database's certificate does not verify" },
+  { on: 'code', match: 'ERR_SSL_*', scope: 'table', meaning: 'TLS with the database failed' },
+  { on: 'code', match: 'ERR_*', scope: 'bug', meaning: 'a Node API called wrongly' },
+  // PostgreSQL, class by class.
+  { on: 'sqlstate', match: '00xxx', scope: 'bug', meaning: 'success raised as an error' },
+  { on: 'sqlstate', match: '01xxx', scope: 'bug', meaning: 'a warning raised as an error' },
+  { on: 'sqlstate', match: '02xxx', scope: 'bug', meaning: 'no data' },
+  { on: 'sqlstate', match: '03xxx', scope: 'bug', meaning: 'SQL statement not yet complete' },
+  { on: 'sqlstate', match: '08xxx', scope: 'transient', meaning: 'connection exception' },
+  { on: 'sqlstate', match: '09xxx', scope: 'row', meaning: "a trigger's action failed on the row" },
+  { on: 'sqlstate', match: '0Axxx', scope: 'table', meaning: 'feature not supported for this table', fix: DOCTOR_FIX },
+  { on: 'sqlstate', match: '0Bxxx', scope: 'bug', meaning: 'invalid transaction initiation' },
+  { on: 'sqlstate', match: '0Fxxx', scope: 'bug', meaning: 'locator exception' },
+  { on: 'sqlstate', match: '0Lxxx', scope: 'table', meaning: 'invalid grantor', fix: GRANT_FIX },
+  { on: 'sqlstate', match: '0Pxxx', scope: 'table', meaning: 'invalid role', fix: GRANT_FIX },
+  { on: 'sqlstate', match: '0Zxxx', scope: 'bug', meaning: 'diagnostics exception' },
+  { on: 'sqlstate', match: '20xxx', scope: 'row', meaning: "a trigger's CASE found no branch for the row" },
+  { on: 'sqlstate', match: '21xxx', scope: 'row', meaning: 'rows the database sees as one key (replay applies them one by one)' },
+  { on: 'sqlstate', match: '22xxx', scope: 'row', meaning: 'a value the column cannot take' },
+  { on: 'sqlstate', match: '22xxx', stage: 'evolve', scope: 'batch', meaning: 'a column name the database cannot take', fix: FILE_COLUMNS_FIX },
+  { on: 'sqlstate', match: '23xxx', scope: 'row', meaning: 'a constraint refused the row' },
+  { on: 'sqlstate', match: '24xxx', scope: 'bug', meaning: 'invalid cursor state' },
+  { on: 'sqlstate', match: '25xxx', scope: 'bug', meaning: 'invalid transaction state' },
+  { on: 'sqlstate', match: '25006', scope: 'transient', meaning: 'read-only transaction (a failover in progress)' },
+  { on: 'sqlstate', match: '25P03', scope: 'transient', meaning: 'idle-in-transaction timeout' },
+  { on: 'sqlstate', match: '25P04', scope: 'transient', meaning: 'transaction timeout' },
+  { on: 'sqlstate', match: '26xxx', scope: 'bug', meaning: 'a prepared statement (Landfall never prepares)' },
+  { on: 'sqlstate', match: '27xxx', scope: 'row', meaning: 'a trigger changed the row twice' },
+  { on: 'sqlstate', match: '28xxx', scope: 'table', meaning: 'the login was refused', fix: GRANT_FIX },
+  { on: 'sqlstate', match: '2Bxxx', scope: 'table', meaning: 'dependent privileges exist', fix: GRANT_FIX },
+  { on: 'sqlstate', match: '2Dxxx', scope: 'bug', meaning: 'invalid transaction termination' },
+  { on: 'sqlstate', match: '2Fxxx', scope: 'row', meaning: "a trigger's function failed on the row" },
+  { on: 'sqlstate', match: '34xxx', scope: 'bug', meaning: 'invalid cursor name' },
+  { on: 'sqlstate', match: '38xxx', scope: 'table', meaning: "a function the table's triggers call is not allowed to run", fix: DOCTOR_FIX },
+  { on: 'sqlstate', match: '39xxx', scope: 'table', meaning: "a trigger function of the table breaks its protocol", fix: DOCTOR_FIX },
+  { on: 'sqlstate', match: '3Bxxx', scope: 'bug', meaning: 'savepoint exception' },
+  { on: 'sqlstate', match: '3Dxxx', scope: 'table', meaning: 'the database does not exist' },
+  { on: 'sqlstate', match: '3Fxxx', scope: 'table', meaning: 'the schema does not exist', fix: DOCTOR_FIX },
+  { on: 'sqlstate', match: '40xxx', scope: 'transient', meaning: 'serialization failure or deadlock' },
+  { on: 'sqlstate', match: '42xxx', scope: 'table', meaning: 'the statement does not fit the table (schema or privilege)', fix: DOCTOR_FIX },
+  { on: 'sqlstate', match: '42501', scope: 'table', meaning: 'permission denied', fix: GRANT_FIX },
+  { on: 'sqlstate', match: '42P01', scope: 'table', meaning: 'the table (or a relation its triggers use) does not exist', fix: DOCTOR_FIX },
+  { on: 'sqlstate', match: '42804', scope: 'row', meaning: 'a value of the wrong type' },
+  { on: 'sqlstate', match: '42P18', scope: 'row', meaning: 'a value of no determinable type' },
+  { on: 'sqlstate', match: '428C9', scope: 'batch', meaning: 'the file writes a GENERATED ALWAYS column', fix: FILE_COLUMNS_FIX },
+  { on: 'sqlstate', match: '42xxx', stage: 'evolve', scope: 'batch', meaning: 'a column name the table cannot take (a system column name, say)', fix: FILE_COLUMNS_FIX },
+  {
+    on: 'sqlstate',
+    match: '42501',
+    stage: 'evolve',
+    scope: 'batch',
+    meaning: 'permission denied',
+    fix: 'make the Landfall role the owner of the table (ALTER TABLE … OWNER TO landfall), or add the columns with ALTER TABLE; then landfall quarantine retry',
+  },
+  { on: 'sqlstate', match: '44xxx', scope: 'row', meaning: "a view's CHECK OPTION refused the row" },
+  { on: 'sqlstate', match: '53xxx', scope: 'transient', meaning: 'insufficient resources (disk, memory, connections)' },
+  { on: 'sqlstate', match: '54xxx', scope: 'row', meaning: 'a value over a limit (row or index entry too big, nesting too deep)' },
+  {
+    on: 'sqlstate',
+    match: '54011',
+    scope: 'batch',
+    meaning: 'too many columns: PostgreSQL allows 1,600 a table (dropped columns count)',
+    fix: 'remove the extra columns from the file (or map them with "columns" in the config) and drop it again',
+  },
+  { on: 'sqlstate', match: '54023', scope: 'batch', meaning: 'too many arguments for one statement', fix: FILE_COLUMNS_FIX },
+  { on: 'sqlstate', match: '55xxx', scope: 'table', meaning: 'the table is not in the state the statement needs', fix: DOCTOR_FIX },
+  { on: 'sqlstate', match: '55P03', scope: 'transient', meaning: 'lock not available' },
+  { on: 'sqlstate', match: '55006', scope: 'transient', meaning: 'object in use' },
+  { on: 'sqlstate', match: '57xxx', scope: 'transient', meaning: 'operator intervention (shutdown, restart, a cancelled or timed-out statement)' },
+  { on: 'sqlstate', match: '57P04', scope: 'table', meaning: 'the database was dropped' },
+  { on: 'sqlstate', match: '58xxx', scope: 'transient', meaning: 'system error (I/O)' },
+  { on: 'sqlstate', match: '72xxx', scope: 'transient', meaning: 'snapshot too old' },
+  { on: 'sqlstate', match: 'F0xxx', scope: 'table', meaning: "the server's configuration file" },
+  { on: 'sqlstate', match: 'HVxxx', scope: 'table', meaning: 'a foreign-data wrapper failed', fix: DOCTOR_FIX },
+  { on: 'sqlstate', match: 'P0xxx', scope: 'row', meaning: "a trigger raised an exception for the row" },
+  { on: 'sqlstate', match: 'XXxxx', scope: 'transient', meaning: 'internal error' },
+  { on: 'sqlstate', match: 'XX001', scope: 'table', meaning: 'data corrupted', fix: 'restore or repair the table (a person must look); landfall doctor --config F' },
+  { on: 'sqlstate', match: 'XX002', scope: 'table', meaning: 'index corrupted', fix: 'REINDEX the table (a person must look); landfall doctor --config F' },
+];
+
+/** A SQLSTATE no rule knows: a person must look. */
+const UNKNOWN_SQLSTATE: FailureRule = { on: 'sqlstate', match: '?????', scope: 'table', meaning: 'a SQLSTATE Landfall does not know', fix: DOCTOR_FIX };
+/** A driver code no rule knows (a TLS certificate code, say): a person must look. */
+const UNKNOWN_CODE: FailureRule = { on: 'code', match: '?', scope: 'table', meaning: 'the connection to the database was refused' };
+/** No code at all (a TypeError, a plain Error): nothing says the database, the network or the data failed. */
+const NO_CODE: FailureRule = { on: 'name', match: '?', scope: 'bug', meaning: 'a programming error' };
+
+/** A failure sorted: what it belongs to, the rule that said so, and the code it was read from. */
+export interface Failure {
+  scope: FailureScope;
+  rule: FailureRule;
+  /** The SQLSTATE or driver code, when there is one. */
+  code: string | null;
+  stage: FailureStage | null;
 }
 
 /** The shape of an AWS SDK v3 service error (S3 or SQS reading or writing staging). */
@@ -101,15 +176,73 @@ interface AwsSdkError {
   $metadata?: { httpStatusCode?: number };
 }
 
+function sqlstateRule(code: string, stage: FailureStage | null): FailureRule {
+  const klass = `${code.slice(0, 2)}xxx`;
+  const find = (match: string, withStage: boolean) => FAILURE_RULES.find((r) => r.on === 'sqlstate' && r.match === match && (withStage ? r.stage === stage : r.stage === undefined));
+  return (stage && find(code, true)) || find(code, false) || (stage && find(klass, true)) || find(klass, false) || UNKNOWN_SQLSTATE;
+}
+
+function codeRule(code: string): FailureRule {
+  const codes = FAILURE_RULES.filter((r) => r.on === 'code');
+  return (
+    codes.find((r) => r.match === code) ??
+    codes.filter((r) => r.match.endsWith('*')).find((r) => code.startsWith(r.match.slice(0, -1))) ??
+    UNKNOWN_CODE
+  );
+}
+
 /**
- * An AWS SDK error: throttling, a server fault or a retryable error is `transient` (the SDK's own
- * verdict, `$retryable`/`$fault`, and the HTTP status); any other client fault (403 access
- * denied, 404 a missing bucket) is `config`: a person must act.
+ * Sorts anything thrown while consuming, replaying or evolving into what it belongs to (see
+ * `FailureScope`), by the table `FAILURE_RULES`. An error named `ColumnAdditionError` (adding a
+ * file's columns to an `"evolve"` table) is looked up at the `evolve` stage with its SQLSTATE.
+ *
+ * @example classifyFailure(Object.assign(new Error('tables can have at most 1600 columns'), { name: 'ColumnAdditionError', code: '54011' })).scope // 'batch'
  */
-function classifyAwsError(error: AwsSdkError): ErrorClass {
-  const status = error.$metadata?.httpStatusCode ?? 0;
-  if (error.$retryable || error.$fault === 'server' || status === 429 || status >= 500) return ErrorClass.transient;
-  return ErrorClass.config;
+export function classifyFailure(error: unknown): Failure {
+  const e = (error && typeof error === 'object' ? error : {}) as { name?: unknown; code?: unknown };
+  const name = typeof e.name === 'string' ? e.name : null;
+  const byName = name ? FAILURE_RULES.find((r) => r.on === 'name' && r.match === name) : undefined;
+  if (byName && error instanceof Error) return { scope: byName.scope, rule: byName, code: null, stage: null };
+  if (error && typeof error === 'object' && '$metadata' in error) {
+    const aws = error as AwsSdkError;
+    const status = aws.$metadata?.httpStatusCode ?? 0;
+    const match = aws.$retryable || aws.$fault === 'server' || status === 429 || status >= 500 ? 'retryable' : 'client';
+    const rule = FAILURE_RULES.find((r) => r.on === 'aws' && r.match === match)!;
+    return { scope: rule.scope, rule, code: null, stage: null };
+  }
+  const code = typeof e.code === 'string' && e.code !== '' ? e.code : null;
+  if (code === null) return { scope: NO_CODE.scope, rule: NO_CODE, code: null, stage: null };
+  const stage: FailureStage | null = name === 'ColumnAdditionError' ? 'evolve' : null;
+  const rule = code.length === 5 && /^[0-9A-Z]{5}$/.test(code) && !codeRuleExact(code) ? sqlstateRule(code, stage) : codeRule(code);
+  return { scope: rule.scope, rule, code, stage };
+}
+
+/** A driver code of five capitals (none today) is read as a driver code, not a SQLSTATE. */
+const codeRuleExact = (code: string) => FAILURE_RULES.some((r) => r.on === 'code' && r.match === code);
+
+/**
+ * The older, coarser view of `classifyFailure`, kept for the callers that only ask "retry, or
+ * replay?": `transient`; `batch-poison` (the batch's data: rows or the batch itself, never
+ * retried blindly); `config` (the table's: a person must act); `bug`.
+ */
+export const ErrorClass = {
+  transient: 'transient',
+  batchPoison: 'batch-poison',
+  config: 'config',
+  bug: 'bug',
+} as const;
+export type ErrorClass = (typeof ErrorClass)[keyof typeof ErrorClass];
+
+const CLASS_OF_SCOPE: Record<FailureScope, ErrorClass> = { table: 'config', batch: 'batch-poison', row: 'batch-poison', transient: 'transient', bug: 'bug' };
+
+/** Classifies a SQLSTATE or driver code (see `classifyFailure`). No code is a `bug`. */
+export function classifyCode(code: string | undefined): ErrorClass {
+  return CLASS_OF_SCOPE[classifyFailure({ code }).scope];
+}
+
+/** Classifies anything thrown while applying a batch (see `classifyFailure`). */
+export function classifyPgError(error: unknown): ErrorClass {
+  return CLASS_OF_SCOPE[classifyFailure(error).scope];
 }
 
 /** The fields of a PostgreSQL error that may be logged and stored: no parameters, no row values. */

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { parseTableName } from './identifiers.ts';
+import { inboxProblems, inboxSchema } from './inbox-lifecycle.ts';
 import { checkFormat, DEFAULT_FORMAT, formatFieldsAt, formatSchema } from './format-config.ts';
+import { mergeConfigProblems, mergeSchema } from './merge-rules.ts';
 
 /** `version: "$arrival"`: the later arrival (file, then row) wins. */
 export const ARRIVAL = '$arrival';
@@ -40,8 +42,12 @@ const tableSchema = z
     arrivalColumn: columnName.default(DEFAULT_ARRIVAL_COLUMN),
     /** `strict`: a file with a column the table lacks is refused whole; `evolve`: the column is added (nullable). */
     schema: z.enum(['strict', 'evolve']).default('strict'),
+    /** What S3 does with the table's files after they arrived (shared/core/inbox-lifecycle.ts); default: kept. */
+    inbox: inboxSchema.optional(),
     /** How the table's files are written (shared/core/format-config.ts). */
     format: formatSchema.prefault({}),
+    /** Per-column merge rules (merge-rules.ts): column → `replace` | `keep` | `ignoreNull` | `add` | `max` | `min`. */
+    merge: mergeSchema.optional(),
   })
   .strict();
 
@@ -109,6 +115,7 @@ function knownFieldsAt(path: readonly PropertyKey[]): string[] {
   if (path[0] === 'batch') return Object.keys(batchSchema.shape);
   if (path[0] === 'tables' && path.length === 2) return Object.keys(tableSchema.shape);
   if (path[0] === 'tables' && path[2] === 'delete') return Object.keys(deleteSchema.shape);
+  if (path[0] === 'tables' && path[2] === 'inbox') return Object.keys(inboxSchema.shape);
   if (path[0] === 'tables' && path[2] === 'format') return formatFieldsAt(path.slice(3)) ?? [];
   return [];
 }
@@ -158,7 +165,9 @@ export function parseConfig(input: unknown, source = '(inline)'): LandfallConfig
     if (new Set(targets).size !== targets.length) {
       problems.push(`table "${t.table}": columns: two file columns map to the same table column`);
     }
+    for (const problem of inboxProblems(t.inbox)) problems.push(`table "${t.table}": ${problem}`);
     for (const problem of checkFormat(t.format ?? DEFAULT_FORMAT)) problems.push(`table "${t.table}": ${problem}`);
+    for (const problem of mergeConfigProblems(t, didYouMean)) problems.push(`table "${t.table}": ${problem}`);
     const prefix = t.prefix ?? `${t.table}/`;
     return { ...t, prefix };
   });

@@ -1,5 +1,6 @@
 import type { CatalogColumn, TableCatalog, UniqueIndex } from './catalog-types.ts';
-import { ARRIVAL, type TableConfig } from './config.ts';
+import { ARRIVAL, didYouMean, type TableConfig } from './config.ts';
+import { mergeCatalogProblems } from './merge-rules.ts';
 import { type QualifiedName, quoteIdent } from './identifiers.ts';
 
 /** The table cannot be owned by Landfall as configured; the message says what to do. */
@@ -42,15 +43,58 @@ export function indexMismatch(index: UniqueIndex, key: readonly string[]): strin
   return null;
 }
 
-/** The statement that creates the unique index the key needs. */
+/**
+ * Why no unique index on a partitioned table can ever match `key`, or null: PostgreSQL only
+ * accepts one that includes every partition key column of every level, and none at all when a
+ * partition key has an expression.
+ */
+export function partitionKeyMismatch(catalog: Pick<TableCatalog, 'partitioning'>, key: readonly string[]): { missing: string[]; expression: string | null } | null {
+  const levels = catalog.partitioning ?? [];
+  const expression = levels.find((l) => l.expression)?.table ?? null;
+  const missing = [...new Set(levels.flatMap((l) => l.columns))].filter((c) => !key.includes(c));
+  return missing.length || expression ? { missing, expression } : null;
+}
+
 /** The name Landfall gives a unique index it suggests or creates on a key (PostgreSQL's `_key` style, at most 63 bytes). */
 export function uniqueIndexName(table: QualifiedName, key: readonly string[]): string {
   return `${table.name}_${key.join('_')}_key`.slice(0, 63);
 }
 
-export function createIndexStatement(catalog: Pick<TableCatalog, 'table' | 'quoted'>, key: readonly string[], nullsNotDistinct = false): string {
+/**
+ * The statement that creates the unique index the key needs. A partitioned table cannot build
+ * one CONCURRENTLY: the plain statement builds it on every partition (writes wait meanwhile);
+ * docs/table-config.md shows the way without the wait (ON ONLY, then each partition).
+ */
+export function createIndexStatement(catalog: Pick<TableCatalog, 'table' | 'quoted' | 'partitioning'>, key: readonly string[], nullsNotDistinct = false): string {
   const name = quoteIdent(uniqueIndexName(catalog.table, key));
-  return `CREATE UNIQUE INDEX CONCURRENTLY ${name} ON ${catalog.quoted} (${key.map(quoteIdent).join(', ')})${nullsNotDistinct ? ' NULLS NOT DISTINCT' : ''};`;
+  const partitioned = (catalog.partitioning?.length ?? 0) > 0;
+  return (
+    `CREATE UNIQUE INDEX${partitioned ? '' : ' CONCURRENTLY'} ${name} ON ${catalog.quoted} (${key.map(quoteIdent).join(', ')})${nullsNotDistinct ? ' NULLS NOT DISTINCT' : ''};` +
+    (partitioned ? '  -- a partitioned table: writes wait while it builds on every partition' : '')
+  );
+}
+
+/** The refusal of a key that no unique index of the partitioned table can match, with the fix. */
+export function partitionKeyError(table: string, catalog: Pick<TableCatalog, 'table' | 'quoted' | 'partitioning' | 'uniqueIndexes'>, key: readonly string[]): TableConfigError | null {
+  const mismatch = partitionKeyMismatch(catalog, key);
+  if (!mismatch) return null;
+  const name = `${catalog.table.schema}.${catalog.table.name}`;
+  if (mismatch.expression) {
+    return new TableConfigError(
+      table,
+      `${name} is partitioned by an expression (${mismatch.expression}), and PostgreSQL accepts no unique index on such a table, so ON CONFLICT cannot find a stored row`,
+      'partition the table by plain columns of the conflict key (PARTITION BY RANGE (day) on a column the files carry), or load a table that is not partitioned',
+    );
+  }
+  const cols = mismatch.missing.map((c) => `"${c}"`).join(', ');
+  const wider = [...key, ...mismatch.missing];
+  const existing = catalog.uniqueIndexes.find((ix) => indexMismatch(ix, wider) === null);
+  return new TableConfigError(
+    table,
+    `conflictKey (${key.join(', ')}) lacks the partition key column(s) ${cols} of the partitioned table ${name}: PostgreSQL only accepts a unique index on a partitioned table that includes every partition key column, so none can match this key`,
+    `add ${cols} to "conflictKey" (the files must carry ${mismatch.missing.length > 1 ? 'them' : 'it'}): "conflictKey": ${JSON.stringify(wider)}` +
+      (existing ? ` (the unique index "${existing.name}" matches it)` : `, then ${createIndexStatement(catalog, wider)}`),
+  );
 }
 
 export function addArrivalColumnStatement(catalog: Pick<TableCatalog, 'quoted'>, column: string): string {
@@ -71,6 +115,8 @@ export function checkTableConfig(config: TableConfig, catalog: TableCatalog): Ke
   const matches = catalog.uniqueIndexes.filter((ix) => indexMismatch(ix, config.conflictKey) === null);
   const index = matches.find((ix) => ix.primary) ?? matches.find((ix) => ix.constraint) ?? matches[0];
   if (!index) {
+    const partitionError = partitionKeyError(config.table, catalog, config.conflictKey);
+    if (partitionError) throw partitionError;
     const others = catalog.uniqueIndexes.map((ix) => `"${ix.name}" ${indexMismatch(ix, config.conflictKey)}`);
     const found = others.length ? `; the unique indexes there: ${others.join('; ')}` : '; the table has no unique index at all';
     throw new TableConfigError(
@@ -90,6 +136,8 @@ export function checkTableConfig(config: TableConfig, catalog: TableCatalog): Ke
   }
   const generatedKey = keyColumns.find((c) => c.generated);
   if (generatedKey) throw new TableConfigError(config.table, `conflictKey column "${generatedKey.name}" is generated and cannot be written`);
+  const mergeProblems = mergeCatalogProblems(config, catalog.columns, didYouMean);
+  if (mergeProblems.length) throw new TableConfigError(config.table, mergeProblems.join('; '), 'change the "merge" rules in the config (docs/rules.md, "Merge rules"), or the column');
   const arrivalColumn = byName.get(config.arrivalColumn) ?? null;
   const warnings: string[] = [];
   const nullable = keyColumns.filter((c) => !c.notNull);

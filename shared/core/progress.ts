@@ -57,6 +57,12 @@ export interface FileProgress {
   rejects: RejectedRow[];
   /** Invocations so far. */
   invocations: number;
+  /**
+   * The invocations this file may take (the producer's cap when its first invocation ran); the
+   * one that reaches it stops the file instead of continuing it. Absent in progress objects of
+   * earlier versions (the producer's current cap applies).
+   */
+  maxInvocations?: number;
 }
 
 /** The intake-queue message that has a fresh invocation go on with a file. */

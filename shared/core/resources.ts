@@ -190,4 +190,8 @@ export const MetricContract = {
    * their FIFO group are not counted (they did not fail, they wait).
    */
   failedRecords: 'recordsFailed',
+  /** The producer stopped a file at a segment's end and continued it in a fresh invocation. */
+  filesContinued: 'filesContinued',
+  /** The producer moved a file aside (unreadable, or stopped by the per-file invocation cap). */
+  filesMovedAside: 'filesMovedAside',
 } as const satisfies { serviceNames: Record<FunctionKey, string> } & Record<string, unknown>;

@@ -2,6 +2,7 @@ import type { CatalogColumn, TableCatalog } from './catalog-types.ts';
 import type { TableConfig } from './config.ts';
 import type { KeyCheck } from './conflict-key.ts';
 import { quoteIdent } from './identifiers.ts';
+import { ACCUMULATING, type MergeRule, ruleOf } from './merge-rules.ts';
 import { TOMB_ARRIVAL, TOMB_DELETED_AT, TOMB_VERSION, tombstoneRelationOf } from './tombstone-names.ts';
 
 /** Internal column names of the statement; a table column with one of these names is refused. */
@@ -11,6 +12,7 @@ export const TOMBSTONE = 'landfall$tomb';
 /** The row's arrival inside the statement when the table has no arrival column of its own. */
 export const ROW_ARRIVAL = TOMB_ARRIVAL;
 const RESERVED = [ORDINAL, ROW_NUMBER, TOMBSTONE, ROW_ARRIVAL, TOMB_VERSION, TOMB_DELETED_AT];
+const INTERNAL_PREFIX = 'landfall$';
 
 /** Types that have no equality operator: compared as text when looking for changes. */
 const COMPARE_AS_TEXT = new Set(['json', '_json', 'xml', '_xml', 'point', 'line', 'lseg', 'path', 'polygon', 'box', 'circle']);
@@ -60,12 +62,50 @@ export interface UpsertPlan {
   tombstone: { input: number | null; equals: string; remembered: string } | null;
   /** Columns set on conflict (non-key batch columns, plus the arrival column). */
   updateColumns: string[];
-  /** Columns compared to tell "unchanged" from "updated"; `asText` for types without `=`. */
-  compareColumns: { name: string; asText: boolean }[];
+  /**
+   * Columns compared to tell "unchanged" from "updated"; `asText` for types without `=`, and for
+   * json and xml a `canonical` form, so that the same value spelled differently is unchanged.
+   */
+  compareColumns: { name: string; asText: boolean; canonical?: 'json' | 'xml' }[];
   /** Number of value arrays the batch carries (all its columns). */
   inputCount: number;
   /** The arbiter index treats NULL keys as equal (NULLS NOT DISTINCT). */
   nullsEqual: boolean;
+  /**
+   * Key columns compared as another type: a domain over an enum as the enum (PostgreSQL finds
+   * no `=` for a domain over an enum, whose equality is the polymorphic `anyenum = anyenum`).
+   */
+  keyCasts?: Record<string, string>;
+  /** Merge rules other than `replace` of the batch's columns (merge-rules.ts), by column name. */
+  rules: Record<string, MergeRule>;
+  /**
+   * Batch columns with absent values in the rows applied (BatchData.absent; not the key, the
+   * version or the tombstone column, whose absent values are NULL): each travels with a flag
+   * array; an absent value leaves the stored column alone on update and writes `defaultExpr`
+   * (the column's default, null for none) on insert.
+   */
+  absent: { name: string; input: number; defaultExpr: string | null }[];
+  /**
+   * What the merge form needs to know of each non-key batch column: its default as SQL (written
+   * on insert when no row gives the column a value), NOT NULL (the row ON CONFLICT proposes must
+   * hold a value even when it ends as an update), and whether a CHECK constraint reads it (an
+   * accumulating column's proposed row then holds the result, not the delta).
+   */
+  facts: Record<string, { defaultExpr: string | null; notNull: boolean; checked: boolean }>;
+}
+
+/**
+ * True when the plan compiles to the merge form of the statement (merge rules, or absent values,
+ * in mode `upsert`): a reduction that picks each column's value by its rule instead of taking the
+ * winning row whole. Other plans compile to the plain form, unchanged.
+ */
+export function mergesColumns(plan: UpsertPlan): boolean {
+  return plan.mode === 'upsert' && (Object.keys(plan.rules).length > 0 || plan.absent.length > 0);
+}
+
+/** True when some column accumulates (`add`, `max`, `min`): every applied row counts, whatever its version. */
+export function accumulates(plan: UpsertPlan): boolean {
+  return Object.values(plan.rules).some((rule) => ACCUMULATING.has(rule));
 }
 
 export class BatchShapeError extends Error {
@@ -83,11 +123,13 @@ export class BatchShapeError extends Error {
  * How a column's values are bound. An array column travels as text (an array of arrays would be
  * flattened by unnest) and is cast per row. A key or version column of a rounding type is cast
  * to its full type before the reduction, so `1.001` and `1.004` in a numeric(10,2) key are one
- * key to DISTINCT ON as they are to the unique index. Others are parsed straight into their type.
+ * key to DISTINCT ON as they are to the unique index; so is an accumulating column (`add`,
+ * `max`, `min`), whose rows are combined before the assignment would round them. Others are
+ * parsed straight into their type.
  */
-function bindingOf(column: CatalogColumn, keyOrVersion: boolean): Pick<PlanColumn, 'param' | 'cast'> {
+function bindingOf(column: CatalogColumn, roundEach: boolean): Pick<PlanColumn, 'param' | 'cast'> {
   if (column.castType.endsWith('[]')) return { param: 'text', cast: column.castType };
-  if (keyOrVersion && column.type !== column.castType && ROUNDING_TYPES.has(column.baseType)) return { param: column.castType, cast: column.type };
+  if (roundEach && column.type !== column.castType && ROUNDING_TYPES.has(column.baseType)) return { param: column.castType, cast: column.type };
   return { param: column.castType, cast: null };
 }
 
@@ -96,14 +138,24 @@ function bindingOf(column: CatalogColumn, keyOrVersion: boolean): Pick<PlanColum
  * A column the table does not have, a generated column, or a missing key or version column is
  * an error that names it; the tombstone column alone may be absent from the table.
  */
-export function buildUpsertPlan(config: TableConfig, catalog: TableCatalog, keyCheck: KeyCheck, columns: readonly string[]): UpsertPlan {
+export function buildUpsertPlan(config: TableConfig, catalog: TableCatalog, keyCheck: KeyCheck, columns: readonly string[], absentColumns: readonly string[] = []): UpsertPlan {
   const byName = new Map<string, CatalogColumn>(catalog.columns.map((c) => [c.name, c]));
   for (const reserved of RESERVED) {
     if (byName.has(reserved)) throw new BatchShapeError(config.table, reserved, `column name "${reserved}" is reserved by Landfall`);
   }
+  // The merge form names its own columns `landfall$…` too (compile-upsert.ts).
+  const internal = [...byName.keys()].find((name) => name.startsWith(INTERNAL_PREFIX));
+  if (internal) throw new BatchShapeError(config.table, internal, `column name "${internal}" is reserved by Landfall (names starting with "${INTERNAL_PREFIX}")`);
   const seen = new Set<string>();
   const planColumns: PlanColumn[] = [];
-  const keyOrVersion = new Set([...config.conflictKey, ...(keyCheck.versionColumn ? [keyCheck.versionColumn.name] : [])]);
+  // Rounded per row: key and version (as the index and the guard see them), and accumulating
+  // columns, whose rows are summed or compared before the assignment would round them (each delta
+  // counts as it would if applied alone).
+  const roundEach = new Set([
+    ...config.conflictKey,
+    ...(keyCheck.versionColumn ? [keyCheck.versionColumn.name] : []),
+    ...Object.keys(config.merge ?? {}).filter((c) => ACCUMULATING.has(ruleOf(config, c))),
+  ]);
   let tombstone: UpsertPlan['tombstone'] = config.delete ? { input: null, equals: config.delete.equals, remembered: tombstoneRelationOf(catalog.table).quoted } : null;
   columns.forEach((name, input) => {
     if (seen.has(name)) throw new BatchShapeError(config.table, name, `column "${name}" appears twice in the file`);
@@ -124,7 +176,7 @@ export function buildUpsertPlan(config: TableConfig, catalog: TableCatalog, keyC
       name,
       type: column.castType,
       input,
-      ...bindingOf(column, keyOrVersion.has(name)),
+      ...bindingOf(column, roundEach.has(name)),
       ...(collation ? { collate: `${quoteIdent(collation.schema)}.${quoteIdent(collation.name)}` } : {}),
     });
   });
@@ -139,6 +191,20 @@ export function buildUpsertPlan(config: TableConfig, catalog: TableCatalog, keyC
   const keySet = new Set(config.conflictKey);
   const nonKey = planColumns.filter((c) => !keySet.has(c.name));
   const arrivalColumn = keyCheck.arrivalColumn?.name ?? null;
+  const keyCasts = Object.fromEntries(
+    config.conflictKey.flatMap((k) => {
+      const c = byName.get(k)!;
+      return c.baseFormat && c.category === 'E' ? [[k, c.baseFormat]] : [];
+    }),
+  );
+  const rules: Record<string, MergeRule> = {};
+  for (const c of nonKey) {
+    const rule = ruleOf(config, c.name);
+    if (rule !== 'replace' && c.name !== version?.name) rules[c.name] = rule;
+  }
+  const absent = nonKey
+    .filter((c) => c.name !== version?.name && absentColumns.includes(c.name))
+    .map((c) => ({ name: c.name, input: c.input, defaultExpr: byName.get(c.name)!.defaultExpr ?? null }));
   return {
     table: config.table,
     target: catalog.quoted,
@@ -149,9 +215,22 @@ export function buildUpsertPlan(config: TableConfig, catalog: TableCatalog, keyC
     arrivalColumn,
     tombstone,
     updateColumns: [...nonKey.map((c) => c.name), ...(arrivalColumn ? [arrivalColumn] : [])],
-    compareColumns: nonKey.map((c) => ({ name: c.name, asText: COMPARE_AS_TEXT.has(byName.get(c.name)!.baseType) })),
+    compareColumns: nonKey.map((c) => {
+      const base = byName.get(c.name)!.baseType;
+      const canonical = base === 'json' ? 'json' : base === 'xml' ? 'xml' : null;
+      return { name: c.name, asText: COMPARE_AS_TEXT.has(base), ...(canonical ? { canonical } : {}) };
+    }),
     inputCount: columns.length,
     nullsEqual: keyCheck.index.nullsNotDistinct,
+    rules,
+    absent,
+    facts: Object.fromEntries(
+      nonKey.map((c) => {
+        const column = byName.get(c.name)!;
+        return [c.name, { defaultExpr: column.defaultExpr ?? null, notNull: column.notNull, checked: column.checked ?? false }];
+      }),
+    ),
+    ...(Object.keys(keyCasts).length ? { keyCasts } : {}),
   };
 }
 

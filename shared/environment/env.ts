@@ -24,6 +24,14 @@ export const EnvVar = {
   /** The producer sends continuations of files too large for one invocation here. */
   intakeQueueUrl: 'LANDFALL_INTAKE_QUEUE_URL',
   dlqUrl: 'LANDFALL_DLQ_URL',
+  /**
+   * The producer's limits, a JSON object of ProducerLimits fields (shared/producer/producer-contract.ts):
+   * the stack sets `{"maxInvocationsPerFile":N}`; the deploy rehearsal sets small segments too.
+   * Fields left out keep their defaults.
+   */
+  producerLimits: 'LANDFALL_PRODUCER_LIMITS',
+  /** The parking queue, for `landfall replay` (deletes the parked message of a batch it applied). */
+  parkingQueueUrl: 'LANDFALL_PARKING_QUEUE_URL',
   awsRegion: 'AWS_REGION',
   awsEndpointUrl: 'AWS_ENDPOINT_URL',
   /** The CLI's local state folder (`landfall dev`'s database and emulator state), default `.landfall`. */

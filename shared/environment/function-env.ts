@@ -9,16 +9,22 @@ import type { FunctionKey } from '../core/resources.ts';
  * whether it reaches the database (the database variables and `grantConnect`, bound together
  * too). Every function also reads the table config (`LANDFALL_CONFIG_JSON` or `LANDFALL_CONFIG`).
  *
+ * `settings` are optional tuning the stack may set (`PipelineFunction.setting`): no grant goes
+ * with them, and the code has defaults.
+ *
  * The stack fails synthesis when a function is given a variable outside its contract or lacks
  * one of it, and the readers below read nothing else: a variable the code needs but the stack
  * does not set (replay's `LANDFALL_DLQ_URL`, issue 11) can no longer deploy.
  */
 export const FunctionEnv = {
-  producer: { resources: [EnvVar.stagingBucket, EnvVar.batchesQueueUrl, EnvVar.intakeQueueUrl], database: false },
-  consumer: { resources: [EnvVar.stagingBucket, EnvVar.dlqUrl], database: true },
+  producer: { resources: [EnvVar.stagingBucket, EnvVar.batchesQueueUrl, EnvVar.intakeQueueUrl], database: false, settings: [EnvVar.producerLimits] },
+  consumer: { resources: [EnvVar.stagingBucket, EnvVar.dlqUrl], database: true, settings: [] },
   /** Replay never sends anywhere itself: SQS's redrive parks what it cannot finish. */
-  replay: { resources: [EnvVar.stagingBucket], database: true },
-} as const satisfies Record<FunctionKey, { resources: readonly EnvVarName[]; database: boolean }>;
+  replay: { resources: [EnvVar.stagingBucket], database: true, settings: [] },
+} as const satisfies Record<FunctionKey, { resources: readonly EnvVarName[]; database: boolean; settings: readonly EnvVarName[] }>;
+
+/** A setting a function reads (no grant makes it usable; optional, with defaults in the code). */
+export type SettingVar<K extends FunctionKey> = (typeof FunctionEnv)[K]['settings'][number];
 
 export type ResourceVar<K extends FunctionKey> = (typeof FunctionEnv)[K]['resources'][number];
 

@@ -147,16 +147,63 @@ export function createBatchPorts(options: {
   };
 }
 
+/**
+ * The credentials of a database secret, read once and read again when a login did not succeed:
+ * after a rotation the cached password meets 28P01, and the next login reads the secret again
+ * instead of failing until the container is recycled. A login succeeded once the server sent its
+ * first ParameterStatus (`loggedIn`); a password handed to a login that never got that far is
+ * not handed out again.
+ */
+export function secretCredentials(client: SecretsManagerClient, source: Extract<DatabaseSource, { kind: 'secret' }>) {
+  let cached: Promise<string> | undefined;
+  let unconfirmed = false;
+  const read = () => {
+    const reading = (async () => {
+      const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: source.secretArn }));
+      if (!SecretString) throw new EnvironmentError(`database secret ${source.secretArn} has no SecretString`, [EnvVar.dbSecretArn]);
+      const url = urlFromSecret(SecretString, source.overrides);
+      requireVerifiedTls(url, `database secret ${source.secretArn}`);
+      return url;
+    })();
+    // A failed read is not kept: the next login tries again.
+    reading.catch(() => {
+      if (cached === reading) cached = undefined;
+    });
+    return (cached = reading);
+  };
+  return {
+    /** The secret's connection URL (read once). */
+    url: (): Promise<string> => cached ?? read(),
+    /** The password for a login: read again when the previous login with it did not succeed. */
+    async password(): Promise<string> {
+      const url = unconfirmed || !cached ? read() : cached;
+      unconfirmed = true;
+      return decodeURIComponent(new URL(await url).password);
+    },
+    loggedIn(): void {
+      unconfirmed = false;
+    },
+  };
+}
+
 /** A connection for a Lambda container: one connection, kept across invocations. */
 export async function connectFromSettings(settings: BatchSettings, secrets?: SecretsManagerClient): Promise<Sql> {
   const source = settings.database;
   if (source.kind === 'options') return connect(source.options);
-  const client = secrets ?? new SecretsManagerClient({});
-  const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: source.secretArn }));
-  if (!SecretString) throw new EnvironmentError(`database secret ${source.secretArn} has no SecretString`, [EnvVar.dbSecretArn]);
-  const url = urlFromSecret(SecretString, source.overrides);
-  requireVerifiedTls(url, `database secret ${source.secretArn}`);
-  return connect({ url, max: 1, applicationName: `landfall-${source.who}` });
+  const credentials = secretCredentials(secrets ?? new SecretsManagerClient({}), source);
+  const url = new URL(await credentials.url());
+  url.password = '';
+  const sql = connect({ url: url.toString(), password: credentials.password, onLogin: credentials.loggedIn, max: 1, applicationName: `landfall-${source.who}` });
+  // The first login now, so that a rotation between the read and the login (28P01) costs one
+  // more read here rather than a failed record; anything else surfaces at the first statement.
+  await sql`SELECT 1`.catch(async (error: unknown) => {
+    if ((error as { code?: string }).code !== '28P01') return;
+    await sql`SELECT 1`.catch(async (again: unknown) => {
+      await sql.end({ timeout: 1 }).catch(() => {});
+      throw again;
+    });
+  });
+  return sql;
 }
 
 /** The ports of a Lambda container from its environment (config, clients, database). */

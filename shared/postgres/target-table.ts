@@ -8,13 +8,15 @@ import { migrateLedger } from './ledger/migrate.ts';
 import { parseTableName } from '../core/identifiers.ts';
 import { ensureTombstoneTable } from './tombstones.ts';
 import { buildUpsertPlan, type UpsertPlan } from '../core/upsert-plan.ts';
+import { type ArrayColumn, withArrayLiterals } from '../core/array-values.ts';
+import type { BatchData } from '../core/batch.ts';
 
 /** A configured table checked against its catalog, with its compiled statements cached per column set. */
 export interface TargetTable {
   config: TableConfig;
   catalog: TableCatalog;
   keyCheck: KeyCheck;
-  statements: Map<string, { plan: UpsertPlan; compiled: CompiledUpsert; fresh: CompiledFreshInsert }>;
+  statements: Map<string, { plan: UpsertPlan; compiled: CompiledUpsert; fresh: CompiledFreshInsert; arrays: ArrayColumn[] }>;
 }
 
 /**
@@ -76,16 +78,40 @@ export function tableCache(sql: Sql, config: LandfallConfig, options: { maxAgeMs
   };
 }
 
-/** The plan and statement for batches carrying `columns`, compiled once per column set. */
-export function statementFor(target: TargetTable, columns: readonly string[]) {
-  const cacheKey = columns.join('\u0000');
+/**
+ * The plan and statement for batches carrying `columns`, with absent values in `absentColumns`
+ * (BatchData.absent, among the rows applied), compiled once per column set.
+ */
+export function statementFor(target: TargetTable, columns: readonly string[], absentColumns: readonly string[] = []) {
+  const cacheKey = absentColumns.length ? `${columns.join('\u0000')}\u0001${absentColumns.join('\u0000')}` : columns.join('\u0000');
   let entry = target.statements.get(cacheKey);
   if (!entry) {
-    const plan = buildUpsertPlan(target.config, target.catalog, target.keyCheck, columns);
-    entry = { plan, compiled: compileUpsert(plan), fresh: compileFreshInsert(plan) };
+    const plan = buildUpsertPlan(target.config, target.catalog, target.keyCheck, columns, absentColumns);
+    entry = { plan, compiled: compileUpsert(plan), fresh: compileFreshInsert(plan), arrays: arrayColumnsOf(target.catalog, plan) };
     target.statements.set(cacheKey, entry);
   }
   return entry;
 }
 
 export { TableConfigError };
+
+/** The plan's array columns (an array type, or a domain over one) and how their JSON arrays become literals. */
+function arrayColumnsOf(catalog: TableCatalog, plan: UpsertPlan): ArrayColumn[] {
+  const byName = new Map(catalog.columns.map((c) => [c.name, c]));
+  return plan.columns.flatMap((c) => {
+    const column = byName.get(c.name)!;
+    if (column.category !== 'A' || !column.baseType.startsWith('_')) return [];
+    return [{ input: c.input, jsonElements: column.baseType === '_json' || column.baseType === '_jsonb', ...(column.baseType === '_box' ? { delimiter: ';' } : {}) }];
+  });
+}
+
+/**
+ * The batch as the statements bind it: a JSON array (NDJSON, Parquet LIST) in an array column
+ * rewritten as the array literal PostgreSQL reads as the same array (core/array-values.ts). The
+ * batch itself keeps the values as the file had them (the quarantine shows those).
+ */
+export function boundBatch(target: TargetTable, batch: BatchData): BatchData {
+  const { arrays } = statementFor(target, batch.columns);
+  const values = withArrayLiterals(arrays, batch.values);
+  return values === batch.values ? batch : { ...batch, values: values as (string | null)[][] };
+}

@@ -1,4 +1,4 @@
-import { fileNoticeDeduplicationId, manifestBatchMessageOf, messageGroupOf, UNROUTED_TABLE, type FileManifest, type ManifestBatch } from '../core/batch-message.ts';
+import { fileNoticeDeduplicationId, manifestBatchMessageOf, openingNoticeDeduplicationId, messageGroupOf, UNROUTED_TABLE, type FileManifest, type ManifestBatch } from '../core/batch-message.ts';
 import type { OutgoingBatch } from './ports.ts';
 
 /** The message of a file without batches (moved aside, empty, every row rejected): the consumer registers it from its manifest. */
@@ -8,6 +8,16 @@ export function fileNoticeOf(manifest: FileManifest, manifestKey: string): Outgo
     deduplicationId: fileNoticeDeduplicationId(manifest.fileId, manifest.finishedAt),
     body: { format: 1, kind: 'file', fileId: manifest.fileId, table: manifest.table, manifestKey },
   };
+}
+
+/**
+ * The notice of a file the producer just picked up (its opening manifest): the consumer lists it
+ * from now on, before any batch of it (a gzip or Parquet file sends none until it is read whole).
+ * Its own deduplication id, so the final notice (same file, maybe the same millisecond) is never
+ * taken for a duplicate of it.
+ */
+export function openingNoticeOf(manifest: FileManifest, manifestKey: string): OutgoingBatch {
+  return { ...fileNoticeOf(manifest, manifestKey), deduplicationId: openingNoticeDeduplicationId(manifest.fileId, manifest.startedAt) };
 }
 
 /** One FIFO message per batch, in the order given; `batchCount` null while the file is still being read. */

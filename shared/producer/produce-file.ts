@@ -9,7 +9,8 @@ import { UnreadableFileError, UnreadableReason } from '../core/read/errors.ts';
 import { planHeader, planObjectHeader, type HeaderPlan } from './header-plan.ts';
 import { refusalOfObject } from '../core/column-plan.ts';
 import { batchKeyOf, isRejectedKey, manifestKeyOf, rejectsKeyOf } from '../core/keys.ts';
-import { finalMessagesOf, messagesOf, resentMessagesOf } from './messages.ts';
+import { fileNoticeOf, finalMessagesOf, messagesOf, openingNoticeOf, resentMessagesOf } from './messages.ts';
+import { stopRunawayChain } from './invocation-cap.ts';
 import { moveAside } from './move-aside.ts';
 import { openSource } from './open-source.ts';
 import { rowPartitioner } from '../core/partition.ts';
@@ -102,6 +103,12 @@ async function previousRun(deps: ProducerDeps, fileId: string, manifestKey: stri
   const manifest = JSON.parse(text) as FileManifest;
   if (manifest.fileId !== fileId) return null;
   if (manifest.status === FileStatus.producing && manifest.chunking) return { chunking: manifest.chunking, textFormat: manifest.textFormat ?? null };
+  // Stopped at the per-file cap: final, not read again by a repeated notification or continuation.
+  if (manifest.status === FileStatus.movedAside && manifest.reason?.code === UnreadableReason.tooManyInvocations) {
+    await deps.sender.send([fileNoticeOf(manifest, manifestKey)]);
+    const { code, message, movedTo } = manifest.reason;
+    return { produced: { status: 'moved-aside', fileId, code: code as UnreadableReason, message, movedTo, manifestKey } };
+  }
   if (manifest.status !== FileStatus.produced) return null;
   await deps.sender.send(resentMessagesOf(manifest, manifestKey));
   (deps.logger ?? silent).info('file already produced; its batch messages were sent again', { fileId, batches: manifest.batches.length });
@@ -220,7 +227,10 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
   // Every format: a retry from the start (a crash, a repeated notification while the file is being
   // continued) cuts with the same settings even if the config changed meanwhile.
   if (!from) {
-    await deps.store.put(deps.stagingBucket, manifestKey, JSON.stringify(manifestOf(FileStatus.producing, [], null, startedAt)), 'application/json');
+    const opening = manifestOf(FileStatus.producing, [], null, startedAt);
+    await deps.store.put(deps.stagingBucket, manifestKey, JSON.stringify(opening), 'application/json');
+    // The ledger lists the file from here on ("in progress"), before its first batch.
+    await deps.sender.send([openingNoticeOf(opening, manifestKey)]);
   }
 
   const writeChunk = async (chunk: Chunk, fileColumns: readonly string[]) => {
@@ -398,6 +408,14 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
   const invocations = (from?.invocations ?? 0) + 1;
 
   if (stoppedAt) {
+    // A runaway chain ends here, with a reason (shared/producer/invocation-cap.ts).
+    const cap = from?.maxInvocations ?? limits.maxInvocationsPerFile;
+    if (invocations >= cap) {
+      return stopRunawayChain(deps, {
+        file, fileId, table, manifestKey, cap, invocations, segment, stoppedAt, startedAt, chunking, batches, read, rejected, rejects,
+        fileFormat: opened.format, compressed: opened.compressed, columns: header!.plan.columns, sent: streaming,
+      });
+    }
     const progress: FileProgress = {
       format: 1,
       fileId,
@@ -421,6 +439,7 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
       batches,
       rejects,
       invocations,
+      maxInvocations: cap,
     };
     const progressKey = progressKeyOf(table.table, fileId, segment);
     await deps.store.put(deps.stagingBucket, progressKey, JSON.stringify(progress), 'application/json');

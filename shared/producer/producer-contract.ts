@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { FileManifest } from '../core/batch-message.ts';
 import type { LandfallConfig } from '../core/config.ts';
 import type { UnreadableReason } from '../core/read/errors.ts';
@@ -24,6 +25,12 @@ export interface ProducerLimits {
   deadlineMarginMs: number;
   /** Bytes of delimited text per block a worker thread reads (`ProducerDeps.workers`); a block ends at a line break. */
   blockBytes: number;
+  /**
+   * Invocations one file may take: a file still not read after them is stopped and moved aside
+   * (`too-many-invocations`) instead of continued, so a runaway chain of continuations ends.
+   * Fixed for a file by its first invocation (recorded in its progress object).
+   */
+  maxInvocationsPerFile: number;
 }
 
 /**
@@ -41,7 +48,39 @@ export const DEFAULT_PRODUCER_LIMITS: ProducerLimits = {
   maxInvocationMs: 9 * 60_000,
   deadlineMarginMs: 60_000,
   blockBytes: 1024 * 1024,
+  // 5 TB (S3's largest object) at 5 GB or more per invocation.
+  maxInvocationsPerFile: 1000,
 };
+
+const count = z.number().int().min(1);
+const limitsSchema = z.strictObject({
+  maxBufferedBytes: count.optional(),
+  uploadConcurrency: count.optional(),
+  maxRejectsListed: count.optional(),
+  segmentBytes: count.optional(),
+  maxInvocationMs: count.optional(),
+  deadlineMarginMs: z.number().int().min(0).optional(),
+  blockBytes: count.optional(),
+  maxInvocationsPerFile: z.number().int().min(2).optional(),
+});
+
+/**
+ * Limits from their JSON text (the stack's LANDFALL_PRODUCER_LIMITS): the fields given, each a
+ * whole number; throws naming the field. The rest keep DEFAULT_PRODUCER_LIMITS.
+ *
+ * @example parseProducerLimits('{"maxInvocationsPerFile":1000}') // { maxInvocationsPerFile: 1000 }
+ */
+export function parseProducerLimits(text: string): Partial<ProducerLimits> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`not valid JSON: ${(error as Error).message}`, { cause: error });
+  }
+  const parsed = limitsSchema.safeParse(json);
+  if (!parsed.success) throw new Error(parsed.error.issues.map((i) => (i.code === 'unrecognized_keys' ? `unknown field(s) ${i.keys.join(', ')}` : `${i.path.join('.')}: ${i.message}`)).join('; '));
+  return Object.fromEntries(Object.entries(parsed.data).filter(([, v]) => v !== undefined)) as Partial<ProducerLimits>;
+}
 
 export interface ProducerDeps {
   config: LandfallConfig;

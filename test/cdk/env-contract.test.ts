@@ -11,8 +11,9 @@ import { cdkJsonContext, FIXTURE_HANDLER, logicalIdOf, propertiesOf, synth, temp
 // GIVEN the default deployment, not bundled (the environment is all these tests read).
 const { template: t } = synth();
 const kinds = ['producer', 'consumer', 'replay'] as const;
-/** Every Landfall variable but the config's and the database's: a resource some function could be given. */
-const notResources = new Set<string>([EnvVar.config, EnvVar.configJson, EnvVar.databaseUrl, EnvVar.dbHost, EnvVar.dbPort, EnvVar.dbName, EnvVar.dbUser, EnvVar.dbSecretArn]);
+/** Every Landfall variable but the config's, the database's and the settings: a resource some function could be given. */
+const settings = new Set<string>(kinds.flatMap((k) => FunctionEnv[k].settings));
+const notResources = new Set<string>([EnvVar.config, EnvVar.configJson, EnvVar.databaseUrl, EnvVar.dbHost, EnvVar.dbPort, EnvVar.dbName, EnvVar.dbUser, EnvVar.dbSecretArn, ...settings]);
 const resourceVars = { has: (name: string) => name.startsWith('LANDFALL_') && !notResources.has(name) };
 const variablesOf = (kind: string) =>
   (propertiesOf(t, logicalIdOf(t, 'AWS::Lambda::Function', { FunctionName: `landfall-${kind}` })).Environment as { Variables: Record<string, unknown> }).Variables;
@@ -21,6 +22,11 @@ describe('environment contract', () => {
   it.each(kinds)('%s gets exactly the resource variables of its contract', (kind) => {
     const given = Object.keys(variablesOf(kind)).filter((name) => resourceVars.has(name)).sort();
     expect(given).toEqual([...FunctionEnv[kind].resources].sort());
+  });
+
+  it.each(kinds)('%s gets only the settings of its contract', (kind) => {
+    const given = Object.keys(variablesOf(kind)).filter((name) => settings.has(name));
+    expect(given.filter((name) => !(FunctionEnv[kind].settings as readonly string[]).includes(name))).toEqual([]);
   });
 
   it.each(kinds)('%s gets the database variables exactly when its contract reaches the database', (kind) => {
@@ -65,6 +71,12 @@ describe('PipelineFunction.bind', () => {
     const { fn } = bare();
     // @ts-expect-error replay's contract has no DLQ URL, so the type refuses it too
     expect(() => fn.bind(EnvVar.dlqUrl, 'url', () => {})).toThrow('Landfall replay function does not read LANDFALL_DLQ_URL');
+  });
+
+  it('refuses a setting outside the function contract', () => {
+    const { fn } = bare();
+    // @ts-expect-error replay's contract has no producer limits
+    expect(() => fn.setting(EnvVar.producerLimits, '{}')).toThrow('Landfall replay function does not read LANDFALL_PRODUCER_LIMITS');
   });
 
   it('fails synthesis when a variable of the contract is not bound', () => {

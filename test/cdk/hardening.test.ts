@@ -244,9 +244,7 @@ describe('the database login (finding 3)', () => {
   });
 
   it('the master user is not the user the functions log in as', () => {
-    s.template.hasResourceProperties('AWS::SecretsManager::Secret', {
-      GenerateSecretString: Match.objectLike({ SecretStringTemplate: JSON.stringify({ username: NEW_DATABASE_ADMIN }) }),
-    });
+    s.template.hasResourceProperties('AWS::RDS::DBInstance', { MasterUsername: NEW_DATABASE_ADMIN });
     expect(NEW_DATABASE_ADMIN).not.toBe(NEW_DATABASE_USER);
   });
 

@@ -47,6 +47,20 @@ describe('invalid props throw with a message that names the field', () => {
     ['a security group id that is not one', { database: { ...existing, securityGroupId: 'default' } }, /securityGroupId: "default" is not a security group id/],
     ['LocalStack mode without the DATABASE_URL secret', { database: { mode: 'localstack', databaseUrlSecret: '', account: '000000000000' } }, /databaseUrlSecret: name or ARN of the DATABASE_URL secret is required/],
     ['an unknown database mode', { database: { mode: 'aurora' } as never }, /database.mode: "aurora" must be "new", "existing" or "localstack"/],
+    // Issue 24
+    ['a per-file invocation cap of one (no file could be continued)', { producerMaxInvocationsPerFile: 1 }, /producerMaxInvocationsPerFile: 1 must be an integer from 2 to 100000/],
+    ['a connection budget mode that is neither refuse nor warn', { connectionBudget: 'ignore' as never }, /connectionBudget: "ignore" must be "refuse" or "warn"/],
+    ['a storage ceiling less than 10% above the allocated storage', { database: { mode: 'new', allocatedStorageGiB: 100, maxAllocatedStorageGiB: 105 } }, /maxAllocatedStorageGiB: 105 must be an integer from 110 .* to 65536/],
+    ['a max_connections PostgreSQL would not start with', { database: { mode: 'new', maxConnections: 5 } }, /database.maxConnections: 5 must be an integer from 10 to 262143/],
+    ['an admin security group id that is not one', { database: { mode: 'new', adminSecurityGroupId: 'bastion' } }, /adminSecurityGroupId: "bastion" is not a security group id/],
+    ['an admin prefix list id that is not one', { database: { mode: 'new', adminPrefixListId: 'pl-12' } }, /adminPrefixListId: "pl-12" is not a managed prefix list id/],
+    ['an existing database that grants no connections', { database: { ...existing, maxConnections: 0 } }, /maxConnections: 0 must be a whole number of connections/],
+    [
+      'more consumer concurrency than a t4g.micro accepts through the proxy',
+      { consumerMaxConcurrency: 200 },
+      /connection budget: the functions may hold 205 database connections .* the database accepts 66 for them through RDS Proxy .* 139 too many\. Fix: cap the consumer at 61/,
+    ],
+    ['more connections than an existing database grants Landfall', { database: { ...existing, maxConnections: 10 } }, /the database accepts 10 for them, from the 10 connections it grants Landfall .* 7 too many/],
   ])('%s', (_name, props, message) => {
     expect(build(props)).toThrow(message);
   });
@@ -56,7 +70,7 @@ describe('invalid props throw with a message that names the field', () => {
   });
 
   it('refuses a table config too large for the Lambda environment', () => {
-    const tables = Array.from({ length: 40 }, (_, i) => ({ table: `public.table_number_${i}`, conflictKey: ['id', 'tenant_id'] }));
+    const tables = Array.from({ length: 40 }, (_, i) => ({ table: `public.table_number_${i}`, conflictKey: ['id', 'tenant_id'], partitions: 1 }));
     expect(build({ config: parseConfig({ tables }) })).toThrow(/Lambda allows 4 KB of environment/);
   });
 
@@ -115,6 +129,24 @@ describe('context', () => {
       databaseUrlSecret: 'db-url',
       account: '000000000000',
     });
+  });
+
+  it('reads the new database\'s storage ceiling, max_connections and admin access', () => {
+    expect(
+      from({
+        [ContextKey.dbAllocatedStorageGiB]: '50',
+        [ContextKey.dbMaxAllocatedStorageGiB]: '1000',
+        [ContextKey.dbMaxConnections]: '400',
+        [ContextKey.adminSecurityGroupId]: 'sg-0123456789abcdef0',
+        [ContextKey.adminPrefixListId]: 'pl-0123456789abcdef0',
+        [ContextKey.dbMultiAz]: 'true',
+      }).database,
+    ).toEqual({ mode: 'new', allocatedStorageGiB: 50, maxAllocatedStorageGiB: 1000, maxConnections: 400, adminSecurityGroupId: 'sg-0123456789abcdef0', adminPrefixListId: 'pl-0123456789abcdef0', multiAz: true });
+  });
+
+  it('reads the invocation cap, reserved concurrency and the connection budget mode', () => {
+    const options = from({ [ContextKey.producerMaxInvocationsPerFile]: '50', [ContextKey.reservedConcurrency]: 'true', [ContextKey.connectionBudget]: 'warn' });
+    expect([options.producerMaxInvocationsPerFile, options.reservedConcurrency, options.connectionBudget]).toEqual([50, true, 'warn']);
   });
 
   it('rejects a boolean that is not true or false', () => {

@@ -77,3 +77,22 @@ export function ordersWithSixBadRows(missingCustomer = '11'): Record<string, str
   rows[699]!.customer_id = missingCustomer;
   return rows;
 }
+
+/**
+ * A batch of objects that may differ in their keys, as the producer cuts one from NDJSON: the
+ * columns are every key in order of first appearance; a key an object does not carry is absent
+ * in that row (BatchData.absent, null in `values`), an explicit null is a NULL value.
+ */
+export function batchOfObjects(
+  table: string,
+  objects: readonly Record<string, string | null>[],
+  file: FileIdentity = fileIdentity(),
+  at: { partition?: number; chunk?: number; firstRow?: number } = {},
+): BatchData {
+  const columns = [...new Set(objects.flatMap((o) => Object.keys(o)))];
+  const values = columns.map((c) => objects.map((o) => o[c] ?? null));
+  const absent = Object.fromEntries(
+    columns.map((c) => [c, objects.flatMap((o, r) => (c in o ? [] : [r]))] as const).filter(([, rows]) => rows.length > 0),
+  );
+  return { ...batchOfColumns(table, file, columns, values, at), ...(Object.keys(absent).length ? { absent } : {}) };
+}

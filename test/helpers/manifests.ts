@@ -3,16 +3,20 @@ import type { FileManifest } from '../../shared/core/batch-message.ts';
 
 /**
  * The manifest the producer would have written for a file whose batches include `batch`:
- * `rejected` rows left out by the producer, `batchCount` batches in all.
+ * `rejected` rows left out by the producer, `batchCount` batches in all; `status: 'producing'` for
+ * the opening manifest a producer writes when it picks the file up.
  */
-export function manifestOf(batch: BatchData, { rejected = 0, batchCount = 1 }: { rejected?: number; batchCount?: number } = {}): FileManifest {
+export function manifestOf(
+  batch: BatchData,
+  { rejected = 0, batchCount = 1, status = 'produced' }: { rejected?: number; batchCount?: number; status?: 'produced' | 'producing' } = {},
+): FileManifest {
   const now = new Date().toISOString();
   return {
     format: 1,
     fileId: batch.fileId,
     file: batch.file,
     table: batch.table,
-    status: 'produced',
+    status,
     arrival: batch.arrival,
     fileFormat: 'csv',
     compressed: false,

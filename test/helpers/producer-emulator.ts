@@ -25,8 +25,11 @@ export interface ProducerEmulator {
   getBytes(bucket: string, key: string): Promise<Buffer>;
   /** Keys under a prefix, sorted. */
   list(bucket: string, prefix?: string): Promise<string[]>;
-  /** The FIFO queue's ready messages in send order (non-destructive). */
-  messages(): { groupId: string; dedupId: string; body: string; sequence: string }[];
+  /**
+   * The FIFO queue's ready messages in send order (non-destructive); without the notice the
+   * producer sends when it picks a file up, unless `withOpening` (a test of it asks for it).
+   */
+  messages(options?: { withOpening?: boolean }): { groupId: string; dedupId: string; body: string; sequence: string }[];
   /** Empties buckets and queues between tests. */
   reset(): void;
   /** Writes a table's catalog snapshot to staging, as the consumer would. */
@@ -77,14 +80,15 @@ export async function startProducerEmulator(): Promise<ProducerEmulator> {
       } while (token);
       return keys.sort();
     },
-    messages() {
+    messages(options = {}) {
       const queue = server.inspectQueue(BATCHES_QUEUE);
-      return (queue?.messages.ready ?? []).map((m) => ({
+      const all = (queue?.messages.ready ?? []).map((m) => ({
         groupId: m.messageGroupId ?? '',
         dedupId: m.messageDeduplicationId ?? '',
         body: m.body,
         sequence: m.sequenceNumber ?? '',
       }));
+      return options.withOpening ? all : all.filter((m) => !m.dedupId.startsWith('opened-'));
     },
     reset() {
       server.reset();

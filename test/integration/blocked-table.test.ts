@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
+import { doctorCommand } from '../../cli/commands/doctor.ts';
 import { replayCommand } from '../../cli/commands/replay.ts';
 import { statusCommand } from '../../cli/commands/status.ts';
 import { parseConfig } from '../../shared/core/config.ts';
@@ -79,6 +80,12 @@ test('GIVEN a table without the unique index of its key WHEN a file arrives THEN
   expect(await statusCommand('parts/parts-1.csv', { databaseUrl: db.url }, detail)).toBe(2);
   expect(detail.out()).toMatch(/Status\s+blocked, 0 of \d+ batch(es)? applied\nReason\s+the consumer refuses the table: no unique index[^\n]*\nFix\s+CREATE UNIQUE INDEX/);
   expect(await sql`SELECT 1 FROM parts`).toHaveLength(0);
+  // doctor agrees: the same reason and the same fix as status.
+  const doctorIo = captureIo(cliEnv);
+  expect(await doctorCommand({ databaseUrl: db.url, config: join(home, 'config.json'), table: 'parts', json: true }, doctorIo)).toBe(1);
+  const statusBlocked = seen.json.blockedTables.find((b) => b.table === 'parts')!;
+  const doctorBlocked = JSON.parse(doctorIo.out()).tables[0].checks.find((c: { check: string }) => c.check === 'blocked');
+  expect(doctorBlocked).toMatchObject({ severity: 'error', message: expect.stringContaining(statusBlocked.reason), fix: [statusBlocked.fix] });
 
   await sql`CREATE UNIQUE INDEX parts_sku_key ON parts (sku)`;
 
@@ -93,6 +100,9 @@ test('GIVEN a table without the unique index of its key WHEN a file arrives THEN
   const stored = await sql<{ sku: string; qty: number }[]>`SELECT sku, qty FROM parts ORDER BY sku`;
   expect(stored).toEqual(Array.from({ length: 9 }, (_, k) => ({ sku: `p-${k}`, qty: k + 9 <= 11 ? k + 9 : k })));
   expect((await listBlockedTables(sql)).map((b) => b.table)).not.toContain('parts');
+  const healed = captureIo(cliEnv);
+  await doctorCommand({ databaseUrl: db.url, config: join(home, 'config.json'), table: 'parts', json: true }, healed);
+  expect(JSON.parse(healed.out()).tables[0].checks.find((c: { check: string }) => c.check === 'blocked')).toMatchObject({ severity: 'ok' });
 });
 
 test('GIVEN a table that does not exist WHEN its batch has gone through the DLQ to the parking queue THEN status said blocked, and after CREATE TABLE `landfall replay` applies it and the file completes', async () => {

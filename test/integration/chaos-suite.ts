@@ -36,7 +36,7 @@ const ROWS = 150;
  * transaction mode (the RDS Proxy stand-in; it stays up while the server behind it restarts).
  */
 export function defineChaosTest(through: 'direct' | 'pgbouncer'): void {
-  test(`chaos (${through}): duplicate deliveries, crashes before and after commit, killed connections, a server restart and remembered deletes leave exactly the oracle`, async () => {
+  test(`chaos (${through}): duplicate deliveries, crashes before and after commit, killed connections, a server restart and remembered deletes (also against files without the delete column) leave exactly the oracle`, async () => {
     const seed = Number(process.env.CHAOS_SEED ?? Math.floor(Math.random() * 1_000_000));
     console.log(`chaos seed ${seed} (repeat with CHAOS_SEED=${seed})`);
     const random = seeded(seed);
@@ -44,6 +44,8 @@ export function defineChaosTest(through: 'direct' | 'pgbouncer'): void {
     // Files: ~30% of rows reuse a key of an earlier file; small versions, so ties are common and
     // the arrival order (file, then row) decides them; ~15% of rows are deletes, remembered, so an
     // older row of a deleted key (in a later file, a redelivery or a retry) must not bring it back.
+    // Every third file has no delete column at all: remembered deletes hold for it too (rule 6).
+    const withoutOp = (f: number) => f % 3 === 2;
     const files: Row[][] = [];
     const used: number[] = [];
     let nextKey = 0;
@@ -51,7 +53,8 @@ export function defineChaosTest(through: 'direct' | 'pgbouncer'): void {
       const rows: Row[] = [];
       for (let r = 0; r < ROWS; r++) {
         const id = used.length > 0 && random() < 0.3 ? used[Math.floor(random() * used.length)]! : nextKey++;
-        rows.push({ id, val: `f${f}r${r}`, v: 1 + Math.floor(random() * 3), op: random() < 0.15 ? 'D' : null });
+        const row: Row = { id, val: `f${f}r${r}`, v: 1 + Math.floor(random() * 3) };
+        rows.push(withoutOp(f) ? row : { ...row, op: random() < 0.15 ? 'D' : null });
       }
       used.push(...rows.map((row) => row.id as number));
       files.push(rows);
@@ -66,8 +69,9 @@ export function defineChaosTest(through: 'direct' | 'pgbouncer'): void {
     }
     const oracle = new Map([...winners].filter(([, w]) => !w.deleted).map(([id, w]) => [id, { val: w.val, v: w.v }]));
     // Older rows that arrive after their key's winning delete: without remembered deletes each one could bring its key back.
-    const afterDelete = files.flatMap((rows, file) => rows.filter((row) => winners.get(row.id as number)!.deleted && winners.get(row.id as number)!.file < file));
-    expect(afterDelete.length).toBeGreaterThan(0);
+    const afterDelete = files.map((rows, file) => rows.filter((row) => winners.get(row.id as number)!.deleted && winners.get(row.id as number)!.file < file));
+    expect(afterDelete.flat().length).toBeGreaterThan(0);
+    expect(afterDelete.filter((_, file) => withoutOp(file)).flat().length).toBeGreaterThan(0);
 
     // A server of its own, so the test can restart it.
     const dir = mkdtempSync(join(tmpdir(), 'landfall-chaos-'));
@@ -83,10 +87,15 @@ export function defineChaosTest(through: 'direct' | 'pgbouncer'): void {
       afterAll(() => bouncer.stop());
       databaseUrl = bouncer.urlFor(server.url);
     }
-    await admin`CREATE TABLE chaos (id int PRIMARY KEY, val text, v int NOT NULL, _landfall_arrival text COLLATE "C")`;
+    await admin`CREATE TABLE chaos (id int PRIMARY KEY, val text, v int NOT NULL, hits bigint NOT NULL DEFAULT 0, _landfall_arrival text COLLATE "C")`;
+
+    // An "add" column (merge rules): each row carries a delta (sometimes none), drawn from a
+    // generator of its own so the files' keys, versions and deletes stay as the seed made them.
+    const hitsOf = seeded(seed + 1);
+    for (const rows of files) for (const row of rows) row.hits = hitsOf() < 0.1 ? null : Math.floor(hitsOf() * 10);
 
     const config = parseConfig({
-      tables: [{ table: 'chaos', conflictKey: ['id'], version: 'v', partitions: 4, delete: { column: 'op', equals: 'D' } }],
+      tables: [{ table: 'chaos', conflictKey: ['id'], version: 'v', partitions: 4, delete: { column: 'op', equals: 'D' }, merge: { hits: 'add' } }],
       batch: { maxRows: 40, maxBytes: 1024 * 1024 },
     });
     const crashes = { before: 0, after: 0, twice: 0 };
@@ -153,6 +162,31 @@ export function defineChaosTest(through: 'direct' | 'pgbouncer'): void {
     const stored = await admin<{ id: number; val: string; v: number }[]>`SELECT id, val, v FROM chaos ORDER BY id`;
     const expected = [...oracle.entries()].sort((a, b) => a[0] - b[0]).map(([id, row]) => ({ id, ...row }));
     expect(stored.map((r) => ({ ...r }))).toEqual(expected);
+    // The counter: every delta exactly once. A key with no delete among its rows holds the sum of
+    // all its deltas. With deletes the value depends on the order a delete and the newer rows of
+    // its key are applied in (a delete that arrives after a newer row is stale and cannot take
+    // back what was added before it; docs/rules.md), so it is bounded: at least the deltas of the
+    // rows that beat the key's latest delete (never wiped, in any order), at most all its deltas.
+    const rowsOfKey = new Map<number, { row: Row; file: number; index: number }[]>();
+    files.forEach((rows, file) => rows.forEach((row, index) => rowsOfKey.set(row.id as number, [...(rowsOfKey.get(row.id as number) ?? []), { row, file, index }])));
+    const later = (a: { row: Row; file: number; index: number }, b: { row: Row; file: number; index: number }) =>
+      (a.row.v as number) - (b.row.v as number) || a.file - b.file || a.index - b.index;
+    const storedHits = new Map((await admin<{ id: number; hits: string }[]>`SELECT id, hits::text AS hits FROM chaos`).map((r) => [r.id, Number(r.hits)]));
+    let exactKeys = 0;
+    for (const [id, hits] of storedHits) {
+      const keyRows = rowsOfKey.get(id)!;
+      const deltas = (rs: typeof keyRows) => rs.reduce((sum, r) => sum + (r.row.op === 'D' ? 0 : ((r.row.hits as number | null) ?? 0)), 0);
+      const deletes = keyRows.filter((r) => r.row.op === 'D').sort(later);
+      if (deletes.length === 0) {
+        exactKeys++;
+        expect(hits, `key ${id}: the sum of its deltas`).toBe(deltas(keyRows));
+      } else {
+        const last = deletes.at(-1)!;
+        expect(hits, `key ${id}: at least the deltas after its latest delete`).toBeGreaterThanOrEqual(deltas(keyRows.filter((r) => later(r, last) > 0)));
+        expect(hits, `key ${id}: at most all its deltas`).toBeLessThanOrEqual(deltas(keyRows));
+      }
+    }
+    expect(exactKeys).toBeGreaterThan(0);
     const [distinct] = await admin`SELECT count(*)::int AS n, count(DISTINCT id)::int AS keys FROM chaos`;
     expect(distinct!.n).toBe(distinct!.keys);
     const applications = await admin`SELECT max(applications)::int AS most FROM landfall.batches`;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import { devCommand } from '../../cli/commands/dev.ts';
 import { runCommand } from '../../cli/commands/run.ts';
+import { main } from '../../cli/main.ts';
 import { CliError } from '../../cli/context.ts';
 import { devStatePath } from '../../shared/local/stack.ts';
 import { captureIo } from '../helpers/cli.ts';
@@ -120,4 +121,16 @@ test('dev refuses a config naming a missing table at start-up, exit 2, and leave
   expect((error as CliError).message).toContain('dev: refused before dropping anything: table nope not ready');
   expect(io.err()).toMatch(/nope\s+table\s+FAIL\s+does not exist/);
   expect(existsSync(devStatePath(home))).toBe(false);
+});
+
+test('with --json the refusal carries each table\'s problems and fixes as data, and does not point "above"', async () => {
+  const config = configFile('no-index-json.json', [{ table: 'no_index', prefix: 'no_index/', conflictKey: ['id'] }]);
+  const io = captureIo({ LANDFALL_HOME: join(dir, 'home-json') });
+
+  const code = await main(['node', 'landfall', 'run', '--json', '--no-progress', '--config', config, '--database-url', db.url, data], io);
+
+  expect(code).toBe(2);
+  const { error } = JSON.parse(io.out());
+  expect(error.message).not.toContain('above');
+  expect(error.details.tables).toEqual([{ table: 'no_index', problems: [expect.objectContaining({ check: 'unique index', fix: expect.arrayContaining([expect.stringContaining('landfall dedupe no_index --key id')]) })] }]);
 });

@@ -25,7 +25,7 @@ describe('every file has a row in the ledger and in status', () => {
 
     const list = io();
     expect(await statusCommand(undefined, options, list)).toBe(1);
-    expect(list.out()).toMatch(/items\/empty\.csv\s+items\s+moved-aside/);
+    expect(list.out()).toMatch(/items\/empty\.csv\s+items\s+moved aside/);
     expect(list.out()).toMatch(/moved aside: items\/empty\.csv: empty file.*; now at s3:\/\/landfall-inbox\/rejected\/items\/empty\.csv/);
 
     const detail = io();

@@ -1,8 +1,10 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, expect, test } from 'vitest';
-import { quarantineExportCommand, quarantineLsCommand, quarantineRetryCommand } from '../../cli/commands/quarantine.ts';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { quarantineCloseCommand, quarantineExportCommand, quarantineLsCommand, quarantineRetryCommand } from '../../cli/commands/quarantine.ts';
+import { main } from '../../cli/main.ts';
+import { quarantineEvents } from '../../shared/postgres/quarantine-review.ts';
 import type { BatchData } from '../../shared/core/batch.ts';
 import { fileReceipts, registerFile } from '../../shared/postgres/ledger/files.ts';
 import { manifestKeyOf } from '../../shared/core/keys.ts';
@@ -161,4 +163,87 @@ test('quarantine retry without a config is one clear error (exit 2) and retries 
 
   await expect(run).rejects.toMatchObject({ name: 'CliError', exitCode: 2, message: expect.stringContaining('needs the table config') });
   expect(await listQuarantine(sql, { table: 'orders' })).toHaveLength(2);
+});
+
+describe('the quarantine lifecycle: retry keeps the full error; resolve and dismiss close rows with a reason, kept for audit', () => {
+  test('quarantine retry of a value that still does not cast keeps the full message, column and type included', async () => {
+    const [before] = (await listQuarantine(sql, { table: 'orders' })).filter((q) => q.rowNumber === 3);
+    expect(before!.message).toMatch(/^column "placed" \(date\): invalid input syntax for type date/);
+
+    const code = await quarantineRetryCommand({ databaseUrl: url, config: configPath, table: 'orders' }, captureIo());
+
+    expect(code).toBe(1);
+    const [after] = (await listQuarantine(sql, { table: 'orders' })).filter((q) => q.rowNumber === 3);
+    expect(after).toMatchObject({ message: before!.message, sqlstate: '22007', column: 'placed', attempts: before!.attempts + 1 });
+  });
+
+  test('--table takes schema.table for a table the quarantine names without it, and a typo gets a guess', async () => {
+    const io = captureIo();
+    await quarantineLsCommand({ databaseUrl: url, table: 'public.orders', json: true }, io);
+    expect(JSON.parse(io.out()).rows).toHaveLength(2);
+
+    await expect(quarantineLsCommand({ databaseUrl: url, table: 'ordrs' }, captureIo())).rejects.toMatchObject({
+      exitCode: 2,
+      message: expect.stringContaining('table "ordrs" is not in the config or the quarantine (did you mean "orders"?)'),
+    });
+  });
+
+  test('quarantine resolve ID --reason closes that row: ls no longer shows it, ls --all does, with how, when and why', async () => {
+    const [fk] = (await listQuarantine(sql, { table: 'orders' })).filter((q) => q.rowNumber === 2);
+    const io = captureIo({ USER: 'ops-oncall' });
+
+    const code = await quarantineCloseCommand('resolved', [String(fk!.id)], { databaseUrl: url, reason: 'customer 99 loaded by hand, order re-entered' }, io);
+
+    expect(code).toBe(0);
+    expect(io.out()).toContain(`Resolved 1 row (id ${fk!.id}): customer 99 loaded by hand, order re-entered`);
+    expect((await listQuarantine(sql, { table: 'orders' })).map((q) => q.rowNumber)).toEqual([3]);
+    const all = captureIo();
+    await quarantineLsCommand({ databaseUrl: url, table: 'orders', all: true, json: true }, all);
+    expect(JSON.parse(all.out()).rows.map((r: { rowNumber: number; status: string; resolution?: object }) => [r.rowNumber, r.status, r.resolution])).toEqual([
+      [2, 'resolved', { how: 'resolved', reason: 'customer 99 loaded by hand, order re-entered', at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) }],
+      [3, 'open', undefined],
+    ]);
+    const table = captureIo();
+    await quarantineLsCommand({ databaseUrl: url, table: 'orders', all: true }, table);
+    expect(table.out()).toMatch(/^ID\s+STATUS\s+TABLE/);
+    expect(table.out()).toContain('resolved 20');
+    // The audit trail: who, when, why; and the database user.
+    expect(await quarantineEvents(sql, [fk!.id])).toEqual([
+      { quarantineId: fk!.id, action: 'resolved', reason: 'customer 99 loaded by hand, order re-entered', actor: expect.stringMatching(/^ops-oncall@/), databaseUser: expect.any(String), at: expect.any(String) },
+    ]);
+  });
+
+  test('quarantine dismiss --file closes every open row of that file; a second time closes nothing and says they were closed', async () => {
+    const file = fkAndCheck.file.key;
+    expect(await listQuarantine(sql, { fileIds: [fkAndCheck.fileId] })).toHaveLength(1);
+
+    const io = captureIo();
+    expect(await quarantineCloseCommand('dismissed', [], { databaseUrl: url, file, reason: 'qty 0 rows are test data' }, io)).toBe(0);
+
+    expect(io.out()).toMatch(/^Dismissed 1 row \(id \d+\): qty 0 rows are test data/);
+    expect(await listQuarantine(sql, { fileIds: [fkAndCheck.fileId] })).toEqual([]);
+    const again = captureIo();
+    await quarantineCloseCommand('dismissed', [], { databaseUrl: url, file, reason: 'again', json: true }, again);
+    expect(JSON.parse(again.out())).toMatchObject({ dismissed: [], alreadyClosed: expect.arrayContaining([expect.objectContaining({ status: 'dismissed', reason: 'qty 0 rows are test data' })]) });
+  });
+
+  test('a row id that is not in the quarantine is an error before anything is closed', async () => {
+    const [open] = await listQuarantine(sql, { table: 'orders' });
+
+    await expect(quarantineCloseCommand('resolved', [String(open!.id), '999999'], { databaseUrl: url, reason: 'x' }, captureIo())).rejects.toMatchObject({
+      exitCode: 2,
+      message: expect.stringContaining('no quarantined row 999999; nothing was resolved'),
+    });
+    expect((await listQuarantine(sql, { table: 'orders' })).map((q) => q.id)).toContain(open!.id);
+  });
+
+  test('resolve names its rows and says why: without either it is a usage error, exit 2', async () => {
+    const home = { LANDFALL_HOME: join(dir, 'home') };
+    const noRows = captureIo(home);
+    expect(await main(['node', 'landfall', 'quarantine', 'resolve', '--reason', 'x', '--database-url', url], noRows)).toBe(2);
+    expect(noRows.err()).toContain('name the rows: their IDs, --file F, --table T or --batch B');
+    const noReason = captureIo(home);
+    expect(await main(['node', 'landfall', 'quarantine', 'dismiss', '1', '--database-url', url], noReason)).toBe(2);
+    expect(noReason.err()).toContain("required option '--reason <text>' not specified");
+  });
 });

@@ -46,7 +46,8 @@ test('status FILE --json of a complete file: the receipt has file, table, status
 
   const code = await statusCommand(batch.file.key, { databaseUrl: db.url, json: true }, io);
 
-  expect(code).toBe(0);
+  // 1: the file is complete with a rejected row (the data needs attention).
+  expect(code).toBe(1);
   const { files } = JSON.parse(io.out());
   expect(files).toHaveLength(1);
   expect(files[0]).toMatchObject({
@@ -54,6 +55,8 @@ test('status FILE --json of a complete file: the receipt has file, table, status
     fileId: batch.fileId,
     table: 'items',
     status: 'complete',
+    state: 'complete with rejects',
+    loaded: 3,
     batches: 1,
     read: 4,
     rejected: 1,
@@ -75,7 +78,8 @@ test('status without FILE prints a table: one line per file with its counts and 
 
   const code = await statusCommand(undefined, { databaseUrl: db.url }, io);
 
-  expect(code).toBe(0);
+  // 1: the first test's file, complete with a rejected row, is in this ledger too.
+  expect(code).toBe(1);
   const lines = io.out().split('\n');
   expect(lines[0]).toMatch(/^FILE\s+TABLE\s+STATUS\s+BATCHES\s+READ\s+REJECTED\s+COLLAPSED\s+INSERTED\s+UPDATED\s+UNCHANGED\s+STALE\s+DELETED\s+QUARANTINED\s+ADDS UP$/);
   const line = lines.find((l) => l.startsWith(batch.file.key))!;
@@ -123,12 +127,12 @@ test('status of a file that is not in the ledger is one clear error (exit 2)', a
   await expect(run).rejects.toMatchObject({ name: 'CliError', exitCode: 2, message: expect.stringContaining('no file "no/such/file.csv" in the ledger') });
 });
 
-test('bin/landfall.js status --json (a process, DATABASE_URL from the environment) prints one JSON document and exits 0', async () => {
+test('bin/landfall.js status --json (a process, DATABASE_URL from the environment) prints one JSON document; exit 1 for the file with a rejected row', async () => {
   await land([{ id: '30', name: 'p' }]);
 
   const run = await landfall(['status', '--json'], { DATABASE_URL: db.url });
 
-  expect(run.code, run.stderr).toBe(0);
+  expect(run.code, run.stderr).toBe(1);
   const { files } = JSON.parse(run.stdout);
   expect(files.length).toBeGreaterThanOrEqual(1);
   expect(files.every((f: { status: string; addsUp: boolean }) => f.status === 'complete' && f.addsUp === true)).toBe(true);

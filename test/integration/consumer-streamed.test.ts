@@ -34,17 +34,21 @@ async function staged(batch: BatchData, batchCount: number | null): Promise<Batc
 }
 
 describe('a file whose batches arrive while it is still being read', () => {
-  test('GIVEN a batch sent before the manifest WHEN it is consumed THEN it is applied but the file is not complete, and the final batch completes it', async () => {
+  test('GIVEN a batch sent before the manifest WHEN it is consumed THEN it is applied and the file listed in progress with it, and the final batch completes it', async () => {
     const file = fileIdentity();
     const rows = (from: number) => Array.from({ length: 5 }, (_, i) => ({ id: String(from + i), name: `n${from + i}` }));
     const first = makeBatch({ table: 'streamed', rows: rows(1), chunk: 0 }, file);
     const last = makeBatch({ table: 'streamed', rows: rows(6), chunk: 1, firstRow: 6 }, file);
     const early = await staged(first, null);
+    // The opening manifest the producer writes when it picks the file up.
+    await put(early.manifestKey, JSON.stringify(manifestOf(first, { status: 'producing', batchCount: 0 })));
 
     const applied = await consumeBatch(ports, early, 1);
 
     expect(applied).toMatchObject({ outcome: 'applied', counts: { inserted: 5 } });
-    expect(await fileReceipts(sql, { fileIds: [first.fileId] })).toEqual([]);
+    expect(await fileReceipts(sql, { fileIds: [first.fileId] })).toEqual([
+      expect.objectContaining({ status: 'pending', state: 'in progress', batches: null, batchesApplied: 1, read: 5, inserted: 5, loaded: 5 }),
+    ]);
 
     const final = await staged(last, 2);
     await put(final.manifestKey, JSON.stringify(manifestOf(last, { batchCount: 2 })));

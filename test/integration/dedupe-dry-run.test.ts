@@ -49,3 +49,24 @@ test('the human-readable dry run names the counts and says nothing changed', asy
   expect(io.out()).toMatch(/keep \(1 of \d+\)/);
   expect(io.out()).toContain('Nothing was changed.');
 });
+
+test('a key the primary key already makes unique: the dry run and the run name the index they found (m1_pkey), not one they would have created', async () => {
+  // GIVEN the issue's case: a table whose composite primary key is the dedupe key
+  await db.sql`CREATE TABLE m1 (k_int int, k_num numeric, k_ts timestamptz, k_uuid uuid, v text, PRIMARY KEY (k_int, k_num, k_ts, k_uuid))`;
+  await db.sql`INSERT INTO m1 VALUES (1, 1.5, '2026-01-01T00:00:00Z', '00000000-0000-0000-0000-000000000001', 'a')`;
+  const key = ['k_int', 'k_num', 'k_ts', 'k_uuid'];
+
+  const dry = captureIo();
+  expect(await dedupeCommand('m1', { key, keep: 'any', dryRun: true, sql: db.sql }, dry)).toBe(0);
+  const run = captureIo();
+  expect(await dedupeCommand('m1', { key, keep: 'any', sql: db.sql }, run)).toBe(0);
+  const json = captureIo();
+  await dedupeCommand('m1', { key, keep: 'any', json: true, sql: db.sql }, json);
+
+  // THEN both name "m1_pkey", and no other index was made
+  expect(dry.out()).toContain('-- the unique index "m1_pkey" already makes (k_int, k_num, k_ts, k_uuid) unique: nothing to create');
+  expect(run.out()).toMatch(/unique index\s+"m1_pkey" already there/);
+  expect(run.out()).not.toContain('m1_k_int_k_num_k_ts_k_uuid_key');
+  expect(JSON.parse(json.out())).toMatchObject({ indexName: 'm1_pkey', indexCreated: false });
+  expect(await db.sql`SELECT c.relname AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'm1'::regclass`).toEqual([{ name: 'm1_pkey' }]);
+});

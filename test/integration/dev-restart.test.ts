@@ -74,7 +74,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
 test('landfall dev killed with SIGKILL mid-load resumes on restart: every file complete, the table equals the oracle', async () => {
   const first = await startDev();
   const dev = readDevState(home)!;
-  const target = { ...devClients(dev), sql: db.sql, config, buckets: dev.buckets };
+  const target = { ...(await devClients(dev)), sql: db.sql, config, buckets: dev.buckets };
   const paths = Array.from({ length: FILES }, (_, f) => {
     const path = join(dir, `readings-${f}.csv`);
     writeFileSync(path, `id,reading,v\n${rowsOf(f).map((r) => `${r.id},${r.reading},${r.v}`).join('\n')}\n`);

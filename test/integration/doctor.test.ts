@@ -82,3 +82,27 @@ test('doctor exits 2 when it cannot check: an unreachable database', async () =>
   expect(down.code).toBe(2);
   expect(down.stdout).toMatch(/healthy\s+-\s+ERROR\s+could not check/);
 });
+
+test('doctor counts the rows of a table the planner has not analyzed since a load, instead of printing its stale "~0 rows"', async () => {
+  await db.sql`CREATE TABLE fresh_load (id int PRIMARY KEY, v int)`;
+  await db.sql`ANALYZE fresh_load`;
+  // GIVEN 286,668 rows loaded after the planner last looked (it still thinks the table is empty)
+  await db.sql`INSERT INTO fresh_load SELECT g, g FROM generate_series(1, 286668) g`;
+  expect((await db.sql`SELECT reltuples::float8 AS n FROM pg_class WHERE oid = 'fresh_load'::regclass`)[0]!.n).toBeLessThan(1000);
+  const io = captureIo();
+
+  await doctorCommand({ config: writeConfig('fresh-load', [{ table: 'fresh_load', conflictKey: ['id'] }]), json: true, sql: db.sql }, io);
+
+  const checks = JSON.parse(io.out()).tables[0].checks as { check: string; message: string }[];
+  expect(checks.find((c) => c.check === 'table')!.message).toBe('public.fresh_load, 286,668 rows');
+});
+
+test('doctor --estimate-only on a large table says the rows are the planner\'s estimate and how to refresh it', async () => {
+  await db.sql`ANALYZE fresh_load`;
+  const io = captureIo();
+
+  await doctorCommand({ config: writeConfig('estimate', [{ table: 'fresh_load', conflictKey: ['id'] }]), json: true, sql: db.sql, estimateOnly: true, largeTableRows: 1 }, io);
+
+  const checks = JSON.parse(io.out()).tables[0].checks as { check: string; message: string }[];
+  expect(checks.find((c) => c.check === 'table')!.message).toMatch(/^public\.fresh_load, ~[\d,]+ rows by the planner's estimate, not counted \(ANALYZE "public"\."fresh_load" refreshes it\)$/);
+});

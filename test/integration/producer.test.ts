@@ -64,6 +64,20 @@ describe('producer against the S3/SQS emulator', () => {
     );
   });
 
+  test('picking a file up sends one opening notice first, in partition 0\'s group, naming the manifest: the ledger lists the file from then on', async () => {
+    const { outcome } = await produce('orders/opened.csv', csvOf(rows));
+    const manifest = outcome.status === 'produced' ? outcome.manifest : undefined!;
+
+    const sent = emulator.messages({ withOpening: true }).sort((a, b) => a.sequence.localeCompare(b.sequence, 'en', { numeric: true }));
+    const opening = sent.filter((m) => m.dedupId.startsWith('opened-'));
+
+    expect(opening).toHaveLength(1);
+    expect(sent[0]).toEqual(opening[0]);
+    expect(opening[0]).toMatchObject({ groupId: 'orders#0' });
+    expect(JSON.parse(opening[0]!.body)).toEqual({ format: 1, kind: 'file', fileId: manifest.fileId, table: 'orders', manifestKey: `manifests/orders/${manifest.fileId}.json` });
+    expect(sent).toHaveLength(manifest.batches.length + 1);
+  });
+
   test('the batch id is batchIdOf(fileIdOf(file), partition, chunk)', async () => {
     const { outcome, record } = await produce('orders/a.csv', csvOf(rows));
     const manifest = outcome.status === 'produced' ? outcome.manifest : undefined!;

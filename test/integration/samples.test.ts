@@ -34,7 +34,11 @@ test('npm start: every sample file loads, each shape as its table\'s format read
     ['2026-11-08.csv.zst', 100, 0, 0],
     ['2026-11-09.csv.bz2', 100, 0, 0],
     ['2026-11-10-dump.txt', 80, 0, 0],
+    // The counter sample (merge rules; sample-visits.test.ts checks its values).
+    ['2026-11-01-visits.csv', 4, 0, 0],
+    ['2026-11-02-visits.csv', 4, 0, 0],
   ]);
+  expect(await db.sql`SELECT sum(visits)::int AS visits FROM page_visits`).toEqual([{ visits: 18 }]);
   const { sql } = db;
   expect(await sql`SELECT artikel, bezeichnung, preis::text, gueltig_ab::text FROM eu_prices WHERE artikel IN ('A-0010', 'A-0011') ORDER BY artikel`).toEqual([
     { artikel: 'A-0010', bezeichnung: 'Schraube; verzinkt – 10 mm', preis: '12345.99', gueltig_ab: '2026-11-11' },

@@ -105,8 +105,9 @@ describe('"schema": "evolve" without the privilege to ALTER the table', () => {
 
       expect(receipt).toMatchObject({ status: 'complete', read: 2, quarantined: 2, addsUp: true });
       const rows = await listQuarantine(sql, { table: 'locked_items' });
-      const reason = expect.stringContaining('"schema": "evolve" could not add "colour": permission denied (42501)');
+      const reason = expect.stringMatching(/^"schema": "evolve" could not add "colour" to locked_items: must be owner of table locked_items \(SQLSTATE 42501\); fix: make the Landfall role the owner of the table/);
       expect(rows.map((r) => r.message)).toEqual([reason, reason]);
+      expect(rows.map((r) => r.sqlstate)).toEqual(['42501', '42501']);
       // Stopped here (again after the file, harmlessly) so that the role has no session left to drop.
       await limited.stack.stop();
 

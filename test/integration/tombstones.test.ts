@@ -147,7 +147,7 @@ describe('rule 6 holds for every batch of a delete-rule table, with or without t
     expect(await remembered('t_no_op_column')).toEqual([{ id: 1, v: 6 }]);
   });
 
-  test('a batch without the delete column never takes the COPY fast path: a new key beside a remembered one is inserted, the remembered one stays out', async () => {
+  test('while a delete is remembered, a batch without the delete column takes the upsert, not COPY: a new key beside a remembered one is inserted, the remembered one stays out', async () => {
     const target = await itemsTable('t_no_op_copy');
     await applyBatch(sql, target, makeBatch({ table: 't_no_op_copy', rows: [del(1, 6)] }));
 
@@ -157,6 +157,23 @@ describe('rule 6 holds for every batch of a delete-rule table, with or without t
     expect(result.counts).toMatchObject({ read: 2, stale: 1, inserted: 1 });
     expectAddsUp(result.counts);
     expect(await stored('t_no_op_copy')).toEqual([{ id: 2, name: 'new', v: 1 }]);
+  });
+
+  test('before any delete is remembered, new keys take COPY, with or without the delete column; a batch with a tombstone takes the upsert', async () => {
+    const target = await itemsTable('t_no_op_fresh');
+
+    const plainFile = await applyBatch(sql, target, makeBatch({ table: 't_no_op_fresh', rows: [plain(1, 'a', 1), plain(2, 'b', 1)] }));
+    const withOps = await applyBatch(sql, target, makeBatch({ table: 't_no_op_fresh', rows: [up(3, 'c', 1), up(4, 'd', 1)] }));
+    const withTombstone = await applyBatch(sql, target, makeBatch({ table: 't_no_op_fresh', rows: [up(5, 'e', 1), del(6, 1)] }));
+
+    expect([plainFile.path, withOps.path, withTombstone.path]).toEqual(['copy', 'copy', 'upsert']);
+    expect(withTombstone.counts).toMatchObject({ read: 2, inserted: 1, unchanged: 1 });
+    expectAddsUp(plainFile.counts, withOps.counts, withTombstone.counts);
+    expect((await stored('t_no_op_fresh')).map((r) => r.id)).toEqual([1, 2, 3, 4, 5]);
+    expect(await remembered('t_no_op_fresh')).toEqual([{ id: 6, v: 1 }]);
+    // Now a delete is remembered: even new keys take the upsert.
+    const after = await applyBatch(sql, target, makeBatch({ table: 't_no_op_fresh', rows: [plain(7, 'g', 1)] }));
+    expect(after).toMatchObject({ path: 'upsert', counts: { inserted: 1 } });
   });
 
   test('a newer row without the delete column beats the remembered delete and clears it', async () => {

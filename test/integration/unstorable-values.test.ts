@@ -29,7 +29,7 @@ describe('a value PostgreSQL can never store is quarantined row by row before bi
     expect(await sql`SELECT id FROM notes WHERE id <= 4 ORDER BY id`).toEqual([{ id: 1 }, { id: 3 }, { id: 4 }]);
     const [q] = await listQuarantine(sql, { table: 'notes' });
     expect(q).toMatchObject({ rowNumber: 2, sqlstate: '22021', column: 'body', row: { id: '2', body: 't\u2400wo' } });
-    expect(q!.message).toContain(`file "${receipt.key}" row 2 column "body" contains a NUL byte`);
+    expect(q!.message).toContain(`file "${receipt.key}" row 2 column "body" (text) contains a NUL byte`);
     // Applied by the consumer itself: never poisoned, never through the DLQ and replay.
     const batches = await sql`SELECT status, applications FROM landfall.batches WHERE file_id = ${receipt.fileId}`;
     expect(batches.every((b) => b.status === 'applied' && b.applications === 1)).toBe(true);

@@ -13,10 +13,17 @@ test('the synthesised stack passes the deploy rehearsal in both database modes',
   expect(summaries.map((s) => s.mode), report).toHaveLength(2);
   for (const s of summaries) {
     expect(s.scenarios.filter((x) => !x.ok), report).toEqual([]);
-    expect(s.scenarios.length).toBeGreaterThanOrEqual(9);
+    expect(s.scenarios.length).toBeGreaterThanOrEqual(13);
     expect(s.callsChecked).toBeGreaterThan(100);
     expect(s.denied, report).toEqual([]);
     expect(s.unusedGrants.filter((g) => !g.review), report).toEqual([]);
+    // Issue 24: every alarm can notify, the connection budget holds, and a file continued more
+    // than 16 times got past the simulated loop detection.
+    expect(s.alarmDelivery.problems, report).toEqual([]);
+    expect(s.alarmDelivery.alarms).toBeGreaterThan(10);
+    expect(s.connections.problems, report).toEqual([]);
+    expect(s.loops.producer).toMatchObject({ recursiveLoop: 'Allow', dropped: 0 });
+    expect(s.loops.producer!.maxHops).toBeGreaterThan(16);
   }
   expect(ok, report).toBe(true);
 }, 900_000);

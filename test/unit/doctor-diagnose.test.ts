@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { doctorExitCode, diagnoseTable, uncheckedReport, type DoctorTarget, type DuplicateCount } from '../../shared/tools/doctor/diagnose.ts';
+import { doctorExitCode, diagnoseTable, uncheckedReport, withBlockedCheck, type DoctorTarget, type DuplicateCount } from '../../shared/tools/doctor/diagnose.ts';
 import { formatDoctorReport } from '../../shared/tools/doctor/format-report.ts';
 import { column, tableCatalog, uniqueIndex } from '../helpers/catalog-factory.ts';
 
@@ -91,6 +91,33 @@ describe('diagnoseTable', () => {
   test('an estimate without duplicates is a warning, never healthy', () => {
     const report = diagnoseTable(target, healthy, { ...noDuplicates, exact: false, estimate: { rows: 2e7, distinctKeys: 2e7 } });
     expect(byCheck(report, 'duplicates')[0]!.severity).toBe('warning');
+  });
+});
+
+describe('withBlockedCheck: doctor agrees with status on "blocked"', () => {
+  const refusal = { code: 'sqlstate 42501', reason: 'permission denied for table events', fix: 'landfall grant-role --config F', firstSeen: '2026-12-01T00:00:00Z', lastSeen: '2026-12-01T00:05:00Z', attempts: 4 };
+
+  test('a table the consumer refuses is an error with the recorded reason and fix, even when the catalog checks pass', () => {
+    const report = withBlockedCheck(diagnoseTable(target, healthy, noDuplicates), refusal);
+
+    expect(byCheck(report, 'blocked')).toEqual([
+      { check: 'blocked', severity: 'error', message: expect.stringContaining('(sqlstate 42501, since 2026-12-01T00:00:00Z, 4 refusal(s), last 2026-12-01T00:05:00Z): permission denied for table events; the checks above pass now'), fix: ['landfall grant-role --config F'] },
+    ]);
+    expect(report.status).toBe('findings');
+    expect(doctorExitCode([report])).toBe(1);
+  });
+
+  test('a table not refused gets an ok check and stays healthy', () => {
+    const report = withBlockedCheck(diagnoseTable(target, healthy, noDuplicates), null);
+
+    expect(byCheck(report, 'blocked')).toMatchObject([{ severity: 'ok' }]);
+    expect(report.status).toBe('healthy');
+  });
+
+  test('an unchecked table is left as it is', () => {
+    const report = uncheckedReport(target, 'connection refused');
+
+    expect(withBlockedCheck(report, refusal)).toBe(report);
   });
 });
 

@@ -57,11 +57,11 @@ describe('buildUpsertPlan', () => {
     expect(plan.tombstone).toBeNull();
   });
 
-  test('a json column is compared as text (json has no equality operator)', () => {
+  test('a json column is compared in a canonical form (json has no equality operator)', () => {
     const plan = buildUpsertPlan(config, catalog, check, ['id', 'doc', 'v']);
 
     expect(plan.compareColumns).toEqual([
-      { name: 'doc', asText: true },
+      { name: 'doc', asText: true, canonical: 'json' },
       { name: 'v', asText: false },
     ]);
   });
@@ -186,5 +186,58 @@ describe('small pieces', () => {
     const sorted = [...arrivals].sort((x, y) => (Buffer.from(x) < Buffer.from(y) ? -1 : 1));
 
     expect(sorted).toEqual([arrivals[2], arrivals[3], arrivals[1], arrivals[0]]);
+  });
+});
+
+describe('merge rules in the plan and the statement', () => {
+  const ruled: TableCatalog = {
+    ...catalog,
+    columns: [
+      ...catalog.columns.filter((c) => c.name !== 'total'),
+      { name: 'n', type: 'numeric(12,2)', castType: 'numeric', baseType: 'numeric', notNull: true, hasDefault: true, generated: false, defaultExpr: '0', checked: false },
+    ],
+  };
+  const rules = tableConfig({ table: 'items', conflictKey: ['id'], version: 'v', merge: { n: 'add', name: 'ignoreNull' } });
+  const ruledCheck = checkTableConfig(rules, ruled);
+
+  test('the plan lists the rules of the batch columns, the absent columns, and what the merge form needs of each column', () => {
+    const plan = buildUpsertPlan(rules, ruled, ruledCheck, ['id', 'name', 'v', 'n'], ['name', 'v']);
+
+    expect(plan.rules).toEqual({ name: 'ignoreNull', n: 'add' });
+    // The version column's absent values are NULL versions, not absent values.
+    expect(plan.absent).toEqual([{ name: 'name', input: 1, defaultExpr: null }]);
+    expect(plan.facts.n).toEqual({ defaultExpr: '0', notNull: true, checked: false });
+    // An accumulating column of a rounding type is rounded per row before it is summed.
+    expect(plan.columns.find((c) => c.name === 'n')).toMatchObject({ param: 'numeric', cast: 'numeric(12,2)' });
+  });
+
+  test('a plan without rules or absent values compiles to the plain statement; one with them to the merge form', () => {
+    const plainText = compileUpsert(buildUpsertPlan(rules, ruled, ruledCheck, ['id', 'v'])).text;
+    const merged = compileUpsert(buildUpsertPlan(rules, ruled, ruledCheck, ['id', 'name', 'v', 'n'])).text;
+
+    expect(plainText).toContain('SELECT DISTINCT ON ("id")');
+    expect(plainText).not.toContain('ranked');
+    expect(merged).toContain('ranked AS (');
+    expect(merged).toContain('CASE WHEN EXCLUDED."n" IS NULL THEN cur."n" WHEN cur."n" IS NULL THEN EXCLUDED."n" ELSE cur."n" + EXCLUDED."n" END');
+    // A NULL delta gives nothing: the proposed row holds the default (NOT NULL), and a flag keeps the stored value.
+    expect(merged).toContain('"n" = CASE WHEN (EXCLUDED."id") IN (SELECT red."id" FROM red WHERE red."landfall$nc3") THEN cur."n" ELSE');
+    // The stored row is read (and locked) only for keys with several rows.
+    expect(merged).toContain('FOR UPDATE) AS s ON true');
+    expect(merged).toContain('WHERE r."landfall$n" > 1 AND r."landfall$rank" = 1');
+  });
+
+  test('absent values travel as one flag array each, after the extra parameters, and reach the SET as a hashed key lookup', () => {
+    const addOnly = tableConfig({ table: 'items', conflictKey: ['id'], version: 'v', merge: { n: 'add' } });
+    const { text, extraParams } = compileUpsert(buildUpsertPlan(addOnly, ruled, checkTableConfig(addOnly, ruled), ['id', 'name', 'v', 'n'], ['name']));
+
+    expect(extraParams).toEqual(['rowNumbers', 'batchId', 'arrival']);
+    expect(text).toContain('FROM unnest($1::integer[], $2::text[], $3::bigint[], $4::numeric[], $5::int8[], $8::bool[])');
+    expect(text).toContain('CASE WHEN (EXCLUDED."id") IN (SELECT red."id" FROM red WHERE red."landfall$nc1") THEN cur."name"');
+  });
+
+  test('a table column named like the merge form\'s own columns is refused', () => {
+    const clash: TableCatalog = { ...ruled, columns: [...ruled.columns, { ...ruled.columns[1]!, name: 'landfall$rank' }] };
+
+    expect(() => buildUpsertPlan(rules, clash, checkTableConfig(rules, clash), ['id', 'v'])).toThrow(/"landfall\$rank" is reserved by Landfall/);
   });
 });

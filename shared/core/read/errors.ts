@@ -9,6 +9,8 @@ export const UnreadableReason = {
   badHeader: 'bad-header',
   unknownColumn: 'unknown-column',
   missingColumn: 'missing-column',
+  /** Not unreadable: still not read after the producer's per-file cap of invocations (a runaway chain of continuations). */
+  tooManyInvocations: 'too-many-invocations',
   /** The header, split on the delimiter in effect, is one column that holds another common delimiter. */
   wrongDelimiter: 'wrong-delimiter',
   /** A byte order mark or bytes that do not fit the encoding in effect. */
@@ -64,6 +66,8 @@ export function fixForUnreadable(code: string | null): string {
       return `map the column in the table's "columns", add it to the table, or set "schema": "evolve"; ${drop}`;
     case UnreadableReason.missingColumn:
       return `the key and version columns must be in every file: add the column (or its "columns" mapping), ${drop}`;
+    case UnreadableReason.tooManyInvocations:
+      return 'split the file into smaller ones and drop those, or raise the cap (-c landfall:producerMaxInvocationsPerFile=N, then cdk deploy) and drop it again; rows already loaded come out unchanged';
     default:
       return `see the reason, ${drop}`;
   }

@@ -44,19 +44,76 @@ export function textOfJsonValue(value: unknown): TextValue {
   return JSON.stringify(value, jsonReplacer);
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A BYTE_ARRAY without a STRING annotation (a BLOB, or a string from a writer that does not
+ * annotate them) as text that means the same bytes to a bytea column and the same string to a
+ * text column: the UTF-8 text itself when it is valid UTF-8 without a NUL or a backslash (bytea's
+ * escape input reads such text as exactly its bytes), else bytea hex (`\x00ff`).
+ */
+function textOfParquetBytes(bytes: Uint8Array): string {
+  if (!bytes.includes(0) && !bytes.includes(0x5c)) {
+    try {
+      return utf8.decode(bytes);
+    } catch {
+      // not UTF-8: binary
+    }
+  }
+  return `\\x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')}`;
+}
+
+/**
+ * Inside a nested Parquet value (LIST, STRUCT, MAP): a 64-bit integer stays a JSON number with
+ * all its digits (never a string, never rounded through a double), NaN and ±Infinity are their
+ * names (a float array reads them), binary as `textOfParquetBytes` says.
+ */
+function parquetJsonReplacer(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return rawJson(value.toString());
+  // JSON has no NaN or Infinity (JSON.stringify would write null) and writes -0 as 0.
+  if (typeof value === 'number' && !Number.isFinite(value)) return value > 0 ? 'Infinity' : value < 0 ? '-Infinity' : 'NaN';
+  if (Object.is(value, -0)) return rawJson('-0');
+  if (value instanceof ParquetJsonText) return JSON.parse(value.text, keepNumberText);
+  if (value instanceof ParquetDecimal) return rawJson(value.text);
+  if (value instanceof Uint8Array) return textOfParquetBytes(value);
+  return value;
+}
+
 /**
  * A Parquet value as text. Dates and timestamps arrive as strings already (see
- * `PARQUET_TEXT_PARSERS`); binary becomes bytea hex (`\x00ff`); nested values JSON text.
+ * `PARQUET_TEXT_PARSERS`); binary as `textOfParquetBytes` says; nested values JSON text (a LIST
+ * is a JSON array, which an array column takes as the array; a STRUCT or MAP a JSON object, for
+ * json/jsonb columns).
  */
 export function textOfParquetValue(value: unknown): TextValue {
   if (value === null || value === undefined) return null;
   if (typeof value === 'string') return value;
   if (typeof value === 'bigint') return value.toString();
-  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : value > 0 ? 'Infinity' : value < 0 ? '-Infinity' : 'NaN';
+  if (typeof value === 'number') return Number.isFinite(value) ? (Object.is(value, -0) ? '-0' : String(value)) : value > 0 ? 'Infinity' : value < 0 ? '-Infinity' : 'NaN';
   if (typeof value === 'boolean') return value ? 'true' : 'false';
-  if (value instanceof Uint8Array) return `\\x${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}`;
+  if (value instanceof Uint8Array) return textOfParquetBytes(value);
   if (value instanceof Date) return value.toISOString();
-  return JSON.stringify(value, jsonReplacer);
+  if (value instanceof ParquetJsonText || value instanceof ParquetDecimal) return value.text;
+  return JSON.stringify(value, parquetJsonReplacer);
+}
+
+/**
+ * A Parquet JSON value, kept as its text: a JSON column stores it as written (spacing, key order,
+ * repeated keys); inside a LIST or STRUCT it is that JSON value, not a string holding it.
+ */
+class ParquetJsonText {
+  constructor(readonly text: string) {}
+}
+
+/** A Parquet DECIMAL as its exact text (`-12.30` for unscaled -1230 at scale 2). */
+class ParquetDecimal {
+  constructor(readonly text: string) {}
+}
+
+function decimalText(unscaled: bigint, scale: number): string {
+  if (scale <= 0) return (unscaled * 10n ** BigInt(-scale)).toString();
+  const digits = (unscaled < 0n ? -unscaled : unscaled).toString().padStart(scale + 1, '0');
+  return `${unscaled < 0n ? '-' : ''}${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
 }
 
 const MS_PER_DAY = 86_400_000n;
@@ -77,5 +134,7 @@ export const PARQUET_TEXT_PARSERS = {
   timestampFromMicroseconds: (micros: bigint) => isoFromEpoch(BigInt(micros), 1_000_000n, 6),
   timestampFromNanoseconds: (nanos: bigint) => isoFromEpoch(BigInt(nanos), 1_000_000_000n, 9),
   dateFromDays: (days: number) => new Date(Number(BigInt(days) * MS_PER_DAY)).toISOString().slice(0, 10),
-  jsonFromBytes: (bytes: Uint8Array | undefined) => (bytes ? new TextDecoder().decode(bytes) : bytes),
+  jsonFromBytes: (bytes: Uint8Array | undefined) => (bytes ? new ParquetJsonText(new TextDecoder().decode(bytes)) : bytes),
+  // Landfall's patch of hyparquet (patches/hyparquet+…): without it decimals are doubles, exact to ~15 digits.
+  decimalFromUnscaled: (unscaled: bigint, scale: number) => new ParquetDecimal(decimalText(unscaled, scale)),
 };

@@ -1,5 +1,6 @@
 import type { BatchCounts } from '../../core/batch.ts';
 import type { FileManifest } from '../../core/batch-message.ts';
+import { manifestKeyOf } from '../../core/keys.ts';
 import type { Sql, TxSql } from '../db.ts';
 import { toPgArrayLiteral } from '../pg-array.ts';
 
@@ -7,24 +8,43 @@ import { toPgArrayLiteral } from '../pg-array.ts';
 const storable = (text: string) => text.replaceAll('\0', '\uFFFD');
 
 /**
- * Registers a file from its manifest on first sight (with the rejected rows the manifest
- * lists, and for a file moved aside its reason and where it went); later calls change nothing.
+ * Registers a file from a manifest of it, or brings its ledger row up to a later one: the
+ * opening manifest (`producing`: the producer picked the file up; batch count unknown), then the
+ * final one (`produced`, with its counts and rejected rows, or `moved-aside` with its reason and
+ * where it went). A later manifest corrects an earlier registration: a produced one wins over
+ * `producing` and over `moved-aside` (the file was produced after all: dropped again, say), a
+ * moved-aside one over `producing` (keeping the table and the manifest of the produced part:
+ * batches of it may be applied, and then it is not "not read"). A row
+ * that is `produced` never changes, nor does an opening manifest reopen a moved-aside one (a new
+ * drop does: reopenMovedAside). A move-aside replaced is kept for audit (`previous_outcome`), with when.
  */
 export async function registerFile(sql: Sql, manifest: FileManifest, manifestKey: string): Promise<void> {
   const f = manifest.file;
   const reason = manifest.reason;
   const rejects = manifest.rejectsListed ?? [];
+  const producing = manifest.status === 'producing';
   await sql.begin(async (tx) => {
-    const inserted = await tx`
-      INSERT INTO landfall.files (file_id, table_name, bucket, key, version_id, etag, event_time, batch_count, read, rejected, manifest_key, rejects_key,
-                                  outcome, reason_code, reason, reason_line, reason_field, moved_to)
-      VALUES (${manifest.fileId}, ${manifest.table}, ${f.bucket}, ${f.key}, ${f.versionId}, ${f.etag}, ${f.eventTime}, ${manifest.batchCount},
-              ${manifest.read}, ${manifest.rejected}, ${manifestKey}, ${manifest.rejects?.key ?? null},
+    const written = await tx`
+      INSERT INTO landfall.files AS f (file_id, table_name, bucket, key, version_id, etag, event_time, batch_count, read, rejected, manifest_key, rejects_key,
+                                       outcome, reason_code, reason, reason_line, reason_field, moved_to)
+      VALUES (${manifest.fileId}, ${manifest.table}, ${f.bucket}, ${f.key}, ${f.versionId}, ${f.etag}, ${f.eventTime}, ${producing ? null : manifest.batchCount},
+              ${producing ? 0 : manifest.read}, ${producing ? 0 : manifest.rejected}, ${manifestKey}, ${manifest.rejects?.key ?? null},
               ${manifest.status}, ${reason?.code ?? null}, ${reason?.message ?? null}, ${reason?.line ?? null}, ${reason?.field ?? null},
               ${reason ? `s3://${reason.movedTo.bucket}/${reason.movedTo.key}` : null})
-      ON CONFLICT (file_id) DO NOTHING
+      ON CONFLICT (file_id) DO UPDATE SET
+        -- A move-aside after the file was picked up keeps what is known of the produced part.
+        table_name = CASE WHEN EXCLUDED.outcome = 'moved-aside' AND f.outcome = 'producing' THEN f.table_name ELSE EXCLUDED.table_name END,
+        event_time = CASE WHEN EXCLUDED.outcome = 'moved-aside' AND f.outcome = 'producing' THEN f.event_time ELSE EXCLUDED.event_time END,
+        batch_count = EXCLUDED.batch_count,
+        manifest_key = CASE WHEN EXCLUDED.outcome = 'moved-aside' AND f.outcome = 'producing' THEN f.manifest_key ELSE EXCLUDED.manifest_key END,
+        read = EXCLUDED.read, rejected = EXCLUDED.rejected, rejects_key = EXCLUDED.rejects_key,
+        outcome = EXCLUDED.outcome, reason_code = EXCLUDED.reason_code, reason = EXCLUDED.reason, reason_line = EXCLUDED.reason_line,
+        reason_field = EXCLUDED.reason_field, moved_to = EXCLUDED.moved_to,
+        -- Only a correction is kept (a move-aside undone); producing → produced is the normal course.
+        previous_outcome = CASE WHEN f.outcome = 'moved-aside' THEN 'moved-aside' ELSE f.previous_outcome END, outcome_changed_at = now()
+      WHERE (f.outcome = 'producing' AND EXCLUDED.outcome <> 'producing') OR (f.outcome = 'moved-aside' AND EXCLUDED.outcome = 'produced')
       RETURNING 1`;
-    if (inserted.length === 0 || rejects.length === 0) return;
+    if (written.length === 0 || rejects.length === 0) return;
     // One array literal per column (toPgArrayLiteral), as the engine binds its columns.
     await tx`
       INSERT INTO landfall.rejects (file_id, row_number, line, reason, raw, truncated)
@@ -44,6 +64,28 @@ export async function appliedWhileReading(sql: Sql, fileId: string): Promise<{ b
   const [row] = await sql<{ batches: number; rows: number }[]>`
     SELECT count(*)::int AS batches, coalesce(sum(read), 0)::bigint::float8 AS rows FROM landfall.batches WHERE file_id = ${fileId} AND status = 'applied'`;
   return row ?? { batches: 0, rows: 0 };
+}
+
+/** How the ledger has a file: `producing` (picked up, manifest not final), `produced`, `moved-aside`; null when not at all. */
+export type FileOutcome = 'producing' | 'produced' | 'moved-aside';
+
+export async function fileOutcome(sql: Sql | TxSql, fileId: string): Promise<FileOutcome | null> {
+  const [row] = await sql<{ outcome: FileOutcome }[]>`SELECT outcome FROM landfall.files WHERE file_id = ${fileId}`;
+  return row?.outcome ?? null;
+}
+
+/**
+ * A file moved aside and then dropped again (or forgotten after a wrong move-aside, its batches
+ * applied): back to `producing`, its reason cleared (kept as the previous outcome), so that
+ * nothing reads the old move-aside as the new attempt's outcome. Returns whether it was moved aside.
+ */
+export async function reopenMovedAside(sql: Sql | TxSql, fileId: string): Promise<boolean> {
+  const reopened = await sql`
+    UPDATE landfall.files SET outcome = 'producing', batch_count = NULL, previous_outcome = outcome, outcome_changed_at = now(),
+                              reason_code = NULL, reason = NULL, reason_line = NULL, reason_field = NULL, moved_to = NULL
+    WHERE file_id = ${fileId} AND outcome = 'moved-aside'
+    RETURNING 1`;
+  return reopened.length > 0;
 }
 
 export async function isFileRegistered(sql: Sql | TxSql, fileId: string): Promise<boolean> {
@@ -67,16 +109,55 @@ export async function markBatchPoisoned(
 export const FileState = {
   /** Every batch applied or replayed. */
   complete: 'complete',
-  /** Some batches not applied yet. */
+  /**
+   * In progress: picked up by the producer (its manifest not final yet: the batch count is not
+   * known), or batches not applied yet; after a crash, what was applied so far.
+   */
   pending: 'pending',
   /** Some batches failed as a set and wait for replay. */
   replaying: 'replaying',
-  /** Not read at all: moved to the inbox's rejected/ prefix with a reason. */
+  /** Not read at all: moved to the inbox's rejected/ prefix with a reason (a file with an applied batch never is). */
   movedAside: 'moved-aside',
   /** Not complete, and its table is refused by the consumer (landfall.blocked_tables): the reason and the fix. */
   blocked: 'blocked',
 } as const;
 export type FileState = (typeof FileState)[keyof typeof FileState];
+
+/**
+ * What a file's receipt says to a person, finer than its `status` (which scripts wait on): a
+ * complete file that loaded nothing, or has rejected or quarantined rows, says so.
+ */
+export const FileDisplayState = {
+  inProgress: 'in progress',
+  complete: 'complete',
+  completeWithRejects: 'complete with rejects',
+  completeNothingLoaded: 'complete, 0 loaded',
+  replaying: 'replaying',
+  blocked: 'blocked',
+  movedAside: 'moved aside',
+} as const;
+export type FileDisplayState = (typeof FileDisplayState)[keyof typeof FileDisplayState];
+
+/**
+ * Rows of the file that reached its table (written, or found equal, older, collapsed or
+ * deleted): the read rows that were neither rejected by the producer nor quarantined.
+ */
+export const loadedOf = (c: BatchCounts): number => c.collapsed + c.inserted + c.updated + c.unchanged + c.stale + c.deleted;
+
+/** The display state of a receipt (see FileDisplayState); pure. */
+export function displayStateOf(r: Pick<FileReceipt, 'status' | 'rejected'> & BatchCounts): FileDisplayState {
+  switch (r.status) {
+    case FileState.complete:
+      if (loadedOf(r) === 0) return FileDisplayState.completeNothingLoaded;
+      return r.rejected + r.quarantined > 0 ? FileDisplayState.completeWithRejects : FileDisplayState.complete;
+    case FileState.pending:
+      return FileDisplayState.inProgress;
+    case FileState.movedAside:
+      return FileDisplayState.movedAside;
+    default:
+      return r.status;
+  }
+}
 
 /** Per-file receipt (DESIGN.md rule 4): read = rejected + collapsed + … + quarantined once complete. */
 export interface FileReceipt extends BatchCounts {
@@ -85,8 +166,15 @@ export interface FileReceipt extends BatchCounts {
   fileId: string;
   table: string;
   status: FileState;
-  batches: number;
+  /** What to tell a person: `complete with rejects`, `complete, 0 loaded`, `in progress`… (displayStateOf). */
+  state: FileDisplayState;
+  /** Rows that reached the table (loadedOf): 0 for a file that loaded nothing. */
+  loaded: number;
+  /** The file's batches; null while the producer is still reading it (its manifest not final). */
+  batches: number | null;
   batchesApplied: number;
+  /** Rows read: the final count once the file is produced; while it is read, the rows of its applied batches. */
+  read: number;
   rejected: number;
   registeredAt: string;
   /** Why a file was moved aside (with the line and field where there is one), else null. */
@@ -94,8 +182,10 @@ export interface FileReceipt extends BatchCounts {
   reasonCode: string | null;
   /** Where a moved-aside file is now (`s3://…/rejected/…`). */
   movedTo: string | null;
-  /** What fixes a blocked file's table (only on a `blocked` receipt). */
+  /** What fixes a blocked file's table, or finishes a file interrupted by a move-aside. */
   fix?: string;
+  /** What the ledger said of the file before a later registration corrected it (`moved-aside`, say), else null. */
+  previousOutcome: string | null;
 }
 
 export interface BatchReceipt extends BatchCounts {
@@ -111,23 +201,27 @@ export interface BatchReceipt extends BatchCounts {
 
 /** Receipts of files: all, or those with the given ids or inbox key. */
 export async function fileReceipts(sql: Sql, filter: { fileIds?: string[]; key?: string; etag?: string } = {}): Promise<FileReceipt[]> {
-  const rows = await sql<(FileReceipt & { blockedCode: string | null; blockedReason: string | null; blockedFix: string | null })[]>`
-    SELECT f.key AS file, f.bucket, f.file_id AS "fileId", f.table_name AS table,
-           CASE WHEN f.outcome = 'moved-aside' THEN 'moved-aside'
-                WHEN count(b.*) FILTER (WHERE b.status = 'applied') >= f.batch_count THEN 'complete'
+  type Row = Omit<FileReceipt, 'state' | 'loaded'> & { outcome: FileOutcome; blockedCode: string | null; blockedReason: string | null; blockedFix: string | null };
+  const rows = await sql<Row[]>`
+    SELECT f.key AS file, f.bucket, f.file_id AS "fileId", f.table_name AS table, f.outcome,
+           -- What was applied decides: a file with an applied batch is never "moved aside, not read".
+           CASE WHEN f.outcome = 'moved-aside' AND count(b.*) FILTER (WHERE b.status = 'applied') = 0 THEN 'moved-aside'
+                WHEN f.outcome = 'produced' AND count(b.*) FILTER (WHERE b.status = 'applied') >= f.batch_count THEN 'complete'
                 WHEN bt.table_name IS NOT NULL THEN 'blocked'
                 WHEN count(b.*) FILTER (WHERE b.status = 'poisoned') > 0 THEN 'replaying'
                 ELSE 'pending' END AS status,
-           f.batch_count AS batches,
+           -- A move-aside's 0 batches is not the count of a file whose batches were applied: unknown.
+           CASE WHEN f.outcome = 'moved-aside' AND count(b.*) FILTER (WHERE b.status = 'applied') > 0 THEN NULL ELSE f.batch_count END AS batches,
            count(b.*) FILTER (WHERE b.status = 'applied')::int AS "batchesApplied",
-           f.read::int AS read, f.rejected::int AS rejected,
+           (CASE WHEN f.outcome = 'produced' THEN f.read ELSE f.rejected + coalesce(sum(b.read) FILTER (WHERE b.status = 'applied'), 0) END)::int AS read,
+           f.rejected::int AS rejected,
            coalesce(sum(b.collapsed), 0)::int AS collapsed, coalesce(sum(b.inserted), 0)::int AS inserted,
            coalesce(sum(b.updated), 0)::int AS updated, coalesce(sum(b.unchanged), 0)::int AS unchanged,
            coalesce(sum(b.stale), 0)::int AS stale, coalesce(sum(b.deleted), 0)::int AS deleted,
            coalesce(sum(b.quarantined), 0)::int AS quarantined,
            to_char(f.registered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS "registeredAt",
            f.reason || coalesce(' (line ' || f.reason_line || coalesce(', field ' || f.reason_field, '') || ')', '') AS reason,
-           f.reason_code AS "reasonCode", f.moved_to AS "movedTo",
+           f.reason_code AS "reasonCode", f.moved_to AS "movedTo", f.previous_outcome AS "previousOutcome",
            bt.code AS "blockedCode", bt.reason AS "blockedReason", bt.fix AS "blockedFix"
     FROM landfall.files f
     LEFT JOIN landfall.batches b ON b.file_id = f.file_id
@@ -139,10 +233,20 @@ export async function fileReceipts(sql: Sql, filter: { fileIds?: string[]; key?:
       AND (${filter.etag ?? null}::text IS NULL OR f.etag = ${filter.etag ?? null}::text)
     GROUP BY f.file_id, bt.table_name
     ORDER BY f.registered_at, f.key`;
-  // A blocked file's reason and fix are its table's.
-  return rows.map(({ blockedCode, blockedReason, blockedFix, ...r }) =>
-    r.status === FileState.blocked ? { ...r, reason: blockedReason, reasonCode: blockedCode, ...(blockedFix ? { fix: blockedFix } : {}) } : { ...r },
-  );
+  return rows.map(({ outcome, blockedCode, blockedReason, blockedFix, ...r }) => {
+    const receipt: FileReceipt = { ...r, state: displayStateOf(r), loaded: loadedOf(r) };
+    // A blocked file's reason and fix are its table's.
+    if (r.status === FileState.blocked) return { ...receipt, reason: blockedReason, reasonCode: blockedCode, ...(blockedFix ? { fix: blockedFix } : {}) };
+    // Moved aside after some of its batches were applied (the config lost its table, say): in progress, never "not read".
+    if (outcome === 'moved-aside' && r.status !== FileState.movedAside) {
+      return {
+        ...receipt,
+        reason: `moved aside after ${r.batchesApplied} of its batches were applied: ${r.reason ?? 'unreadable'}`,
+        fix: `drop it again to finish it (landfall run --force FILE, from ${r.movedTo ?? 'its copy under rejected/'}); landfall forget ${r.file} clears the move-aside`,
+      };
+    }
+    return receipt;
+  });
 }
 
 export async function batchReceipts(sql: Sql, fileId: string): Promise<BatchReceipt[]> {
@@ -180,21 +284,30 @@ export class ForgetRefusedError extends Error {
   override name = 'ForgetRefusedError';
 }
 
+/** What `forgetFile` did: the failed attempt cleared, or a wrong move-aside of a file with applied batches undone. */
+export type Forgotten = { cleared: true; batches: number; rejects: number } | { cleared: false; reopened: true; appliedBatches: number };
+
 /**
  * Clears a failed attempt at a file from the ledger (its row, its batches not applied, its
- * rejected rows), so that dropping it again starts afresh. A file with an applied batch is
- * refused: its rows are in the table, and forgetting it would lose their accounting.
+ * rejected rows), so that dropping it again starts afresh. A file with an applied batch keeps its
+ * row: its rows are in the table, and forgetting it would lose their accounting. If it was moved
+ * aside anyway (a restart whose config lacked its table, say), the wrong move-aside is undone: it
+ * is in progress again, with what was applied, until it is dropped again. Any other file with an
+ * applied batch is refused.
  */
-export async function forgetFile(sql: Sql, fileId: string): Promise<{ batches: number; rejects: number }> {
+export async function forgetFile(sql: Sql, fileId: string): Promise<Forgotten> {
   return (await sql.begin(async (tx) => {
     await tx`SELECT 1 FROM landfall.files WHERE file_id = ${fileId} FOR UPDATE`;
     const [applied] = await tx<{ n: number }[]>`SELECT count(*)::int AS n FROM landfall.batches WHERE file_id = ${fileId} AND status = 'applied'`;
-    if (applied!.n > 0) throw new ForgetRefusedError(`${applied!.n} of its batches are applied (its rows are in the table); only a failed attempt can be forgotten`);
+    if (applied!.n > 0) {
+      if (await reopenMovedAside(tx, fileId)) return { cleared: false, reopened: true, appliedBatches: applied!.n };
+      throw new ForgetRefusedError(`${applied!.n} of its batches are applied (its rows are in the table); only a failed attempt can be forgotten`);
+    }
     const batches = await tx`DELETE FROM landfall.batches WHERE file_id = ${fileId}`;
     const rejects = await tx`DELETE FROM landfall.rejects WHERE file_id = ${fileId}`;
     await tx`DELETE FROM landfall.files WHERE file_id = ${fileId}`;
-    return { batches: batches.count, rejects: rejects.count };
-  })) as { batches: number; rejects: number };
+    return { cleared: true, batches: batches.count, rejects: rejects.count };
+  })) as Forgotten;
 }
 
 /** The manifest key a registered file was registered from (null when unknown), newest file first. */
@@ -245,3 +358,147 @@ export async function appliedRowsPerSecond(sql: Sql): Promise<{ t: string; rows:
   return rows.map((r) => ({ ...r }));
 }
 
+
+/** A ledger row that disagrees with the batches (`landfall status --check`), with what repairs it. */
+export interface LedgerFinding {
+  kind: 'moved-aside-but-applied' | 'batches-without-file' | 'more-batches-than-manifest' | 'read-disagrees' | 'batch-does-not-add-up' | 'stalled';
+  fileId: string;
+  /** The inbox key, when the ledger has the file. */
+  file: string | null;
+  table: string;
+  detail: string;
+  /** Commands that repair it, in order (`landfall status --check --repair` does the ledger's part). */
+  repair: string[];
+  /** A batch the finding is about, where there is one. */
+  batchId?: string;
+}
+
+/** In progress with no batch applied for this long: stalled, unless the producer is still reading it. */
+export const STALLED_AFTER_MINUTES = 60;
+
+/**
+ * Every ledger row that disagrees with the batches: a file moved aside although batches of it
+ * are applied; applied batches of a file the ledger does not have; more applied batches than the
+ * manifest counted; a complete file whose read count is not its rejected rows plus its batches'
+ * reads; an applied batch whose counts do not add up (rule 4); a file in progress with nothing
+ * applied for an hour. Read-only.
+ */
+export async function checkLedger(sql: Sql): Promise<LedgerFinding[]> {
+  const findings: LedgerFinding[] = [];
+  const movedAside = await sql<{ fileId: string; file: string; table: string; applied: number; movedTo: string | null; reasonCode: string | null }[]>`
+    SELECT f.file_id AS "fileId", f.key AS file, f.table_name AS table, count(b.*)::int AS applied, f.moved_to AS "movedTo", f.reason_code AS "reasonCode"
+    FROM landfall.files f JOIN landfall.batches b ON b.file_id = f.file_id AND b.status = 'applied'
+    WHERE f.outcome = 'moved-aside' GROUP BY f.file_id ORDER BY f.registered_at`;
+  for (const r of movedAside) {
+    findings.push({
+      kind: 'moved-aside-but-applied',
+      fileId: r.fileId,
+      file: r.file,
+      table: r.table,
+      detail: `recorded as moved aside (${r.reasonCode ?? 'unreadable'}), yet ${r.applied} of its batches are applied: its rows are in the table`,
+      repair: ['landfall status --check --repair', `landfall run --force FILE   # the file again (its copy: ${r.movedTo ?? 'under rejected/ in the inbox'}), to finish it`],
+    });
+  }
+  const orphans = await sql<{ fileId: string; table: string; applied: number; batchId: string }[]>`
+    SELECT b.file_id AS "fileId", b.table_name AS table, count(*) FILTER (WHERE b.status = 'applied')::int AS applied, min(b.batch_id) AS "batchId"
+    FROM landfall.batches b LEFT JOIN landfall.files f ON f.file_id = b.file_id
+    WHERE f.file_id IS NULL GROUP BY b.file_id, b.table_name ORDER BY min(b.updated_at)`;
+  for (const r of orphans) {
+    findings.push({
+      kind: 'batches-without-file',
+      fileId: r.fileId,
+      file: null,
+      table: r.table,
+      batchId: r.batchId,
+      detail: `${r.applied} applied batch(es) of a file the ledger does not list`,
+      repair: ['landfall status --check --repair   # registers the file from its manifest in the staging bucket'],
+    });
+  }
+  const counted = await sql<{ fileId: string; file: string; table: string; batches: number; applied: number; read: number; rejected: number; batchRead: number }[]>`
+    SELECT f.file_id AS "fileId", f.key AS file, f.table_name AS table, f.batch_count AS batches, count(b.*)::int AS applied,
+           f.read::int AS read, f.rejected::int AS rejected, coalesce(sum(b.read), 0)::int AS "batchRead"
+    FROM landfall.files f JOIN landfall.batches b ON b.file_id = f.file_id AND b.status = 'applied'
+    WHERE f.outcome = 'produced' GROUP BY f.file_id
+    HAVING count(b.*) > f.batch_count OR (count(b.*) = f.batch_count AND f.read <> f.rejected + coalesce(sum(b.read), 0))
+    ORDER BY f.registered_at`;
+  for (const r of counted) {
+    const more = r.applied > r.batches;
+    findings.push({
+      kind: more ? 'more-batches-than-manifest' : 'read-disagrees',
+      fileId: r.fileId,
+      file: r.file,
+      table: r.table,
+      detail: more
+        ? `${r.applied} applied batches, but its manifest counted ${r.batches}`
+        : `read ${r.read}, but its rejected rows (${r.rejected}) and its batches' reads (${r.batchRead}) make ${r.rejected + r.batchRead}`,
+      repair: [`landfall status ${r.file}   # which batch; a person must look (the batches hold what was applied)`],
+    });
+  }
+  const batches = await sql<{ fileId: string; file: string | null; table: string; batchId: string; read: number; accounted: number }[]>`
+    SELECT b.file_id AS "fileId", f.key AS file, b.table_name AS table, b.batch_id AS "batchId", b.read,
+           (b.collapsed + b.inserted + b.updated + b.unchanged + b.stale + b.deleted + b.quarantined)::int AS accounted
+    FROM landfall.batches b LEFT JOIN landfall.files f ON f.file_id = b.file_id
+    WHERE b.status = 'applied' AND b.read <> b.collapsed + b.inserted + b.updated + b.unchanged + b.stale + b.deleted + b.quarantined
+    ORDER BY b.updated_at`;
+  for (const r of batches) {
+    findings.push({
+      kind: 'batch-does-not-add-up',
+      fileId: r.fileId,
+      file: r.file,
+      table: r.table,
+      batchId: r.batchId,
+      detail: `batch ${r.batchId.slice(0, 12)} read ${r.read} but accounts for ${r.accounted}`,
+      repair: [`landfall status ${r.file ?? r.fileId}   # a person must look: the batch's counts were written in its own transaction`],
+    });
+  }
+  const stalled = await sql<{ fileId: string; file: string; table: string; applied: number; minutes: number }[]>`
+    SELECT f.file_id AS "fileId", f.key AS file, f.table_name AS table, count(b.*) FILTER (WHERE b.status = 'applied')::int AS applied,
+           floor(extract(epoch FROM now() - greatest(f.registered_at, max(b.updated_at))) / 60)::int AS minutes
+    FROM landfall.files f LEFT JOIN landfall.batches b ON b.file_id = f.file_id
+    WHERE f.outcome = 'producing' GROUP BY f.file_id
+    HAVING greatest(f.registered_at, max(b.updated_at)) < now() - make_interval(mins => ${STALLED_AFTER_MINUTES})
+    ORDER BY f.registered_at`;
+  for (const r of stalled) {
+    findings.push({
+      kind: 'stalled',
+      fileId: r.fileId,
+      file: r.file,
+      table: r.table,
+      detail: `in progress (its manifest never closed), ${r.applied} batch(es) applied, nothing for ${r.minutes} minutes`,
+      repair: [`landfall run --force FILE   # if the producer is not still reading it (a crash, or a stopped landfall dev): the file again finishes it`],
+    });
+  }
+  return findings;
+}
+
+/** What `repairLedger` did with one finding. */
+export interface LedgerRepair {
+  kind: LedgerFinding['kind'];
+  fileId: string;
+  done: string;
+}
+
+/**
+ * The ledger's part of the repairs `checkLedger` prints: a file moved aside although batches of
+ * it are applied is reopened (in progress, with what was applied, until it is dropped again); a
+ * file whose applied batches the ledger does not list is registered from its manifest in staging
+ * (`readManifest`). Other findings need a person (or the file dropped again) and are left.
+ */
+export async function repairLedger(sql: Sql, findings: readonly LedgerFinding[], readManifest: ((key: string) => Promise<FileManifest>) | null): Promise<LedgerRepair[]> {
+  const repairs: LedgerRepair[] = [];
+  for (const f of findings) {
+    if (f.kind === 'moved-aside-but-applied' && (await reopenMovedAside(sql, f.fileId))) {
+      repairs.push({ kind: f.kind, fileId: f.fileId, done: 'reopened: in progress with its applied batches; drop the file again to finish it' });
+    } else if (f.kind === 'batches-without-file' && readManifest) {
+      const key = manifestKeyOf(f.table, f.fileId);
+      const manifest = await readManifest(key).catch(() => null);
+      if (!manifest || manifest.fileId !== f.fileId) {
+        repairs.push({ kind: f.kind, fileId: f.fileId, done: `not repaired: no manifest of it at ${key} (expired?)` });
+        continue;
+      }
+      await registerFile(sql, manifest, key);
+      repairs.push({ kind: f.kind, fileId: f.fileId, done: `registered from ${key} (${manifest.status})` });
+    }
+  }
+  return repairs;
+}

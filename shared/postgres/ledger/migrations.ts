@@ -147,4 +147,51 @@ export const migrations: { name: string; up: (tx: TxSql) => Promise<unknown> }[]
         );
       `),
   },
+  {
+    // A file is registered from the moment the producer picks it up (its opening manifest, or its
+    // first batch sent while it is read): outcome 'producing', batch_count NULL until the final
+    // manifest says how many. A later registration corrects an earlier one (a produced manifest
+    // wins over a moved-aside one, a moved-aside one over 'producing'); the outcome it replaced
+    // and when are kept for audit.
+    name: '0006-file-progress',
+    up: (tx) =>
+      tx.unsafe(`
+        ALTER TABLE landfall.files
+          ALTER COLUMN batch_count DROP NOT NULL,
+          DROP CONSTRAINT files_outcome_check,
+          ADD CONSTRAINT files_outcome_check CHECK (outcome IN ('producing', 'produced', 'moved-aside')),
+          ADD COLUMN previous_outcome text,
+          ADD COLUMN outcome_changed_at timestamptz;
+      `),
+  },
+  {
+    // The quarantine's lifecycle: how a row left it (re-applied by retry, resolved or dismissed
+    // by someone, with a reason) and every such act kept for audit (who, when, why).
+    name: '0007-quarantine-lifecycle',
+    up: (tx) =>
+      tx.unsafe(`
+        ALTER TABLE landfall.quarantine
+          ADD COLUMN resolution        text CHECK (resolution IN ('applied', 'resolved', 'dismissed')),
+          ADD COLUMN resolution_reason text;
+        UPDATE landfall.quarantine SET resolution = 'applied' WHERE resolved_at IS NOT NULL;
+
+        CREATE TABLE landfall.quarantine_events (
+          id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+          quarantine_id bigint NOT NULL,
+          action        text NOT NULL CHECK (action IN ('applied', 'resolved', 'dismissed')),
+          reason        text,
+          actor         text NOT NULL,
+          database_user text NOT NULL DEFAULT current_user,
+          at            timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE INDEX quarantine_events_row_idx ON landfall.quarantine_events (quarantine_id, at);
+      `),
+  },
+  {
+    // The columns a quarantined row's record did not carry (an NDJSON object without the key), so
+    // that `quarantine retry` applies it with the same meaning: left alone on update, the column's
+    // default on insert (BatchData.absent). NULL: the record carried every column.
+    name: '0008-quarantine-absent',
+    up: (tx) => tx.unsafe(`ALTER TABLE landfall.quarantine ADD COLUMN absent text[]`),
+  },
 ];

@@ -110,6 +110,13 @@ export function planDedupe(catalog: TableCatalog, options: DedupeOptions): Dedup
   if (missing.length) {
     throw new DedupePlanError(`key column(s) ${missing.map((m) => `"${m}"`).join(', ')} do not exist in ${catalog.table.schema}.${catalog.table.name}`);
   }
+  if (catalog.partitioning?.length) {
+    // ctid, which the run tells rows apart by, repeats across partitions.
+    throw new DedupePlanError(
+      `${catalog.table.schema}.${catalog.table.name} is partitioned, and dedupe works on a plain table: run it on each partition that holds duplicates ` +
+        `(a key that includes every partition key column never spans two partitions), then create the index on the table: ${createIndexStatement(catalog, key)}`,
+    );
+  }
   const keep = options.keep;
   if (keep.kind !== 'any') {
     if (keep.column === null) throw new DedupePlanError(`--keep ${keep.kind} has no column (resolve it first)`);
@@ -197,11 +204,13 @@ function beats(keep: KeepRule, tieBreak: TieBreak): string {
 export function duplicateStatsSql(quotedTable: string, key: readonly string[], nullable: readonly string[]): string {
   const k = key.map(quoteIdent).join(', ');
   const nullFlag = nullable.length ? nullable.map((c) => `${quoteIdent(c)} IS NULL`).join(' OR ') : 'false';
-  return `SELECT count(*) FILTER (WHERE NOT has_null)::float8 AS groups,
-       coalesce(sum(n - 1) FILTER (WHERE NOT has_null), 0)::float8 AS surplus,
-       count(*) FILTER (WHERE has_null)::float8 AS "nullGroups",
-       coalesce(sum(n - 1) FILTER (WHERE has_null), 0)::float8 AS "nullSurplus"
-FROM (SELECT count(*) AS n, (${nullFlag}) AS has_null FROM ${quotedTable} GROUP BY ${k} HAVING count(*) > 1) g`;
+  // The same scan counts the table's rows (doctor prints them: the planner's estimate may be stale).
+  return `SELECT count(*) FILTER (WHERE n > 1 AND NOT has_null)::float8 AS groups,
+       coalesce(sum(n - 1) FILTER (WHERE n > 1 AND NOT has_null), 0)::float8 AS surplus,
+       count(*) FILTER (WHERE n > 1 AND has_null)::float8 AS "nullGroups",
+       coalesce(sum(n - 1) FILTER (WHERE n > 1 AND has_null), 0)::float8 AS "nullSurplus",
+       coalesce(sum(n), 0)::float8 AS rows
+FROM (SELECT count(*) AS n, (${nullFlag}) AS has_null FROM ${quotedTable} GROUP BY ${k}) g`;
 }
 
 /** The planner's guess of the number of distinct keys, read from `EXPLAIN (FORMAT JSON)`. */

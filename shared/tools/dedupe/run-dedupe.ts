@@ -72,6 +72,7 @@ export interface DedupeSummary extends DedupeTarget {
   resumed: boolean;
   passes: number;
   backupTable: string;
+  /** The unique index that makes the key unique now: the one created, or the one found already there. */
   indexName: string;
   indexCreated: boolean;
   indexAttempts: number;
@@ -85,7 +86,10 @@ export interface DryRunReport extends DedupeTarget {
   wouldRemove: number;
   /** Groups whose key has a NULL, left alone because NULLs are distinct. */
   ignoredNullGroups: number;
+  /** What makes the key unique afterwards: the CREATE UNIQUE INDEX to run, or a comment naming the index already there. */
   indexStatement: string;
+  /** A valid unique index that already makes the key unique (as the run would find it), else null. */
+  existingIndex: string | null;
   sample: { key: (string | null)[]; keepValue: string | null; ctid: string; winner: boolean; groupSize: number }[];
 }
 
@@ -113,12 +117,19 @@ const effective = (stats: DuplicateStats, nullsNotDistinct: boolean) => ({
   surplus: stats.surplus + (nullsNotDistinct ? stats.nullSurplus : 0),
 });
 
+/** A valid unique index of the table that makes the plan's key unique (with its NULL rule), if any. */
+function servingIndex(catalog: TableCatalog, plan: DedupePlan) {
+  const keyColumns = plan.key.map((k) => catalog.columns.find((c) => c.name === k)!);
+  return catalog.uniqueIndexes.find((ix) => ix.valid && indexServes(ix, plan.key, plan.nullsNotDistinct, keyColumns));
+}
+
 const describeTieBreak = (plan: DedupePlan) =>
   plan.tieBreak.kind === 'ctid' ? 'ctid (physical position; the table has no primary key)' : `primary key (${plan.tieBreak.columns.join(', ')})`;
 
 /** Counts and a sample of what a dedupe would remove, in a read-only transaction. */
 export async function dryRunDedupe(sql: Sql, request: DedupeRequest, sampleGroups = 5, rowsPerGroup = 4): Promise<DryRunReport> {
-  const { plan } = await prepare(sql, request);
+  const { catalog, plan } = await prepare(sql, request);
+  const existing = servingIndex(catalog, plan);
   return (await sql.begin('read only', async (tx) => {
     const [stats] = await tx.unsafe<DuplicateStats[]>(plan.sql.duplicateStats);
     const rows = sampleGroups > 0 ? await tx.unsafe<Record<string, string | number | null>[]>(plan.sql.sample, [sampleGroups, rowsPerGroup]) : [];
@@ -132,7 +143,8 @@ export async function dryRunDedupe(sql: Sql, request: DedupeRequest, sampleGroup
       groups: counts.groups,
       wouldRemove: counts.surplus,
       ignoredNullGroups: plan.nullsNotDistinct ? 0 : stats!.nullGroups,
-      indexStatement: plan.createIndex,
+      indexStatement: existing ? `-- the unique index "${existing.name}" already makes (${plan.key.join(', ')}) unique: nothing to create` : plan.createIndex,
+      existingIndex: existing?.name ?? null,
       sample: rows.map((r) => ({
         key: plan.key.map((c) => r[`key:${c}`] as string | null),
         keepValue: r.keepValue as string | null,
@@ -247,12 +259,13 @@ export async function runDedupe(sql: Sql, request: DedupeRequest, options: Dedup
   const { run, runSql } = await startRun(sql, plan, catalog, options);
   const maxAttempts = options.maxIndexAttempts ?? 10;
   const maxPasses = options.maxPasses ?? 10;
-  const keyColumns = plan.key.map((k) => catalog.columns.find((c) => c.name === k)!);
   const counter = { batches: 0 };
   let removed = 0;
   let groups: number | null = null;
   let passes = 0;
   let indexCreated = false;
+  /** The index that already made the key unique, when one did (named as it is, e.g. the primary key). */
+  let existingIndex: string | null = null;
   let attempt = 0;
   for (;;) {
     attempt += 1;
@@ -267,7 +280,11 @@ export async function runDedupe(sql: Sql, request: DedupeRequest, options: Dedup
       if (pass.removed === pass.losers || pass.removed < plan.batchSize) break;
     }
     const current = await loadCatalog(sql, plan.table);
-    if (current.uniqueIndexes.some((ix) => ix.valid && indexServes(ix, plan.key, plan.nullsNotDistinct, keyColumns))) break;
+    const serving = servingIndex(current, plan);
+    if (serving) {
+      existingIndex = serving.name;
+      break;
+    }
     const clash = current.uniqueIndexes.find((ix) => ix.name === plan.indexName);
     if (clash?.valid) {
       throw new DedupeError(`an index named "${plan.indexName}" exists but does not make (${plan.key.join(', ')}) unique as needed (${clash.definition}); drop or rename it and re-run`);
@@ -310,7 +327,7 @@ export async function runDedupe(sql: Sql, request: DedupeRequest, options: Dedup
     resumed: run.resumed,
     passes,
     backupTable: backup,
-    indexName: plan.indexName,
+    indexName: existingIndex ?? plan.indexName,
     indexCreated,
     indexAttempts: attempt,
     remainingDuplicateGroups: remaining,
@@ -318,7 +335,7 @@ export async function runDedupe(sql: Sql, request: DedupeRequest, options: Dedup
     restore: [
       indexCreated
         ? `-- the new unique index rejects the restored duplicates; drop it first:\n${plan.dropIndex}`
-        : `-- the table's unique index on (${plan.key.join(', ')}) rejects the restored duplicates; drop it first`,
+        : `-- the table's unique index "${existingIndex ?? plan.indexName}" on (${plan.key.join(', ')}) rejects the restored duplicates; drop it first`,
       runSql.restore,
       `-- when the backup is no longer needed: DROP TABLE ${backup};`,
     ],

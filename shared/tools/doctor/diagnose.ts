@@ -1,6 +1,6 @@
-import type { CatalogColumn, TableCatalog, UniqueIndex } from '../../core/catalog-types.ts';
+import type { CatalogColumn, PartitionedLevel, TableCatalog, UniqueIndex } from '../../core/catalog-types.ts';
 import { ARRIVAL } from '../../core/config.ts';
-import { addArrivalColumnStatement, createIndexStatement, indexMismatch } from '../../core/conflict-key.ts';
+import { addArrivalColumnStatement, createIndexStatement, indexMismatch, partitionKeyError } from '../../core/conflict-key.ts';
 import { quoteIdent } from '../../core/identifiers.ts';
 import { canonicalizerFor } from '../../core/canonical-key.ts';
 
@@ -37,6 +37,16 @@ export interface DuplicateCount {
   nullSurplus: number;
   /** Planner estimate, when it was taken: live rows and distinct keys. */
   estimate: { rows: number; distinctKeys: number } | null;
+  /** The table's rows, counted by the same scan (null when only estimated). */
+  rows?: number | null;
+}
+
+/** A partitioned table's partitions and what its default partitions hold (doctor gathers it). */
+export interface PartitionReport {
+  /** Every partition of the tree below the target, in tree order. */
+  partitions: { name: string; parent: string; level: number; bound: string; leaf: boolean }[];
+  /** Default partitions holding rows: how many (counted up to a cap) and the parent's partition key range among them. */
+  defaults: { name: string; parent: string; rows: number; capped: boolean; range: { column: string; min: string | null; max: string | null }[] }[];
 }
 
 export const TableStatus = { healthy: 'healthy', findings: 'findings', unchecked: 'unchecked' } as const;
@@ -92,7 +102,7 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
  * Every check of one table, from its catalog and duplicate count (null when the table is
  * missing or the count was not possible). Pure: the adapter gathers the inputs.
  */
-export function diagnoseTable(target: DoctorTarget, catalog: TableCatalog | null, duplicates: DuplicateCount | null): TableReport {
+export function diagnoseTable(target: DoctorTarget, catalog: TableCatalog | null, duplicates: DuplicateCount | null, partitions: PartitionReport | null = null): TableReport {
   const checks: CheckResult[] = [];
   const add = (check: string, severity: Severity, message: string, fix: string[] = []) => checks.push({ check, severity, message, fix });
   const report = (): TableReport => ({
@@ -107,7 +117,15 @@ export function diagnoseTable(target: DoctorTarget, catalog: TableCatalog | null
     add('table', 'error', 'does not exist (or this user cannot see it)', [`-- create the table, or fix "table" in the config`]);
     return report();
   }
-  add('table', 'ok', `${catalog.table.schema}.${catalog.table.name}, ~${fmt(Math.max(catalog.estimatedRows, 0))} rows`);
+  // Counted when the duplicates were (a scan); else the planner's estimate, which is -1 before
+  // the first ANALYZE and may be far off after a load: said so, with the command that refreshes it.
+  const rows =
+    typeof duplicates?.rows === 'number'
+      ? `${fmt(duplicates.rows)} rows`
+      : catalog.estimatedRows < 0
+        ? `rows not counted, and not estimated yet (ANALYZE ${catalog.quoted} gives the planner an estimate)`
+        : `~${fmt(catalog.estimatedRows)} rows by the planner's estimate, not counted (ANALYZE ${catalog.quoted} refreshes it)`;
+  add('table', 'ok', `${catalog.table.schema}.${catalog.table.name}, ${rows}`);
   const byName = new Map(catalog.columns.map((c) => [c.name, c]));
   const missing = target.key.filter((k) => !byName.has(k));
   if (missing.length) {
@@ -124,13 +142,17 @@ export function diagnoseTable(target: DoctorTarget, catalog: TableCatalog | null
   const dedupe = dedupeCommand(target, catalog);
   const invalid = catalog.uniqueIndexes.find((ix) => !ix.valid && indexMismatch({ ...ix, valid: true }, target.key) === null);
 
+  const partitionError = serving ? null : partitionKeyError(target.table, catalog, target.key);
   if (serving) {
     add('unique index', 'ok', `"${serving.name}"${serving.constraint ? ` (constraint ${serving.constraint})` : ''}`);
+  } else if (partitionError) {
+    add('unique index', 'error', partitionError.reason, partitionError.fix ? [`-- ${partitionError.fix}`] : []);
   } else {
     const others = catalog.uniqueIndexes.map((ix) => `"${ix.name}" ${indexMismatch(ix, target.key)}`);
     const fix: string[] = [];
     if (invalid) fix.push(`DROP INDEX CONCURRENTLY ${quoteIdent(catalog.table.schema)}.${quoteIdent(invalid.name)};`);
-    if (!dup || dup.groups > 0) fix.push(`${dedupe}   # removes the duplicates (with a backup) and creates the index`);
+    if (catalog.partitioning?.length && (!dup || dup.groups > 0)) fix.push(`-- remove the duplicates first (landfall dedupe works on a plain table: run it on each partition), then:`, createIndexStatement(catalog, target.key, nullable.length > 0));
+    else if (!dup || dup.groups > 0) fix.push(`${dedupe}   # removes the duplicates (with a backup) and creates the index`);
     else fix.push(createIndexStatement(catalog, target.key, nullable.length > 0));
     add(
       'unique index',
@@ -160,6 +182,7 @@ export function diagnoseTable(target: DoctorTarget, catalog: TableCatalog | null
   checkVersion(target, byName, add);
   checkArrival(target, catalog, byName, add);
   checkPartitioning(target, catalog, keyColumns, add);
+  checkPartitions(catalog, partitions, add);
 
   if (!duplicates || !dup) {
     add('duplicates', 'warning', 'not counted');
@@ -262,6 +285,93 @@ function checkPartitioning(target: DoctorTarget, catalog: TableCatalog, keyColum
       (target.mode === 'upsert' ? (hasArrival ? `; "${target.arrivalColumn}" still decides their ties` : ', or add the arrival column so that ties are decided by arrival') : ''),
     target.mode === 'upsert' && !hasArrival ? [addArrivalColumnStatement(catalog, target.arrivalColumn)] : [],
   );
+}
+
+/** A refusal the consumer or replay recorded for a table (landfall.blocked_tables): what `status` and the status page show as blocked. */
+export interface RecordedRefusal {
+  code: string;
+  reason: string;
+  fix: string | null;
+  firstSeen: string;
+  lastSeen: string;
+  attempts: number;
+}
+
+/**
+ * Adds the `blocked` check: the consumer's own verdict on the table, with the same reason and fix
+ * that `status` and the status page show, so that doctor never calls healthy a table they call
+ * blocked. An error while the refusal is recorded (it clears when a batch of the table applies).
+ */
+export function withBlockedCheck(report: TableReport, refusal: RecordedRefusal | null): TableReport {
+  if (report.status === 'unchecked') return report;
+  const ownErrors = report.checks.some((c) => c.severity === 'error');
+  const check: CheckResult = refusal
+    ? {
+        check: 'blocked',
+        severity: 'error',
+        message:
+          `the consumer refuses the table (${refusal.code}, since ${refusal.firstSeen}, ${fmt(refusal.attempts)} refusal(s), last ${refusal.lastSeen}): ${refusal.reason.replace(/\s*\n\s*/g, ' ')}` +
+          (ownErrors ? '' : '; the checks above pass now: the next delivery applies and clears it (landfall replay BATCH re-runs a parked one)'),
+        fix: refusal.fix ? [refusal.fix] : [],
+      }
+    : { check: 'blocked', severity: 'ok', message: 'the consumer does not refuse the table', fix: [] };
+  const checks = [...report.checks, check];
+  return { ...report, checks, status: checks.some((c) => c.severity === 'error' || c.severity === 'warning') ? 'findings' : 'healthy' };
+}
+
+const MAX_LISTED_PARTITIONS = 12;
+
+/**
+ * A partitioned table: its partitioning and partitions (info), and each default partition that
+ * holds rows (warning): rows outside every other partition's bounds, which keep a partition for
+ * their values from being added (PostgreSQL scans the default partition when one is added and
+ * refuses with 23514 while it holds rows the new one would take).
+ */
+function checkPartitions(catalog: TableCatalog, report: PartitionReport | null, add: Add) {
+  const levels = catalog.partitioning ?? [];
+  if (levels.length === 0) return;
+  const how = levels.map((l) => `${l.level > 1 ? `${l.table}: ` : ''}${l.strategy} on (${l.expression ? 'an expression' : l.columns.join(', ')})`).join('; ');
+  if (!report) {
+    add('partitions', 'info', `partitioned: ${how}`);
+    return;
+  }
+  const leaves = report.partitions.filter((p) => p.leaf);
+  const listed = leaves.slice(0, MAX_LISTED_PARTITIONS).map((p) => `${p.name} ${p.bound}`);
+  const more = leaves.length > listed.length ? `, and ${leaves.length - listed.length} more` : '';
+  add(
+    'partitions',
+    leaves.length === 0 ? 'warning' : 'info',
+    `partitioned: ${how}; ${leaves.length} partition(s)${leaves.length ? `: ${listed.join('; ')}${more}` : ': every row would fail with 23514 (no partition of relation found for row) until one is created'}`,
+  );
+  for (const d of report.defaults) {
+    const parentLevel = levels.find((l) => l.table === d.parent);
+    const range = d.range.filter((r) => r.min !== null).map((r) => (r.min === r.max ? `${r.column} = ${r.min}` : `${r.column} from ${r.min} to ${r.max}`)).join(', ');
+    add(
+      'default partition',
+      'warning',
+      `${d.name} holds ${d.capped ? 'more than ' : ''}${fmt(d.rows)} row(s)${range ? ` (${range})` : ''} that no other partition of ${d.parent} takes: ` +
+        `a partition for those values cannot be added while they are there (PostgreSQL refuses: updated partition constraint for default partition would be violated)`,
+      defaultPartitionFix(catalog, d, parentLevel),
+    );
+  }
+}
+
+/** How to move a default partition's rows into a new partition; <…> are for the operator to fill in. */
+function defaultPartitionFix(catalog: TableCatalog, d: PartitionReport['defaults'][number], level: PartitionedLevel | undefined): string[] {
+  if (!level || level.expression) return [`-- move the rows of ${d.name} into partitions of their own (detach it, create the partition, move the rows, attach it again)`];
+  const key = level.columns.map(quoteIdent);
+  const tuple = key.length > 1 ? `(${key.join(', ')})` : key[0]!;
+  const bound = level.strategy === 'list' ? { create: 'FOR VALUES IN (<values>)', where: `${tuple} IN (<values>)` } : { create: 'FOR VALUES FROM (<from>) TO (<to>)', where: `${tuple} >= (<from>) AND ${tuple} < (<to>)` };
+  const columns = catalog.columns.filter((c) => !c.generated).map((c) => quoteIdent(c.name)).join(', ');
+  return [
+    `-- for each partition to add under ${d.parent} (fill in <…>), in one transaction:`,
+    `BEGIN;`,
+    `ALTER TABLE ${d.parent} DETACH PARTITION ${d.name};`,
+    `CREATE TABLE <new partition> PARTITION OF ${d.parent} ${bound.create};`,
+    `WITH moved AS (DELETE FROM ${d.name} WHERE ${bound.where} RETURNING ${columns}) INSERT INTO ${d.parent} (${columns}) SELECT ${columns} FROM moved;`,
+    `ALTER TABLE ${d.parent} ATTACH PARTITION ${d.name} DEFAULT;`,
+    `COMMIT;`,
+  ];
 }
 
 /** A table that could not be checked (connection lost, permission denied, timeout...). */

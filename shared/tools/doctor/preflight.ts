@@ -1,6 +1,7 @@
 import { loadCatalog, TableNotFoundError } from '../../postgres/catalog.ts';
 import { type TableCatalog } from '../../core/catalog-types.ts';
-import type { LandfallConfig, TableConfig } from '../../core/config.ts';
+import { didYouMean, type LandfallConfig, type TableConfig } from '../../core/config.ts';
+import { mergeCatalogProblems } from '../../core/merge-rules.ts';
 import type { Sql } from '../../postgres/db.ts';
 import { parseTableName, quoteIdent } from '../../core/identifiers.ts';
 import { diagnoseTable, uncheckedReport, type CheckResult, type TableReport } from './diagnose.ts';
@@ -38,6 +39,13 @@ function mappingCheck(catalog: TableCatalog, table: TableConfig): CheckResult | 
   };
 }
 
+function mergeCheck(catalog: TableCatalog, table: TableConfig): CheckResult | null {
+  if (!table.merge) return null;
+  const problems = mergeCatalogProblems(table, catalog.columns, didYouMean);
+  if (problems.length === 0) return { check: 'merge', severity: 'ok', message: `${Object.keys(table.merge).length} merge rule(s) fit their columns`, fix: [] };
+  return { check: 'merge', severity: 'error', message: problems.join('; '), fix: ['-- change the "merge" rules in the config (docs/rules.md, "Merge rules"), or the column'] };
+}
+
 /**
  * What `landfall run` and `landfall dev` check before dropping anything: every configured table
  * exists, its unique index matches the key, its version and mapped columns exist, and this user
@@ -63,6 +71,8 @@ export async function preflightTables(sql: Sql, config: LandfallConfig): Promise
       const checks = report.checks.filter((c) => c.check !== 'duplicates');
       const mapping = mappingCheck(catalog, table);
       if (mapping) checks.push(mapping);
+      const merge = mergeCheck(catalog, table);
+      if (merge) checks.push(merge);
       checks.push(await privilegeCheck(sql, catalog, table));
       reports.push({ ...report, checks, status: checks.some((c) => c.severity === 'error' || c.severity === 'warning') ? 'findings' : 'healthy' });
     } catch (error) {

@@ -9,11 +9,8 @@ import { startTestStack } from '../helpers/local-stack.ts';
  * keys, in one batch and across batches, through the COPY fast path (a batch of new keys) and the
  * upsert, and through replay (a batch with a row that fails a CHECK).
  *
- * Depends on the consumer side (the "merge" branch: what the statement does with `absent`): the
- * assertions marked CONSUMER need it, and fail without it (checked: every other assertion passes).
- * Not named *.test.ts, so `npm test` leaves it out until both branches are merged; then rename it
- * to ndjson-absent-e2e.test.ts (a copy under that name runs it today). The producer's part (the
- * batches) is in producer-ndjson-keys.test.ts.
+ * The assertions marked CONSUMER check what the statement does with `absent` (the producer's part,
+ * the batches, is in producer-ndjson-keys.test.ts); they fail with absent handling switched off.
  */
 const db = await createTestDatabase();
 const { sql } = db;
