@@ -25,6 +25,14 @@
  *   eu profile: <r>x the default CSV's rows/s
  * LANDFALL_BENCH_EU=0 leaves it out.
  *
+ * The producer runs several ways, interleaved (LANDFALL_BENCH_THREADS, default one,core,w1,w2,w3):
+ * one thread; one thread held to one core (taskset: a 1-vCPU function); 1, 2 and 3 block worker
+ * threads (shared/producer/block-workers.ts). One line lists each against COPY:
+ *   producer threads: one thread <r>x COPY, one thread on one core <r>x COPY, 1 worker <r>x COPY, …
+ * and a table gives rows/s and Lambda's cost per GB of CSV at 1,769 / 3,008 / 5,308 MB, the vCPUs
+ * simulated by threads on this machine's cores (see printMemoryTable). The last line's figures
+ * are those of the two-worker run.
+ *
  * LANDFALL_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of each producer process there;
  * LANDFALL_BENCH_NODE_FLAGS="--trace-gc …" passes more flags to it.
  */
@@ -172,39 +180,45 @@ interface Threads {
 }
 const THREADS: Record<string, Threads> = {
   one: { name: PRODUCE, workers: 0, oneCore: false },
+  core: { name: 'producer, one thread held to one core (a 1-vCPU function)', workers: 0, oneCore: true },
   w1: { name: 'producer, 1 block worker', workers: 1, oneCore: false },
   w2: { name: 'producer, 2 block workers', workers: 2, oneCore: false },
-  core: { name: 'producer, one thread held to one core (a 1-vCPU function)', workers: 0, oneCore: true },
+  w3: { name: 'producer, 3 block workers', workers: 3, oneCore: false },
 };
-/** Lambda's price per GB-second on ARM64 (us-east-1, the first 6 billion GB-seconds a month; aws.amazon.com/lambda/pricing). */
-const PRICE_PER_GB_SECOND = 0.0000133334;
+/**
+ * Lambda's public price per GB-second (us-east-1, the first 6 billion GB-seconds a month;
+ * aws.amazon.com/lambda/pricing): x86_64, and arm64, the architecture the stack deploys.
+ */
+const PRICE_PER_GB_SECOND = { x86: 0.0000166667, arm64: 0.0000133334 };
 
 function expectThreads(key: string): never {
   throw new Error(`LANDFALL_BENCH_THREADS: unknown "${key}" (one of ${Object.keys(THREADS).join(', ')})`);
 }
 
 /**
- * The producer's memory settings with what each costs per GB of CSV: a Lambda function gets one
- * vCPU per 1,769 MB, so 1,769 MB is the one-thread run held to one core, 3,008 MB (1.7 vCPUs, two
- * block workers) is taken from the two-worker run on this machine's two cores, and 5,308 MB
- * (3 vCPUs, three workers) is extrapolated from how the two-worker run scaled over one core.
+ * The producer's memory settings with the rows/s measured here and what a GB of CSV costs at
+ * each. Lambda gives a function one vCPU per 1,769 MB; this machine has two cores, so the vCPUs
+ * are simulated by threads: 1,769 MB is the one-thread run held to one core (taskset), 3,008 MB
+ * (1.7 vCPUs) the two-worker run on both cores, 5,308 MB (3 vCPUs) the three-worker run, also on
+ * two cores (a lower bound: its third worker has no core of its own). Measured, none extrapolated.
  */
 function printMemoryTable(chosen: Threads[], rowsPerSecond: (name: string) => number, mbPerSecond: (name: string) => number): void {
-  const one = chosen.find((t) => t.oneCore);
-  const two = chosen.find((t) => t.workers === 2);
-  if (!one || !two) return;
-  const perCore = { rows: rowsPerSecond(one.name), mb: mbPerSecond(one.name) };
-  const twoCores = { rows: rowsPerSecond(two.name), mb: mbPerSecond(two.name) };
-  // 1.7 vCPUs: the one-core rate plus 70% of what the second core added; 3 vCPUs: a third core adding as much as the second did.
-  const rows3008 = { rows: perCore.rows + 0.7 * (twoCores.rows - perCore.rows), mb: perCore.mb + 0.7 * (twoCores.mb - perCore.mb) };
-  const rows5308 = { rows: twoCores.rows + (twoCores.rows - perCore.rows), mb: twoCores.mb + (twoCores.mb - perCore.mb) };
-  const costPerGb = (memoryMiB: number, mb: number) => PRICE_PER_GB_SECOND * (memoryMiB / 1024) * (1024 / mb);
-  const row = (memory: number, vcpus: string, workers: number, r: { rows: number; mb: number }, how: string) =>
-    `| ${memory.toLocaleString('en')} MB | ${vcpus} | ${workers} | ${Math.round(r.rows).toLocaleString('en')} | ${r.mb.toFixed(1)} | $${costPerGb(memory, r.mb).toFixed(5)} | ${how} |`;
-  console.log('\n| producer memory | vCPUs | block workers | rows/s | MB/s | $ per GB of CSV | how |\n| --- | ---: | ---: | ---: | ---: | ---: | --- |');
-  console.log(row(1769, '1', 0, perCore, 'measured: one thread held to one core'));
-  console.log(row(3008, '1.7', 2, rows3008, `interpolated: 70% of the way from one core to the two-worker run on two cores (${Math.round(twoCores.rows).toLocaleString('en')} rows/s measured)`));
-  console.log(row(5308, '3', 3, rows5308, 'extrapolated: a third core adding what the second did (this machine has two)'));
+  const settings = [
+    { memory: 1769, vcpus: '1', threads: THREADS.core!, how: 'one thread held to one core' },
+    { memory: 3008, vcpus: '1.7', threads: THREADS.w2!, how: '2 block workers on 2 cores' },
+    { memory: 5308, vcpus: '3', threads: THREADS.w3!, how: '3 block workers on 2 cores (lower bound)' },
+  ].filter((s) => chosen.includes(s.threads));
+  if (settings.length === 0) return;
+  // Lambda bills memory × duration: a GB of CSV takes 1024 / (MB/s) seconds.
+  const costPerGb = (memoryMiB: number, mb: number, price: number) => price * (memoryMiB / 1024) * (1024 / mb);
+  console.log(`\nLambda price per GB-second: $${PRICE_PER_GB_SECOND.x86} x86_64, $${PRICE_PER_GB_SECOND.arm64} arm64 (the stack's architecture)`);
+  console.log('| producer memory | vCPUs | simulated by | rows/s | MB/s | $ per GB of CSV (x86_64) | $ per GB of CSV (arm64) |\n| --- | ---: | --- | ---: | ---: | ---: | ---: |');
+  for (const s of settings) {
+    const mb = mbPerSecond(s.threads.name);
+    console.log(
+      `| ${s.memory.toLocaleString('en')} MB | ${s.vcpus} | ${s.how} | ${Math.round(rowsPerSecond(s.threads.name)).toLocaleString('en')} | ${mb.toFixed(1)} | $${costPerGb(s.memory, mb, PRICE_PER_GB_SECOND.x86).toFixed(5)} | $${costPerGb(s.memory, mb, PRICE_PER_GB_SECOND.arm64).toFixed(5)} |`,
+    );
+  }
 }
 
 async function parent(): Promise<void> {
@@ -230,8 +244,8 @@ async function parent(): Promise<void> {
       if (euRows !== rows) throw new Error(`the European export has ${euRows} rows, the CSV ${rows}`);
     }
     const s3 = createS3Client({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
-    // LANDFALL_BENCH_THREADS: which ways of running the producer, of one (one thread), w1, w2 (block workers), core (one thread on one core).
-    const chosen = (process.env.LANDFALL_BENCH_THREADS ?? 'one,w1,w2,core').split(',').map((k) => THREADS[k.trim()] ?? expectThreads(k));
+    // LANDFALL_BENCH_THREADS: which ways of running the producer, of one (one thread), core (one thread on one core), w1, w2, w3 (block workers).
+    const chosen = (process.env.LANDFALL_BENCH_THREADS ?? 'one,core,w1,w2,w3').split(',').map((k) => THREADS[k.trim()] ?? expectThreads(k));
     if (!chosen.includes(THREADS.one!)) chosen.unshift(THREADS.one!);
     await sql.unsafe('DROP TABLE IF EXISTS orders');
     await sql.unsafe('CREATE TABLE orders (id bigint PRIMARY KEY, customer text, amount numeric, status text, updated_at timestamptz NOT NULL, note text)');

@@ -300,8 +300,11 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
     }
     return false;
   };
+  /** Blocks of the file that block workers read (the log line says so: the bundled workers ran). */
+  let workerBlocks = 0;
   /** The records of a block a worker read: as the events of those records would be, numbered from the block's start. */
   const takeBlock = async ({ block, start }: BlockItem): Promise<boolean> => {
+    workerBlocks++;
     const taken = new Int32Array(chunking.partitions);
     let reject = 0;
     for (let i = 0; i < block.count; i++) {
@@ -474,6 +477,8 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
     rejected,
     invocations,
     durationMs: manifest.durationMs,
+    blockWorkers: deps.workers?.size ?? 0,
+    workerBlocks,
   });
   return { status: 'produced', fileId, manifestKey, manifest };
 }
