@@ -17,7 +17,7 @@
  * whose peak RSS (VmHWM) is the producer's and the consumer's together, as in one container.
  */
 import { spawn } from 'node:child_process';
-import { createReadStream, createWriteStream, writeFileSync } from 'node:fs';
+import { createReadStream, writeFileSync } from 'node:fs';
 import { chmod, link, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,35 +25,11 @@ import { pipeline } from 'node:stream/promises';
 import { startFauxqs } from 'fauxqs';
 import postgres from 'postgres';
 import { benchDatabase } from './database.ts';
+import { generateItemsCsv, itemsConfig, ITEMS_DDL } from './items-csv.ts';
 import { argOf, median, parseSize, peakRssMbOf, printTable, ratioOf, runRounds } from './rounds.ts';
 
 const SIZE = argOf('size');
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
-const DDL = (name: string) => `CREATE TABLE ${name} (
-  tenant_id int NOT NULL, sku text NOT NULL, name text, qty int, price numeric(12,2), attrs jsonb,
-  updated_at timestamptz NOT NULL, active boolean, _landfall_arrival text COLLATE "C", UNIQUE (tenant_id, sku))`;
-
-/** Writes `rows` rows, or (with `bytes`) rows until the file holds that many bytes; returns the row count. */
-async function generateCsv(path: string, limit: { rows: number } | { bytes: number }): Promise<number> {
-  const out = createWriteStream(path);
-  const write = (text: string) => (out.write(text) ? Promise.resolve() : new Promise<void>((r) => out.once('drain', () => r())));
-  await write('tenant_id,sku,name,qty,price,attrs,updated_at,active\n');
-  const base = Date.UTC(2026, 0, 1);
-  let written = 0;
-  let i = 0;
-  const more = () => ('rows' in limit ? i < limit.rows : written < limit.bytes);
-  while (more()) {
-    let block = '';
-    for (const end = ('rows' in limit) ? Math.min(limit.rows, i + 1000) : i + 1000; i < end; i++) {
-      block += `${i % 100},sku-${i},item ${i},${i % 1000},${((i % 10_000) / 100).toFixed(2)},"{""color"":""red"",""size"":${i % 5}}",${new Date(base + i * 1000).toISOString()},${i % 2 ? 't' : 'f'}\n`;
-    }
-    written += block.length;
-    await write(block);
-  }
-  await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
-  return i;
-}
-
 const COPY = 'COPY the CSV into the table (reference)';
 const RUN = 'landfall run, end to end (start-up included)';
 
@@ -66,13 +42,13 @@ async function main() {
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   try {
     console.log(SIZE ? `generating ${SIZE} of rows…` : `generating ${Number(process.env.ROWS ?? 1_000_000).toLocaleString('en')} rows…`);
-    const ROWS = await generateCsv(csv, SIZE ? { bytes: parseSize(SIZE) } : { rows: Number(process.env.ROWS ?? 1_000_000) });
+    const ROWS = await generateItemsCsv(csv, SIZE ? { bytes: parseSize(SIZE) } : { rows: Number(process.env.ROWS ?? 1_000_000) });
     console.log(`CSV: ${((await stat(csv)).size / 1024 / 1024).toFixed(0)} MB; ${ROUNDS} interleaved rounds\n`);
     await sql.unsafe('DROP TABLE IF EXISTS bench_copy, bench_items');
-    await sql.unsafe(DDL('bench_copy'));
-    await sql.unsafe(DDL('bench_items'));
+    await sql.unsafe(ITEMS_DDL('bench_copy'));
+    await sql.unsafe(ITEMS_DDL('bench_items'));
     const config = join(dir, 'landfall.json');
-    writeFileSync(config, JSON.stringify({ tables: [{ table: 'bench_items', prefix: 'bench_items/', conflictKey: ['tenant_id', 'sku'], version: 'updated_at', partitions: 8 }], batch: { maxRows: 10_000, maxBytes: 8 * 1024 * 1024 } }));
+    writeFileSync(config, JSON.stringify(itemsConfig('bench_items')));
     const empty = (table: string) => async () => {
       await sql.unsafe(`TRUNCATE ${table}`);
       await sql.unsafe('CHECKPOINT');

@@ -7,6 +7,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { EnvVar } from '../shared/environment/env.ts';
+import { RetryPolicy } from '../shared/core/retry-policy.ts';
 import { DEFAULT_APP_ROLE } from '../shared/postgres/ledger/app-role.ts';
 import {
   type DatabaseOptions,
@@ -140,7 +141,12 @@ export class LandfallDatabase extends Construct {
     const parameterGroup = new rds.ParameterGroup(this, 'Parameters', {
       engine,
       description: 'Landfall PostgreSQL 17: TLS only',
-      parameters: { 'rds.force_ssl': '1' },
+      parameters: {
+        'rds.force_ssl': '1',
+        // A transaction left open by a function Lambda killed (the proxy keeps its session) ends
+        // after this long idle, instead of holding its locks (shared/core/retry-policy.ts).
+        idle_in_transaction_session_timeout: String(RetryPolicy.idleInTransactionMs),
+      },
     });
     // The connection budget (cdk/connection-budget.ts) counts on it.
     if (options.maxConnections !== undefined) parameterGroup.addParameter('max_connections', String(options.maxConnections));

@@ -250,6 +250,15 @@ function grantSend(role: iam.Role, sid: string, queue: sqs.Queue) {
   role.addToPrincipalPolicy(new iam.PolicyStatement({ sid, actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
 }
 
+/**
+ * ChangeMessageVisibility on the function's own queue only: the consumer and replay make a failed
+ * record visible again after a short backoff instead of the queue's visibility timeout
+ * (shared/core/retry-policy.ts). Bound with LANDFALL_SOURCE_QUEUE_URL, the queue it names.
+ */
+function grantVisibility(role: iam.Role, sid: string, queue: sqs.Queue) {
+  role.addToPrincipalPolicy(new iam.PolicyStatement({ sid, actions: ['sqs:ChangeMessageVisibility'], resources: [queue.queueArn] }));
+}
+
 /** The batch objects and manifests the producer writes and the consumer and replay read. */
 function stagingObjectsOf(staging: s3.Bucket): string[] {
   return [StagingLayout.batchesPrefix, StagingLayout.manifestsPrefix].map((p) => staging.arnForObjects(`${p}*`));
@@ -322,10 +331,11 @@ function grantProducer(producer: PipelineFunction<'producer'>, on: { config: Lan
 
 /**
  * Consumer and replay: read staging, tag applied batches, write catalog snapshots, reach the
- * database. The consumer routes poison batches to the DLQ itself; replay sends nothing: SQS's
- * redrive moves what it cannot finish to the parking queue.
+ * database, change the visibility of their own queue's records. The consumer routes poison
+ * batches to the DLQ itself; replay sends nothing: SQS's redrive moves what it cannot finish to
+ * the parking queue.
  */
-function grantConsumerAndReplay(fns: { consumer: PipelineFunction<'consumer'>; replay: PipelineFunction<'replay'> }, on: { staging: s3.Bucket; dlq: sqs.Queue; database: LandfallDatabase }) {
+function grantConsumerAndReplay(fns: { consumer: PipelineFunction<'consumer'>; replay: PipelineFunction<'replay'> }, on: { staging: s3.Bucket; batches: sqs.Queue; dlq: sqs.Queue; database: LandfallDatabase }) {
   const { staging } = on;
   for (const pf of [fns.consumer, fns.replay]) {
     pf.bind(EnvVar.stagingBucket, staging.bucketName, (role) => {
@@ -348,6 +358,8 @@ function grantConsumerAndReplay(fns: { consumer: PipelineFunction<'consumer'>; r
     pf.bindDatabase(on.database);
   }
   fns.consumer.bind(EnvVar.dlqUrl, on.dlq.queueUrl, (role) => grantSend(role, 'SendPoisonBatches', on.dlq));
+  fns.consumer.bind(EnvVar.sourceQueueUrl, on.batches.queueUrl, (role) => grantVisibility(role, 'RetryOwnBatchesSoon', on.batches));
+  fns.replay.bind(EnvVar.sourceQueueUrl, on.dlq.queueUrl, (role) => grantVisibility(role, 'RetryOwnReplaysSoon', on.dlq));
 }
 
 /** The names an operator needs after `cdk deploy`. */
@@ -429,7 +441,7 @@ export class LandfallStack extends Stack {
     addEventSources(this, this.queues, props);
     if (props.reservedConcurrency) reserveConcurrency(this, props.consumerMaxConcurrency ?? defaultConsumerMaxConcurrency(config));
     grantProducer(this.producer, { config, inbox: this.inbox, staging: this.staging, batches: this.queues.batches, intake: this.queues.intake });
-    grantConsumerAndReplay(this, { staging: this.staging, dlq: this.queues.batchesDlq, database: this.database });
+    grantConsumerAndReplay(this, { staging: this.staging, batches: this.queues.batches, dlq: this.queues.batchesDlq, database: this.database });
     // The deploy step: every table's catalog snapshot in staging before the first file.
     this.prepareTables = new PrepareTablesOnDeploy(this, 'PrepareTables', {
       consumer: this.consumer.function,

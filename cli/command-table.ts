@@ -26,6 +26,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { usage: 'quarantine', summary: 'list, export, retry, resolve or dismiss quarantined rows', load: () => import('./commands/quarantine.ts') },
   { usage: 'rejects', summary: 'rows the producer could not read, per file', load: () => import('./commands/rejects.ts') },
   { usage: 'replay <batch>', summary: 're-run one batch through the replay path', load: () => import('./commands/replay.ts') },
+  { usage: 'snapshot', summary: 'snapshot files: confirm a removal a guard held (snapshot confirm FILE)', load: () => import('./commands/snapshot.ts') },
   { usage: 'forget <file>', summary: 'clear a failed attempt at a file from the ledger, so it can be dropped again', load: () => import('./commands/forget.ts') },
   { usage: 'sql', aliases: ['psql'], summary: 'SQL on the pipeline\'s database: -c, a prompt, \\d and \\dt (hands off to psql when installed)', load: () => import('./commands/sql.ts') },
   { usage: 'grant-role', summary: 'create the least-privilege role the functions log in as', load: () => import('./commands/grant-role.ts') },

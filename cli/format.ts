@@ -43,7 +43,8 @@ const ACCOUNTED = ['collapsed', 'inserted', 'updated', 'unchanged', 'stale', 'de
  */
 export function fileBalance(r: FileReceipt): { accounted: number; missing: number; addsUp: boolean | null } {
   const accounted = r.rejected + ACCOUNTED.reduce((sum, c) => sum + r[c], 0);
-  return { accounted, missing: r.read - accounted, addsUp: r.status === 'complete' ? countsAddUp(r, r.rejected) : null };
+  // A held snapshot file has every batch applied: its rows are accounted for (only its removal waits).
+  return { accounted, missing: r.read - accounted, addsUp: r.status === 'complete' || r.status === 'held' ? countsAddUp(r, r.rejected) : null };
 }
 
 /** Rule 4 for one applied batch (rejected rows never reach a batch); null for a batch not applied. */
@@ -61,6 +62,8 @@ function balanceCell(r: FileReceipt): string {
 }
 
 const COUNT_HEADERS = ['READ', 'REJECTED', ...ACCOUNTED.map((c) => c.toUpperCase())];
+/** A snapshot file's removed rows: beside rule 4, not inside READ (they were not read, they were missing). */
+const removedCell = (r: FileReceipt) => (r.status === 'held' ? `held (${n(r.held?.removed ?? 0)})` : n(r.removed));
 const countCells = (r: FileReceipt) => [r.read, r.rejected, ...ACCOUNTED.map((c) => r[c])].map(n);
 
 /**
@@ -74,9 +77,9 @@ const countCells = (r: FileReceipt) => [r.read, r.rejected, ...ACCOUNTED.map((c)
 export function formatStatusTable(receipts: readonly FileReceipt[], blocked: readonly BlockedTable[] = []): string {
   const tables = formatBlockedTables(blocked);
   if (receipts.length === 0) return `${tables}No files yet: drop one into the inbox (landfall drop FILE --table T).\n`;
-  const rows = [['FILE', 'TABLE', 'STATUS', 'BATCHES', ...COUNT_HEADERS, 'ADDS UP']];
-  for (const r of receipts) rows.push([r.file, r.table || '(none)', r.state, `${r.batchesApplied}/${r.batches ?? '?'}`, ...countCells(r), balanceCell(r)]);
-  const right = new Set(Array.from({ length: COUNT_HEADERS.length + 1 }, (_, i) => i + 3));
+  const rows = [['FILE', 'TABLE', 'STATUS', 'BATCHES', ...COUNT_HEADERS, 'ADDS UP', 'REMOVED']];
+  for (const r of receipts) rows.push([r.file, r.table || '(none)', r.state, `${r.batchesApplied}/${r.batches ?? '?'}`, ...countCells(r), balanceCell(r), removedCell(r)]);
+  const right = new Set([...Array.from({ length: COUNT_HEADERS.length + 1 }, (_, i) => i + 3), COUNT_HEADERS.length + 5]);
   return `${tables}${alignedTable(rows, right)}\n\n${statusSummary(receipts)}`;
 }
 
@@ -99,10 +102,11 @@ function statusSummary(receipts: readonly FileReceipt[]): string {
   const by = (status: string) => receipts.filter((r) => r.status === status).length;
   const byState = (state: string) => receipts.filter((r) => r.state === state).length;
   const lines = [
-    `${plural(receipts.length, 'file')}: ${n(by('complete'))} complete (${n(byState('complete with rejects'))} with rejects, ${n(byState('complete, 0 loaded'))} with 0 loaded), ${n(by('pending'))} in progress, ${n(by('replaying'))} replaying, ${n(by('blocked'))} blocked, ${n(by('moved-aside'))} moved aside`,
+    `${plural(receipts.length, 'file')}: ${n(by('complete'))} complete (${n(byState('complete with rejects'))} with rejects, ${n(byState('complete, 0 loaded'))} with 0 loaded), ${n(by('pending'))} in progress, ${n(by('replaying'))} replaying, ${n(by('blocked'))} blocked, ${n(by('moved-aside'))} moved aside${by('held') ? `, ${n(by('held'))} held` : ''}`,
   ];
   for (const r of receipts.filter((f) => f.state === 'complete, 0 loaded')) lines.push(`  0 loaded: ${r.file}: every row of it was rejected or quarantined (read ${n(r.read)})`);
   for (const r of receipts.filter((f) => f.status === 'pending' && f.reason)) lines.push(`  interrupted: ${r.file}: ${oneLine(r.reason!)}; ${r.fix ?? ''}`);
+  for (const r of receipts.filter((f) => f.status === 'held')) lines.push(`  held: ${r.file}: ${oneLine(r.reason ?? '-')}; go ahead: ${r.fix ?? '-'}`);
   for (const r of receipts.filter((f) => f.status === 'blocked')) lines.push(`  blocked: ${r.file}: table ${r.table} refused: ${oneLine(r.reason ?? '-')}`);
   for (const r of receipts.filter((f) => f.status === 'moved-aside')) lines.push(`  moved aside: ${r.file}: ${r.reason ?? 'unreadable'}; now at ${r.movedTo ?? '-'}`);
   if (by('moved-aside')) lines.push('Moved-aside files: landfall status FILE gives the fix; landfall forget FILE clears one from this list.');
@@ -149,8 +153,10 @@ export function formatFileDetail(r: FileReceipt, batches: readonly BatchReceipt[
     ...(r.status === 'blocked' ? [['Reason', `the consumer refuses the table: ${oneLine(r.reason ?? '-')}`], ['Fix', oneLine(r.fix ?? 'landfall doctor --config F')]] : []),
     ...(r.status === 'pending' && r.reason ? [['Reason', oneLine(r.reason)], ['Fix', oneLine(r.fix ?? '-')]] : []),
     ...(r.previousOutcome ? [['Corrected', `the ledger had it ${r.previousOutcome}; a later registration of the file corrected it`]] : []),
+    ...(r.status === 'held' ? [['Held', `the snapshot's removal waits: ${oneLine(r.reason ?? '-')}`], ['Go ahead', `${r.fix ?? '-'}   (or drop it again with --force)`]] : []),
     ['Registered', r.registeredAt],
     ['Accounting', `read ${n(r.read)} = ${sum}: ${verdict}`],
+    ...(r.removed || r.status === 'held' ? [['Removed', `${n(r.removed)} stored rows the snapshot did not hold (not part of read)`]] : []),
   ]);
   const rows = [['BATCH', 'PARTITION', 'CHUNK', 'ROWS', 'STATUS', ...COUNT_HEADERS.filter((h) => h !== 'REJECTED'), 'APPLIED', 'ADDS UP', 'LAST ERROR']];
   for (const b of batches) {

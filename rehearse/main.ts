@@ -11,7 +11,7 @@ import { peakContainersOf, resetContainerPeaks } from './lambda.ts';
 import { type Certificates, makeCertificates, PROXY_HOST, startTlsPostgres, type TlsPostgres } from './database.ts';
 import { evaluateCalls, grantsOf, readReviewedGrants, reviewOf, unusedGrants as unusedGrants_ } from './iam.ts';
 import { checkObservability } from './observability.ts';
-import { isErrorLine, runScenarios, SCHEMA, SECRET_MARK, TABLE_CONFIG } from './scenarios.ts';
+import { isErrorLine, REHEARSAL_TABLES, runScenarios, SCHEMA, SECRET_MARK, TABLE_CONFIG } from './scenarios.ts';
 import { REGION, startRehearsalStack } from './stack.ts';
 import { readAssembly } from './template.ts';
 
@@ -71,7 +71,7 @@ async function prepareDatabase(database: TlsPostgres, certs: Certificates, name:
   await database.admin.unsafe(`CREATE DATABASE "${name}" OWNER "${user}"`);
   const sql = postgres({ host: '127.0.0.1', port: database.port, database: name, username: 'postgres', ssl: { ca: readFileSync(certs.caFile, 'utf8'), rejectUnauthorized: true }, max: 2, onnotice: () => {} });
   await sql.unsafe(SCHEMA);
-  await sql.unsafe(`ALTER TABLE public.items OWNER TO "${user}"`);
+  for (const table of REHEARSAL_TABLES) await sql.unsafe(`ALTER TABLE ${table} OWNER TO "${user}"`);
   return sql;
 }
 

@@ -15,18 +15,51 @@ CREATE TABLE public.items (id int PRIMARY KEY, name text NOT NULL, qty int NOT N
 CREATE FUNCTION public.rehearsal_park() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF NEW.name = 'PARK-ME' THEN
-    -- The consumer sees a data error (the batch goes to the DLQ); replay a transient one, every time.
+    -- The consumer sees a data error (the batch goes to the DLQ); replay one it cannot retry its
+    -- way past, every time (a transient one would back off for the better part of an hour).
     IF current_setting('application_name') = 'landfall-replay' THEN
-      RAISE EXCEPTION 'rehearsal: replay keeps failing' USING ERRCODE = '40001';
+      RAISE EXCEPTION 'rehearsal: replay keeps failing' USING ERRCODE = '55000';
     END IF;
     RAISE EXCEPTION 'rehearsal: a batch for replay' USING ERRCODE = '23514';
   END IF;
   RETURN NEW;
 END $$;
 CREATE TRIGGER rehearsal_park BEFORE INSERT OR UPDATE ON public.items FOR EACH ROW EXECUTE FUNCTION public.rehearsal_park();
+-- Rows the consumer ('FLAKY'), or replay ('REPLAY-FLAKY', which the consumer sends to the DLQ),
+-- fails on transiently six times (a sequence is not rolled back): more than one invocation's
+-- in-process attempts, so the function makes its record visible again itself.
+CREATE SEQUENCE public.rehearsal_flaky;
+CREATE SEQUENCE public.rehearsal_flaky_replay;
+GRANT USAGE ON SEQUENCE public.rehearsal_flaky, public.rehearsal_flaky_replay TO PUBLIC;
+CREATE FUNCTION public.rehearsal_flaky() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.name = 'FLAKY' AND current_setting('application_name') = 'landfall-consumer' AND nextval('public.rehearsal_flaky') <= 6 THEN
+    RAISE EXCEPTION 'rehearsal: a transient failure' USING ERRCODE = '40001';
+  END IF;
+  IF NEW.name = 'REPLAY-FLAKY' THEN
+    IF current_setting('application_name') = 'landfall-consumer' THEN
+      RAISE EXCEPTION 'rehearsal: a batch for replay' USING ERRCODE = '23514';
+    END IF;
+    IF nextval('public.rehearsal_flaky_replay') <= 6 THEN
+      RAISE EXCEPTION 'rehearsal: a transient failure in replay' USING ERRCODE = '40001';
+    END IF;
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER rehearsal_flaky BEFORE INSERT OR UPDATE ON public.items FOR EACH ROW EXECUTE FUNCTION public.rehearsal_flaky();
+-- The snapshot scenario's child table: each file is the whole list of an item's parts.
+CREATE TABLE public.item_parts (item_id int NOT NULL, part text NOT NULL, qty int NOT NULL CHECK (qty >= 0), _landfall_arrival text COLLATE "C", PRIMARY KEY (item_id, part));
 `;
 
-export const TABLE_CONFIG = { tables: [{ table: 'public.items', prefix: 'items/', conflictKey: ['id'], version: 'seq', partitions: 2 }] };
+export const TABLE_CONFIG = {
+  tables: [
+    { table: 'public.items', prefix: 'items/', conflictKey: ['id'], version: 'seq', partitions: 2 },
+    { table: 'public.item_parts', prefix: 'item_parts/', conflictKey: ['item_id', 'part'], mode: 'snapshot', scope: ['item_id'], partitions: 2 },
+  ],
+};
+
+/** The tables the rehearsal creates, for their owner to be the functions' database user. */
+export const REHEARSAL_TABLES = ['public.items', 'public.item_parts'];
 
 /** Row values that must never appear in a log line. */
 export const SECRET_MARK = 'ROWVALUE-SECRET';
@@ -90,8 +123,8 @@ export function expectCounts(problems: string[], receipt: FileReceipt, expected:
   }
 }
 
-async function completed(stack: RehearsalStack, sql: postgres.Sql, key: string): Promise<FileReceipt> {
-  return until(`${key} to complete`, 90_000, async () => {
+async function completed(stack: RehearsalStack, sql: postgres.Sql, key: string, timeoutMs = 90_000): Promise<FileReceipt> {
+  return until(`${key} to complete`, timeoutMs, async () => {
     const r = await receiptOf(sql, key);
     return r?.status === 'complete' ? r : undefined;
   });
@@ -214,6 +247,61 @@ export async function runScenarios(
     const [row] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM landfall.quarantine WHERE file_key = 'items/s5-bad-rows.csv'`;
     const n = row?.n ?? 0;
     if (n !== 2) problems.push(`quarantine holds ${n} rows, expected 2`);
+  });
+
+  await scenario('a transient failure: retried in the invocation, then made visible again by the consumer itself, applied once', async (problems) => {
+    const rows = [{ id: 301, name: 'FLAKY', qty: 1, seq: 1 }];
+    await stack.drop('items/s9-flaky.csv', csvOf(rowsOf(rows)));
+    const r = await completed(stack, sql, 'items/s9-flaky.csv');
+    oracle.apply(rows);
+    expectCounts(problems, r, { read: 1, inserted: 1 });
+    // The consumer's own ChangeMessageVisibility on batches.fifo, IAM enforced (the role's bound
+    // RetryOwnBatchesSoon statement), instead of the queue's visibility timeout.
+    const batches = stack.assembly.resources[queueIdNamed(stack, 'batches.fifo')]!.Properties!.QueueName as string;
+    const changes = stack.functions.consumer.recorder.calls.filter((c) => c.action === 'sqs:ChangeMessageVisibility' && c.resource.endsWith(`:${batches}`));
+    if (!changes.some((c) => c.status === 200)) problems.push(`the consumer changed no visibility on ${batches}: ${JSON.stringify(changes)}`);
+    const [applied] = await sql<{ applications: number }[]>`SELECT b.applications FROM landfall.batches b JOIN landfall.files f USING (file_id) WHERE f.key = 'items/s9-flaky.csv'`;
+    if (applied?.applications !== 1) problems.push(`the batch was applied ${applied?.applications ?? 0} times`);
+  });
+
+  await scenario('a transient failure in replay: retried in the invocation, then made visible again by replay itself, applied once', async (problems) => {
+    const rows = [{ id: 302, name: 'REPLAY-FLAKY', qty: 1, seq: 1 }];
+    await stack.drop('items/s10-replay-flaky.csv', csvOf(rowsOf(rows)));
+    // Replay's first backoff is 30–60 s (its DLQ has five receives to last the better part of an hour).
+    const r = await completed(stack, sql, 'items/s10-replay-flaky.csv', 180_000);
+    oracle.apply(rows);
+    expectCounts(problems, r, { read: 1, inserted: 1 });
+    // Replay's own ChangeMessageVisibility on the DLQ, IAM enforced (its bound RetryOwnReplaysSoon).
+    const dlq = stack.assembly.resources[queueIdNamed(stack, 'batches-dlq.fifo')]!.Properties!.QueueName as string;
+    if (!stack.functions.replay.recorder.calls.some((c) => c.action === 'sqs:ChangeMessageVisibility' && c.resource.endsWith(`:${dlq}`) && c.status === 200)) {
+      problems.push(`replay changed no visibility on ${dlq}`);
+    }
+  });
+
+  await scenario('snapshot: the consumer removes what a file no longer holds, once, after its last batch', async (problems) => {
+    const parts = (item: number, names: string[]) => names.map((part) => ({ item_id: item, part, qty: 1 }));
+    await stack.drop('item_parts/p1.csv', csvOf([...parts(1, ['a', 'b', 'c', 'd']), ...parts(2, ['a', 'b', 'c'])]));
+    const first = await completed(stack, sql, 'item_parts/p1.csv');
+    expectCounts(problems, first, { inserted: 7, removed: 0 });
+    // Item 1 loses part b; item 2 is not in the file and keeps all its parts.
+    await stack.drop('item_parts/p2.csv', csvOf(parts(1, ['a', 'c', 'd'])));
+    const second = await completed(stack, sql, 'item_parts/p2.csv');
+    expectCounts(problems, second, { read: 3, unchanged: 3, removed: 1 });
+    const stored = await sql<{ k: string }[]>`SELECT item_id || part AS k FROM public.item_parts ORDER BY item_id, part`;
+    if (stored.map((r) => r.k).join(' ') !== '1a 1c 1d 2a 2b 2c') problems.push(`item_parts holds ${stored.map((r) => r.k).join(' ')}`);
+    const [ledger] = await sql<{ state: string; removed: number }[]>`SELECT state, removed::int FROM landfall.snapshot_files s JOIN landfall.files f USING (file_id) WHERE f.key = 'item_parts/p2.csv'`;
+    if (ledger?.state !== 'done' || ledger.removed !== 1) problems.push(`the ledger says ${JSON.stringify(ledger)}`);
+    // The consumer ran it (replay never saw these files), with its own role and grants.
+    const ran = stack.logs.filter((l) => l.text.includes('"snapshot removal"') && l.text.includes('"removed":1'));
+    if (ran.length !== 1 || ran[0]!.function !== 'consumer') problems.push(`expected one consumer log line of the removal, found ${ran.map((l) => l.function).join(', ') || 'none'}`);
+    // A row PostgreSQL refuses (CHECK) sends its batch through the DLQ to replay: the row is
+    // quarantined and still counts as present, so item 2 keeps every part and nothing is removed.
+    await stack.drop('item_parts/p3.csv', csvOf([...parts(2, ['a', 'b', 'c']), { item_id: 2, part: 'z', qty: -1 }]));
+    const third = await completed(stack, sql, 'item_parts/p3.csv');
+    expectCounts(problems, third, { read: 4, unchanged: 3, quarantined: 1, removed: 0 });
+    const settled = stack.logs.filter((l) => l.text.includes('"snapshot removal"') && l.text.includes(third.fileId));
+    if (settled.length !== 1 || !['consumer', 'replay'].includes(settled[0]!.function)) problems.push(`expected one log line of the third file's removal, found ${settled.map((l) => l.function).join(', ') || 'none'}`);
+    if (!stack.logs.some((l) => l.function === 'replay' && l.text.includes(third.fileId))) problems.push('replay never saw the third file');
   });
 
   await scenario('a replay that keeps failing reaches the parking queue', async (problems) => {

@@ -46,3 +46,15 @@ CREATE TABLE IF NOT EXISTS page_visits (
   title             text,
   _landfall_arrival text COLLATE "C"
 );
+
+-- A child table whose files are the whole list of a task's photos ("mode": "snapshot", scope
+-- task_pk): a photo a later file no longer lists for its task is removed.
+CREATE TABLE IF NOT EXISTS task_photos (
+  task_pk           int NOT NULL,
+  photo_id          int NOT NULL,
+  url               text NOT NULL,
+  caption           text,
+  taken_at          timestamptz,
+  _landfall_arrival text COLLATE "C",
+  PRIMARY KEY (task_pk, photo_id)
+);

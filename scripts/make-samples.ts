@@ -108,3 +108,21 @@ for (let i = 1; i <= 80; i++) {
   legacy.push([i, name, email, `"C:\\\\exports\\\\${i}"`].join(','));
 }
 writeFileSync(new URL('2026-11-10-dump.txt', legacyDir), `${legacy.join('\n')}\n`);
+
+// 7. A child table replaced per parent (`"mode": "snapshot"`, scope ["task_pk"]): the full list of
+//    each task's photos, as a task-management system exports it whenever a task changes. The
+//    second file names tasks 103 and 107 only: 103 loses photo 2 and gains photo 5, 107 loses
+//    photo 3; every other task's photos stay as they are.
+const photosDir = new URL('../samples/task_photos/', import.meta.url);
+mkdirSync(photosDir, { recursive: true });
+const photoLine = (task: number, photo: number, caption: string, day: number) =>
+  [String(task), String(photo), `https://photos.example.com/tasks/${task}/${photo}.jpg`, csvField(caption), at(day, task % 60)].join(',');
+const photosHeader = 'task_pk,photo_id,url,caption,taken_at';
+const allPhotos = [photosHeader];
+for (let task = 101; task <= 110; task++) for (let photo = 1; photo <= 3 + (task % 3); photo++) allPhotos.push(photoLine(task, photo, `Task ${task}, photo ${photo}`, 1));
+writeFileSync(new URL('2026-11-01-task-photos.csv', photosDir), `${allPhotos.join('\n')}\n`);
+const replaced = [photosHeader];
+for (const photo of [1, 3, 4]) replaced.push(photoLine(103, photo, `Task 103, photo ${photo}`, 1));
+replaced.push(photoLine(103, 5, 'Task 103, photo 5 (after the repair)', 2));
+for (const photo of [1, 2, 4, 5]) replaced.push(photoLine(107, photo, `Task 107, photo ${photo}`, 1));
+writeFileSync(new URL('2026-11-02-task-photos.csv', photosDir), `${replaced.join('\n')}\n`);

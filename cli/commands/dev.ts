@@ -36,6 +36,8 @@ export const SAMPLE_FILES = [
   join(SAMPLES, 'legacy_customers', '2026-11-10-dump.txt'),
   // A running counter with merge rules (README, "The counter sample").
   ...['2026-11-01-visits.csv', '2026-11-02-visits.csv'].map((f) => join(SAMPLES, 'visits', f)),
+  // A snapshot child table: the second file replaces the photos of the two tasks it names.
+  ...['2026-11-01-task-photos.csv', '2026-11-02-task-photos.csv'].map((f) => join(SAMPLES, 'task_photos', f)),
 ];
 
 export interface DevOptions extends GlobalOptions {
@@ -159,7 +161,7 @@ export async function devCommand(options: DevOptions, io: CliIo, signal?: AbortS
         void fileReceipts(stack.sql)
           .then((receipts) => {
             for (const r of receipts) {
-              if ((r.status !== 'complete' && r.status !== 'moved-aside') || seen.has(r.fileId)) continue;
+              if ((r.status !== 'complete' && r.status !== 'moved-aside' && r.status !== 'held') || seen.has(r.fileId)) continue;
               seen.add(r.fileId);
               printReceipt(io, r, Boolean(options.json));
             }

@@ -50,6 +50,7 @@ function chooseTargets(options: DoctorOptions, config: LandfallConfig | null): D
         version: options.version ?? configured?.version ?? ARRIVAL,
         mode: options.mode ?? configured?.mode ?? 'upsert',
         arrivalColumn: configured?.arrivalColumn ?? DEFAULT_ARRIVAL_COLUMN,
+        ...(configured?.mode === 'snapshot' && !options.mode && !options.key ? { config: configured } : {}),
       },
     ];
   }

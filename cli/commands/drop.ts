@@ -56,7 +56,7 @@ export const register: RegisterCommand = (program: Command, { io, setExitCode })
     .argument('<file>', 'the file to drop')
     .option('--table <table>', 'the table it is for (default: by config or folder name)')
     .option('--json', 'print the result as JSON')
-    .option('--force', 'drop it even when the same bytes were loaded into the table before')
+    .option('--force', 'drop it even when the same bytes were loaded into the table before; a snapshot file\'s removal goes ahead whatever its guards say')
     .addHelpText('after', examples(['landfall drop samples/inventory/2026-11-01-full.csv --table inventory', 'landfall drop orders.csv --table public.orders --force   # again, though the same bytes were loaded']))
     .action(async (file: string, options: DropOptions, command: Command) => {
       setExitCode(await dropCommand(file, { ...command.optsWithGlobals(), ...options }, io));

@@ -25,7 +25,9 @@ export function describeReceipt(r: RunReceipt): string {
   if (r.status === 'blocked') return `${r.file}: blocked, the consumer refuses table ${r.table}: ${r.reason}; fix: ${r.fix ?? 'landfall doctor'}`;
   if (r.status === 'timed-out') return `${r.file}: not complete in time (${r.batchesApplied}/${r.batches} batches applied)`;
   const parts = [`read ${r.read}`, `rejected ${r.rejected}`, `collapsed ${r.collapsed}`, `inserted ${r.inserted}`, `updated ${r.updated}`, `unchanged ${r.unchanged}`, `stale ${r.stale}`, `deleted ${r.deleted}`, `quarantined ${r.quarantined}`];
-  return `${r.file} → ${r.table}: ${r.state}, ${r.batches ?? '?'} ${r.batches === 1 ? 'batch' : 'batches'}; ${parts.join(', ')}${r.addsUp ? '' : '  (DOES NOT ADD UP)'}`;
+  // A snapshot file's removed rows stand beside the accounting (they were missing from the file, not read).
+  const removed = r.status === 'held' ? `; HELD, nothing removed: ${r.reason}; go ahead: ${r.fix}` : r.removed ? `; removed ${r.removed}` : '';
+  return `${r.file} → ${r.table}: ${r.state}, ${r.batches ?? '?'} ${r.batches === 1 ? 'batch' : 'batches'}; ${parts.join(', ')}${r.addsUp ? '' : '  (DOES NOT ADD UP)'}${removed}`;
 }
 
 /**
@@ -107,8 +109,8 @@ export async function runCommand(files: string[], options: RunOptions, io: CliIo
       io.stderr.write(`landfall: not every file completed in time${detail ? `; last error: ${detail}` : ''}\n`);
       return 2;
     }
-    // 1: the data needs attention (a file moved aside or not adding up, rows rejected or quarantined, nothing loaded).
-    return receipts.every((r) => r.addsUp && r.rejected === 0 && r.quarantined === 0 && r.state !== 'complete, 0 loaded') ? 0 : 1;
+    // 1: the data needs attention (a file moved aside or not adding up, rows rejected or quarantined, nothing loaded, a snapshot's removal held).
+    return receipts.every((r) => r.addsUp && r.rejected === 0 && r.quarantined === 0 && r.state !== 'complete, 0 loaded' && r.status !== 'held') ? 0 : 1;
   } finally {
     progress.stop();
     await stack.close();
@@ -123,7 +125,7 @@ export const register: RegisterCommand = (program: Command, { io, setExitCode })
     .option('--table <table>', 'the table for every file (default: by config or folder name)')
     .option('--concurrent', 'drop all files at once instead of one after another')
     .addOption(new Option('--timeout <seconds>', 'give up waiting for a file after this long').argParser(parsePositiveInt).default(600))
-    .option('--force', 'drop files even when the same bytes were loaded into the table before')
+    .option('--force', 'drop files even when the same bytes were loaded into the table before; a snapshot file\'s removal goes ahead whatever its guards say')
     .option('--progress', 'progress, and a readable line per file, on stderr even when it is not a terminal')
     .option('--no-progress', 'no progress on stderr')
     .option('--json', 'one JSON receipt per file on stdout (the default when stdout is not a terminal)')

@@ -14,6 +14,10 @@ import { replayBatch } from '../postgres/replay-batch.ts';
 import type { TargetTable } from '../postgres/target-table.ts';
 import { BatchShapeError } from '../core/upsert-plan.ts';
 import type { PoisonEnvelope } from '../core/dlq-envelope.ts';
+import { type Deadline, RetryPolicy, statementTimeoutMs } from '../core/retry-policy.ts';
+import { limitTransaction, type TransactionLimits } from '../postgres/transaction-limits.ts';
+import { type RemovalOutcome, recordSnapshotBatch } from '../postgres/snapshot-removal.ts';
+import { noteSnapshotNotice, settleSnapshot } from './snapshot-step.ts';
 
 /** What the consumer and replay need from the outside, injected (tests hand in emulator clients). */
 export interface BatchPorts {
@@ -33,8 +37,18 @@ export interface BatchPorts {
 }
 
 export type BatchOutcome =
-  | { outcome: 'applied' | 'already-applied' | 'replayed'; counts: BatchCounts }
+  /** `removal`: what a snapshot file's removal step did after this batch (null when it had nothing to do). */
+  | { outcome: 'applied' | 'already-applied' | 'replayed'; counts: BatchCounts; removal?: RemovalOutcome | null }
   | { outcome: 'poisoned'; sqlstate: string | null };
+
+/**
+ * The limits of a transaction begun now: statements end before the function's deadline, and an
+ * idle transaction (its function killed) ends on the server. None without a deadline.
+ */
+function limitsAt(deadline: Deadline | undefined): TransactionLimits | undefined {
+  if (!deadline) return undefined;
+  return { statementTimeoutMs: statementTimeoutMs(deadline.remainingMs()), idleInTransactionMs: RetryPolicy.idleInTransactionMs };
+}
 
 /** The part of a PostgreSQL error the DLQ envelope carries: no parameters, no row values. */
 function errorFields(error: unknown) {
@@ -175,8 +189,17 @@ export async function prepareConfiguredTables(ports: BatchPorts): Promise<TableP
  * later manifest brings up to date (registerFile).
  */
 export async function registerNotice(ports: BatchPorts, notice: FileNotice): Promise<void> {
-  if ((await fileOutcome(ports.sql, notice.fileId)) === 'produced') return;
-  await registerFile(ports.sql, await ports.readManifest(notice.manifestKey), notice.manifestKey);
+  const produced = (await fileOutcome(ports.sql, notice.fileId)) === 'produced';
+  // A snapshot file without batches (empty, or every line rejected) still has its removal step,
+  // which holds it: noted before it is registered, settled after (also on a redelivery).
+  const snapshot = notice.table !== '' && Boolean((await ports.table(notice.table).catch(() => null))?.snapshot);
+  if (produced && !snapshot) return;
+  const manifest = await ports.readManifest(notice.manifestKey);
+  if (!produced) {
+    await noteSnapshotNotice(ports, manifest);
+    await registerFile(ports.sql, manifest, notice.manifestKey);
+  }
+  await settleSnapshot(ports, { table: manifest.table, fileId: manifest.fileId, key: manifest.file.key, arrival: manifest.arrival });
 }
 
 /** Why every row of a batch is quarantined: the SQLSTATE, the column where one is known, and the message with the fix. */
@@ -201,9 +224,13 @@ function batchFailureOf(error: unknown, failure: Failure): BatchFailure {
  * file completes, nothing is lost, the table is not blocked, and `quarantine retry` re-applies
  * the rows once the table or the mapping is fixed.
  */
-async function quarantineWholeBatch(ports: BatchPorts, batch: BatchData, reason: BatchFailure): Promise<BatchCounts> {
+async function quarantineWholeBatch(ports: BatchPorts, batch: BatchData, reason: BatchFailure, deadline?: Deadline): Promise<BatchCounts> {
+  const target = await ports.table(batch.table).catch(() => null);
   return (await ports.sql.begin(async (tx) => {
+    await limitTransaction(tx, limitsAt(deadline));
     if (!(await claimBatch(tx, batch))) return storedCounts(tx, batch.batchId);
+    // A snapshot file: none of these rows has a trusted key, so its removal is held.
+    if (target) await recordSnapshotBatch(tx, target, batch, 'keyless');
     const failures = batch.rowNumbers.map((_, row) => ({ row, sqlstate: reason.sqlstate, constraint: null, column: reason.column, message: reason.message }));
     await quarantineRows(tx, batch, failures);
     return storedCounts(tx, batch.batchId);
@@ -244,49 +271,63 @@ async function withFreshCatalog<T>(ports: BatchPorts, batch: BatchData, work: (t
  * (21000, 22xxx, 23xxx…) sends an envelope to the DLQ and counts as handled (the message is
  * acknowledged; replay takes over); the batch's (54011…) quarantines its rows with the reason;
  * the table's is recorded as blocked and thrown; anything else is thrown so SQS redelivers it.
+ * With a `deadline`, the transaction's statements end before it (a transient 57014 instead of a
+ * function killed mid-transaction).
  */
-export async function consumeBatch(ports: BatchPorts, message: BatchMessage, attempt: number, known = new Set<string>()): Promise<BatchOutcome> {
+export async function consumeBatch(ports: BatchPorts, message: BatchMessage, attempt: number, known = new Set<string>(), deadline?: Deadline): Promise<BatchOutcome> {
   await ensureFileRegistered(ports, message, known);
   const batch = await ports.readBatch(message.stagingKey);
+  let outcome: BatchOutcome;
   try {
-    const result = await withFreshCatalog(ports, batch, (target) => applyBatch(ports.sql, target, batch));
+    const result = await withFreshCatalog(ports, batch, (target) => applyBatch(ports.sql, target, batch, limitsAt(deadline)));
     await ports.tagApplied(message.stagingKey);
     await tableApplied(ports, batch.table);
-    return { outcome: result.status, counts: result.counts };
+    outcome = { outcome: result.status, counts: result.counts };
   } catch (error) {
     const failure = classifyFailure(error);
-    if (failure.scope === FailureScope.batch) return { outcome: 'applied', counts: await quarantineWholeBatch(ports, batch, batchFailureOf(error, failure)) };
-    const refusal = tableRefusalOf(error);
-    if (refusal) {
-      await tableRefused(ports, message, refusal);
-      throw error;
+    if (failure.scope !== FailureScope.batch) {
+      const refusal = tableRefusalOf(error);
+      if (refusal) {
+        await tableRefused(ports, message, refusal);
+        throw error;
+      }
+      if (failure.scope !== FailureScope.row) throw error;
+      const fields = errorFields(error);
+      await markBatchPoisoned(ports.sql, message, `${fields.sqlstate ?? ''} ${fields.message}`.trim());
+      await ports.sendToDlq({ format: 1, kind: 'poison', batch: message, ...fields, attempt, failedAt: new Date().toISOString() });
+      return { outcome: 'poisoned', sqlstate: fields.sqlstate };
     }
-    if (failure.scope !== FailureScope.row) throw error;
-    const fields = errorFields(error);
-    await markBatchPoisoned(ports.sql, message, `${fields.sqlstate ?? ''} ${fields.message}`.trim());
-    await ports.sendToDlq({ format: 1, kind: 'poison', batch: message, ...fields, attempt, failedAt: new Date().toISOString() });
-    return { outcome: 'poisoned', sqlstate: fields.sqlstate };
+    outcome = { outcome: 'applied', counts: await quarantineWholeBatch(ports, batch, batchFailureOf(error, failure), deadline) };
   }
+  // A snapshot file's removal, after its last batch (also when this is a redelivery of it). Its
+  // failure fails the record (SQS redelivers it), never the batch, which committed.
+  const removal = await settleSnapshot(ports, { table: batch.table, fileId: batch.fileId, key: batch.file.key, arrival: batch.arrival });
+  return { ...outcome, removal };
 }
 
 /**
  * Replay's work for one DLQ record: re-apply the batch in isolation (bad rows quarantined,
  * the rest applied, 21000 resolved row by row). Transient failures are thrown (retried, then
- * parked by the DLQ's own redrive).
+ * parked by the DLQ's own redrive). With a `deadline`, as `consumeBatch`.
  */
-export async function replayBatchMessage(ports: BatchPorts, message: BatchMessage, known = new Set<string>()): Promise<BatchOutcome> {
+export async function replayBatchMessage(ports: BatchPorts, message: BatchMessage, known = new Set<string>(), deadline?: Deadline): Promise<BatchOutcome> {
   await ensureFileRegistered(ports, message, known);
   const batch = await ports.readBatch(message.stagingKey);
+  let outcome: BatchOutcome;
   try {
-    const result = await withFreshCatalog(ports, batch, (target) => replayBatch(ports.sql, target, batch));
+    const result = await withFreshCatalog(ports, batch, (target) => replayBatch(ports.sql, target, batch, limitsAt(deadline)));
     await ports.tagApplied(message.stagingKey);
     await tableApplied(ports, batch.table);
-    return { outcome: result.status === 'applied' ? 'replayed' : 'already-applied', counts: result.counts };
+    outcome = { outcome: result.status === 'applied' ? 'replayed' : 'already-applied', counts: result.counts };
   } catch (error) {
     const failure = classifyFailure(error);
-    if (failure.scope === FailureScope.batch) return { outcome: 'replayed', counts: await quarantineWholeBatch(ports, batch, batchFailureOf(error, failure)) };
-    const refusal = tableRefusalOf(error);
-    if (refusal) await tableRefused(ports, message, refusal);
-    throw error;
+    if (failure.scope !== FailureScope.batch) {
+      const refusal = tableRefusalOf(error);
+      if (refusal) await tableRefused(ports, message, refusal);
+      throw error;
+    }
+    outcome = { outcome: 'replayed', counts: await quarantineWholeBatch(ports, batch, batchFailureOf(error, failure), deadline) };
   }
+  const removal = await settleSnapshot(ports, { table: batch.table, fileId: batch.fileId, key: batch.file.key, arrival: batch.arrival });
+  return { ...outcome, removal };
 }

@@ -1,5 +1,6 @@
 import { ARRIVAL, mapColumnName, type TableConfig } from './config.ts';
 import { parseTableName, quoteIdent, quoteQualified } from './identifiers.ts';
+import { snapshotRuleOf } from './snapshot-config.ts';
 import { UnreadableFileError, UnreadableReason } from './read/errors.ts';
 
 export interface ColumnPlan {
@@ -65,6 +66,9 @@ export function planColumns(table: TableConfig, fileColumns: readonly string[], 
         { field: fileColumn },
       );
     }
+    if (column === snapshotRuleOf(table)?.softDelete) {
+      throw new UnreadableFileError(UnreadableReason.badHeader, `column "${fileColumn}" is the snapshot's soft-delete column "${column}", which Landfall writes itself`, { field: fileColumn });
+    }
     if (options.knownColumns && !options.evolve && !options.knownColumns.has(column) && column !== table.delete?.column) {
       unknown.push(column === fileColumn ? `"${fileColumn}"` : `"${fileColumn}" (mapped to "${column}")`);
       unknownColumns.push(column);
@@ -74,6 +78,7 @@ export function planColumns(table: TableConfig, fileColumns: readonly string[], 
   });
   const missing = table.conflictKey.filter((key) => !columns.includes(key)).map((name) => ({ what: 'conflict key column', name }));
   if (table.version !== ARRIVAL && !columns.includes(table.version)) missing.push({ what: 'version column', name: table.version });
+  for (const scope of snapshotRuleOf(table)?.scope ?? []) if (!columns.includes(scope) && !missing.some((m) => m.name === scope)) missing.push({ what: 'snapshot scope column', name: scope });
   if (unknown.length || missing.length) throw headerMisfit(table, unknown, unknownColumns, missing);
   return { columns, keyIndexes: table.conflictKey.map((key) => columns.indexOf(key)) };
 }
@@ -147,7 +152,7 @@ function headerMisfit(table: TableConfig, unknown: string[], unknownColumns: str
         `or add ${unknown.length > 1 ? 'them' : 'it'}: ALTER TABLE ${target} ${add}; ("schema": "evolve" adds unknown columns itself)`,
     );
   }
-  if (missing.length) fixes.push(`the file must carry every conflict key column${table.version !== ARRIVAL ? ' and the version column' : ''} (or map its header to them in "columns")`);
+  if (missing.length) fixes.push(`the file must carry every conflict key column${table.version !== ARRIVAL ? ' and the version column' : ''}${snapshotRuleOf(table)?.scope.length ? ' and every scope column' : ''} (or map its header to them in "columns")`);
   return new UnreadableFileError(
     unknown.length ? UnreadableReason.unknownColumn : UnreadableReason.missingColumn,
     `${problems.join('; ')}. Fix: ${fixes.join('; ')}; then drop the file again`,

@@ -3,6 +3,7 @@ import { parseTableName } from './identifiers.ts';
 import { inboxProblems, inboxSchema } from './inbox-lifecycle.ts';
 import { checkFormat, DEFAULT_FORMAT, formatFieldsAt, formatSchema } from './format-config.ts';
 import { mergeConfigProblems, mergeSchema } from './merge-rules.ts';
+import { missingSchema, snapshotFields, snapshotProblems } from './snapshot-config.ts';
 
 /** `version: "$arrival"`: the later arrival (file, then row) wins. */
 export const ARRIVAL = '$arrival';
@@ -35,7 +36,7 @@ const tableSchema = z
     prefix: z.string().min(1, 'must not be empty').optional(),
     conflictKey: z.array(columnName).min(1, 'needs at least one column'),
     version: z.string().min(1).default(ARRIVAL),
-    mode: z.enum(['upsert', 'insert']).default('upsert'),
+    mode: z.enum(['upsert', 'insert', 'snapshot']).default('upsert'),
     delete: deleteSchema.optional(),
     partitions: z.number().int().min(1).max(1000).default(8),
     columns: z.record(z.string(), columnName).optional(),
@@ -48,6 +49,8 @@ const tableSchema = z
     format: formatSchema.prefault({}),
     /** Per-column merge rules (merge-rules.ts): column → `replace` | `keep` | `ignoreNull` | `add` | `max` | `min`. */
     merge: mergeSchema.optional(),
+    /** `"mode": "snapshot"`: scope, missing, incrementalPrefix (snapshot-config.ts). */
+    ...snapshotFields,
   })
   .strict();
 
@@ -117,6 +120,7 @@ function knownFieldsAt(path: readonly PropertyKey[]): string[] {
   if (path[0] === 'tables' && path[2] === 'delete') return Object.keys(deleteSchema.shape);
   if (path[0] === 'tables' && path[2] === 'inbox') return Object.keys(inboxSchema.shape);
   if (path[0] === 'tables' && path[2] === 'format') return formatFieldsAt(path.slice(3)) ?? [];
+  if (path[0] === 'tables' && path[2] === 'missing') return Object.keys(missingSchema.shape);
   return [];
 }
 
@@ -169,6 +173,7 @@ export function parseConfig(input: unknown, source = '(inline)'): LandfallConfig
     for (const problem of checkFormat(t.format ?? DEFAULT_FORMAT)) problems.push(`table "${t.table}": ${problem}`);
     for (const problem of mergeConfigProblems(t, didYouMean)) problems.push(`table "${t.table}": ${problem}`);
     const prefix = t.prefix ?? `${t.table}/`;
+    problems.push(...snapshotProblems(t, prefix));
     return { ...t, prefix };
   });
   const names = new Map<string, number>();

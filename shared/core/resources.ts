@@ -82,7 +82,9 @@ export const QueueSettings = {
   /**
    * Batches, MessageGroupId `<table>#<partition>`, MessageDeduplicationId the batch id.
    * Ten receives: the consumer routes permanent failures to the DLQ itself, so only transient
-   * ones (database down, timeouts) count here, and ten of them at 6 minutes ride out an hour.
+   * ones (database down, timeouts) count here; each is retried in its invocation first, then
+   * comes back after a backoff the consumer sets by receive count (retry-policy.ts), so the
+   * first retries come within seconds and the ten still ride out about an hour.
    */
   batches: {
     suffix: 'batches',
@@ -192,9 +194,15 @@ export const MetricContract = {
    * One per SQS record a function failed on (reported in batchItemFailures or, when every
    * record failed, thrown): a partial failure leaves the invocation a success for Lambda's
    * Errors metric, so the stack alarms on this one too. Records skipped behind a failed one of
-   * their FIFO group are not counted (they did not fail, they wait).
+   * their FIFO group are not counted (they did not fail, they wait); nor are the consumer's and
+   * replay's transient failures that a retry in the same invocation got past, nor records they
+   * deferred for want of time (both counted below).
    */
   failedRecords: 'recordsFailed',
+  /** Consumer and replay: a transient failure retried in the same invocation (one per retry). */
+  retriedRecords: 'recordsRetried',
+  /** Consumer and replay: a record not started because the invocation's time would not cover it; it comes again. */
+  deferredRecords: 'recordsDeferred',
   /** The producer stopped a file at a segment's end and continued it in a fresh invocation. */
   filesContinued: 'filesContinued',
   /** The producer moved a file aside (unreadable, or stopped by the per-file invocation cap). */

@@ -3,6 +3,8 @@ import type { TableConfig } from './config.ts';
 import type { KeyCheck } from './conflict-key.ts';
 import { quoteIdent } from './identifiers.ts';
 import { ACCUMULATING, type MergeRule, ruleOf } from './merge-rules.ts';
+import { writeModeOf } from './snapshot-config.ts';
+import { SNAP_ALL, SNAP_ARRIVAL, SNAP_CHUNK, SNAP_FILE, SNAP_STORED, type SnapshotPlan, snapshotPlanOf } from './snapshot-plan.ts';
 import { TOMB_ARRIVAL, TOMB_DELETED_AT, TOMB_VERSION, tombstoneRelationOf } from './tombstone-names.ts';
 
 /** Internal column names of the statement; a table column with one of these names is refused. */
@@ -11,7 +13,7 @@ export const ROW_NUMBER = 'landfall$row';
 export const TOMBSTONE = 'landfall$tomb';
 /** The row's arrival inside the statement when the table has no arrival column of its own. */
 export const ROW_ARRIVAL = TOMB_ARRIVAL;
-const RESERVED = [ORDINAL, ROW_NUMBER, TOMBSTONE, ROW_ARRIVAL, TOMB_VERSION, TOMB_DELETED_AT];
+const RESERVED = [ORDINAL, ROW_NUMBER, TOMBSTONE, ROW_ARRIVAL, TOMB_VERSION, TOMB_DELETED_AT, SNAP_FILE, SNAP_ARRIVAL, SNAP_CHUNK, SNAP_ALL, SNAP_STORED];
 const INTERNAL_PREFIX = 'landfall$';
 
 /** Types that have no equality operator: compared as text when looking for changes. */
@@ -92,6 +94,8 @@ export interface UpsertPlan {
    * accumulating column's proposed row then holds the result, not the delta).
    */
   facts: Record<string, { defaultExpr: string | null; notNull: boolean; checked: boolean }>;
+  /** `"mode": "snapshot"`: rows older than their scope's newest snapshot are stale; the soft-delete column (snapshot-plan.ts). */
+  snapshot: SnapshotPlan | null;
 }
 
 /**
@@ -188,15 +192,12 @@ export function buildUpsertPlan(config: TableConfig, catalog: TableCatalog, keyC
     version = planColumns.find((c) => c.name === keyCheck.versionColumn!.name) ?? null;
     if (!version) throw new BatchShapeError(config.table, keyCheck.versionColumn.name, `the file has no version column "${keyCheck.versionColumn.name}"`);
   }
+  const snapshot = snapshotPlanOf(config, catalog, columns);
+  if (snapshot.misfit) throw new BatchShapeError(config.table, snapshot.misfit.column, snapshot.misfit.message);
   const keySet = new Set(config.conflictKey);
   const nonKey = planColumns.filter((c) => !keySet.has(c.name));
   const arrivalColumn = keyCheck.arrivalColumn?.name ?? null;
-  const keyCasts = Object.fromEntries(
-    config.conflictKey.flatMap((k) => {
-      const c = byName.get(k)!;
-      return c.baseFormat && c.category === 'E' ? [[k, c.baseFormat]] : [];
-    }),
-  );
+  const keyCasts = keyCastsOf(config, catalog);
   const rules: Record<string, MergeRule> = {};
   for (const c of nonKey) {
     const rule = ruleOf(config, c.name);
@@ -208,7 +209,7 @@ export function buildUpsertPlan(config: TableConfig, catalog: TableCatalog, keyC
   return {
     table: config.table,
     target: catalog.quoted,
-    mode: config.mode,
+    mode: writeModeOf(config),
     columns: planColumns,
     key: [...config.conflictKey],
     version,
@@ -231,7 +232,19 @@ export function buildUpsertPlan(config: TableConfig, catalog: TableCatalog, keyC
       }),
     ),
     ...(Object.keys(keyCasts).length ? { keyCasts } : {}),
+    snapshot: snapshot.plan,
   };
+}
+
+/** Key columns compared as another type (`UpsertPlan.keyCasts`): a domain over an enum as the enum. */
+export function keyCastsOf(config: Pick<TableConfig, 'conflictKey'>, catalog: TableCatalog): Record<string, string> {
+  const byName = new Map<string, CatalogColumn>(catalog.columns.map((c) => [c.name, c]));
+  return Object.fromEntries(
+    config.conflictKey.flatMap((k) => {
+      const c = byName.get(k)!;
+      return c.baseFormat && c.category === 'E' ? [[k, c.baseFormat]] : [];
+    }),
+  );
 }
 
 /**

@@ -25,6 +25,12 @@ export const EnvVar = {
   intakeQueueUrl: 'LANDFALL_INTAKE_QUEUE_URL',
   dlqUrl: 'LANDFALL_DLQ_URL',
   /**
+   * The queue whose event source drives the function (the consumer's batches queue, replay's
+   * DLQ): the function makes its own failed records visible again there after a short backoff
+   * (`sqs:ChangeMessageVisibility` on that queue only).
+   */
+  sourceQueueUrl: 'LANDFALL_SOURCE_QUEUE_URL',
+  /**
    * The producer's limits, a JSON object of ProducerLimits fields (shared/producer/producer-contract.ts):
    * the stack sets `{"maxInvocationsPerFile":N}`; the deploy rehearsal sets small segments too.
    * Fields left out keep their defaults.

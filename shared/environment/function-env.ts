@@ -18,9 +18,12 @@ import type { FunctionKey } from '../core/resources.ts';
  */
 export const FunctionEnv = {
   producer: { resources: [EnvVar.stagingBucket, EnvVar.batchesQueueUrl, EnvVar.intakeQueueUrl], database: false, settings: [EnvVar.producerLimits] },
-  consumer: { resources: [EnvVar.stagingBucket, EnvVar.dlqUrl], database: true, settings: [] },
-  /** Replay never sends anywhere itself: SQS's redrive parks what it cannot finish. */
-  replay: { resources: [EnvVar.stagingBucket], database: true, settings: [] },
+  consumer: { resources: [EnvVar.stagingBucket, EnvVar.dlqUrl, EnvVar.sourceQueueUrl], database: true, settings: [] },
+  /**
+   * Replay never sends anywhere itself: SQS's redrive parks what it cannot finish. Its own queue
+   * (the DLQ) only to make its failed records visible again after a short backoff.
+   */
+  replay: { resources: [EnvVar.stagingBucket, EnvVar.sourceQueueUrl], database: true, settings: [] },
 } as const satisfies Record<FunctionKey, { resources: readonly EnvVarName[]; database: boolean; settings: readonly EnvVarName[] }>;
 
 /** A setting a function reads (no grant makes it usable; optional, with defaults in the code). */

@@ -12,6 +12,7 @@ import { tableCache } from '../postgres/target-table.ts';
 import { snapshotOf } from '../core/catalog-snapshot.ts';
 import { CATALOG_REFUSALS, clearBlockedTable } from '../postgres/ledger/blocked-tables.ts';
 import { catalogPublisher, dlqSender, stagingReader } from '../aws/consumer-ports.ts';
+import { type ChangeVisibility, sqsVisibility } from '../aws/sqs-visibility.ts';
 import type { BatchPorts } from '../consumer/consume-batch.ts';
 
 export interface BatchSettings {
@@ -98,6 +99,15 @@ export function batchSettingsFromEnv(env: NodeJS.ProcessEnv, who: 'consumer' | '
   }
   const { config, vars } = readFunctionEnv(env, 'replay');
   return { config, stagingBucket: vars[EnvVar.stagingBucket], database: databaseFromEnv(env, who) };
+}
+
+/**
+ * The visibility adapter of a Lambda container over its own queue (LANDFALL_SOURCE_QUEUE_URL),
+ * for `BatchHandlerOptions.visibility`; fails fast when the variable is missing.
+ */
+export function visibilityFromEnv(env: NodeJS.ProcessEnv, who: 'consumer' | 'replay', sqs: SQSClient): ChangeVisibility {
+  const found = requireEnv(env, who, [EnvVar.sourceQueueUrl]);
+  return sqsVisibility(sqs, found[EnvVar.sourceQueueUrl]!);
 }
 
 /**

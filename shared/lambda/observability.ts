@@ -4,10 +4,18 @@ import { classifyFailure, classifyPgError } from '../core/classify-pg-error.ts';
 import { EnvVar } from '../environment/env.ts';
 import { type FunctionKey, MetricContract } from '../core/resources.ts';
 import type { BatchOutcome, BatchPorts } from '../consumer/consume-batch.ts';
+import type { ChangeVisibility } from '../aws/sqs-visibility.ts';
+import type { RemovalOutcome } from '../postgres/snapshot-removal.ts';
 
 export interface BatchHandlerOptions {
   /** Called on the first invocation: the connection and clients live as long as the container. */
   ports: () => BatchPorts | Promise<BatchPorts>;
+  /**
+   * The function's own queue (the batches queue for the consumer, the DLQ for replay), to make a
+   * failed record visible again after a short backoff (fifo-handler.ts). Without it a failed
+   * record comes back after the queue's visibility timeout.
+   */
+  visibility?: () => ChangeVisibility | Promise<ChangeVisibility>;
   logger?: Logger;
   metrics?: Metrics;
 }
@@ -76,4 +84,11 @@ export function countingFailures<R>(metrics: Metrics, processRecord: (record: R)
 export function failureFields(error: unknown) {
   const e = error as { name?: string; message?: string; code?: unknown };
   return { error: e?.message ?? String(error), errorName: e?.name, code: typeof e?.code === 'string' ? e.code : undefined, errorClass: classifyPgError(error), belongsTo: classifyFailure(error).scope };
+}
+
+/** A snapshot file's removal as a log line carries it: its state and counts, never a scope's values (a held reason names them). */
+export function removalFields(removal: RemovalOutcome): Record<string, unknown> {
+  if (removal.state === 'done') return { state: removal.state, removed: removal.removed, scopes: removal.scopes, superseded: removal.superseded, already: removal.already };
+  if (removal.state === 'held') return { state: removal.state, code: removal.code, wouldRemove: removal.numbers.removed, stored: removal.numbers.stored };
+  return { state: removal.state };
 }

@@ -20,8 +20,15 @@ export interface PollerOptions {
   /** Parallel invocations (Lambda's concurrency for the event source). */
   concurrency: number;
   onError?: (name: string, error: unknown) => void;
-  /** The function's timeout: each invocation's context counts down from it, as Lambda's does (not enforced). */
+  /**
+   * The function's timeout: each invocation's context counts down from it, as Lambda's does. Not
+   * enforced (an invocation in this process cannot be killed, and a test forces a producer's
+   * continuation with a 1 ms timeout): one still running when it passes is reported to
+   * `onOverrun` (then), since Lambda would have ended it and its records would come again after
+   * the visibility timeout.
+   */
   timeoutMs?: number;
+  onOverrun?: (name: string, elapsedMs: number, timeoutMs: number) => void;
   /** The function's memory, as its context tells it (the producer runs block workers by it). */
   memoryMiB?: number;
   /** Called after every invocation (progress displays). */
@@ -62,9 +69,11 @@ export interface Poller {
 /**
  * Lambda's SQS event source, locally: sqs-consumer polls the queue, each batch becomes the same
  * SQSEvent Lambda would build, and only the records the handler did not report in
- * batchItemFailures are deleted. Failed records stay invisible until the queue's visibility
- * timeout and come again; the queue's redrive policy moves them after maxReceiveCount, exactly
- * as in AWS. FIFO queues hand out one group's messages to one poller at a time.
+ * batchItemFailures are deleted. The poller changes no visibility: failed records stay invisible
+ * until the queue's visibility timeout, or until the visibility the handler itself gave them
+ * (the consumer and replay do, fifo-handler.ts), and come again; the queue's redrive policy
+ * moves them after maxReceiveCount, exactly as in AWS. FIFO queues hand out one group's
+ * messages to one poller at a time.
  */
 export function startLambdaPoller(options: PollerOptions): Poller {
   const arn = queueArnOf(options.queueUrl, options.region);
@@ -82,6 +91,13 @@ export function startLambdaPoller(options: PollerOptions): Poller {
       suppressFifoWarning: true,
       handleMessageBatch: async (messages: Message[]) => {
         inFlight++;
+        const started = Date.now();
+        // Told when the timeout passes, not when the invocation ends: a hung one never ends.
+        const overrun =
+          options.timeoutMs !== undefined && Number.isFinite(options.timeoutMs) && options.onOverrun
+            ? setTimeout(() => options.onOverrun?.(options.name, Date.now() - started, options.timeoutMs!), options.timeoutMs)
+            : undefined;
+        overrun?.unref();
         try {
           const response = await options.handler(sqsEventFromMessages(messages, arn, options.region), lambdaContextOf(options.name, options.timeoutMs, options.memoryMiB));
           const succeeded = succeededMessages(messages, response);
@@ -94,6 +110,7 @@ export function startLambdaPoller(options: PollerOptions): Poller {
           return [];
         } finally {
           inFlight--;
+          clearTimeout(overrun);
         }
       },
     }),

@@ -9,6 +9,9 @@ import type { Sql } from '../postgres/db.ts';
 import { classifyPgError, ErrorClass } from '../core/classify-pg-error.ts';
 import { appliedWhileReading, type FileReceipt, fileReceipts, reopenMovedAside } from '../postgres/ledger/files.ts';
 import { fixForUnreadable } from '../core/read/errors.ts';
+import { isSnapshotFile } from '../core/snapshot-config.ts';
+import { forceRemoval } from '../postgres/snapshot-removal.ts';
+import { prepareTable } from '../postgres/target-table.ts';
 import { matchTableName, TableNameError } from '../core/table-names.ts';
 
 /** What `landfall run` prints per file (DESIGN.md, CLI): the ledger's receipt plus where it came from. */
@@ -134,6 +137,8 @@ export async function dropFile(target: DropTarget, path: string, table: TableCon
   // The same file moved aside before (by a config that lacked its table, say): this drop is a new
   // attempt, so its old outcome must not answer for it. Its applied batches, if any, stay.
   await reopenMovedAside(target.sql, fileId);
+  // A snapshot file dropped with force: its removal goes ahead whatever its guards say (at once when it was held).
+  if (options.force && isSnapshotFile(table, key)) await forceRemoval(target.sql, await prepareTable(target.sql, table), fileId);
   await target.pollInbox?.();
   return { path, key, table, fileId };
 }
@@ -146,7 +151,7 @@ export function receiptOf(dropped: Pick<Dropped, 'path' | 'key'>, receipt: FileR
     file: dropped.path,
     key: dropped.key,
     status,
-    addsUp: status === 'complete' && countsAddUp(receipt, receipt.rejected),
+    addsUp: (status === 'complete' || status === 'held') && countsAddUp(receipt, receipt.rejected),
     ...(status === 'moved-aside' ? { fix: fixForUnreadable(receipt.reasonCode) } : {}),
   };
 }
@@ -172,6 +177,7 @@ function emptyReceipt(dropped: Dropped, status: RunReceipt['status'], reason: st
     stale: 0,
     deleted: 0,
     quarantined: 0,
+    removed: 0,
     registeredAt: '',
     reason,
     reasonCode: null,
@@ -193,7 +199,8 @@ async function checkFile(target: DropTarget, dropped: Dropped, onProgress?: Prog
   const [receipt] = await fileReceipts(target.sql, { fileIds: [dropped.fileId] });
   if (onProgress) onProgress(receipt ?? null, receipt ? undefined : await appliedWhileReading(target.sql, dropped.fileId));
   // Blocked: its table is refused (the reason and the fix are in the receipt); waiting would only see retries.
-  if (receipt?.status === 'complete' || receipt?.status === 'moved-aside' || receipt?.status === 'blocked') return receiptOf(dropped, receipt);
+  // Held: a snapshot file whose removal waits for `landfall snapshot confirm` (the receipt says so).
+  if (receipt?.status === 'complete' || receipt?.status === 'moved-aside' || receipt?.status === 'blocked' || receipt?.status === 'held') return receiptOf(dropped, receipt);
   return null;
 }
 

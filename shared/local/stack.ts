@@ -10,6 +10,7 @@ import { createConsumerHandler } from '../lambda/consumer-handler.ts';
 import { createProducerHandler } from '../lambda/producer-handler.ts';
 import { createReplayHandler } from '../lambda/replay-handler.ts';
 import { createS3Client, createSqsClient } from '../aws/clients.ts';
+import { sqsVisibility } from '../aws/sqs-visibility.ts';
 import { producerDepsFromClients } from '../aws/producer-deps.ts';
 import type { LandfallConfig } from '../core/config.ts';
 import type { ProducerLimits } from '../producer/produce-file.ts';
@@ -61,6 +62,14 @@ export interface LocalStackOptions {
    * segments and a short timeout).
    */
   producer?: { timeoutMs?: number; limits?: Partial<ProducerLimits> };
+  /** The consumer's and replay's timeouts as Lambda would run them (default the stack's; a test of deadlines shortens them). */
+  consumer?: { timeoutMs?: number };
+  replay?: { timeoutMs?: number };
+  /**
+   * Told of an invocation still running when its function's timeout passes (Lambda would have
+   * ended it); by default a line to `log`.
+   */
+  onOverrun?: (name: 'producer' | 'consumer' | 'replay', elapsedMs: number, timeoutMs: number) => void;
   /** Wraps each handler (the chaos test injects crashes here). */
   wrapHandler?: (name: 'producer' | 'consumer' | 'replay', handler: SqsHandler) => SqsHandler;
   /**
@@ -270,8 +279,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         }),
       ...quiet('landfall-producer'),
     });
-    const consumer = createConsumerHandler({ ports: () => ports, ...quiet('landfall-consumer') });
-    const replay = createReplayHandler({ ports: () => ports, ...quiet('landfall-replay') });
+    // As in AWS, each function makes its own failed records visible again after a short backoff.
+    const consumer = createConsumerHandler({ ports: () => ports, visibility: () => sqsVisibility(sqs, queues.batches), ...quiet('landfall-consumer') });
+    const replay = createReplayHandler({ ports: () => ports, visibility: () => sqsVisibility(sqs, queues.batchesDlq), ...quiet('landfall-replay') });
 
     const pollers: Poller[] = [];
     let watcher: BucketWatcher | undefined;
@@ -287,12 +297,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           batchSize: FunctionSettings[name].batchSize,
           concurrency,
           onError,
-          timeoutMs: name === 'producer' ? (options.producer?.timeoutMs ?? FunctionSettings.producer.timeoutSeconds * 1000) : FunctionSettings[name].timeoutSeconds * 1000,
+          timeoutMs: options[name]?.timeoutMs ?? FunctionSettings[name].timeoutSeconds * 1000,
           memoryMiB: FunctionSettings[name].memoryMiB,
+          onOverrun: (_name, elapsed, timeout) =>
+            options.onOverrun
+              ? options.onOverrun(name, elapsed, timeout)
+              : log(`${name}: an invocation is still running after its ${(timeout / 1000).toFixed(1)} s timeout (Lambda would have ended it)`),
         });
       pollers.push(poller('producer', 'intake', producer as SqsHandler, 2));
       pollers.push(poller('consumer', 'batches', consumer as SqsHandler, options.consumerConcurrency ?? 4));
-      pollers.push(poller('replay', 'batchesDlq', replay as SqsHandler, 1));
+      pollers.push(poller('replay', 'batchesDlq', replay as SqsHandler, FunctionSettings.replay.maxConcurrency));
       stops.push(async () => {
         watcher?.stop();
         await Promise.all(pollers.map((p) => p.stop()));
@@ -311,8 +325,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         // process started, into an emulator that outlives it) is not notified again. A notification
         // of a produced file has the producer send all its batch messages again, and past FIFO's
         // 5-minute deduplication they would queue, each to be downloaded and found applied, ahead
-        // of the new file's (issue 26 item 4: the third 1 GB drop waited minutes behind two).
-        skip: async (key: string, etag: string) => (await fileReceipts(sql, { key, etag })).some((r) => r.status === 'complete'),
+        // of the new file's (issue 26 item 4: the third 1 GB drop waited minutes behind two). A file
+        // held (a snapshot waiting for its confirm) is not notified again either.
+        skip: async (key: string, etag: string) => (await fileReceipts(sql, { key, etag })).some((r) => r.status === 'complete' || r.status === 'held'),
       });
       if (options.persistEmulator) recovered.renotified = await watcher.poll();
     }

@@ -11,6 +11,9 @@ import { boundBatch, statementFor, type TargetTable } from './target-table.ts';
 import { findUnstorableValues } from '../core/unstorable-values.ts';
 import { findNullKeyRows, type UpsertPlan } from '../core/upsert-plan.ts';
 import { quoteIdent } from '../core/identifiers.ts';
+import { limitTransaction, type TransactionLimits } from './transaction-limits.ts';
+import { classifyPgError, ErrorClass } from '../core/classify-pg-error.ts';
+import { newerSnapshotExists, recordSnapshotBatch } from './snapshot-removal.ts';
 
 export interface ApplyResult {
   /** `already-applied`: an earlier or concurrent application committed; nothing new was written. */
@@ -143,7 +146,7 @@ async function rememberedDeletesCannotMatter(tx: TxSql, plan: UpsertPlan, batch:
  * older upsert must come out stale, which COPY cannot see), or a COPY the server refused, rolled
  * back to the savepoint: a key already stored or repeated in the batch (23505, from the unique
  * index itself: the proof that every key was new), or a value COPY cannot store, for which the
- * upsert then raises its own error.
+ * upsert then raises its own error. A transient refusal (57014 at the deadline, 40P01) is thrown.
  */
 export async function insertIfFresh(tx: TxSql, target: TargetTable, batch: BatchData, rows: readonly number[] | null): Promise<BatchCounts | null> {
   const absent = absentAmong(batch, rows);
@@ -152,6 +155,8 @@ export async function insertIfFresh(tx: TxSql, target: TargetTable, batch: Batch
   const rowNumbers = pick(batch.rowNumbers);
   if (rowNumbers.length === 0) return null;
   if (plan.tombstone && !(await rememberedDeletesCannotMatter(tx, plan, batch, rows))) return null;
+  // A snapshot table whose scopes a newer snapshot settled: rows older than it are stale, which COPY cannot see.
+  if (await newerSnapshotExists(tx, target, batch)) return null;
   const picked = batch.values.map((column) => pick(column));
   const groups = rowsByAbsentColumns(plan, absent, picked, rowNumbers.length);
   if (groups.length > MAX_COPY_GROUPS) return null;
@@ -167,7 +172,9 @@ export async function insertIfFresh(tx: TxSql, target: TargetTable, batch: Batch
       }
     });
   } catch (error) {
-    if (error instanceof postgres.PostgresError) return null;
+    // A transient refusal (a statement timeout at the function's deadline, a deadlock) is not
+    // the data's: thrown, so the record is retried, instead of running the upsert after it.
+    if (error instanceof postgres.PostgresError && classifyPgError(error) !== ErrorClass.transient) return null;
     throw error;
   }
   const [counts] = await tx.unsafe<BatchCounts[]>(fresh.count, [rowNumbers.length, batch.batchId]);
@@ -259,15 +266,19 @@ export function rowsExcept(count: number, excluded: readonly { row: number }[]):
  * statement and records the counts. A second, concurrent or later application of the same batch
  * commits nothing and returns the counts of the first. A batch of new keys goes in through COPY
  * instead of the statement (`insertIfFresh`), with the same counts. Errors are the driver's (classify them
- * with `classifyPgError`); the transaction is then rolled back whole.
+ * with `classifyPgError`); the transaction is then rolled back whole. `limits` bound its
+ * statements by the function's deadline (`limitTransaction`).
  */
-export async function applyBatch(sql: Sql, target: TargetTable, batch: BatchData): Promise<ApplyResult> {
+export async function applyBatch(sql: Sql, target: TargetTable, batch: BatchData, limits?: TransactionLimits): Promise<ApplyResult> {
   const count = batchRowCount(batch);
   const { plan } = statementFor(target, batch.columns);
   const refused = refusedBeforeBinding(plan, target, batch);
   return (await sql.begin(async (tx) => {
+    await limitTransaction(tx, limits);
     if (!(await claimBatch(tx, batch))) return { status: 'already-applied', counts: await storedCounts(tx, batch.batchId) };
     await quarantineRows(tx, batch, refused);
+    // A snapshot table: the shared snapshot lock; a snapshot file's keys, for its removal.
+    await recordSnapshotBatch(tx, target, batch, refused.length ? 'screened' : 'plain');
     const rows = rowsExcept(count, refused);
     const bound = boundBatch(target, batch);
     const copied = await insertIfFresh(tx, target, bound, rows);

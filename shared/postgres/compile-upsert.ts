@@ -2,6 +2,7 @@ import { quoteIdent as q } from '../core/identifiers.ts';
 import { TOMB_ARRIVAL, TOMB_DELETED_AT, TOMB_VERSION, TOMBSTONE_PURGE_LIMIT } from '../core/tombstone-names.ts';
 import { ACCUMULATING, type MergeRule } from '../core/merge-rules.ts';
 import { accumulates, mergesColumns, ORDINAL, type PlanColumn, ROW_ARRIVAL, ROW_NUMBER, TOMBSTONE, type UpsertPlan } from '../core/upsert-plan.ts';
+import { reviveAssignments, supersededBy, withRevival } from './compile-snapshot-guard.ts';
 
 /**
  * The compiled statement of a plan. Its text depends only on the plan, never on the row count:
@@ -24,14 +25,14 @@ const col = (alias: string, name: string) => `${alias}.${q(name)}`;
  * The winner rule as a predicate over a stored row `cur` and an incoming row `inc`: true when the
  * incoming row may replace the stored one (DESIGN.md rule 1). null means "always".
  */
-export function winnerGuard(plan: UpsertPlan, cur: string, inc: string): string | null {
+export function winnerGuard(plan: Pick<UpsertPlan, 'arrivalColumn' | 'version'>, cur: string, inc: string): string | null {
   const v = plan.version?.name;
   const a = plan.arrivalColumn;
   return beatsStored(plan, { version: v ? col(cur, v) : null, arrival: a ? col(cur, a) : null }, { version: v ? col(inc, v) : null, arrival: a ? col(inc, a) : null });
 }
 
 /** The winner rule over SQL expressions: true when `inc` (version, arrival) may replace `cur`. null means "always". */
-function beatsStored(plan: UpsertPlan, cur: { version: string | null; arrival: string | null }, inc: { version: string | null; arrival: string | null }): string | null {
+function beatsStored(plan: Pick<UpsertPlan, 'arrivalColumn' | 'version'>, cur: { version: string | null; arrival: string | null }, inc: { version: string | null; arrival: string | null }): string | null {
   const tie = plan.arrivalColumn ? `(${cur.arrival} IS NULL OR ${cur.arrival} COLLATE "C" <= ${inc.arrival} COLLATE "C")` : null;
   if (!plan.version) return tie;
   const newer = `${inc.version} > ${cur.version} OR (${cur.version} IS NULL AND ${inc.version} IS NOT NULL)`;
@@ -71,7 +72,7 @@ export function beatsTombstone(plan: UpsertPlan, version: string | null, arrival
   return `(${version} > ${tv} OR (${tv} IS NULL AND ${version} IS NOT NULL) OR (${version} IS NOT DISTINCT FROM ${tv} AND ${later}))`;
 }
 
-function keyJoin(plan: UpsertPlan, cur: string, inc: string): string {
+export function keyJoin(plan: Pick<UpsertPlan, 'key' | 'nullsEqual' | 'keyCasts'>, cur: string, inc: string): string {
   const op = plan.nullsEqual ? 'IS NOT DISTINCT FROM' : '=';
   const as = (k: string) => (plan.keyCasts?.[k] ? `::${plan.keyCasts[k]}` : '');
   return plan.key.map((k) => `${col(cur, k)}${as(k)} ${op} ${col(inc, k)}${as(k)}`).join(' AND ');
@@ -377,12 +378,12 @@ function mergeForm(plan: UpsertPlan, params: Record<ExtraParam, number>): MergeF
     if (hasDeletes) value = `CASE WHEN ${keyIn(M.reset)} THEN ${incoming} ELSE ${value} END`;
     combined.set(name, value);
   }
-  const changed = changedPredicate(plan, 'cur', 'EXCLUDED', (name) => combined.get(name)!);
+  const changed = withRevival(plan, changedPredicate(plan, 'cur', 'EXCLUDED', (name) => combined.get(name)!), 'cur');
   const conditions = (accumulating ? [changed] : [guard, changed]).filter((x): x is string => x !== null);
   const onConflict =
     changed === null
       ? `ON CONFLICT (${keys.join(', ')}) DO NOTHING`
-      : `ON CONFLICT (${keys.join(', ')}) DO UPDATE SET ${[...combined].map(([name, value]) => `${q(name)} = ${value}`).join(', ')}` +
+      : `ON CONFLICT (${keys.join(', ')}) DO UPDATE SET ${[...[...combined].map(([name, value]) => `${q(name)} = ${value}`), ...reviveAssignments(plan)].join(', ')}` +
         (conditions.length ? ` WHERE ${conditions.join(' AND ')}` : '');
   return {
     reduction,
@@ -440,18 +441,24 @@ export function compileUpsert(plan: UpsertPlan): CompiledUpsert {
   const isUpsert = `red.${q(TOMBSTONE)} IS DISTINCT FROM $${params.tombstoneEquals}::text`;
   const form = merge ? mergeForm(plan, params) : null;
   const remembered = plan.tombstone ? rememberedDeletes(plan, params, isTombstone, isUpsert, form?.tombstones) : null;
+  // A snapshot table: a row older than its scope's newest snapshot is stale (compile-snapshot-guard.ts).
+  const superseded = supersededBy(plan, 'red');
   // The merge form says itself which keys write (a delete that lost may still carry deltas).
-  const filters = form ? [...(form.writes ? [form.writes] : []), ...(remembered ? [remembered.notBeaten] : [])] : remembered ? [isUpsert, remembered.notBeaten] : [];
+  const filters = [
+    ...(form ? (form.writes ? [form.writes] : []) : remembered ? [isUpsert] : []),
+    ...(remembered ? [remembered.notBeaten] : []),
+    ...(superseded ? [`NOT ${superseded}`] : []),
+  ];
   const notTombstone = filters.length ? `WHERE ${filters.join(' AND ')}` : '';
 
   const guard = winnerGuard(plan, 'cur', 'EXCLUDED');
-  const changed = changedPredicate(plan, 'cur', 'EXCLUDED');
+  const changed = withRevival(plan, changedPredicate(plan, 'cur', 'EXCLUDED'), 'cur');
   const conditions = plan.mode === 'upsert' ? [guard, changed].filter((x): x is string => x !== null) : [];
   const doUpdate = plan.mode === 'upsert' && changed !== null;
   const onConflict =
     form?.onConflict ??
     (doUpdate
-      ? `ON CONFLICT (${keys.join(', ')}) DO UPDATE SET ${plan.updateColumns.map((c) => `${q(c)} = EXCLUDED.${q(c)}`).join(', ')}` +
+      ? `ON CONFLICT (${keys.join(', ')}) DO UPDATE SET ${[...plan.updateColumns.map((c) => `${q(c)} = EXCLUDED.${q(c)}`), ...reviveAssignments(plan)].join(', ')}` +
         (conditions.length ? ` WHERE ${conditions.join(' AND ')}` : '')
       : `ON CONFLICT (${keys.join(', ')}) DO NOTHING`);
 
@@ -459,7 +466,7 @@ export function compileUpsert(plan: UpsertPlan): CompiledUpsert {
   const del = plan.tombstone
     ? `, del AS (
   DELETE FROM ${plan.target} AS cur USING red
-  WHERE ${isTombstone} AND ${keyJoin(plan, 'cur', 'red')}${deleteGuard ? ` AND ${deleteGuard}` : ''}
+  WHERE ${isTombstone} AND ${keyJoin(plan, 'cur', 'red')}${deleteGuard ? ` AND ${deleteGuard}` : ''}${superseded ? ` AND NOT ${superseded}` : ''}
   RETURNING 1
 )${remembered!.ctes}`
     : '';
@@ -482,7 +489,10 @@ export function compileUpsert(plan: UpsertPlan): CompiledUpsert {
   // In the merge form a row that lost to the stored one may still have written (its accumulating
   // columns count whatever its version): stale is what lost and wrote nothing.
   const unwritten = form ? `NOT EXISTS (SELECT 1 FROM ups WHERE ${keyJoin(plan, 'ups', 'red')}) AND ` : '';
-  const lost = remembered ? `EXISTS (SELECT 1 FROM ${plan.target} AS cur WHERE ${keyJoin(plan, 'cur', 'red')} AND ${staleWhen}) OR ${remembered.staleByTombstone}` : null;
+  const lost =
+    remembered || superseded
+      ? `EXISTS (SELECT 1 FROM ${plan.target} AS cur WHERE ${keyJoin(plan, 'cur', 'red')} AND ${staleWhen})${remembered ? ` OR ${remembered.staleByTombstone}` : ''}${superseded ? ` OR ${superseded}` : ''}`
+      : null;
   const staleRows = lost
     ? `SELECT count(*) FROM red WHERE ${form ? `${unwritten}(${lost})` : lost}`
     : `SELECT count(*) FROM red JOIN ${plan.target} AS cur ON ${keyJoin(plan, 'cur', 'red')} WHERE ${unwritten}${staleWhen}`;

@@ -79,6 +79,10 @@ export function connect(options: ConnectOptions): Sql {
     onnotice: () => {},
     idle_timeout: 60,
     connect_timeout: 15,
+    // The driver's wait before reconnecting grows with every failed attempt, shared by the pool;
+    // its default (up to 20 s, reset only by a connection that succeeds) held queries for that
+    // long after a restart. The consumer and replay pace their own retries (retry-policy.ts).
+    backoff: (attempts: number) => Math.min(0.05 * 2 ** attempts, 1),
     connection: { application_name: options.applicationName ?? 'landfall' },
     // bigint and numeric come back as text; counts are cast to int in SQL.
   } satisfies postgres.Options<Record<string, postgres.PostgresType>>;

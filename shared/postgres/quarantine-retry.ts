@@ -6,6 +6,7 @@ import { explainOverflow, refusedBeforeBinding, upsertRows } from './apply-batch
 import { boundBatch, statementFor } from './target-table.ts';
 import type { TargetTable } from './target-table.ts';
 import { BatchShapeError } from '../core/upsert-plan.ts';
+import { shareSnapshotLock } from './snapshot-removal.ts';
 import { toPgArrayLiteral } from './pg-array.ts';
 import { screenValues } from './replay-batch.ts';
 
@@ -133,6 +134,7 @@ async function retryOne(tx: TxSql, target: TargetTable, q: QuarantinedRow, actor
       const claimed = await sp`UPDATE landfall.quarantine SET resolved_at = now(), resolution = 'applied', resolution_reason = NULL, last_seen = now(), attempts = attempts + 1 WHERE id = ${q.id} AND resolved_at IS NULL RETURNING id`;
       if (claimed.length === 0) return 'resolved-elsewhere';
       await sp`INSERT INTO landfall.quarantine_events (quarantine_id, action, reason, actor) VALUES (${q.id}, 'applied', 'quarantine retry applied it', ${actor})`;
+      await shareSnapshotLock(sp, target);
       await upsertRows(sp, target, boundBatch(target, batch), null);
       // The row moves from `quarantined` to what the upsert counted; `read` stays the same.
       await sp`UPDATE landfall.batches SET read = read - 1, quarantined = quarantined - 1, updated_at = now() WHERE batch_id = ${q.batchId}`;

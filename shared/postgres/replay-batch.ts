@@ -8,6 +8,9 @@ import { arrayElementsOf } from '../core/array-values.ts';
 import { toPgArrayLiteral } from './pg-array.ts';
 import { quarantineRows, type RowFailure } from './quarantine.ts';
 import { boundBatch, statementFor, type TargetTable } from './target-table.ts';
+import { limitTransaction, type TransactionLimits } from './transaction-limits.ts';
+import { suspectRows } from './screen-constraints.ts';
+import { recordSnapshotBatch } from './snapshot-removal.ts';
 
 export interface ReplayResult extends ApplyResult {
   /** The rows quarantined by this replay, with their reasons. */
@@ -113,24 +116,55 @@ async function inWinnerOrder(tx: TxSql, target: TargetTable, batch: BatchData, r
 }
 
 /**
- * Re-applies a batch that failed as a set, so that one bad row never blocks the others: screens
- * values that do not cast, applies the rest with savepoints (bisecting to the rows that fail),
- * quarantines each bad row with its SQLSTATE and reason, all in one exactly-once transaction with
- * the ledger claim. An already applied batch commits nothing.
+ * Applies `rows` in order with each suspect row (screen-constraints.ts) on its own and the runs
+ * between suspects as sets, each under `applyIsolating`: the same order, and the same failures,
+ * as bisecting the whole, without re-running the upsert on every half around a bad row.
  */
-export async function replayBatch(sql: Sql, target: TargetTable, batch: BatchData): Promise<ReplayResult> {
+async function applyAround(tx: TxSql, target: TargetTable, batch: BatchData, rows: readonly number[], suspects: ReadonlySet<number>): Promise<RowFailure[]> {
+  if (suspects.size === 0) return applyIsolating(tx, target, batch, rows);
+  const failures: RowFailure[] = [];
+  let run: number[] = [];
+  for (const row of rows) {
+    if (!suspects.has(row)) {
+      run.push(row);
+      continue;
+    }
+    failures.push(...(await applyIsolating(tx, target, batch, run)), ...(await applyIsolating(tx, target, batch, [row])));
+    run = [];
+  }
+  failures.push(...(await applyIsolating(tx, target, batch, run)));
+  return failures;
+}
+
+/**
+ * Re-applies a batch that failed as a set, so that one bad row never blocks the others: screens
+ * values that do not cast, and rows the table's CHECK and NOT NULL constraints likely refuse
+ * (applied on their own), applies the rest with savepoints (bisecting to the rows that fail),
+ * quarantines each bad row with its SQLSTATE and reason, all in one exactly-once transaction with
+ * the ledger claim. An already applied batch commits nothing. `limits` bound its statements by
+ * the function's deadline (`limitTransaction`).
+ */
+export async function replayBatch(sql: Sql, target: TargetTable, batch: BatchData, limits?: TransactionLimits): Promise<ReplayResult> {
   const count = batchRowCount(batch);
   const { plan } = statementFor(target, batch.columns);
   return (await sql.begin(async (tx) => {
+    await limitTransaction(tx, limits);
     if (!(await claimBatch(tx, batch))) {
       return { status: 'already-applied', counts: await storedCounts(tx, batch.batchId), failures: [] };
     }
+    // A snapshot file's keys, screened: a row quarantined below still counts as present.
+    await recordSnapshotBatch(tx, target, batch, 'screened');
     const refused = refusedBeforeBinding(plan, target, batch);
     const candidates = rowsExcept(count, refused) ?? Array.from({ length: count }, (_, i) => i);
     const bound = boundBatch(target, batch);
     const badValues = await screenValues(tx, target, bound, candidates);
     const remaining = rowsExcept(count, [...refused, ...badValues]) ?? candidates;
-    const pinned = await applyIsolating(tx, target, bound, await inWinnerOrder(tx, target, bound, remaining));
+    const ordered = await inWinnerOrder(tx, target, bound, remaining);
+    // Merge rules combine a key's rows in one statement (a sum, a kept value): a suspect applied
+    // on its own could fail, or pass, where the set would not, so merging plans bisect the whole.
+    const merging = mergesColumns(statementFor(target, bound.columns, [...absentAmong(bound, ordered).keys()]).plan);
+    const suspects = merging ? new Set<number>() : await suspectRows(tx, target, bound, ordered);
+    const pinned = await applyAround(tx, target, bound, ordered, suspects);
     const explained: RowFailure[] = [];
     for (const failure of pinned) explained.push(await explainOverflow(tx, target, bound, failure));
     const failures = [...refused, ...badValues, ...explained].sort((a, b) => a.row - b.row);

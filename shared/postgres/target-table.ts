@@ -1,4 +1,5 @@
 import { loadCatalog } from './catalog.ts';
+import { requiredNotCarried, withAbsentColumns } from '../core/required-columns.ts';
 import { type TableCatalog } from '../core/catalog-types.ts';
 import type { LandfallConfig, TableConfig } from '../core/config.ts';
 import { checkTableConfig, type KeyCheck, TableConfigError } from '../core/conflict-key.ts';
@@ -7,6 +8,7 @@ import type { Sql } from './db.ts';
 import { migrateLedger } from './ledger/migrate.ts';
 import { parseTableName } from '../core/identifiers.ts';
 import { ensureTombstoneTable } from './tombstones.ts';
+import { ensureSnapshotTables, type SnapshotTables } from './snapshot-tables.ts';
 import { buildUpsertPlan, type UpsertPlan } from '../core/upsert-plan.ts';
 import { type ArrayColumn, withArrayLiterals } from '../core/array-values.ts';
 import type { BatchData } from '../core/batch.ts';
@@ -16,6 +18,8 @@ export interface TargetTable {
   config: TableConfig;
   catalog: TableCatalog;
   keyCheck: KeyCheck;
+  /** A snapshot table's keys and scopes tables (snapshot-tables.ts), else null. */
+  snapshot: SnapshotTables | null;
   statements: Map<string, { plan: UpsertPlan; compiled: CompiledUpsert; fresh: CompiledFreshInsert; arrays: ArrayColumn[] }>;
 }
 
@@ -27,7 +31,8 @@ export async function prepareTable(sql: Sql, config: TableConfig): Promise<Targe
   const catalog = await loadCatalog(sql, parseTableName(config.table));
   const keyCheck = checkTableConfig(config, catalog);
   await ensureTombstoneTable(sql, config, catalog, keyCheck);
-  return { config, catalog, keyCheck, statements: new Map() };
+  const snapshot = await ensureSnapshotTables(sql, config, catalog);
+  return { config, catalog, keyCheck, snapshot, statements: new Map() };
 }
 
 export interface TableCache {
@@ -107,11 +112,14 @@ function arrayColumnsOf(catalog: TableCatalog, plan: UpsertPlan): ArrayColumn[] 
 
 /**
  * The batch as the statements bind it: a JSON array (NDJSON, Parquet LIST) in an array column
- * rewritten as the array literal PostgreSQL reads as the same array (core/array-values.ts). The
- * batch itself keeps the values as the file had them (the quarantine shows those).
+ * rewritten as the array literal PostgreSQL reads as the same array (core/array-values.ts), and
+ * each NOT NULL column without a default that the file does not carry bound as absent in every
+ * row, so an update leaves it alone (core/required-columns.ts). The batch itself keeps the values
+ * as the file had them (the quarantine shows those).
  */
 export function boundBatch(target: TargetTable, batch: BatchData): BatchData {
   const { arrays } = statementFor(target, batch.columns);
   const values = withArrayLiterals(arrays, batch.values);
-  return values === batch.values ? batch : { ...batch, values: values as (string | null)[][] };
+  const bound = values === batch.values ? batch : { ...batch, values: values as (string | null)[][] };
+  return target.config.mode === 'insert' ? bound : withAbsentColumns(bound, requiredNotCarried(target.catalog.columns, batch));
 }

@@ -19,7 +19,7 @@ interface ColumnShape {
   collation: string | null;
 }
 
-async function columnShapes(sql: Sql, relation: string, names: readonly string[]): Promise<Map<string, ColumnShape>> {
+export async function columnShapes(sql: Sql, relation: string, names: readonly string[]): Promise<Map<string, ColumnShape>> {
   const rows = await sql<ColumnShape[]>`
     SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
            CASE WHEN a.attcollation = 0 THEN NULL ELSE a.attcollation::regcollation::text END AS collation

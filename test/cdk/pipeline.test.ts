@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { EnvVar } from '../../shared/environment/env.ts';
 import { FunctionSettings, InboxLayout, MetricContract, StagingLayout, VISIBILITY_TIMEOUT_FACTOR } from '../../shared/core/resources.ts';
 import { REJECTED_PREFIX } from '../../shared/core/keys.ts';
+import { RetryPolicy } from '../../shared/core/retry-policy.ts';
 import { VPC_ENI_ACTIONS } from '../../cdk/pipeline-function.ts';
 import { PROJECT_ROOT } from '../../cdk/landfall-stack.ts';
 import { logicalIdOf, realEntries, propertiesOf, type Synth, synth, testConfig } from './helpers.ts';
@@ -215,6 +216,13 @@ describe('database', () => {
     });
   });
 
+  it('ends a transaction left idle (a function killed mid-transaction behind the proxy) in the parameter group', () => {
+    t.hasResourceProperties('AWS::RDS::DBParameterGroup', {
+      Parameters: { 'rds.force_ssl': '1', idle_in_transaction_session_timeout: String(RetryPolicy.idleInTransactionMs) },
+    });
+    expect(RetryPolicy.idleInTransactionMs).toBeLessThan(FunctionSettings.consumer.timeoutSeconds * VISIBILITY_TIMEOUT_FACTOR * 1000);
+  });
+
   it('the proxy has a borrow timeout shorter than the consumer timeout', () => {
     t.hasResourceProperties('AWS::RDS::DBProxyTargetGroup', {
       ConnectionPoolConfigurationInfo: Match.objectLike({ ConnectionBorrowTimeout: 30 }),
@@ -363,7 +371,23 @@ describe('least privilege', () => {
     expect(sqsResources).toEqual(
       expect.arrayContaining([getAtt(queueId('landfall-batches.fifo')), getAtt(queueId('landfall-batches-dlq.fifo'))]),
     );
-    expect(sqsResources).toHaveLength(2);
+    // The event source's grant, the DLQ send, and its own visibility changes (below).
+    expect(new Set(sqsResources.map((r) => JSON.stringify(r))).size).toBe(2);
+    expect(sqsResources).toHaveLength(3);
+  });
+
+  it.each([
+    ['consumer', 'RetryOwnBatchesSoon', 'landfall-batches.fifo'],
+    ['replay', 'RetryOwnReplaysSoon', 'landfall-batches-dlq.fifo'],
+  ])('the %s may change the visibility of its own queue only, bound with the queue it names', (fn, sid, queue) => {
+    const statements = policyOf(fn).filter((st) => (st as { Sid?: string }).Sid === sid);
+    expect(statements).toEqual([expect.objectContaining({ Action: 'sqs:ChangeMessageVisibility', Resource: getAtt(queueId(queue)) })]);
+    const variables = (propertiesOf(t, fnId(fn)).Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(variables[EnvVar.sourceQueueUrl]).toEqual({ Ref: queueId(queue) });
+  });
+
+  it('the producer is granted no visibility change of its own beyond its event source', () => {
+    expect(policyOf('producer').filter((st) => /^RetryOwn/.test((st as { Sid?: string }).Sid ?? ''))).toEqual([]);
   });
 
   it('no function role carries a managed policy', () => {

@@ -121,7 +121,7 @@ describe('landfall grant-role', () => {
 
 describe('a cold start on a fresh database', () => {
   test('creates the ledger before the first batch registers its file', async () => {
-    const env = { [EnvVar.databaseUrl]: fresh.url, [EnvVar.stagingBucket]: 'staging', [EnvVar.dlqUrl]: 'http://dlq', [EnvVar.configJson]: JSON.stringify({ tables: [{ table: 'orders', conflictKey: ['id'] }] }) };
+    const env = { [EnvVar.databaseUrl]: fresh.url, [EnvVar.stagingBucket]: 'staging', [EnvVar.dlqUrl]: 'http://dlq', [EnvVar.sourceQueueUrl]: 'http://batches', [EnvVar.configJson]: JSON.stringify({ tables: [{ table: 'orders', conflictKey: ['id'] }] }) };
     const ports = await batchPortsFromEnv(env, 'consumer', { s3: emulator.s3, sqs: emulator.sqs });
     try {
       expect(await fresh.sql`SELECT to_regclass('landfall.files')::text AS files`).toEqual([{ files: 'landfall.files' }]);

@@ -81,9 +81,9 @@ test('status without FILE prints a table: one line per file with its counts and 
   // 1: the first test's file, complete with a rejected row, is in this ledger too.
   expect(code).toBe(1);
   const lines = io.out().split('\n');
-  expect(lines[0]).toMatch(/^FILE\s+TABLE\s+STATUS\s+BATCHES\s+READ\s+REJECTED\s+COLLAPSED\s+INSERTED\s+UPDATED\s+UNCHANGED\s+STALE\s+DELETED\s+QUARANTINED\s+ADDS UP$/);
+  expect(lines[0]).toMatch(/^FILE\s+TABLE\s+STATUS\s+BATCHES\s+READ\s+REJECTED\s+COLLAPSED\s+INSERTED\s+UPDATED\s+UNCHANGED\s+STALE\s+DELETED\s+QUARANTINED\s+ADDS UP\s+REMOVED$/);
   const line = lines.find((l) => l.startsWith(batch.file.key))!;
-  expect(line.split(/\s{2,}/)).toEqual([batch.file.key, 'items', 'complete', '1/1', '2', '0', '0', '2', '0', '0', '0', '0', '0', 'yes']);
+  expect(line.split(/\s{2,}/)).toEqual([batch.file.key, 'items', 'complete', '1/1', '2', '0', '0', '2', '0', '0', '0', '0', '0', 'yes', '0']);
 });
 
 test('status FILE accepts the short file id the tables show', async () => {
@@ -104,7 +104,7 @@ test('a complete file whose counts do not add up is flagged, and status exits 1'
   const code = await statusCommand(undefined, { databaseUrl: crafted.url }, io);
 
   expect(code).toBe(1);
-  expect(io.out()).toMatch(/^crafted\/short0000001\.csv\s.*\scomplete\s.*\sNO: 2 rows missing$/m);
+  expect(io.out()).toMatch(/^crafted\/short0000001\.csv\s.*\scomplete\s.*\sNO: 2 rows missing\s+0$/m);
   expect(io.out()).toContain('1 complete file does NOT add up');
 });
 

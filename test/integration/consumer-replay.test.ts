@@ -12,6 +12,7 @@ import { listQuarantine, retryQuarantine } from '../../shared/postgres/quarantin
 import { fileIdentity, makeBatch, ordersWithSixBadRows } from '../helpers/batches.ts';
 import { type Handler, eventually, startBatchEmulator } from '../helpers/batch-emulator.ts';
 import { createTestDatabase } from '../helpers/database.ts';
+import { RetryPolicy } from '../../shared/core/retry-policy.ts';
 
 const { sql } = await createTestDatabase();
 const emulator = await startBatchEmulator({ maxReceiveCount: 3 });
@@ -49,9 +50,13 @@ beforeAll(async () => {
   await sql`CREATE SEQUENCE kill_once`;
   await sql.unsafe(`CREATE FUNCTION kill_once() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN IF NEW.k = 'kill' AND nextval('kill_once') = 1 THEN PERFORM pg_terminate_backend(pg_backend_pid()); END IF; RETURN NEW; END $$`);
-  for (const table of ['flaky', 'ordered']) {
+  // Kills its own connection on every attempt until the consumer's in-process retries are used up.
+  await sql`CREATE SEQUENCE kill_many`;
+  await sql.unsafe(`CREATE FUNCTION kill_many() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN IF NEW.k = 'kill' AND nextval('kill_many') <= ${RetryPolicy.inProcess.maxAttempts} THEN PERFORM pg_terminate_backend(pg_backend_pid()); END IF; RETURN NEW; END $$`);
+  for (const [table, kill] of [['flaky', 'kill_once'], ['ordered', 'kill_many']]) {
     await sql.unsafe(`CREATE TABLE ${table} (k text PRIMARY KEY, val text)`);
-    await sql.unsafe(`CREATE TRIGGER kill BEFORE INSERT OR UPDATE ON ${table} FOR EACH ROW EXECUTE FUNCTION kill_once()`);
+    await sql.unsafe(`CREATE TRIGGER kill BEFORE INSERT OR UPDATE ON ${table} FOR EACH ROW EXECUTE FUNCTION ${kill}()`);
   }
 });
 
@@ -162,16 +167,19 @@ describe('bad rows through consumer and replay', () => {
 });
 
 describe('transient failures are retried, and FIFO order holds', () => {
-  test('the backend terminated mid-apply: the record fails, is redelivered and applied once', async () => {
+  test('the backend terminated mid-apply: the record is retried in the same invocation and applied once', async () => {
+    const logger = new Logger({ logLevel: 'SILENT' });
+    const warn = vi.spyOn(logger, 'warn');
+    const retrying = createConsumerHandler({ ports: () => ports, logger, metrics: quiet().metrics }) as Handler;
     const batch = makeBatch({ table: 'flaky', rows: [{ k: 'a', val: '1' }, { k: 'kill', val: '2' }] });
     await emulator.stage(batch);
 
-    const first = await emulator.deliver(emulator.queues.batches, consumer);
-    expect(first.response?.batchItemFailures).toHaveLength(1);
-    expect(await sql`SELECT * FROM flaky`).toEqual([]);
+    const first = await emulator.deliver(emulator.queues.batches, retrying);
 
-    await drain(emulator.queues.batches, consumer);
-
+    // The killed connection failed the first attempt; the second, in the same invocation, applied it.
+    expect(warn).toHaveBeenCalledWith('record failed on a transient error; retrying it in this invocation', expect.objectContaining({ attempt: 1, errorClass: 'transient' }));
+    expect(first.response?.batchItemFailures).toEqual([]);
+    expect(await emulator.depth(emulator.queues.batches)).toBe(0);
     expect(await sql`SELECT k, val FROM flaky ORDER BY k`).toEqual([
       { k: 'a', val: '1' },
       { k: 'kill', val: '2' },
@@ -181,8 +189,7 @@ describe('transient failures are retried, and FIFO order holds', () => {
     expect(await emulator.depth(emulator.queues.dlq)).toBe(0);
   });
 
-  test('when a message fails transiently, later messages of its group in the same event are not applied; other groups go on', async () => {
-    await sql`ALTER SEQUENCE kill_once RESTART`;
+  test('when a message fails transiently past its in-process retries, later messages of its group in the same event are not applied; other groups go on', async () => {
     const file = fileIdentity();
     const first = makeBatch({ table: 'ordered', partition: 0, chunk: 0, rows: [{ k: 'kill', val: 'from chunk 0' }, { k: 'x', val: 'from chunk 0' }] }, file);
     const second = makeBatch({ table: 'ordered', partition: 0, chunk: 1, rows: [{ k: 'x', val: 'from chunk 1' }] }, file);

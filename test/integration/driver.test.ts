@@ -1,11 +1,13 @@
 import { createServer, connect as connectTcp, type Socket } from 'node:net';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import postgres from 'postgres';
 import { afterAll, describe, expect, test } from 'vitest';
 import { connect } from '../../shared/postgres/db.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { pgbouncerOrSkip } from '../helpers/pgbouncer.ts';
 
-// The driver behaviours Landfall's exactly-once contract rests on (patches/postgres+3.4.9.patch).
+// The driver behaviours Landfall's exactly-once contract rests on (patches/postgres+3.4.9*.patch).
 const db = await createTestDatabase();
 
 /** The ErrorResponse message a backend sends when pg_terminate_backend ends it. */
@@ -113,6 +115,89 @@ describe('postgres.js as patched for Landfall', () => {
     // THEN sql.begin reports that nothing committed, and indeed nothing did
     expect(await outcome).toEqual({ rejected: '40000' });
     expect(await sql`select * from driver_commit`).toHaveLength(0);
+  });
+
+  test('a query queued between a socket error and its close (a savepoint\'s ROLLBACK TO after a failed COPY) is settled, and the next transaction on the reconnected session runs', async () => {
+    // GIVEN a TCP proxy that resets the connection when COPY data passes (a server restart, a
+    // failover, a killed pooler connection hitting a batch mid-COPY)
+    const server = new URL(db.url);
+    let cuts = 0;
+    const proxy = createServer((client: Socket) => {
+      const upstream = connectTcp(Number(server.port), '127.0.0.1');
+      client.on('data', (chunk: Buffer) => {
+        if (cuts === 0 && chunk[0] === 0x64 /* CopyData */) {
+          cuts++;
+          client.resetAndDestroy();
+          upstream.destroy();
+          return;
+        }
+        upstream.write(chunk);
+      });
+      upstream.on('data', (chunk: Buffer) => client.write(chunk));
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    afterAll(() => new Promise<void>((resolve) => proxy.close(() => resolve())));
+    const viaProxy = new URL(db.url);
+    viaProxy.port = String((proxy.address() as { port: number }).port);
+    const sql = connect({ url: viaProxy.toString(), max: 1, applicationName: 'driver-copy-reset' });
+    afterAll(() => sql.end({ timeout: 5 }));
+    await db.sql`create table driver_copy_reset (id int)`;
+
+    // WHEN a transaction's COPY inside a savepoint dies with the connection (the savepoint's
+    // ROLLBACK TO is issued as the COPY fails, the way insertIfFresh's savepoint does)
+    const first = await sql
+      .begin(async (tx) => {
+        await tx`select ${1}::int as one`;
+        await tx.savepoint(async (sp) => pipeline(Readable.from(['1\n', '2\n']), await sp.unsafe('copy driver_copy_reset (id) from stdin').writable()));
+      })
+      .then(
+        () => 'committed',
+        (error: { code?: string }) => error.code,
+      );
+
+    // THEN the next transaction, whose first statement has parameters (the driver describes it
+    // first, then binds), is answered on the reconnected session instead of waiting forever
+    const next = await sql.begin(async (tx) => tx`select ${2}::int as two`);
+    expect(cuts).toBe(1);
+    expect(first).toMatch(/ECONNRESET|CONNECTION_CLOSED/);
+    expect([...next]).toEqual([{ two: 2 }]);
+  }, 30_000);
+
+  test('a transaction whose connection closed refuses its later queries: none runs outside it on the reconnected session (porsager/postgres#1155)', async () => {
+    // GIVEN one connection, reserved by a transaction that has written a row, and a query of the
+    // pool waiting for that connection
+    const sql = connect({ url: db.url, max: 1, applicationName: 'driver-tx-closed' });
+    afterAll(() => sql.end({ timeout: 5 }));
+    await db.sql`create table driver_tx_closed (id int)`;
+    let waiting: Promise<unknown> | undefined;
+    let later: string | undefined;
+    const outcome = sql
+      .begin(async (tx) => {
+        const [backend] = await tx<{ pid: number }[]>`select pg_backend_pid() as pid`;
+        await tx`insert into driver_tx_closed values (1)`;
+        waiting = sql`select 2 as two`;
+        // WHEN the server ends the session, and the pooled connection reconnects for the waiting query
+        await db.sql`select pg_terminate_backend(${backend!.pid})`;
+        await waiting;
+        // THEN the transaction's next statement is refused instead of running there, autocommitted
+        await tx`insert into driver_tx_closed values (2)`.catch((error: { code?: string }) => {
+          later = error.code;
+          throw error;
+        });
+      })
+      .then(
+        () => 'committed',
+        (error: { code?: string }) => error.code,
+      );
+
+    expect(await outcome).toBe('CONNECTION_CLOSED');
+    await expect.poll(() => later).toBe('CONNECTION_CLOSED');
+    expect(await waiting).toEqual([{ two: 2 }]);
+    expect(await db.sql`select id from driver_tx_closed`).toEqual([]);
   });
 });
 

@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import postgres from 'postgres';
-import { afterAll, beforeAll, expect, inject, test } from 'vitest';
+import { afterAll, beforeAll, expect, inject, test, vi } from 'vitest';
 import { createConsumerHandler } from '../../shared/lambda/consumer-handler.ts';
 import { parseConfig } from '../../shared/core/config.ts';
 import { connect } from '../../shared/postgres/db.ts';
@@ -31,9 +31,10 @@ if (pgbouncerOrSkip('a COMMIT answered with ROLLBACK through pgbouncer')) {
   const landfallClient = connect({ url: pooled, max: 1, applicationName: 'lost-commit' });
   afterAll(() => landfallClient.end({ timeout: 5 }));
   const config = parseConfig({ tables: [{ table: 'balances', conflictKey: ['id'], version: 'seq', partitions: 1 }] });
+  const logger = new Logger({ logLevel: 'SILENT' });
   const consumer = createConsumerHandler({
     ports: () => emulator.ports(config, prepared),
-    logger: new Logger({ logLevel: 'SILENT' }),
+    logger,
     metrics: new Metrics({ namespace: 'Test', serviceName: 'test' }),
   }) as Handler;
   const shipped = createConsumerHandler({
@@ -48,7 +49,7 @@ if (pgbouncerOrSkip('a COMMIT answered with ROLLBACK through pgbouncer')) {
     await db.sql`CREATE TABLE balances (id int PRIMARY KEY, amount numeric NOT NULL, seq int NOT NULL)`;
   });
 
-  test('the batch is not acknowledged, is redelivered, and is applied exactly once', async () => {
+  test('the attempt is not taken for a commit: the batch is retried and applied exactly once', async () => {
     // GIVEN the client's COMMIT prepared on server session A, and A busy with another transaction
     await prepared.begin(async (tx) => tx`select 1`);
     let release!: () => void;
@@ -61,15 +62,20 @@ if (pgbouncerOrSkip('a COMMIT answered with ROLLBACK through pgbouncer')) {
     await emulator.stage(batch);
 
     // WHEN the consumer applies the batch on session B, where that COMMIT does not exist
+    const warn = vi.spyOn(logger, 'warn');
+    const tried = vi.spyOn(logger, 'error');
     const first = await emulator.deliver(emulator.queues.batches, consumer);
 
-    // THEN the record failed (the transaction rolled back) and nothing is stored or claimed
-    expect(first.response?.batchItemFailures).toHaveLength(1);
-    expect(await db.sql`SELECT * FROM balances`).toEqual([]);
-    expect(await db.sql`SELECT status FROM landfall.batches WHERE batch_id = ${batch.batchId} AND status = 'applied'`).toEqual([]);
+    // THEN the attempt whose COMMIT came back ROLLBACK failed as a transient error (class 40): it
+    // was not taken for a commit, and the record was tried again (in the invocation, then by SQS)
+    expect(tried).toHaveBeenCalledWith('batch failed; it will be retried', expect.objectContaining({ code: '40000', errorClass: 'transient', inProcessAttempt: 1 }));
+    expect(warn).toHaveBeenCalledWith('record failed on a transient error; retrying it in this invocation', expect.objectContaining({ code: '40000', attempt: 1 }));
+    // AND whatever the retries did, the batch is acknowledged only with its rows committed
+    const acknowledged = first.response?.batchItemFailures.length === 0;
+    expect(await db.sql`SELECT count(*)::int AS n FROM balances`).toEqual([{ n: acknowledged ? 2 : 0 }]);
 
-    // AND redelivered to a consumer on Landfall's own client (prepare: false; the prepared client
-    // would fail every attempt through a transaction pooler), it is applied exactly once
+    // AND once redelivered to a consumer on Landfall's own client (prepare: false; the prepared
+    // client fails attempts through a transaction pooler), it is applied exactly once
     release();
     await held;
     await eventually(async () => {

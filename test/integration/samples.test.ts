@@ -25,7 +25,7 @@ test('npm start: every sample file loads, each shape as its table\'s format read
     .map((l) => JSON.parse(l) as { file: string; status: string; read: number; rejected: number; quarantined: number; addsUp: boolean });
   expect(receipts.map((r) => r.file)).toEqual(SAMPLE_FILES.map((f) => basename(f)));
   for (const r of receipts) expect({ file: r.file, status: r.status, addsUp: r.addsUp }).toEqual({ file: r.file, status: 'complete', addsUp: true });
-  const shapes = receipts.slice(3);
+  const shapes = receipts.slice(3, 12);
   expect(shapes.map((r) => [r.file, r.read, r.rejected, r.quarantined])).toEqual([
     ['2026-11-04-preise.csv', 120, 0, 0],
     ['2026-11-05.tsv', 100, 0, 0],
@@ -39,6 +39,11 @@ test('npm start: every sample file loads, each shape as its table\'s format read
     ['2026-11-02-visits.csv', 4, 0, 0],
   ]);
   expect(await db.sql`SELECT sum(visits)::int AS visits FROM page_visits`).toEqual([{ visits: 18 }]);
+  // The snapshot child table: the second file replaces the photos of tasks 103 and 107.
+  expect(receipts.slice(12).map((r) => [r.file, r.read, (r as unknown as { removed: number }).removed])).toEqual([
+    ['2026-11-01-task-photos.csv', 41, 0],
+    ['2026-11-02-task-photos.csv', 8, 2],
+  ]);
   const { sql } = db;
   expect(await sql`SELECT artikel, bezeichnung, preis::text, gueltig_ab::text FROM eu_prices WHERE artikel IN ('A-0010', 'A-0011') ORDER BY artikel`).toEqual([
     { artikel: 'A-0010', bezeichnung: 'Schraube; verzinkt – 10 mm', preis: '12345.99', gueltig_ab: '2026-11-11' },

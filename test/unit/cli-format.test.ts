@@ -6,7 +6,7 @@ function receipt(fields: Partial<FileReceipt>): FileReceipt {
   return {
     file: 'a.csv', bucket: 'inbox', fileId: 'f1', table: 't', status: 'complete', batches: 1, batchesApplied: 1,
     read: 10, rejected: 1, collapsed: 1, inserted: 5, updated: 1, unchanged: 0, stale: 0, deleted: 0, quarantined: 2,
-    registeredAt: '2026-01-01T00:00:00Z', reason: null, reasonCode: null, movedTo: null, previousOutcome: null, state: 'complete with rejects', loaded: 7, ...fields,
+    registeredAt: '2026-01-01T00:00:00Z', reason: null, reasonCode: null, movedTo: null, previousOutcome: null, state: 'complete with rejects', loaded: 7, removed: 0, ...fields,
   };
 }
 

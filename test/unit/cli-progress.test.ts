@@ -9,7 +9,7 @@ import { captureIo } from '../helpers/cli.ts';
 const receipt = (fields: Partial<FileReceipt>): FileReceipt => ({
   file: 'items/a.csv', bucket: 'inbox', fileId: 'f', table: 'items', status: 'pending', batches: 40, batchesApplied: 10,
   read: 100_000, rejected: 0, collapsed: 0, inserted: 25_000, updated: 0, unchanged: 0, stale: 0, deleted: 0, quarantined: 0,
-  registeredAt: '', reason: null, reasonCode: null, movedTo: null, previousOutcome: null, state: 'in progress', loaded: 25_000, ...fields,
+  registeredAt: '', reason: null, reasonCode: null, movedTo: null, previousOutcome: null, state: 'in progress', loaded: 25_000, removed: 0, ...fields,
 });
 
 test('rows/s, MB/s and the ETA come from the applied batches and the time so far', () => {

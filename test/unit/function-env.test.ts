@@ -10,18 +10,18 @@ const database = { DATABASE_URL: 'postgres://u:p@db.example/app' };
 describe('readFunctionEnv', () => {
   it('names every missing variable of the contract', () => {
     expect(() => readFunctionEnv({}, 'consumer')).toThrow(
-      'consumer: missing environment variable(s): LANDFALL_STAGING_BUCKET, LANDFALL_DLQ_URL, LANDFALL_CONFIG_JSON or LANDFALL_CONFIG',
+      'consumer: missing environment variable(s): LANDFALL_STAGING_BUCKET, LANDFALL_DLQ_URL, LANDFALL_SOURCE_QUEUE_URL, LANDFALL_CONFIG_JSON or LANDFALL_CONFIG',
     );
   });
 
   it('reads replay without a DLQ URL (the stack gives it none)', () => {
-    const settings = batchSettingsFromEnv({ LANDFALL_STAGING_BUCKET: 's', LANDFALL_CONFIG_JSON: config, ...database }, 'replay');
+    const settings = batchSettingsFromEnv({ LANDFALL_STAGING_BUCKET: 's', LANDFALL_SOURCE_QUEUE_URL: 'dlq', LANDFALL_CONFIG_JSON: config, ...database }, 'replay');
     expect(settings.stagingBucket).toBe('s');
     expect(settings.dlqUrl).toBeUndefined();
   });
 
   it('reads the consumer DLQ URL', () => {
-    const settings = batchSettingsFromEnv({ LANDFALL_STAGING_BUCKET: 's', LANDFALL_DLQ_URL: 'q', LANDFALL_CONFIG_JSON: config, ...database }, 'consumer');
+    const settings = batchSettingsFromEnv({ LANDFALL_STAGING_BUCKET: 's', LANDFALL_DLQ_URL: 'q', LANDFALL_SOURCE_QUEUE_URL: 'b', LANDFALL_CONFIG_JSON: config, ...database }, 'consumer');
     expect(settings.dlqUrl).toBe('q');
   });
 });

@@ -3,6 +3,7 @@ import type { FileManifest } from '../../core/batch-message.ts';
 import { manifestKeyOf } from '../../core/keys.ts';
 import type { Sql, TxSql } from '../db.ts';
 import { toPgArrayLiteral } from '../pg-array.ts';
+import type { HeldNumbers } from './snapshot-files.ts';
 
 /** PostgreSQL text cannot hold NUL: a rejected row's text keeps U+FFFD in its place. */
 const storable = (text: string) => text.replaceAll('\0', '\uFFFD');
@@ -120,6 +121,8 @@ export const FileState = {
   movedAside: 'moved-aside',
   /** Not complete, and its table is refused by the consumer (landfall.blocked_tables): the reason and the fix. */
   blocked: 'blocked',
+  /** A snapshot file whose batches are applied and whose removal a guard holds (snapshot-files.ts): the numbers and `landfall snapshot confirm FILE`. */
+  held: 'held',
 } as const;
 export type FileState = (typeof FileState)[keyof typeof FileState];
 
@@ -135,6 +138,8 @@ export const FileDisplayState = {
   replaying: 'replaying',
   blocked: 'blocked',
   movedAside: 'moved aside',
+  /** A snapshot file whose removal a guard holds. */
+  held: 'held',
 } as const;
 export type FileDisplayState = (typeof FileDisplayState)[keyof typeof FileDisplayState];
 
@@ -182,10 +187,14 @@ export interface FileReceipt extends BatchCounts {
   reasonCode: string | null;
   /** Where a moved-aside file is now (`s3://…/rejected/…`). */
   movedTo: string | null;
-  /** What fixes a blocked file's table, or finishes a file interrupted by a move-aside. */
+  /** What fixes a blocked file's table, or finishes a file interrupted by a move-aside; how to go ahead with a `held` one. */
   fix?: string;
   /** What the ledger said of the file before a later registration corrected it (`moved-aside`, say), else null. */
   previousOutcome: string | null;
+  /** Rows a snapshot file removed because it did not hold their keys: beside rule 4, not inside `read`. */
+  removed: number;
+  /** A held snapshot file: what the removal would do (only on a `held` receipt). */
+  held?: HeldNumbers;
 }
 
 export interface BatchReceipt extends BatchCounts {
@@ -201,12 +210,22 @@ export interface BatchReceipt extends BatchCounts {
 
 /** Receipts of files: all, or those with the given ids or inbox key. */
 export async function fileReceipts(sql: Sql, filter: { fileIds?: string[]; key?: string; etag?: string } = {}): Promise<FileReceipt[]> {
-  type Row = Omit<FileReceipt, 'state' | 'loaded'> & { outcome: FileOutcome; blockedCode: string | null; blockedReason: string | null; blockedFix: string | null };
+  type Row = Omit<FileReceipt, 'state' | 'loaded'> & {
+    outcome: FileOutcome;
+    blockedCode: string | null;
+    blockedReason: string | null;
+    blockedFix: string | null;
+    heldCode: string | null;
+    heldReason: string | null;
+    heldNumbers: HeldNumbers | null;
+  };
   const rows = await sql<Row[]>`
     SELECT f.key AS file, f.bucket, f.file_id AS "fileId", f.table_name AS table, f.outcome,
            -- What was applied decides: a file with an applied batch is never "moved aside, not read".
            CASE WHEN f.outcome = 'moved-aside' AND count(b.*) FILTER (WHERE b.status = 'applied') = 0 THEN 'moved-aside'
-                WHEN f.outcome = 'produced' AND count(b.*) FILTER (WHERE b.status = 'applied') >= f.batch_count THEN 'complete'
+                -- A snapshot file is complete once its removal ran; until then pending, or held by a guard.
+                WHEN f.outcome = 'produced' AND count(b.*) FILTER (WHERE b.status = 'applied') >= f.batch_count
+                  THEN CASE s.state WHEN 'held' THEN 'held' WHEN 'waiting' THEN 'pending' ELSE 'complete' END
                 WHEN bt.table_name IS NOT NULL THEN 'blocked'
                 WHEN count(b.*) FILTER (WHERE b.status = 'poisoned') > 0 THEN 'replaying'
                 ELSE 'pending' END AS status,
@@ -222,8 +241,10 @@ export async function fileReceipts(sql: Sql, filter: { fileIds?: string[]; key?:
            to_char(f.registered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS "registeredAt",
            f.reason || coalesce(' (line ' || f.reason_line || coalesce(', field ' || f.reason_field, '') || ')', '') AS reason,
            f.reason_code AS "reasonCode", f.moved_to AS "movedTo", f.previous_outcome AS "previousOutcome",
-           bt.code AS "blockedCode", bt.reason AS "blockedReason", bt.fix AS "blockedFix"
+           bt.code AS "blockedCode", bt.reason AS "blockedReason", bt.fix AS "blockedFix",
+           coalesce(s.removed, 0)::float8 AS removed, s.held_code AS "heldCode", s.held_reason AS "heldReason", s.held_numbers AS "heldNumbers"
     FROM landfall.files f
+    LEFT JOIN landfall.snapshot_files s ON s.file_id = f.file_id
     LEFT JOIN landfall.batches b ON b.file_id = f.file_id
     -- Blocked: the table refused a delivery since the file was registered (a refusal left over
     -- from before, e.g. the deploy step's for a table created since, does not block a new file).
@@ -231,12 +252,14 @@ export async function fileReceipts(sql: Sql, filter: { fileIds?: string[]; key?:
     WHERE (${filter.fileIds ?? null}::text[] IS NULL OR f.file_id = ANY(${filter.fileIds ?? null}::text[]))
       AND (${filter.key ?? null}::text IS NULL OR f.key = ${filter.key ?? null}::text)
       AND (${filter.etag ?? null}::text IS NULL OR f.etag = ${filter.etag ?? null}::text)
-    GROUP BY f.file_id, bt.table_name
+    GROUP BY f.file_id, bt.table_name, s.file_id
     ORDER BY f.registered_at, f.key`;
-  return rows.map(({ outcome, blockedCode, blockedReason, blockedFix, ...r }) => {
+  return rows.map(({ outcome, blockedCode, blockedReason, blockedFix, heldCode, heldReason, heldNumbers, ...r }) => {
     const receipt: FileReceipt = { ...r, state: displayStateOf(r), loaded: loadedOf(r) };
     // A blocked file's reason and fix are its table's.
     if (r.status === FileState.blocked) return { ...receipt, reason: blockedReason, reasonCode: blockedCode, ...(blockedFix ? { fix: blockedFix } : {}) };
+    // A held snapshot file's are its removal's: what it would remove, and the command that goes ahead.
+    if (r.status === FileState.held) return { ...receipt, reason: heldReason, reasonCode: heldCode, fix: confirmCommandOf(r.file), ...(heldNumbers ? { held: heldNumbers } : {}) };
     // Moved aside after some of its batches were applied (the config lost its table, say): in progress, never "not read".
     if (outcome === 'moved-aside' && r.status !== FileState.movedAside) {
       return {
@@ -248,6 +271,9 @@ export async function fileReceipts(sql: Sql, filter: { fileIds?: string[]; key?:
     return receipt;
   });
 }
+
+/** The command that goes ahead with a held snapshot file's removal (`--force` on `run`/`drop` does too). */
+export const confirmCommandOf = (key: string) => `landfall snapshot confirm ${/^[A-Za-z0-9_.,:/=@+-]+$/.test(key) ? key : `'${key.replaceAll("'", `'\\''`)}'`}`;
 
 export async function batchReceipts(sql: Sql, fileId: string): Promise<BatchReceipt[]> {
   const rows = await sql<BatchReceipt[]>`

@@ -194,4 +194,54 @@ export const migrations: { name: string; up: (tx: TxSql) => Promise<unknown> }[]
     name: '0008-quarantine-absent',
     up: (tx) => tx.unsafe(`ALTER TABLE landfall.quarantine ADD COLUMN absent text[]`),
   },
+  {
+    // "mode": "snapshot" (issue 23): each snapshot table's typed keys and scopes tables (created at
+    // start-up, snapshot-tables.ts), each snapshot file's removal (claimed here in the same
+    // transaction as its deletes; `held` with the numbers until confirmed), and per batch the
+    // keys it recorded and the rows it had without a trusted key (written in the batch's own
+    // transaction).
+    name: '0009-snapshots',
+    up: (tx) =>
+      tx.unsafe(`
+        CREATE TABLE landfall.snapshot_tables (
+          table_name      text PRIMARY KEY,
+          keys_relation   text NOT NULL UNIQUE,
+          scopes_relation text NOT NULL UNIQUE,
+          created_at      timestamptz NOT NULL DEFAULT now()
+        );
+
+        CREATE TABLE landfall.snapshot_files (
+          file_id      text PRIMARY KEY,
+          -- The file's number in the keys and scopes tables (8 bytes a row instead of the 32-character id).
+          seq          bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+          table_name   text NOT NULL,
+          state        text NOT NULL DEFAULT 'waiting' CHECK (state IN ('waiting', 'held', 'done')),
+          force        boolean NOT NULL DEFAULT false,
+          arrival      text COLLATE "C",
+          scopes       int,
+          superseded   int,
+          stored       bigint,
+          removed      bigint NOT NULL DEFAULT 0 CHECK (removed >= 0),
+          held_code    text,
+          held_reason  text,
+          held_numbers jsonb,
+          confirmed_by text,
+          keys_forgotten boolean NOT NULL DEFAULT false,
+          created_at   timestamptz NOT NULL DEFAULT now(),
+          decided_at   timestamptz,
+          updated_at   timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE INDEX snapshot_files_open_idx ON landfall.snapshot_files (table_name) WHERE state <> 'done';
+
+        CREATE TABLE landfall.snapshot_batches (
+          batch_id text PRIMARY KEY,
+          file_id  text NOT NULL,
+          keys     int NOT NULL CHECK (keys >= 0),
+          keyless  int NOT NULL CHECK (keyless >= 0),
+          -- The keys table the batch recorded into: one that was dropped and made again since has lost them.
+          keys_relid oid
+        );
+        CREATE INDEX snapshot_batches_file_idx ON landfall.snapshot_batches (file_id);
+      `),
+  },
 ];

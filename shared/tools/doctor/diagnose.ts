@@ -1,5 +1,6 @@
 import type { CatalogColumn, PartitionedLevel, TableCatalog, UniqueIndex } from '../../core/catalog-types.ts';
-import { ARRIVAL } from '../../core/config.ts';
+import { ARRIVAL, type TableConfig } from '../../core/config.ts';
+import { snapshotTableProblems } from '../../core/snapshot-check.ts';
 import { addArrivalColumnStatement, createIndexStatement, indexMismatch, partitionKeyError } from '../../core/conflict-key.ts';
 import { quoteIdent } from '../../core/identifiers.ts';
 import { canonicalizerFor } from '../../core/canonical-key.ts';
@@ -11,8 +12,10 @@ export interface DoctorTarget {
   key: string[];
   /** A column name or `$arrival`. */
   version: string;
-  mode: 'upsert' | 'insert';
+  mode: 'upsert' | 'insert' | 'snapshot';
   arrivalColumn: string;
+  /** A configured snapshot table's config, for the snapshot checks (snapshot-check.ts). */
+  config?: TableConfig;
 }
 
 export const Severity = { ok: 'ok', info: 'info', warning: 'warning', error: 'error' } as const;
@@ -181,6 +184,7 @@ export function diagnoseTable(target: DoctorTarget, catalog: TableCatalog | null
 
   checkVersion(target, byName, add);
   checkArrival(target, catalog, byName, add);
+  for (const p of target.config ? snapshotTableProblems(target.config, catalog) : []) add('snapshot', 'error', p.reason, [p.fix]);
   checkPartitioning(target, catalog, keyColumns, add);
   checkPartitions(catalog, partitions, add);
 
@@ -282,8 +286,8 @@ function checkPartitioning(target: DoctorTarget, catalog: TableCatalog, keyColum
     'key partitioning',
     'warning',
     `${inexact.map((n) => `"${n.column.name}": ${n.c.note}`).join('; ')}. Write such keys in one spelling` +
-      (target.mode === 'upsert' ? (hasArrival ? `; "${target.arrivalColumn}" still decides their ties` : ', or add the arrival column so that ties are decided by arrival') : ''),
-    target.mode === 'upsert' && !hasArrival ? [addArrivalColumnStatement(catalog, target.arrivalColumn)] : [],
+      (target.mode !== 'insert' ? (hasArrival ? `; "${target.arrivalColumn}" still decides their ties` : ', or add the arrival column so that ties are decided by arrival') : ''),
+    target.mode !== 'insert' && !hasArrival ? [addArrivalColumnStatement(catalog, target.arrivalColumn)] : [],
   );
 }
 

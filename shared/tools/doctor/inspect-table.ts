@@ -24,7 +24,7 @@ export const DEFAULT_LARGE_TABLE_ROWS = 10_000_000;
 
 /** The doctor targets of a config: every configured table. */
 export function targetsFromConfig(config: LandfallConfig): DoctorTarget[] {
-  return config.tables.map((t) => ({ table: t.table, key: [...t.conflictKey], version: t.version, mode: t.mode, arrivalColumn: t.arrivalColumn }));
+  return config.tables.map((t) => ({ table: t.table, key: [...t.conflictKey], version: t.version, mode: t.mode, arrivalColumn: t.arrivalColumn, ...(t.mode === 'snapshot' ? { config: t } : {}) }));
 }
 
 async function estimateDistinct(sql: Sql, catalog: TableCatalog, key: string[]): Promise<{ rows: number; distinctKeys: number } | null> {

@@ -9,7 +9,8 @@ import { targetsFromConfig } from './inspect-table.ts';
 
 /** The privileges the consumer needs on a table of this config. */
 function neededPrivileges(table: TableConfig): string[] {
-  return ['SELECT', 'INSERT', ...(table.mode === 'upsert' ? ['UPDATE'] : []), ...(table.delete ? ['DELETE'] : [])];
+  const removes = table.mode === 'snapshot' && !table.missing?.softDelete;
+  return ['SELECT', 'INSERT', ...(table.mode !== 'insert' ? ['UPDATE'] : []), ...(table.delete || removes ? ['DELETE'] : [])];
 }
 
 async function privilegeCheck(sql: Sql, catalog: TableCatalog, table: TableConfig): Promise<CheckResult> {

@@ -1,0 +1,3 @@
+import { defineRestartRecoveryTest } from './restart-recovery-suite.ts';
+
+defineRestartRecoveryTest('direct');

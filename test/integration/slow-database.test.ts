@@ -1,0 +1,3 @@
+import { defineSlowDatabaseTest } from './slow-database-suite.ts';
+
+await defineSlowDatabaseTest('direct');
