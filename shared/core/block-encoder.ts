@@ -1,6 +1,5 @@
 import { canonicalizerFor, type KeyColumnType } from './canonical-key.ts';
-import { EncodedBlockBuilder, type EncodedBlock } from './encoded-block.ts';
-import type { JsonColumn } from './json-column.ts';
+import { BlockScratch, EncodedBlockBuilder, type EncodedBlock } from './encoded-block.ts';
 import type { FormatConfig } from './format-config.ts';
 import { rowPartitioner } from './partition.ts';
 import { readCsvEvents, type CsvDialect } from './read/read-csv.ts';
@@ -73,11 +72,11 @@ async function* bytesOf(parts: readonly (Uint8Array | null)[]): AsyncGenerator<U
  * Numbers are counted from the block's start (see `EncodedBlock`); a reject's reason that quotes
  * numbers (a quote never closed, at the file's end) quotes them from there too.
  *
- * `columns`: where to write each partition's values (`EncodedBlockBuilder`), kept from block to block.
+ * `scratch`: what the block is written into (`BlockScratch`), kept from block to block.
  *
  * @example const { block, transfer } = await encodeCsvBlock(job, { bytes, lookahead, final: false })
  */
-export async function encodeCsvBlock(job: CsvBlockJob, input: CsvBlockInput, columns: JsonColumn[][] = []): Promise<{ block: EncodedBlock; transfer: ArrayBuffer[] }> {
+export async function encodeCsvBlock(job: CsvBlockJob, input: CsvBlockInput, scratch: BlockScratch = new BlockScratch()): Promise<{ block: EncodedBlock; transfer: ArrayBuffer[] }> {
   const prefixBytes = job.prefix.length;
   const prefixLines = job.prefixLines;
   const events = readCsvEvents(bytesOf([job.prefix, input.bytes, input.final ? null : input.lookahead]), {
@@ -87,7 +86,7 @@ export async function encodeCsvBlock(job: CsvBlockJob, input: CsvBlockInput, col
   });
   const converter = blockConverter(job);
   const partitionOf = blockPartitioner(job);
-  const builder = new EncodedBlockBuilder(job.partitions, job.columns.length, columns);
+  const builder = new EncodedBlockBuilder(job.partitions, job.columns.length, scratch);
   const end = input.bytes.length;
   for await (const batch of events) {
     for (const event of batch) {

@@ -47,72 +47,135 @@ export function estimateRowBytes(values: readonly TextValue[]): number {
   return bytes;
 }
 
+/**
+ * What a block worker writes blocks into, kept from one block to the next: each partition's
+ * columns and value ends, and the records' numbers, in typed arrays that are written from their
+ * start again, so that a block leaves the garbage collector little that lives through a
+ * collection but its strings. Each array is its own field, written at its own site (one kind of
+ * typed array per site keeps the stores monomorphic).
+ */
+export class BlockScratch {
+  /** Each partition's columns (`columns[partition][column]`). */
+  readonly columns: JsonColumn[][] = [];
+  /** Each partition's value ends, row after row. */
+  readonly ends: Uint32Array[] = [];
+  /** The number of columns `columns` were made for. */
+  columnCount = -1;
+  capacity = 4096;
+  kinds = new Uint8Array(4096);
+  rows = new Int32Array(4096);
+  partitions = new Uint16Array(4096);
+  rowBytes = new Uint32Array(4096);
+  resumeAt = new Float64Array(4096);
+  resumeLines = new Float64Array(4096);
+
+  /** Room for one more record after `count`. */
+  grow(count: number): void {
+    if (count < this.capacity) return;
+    const n = (this.capacity *= 2);
+    const kinds = new Uint8Array(n);
+    kinds.set(this.kinds);
+    this.kinds = kinds;
+    const rows = new Int32Array(n);
+    rows.set(this.rows);
+    this.rows = rows;
+    const partitions = new Uint16Array(n);
+    partitions.set(this.partitions);
+    this.partitions = partitions;
+    const rowBytes = new Uint32Array(n);
+    rowBytes.set(this.rowBytes);
+    this.rowBytes = rowBytes;
+    const resumeAt = new Float64Array(n);
+    resumeAt.set(this.resumeAt);
+    this.resumeAt = resumeAt;
+    const resumeLines = new Float64Array(n);
+    resumeLines.set(this.resumeLines);
+    this.resumeLines = resumeLines;
+  }
+}
+
 interface PartitionBuffer {
+  index: number;
   columns: JsonColumn[];
-  /** Each row's value ends, row after row (`columns.length` per row); made column by column at the end. */
-  ends: number[];
+  /** Values written to `scratch.ends[index]` (row after row, `columns.length` per row). */
+  endCount: number;
   rows: number;
 }
 
-/** Builds an `EncodedBlock` record by record (the worker's side). Plain arrays while building (one element kind each), typed at the end. */
+/** Builds an `EncodedBlock` record by record (the worker's side), into a `BlockScratch` kept from block to block. */
 export class EncodedBlockBuilder {
-  readonly #kinds: number[] = [];
-  readonly #rows: number[] = [];
-  readonly #partitions: number[] = [];
-  readonly #rowBytes: number[] = [];
-  readonly #resumeAt: number[] = [];
-  readonly #resumeLines: number[] = [];
   readonly #rejects: EncodedBlock['rejects'] = [];
   readonly #parts: (PartitionBuffer | null)[];
+  readonly #s: BlockScratch;
+  #count = 0;
 
-  /** `columns`: each partition's columns, to write into again (emptied first), kept by the caller from block to block. */
   constructor(
     partitions: number,
     readonly columnCount: number,
-    readonly columns: JsonColumn[][] = [],
+    scratch: BlockScratch = new BlockScratch(),
   ) {
     this.#parts = Array.from({ length: partitions }, () => null);
+    this.#s = scratch;
+    if (scratch.columnCount !== columnCount) {
+      scratch.columns.length = 0;
+      scratch.columnCount = columnCount;
+    }
   }
 
   #record(kind: number, row: number, partition: number, rowBytes: number, resume: { at: number; lines: number } | undefined): void {
-    this.#kinds.push(kind);
-    this.#rows.push(row);
-    this.#partitions.push(partition);
-    this.#rowBytes.push(rowBytes);
-    this.#resumeAt.push(resume ? resume.at : NaN);
-    this.#resumeLines.push(resume ? resume.lines : NaN);
+    const s = this.#s;
+    const i = this.#count++;
+    s.grow(i);
+    s.kinds[i] = kind;
+    s.rows[i] = row;
+    s.partitions[i] = partition;
+    s.rowBytes[i] = rowBytes;
+    s.resumeAt[i] = resume ? resume.at : NaN;
+    s.resumeLines[i] = resume ? resume.lines : NaN;
   }
 
   addRow(partition: number, row: number, values: readonly TextValue[], resume?: { at: number; lines: number }): void {
+    const s = this.#s;
     let part = this.#parts[partition];
     if (!part) {
-      const kept = (this.columns[partition] ??= Array.from({ length: this.columnCount }, () => new JsonColumn()));
+      const kept = (s.columns[partition] ??= Array.from({ length: this.columnCount }, () => new JsonColumn()));
       for (const column of kept) column.reset();
-      part = this.#parts[partition] = { columns: kept, ends: [], rows: 0 };
+      s.ends[partition] ??= new Uint32Array(4096 * this.columnCount);
+      part = this.#parts[partition] = { index: partition, columns: kept, endCount: 0, rows: 0 };
     }
-    const { columns, ends } = part;
-    for (let c = 0; c < columns.length; c++) {
+    const columns = part.columns;
+    const n = columns.length;
+    let ends = s.ends[partition]!;
+    if (part.endCount + n > ends.length) {
+      const bigger = new Uint32Array(ends.length * 2);
+      bigger.set(ends);
+      ends = s.ends[partition] = bigger;
+    }
+    let e = part.endCount;
+    for (let c = 0; c < n; c++) {
       const column = columns[c]!;
       column.push(values[c] ?? null);
-      ends.push(column.byteLength);
+      ends[e++] = column.byteLength;
     }
+    part.endCount = e;
     part.rows++;
     this.#record(RecordKind.row, row, partition, estimateRowBytes(values), resume);
   }
 
   addReject(row: number, line: number, reason: string, raw: string, resume?: { at: number; lines: number }): void {
-    this.#rejects.push({ index: this.#kinds.length, line, reason, raw });
+    this.#rejects.push({ index: this.#count, line, reason, raw });
     this.#record(RecordKind.reject, row, 0, 0, resume);
   }
 
   get count(): number {
-    return this.#kinds.length;
+    return this.#count;
   }
 
   /** The block, and the buffers to transfer with it (each its own, none of Node's pool). */
   finish(final: boolean): { block: EncodedBlock; transfer: ArrayBuffer[] } {
     const transfer: ArrayBuffer[] = [];
     const n = this.columnCount;
+    const s = this.#s;
     const parts = this.#parts.map((part): EncodedPartition | null => {
       if (!part) return null;
       const columnStarts: number[] = [0];
@@ -127,18 +190,20 @@ export class EncodedBlockBuilder {
       });
       const rows = part.rows;
       const ends = new Uint32Array(new ArrayBuffer(4 * n * rows));
-      for (let r = 0; r < rows; r++) for (let c = 0; c < n; c++) ends[c * rows + r] = part.ends[r * n + c]!;
+      const rowMajor = s.ends[part.index]!;
+      for (let r = 0; r < rows; r++) for (let c = 0; c < n; c++) ends[c * rows + r] = rowMajor[r * n + c]!;
       transfer.push(bytes.buffer, ends.buffer);
       return { rows, bytes, columnStarts, ends };
     });
+    const count = this.#count;
     const block: EncodedBlock = {
-      count: this.#kinds.length,
-      kinds: Uint8Array.from(this.#kinds),
-      rows: Int32Array.from(this.#rows),
-      partitions: Uint16Array.from(this.#partitions),
-      rowBytes: Uint32Array.from(this.#rowBytes),
-      resumeAt: Float64Array.from(this.#resumeAt),
-      resumeLines: Float64Array.from(this.#resumeLines),
+      count,
+      kinds: s.kinds.slice(0, count),
+      rows: s.rows.slice(0, count),
+      partitions: s.partitions.slice(0, count),
+      rowBytes: s.rowBytes.slice(0, count),
+      resumeAt: s.resumeAt.slice(0, count),
+      resumeLines: s.resumeLines.slice(0, count),
       rejects: this.#rejects,
       parts,
       final,

@@ -1,7 +1,6 @@
 import { isMainThread, parentPort } from 'node:worker_threads';
 import { encodeCsvBlock, type CsvBlockInput, type CsvBlockJob } from '../core/block-encoder.ts';
-import type { EncodedBlock } from '../core/encoded-block.ts';
-import type { JsonColumn } from '../core/json-column.ts';
+import { BlockScratch, type EncodedBlock } from '../core/encoded-block.ts';
 import { UnreadableFileError, type UnreadableReason } from '../core/read/errors.ts';
 
 /** What the producer sends a block worker: a file's job (once per worker), tasks of it, the end of it. */
@@ -19,8 +18,8 @@ export type FromWorker =
 function serveBlocks(): void {
   const port = parentPort!;
   const jobs = new Map<number, CsvBlockJob>();
-  // The columns blocks are written into, reused from one block (of any file) to the next.
-  const columns: JsonColumn[][] = [];
+  // What blocks are written into, reused from one block (of any file) to the next.
+  const scratch = new BlockScratch();
   let queue: Promise<void> = Promise.resolve();
   port.on('message', (message: ToWorker) => {
     if (message.type === 'job') jobs.set(message.jobId, message.job);
@@ -29,7 +28,7 @@ function serveBlocks(): void {
       const job = jobs.get(message.jobId)!;
       queue = queue.then(async () => {
         try {
-          const { block, transfer } = await encodeCsvBlock(job, message.input, job.columns.length === columns[0]?.length ? columns : (columns.length = 0, columns));
+          const { block, transfer } = await encodeCsvBlock(job, message.input, scratch);
           port.postMessage({ type: 'result', taskId: message.taskId, block } satisfies FromWorker, transfer);
         } catch (error) {
           const e = error as Error & { code?: UnreadableReason; line?: number; field?: string };
