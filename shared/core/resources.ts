@@ -27,12 +27,12 @@ export const FunctionSettings = {
    * maximum: ephemeral storage is billed per GB-second while the function runs, and 9.5 GB over
    * the free 512 MB for a full 15-minute invocation costs about $0.0003.
    *
-   * 3,008 MB: about 1.7 vCPUs, so the producer reads, partitions and encodes CSV in two block
-   * worker threads (shared/producer/block-workers.ts). Chosen from `bench:producer`'s table
-   * (README, "A producer that uses every core"): about 1.5× the rows/s of 1,769 MB (one vCPU) for
-   * about 1.12× the cost per GB of CSV; 5,308 MB added little more on two cores.
+   * 1,769 MB (one vCPU): one thread reads, as before. From about 1.5 vCPUs (2,654 MB) the producer
+   * reads CSV with block worker threads (shared/producer/block-workers.ts), but `bench:producer`'s
+   * table (README, "A producer that uses every core") has 3,008 MB at about 1.2× the rows/s of
+   * 1,769 MB for about 1.4× the cost per GB of CSV, so the default stays at one vCPU.
    */
-  producer: { timeoutSeconds: 900, memoryMiB: 3008, ephemeralStorageMiB: 10240, batchSize: 1, maxConcurrency: 10 },
+  producer: { timeoutSeconds: 900, memoryMiB: 1769, ephemeralStorageMiB: 10240, batchSize: 1, maxConcurrency: 10 },
   /** Up to 10 batches per invocation (the SQS FIFO maximum), each in its own transaction. */
   consumer: { timeoutSeconds: 60, memoryMiB: 1024, batchSize: 10 },
   /** One poison batch per invocation, bisected row by row: slower than the consumer. */
