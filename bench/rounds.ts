@@ -6,6 +6,7 @@
  * a bench reports.
  */
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 
 export interface Scenario {
   name: string;
@@ -30,12 +31,24 @@ export const median = (values: readonly number[]): number => {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
 
-/** Runs `rounds` rounds of every scenario in order, printing each timing as it comes. */
-export async function runRounds(scenarios: readonly Scenario[], rounds: number, rows: number): Promise<RoundResults> {
+export interface MoreRounds {
+  /** Rounds at most (default: `rounds`, i.e. no more). */
+  maxRounds: number;
+  /** After each round from `rounds` on: true when the results are good enough to stop. */
+  enough: (results: RoundResults) => boolean;
+}
+
+/**
+ * Runs `rounds` rounds of every scenario in order, printing each timing as it comes; with `more`,
+ * goes on round by round, up to `more.maxRounds`, until `more.enough` says the results suffice.
+ */
+export async function runRounds(scenarios: readonly Scenario[], rounds: number, rows: number, more?: MoreRounds): Promise<RoundResults> {
   const seconds = new Map<string, number[]>(scenarios.map((s) => [s.name, []]));
   const notes = new Map<string, string>();
-  for (let round = 1; round <= rounds; round++) {
-    console.log(`round ${round} of ${rounds}`);
+  const last = Math.max(rounds, more?.maxRounds ?? rounds);
+  for (let round = 1; round <= last; round++) {
+    if (round > rounds && more!.enough({ seconds, notes })) break;
+    console.log(`round ${round} of ${round <= rounds ? rounds : `${rounds}+, at most ${last}`} (${loadLabel()})`);
     for (const scenario of scenarios) {
       await scenario.prepare?.();
       const start = performance.now();
@@ -65,6 +78,71 @@ export function ratioOf(results: RoundResults, scenario: string, reference: stri
 }
 
 export const formatRatio = (ratio: Ratio): string => `${ratio.median.toFixed(2)} (${ratio.min.toFixed(2)}–${ratio.max.toFixed(2)})`;
+
+/** Per-round ratios, reference seconds over scenario seconds, in round order. */
+export function ratiosPerRound(results: RoundResults, scenario: string, reference: string): number[] {
+  const r = results.seconds.get(reference)!;
+  return results.seconds.get(scenario)!.map((seconds, i) => r[i]! / seconds);
+}
+
+/**
+ * A distribution-free interval for the median of `values`: the order statistics x(k) and
+ * x(n+1-k) with the largest k for which the median lies between them with at least `confidence`
+ * (binomial, p = ½). With few values that is the whole range (for n ≤ 7 at 90%: min and max);
+ * from 8 values on it leaves out the outliers a loaded machine produces, one at each end, then more.
+ */
+export function medianInterval(values: readonly number[], confidence = 0.9): { low: number; high: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  const n = sorted.length;
+  // [x(k), x(n+1-k)] holds the median with probability 1 − 2·P(B ≤ k − 1), B ~ Binomial(n, ½).
+  let k = 1;
+  let below = 0;
+  for (let j = 0; j + 1 <= n - j; j++) {
+    below += binomial(n, j) / 2 ** n;
+    if (2 * below > 1 - confidence) break;
+    k = j + 1;
+  }
+  return { low: sorted[k - 1]!, high: sorted[n - k]! };
+}
+
+function binomial(n: number, k: number): number {
+  let c = 1;
+  for (let i = 1; i <= k; i++) c = (c * (n - k + i)) / i;
+  return c;
+}
+
+/**
+ * True when the median's interval (medianInterval) of the per-round ratios lies within
+ * ±`tolerance` of the median: the median would not move by more than that with more rounds.
+ */
+export function medianSettled(ratios: readonly number[], tolerance = 0.15): boolean {
+  if (ratios.length < 3) return false;
+  const m = median(ratios);
+  const { low, high } = medianInterval(ratios);
+  return low >= m * (1 - tolerance) && high <= m * (1 + tolerance);
+}
+
+/** `0.91 (median interval 0.85–0.97, range 0.80–1.02, 5 rounds)`. */
+export function formatSettled(ratios: readonly number[]): string {
+  const { low, high } = medianInterval(ratios);
+  return `${median(ratios).toFixed(2)} (median interval ${low.toFixed(2)}–${high.toFixed(2)}, range ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}, ${ratios.length} rounds${medianSettled(ratios) ? '' : ', NOT within ±15%'})`;
+}
+
+/**
+ * Adds a scenario made of others: per round, the fastest of `of` (a limit is the best any of the
+ * plain references did in that round, not one chosen in advance).
+ */
+export function addFastest(results: RoundResults, name: string, of: readonly string[]): void {
+  const series = of.map((s) => results.seconds.get(s)!);
+  results.seconds.set(name, series[0]!.map((_, i) => Math.min(...series.map((s) => s[i]!))));
+  const wins = of.map((s, k) => [s, series[0]!.filter((_, i) => series[k]![i] === results.seconds.get(name)![i]).length] as const);
+  results.notes.set(name, `fastest per round: ${wins.map(([s, w]) => `${w}× ${s.replace(/ \(reference\)$/, '')}`).join(', ')}`);
+}
+
+/** The machine's load for a label: `load 3.2 (1 min), 2 CPUs`. Benches taken on a shared machine must say it. */
+export function loadLabel(): string {
+  return `load ${os.loadavg()[0]!.toFixed(1)} (1 min), ${os.cpus().length} CPUs`;
+}
 
 /** The markdown table: median rows/s, and the median ratio (with its range) to `reference`. */
 export function printTable(results: RoundResults, rows: number, reference: string, label: string): void {

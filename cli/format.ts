@@ -43,8 +43,9 @@ const ACCOUNTED = ['collapsed', 'inserted', 'updated', 'unchanged', 'stale', 'de
  */
 export function fileBalance(r: FileReceipt): { accounted: number; missing: number; addsUp: boolean | null } {
   const accounted = r.rejected + ACCOUNTED.reduce((sum, c) => sum + r[c], 0);
-  // A held snapshot file has every batch applied: its rows are accounted for (only its removal waits).
-  return { accounted, missing: r.read - accounted, addsUp: r.status === 'complete' || r.status === 'held' ? countsAddUp(r, r.rejected) : null };
+  // A file stopped part-way (the invocation cap) is final too, and a held snapshot file has every
+  // batch applied (only its removal waits): their rows are accounted for.
+  return { accounted, missing: r.read - accounted, addsUp: r.status === 'complete' || r.status === 'held' || r.status === 'stopped' ? countsAddUp(r, r.rejected) : null };
 }
 
 /** Rule 4 for one applied batch (rejected rows never reach a batch); null for a batch not applied. */
@@ -55,6 +56,7 @@ export function batchAddsUp(b: BatchReceipt): boolean | null {
 function balanceCell(r: FileReceipt): string {
   const { missing, addsUp } = fileBalance(r);
   if (r.status === 'moved-aside') return 'not read: landfall status FILE';
+  if (r.status === 'stopped') return `${addsUp ? 'yes' : 'NO'}, the rest not read: landfall status FILE`;
   if (r.status === 'blocked') return 'waits for its table: landfall status FILE';
   if (addsUp === null) return '-';
   if (addsUp) return 'yes';
@@ -102,13 +104,14 @@ function statusSummary(receipts: readonly FileReceipt[]): string {
   const by = (status: string) => receipts.filter((r) => r.status === status).length;
   const byState = (state: string) => receipts.filter((r) => r.state === state).length;
   const lines = [
-    `${plural(receipts.length, 'file')}: ${n(by('complete'))} complete (${n(byState('complete with rejects'))} with rejects, ${n(byState('complete, 0 loaded'))} with 0 loaded), ${n(by('pending'))} in progress, ${n(by('replaying'))} replaying, ${n(by('blocked'))} blocked, ${n(by('moved-aside'))} moved aside${by('held') ? `, ${n(by('held'))} held` : ''}`,
+    `${plural(receipts.length, 'file')}: ${n(by('complete'))} complete (${n(byState('complete with rejects'))} with rejects, ${n(byState('complete, 0 loaded'))} with 0 loaded), ${n(by('pending'))} in progress, ${n(by('replaying'))} replaying, ${n(by('blocked'))} blocked, ${n(by('moved-aside'))} moved aside${by('held') ? `, ${n(by('held'))} held` : ''}${by('stopped') ? `, ${n(by('stopped'))} stopped part-way` : ''}`,
   ];
   for (const r of receipts.filter((f) => f.state === 'complete, 0 loaded')) lines.push(`  0 loaded: ${r.file}: every row of it was rejected or quarantined (read ${n(r.read)})`);
   for (const r of receipts.filter((f) => f.status === 'pending' && f.reason)) lines.push(`  interrupted: ${r.file}: ${oneLine(r.reason!)}; ${r.fix ?? ''}`);
   for (const r of receipts.filter((f) => f.status === 'held')) lines.push(`  held: ${r.file}: ${oneLine(r.reason ?? '-')}; go ahead: ${r.fix ?? '-'}`);
   for (const r of receipts.filter((f) => f.status === 'blocked')) lines.push(`  blocked: ${r.file}: table ${r.table} refused: ${oneLine(r.reason ?? '-')}`);
   for (const r of receipts.filter((f) => f.status === 'moved-aside')) lines.push(`  moved aside: ${r.file}: ${r.reason ?? 'unreadable'}; now at ${r.movedTo ?? '-'}`);
+  for (const r of receipts.filter((f) => f.status === 'stopped')) lines.push(`  stopped: ${r.file}: ${oneLine(r.reason ?? '-')}; fix: ${r.fix ?? '-'}`);
   if (by('moved-aside')) lines.push('Moved-aside files: landfall status FILE gives the fix; landfall forget FILE clears one from this list.');
   const unbalanced = receipts.filter((r) => fileBalance(r).addsUp === false);
   if (unbalanced.length) {
@@ -151,7 +154,7 @@ export function formatFileDetail(r: FileReceipt, batches: readonly BatchReceipt[
     ['Table', r.table],
     ['Status', `${r.state}, ${n(r.batchesApplied)} of ${r.batches === null ? '? batches applied (the producer is still reading it, or was stopped)' : `${plural(r.batches, 'batch', 'batches')} applied`}`],
     ...(r.status === 'blocked' ? [['Reason', `the consumer refuses the table: ${oneLine(r.reason ?? '-')}`], ['Fix', oneLine(r.fix ?? 'landfall doctor --config F')]] : []),
-    ...(r.status === 'pending' && r.reason ? [['Reason', oneLine(r.reason)], ['Fix', oneLine(r.fix ?? '-')]] : []),
+    ...((r.status === 'pending' || r.status === 'stopped') && r.reason ? [['Reason', oneLine(r.reason)], ['Fix', oneLine(r.fix ?? '-')]] : []),
     ...(r.previousOutcome ? [['Corrected', `the ledger had it ${r.previousOutcome}; a later registration of the file corrected it`]] : []),
     ...(r.status === 'held' ? [['Held', `the snapshot's removal waits: ${oneLine(r.reason ?? '-')}`], ['Go ahead', `${r.fix ?? '-'}   (or drop it again with --force)`]] : []),
     ['Registered', r.registeredAt],

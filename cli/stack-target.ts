@@ -6,6 +6,7 @@ import { connect, type Sql } from '../shared/postgres/db.ts';
 import { blockingReports, preflightTables } from '../shared/tools/doctor/preflight.ts';
 import { formatDoctorReport } from '../shared/tools/doctor/format-report.ts';
 import { CliError } from './context.ts';
+import { parseProducerLimits, type ProducerLimits } from '../shared/producer/producer-contract.ts';
 import type { DropTarget } from '../shared/local/run-files.ts';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../shared/local/stack.ts';
 import type { CliIo, ResolvedContext } from './context.ts';
@@ -47,9 +48,11 @@ export async function startOrAttach(
     };
   }
   const errors: string[] = [];
+  const limits = producerLimitsFromEnv(io.env);
   const stack = await startLocalStack({
     config,
     home,
+    ...(limits ? { producer: { limits } } : {}),
     ...(context.databaseUrl ? { databaseUrl: context.databaseUrl } : {}),
     ...(io.env.AWS_ENDPOINT_URL ? { awsEndpointUrl: io.env.AWS_ENDPOINT_URL } : {}),
     log: (line) => errors.push(line),
@@ -62,6 +65,20 @@ export async function startOrAttach(
     errors,
     close: () => stack.stop(),
   };
+}
+
+/**
+ * The producer's limits from LANDFALL_PRODUCER_LIMITS, as the stack sets them on the Lambda
+ * (`{"maxInvocationsPerFile":N}`, small segments to rehearse continuations); absent: the defaults.
+ */
+function producerLimitsFromEnv(env: NodeJS.ProcessEnv): Partial<ProducerLimits> | undefined {
+  const text = env[EnvVar.producerLimits];
+  if (!text) return undefined;
+  try {
+    return parseProducerLimits(text);
+  } catch (error) {
+    throw new CliError(`${EnvVar.producerLimits}: ${(error as Error).message}`);
+  }
 }
 
 /**

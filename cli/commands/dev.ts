@@ -141,7 +141,7 @@ export async function devCommand(options: DevOptions, io: CliIo, signal?: AbortS
     }
     say(`  drop a file  npx landfall drop FILE --table ${config.tables[0]!.table}`);
     say(`          or   ${awsCopyCommand(stack.endpoint, stack.region, `s3://${stack.buckets.inbox}/${config.tables[0]!.prefix}`)}`);
-    const seen = new Set((await fileReceipts(stack.sql)).filter((r) => r.status === 'complete' || r.status === 'moved-aside').map((r) => r.fileId));
+    const seen = new Set((await fileReceipts(stack.sql)).filter((r) => r.status === 'complete' || r.status === 'moved-aside' || r.status === 'stopped').map((r) => r.fileId));
     const loadSamples = options.samples ?? (usingSamples && seen.size === 0);
     if (loadSamples) {
       say('Loading the sample files:');
@@ -161,7 +161,7 @@ export async function devCommand(options: DevOptions, io: CliIo, signal?: AbortS
         void fileReceipts(stack.sql)
           .then((receipts) => {
             for (const r of receipts) {
-              if ((r.status !== 'complete' && r.status !== 'moved-aside' && r.status !== 'held') || seen.has(r.fileId)) continue;
+              if ((r.status !== 'complete' && r.status !== 'moved-aside' && r.status !== 'held' && r.status !== 'stopped') || seen.has(r.fileId)) continue;
               seen.add(r.fileId);
               printReceipt(io, r, Boolean(options.json));
             }

@@ -22,6 +22,9 @@ export interface RunOptions extends GlobalOptions {
 export function describeReceipt(r: RunReceipt): string {
   if (r.alreadyLoaded) return `${r.file}: already loaded on ${r.alreadyLoaded.on} (as ${r.alreadyLoaded.as}), nothing to do`;
   if (r.status === 'moved-aside') return `${r.file}: moved aside, ${r.reason}; now at ${r.movedTo}; fix: ${r.fix}`;
+  if (r.status === 'stopped') {
+    return `${r.file} → ${r.table}: STOPPED part-way, ${r.reason}; of the ${r.read} rows read: ${r.loaded} loaded, ${r.rejected} rejected, ${r.quarantined} quarantined${r.addsUp ? '' : '  (DOES NOT ADD UP)'}; fix: ${r.fix}`;
+  }
   if (r.status === 'blocked') return `${r.file}: blocked, the consumer refuses table ${r.table}: ${r.reason}; fix: ${r.fix ?? 'landfall doctor'}`;
   if (r.status === 'timed-out') return `${r.file}: not complete in time (${r.batchesApplied}/${r.batches} batches applied)`;
   const parts = [`read ${r.read}`, `rejected ${r.rejected}`, `collapsed ${r.collapsed}`, `inserted ${r.inserted}`, `updated ${r.updated}`, `unchanged ${r.unchanged}`, `stale ${r.stale}`, `deleted ${r.deleted}`, `quarantined ${r.quarantined}`];
@@ -33,7 +36,7 @@ export function describeReceipt(r: RunReceipt): string {
 /**
  * `landfall run`: start (or attach to) the stack, drop the files in order (each complete before
  * the next unless --concurrent), print one JSON receipt per file on stdout. Exit 0 only when
- * every file is complete and every row landed; 1 when the data needs attention (moved aside, not
+ * every file is complete and every row landed; 1 when the data needs attention (moved aside, stopped, not
  * adding up, rows rejected or quarantined, nothing loaded); 2 when the config, a table or the stack failed.
  */
 export async function runCommand(files: string[], options: RunOptions, io: CliIo, configOverride?: LandfallConfig): Promise<number> {
@@ -109,8 +112,12 @@ export async function runCommand(files: string[], options: RunOptions, io: CliIo
       io.stderr.write(`landfall: not every file completed in time${detail ? `; last error: ${detail}` : ''}\n`);
       return 2;
     }
-    // 1: the data needs attention (a file moved aside or not adding up, rows rejected or quarantined, nothing loaded, a snapshot's removal held).
-    return receipts.every((r) => r.addsUp && r.rejected === 0 && r.quarantined === 0 && r.state !== 'complete, 0 loaded' && r.status !== 'held') ? 0 : 1;
+    const stopped = receipts.filter((r) => r.status === 'stopped');
+    if (stopped.length) {
+      io.stderr.write(`landfall: ${stopped.length === 1 ? 'a file was' : `${stopped.length} files were`} stopped part-way by the producer's per-file invocation cap (too-many-invocations): only the rows read were loaded: ${stopped.map((r) => r.file).join(', ')}; ${stopped[0]!.fix}\n`);
+    }
+    // 1: the data needs attention (a file moved aside, stopped or not adding up, rows rejected or quarantined, nothing loaded, a snapshot's removal held).
+    return receipts.every((r) => r.status === 'complete' && r.addsUp && r.rejected === 0 && r.quarantined === 0 && r.state !== 'complete, 0 loaded') ? 0 : 1;
   } finally {
     progress.stop();
     await stack.close();

@@ -114,15 +114,15 @@ export async function statusCommand(file: string | undefined, options: StatusOpt
   }
   // A refused table is "a table not ready" (2), as `run` and `dev` refuse one at start-up.
   if (blocked.length > 0 || receipts.some((r) => r.status === 'blocked')) return 2;
-  // 1: the data needs attention: a file moved aside, not adding up, or complete with rejected or quarantined rows, or nothing loaded.
-  const attention = (r: FileReceipt) => fileBalance(r).addsUp === false || r.status === 'moved-aside' || r.state === 'complete with rejects' || r.state === 'complete, 0 loaded';
+  // 1: the data needs attention: a file moved aside or stopped, not adding up, or complete with rejected or quarantined rows, or nothing loaded.
+  const attention = (r: FileReceipt) => fileBalance(r).addsUp === false || r.status === 'moved-aside' || r.status === 'stopped' || r.state === 'complete with rejects' || r.state === 'complete, 0 loaded';
   return receipts.some(attention) ? 1 : 0;
 }
 
 export const register: RegisterCommand = (program: Command, { io, setExitCode }) => {
   program
     .command('status [file]')
-    .description('per-file receipts and counts; with FILE (inbox key or file id) its batches too (exit 0; 1 a file was moved aside, does not add up, has rejected or quarantined rows or loaded nothing; 2 a table is blocked, or could not look)')
+    .description('per-file receipts and counts; with FILE (inbox key or file id) its batches too (exit 0; 1 a file was moved aside or stopped, does not add up, has rejected or quarantined rows or loaded nothing; 2 a table is blocked, or could not look)')
     .option('--json', 'the receipts as one JSON document')
     .option('--check', 'find ledger rows that disagree with the batches and print the repairs (exit 1 when some do)')
     .option('--repair', "with --check: do the ledger's part of the repairs, then check again")

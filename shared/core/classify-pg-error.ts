@@ -10,6 +10,9 @@
  * - `row`: some rows of the batch (a value, a constraint, a trigger's exception). Replay applies
  *   the batch row by row where it must: each bad row is quarantined with its reason, the rest applies.
  * - `transient`: the connection, the server, a lock or a timeout: retried.
+ * - `login`: the functions' login was refused (their role, or the server's rules for it): a
+ *   person must act, as for the table's, but nothing can be recorded as blocked (that needs the
+ *   login that failed) and no table is at fault; the batches wait in the queue, retried at its pace.
  * - `bug`: not the database, the network or the data: a programming error. Retried (a fix
  *   deployed meanwhile applies the batch), then the DLQ and the parking queue; never dropped.
  */
@@ -18,6 +21,7 @@ export const FailureScope = {
   batch: 'batch',
   row: 'row',
   transient: 'transient',
+  login: 'login',
   bug: 'bug',
 } as const;
 export type FailureScope = (typeof FailureScope)[keyof typeof FailureScope];
@@ -38,13 +42,25 @@ export interface FailureRule {
   scope: FailureScope;
   /** What it means, in a few words (the reason's prefix where one is shown). */
   meaning: string;
-  /** What fixes it, safe to follow (shown with a blocked table, or a quarantined batch). */
+  /** What fixes it, safe to follow (shown with a blocked table, or a quarantined batch, and in the handlers' log lines). */
   fix?: string;
+  /**
+   * A login refused with credentials that a fresh read of the database secret may replace (a
+   * rotation): the next login reads the secret again, and the consumer retries the record once in
+   * the same invocation (then SQS redelivers it, as any transient failure).
+   */
+  rereadsSecret?: true;
 }
 
 const DOCTOR_FIX = 'landfall doctor --config F checks the table against the config and names the fix';
 const GRANT_FIX = 'landfall grant-role --config F (as the database admin) grants the Landfall role what it needs on the configured tables';
 const FILE_COLUMNS_FIX = 'fix the file (remove or rename the column, or map it with "columns" in the config) and drop it again';
+const LOGIN_FIX =
+  'create the role the functions log in as, with LOGIN (and rds_iam for IAM auth): landfall grant-role --config F as the database admin; ' +
+  '"no pg_hba.conf entry": the server refuses this host or a connection without TLS (check the host and sslmode of the URL, or the server\'s pg_hba.conf)';
+const PASSWORD_FIX =
+  'password mode reads the database secret again after a refused login (the consumer then retries the batch once at once); if it keeps failing, ' +
+  "the secret's password is not the role's: put the role's password into the secret, or set the role's to the secret's (ALTER ROLE … PASSWORD); with DATABASE_URL, correct its password";
 
 /**
  * Every SQLSTATE class PostgreSQL raises (Appendix A of its manual), the codes that differ from
@@ -72,7 +88,13 @@ export const FAILURE_RULES: readonly FailureRule[] = [
   ...['UNDEFINED_VALUE', 'MAX_PARAMETERS_EXCEEDED', 'NOT_TAGGED_CALL', 'UNSAFE_TRANSACTION', 'COPY_IN_PROGRESS', 'MESSAGE_NOT_SUPPORTED'].map(
     (match): FailureRule => ({ on: 'code', match, scope: 'bug', meaning: 'a call Landfall should never make' }),
   ),
-  { on: 'code', match: 'SASL_SIGNATURE_MISMATCH', scope: 'table', meaning: 'the login failed (credentials, or a proxy in the middle)' },
+  {
+    on: 'code',
+    match: 'SASL_SIGNATURE_MISMATCH',
+    scope: 'login',
+    meaning: "the login failed: the server's SCRAM signature did not verify (a proxy in the middle, or a server that does not hold the password)",
+    fix: 'connect to the server or proxy the URL names, with TLS that verifies (leave sslmode out, or sslmode=verify-full)',
+  },
   { on: 'code', match: 'ERR_TLS_*', scope: 'table', meaning: "the database's certificate does not verify" },
   { on: 'code', match: 'ERR_SSL_*', scope: 'table', meaning: 'TLS with the database failed' },
   { on: 'code', match: 'ERR_*', scope: 'bug', meaning: 'a Node API called wrongly' },
@@ -101,7 +123,21 @@ export const FAILURE_RULES: readonly FailureRule[] = [
   { on: 'sqlstate', match: '25P04', scope: 'transient', meaning: 'transaction timeout' },
   { on: 'sqlstate', match: '26xxx', scope: 'bug', meaning: 'a prepared statement (Landfall never prepares)' },
   { on: 'sqlstate', match: '27xxx', scope: 'row', meaning: 'a trigger changed the row twice' },
-  { on: 'sqlstate', match: '28xxx', scope: 'table', meaning: 'the login was refused', fix: GRANT_FIX },
+  { on: 'sqlstate', match: '28xxx', scope: 'login', meaning: 'the login was refused', fix: LOGIN_FIX },
+  // Transient after a secret rotation: the running container holds the old password until it
+  // reads the secret again (the consumer does so at once and retries the record once in the same
+  // invocation); between a rotation's setSecret and finishSecret even the secret holds the old one
+  // for a few seconds. RDS Proxy refuses a client whose credentials it cannot match with 28000.
+  // Never the table's (recording a block needs the login that failed) and never the batch's.
+  {
+    on: 'sqlstate',
+    match: '28000',
+    scope: 'transient',
+    meaning: 'the login was refused: a rotated secret not read yet (RDS Proxy), or the role does not exist, may not log in, lacks rds_iam, or no pg_hba.conf entry for this host',
+    fix: `${PASSWORD_FIX}; otherwise ${LOGIN_FIX}`,
+    rereadsSecret: true,
+  },
+  { on: 'sqlstate', match: '28P01', scope: 'transient', meaning: 'the password was refused: a rotated secret not read yet, or a wrong one', fix: PASSWORD_FIX, rereadsSecret: true },
   { on: 'sqlstate', match: '2Bxxx', scope: 'table', meaning: 'dependent privileges exist', fix: GRANT_FIX },
   { on: 'sqlstate', match: '2Dxxx', scope: 'bug', meaning: 'invalid transaction termination' },
   { on: 'sqlstate', match: '2Fxxx', scope: 'row', meaning: "a trigger's function failed on the row" },
@@ -223,7 +259,7 @@ const codeRuleExact = (code: string) => FAILURE_RULES.some((r) => r.on === 'code
 /**
  * The older, coarser view of `classifyFailure`, kept for the callers that only ask "retry, or
  * replay?": `transient`; `batch-poison` (the batch's data: rows or the batch itself, never
- * retried blindly); `config` (the table's: a person must act); `bug`.
+ * retried blindly); `config` (the table's or the login's: a person must act); `bug`.
  */
 export const ErrorClass = {
   transient: 'transient',
@@ -233,7 +269,7 @@ export const ErrorClass = {
 } as const;
 export type ErrorClass = (typeof ErrorClass)[keyof typeof ErrorClass];
 
-const CLASS_OF_SCOPE: Record<FailureScope, ErrorClass> = { table: 'config', batch: 'batch-poison', row: 'batch-poison', transient: 'transient', bug: 'bug' };
+const CLASS_OF_SCOPE: Record<FailureScope, ErrorClass> = { table: 'config', batch: 'batch-poison', row: 'batch-poison', transient: 'transient', login: 'config', bug: 'bug' };
 
 /** Classifies a SQLSTATE or driver code (see `classifyFailure`). No code is a `bug`. */
 export function classifyCode(code: string | undefined): ErrorClass {

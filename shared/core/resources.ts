@@ -33,8 +33,12 @@ export const FunctionSettings = {
    * 1,769 MB for about 1.4× the cost per GB of CSV, so the default stays at one vCPU.
    */
   producer: { timeoutSeconds: 900, memoryMiB: 1769, ephemeralStorageMiB: 10240, batchSize: 1, maxConcurrency: 10 },
-  /** Up to 10 batches per invocation (the SQS FIFO maximum), each in its own transaction. */
-  consumer: { timeoutSeconds: 60, memoryMiB: 1024, batchSize: 10 },
+  /**
+   * Up to 2 batches per invocation, each in its own transaction: with 50,000-row batches (the
+   * default batch.maxRows) an invocation has as many rows to apply within its timeout as 10
+   * batches of 10,000 had (the SQS FIFO maximum of 10 would be 500,000).
+   */
+  consumer: { timeoutSeconds: 60, memoryMiB: 1024, batchSize: 2 },
   /** One poison batch per invocation, bisected row by row: slower than the consumer. */
   replay: { timeoutSeconds: 300, memoryMiB: 1024, batchSize: 1, maxConcurrency: 2 },
 } as const;

@@ -28,7 +28,18 @@ export const RetryPolicy = {
    * them: the first, the growth, the longest. Five attempts span about 2–4 s: a restart or a
    * killed connection is usually over by then; a longer outage goes on with the visibility backoff.
    */
-  inProcess: { maxAttempts: 5, firstPauseMs: 250, factor: 2, maxPauseMs: 4_000 },
+  inProcess: {
+    maxAttempts: 5,
+    firstPauseMs: 250,
+    factor: 2,
+    maxPauseMs: 4_000,
+    /**
+     * Attempts of a record whose login was refused with credentials a fresh read of the database
+     * secret may replace (FAILURE_RULES' `rereadsSecret`: 28P01, 28000): the second logs in with
+     * the secret read again (after a rotation); a third would only read a wrong secret again.
+     */
+    secretRereadAttempts: 2,
+  },
   /**
    * Visibility after a failure, by the record's receive count n: `base × factor^(n−1)` seconds,
    * at most `maxSeconds`, with equal jitter (half fixed, half random) so the groups a restart

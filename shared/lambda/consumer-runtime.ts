@@ -1,4 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
+import { classifyFailure } from '../core/classify-pg-error.ts';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { Signer } from '@aws-sdk/rds-signer';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -159,7 +160,7 @@ export function createBatchPorts(options: {
 
 /**
  * The credentials of a database secret, read once and read again when a login did not succeed:
- * after a rotation the cached password meets 28P01, and the next login reads the secret again
+ * after a rotation the cached password meets 28P01 (28000 through RDS Proxy), and the next login reads the secret again
  * instead of failing until the container is recycled. A login succeeded once the server sent its
  * first ParameterStatus (`loggedIn`); a password handed to a login that never got that far is
  * not handed out again.
@@ -204,10 +205,11 @@ export async function connectFromSettings(settings: BatchSettings, secrets?: Sec
   const url = new URL(await credentials.url());
   url.password = '';
   const sql = connect({ url: url.toString(), password: credentials.password, onLogin: credentials.loggedIn, max: 1, applicationName: `landfall-${source.who}` });
-  // The first login now, so that a rotation between the read and the login (28P01) costs one
-  // more read here rather than a failed record; anything else surfaces at the first statement.
+  // The first login now, so that a rotation between the read and the login (28P01, or 28000
+  // through RDS Proxy) costs one more read here rather than a failed record; anything else
+  // surfaces at the first statement.
   await sql`SELECT 1`.catch(async (error: unknown) => {
-    if ((error as { code?: string }).code !== '28P01') return;
+    if (!classifyFailure(error).rule.rereadsSecret) return;
     await sql`SELECT 1`.catch(async (again: unknown) => {
       await sql.end({ timeout: 1 }).catch(() => {});
       throw again;

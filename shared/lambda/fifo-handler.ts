@@ -3,7 +3,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { ChangeVisibility } from '../aws/sqs-visibility.ts';
-import { classifyPgError, ErrorClass } from '../core/classify-pg-error.ts';
+import { classifyFailure, classifyPgError, ErrorClass } from '../core/classify-pg-error.ts';
 import { MetricContract } from '../core/resources.ts';
 import {
   type BackoffSchedule,
@@ -118,7 +118,10 @@ export function fifoQueueHandler(
         } catch (error) {
           const transient = classifyPgError(error) === ErrorClass.transient;
           const pauseMs = inProcessPauseMs(attempt, random());
-          if (transient && attempt < RetryPolicy.inProcess.maxAttempts && mayRetryInProcess(remainingMs(), pauseMs, expectedMs())) {
+          // A login refused after a secret rotation (28P01, 28000): the next login reads the
+          // secret again, so one more attempt tells; more would only read a wrong secret again.
+          const attempts = classifyFailure(error).rule.rereadsSecret ? RetryPolicy.inProcess.secretRereadAttempts : RetryPolicy.inProcess.maxAttempts;
+          if (transient && attempt < attempts && mayRetryInProcess(remainingMs(), pauseMs, expectedMs())) {
             metrics.addMetric(MetricContract.retriedRecords, MetricUnit.Count, 1);
             logger.warn('record failed on a transient error; retrying it in this invocation', { messageId: record.messageId, attempt, pauseMs, ...failureFields(error) });
             await sleep(pauseMs);

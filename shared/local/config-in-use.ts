@@ -59,7 +59,7 @@ export async function filesInFlight(parts: StackParts): Promise<{ files: FileInF
   const receipts = await fileReceipts(parts.sql);
   const files = new Map<string, FileInFlight>();
   for (const r of receipts) {
-    if (r.status === 'complete' || r.status === 'moved-aside') continue;
+    if (r.status === 'complete' || r.status === 'moved-aside' || r.status === 'stopped') continue;
     files.set(r.file, { key: r.file, table: r.table || null, why: `in the ledger, ${r.state}, ${r.batchesApplied} batch(es) applied` });
   }
   let token: string | undefined;

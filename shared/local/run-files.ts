@@ -21,9 +21,9 @@ export interface RunReceipt extends Omit<FileReceipt, 'status' | 'file'> {
   /** The inbox key it was dropped under. */
   key: string;
   status: FileReceipt['status'] | 'timed-out';
-  /** The file is complete and every row read is accounted for (rule 4), as `status --json` says. */
+  /** The file is complete (or stopped part-way) and every row read is accounted for (rule 4), as `status --json` says. */
   addsUp: boolean;
-  /** What to do about a file moved aside, or about the table of a blocked one. */
+  /** What to do about a file moved aside or stopped, or about the table of a blocked one. */
   fix?: string;
   /** Set when the same bytes were loaded before and nothing was dropped. */
   alreadyLoaded?: { as: string; on: string };
@@ -151,8 +151,9 @@ export function receiptOf(dropped: Pick<Dropped, 'path' | 'key'>, receipt: FileR
     file: dropped.path,
     key: dropped.key,
     status,
-    addsUp: (status === 'complete' || status === 'held') && countsAddUp(receipt, receipt.rejected),
-    ...(status === 'moved-aside' ? { fix: fixForUnreadable(receipt.reasonCode) } : {}),
+    // A file stopped part-way (the invocation cap) accounts for the rows it read.
+    addsUp: (status === 'complete' || status === 'held' || status === 'stopped') && countsAddUp(receipt, receipt.rejected),
+    ...(status === 'moved-aside' || status === 'stopped' ? { fix: fixForUnreadable(receipt.reasonCode) } : {}),
   };
 }
 
@@ -200,7 +201,7 @@ async function checkFile(target: DropTarget, dropped: Dropped, onProgress?: Prog
   if (onProgress) onProgress(receipt ?? null, receipt ? undefined : await appliedWhileReading(target.sql, dropped.fileId));
   // Blocked: its table is refused (the reason and the fix are in the receipt); waiting would only see retries.
   // Held: a snapshot file whose removal waits for `landfall snapshot confirm` (the receipt says so).
-  if (receipt?.status === 'complete' || receipt?.status === 'moved-aside' || receipt?.status === 'blocked' || receipt?.status === 'held') return receiptOf(dropped, receipt);
+  if (receipt?.status === 'complete' || receipt?.status === 'moved-aside' || receipt?.status === 'blocked' || receipt?.status === 'held' || receipt?.status === 'stopped') return receiptOf(dropped, receipt);
   return null;
 }
 

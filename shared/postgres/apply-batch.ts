@@ -10,18 +10,21 @@ import { quarantineRows, type RowFailure } from './quarantine.ts';
 import { boundBatch, statementFor, type TargetTable } from './target-table.ts';
 import { findUnstorableValues } from '../core/unstorable-values.ts';
 import { findNullKeyRows, type UpsertPlan } from '../core/upsert-plan.ts';
+import { classifyPgError, ErrorClass } from '../core/classify-pg-error.ts';
+import { splitByStoredKeys } from './stored-keys.ts';
 import { quoteIdent } from '../core/identifiers.ts';
 import { limitTransaction, type TransactionLimits } from './transaction-limits.ts';
-import { classifyPgError, ErrorClass } from '../core/classify-pg-error.ts';
 import { newerSnapshotExists, recordSnapshotBatch } from './snapshot-removal.ts';
 
 export interface ApplyResult {
   /** `already-applied`: an earlier or concurrent application committed; nothing new was written. */
   status: 'applied' | 'already-applied';
   counts: BatchCounts;
-  /** How the rows went in: COPY (every key new, see `insertIfFresh`) or the set-based upsert. */
-  path?: 'copy' | 'upsert';
+  /** How the rows went in: COPY (every key new, see `insertIfFresh`), the set-based upsert, or both split by key (`applyRows`). */
+  path?: ApplyPath;
 }
+
+export type ApplyPath = 'copy' | 'upsert' | 'split';
 
 const COUNT_COLUMNS = 'read, collapsed, inserted, updated, unchanged, stale, deleted, quarantined';
 
@@ -30,9 +33,14 @@ const COUNT_COLUMNS = 'read, collapsed, inserted, updated, unchanged, stale, del
  * concurrently and committed (the INSERT waits for the other transaction, then sees its row).
  */
 export async function claimBatch(tx: TxSql, batch: BatchData): Promise<boolean> {
+  return (await claimQuery(tx, batch)).length === 1;
+}
+
+/** The claim as a query not yet awaited (the fresh path sends it with the COPY, in one round trip). */
+function claimQuery(tx: TxSql, batch: BatchData) {
   const first = batch.rowNumbers[0] ?? null;
   const last = batch.rowNumbers.at(-1) ?? null;
-  const rows = await tx`
+  return tx`
     INSERT INTO landfall.batches (batch_id, file_id, table_name, partition, chunk, status, first_row, last_row, applications, applied_at)
     VALUES (${batch.batchId}, ${batch.fileId}, ${batch.table}, ${batch.partition}, ${batch.chunk}, 'applied', ${first}, ${last}, 1, now())
     ON CONFLICT (batch_id) DO UPDATE
@@ -40,7 +48,6 @@ export async function claimBatch(tx: TxSql, batch: BatchData): Promise<boolean> 
           read = 0, collapsed = 0, inserted = 0, updated = 0, unchanged = 0, stale = 0, deleted = 0, quarantined = 0
       WHERE landfall.batches.status <> 'applied'
     RETURNING batch_id`;
-  return rows.length === 1;
 }
 
 export async function storedCounts(tx: TxSql | Sql, batchId: string): Promise<BatchCounts> {
@@ -149,36 +156,61 @@ async function rememberedDeletesCannotMatter(tx: TxSql, plan: UpsertPlan, batch:
  * upsert then raises its own error. A transient refusal (57014 at the deadline, 40P01) is thrown.
  */
 export async function insertIfFresh(tx: TxSql, target: TargetTable, batch: BatchData, rows: readonly number[] | null): Promise<BatchCounts | null> {
-  const absent = absentAmong(batch, rows);
-  const { plan, fresh } = statementFor(target, batch.columns, [...absent.keys()]);
-  const pick = <T>(column: readonly T[]): T[] => (rows === null ? (column as T[]) : rows.map((r) => column[r]!));
-  const rowNumbers = pick(batch.rowNumbers);
-  if (rowNumbers.length === 0) return null;
-  if (plan.tombstone && !(await rememberedDeletesCannotMatter(tx, plan, batch, rows))) return null;
+  const copy = copyWork(target, batch, rows);
+  if (!copy) return null;
+  if (copy.plan.tombstone && !(await rememberedDeletesCannotMatter(tx, copy.plan, batch, rows))) return null;
   // A snapshot table whose scopes a newer snapshot settled: rows older than it are stale, which COPY cannot see.
   if (await newerSnapshotExists(tx, target, batch)) return null;
-  const picked = batch.values.map((column) => pick(column));
-  const groups = rowsByAbsentColumns(plan, absent, picked, rowNumbers.length);
-  if (groups.length > MAX_COPY_GROUPS) return null;
-  const columns = fresh.copyInputs.map((i) => picked[i]!);
-  if (plan.arrivalColumn) columns.push(rowNumbers.map((n) => arrivalValueOf(batch.arrival, n)));
-  const names = [...plan.columns.map((c) => c.name), ...(plan.arrivalColumn ? [plan.arrivalColumn] : [])];
   try {
-    await tx.savepoint(async (sp) => {
-      for (const group of groups) {
-        const kept = columns.filter((_, c) => !group.omitted.has(names[c]!));
-        const values = group.rows === null ? kept : kept.map((column) => group.rows!.map((r) => column[r]!));
-        await pipeline(Readable.from(toCopyCsv(values)), await sp.unsafe(group.omitted.size ? fresh.copyLeavingOut(group.omitted) : fresh.copy).writable());
-      }
+    // The count goes with the COPYs (one round trip less) and is rolled back with them.
+    const [counts] = await tx.savepoint(async (sp) => {
+      const counted = sp.unsafe<BatchCounts[]>(copy.fresh.count, [copy.rowCount, batch.batchId]).execute();
+      counted.catch(() => {}); // returned below; a refused COPY leaves it behind
+      await sendCopies(sp, copy);
+      return counted;
     });
+    return { ...counts! };
   } catch (error) {
     // A transient refusal (a statement timeout at the function's deadline, a deadlock) is not
     // the data's: thrown, so the record is retried, instead of running the upsert after it.
     if (error instanceof postgres.PostgresError && classifyPgError(error) !== ErrorClass.transient) return null;
     throw error;
   }
-  const [counts] = await tx.unsafe<BatchCounts[]>(fresh.count, [rowNumbers.length, batch.batchId]);
-  return { ...counts! };
+}
+
+/** The COPYs that write `rows` (indexes into the batch; all when null) as new keys, one per set of absent columns. */
+interface CopyWork {
+  plan: UpsertPlan;
+  fresh: ReturnType<typeof statementFor>['fresh'];
+  rowCount: number;
+  parts: { text: string; values: (string | null)[][] }[];
+}
+
+/** null when there is nothing to copy, or more sets of absent columns than COPYs worth sending (`MAX_COPY_GROUPS`). */
+function copyWork(target: TargetTable, batch: BatchData, rows: readonly number[] | null): CopyWork | null {
+  const absent = absentAmong(batch, rows);
+  const { plan, fresh } = statementFor(target, batch.columns, [...absent.keys()]);
+  const pick = <T>(column: readonly T[]): T[] => (rows === null ? (column as T[]) : rows.map((r) => column[r]!));
+  const rowNumbers = pick(batch.rowNumbers);
+  if (rowNumbers.length === 0) return null;
+  const picked = batch.values.map((column) => pick(column));
+  const groups = rowsByAbsentColumns(plan, absent, picked, rowNumbers.length);
+  if (groups.length > MAX_COPY_GROUPS) return null;
+  const columns = fresh.copyInputs.map((i) => picked[i]!);
+  if (plan.arrivalColumn) columns.push(rowNumbers.map((n) => arrivalValueOf(batch.arrival, n)));
+  const names = [...plan.columns.map((c) => c.name), ...(plan.arrivalColumn ? [plan.arrivalColumn] : [])];
+  const parts = groups.map((group) => {
+    const kept = columns.filter((_, c) => !group.omitted.has(names[c]!));
+    return {
+      text: group.omitted.size ? fresh.copyLeavingOut(group.omitted) : fresh.copy,
+      values: group.rows === null ? kept : kept.map((column) => group.rows!.map((r) => column[r]!)),
+    };
+  });
+  return { plan, fresh, rowCount: rowNumbers.length, parts };
+}
+
+async function sendCopies(tx: TxSql, copy: CopyWork): Promise<void> {
+  for (const part of copy.parts) await pipeline(Readable.from(toCopyCsv(part.values)), await tx.unsafe(part.text).writable());
 }
 
 /**
@@ -260,19 +292,126 @@ export function rowsExcept(count: number, excluded: readonly { row: number }[]):
   return Array.from({ length: count }, (_, i) => i).filter((i) => !skip.has(i));
 }
 
+/** How the last batch of each table went in this container: the next one tries that way first. */
+const lastPathOf = new WeakMap<TargetTable, ApplyPath>();
+
+/**
+ * Applies `rows` of a claimed batch by the cheapest way that is exact, guessing from the table's
+ * last batch (a file's batches are alike: a first load is all new keys, a daily file mostly
+ * stored ones or a mix):
+ * - after all-new batches (and at first), COPY (`insertIfFresh`); refused, the split below;
+ * - after batches of stored keys only, the upsert;
+ * - after mixed ones, the split: one look-up of which keys are stored (`splitByStoredKeys`),
+ *   the new ones through COPY and the stored ones through the upsert, in this transaction. Every
+ *   row of one key is on one side (keys are compared as the upsert compares them), so the winner
+ *   rule, the reduction and the counts are the upsert's; a COPY refused (a new key repeated in
+ *   the batch, or stored meanwhile by another transaction) rolls back to its savepoint and the
+ *   upsert takes every row.
+ * Merge rules and absent values need nothing more: a new key's COPY writes what the merge form
+ * would insert for its one row (a NULL or absent value under a rule takes the column's default,
+ * one COPY per set of left-out columns, `copyWork`), and each side reads only its own keys' rows.
+ * Tables with a `delete` rule keep COPY-or-upsert (rule 6 decides per key, against remembered
+ * deletes the look-up does not see). A snapshot table's new keys take COPY only when no newer
+ * snapshot can make them stale (`insertIfFresh`). The guess only changes how fast, never the outcome.
+ */
+async function applyRows(tx: TxSql, target: TargetTable, batch: BatchData, rows: readonly number[] | null): Promise<{ counts: BatchCounts; path: ApplyPath }> {
+  const { plan, probe } = statementFor(target, batch.columns);
+  const expected = lastPathOf.get(target) ?? 'copy';
+  const done = (path: ApplyPath, counts: BatchCounts) => {
+    const written = counts.read - counts.collapsed - counts.quarantined;
+    lastPathOf.set(target, counts.inserted === 0 ? 'upsert' : counts.inserted >= written ? 'copy' : 'split');
+    return { counts, path };
+  };
+  const copyFirst = expected === 'copy' || plan.tombstone !== null;
+  if (copyFirst) {
+    const copied = await insertIfFresh(tx, target, batch, rows);
+    if (copied) return done('copy', copied);
+  }
+  if (expected !== 'upsert' && !plan.tombstone) {
+    const split = await splitByStoredKeys(tx, probe, batch, rows);
+    // All new but refused already: the upsert (a key repeated in the batch, say).
+    if (split && split.fresh.length > 0 && split.stored.length > 0) {
+      // The stored keys' upsert is sent first and the COPY's savepoint right behind it (one round
+      // trip less); the COPY's count then returns the batch's totals. Refused, the new keys take
+      // the upsert of their own: the two key sets are disjoint, so the counts add up the same.
+      const stored = upsertRows(tx, target, batch, split.stored);
+      // Its failure (a CHECK, say) is raised by the `await` below, after the COPY's answer; until
+      // then it must not count as an unhandled rejection.
+      stored.catch(() => {});
+      const copied = await insertIfFresh(tx, target, batch, split.fresh);
+      await stored;
+      return copied ? done('split', copied) : done('upsert', await upsertRows(tx, target, batch, split.fresh));
+    }
+    if (split && split.fresh.length > 0 && !copyFirst) {
+      const copied = await insertIfFresh(tx, target, batch, rows);
+      if (copied) return done('copy', copied);
+    }
+  }
+  return done('upsert', await upsertRows(tx, target, batch, rows));
+}
+
+/** Rolls the fresh path's transaction back: the batch was applied before (the general path then says so). */
+class AppliedBeforeError extends Error {
+  override name = 'AppliedBeforeError';
+}
+
+/**
+ * The fresh path in as few round trips as a transaction allows: the claim, the count and the
+ * COPY are sent together (BEGIN, then one round trip for the three, one for the COPY's data, the
+ * COMMIT: four, where the claim, a savepoint, the COPY and the count one after another took
+ * seven; under load each round trip waits for a core twice). No savepoint: a refused COPY (a
+ * stored or repeated key, 23505; a value COPY cannot store, 22xxx) or a batch applied before
+ * rolls the whole transaction back, and null sends the batch the general way, in a new
+ * transaction, so nothing of this attempt is ever committed. A transient failure is thrown.
+ */
+async function applyFresh(sql: Sql, target: TargetTable, batch: BatchData, limits: TransactionLimits | undefined): Promise<ApplyResult | null> {
+  const copy = copyWork(target, batch, null);
+  if (!copy) return null;
+  try {
+    return (await sql.begin(async (tx) => {
+      // The deadline's limits first, sent with the rest (not awaited before them: no round trip more).
+      const limited = limitTransaction(tx, limits);
+      const claimed = claimQuery(tx, batch).execute();
+      const counted = tx.unsafe<BatchCounts[]>(copy.fresh.count, [copy.rowCount, batch.batchId]).execute();
+      // Awaited after the COPY; a failure of any (the transaction then aborts) is raised there or by the COPY.
+      for (const pending of [limited, claimed, counted]) pending.catch(() => {});
+      await sendCopies(tx, copy);
+      await limited;
+      if ((await claimed).length !== 1) throw new AppliedBeforeError();
+      const [counts] = await counted;
+      return { status: 'applied', counts: { ...counts! }, path: 'copy' };
+    })) as ApplyResult;
+  } catch (error) {
+    if (error instanceof AppliedBeforeError) return null;
+    // As a refused COPY in a savepoint always was: the general way meets the same error, if any,
+    // and raises it as the statement's. A transient failure is the batch's retry, as before.
+    if (error instanceof postgres.PostgresError && classifyPgError(error) !== ErrorClass.transient) return null;
+    throw error;
+  }
+}
+
 /**
  * Applies one batch to its table exactly once: in ONE transaction, claims the batch id in the
  * ledger, reduces the rows by conflict key (on the cast values), upserts them in one set-based
  * statement and records the counts. A second, concurrent or later application of the same batch
  * commits nothing and returns the counts of the first. A batch of new keys goes in through COPY
- * instead of the statement (`insertIfFresh`), with the same counts. Errors are the driver's (classify them
+ * instead of the statement (`applyFresh`, `insertIfFresh`), one of new and stored keys split
+ * between the two (`applyRows`), with the same counts. Errors are the driver's (classify them
  * with `classifyPgError`); the transaction is then rolled back whole. `limits` bound its
- * statements by the function's deadline (`limitTransaction`).
+ * statements by the function's deadline (`limitTransaction`), on every path.
  */
 export async function applyBatch(sql: Sql, target: TargetTable, batch: BatchData, limits?: TransactionLimits): Promise<ApplyResult> {
   const count = batchRowCount(batch);
   const { plan } = statementFor(target, batch.columns);
   const refused = refusedBeforeBinding(plan, target, batch);
+  // Not for a delete rule (rule 6 must be asked first) nor a snapshot table (its batches take the
+  // snapshot lock and record their keys first, and a newer snapshot makes older rows stale).
+  if (count > 0 && refused.length === 0 && !plan.tombstone && !target.snapshot && (lastPathOf.get(target) ?? 'copy') === 'copy') {
+    const copied = await applyFresh(sql, target, boundBatch(target, batch), limits);
+    if (copied) return copied;
+    // Refused (or applied before): the general way, starting with the look-up of stored keys.
+    lastPathOf.set(target, 'split');
+  }
   return (await sql.begin(async (tx) => {
     await limitTransaction(tx, limits);
     if (!(await claimBatch(tx, batch))) return { status: 'already-applied', counts: await storedCounts(tx, batch.batchId) };
@@ -280,9 +419,6 @@ export async function applyBatch(sql: Sql, target: TargetTable, batch: BatchData
     // A snapshot table: the shared snapshot lock; a snapshot file's keys, for its removal.
     await recordSnapshotBatch(tx, target, batch, refused.length ? 'screened' : 'plain');
     const rows = rowsExcept(count, refused);
-    const bound = boundBatch(target, batch);
-    const copied = await insertIfFresh(tx, target, bound, rows);
-    if (copied) return { status: 'applied', counts: copied, path: 'copy' };
-    return { status: 'applied', counts: await upsertRows(tx, target, bound, rows), path: 'upsert' };
+    return { status: 'applied', ...(await applyRows(tx, target, boundBatch(target, batch), rows)) };
   })) as ApplyResult;
 }

@@ -5,6 +5,7 @@ import type { LandfallConfig, TableConfig } from '../core/config.ts';
 import { checkTableConfig, type KeyCheck, TableConfigError } from '../core/conflict-key.ts';
 import { compileFreshInsert, compileUpsert, type CompiledFreshInsert, type CompiledUpsert } from './compile-upsert.ts';
 import type { Sql } from './db.ts';
+import { compileStoredKeyProbe, type CompiledStoredKeyProbe } from './stored-keys.ts';
 import { migrateLedger } from './ledger/migrate.ts';
 import { parseTableName } from '../core/identifiers.ts';
 import { ensureTombstoneTable } from './tombstones.ts';
@@ -20,7 +21,7 @@ export interface TargetTable {
   keyCheck: KeyCheck;
   /** A snapshot table's keys and scopes tables (snapshot-tables.ts), else null. */
   snapshot: SnapshotTables | null;
-  statements: Map<string, { plan: UpsertPlan; compiled: CompiledUpsert; fresh: CompiledFreshInsert; arrays: ArrayColumn[] }>;
+  statements: Map<string, { plan: UpsertPlan; compiled: CompiledUpsert; fresh: CompiledFreshInsert; probe: CompiledStoredKeyProbe | null; arrays: ArrayColumn[] }>;
 }
 
 /**
@@ -92,7 +93,7 @@ export function statementFor(target: TargetTable, columns: readonly string[], ab
   let entry = target.statements.get(cacheKey);
   if (!entry) {
     const plan = buildUpsertPlan(target.config, target.catalog, target.keyCheck, columns, absentColumns);
-    entry = { plan, compiled: compileUpsert(plan), fresh: compileFreshInsert(plan), arrays: arrayColumnsOf(target.catalog, plan) };
+    entry = { plan, compiled: compileUpsert(plan), fresh: compileFreshInsert(plan), probe: compileStoredKeyProbe(plan), arrays: arrayColumnsOf(target.catalog, plan) };
     target.statements.set(cacheKey, entry);
   }
   return entry;

@@ -18,5 +18,5 @@ test('running the migrations again changes nothing', async () => {
 
   expect(await migrateLedger(sql)).toEqual([]);
   const tables = await sql`SELECT table_name FROM information_schema.tables WHERE table_schema = 'landfall' ORDER BY table_name`;
-  expect(tables.map((t) => t.table_name)).toEqual(['batches', 'blocked_tables', 'files', 'migrations', 'quarantine', 'quarantine_events', 'rejects', 'schema_changes', 'snapshot_batches', 'snapshot_files', 'snapshot_tables', 'tombstone_tables']);
+  expect(tables.map((t) => t.table_name)).toEqual(['batches', 'blocked_tables', 'files', 'forgotten_files', 'migrations', 'quarantine', 'quarantine_events', 'rejects', 'schema_changes', 'snapshot_batches', 'snapshot_files', 'snapshot_tables', 'tombstone_tables']);
 });

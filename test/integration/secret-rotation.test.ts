@@ -6,6 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../shared/core/config.ts';
 import { type BatchSettings, connectFromSettings } from '../../shared/lambda/consumer-runtime.ts';
 import { createTestDatabase } from '../helpers/database.ts';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { createConsumerHandler } from '../../shared/lambda/consumer-handler.ts';
+import { grantAppRole } from '../../shared/postgres/ledger/app-role.ts';
+import { migrateLedger } from '../../shared/postgres/ledger/migrate.ts';
+import { type Handler, startBatchEmulator } from '../helpers/batch-emulator.ts';
+import { makeBatch } from '../helpers/batches.ts';
 
 // Issue 24, item 7: in the existing-database password mode the functions read their credentials
 // from a Secrets Manager secret. A rotation changes the password under a running container; the
@@ -32,7 +39,7 @@ function secretStore(password: string) {
 }
 
 const settings: BatchSettings = {
-  config: parseConfig({ tables: [{ table: 't', conflictKey: ['id'] }] }),
+  config: parseConfig({ tables: [{ table: 't', conflictKey: ['id'], partitions: 1 }] }),
   stagingBucket: 'staging',
   database: { kind: 'secret', secretArn: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:db-AbCdEf', overrides: {}, who: 'consumer' },
 };
@@ -83,8 +90,12 @@ async function dropConnections() {
   })));
 }
 
+const emulator = await startBatchEmulator({ maxReceiveCount: 2 });
+
 beforeAll(async () => {
   await db.sql.unsafe(`CREATE ROLE "${role}" LOGIN PASSWORD 'first'`);
+  await db.sql`CREATE TABLE t (id int PRIMARY KEY, v text)`;
+  await grantAppRole(db.sql, { role, tables: ['t'], iam: false });
 });
 afterAll(async () => {
   for (const socket of relaySockets) socket.destroy();
@@ -160,5 +171,53 @@ describe('password mode after a rotation', () => {
     const secret = secretStore('wrong');
     await expect(connectFromSettings(settings, secret.client)).rejects.toMatchObject({ code: '28P01' });
     expect(secret.reads).toBe(2);
+  });
+});
+
+describe('the consumer after a rotation (follow-up to issue 24: 28P01 and 28000 are transient)', () => {
+  it('reads the secret again and applies the batch in the same invocation: no redelivery, no blocked table, no quarantine', async () => {
+    process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+    await rotate('before');
+    const secret = secretStore('before');
+    const sql = await connectFromSettings(settings, secret.client);
+    try {
+      await migrateLedger(sql);
+      const ports = emulator.ports(settings.config, sql);
+      const consumer = createConsumerHandler({
+        ports: () => ports,
+        logger: new Logger({ logLevel: 'SILENT' }),
+        metrics: new Metrics({ namespace: 'Test', serviceName: 'test' }),
+      }) as Handler;
+      await emulator.stage(makeBatch({ table: 't', rows: [{ id: '1', v: 'a' }, { id: '2', v: 'b' }] }));
+
+      // GIVEN a rotation under the running container, its connection gone (as a proxy's idle timeout)
+      await rotate('after');
+      secret.password = 'after';
+      await dropConnections();
+
+      // WHEN the batch arrives: its first login still has the old password (28P01)
+      const delivery = await emulator.deliver(emulator.queues.batches, consumer);
+
+      // THEN the one invocation applied it, having read the secret once more
+      expect({
+        failures: delivery.response?.batchItemFailures ?? [],
+        rows: await db.sql`SELECT id, v FROM t ORDER BY id`,
+        reads: secret.reads,
+        blocked: await db.sql`SELECT table_name FROM landfall.blocked_tables`,
+        quarantined: await db.sql`SELECT count(*)::int AS n FROM landfall.quarantine`,
+        queued: await emulator.depth(emulator.queues.batches),
+        dlq: await emulator.depth(emulator.queues.dlq),
+      }).toEqual({
+        failures: [],
+        rows: [{ id: 1, v: 'a' }, { id: 2, v: 'b' }],
+        reads: 2,
+        blocked: [],
+        quarantined: [{ n: 0 }],
+        queued: 0,
+        dlq: 0,
+      });
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
   });
 });

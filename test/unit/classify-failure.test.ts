@@ -45,7 +45,7 @@ const EXPECTED: [rule: string, example: unknown, scope: FailureScope][] = [
   ['code:UNSAFE_TRANSACTION', pg('UNSAFE_TRANSACTION'), 'bug'],
   ['code:COPY_IN_PROGRESS', pg('COPY_IN_PROGRESS'), 'bug'],
   ['code:MESSAGE_NOT_SUPPORTED', pg('MESSAGE_NOT_SUPPORTED'), 'bug'],
-  ['code:SASL_SIGNATURE_MISMATCH', pg('SASL_SIGNATURE_MISMATCH'), 'table'],
+  ['code:SASL_SIGNATURE_MISMATCH', pg('SASL_SIGNATURE_MISMATCH'), 'login'],
   ['code:ERR_TLS_*', pg('ERR_TLS_CERT_ALTNAME_INVALID'), 'table'],
   ['code:ERR_SSL_*', pg('ERR_SSL_WRONG_VERSION_NUMBER'), 'table'],
   ['code:ERR_*', pg('ERR_INVALID_ARG_TYPE'), 'bug'],
@@ -73,7 +73,10 @@ const EXPECTED: [rule: string, example: unknown, scope: FailureScope][] = [
   ['sqlstate:25P04', pg('25P04'), 'transient'],
   ['sqlstate:26xxx', pg('26000'), 'bug'],
   ['sqlstate:27xxx', pg('27000'), 'row'],
-  ['sqlstate:28xxx', pg('28P01'), 'table'],
+  // Class 28 has two codes today; the class rule is for one PostgreSQL may add.
+  ['sqlstate:28xxx', pg('28P02'), 'login'],
+  ['sqlstate:28000', pg('28000'), 'transient'],
+  ['sqlstate:28P01', pg('28P01'), 'transient'],
   ['sqlstate:2Bxxx', pg('2BP01'), 'table'],
   ['sqlstate:2Dxxx', pg('2D000'), 'bug'],
   ['sqlstate:2Fxxx', pg('2F005'), 'row'],
@@ -133,6 +136,39 @@ describe('FAILURE_RULES: one case per rule', () => {
     for (const rule of FAILURE_RULES) expect(rule.meaning.length, keyOf(rule)).toBeGreaterThan(3);
     const batchSqlstates = FAILURE_RULES.filter((r) => r.scope === 'batch' && r.on === 'sqlstate');
     for (const rule of batchSqlstates) expect(rule.fix, keyOf(rule)).toMatch(/\w/);
+  });
+});
+
+describe('a refused login', () => {
+  test.each([
+    ['28P01 (a password refused, as after a rotation)', pg('28P01')],
+    ['28000 (a login refused: RDS Proxy after a rotation, or a role that cannot log in)', pg('28000')],
+  ])('%s is retried, the secret read again, and says what fixes it when it stays', (_what, error) => {
+    const failure = classifyFailure(error);
+
+    expect(failure.scope).toBe('transient');
+    expect(failure.rule.rereadsSecret).toBe(true);
+    expect(failure.rule.fix).toMatch(/reads the database secret again/);
+    expect(failure.rule.fix).toMatch(/ALTER ROLE … PASSWORD/);
+  });
+
+  test('28000 that stays names the role and the server\'s rules too', () => {
+    expect(classifyFailure(pg('28000')).rule.fix).toMatch(/landfall grant-role/);
+  });
+
+  test.each([
+    ['a class 28 code PostgreSQL may add', pg('28P02'), /landfall grant-role/],
+    ['SASL_SIGNATURE_MISMATCH: the server did not prove it holds the password', pg('SASL_SIGNATURE_MISMATCH'), /TLS that verifies/],
+  ])('%s is the login\'s, with its fix, and no other secret read helps', (_what, error, fix) => {
+    const failure = classifyFailure(error);
+
+    expect(failure.scope).toBe('login');
+    expect(failure.rule.fix).toMatch(fix);
+    expect(failure.rule.rereadsSecret).toBeUndefined();
+  });
+
+  test('only 28000 and 28P01 read the secret again', () => {
+    expect(FAILURE_RULES.filter((r) => r.rereadsSecret).map((r) => r.match)).toEqual(['28000', '28P01']);
   });
 });
 

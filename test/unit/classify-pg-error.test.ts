@@ -29,7 +29,9 @@ describe('classifyCode', () => {
     ['42501', 'config'], // insufficient privilege
     ['57P04', 'config'], // database dropped
     ['0A000', 'config'], // feature not supported
-    ['SASL_SIGNATURE_MISMATCH', 'config'], // wrong credentials or a proxy in the middle
+    ['SASL_SIGNATURE_MISMATCH', 'config'], // a proxy in the middle: the login's, a person must act
+    ['28000', 'transient'], // a login refused (RDS Proxy after a rotation): the secret is read again
+    ['28P01', 'transient'], // a password refused (a rotation): the secret is read again
     ['UNDEFINED_VALUE', 'bug'], // undefined bound as a parameter
     ['ERR_INVALID_ARG_TYPE', 'bug'], // a Node API called wrongly
     [undefined, 'bug'], // no code: nothing says the database failed

@@ -16,7 +16,7 @@ describe('parseConfig', () => {
     const config = parseConfig({ tables: [{ table: 'orders', conflictKey: ['id'] }] });
 
     expect(config.tables[0]).toMatchObject({ prefix: 'orders/', version: '$arrival', mode: 'upsert', partitions: 8, arrivalColumn: '_landfall_arrival' });
-    expect(config.batch).toEqual({ maxRows: 10_000, maxBytes: 8 * 1024 * 1024 });
+    expect(config.batch).toEqual({ maxRows: 50_000, maxBytes: 8 * 1024 * 1024 });
   });
 
   test('a delete rule remembers deletes for 10 days unless told otherwise; the retention must be positive', () => {

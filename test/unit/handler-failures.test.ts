@@ -107,6 +107,28 @@ describe('a record that fails is a metric an alarm sees', () => {
   });
 });
 
+describe('in-process retries of a refused login (28P01, 28000: the secret is read again)', () => {
+  const pgError = (code: string) => Object.assign(new Error('login refused'), { code, severity: 'FATAL' });
+  const attemptsOf = async (code: string) => {
+    let attempts = 0;
+    const handler = fifoQueueHandler(silent(), createFunctionMetrics('consumer', {}), async () => {
+      attempts++;
+      throw pgError(code);
+    }, { random: () => 0 });
+    captureEmf();
+    await handler(sqsEventOf(fifoRecord('a', 't#0')), { ...context, getRemainingTimeInMillis: () => 60_000 } as Context).catch(() => {});
+    return attempts;
+  };
+
+  it.each(['28P01', '28000'])('%s is tried once more in the invocation (the login after it reads the secret again), not five times', async (code) => {
+    expect(await attemptsOf(code)).toBe(2);
+  });
+
+  it('another transient failure (40001) keeps the five attempts', async () => {
+    expect(await attemptsOf('40001')).toBe(5);
+  });
+});
+
 describe('the handlers log under the contract service name', () => {
   // The alarms, the dashboard and the log queries all look for MetricContract.serviceNames.
   it.each([

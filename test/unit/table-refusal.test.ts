@@ -19,6 +19,10 @@ test.each([
   ['a cardinality violation (21000)', pgError('21000')],
   ['a serialization failure (transient, 40001)', pgError('40001')],
   ['a reset connection', pgError('ECONNRESET')],
+  // Recording a refusal needs a login: after a rotation the next one (the secret read again)
+  // would succeed and record a table as blocked that nothing is wrong with.
+  ['a refused password (28P01)', pgError('28P01', 'password authentication failed for user "landfall"')],
+  ['a refused login (28000)', pgError('28000', 'role "landfall" does not exist')],
   ['an S3 error', new Error('NoSuchKey')],
 ])('%s is not', (_what, error) => {
   expect(tableRefusalOf(error)).toBeNull();

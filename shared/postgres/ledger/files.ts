@@ -4,6 +4,7 @@ import { manifestKeyOf } from '../../core/keys.ts';
 import type { Sql, TxSql } from '../db.ts';
 import { toPgArrayLiteral } from '../pg-array.ts';
 import type { HeldNumbers } from './snapshot-files.ts';
+import { fixForUnreadable, UnreadableReason } from '../../core/read/errors.ts';
 
 /** PostgreSQL text cannot hold NUL: a rejected row's text keeps U+FFFD in its place. */
 const storable = (text: string) => text.replaceAll('\0', '\uFFFD');
@@ -18,20 +19,26 @@ const storable = (text: string) => text.replaceAll('\0', '\uFFFD');
  * batches of it may be applied, and then it is not "not read"). A row
  * that is `produced` never changes, nor does an opening manifest reopen a moved-aside one (a new
  * drop does: reopenMovedAside). A move-aside replaced is kept for audit (`previous_outcome`), with when.
+ * A manifest of a file `forgetFile` cleared, written before the forget, registers nothing: a late
+ * copy of its notice (SQS delivers at least once) must not bring the forgotten file back.
  */
 export async function registerFile(sql: Sql, manifest: FileManifest, manifestKey: string): Promise<void> {
   const f = manifest.file;
   const reason = manifest.reason;
   const rejects = manifest.rejectsListed ?? [];
   const producing = manifest.status === 'producing';
+  // When the manifest was written: a notice of a forgotten file whose manifest is older than the
+  // forget is a late copy (SQS delivers at least once) and registers nothing.
+  const writtenAt = (producing ? manifest.startedAt : manifest.finishedAt) || manifest.startedAt || null;
   await sql.begin(async (tx) => {
     const written = await tx`
       INSERT INTO landfall.files AS f (file_id, table_name, bucket, key, version_id, etag, event_time, batch_count, read, rejected, manifest_key, rejects_key,
                                        outcome, reason_code, reason, reason_line, reason_field, moved_to)
-      VALUES (${manifest.fileId}, ${manifest.table}, ${f.bucket}, ${f.key}, ${f.versionId}, ${f.etag}, ${f.eventTime}, ${producing ? null : manifest.batchCount},
-              ${producing ? 0 : manifest.read}, ${producing ? 0 : manifest.rejected}, ${manifestKey}, ${manifest.rejects?.key ?? null},
-              ${manifest.status}, ${reason?.code ?? null}, ${reason?.message ?? null}, ${reason?.line ?? null}, ${reason?.field ?? null},
-              ${reason ? `s3://${reason.movedTo.bucket}/${reason.movedTo.key}` : null})
+      SELECT ${manifest.fileId}, ${manifest.table}, ${f.bucket}, ${f.key}, ${f.versionId}, ${f.etag}, ${f.eventTime}::timestamptz, ${producing ? null : manifest.batchCount}::int,
+             ${producing ? 0 : manifest.read}::bigint, ${producing ? 0 : manifest.rejected}::bigint, ${manifestKey}, ${manifest.rejects?.key ?? null}::text,
+             ${manifest.status}, ${reason?.code ?? null}::text, ${reason?.message ?? null}::text, ${reason?.line ?? null}::bigint, ${reason?.field ?? null}::text,
+             ${reason ? `s3://${reason.movedTo.bucket}/${reason.movedTo.key}` : null}::text
+      WHERE NOT EXISTS (SELECT 1 FROM landfall.forgotten_files g WHERE g.file_id = ${manifest.fileId} AND g.forgotten_at >= ${writtenAt}::timestamptz)
       ON CONFLICT (file_id) DO UPDATE SET
         -- A move-aside after the file was picked up keeps what is known of the produced part.
         table_name = CASE WHEN EXCLUDED.outcome = 'moved-aside' AND f.outcome = 'producing' THEN f.table_name ELSE EXCLUDED.table_name END,
@@ -123,6 +130,12 @@ export const FileState = {
   blocked: 'blocked',
   /** A snapshot file whose batches are applied and whose removal a guard holds (snapshot-files.ts): the numbers and `landfall snapshot confirm FILE`. */
   held: 'held',
+  /**
+   * Final, not complete: the producer stopped reading it part-way (the per-file invocation cap,
+   * `too-many-invocations`) after sending the batches of the part it read, and every one of them
+   * is applied. Its counts account for the rows read; the rest of the file was not read.
+   */
+  stopped: 'stopped',
 } as const;
 export type FileState = (typeof FileState)[keyof typeof FileState];
 
@@ -140,6 +153,7 @@ export const FileDisplayState = {
   movedAside: 'moved aside',
   /** A snapshot file whose removal a guard holds. */
   held: 'held',
+  stopped: 'stopped',
 } as const;
 export type FileDisplayState = (typeof FileDisplayState)[keyof typeof FileDisplayState];
 
@@ -159,6 +173,8 @@ export function displayStateOf(r: Pick<FileReceipt, 'status' | 'rejected'> & Bat
       return FileDisplayState.inProgress;
     case FileState.movedAside:
       return FileDisplayState.movedAside;
+    case FileState.stopped:
+      return FileDisplayState.stopped;
     default:
       return r.status;
   }
@@ -223,6 +239,9 @@ export async function fileReceipts(sql: Sql, filter: { fileIds?: string[]; key?:
     SELECT f.key AS file, f.bucket, f.file_id AS "fileId", f.table_name AS table, f.outcome,
            -- What was applied decides: a file with an applied batch is never "moved aside, not read".
            CASE WHEN f.outcome = 'moved-aside' AND count(b.*) FILTER (WHERE b.status = 'applied') = 0 THEN 'moved-aside'
+                -- Stopped part-way (the invocation cap): final once the batches of the part read are applied.
+                WHEN f.outcome = 'moved-aside' AND f.reason_code = ${UnreadableReason.tooManyInvocations}
+                     AND count(b.*) FILTER (WHERE b.status = 'applied') >= f.batch_count THEN 'stopped'
                 -- A snapshot file is complete once its removal ran; until then pending, or held by a guard.
                 WHEN f.outcome = 'produced' AND count(b.*) FILTER (WHERE b.status = 'applied') >= f.batch_count
                   THEN CASE s.state WHEN 'held' THEN 'held' WHEN 'waiting' THEN 'pending' ELSE 'complete' END
@@ -230,7 +249,9 @@ export async function fileReceipts(sql: Sql, filter: { fileIds?: string[]; key?:
                 WHEN count(b.*) FILTER (WHERE b.status = 'poisoned') > 0 THEN 'replaying'
                 ELSE 'pending' END AS status,
            -- A move-aside's 0 batches is not the count of a file whose batches were applied: unknown.
-           CASE WHEN f.outcome = 'moved-aside' AND count(b.*) FILTER (WHERE b.status = 'applied') > 0 THEN NULL ELSE f.batch_count END AS batches,
+           -- (A file stopped by the invocation cap counts the batches it sent.)
+           CASE WHEN f.outcome = 'moved-aside' AND f.reason_code IS DISTINCT FROM ${UnreadableReason.tooManyInvocations}
+                     AND count(b.*) FILTER (WHERE b.status = 'applied') > 0 THEN NULL ELSE f.batch_count END AS batches,
            count(b.*) FILTER (WHERE b.status = 'applied')::int AS "batchesApplied",
            (CASE WHEN f.outcome = 'produced' THEN f.read ELSE f.rejected + coalesce(sum(b.read) FILTER (WHERE b.status = 'applied'), 0) END)::int AS read,
            f.rejected::int AS rejected,
@@ -258,6 +279,12 @@ export async function fileReceipts(sql: Sql, filter: { fileIds?: string[]; key?:
     const receipt: FileReceipt = { ...r, state: displayStateOf(r), loaded: loadedOf(r) };
     // A blocked file's reason and fix are its table's.
     if (r.status === FileState.blocked) return { ...receipt, reason: blockedReason, reasonCode: blockedCode, ...(blockedFix ? { fix: blockedFix } : {}) };
+    // Stopped by the invocation cap: the reason says how far it was read; the fix is the cap's.
+    if (r.reasonCode === UnreadableReason.tooManyInvocations && r.status !== FileState.movedAside) {
+      const fix = fixForUnreadable(r.reasonCode);
+      if (r.status === FileState.stopped) return { ...receipt, fix };
+      return { ...receipt, reason: `stopping: the batches of the part read are applying (${r.batchesApplied} of ${r.batches ?? '?'}): ${r.reason ?? ''}`, fix };
+    }
     // A held snapshot file's are its removal's: what it would remove, and the command that goes ahead.
     if (r.status === FileState.held) return { ...receipt, reason: heldReason, reasonCode: heldCode, fix: confirmCommandOf(r.file), ...(heldNumbers ? { held: heldNumbers } : {}) };
     // Moved aside after some of its batches were applied (the config lost its table, say): in progress, never "not read".
@@ -332,6 +359,8 @@ export async function forgetFile(sql: Sql, fileId: string): Promise<Forgotten> {
     const batches = await tx`DELETE FROM landfall.batches WHERE file_id = ${fileId}`;
     const rejects = await tx`DELETE FROM landfall.rejects WHERE file_id = ${fileId}`;
     await tx`DELETE FROM landfall.files WHERE file_id = ${fileId}`;
+    // Remembered, so that a late copy of its notice (delivered again after this) does not bring it back.
+    await tx`INSERT INTO landfall.forgotten_files (file_id) VALUES (${fileId}) ON CONFLICT (file_id) DO UPDATE SET forgotten_at = now()`;
     return { cleared: true, batches: batches.count, rejects: rejects.count };
   })) as Forgotten;
 }
@@ -414,7 +443,10 @@ export async function checkLedger(sql: Sql): Promise<LedgerFinding[]> {
   const movedAside = await sql<{ fileId: string; file: string; table: string; applied: number; movedTo: string | null; reasonCode: string | null }[]>`
     SELECT f.file_id AS "fileId", f.key AS file, f.table_name AS table, count(b.*)::int AS applied, f.moved_to AS "movedTo", f.reason_code AS "reasonCode"
     FROM landfall.files f JOIN landfall.batches b ON b.file_id = f.file_id AND b.status = 'applied'
-    WHERE f.outcome = 'moved-aside' GROUP BY f.file_id ORDER BY f.registered_at`;
+    WHERE f.outcome = 'moved-aside'
+      -- A file stopped by the invocation cap sent the batches of the part it read: they apply.
+      AND f.reason_code IS DISTINCT FROM ${UnreadableReason.tooManyInvocations}
+    GROUP BY f.file_id ORDER BY f.registered_at`;
   for (const r of movedAside) {
     findings.push({
       kind: 'moved-aside-but-applied',

@@ -244,4 +244,17 @@ export const migrations: { name: string; up: (tx: TxSql) => Promise<unknown> }[]
         CREATE INDEX snapshot_batches_file_idx ON landfall.snapshot_batches (file_id);
       `),
   },
+  {
+    // Files `landfall forget` cleared, and when: SQS delivers at least once, so a notice of the
+    // file may come again after the forget; one whose manifest was written before it registers
+    // nothing (registerFile). A later production of the same file (dropped again) registers.
+    name: '0010-forgotten-files',
+    up: (tx) =>
+      tx.unsafe(`
+        CREATE TABLE landfall.forgotten_files (
+          file_id      text PRIMARY KEY,
+          forgotten_at timestamptz NOT NULL DEFAULT now()
+        );
+      `),
+  },
 ];
