@@ -1,4 +1,4 @@
-/** The producer side of `bench/producer.ts`, run bundled in a process of its own. */
+/** The producer side of `bench/producer.ts`, run bundled in a process of its own (its block workers run their own bundle beside it). */
 import { createReadStream, readFileSync } from 'node:fs';
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { createS3Client, createSqsClient } from '../shared/aws/clients.ts';
@@ -8,6 +8,7 @@ import { parseConfig } from '../shared/core/config.ts';
 import { continueFile, produceFile, type ProduceOutcome } from '../shared/producer/produce-file.ts';
 import type { ContinuationMessage } from '../shared/core/progress.ts';
 import { FunctionSettings } from '../shared/core/resources.ts';
+import { sharedBlockWorkers } from '../shared/producer/block-workers.ts';
 
 // BENCH_FORMAT: the table's format profile (the European export scenario).
 const format = process.env.BENCH_FORMAT ? (JSON.parse(process.env.BENCH_FORMAT) as object) : undefined;
@@ -36,6 +37,11 @@ if (process.env.BENCH_INBOX_PATH) {
       ref.key.startsWith('orders/') ? createReadStream(path, { start: range?.start ?? 0, ...(range?.end !== undefined ? { end: range.end - 1 } : {}), highWaterMark: 1024 * 1024 }) : store.stream(ref, range),
   };
 }
+// BENCH_WORKERS: block worker threads beside the main thread (0: one thread does it all).
+const workerCount = Number(process.env.BENCH_WORKERS ?? 0);
+const workers = sharedBlockWorkers(workerCount);
+if (workerCount > 0 && !workers) throw new Error(`no block worker bundle beside ${import.meta.url}`);
+if (workers) deps.workers = workers;
 // Continuations are kept here and run as the next invocation (a warm container, as Lambda reuses
 // one); LANDFALL_BENCH_MAX_INVOCATION_MS shortens the invocations to see continuations on a small file.
 const continuations: ContinuationMessage[] = [];
@@ -109,6 +115,7 @@ const tracer = process.env.LANDFALL_BENCH_TRACE
     }, 1000)
   : undefined;
 const started = performance.now();
+const cpuAtStart = process.cpuUsage();
 const invocationSeconds: number[] = [];
 /** One invocation with Lambda's deadline: the function's timeout from its start. */
 const invoke = async (work: (remainingMs: () => number) => Promise<ProduceOutcome>) => {
@@ -125,12 +132,15 @@ while (outcome.status === 'continued') {
   outcome = await invoke((remainingMs) => continueFile(deps, message, { remainingMs }));
 }
 const seconds = (performance.now() - started) / 1000;
+// CPU time of every thread of the process (the workers' too), user and system.
+const cpu = process.cpuUsage(cpuAtStart);
 clearInterval(sampler);
 clearInterval(tracer);
 if (outcome.status !== 'produced') throw new Error(`unexpected outcome ${outcome.status}`);
 process.send!({
   rows: outcome.manifest.read,
   seconds,
+  cpuSeconds: (cpu.user + cpu.system) / 1e6,
   batches: outcome.manifest.batchCount,
   invocationSeconds,
   baselineRssMb,

@@ -8,6 +8,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { FunctionEnv, type ResourceVar, type SettingVar } from '../shared/environment/function-env.ts';
 import { FunctionSettings, type FunctionKey } from '../shared/core/resources.ts';
+import { BLOCK_WORKER_BUNDLE } from '../shared/producer/block-worker-bundle.ts';
 
 /**
  * Lambda's Node 24 runtime. aws-cdk-lib 2.276 has the constant; the fallback keeps an older
@@ -26,6 +27,24 @@ export const VPC_ENI_ACTIONS = [
   'ec2:AssignPrivateIpAddresses',
   'ec2:UnassignPrivateIpAddresses',
 ] as const;
+
+/**
+ * The producer's block workers (shared/producer/block-workers.ts) run their own small bundle,
+ * written beside the function's: a worker thread then loads the block reader and nothing else
+ * (no AWS SDK). It imports no package, so it needs no `require` banner.
+ */
+const blockWorkerHooks: nodejs.ICommandHooks = {
+  beforeBundling: () => [],
+  beforeInstall: () => [],
+  afterBundling: (inputDir, outputDir) => [
+    [
+      JSON.stringify(join(inputDir, 'node_modules', '.bin', 'esbuild')),
+      JSON.stringify(join(inputDir, BLOCK_WORKER_BUNDLE.entry)),
+      '--bundle --platform=node --format=esm --target=node24 --minify --keep-names --log-level=warning',
+      `--outfile=${JSON.stringify(join(outputDir, BLOCK_WORKER_BUNDLE.file))}`,
+    ].join(' '),
+  ],
+};
 
 /**
  * ESM output needs `require` for the CommonJS modules esbuild inlines (parts of the AWS SDK);
@@ -119,6 +138,7 @@ export class PipelineFunction<K extends FunctionKey = FunctionKey> extends Const
         bundleAwsSDK: true,
         // Only real warnings: esbuild's summary marks every bundle over 1 MB, and these bundle the AWS SDK.
         logLevel: nodejs.LogLevel.WARNING,
+        ...(props.kind === 'producer' ? { commandHooks: blockWorkerHooks } : {}),
       },
     });
     // Synthesis fails when the stack leaves out a variable of the function's contract.

@@ -21,13 +21,17 @@ export interface FileProgress {
 /** Rows of a receipt that reached the table's accounting (every count after read). */
 const rowsDone = (r: FileReceipt) => r.rejected + r.collapsed + r.inserted + r.updated + r.unchanged + r.stale + r.deleted + r.quarantined;
 
-/** The rates and ETA of one file from its latest receipt, its size and the time since it was dropped. */
-export function measureProgress(file: string, bytes: number, elapsedMs: number, r: FileReceipt | null): FileProgress {
+/**
+ * The rates and ETA of one file from its latest receipt, its size and the time since it was
+ * dropped; before the file is registered (a large file's batches apply while it is read), what
+ * was applied so far.
+ */
+export function measureProgress(file: string, bytes: number, elapsedMs: number, r: FileReceipt | null, whileReading?: { batches: number; rows: number }): FileProgress {
   const seconds = Math.max(elapsedMs, 1) / 1000;
-  const applied = r?.batchesApplied ?? 0;
+  const applied = r?.batchesApplied ?? whileReading?.batches ?? 0;
   const total = r ? r.batches : null;
   const done = total ? applied / total : 0;
-  const rows = r ? rowsDone(r) : 0;
+  const rows = r ? rowsDone(r) : (whileReading?.rows ?? 0);
   return {
     file,
     batchesApplied: applied,
@@ -43,13 +47,13 @@ const n = (x: number) => Math.round(x).toLocaleString('en-US');
 
 /** `items.csv 12/40 batches, 120,000 rows, 30,000 rows/s, 4.2 MB/s, ETA 8s`. */
 export function formatProgress(p: FileProgress): string {
-  const batches = p.batches === null ? (p.batchesApplied > 0 ? `${n(p.batchesApplied)}/? batches (the producer is still reading)` : 'waiting for the producer') : `${n(p.batchesApplied)}/${n(p.batches)} batches`;
+  const batches = p.batches !== null ? `${n(p.batchesApplied)}/${n(p.batches)} batches` : p.batchesApplied > 0 ? `being read, ${n(p.batchesApplied)} batches applied` : 'waiting for the producer';
   return `${p.file} ${batches}, ${n(p.rows)} rows, ${n(p.rowsPerSecond)} rows/s, ${p.mbPerSecond.toFixed(1)} MB/s, ETA ${p.etaSeconds === null ? '-' : `${p.etaSeconds}s`}`;
 }
 
 export interface ProgressTracker {
-  /** A new receipt of the file (or null while it is not registered yet). */
-  update(receipt: FileReceipt | null): void;
+  /** A new receipt of the file (or null while it is not registered yet, with what was applied while it is read). */
+  update(receipt: FileReceipt | null, whileReading?: { batches: number; rows: number }): void;
   /** Takes the file's bar or line away; call before its receipt is printed. */
   done(): void;
 }
@@ -84,12 +88,14 @@ export function progressOn(io: CliIo, enabled: boolean, intervalMs = PLAIN_PROGR
         bytes = 0;
       }
       let latest: FileReceipt | null = null;
-      const now = () => measureProgress(file, bytes, Date.now() - started, latest);
+      let reading: { batches: number; rows: number } | undefined;
+      const now = () => measureProgress(file, bytes, Date.now() - started, latest, reading);
       if (bars) {
         const bar = bars.create(1, 0, { file, rows: '0', rowsPerSecond: '0', mbPerSecond: '0.0', etaText: '-' });
         return {
-          update(receipt) {
+          update(receipt, whileReading) {
             latest = receipt;
+            reading = whileReading;
             const p = now();
             bar.setTotal(Math.max(1, p.batches ?? 1));
             bar.update(p.batchesApplied, { rows: n(p.rows), rowsPerSecond: n(p.rowsPerSecond), mbPerSecond: p.mbPerSecond.toFixed(1), etaText: p.etaSeconds === null ? '-' : `${p.etaSeconds}s` });
@@ -102,8 +108,9 @@ export function progressOn(io: CliIo, enabled: boolean, intervalMs = PLAIN_PROGR
       const timer = setInterval(() => io.stderr.write(`landfall: ${formatProgress(now())}\n`), intervalMs);
       timer.unref();
       return {
-        update(receipt) {
+        update(receipt, whileReading) {
           latest = receipt;
+          reading = whileReading;
         },
         done() {
           clearInterval(timer);

@@ -21,10 +21,11 @@ const ONE_SEGMENT_PER_INVOCATION: Partial<ProducerLimits> = { segmentBytes: 256,
  * Runs `body` with the producer's event source invoking containers whose LANDFALL_PRODUCER_LIMITS
  * (the template's setting) is `limits`: the same bundle, role, recorder and trace headers.
  */
-async function withProducerLimits(stack: RehearsalStack, limits: Partial<ProducerLimits>, body: () => Promise<void>) {
+async function withProducerLimits(stack: RehearsalStack, limits: Partial<ProducerLimits>, body: () => Promise<void>, memoryMiB?: number) {
   const producer = stack.functions.producer;
   const original = producer.pool;
-  const pool = functionPool({ ...producer.spec, environment: stack.environmentOf('producer', { [EnvVar.producerLimits]: JSON.stringify(limits) }) }, (line) => stack.logs.push(line));
+  const spec = { ...producer.spec, ...(memoryMiB ? { memoryMiB } : {}) };
+  const pool = functionPool({ ...spec, environment: stack.environmentOf('producer', { [EnvVar.producerLimits]: JSON.stringify(limits) }) }, (line) => stack.logs.push(line));
   producer.pool = pool;
   try {
     await body();
@@ -47,6 +48,32 @@ async function manifestOf(stack: RehearsalStack, receipt: FileReceipt): Promise<
  * with a moved-aside receipt that still adds up.
  */
 export async function continuationScenarios({ stack, sql, oracle, scenario }: ScenarioContext): Promise<void> {
+  // Issue 26, item 3: the bundled producer's block workers (their own bundle beside the function's,
+  // written by the CDK's bundling) read a CSV in blocks when the function has vCPUs for them.
+  await scenario('a CSV read by the bundled producer\'s block workers (a 3,008 MB function, small blocks)', async (problems) => {
+    const rows = items(3001, 3400, 1);
+    const key = 'items/s11-workers.csv';
+    await withProducerLimits(
+      stack,
+      { blockBytes: 1024 },
+      async () => {
+        await stack.drop(key, csvOf(rows.map((i) => ({ ...i }))));
+        const receipt = await until(`${key} to complete`, 120_000, async () => {
+          const r = await receiptOf(sql, key);
+          return r?.status === 'complete' ? r : undefined;
+        }).catch((error: unknown) => void problems.push((error as Error).message));
+        if (!receipt) return;
+        oracle.apply(rows);
+        expectCounts(problems, receipt, { read: rows.length, inserted: rows.length, rejected: 0 });
+        const produced = stack.logs.find((l) => l.function === 'producer' && l.text.includes('"file produced"') && l.text.includes('s11-workers'));
+        const blocks = produced ? (JSON.parse(produced.text.slice(produced.text.indexOf('{'))) as { blockWorkers?: number; workerBlocks?: number }) : null;
+        if (!blocks) problems.push(`no "file produced" log line for ${key}`);
+        else if (!blocks.blockWorkers || !blocks.workerBlocks) problems.push(`${key} was not read by block workers: ${JSON.stringify({ blockWorkers: blocks.blockWorkers, workerBlocks: blocks.workerBlocks })}`);
+      },
+      3008,
+    );
+  });
+
   await scenario(`a file that needs more than ${MAX_RECURSIVE_INVOCATIONS} producer invocations completes (loop detection simulated)`, async (problems) => {
     const loop = stack.loops.producer;
     const droppedBefore = loop.dropped;

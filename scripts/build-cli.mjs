@@ -24,7 +24,8 @@ export async function buildCli() {
   const dir = `build-${Date.now().toString(36)}-${process.pid}`;
   const result = await build({
     absWorkingDir: root,
-    entryPoints: { landfall: 'cli/main.ts' },
+    // The producer's block workers run their own entry (shared/producer/block-workers.ts finds it beside its chunk).
+    entryPoints: { landfall: 'cli/main.ts', 'landfall-block-worker': 'shared/producer/block-worker.ts' },
     outdir: join(buildsDir, dir),
     bundle: true,
     // Each command's module is its own chunk, loaded only when that command runs.

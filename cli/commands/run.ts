@@ -84,7 +84,7 @@ export async function runCommand(files: string[], options: RunOptions, io: CliIo
     const runOne = async (path: string, i: number): Promise<RunReceipt> => {
       const dropped = await dropFile(stack.target, path, tables[i]!, { force: Boolean(options.force) });
       const tracker = progress.track(basename(path), path);
-      const receipt = await waitForFile(stack.target, dropped, { timeoutMs, onProgress: (r) => tracker.update(r) });
+      const receipt = await waitForFile(stack.target, dropped, { timeoutMs, onProgress: (r, whileReading) => tracker.update(r, whileReading) });
       tracker.done();
       return receipt;
     };

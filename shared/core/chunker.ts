@@ -1,4 +1,5 @@
-import { JsonColumn } from './json-column.ts';
+import { encodedRowsText, estimateRowBytes, PiecedColumn, type EncodedPartition } from './encoded-block.ts';
+import { JsonColumn, type JsonText } from './json-column.ts';
 import type { TextValue } from './read/values.ts';
 
 export interface ChunkerLimits {
@@ -21,7 +22,7 @@ export interface Chunk {
   chunk: number;
   rowNumbers: number[];
   /** Each column's values as JSON text, as the batch object holds them. */
-  columns: readonly JsonColumn[];
+  columns: readonly JsonText[];
   /**
    * The file column of each of `columns` (a fixed chunker: every file column, in order; a chunker
    * of JSON objects: the columns its rows carry, in the order first carried in the chunk).
@@ -34,9 +35,24 @@ export interface Chunk {
   estimatedBytes: number;
 }
 
+/** Consecutive rows of one partition of an encoded block, in a chunk. */
+interface EncodedRun {
+  part: EncodedPartition;
+  from: number;
+  to: number;
+}
+
 interface Buffered {
   rowNumbers: number[];
+  /** The values of the rows added as values (a chunker of JSON objects: every row). */
   columns: JsonColumn[];
+  /**
+   * A fixed chunker's rows in order when some came encoded: runs of encoded rows, and the
+   * `columns` of rows added as values between them (`columns` then holds the rows after the last run).
+   */
+  pieces: (EncodedRun | JsonColumn[])[];
+  /** Rows in `columns` (a fixed chunker). */
+  valueRows: number;
   /** The file column of each of `columns`, and each chunk column by file column (-1: none yet), for a chunker of JSON objects. */
   columnIndexes: number[];
   slotOf: number[];
@@ -48,12 +64,7 @@ interface Buffered {
 const NONE: readonly Chunk[] = Object.freeze([]);
 const NO_ABSENT: ReadonlyMap<number, readonly number[]> = new Map();
 
-/** Estimated JSON size of one row: quotes and comma per value, a row number. */
-function estimateRowBytes(values: readonly TextValue[]): number {
-  let bytes = 8;
-  for (const value of values) bytes += value === null ? 5 : value.length + 3;
-  return bytes;
-}
+export { estimateRowBytes } from './encoded-block.ts';
 
 /**
  * Cuts each partition's rows into chunks by `maxRows` / `maxBytes`, in row order. Where the
@@ -85,6 +96,8 @@ export class PartitionChunker {
     return {
       rowNumbers: [],
       columns: Array.from({ length: n }, () => new JsonColumn()),
+      pieces: [],
+      valueRows: 0,
       columnIndexes: Array.from({ length: n }, (_, i) => i),
       slotOf: [],
       absent: new Map(),
@@ -97,7 +110,7 @@ export class PartitionChunker {
     const buffer = this.#buffers[partition]!;
     this.#buffers[partition] = this.#empty(buffer.next + 1);
     this.#buffered -= buffer.bytes;
-    const { columns } = buffer;
+    const columns = buffer.pieces.length === 0 ? buffer.columns : this.#piecedColumns(buffer);
     return {
       partition,
       chunk: buffer.next,
@@ -112,17 +125,53 @@ export class PartitionChunker {
     };
   }
 
+  /** A chunk's columns when some of its rows came encoded: its pieces joined, in row order. */
+  #piecedColumns(buffer: Buffered): JsonText[] {
+    const pieces = buffer.valueRows > 0 ? [...buffer.pieces, buffer.columns] : buffer.pieces;
+    return Array.from({ length: this.#columnCount }, (_, c) => new PiecedColumn(pieces.map((piece) => (Array.isArray(piece) ? piece[c]!.parts() : [encodedRowsText(piece.part, c, piece.from, piece.to)]))));
+  }
+
   /** Adds a row; returns the chunks that are complete (often none). `absent`: see `SourceEvent`'s row. */
   add(partition: number, rowNumber: number, values: readonly TextValue[], absent?: readonly number[]): readonly Chunk[] {
     const rowBytes = estimateRowBytes(values);
-    let buffer = this.#buffers[partition]!;
-    let ready: Chunk[] | undefined;
-    if (buffer.rowNumbers.length > 0 && buffer.bytes + rowBytes > this.#limits.maxBytes) {
-      ready = [this.#cut(partition)];
-      buffer = this.#buffers[partition]!;
+    const ready = this.#makeRoom(partition, rowBytes);
+    const buffer = this.#buffers[partition]!;
+    if (this.#fixed) {
+      for (let c = 0; c < this.#columnCount; c++) buffer.columns[c]!.push(values[c] ?? null);
+      buffer.valueRows++;
+    } else this.#pushObject(buffer, values, absent);
+    return this.#added(partition, buffer, rowNumber, rowBytes, ready);
+  }
+
+  /**
+   * Adds a row that a block encoded already (row `index` of `part`, of `rowBytes` estimated
+   * bytes, a fixed chunker only); returns the chunks that are complete. Cuts where `add` of its
+   * values would, and the chunk's bytes are those `add` would give.
+   */
+  addEncoded(partition: number, rowNumber: number, rowBytes: number, part: EncodedPartition, index: number): readonly Chunk[] {
+    const ready = this.#makeRoom(partition, rowBytes);
+    const buffer = this.#buffers[partition]!;
+    const last = buffer.pieces.at(-1);
+    if (buffer.valueRows === 0 && last && !Array.isArray(last) && last.part === part && last.to === index) last.to++;
+    else {
+      // Rows added as values since the last run are a piece of their own, before this run.
+      if (buffer.valueRows > 0) {
+        buffer.pieces.push(buffer.columns);
+        buffer.columns = Array.from({ length: this.#columnCount }, () => new JsonColumn());
+        buffer.valueRows = 0;
+      }
+      buffer.pieces.push({ part, from: index, to: index + 1 });
     }
-    if (this.#fixed) for (let c = 0; c < this.#columnCount; c++) buffer.columns[c]!.push(values[c] ?? null);
-    else this.#pushObject(buffer, values, absent);
+    return this.#added(partition, buffer, rowNumber, rowBytes, ready);
+  }
+
+  /** Cuts the partition's chunk when the row would take it past `maxBytes`. */
+  #makeRoom(partition: number, rowBytes: number): Chunk[] | undefined {
+    const buffer = this.#buffers[partition]!;
+    return buffer.rowNumbers.length > 0 && buffer.bytes + rowBytes > this.#limits.maxBytes ? [this.#cut(partition)] : undefined;
+  }
+
+  #added(partition: number, buffer: Buffered, rowNumber: number, rowBytes: number, ready: Chunk[] | undefined): readonly Chunk[] {
     buffer.rowNumbers.push(rowNumber);
     buffer.bytes += rowBytes;
     this.#buffered += rowBytes;

@@ -3,23 +3,35 @@ import type { TextValue } from './read/values.ts';
 const FIRST_SEGMENT = 1024;
 const MAX_SEGMENT = 64 * 1024;
 
+/** A column's values as JSON text (`"a",null,"b"`, without the brackets), in pieces: what a batch object holds. */
+export interface JsonText {
+  parts(): Buffer[];
+  /** The values back (tests, and readers of a chunk). */
+  values(): TextValue[];
+}
+
 /**
  * The JSON text of one column's values (`"a",null,"b\"c"`, as `JSON.stringify` writes them),
  * built as rows arrive, in buffers outside the JavaScript heap: a buffered row then costs the
  * garbage collector nothing, where its strings would be copied and promoted until the chunk is
  * cut.
  */
-export class JsonColumn {
+export class JsonColumn implements JsonText {
   readonly #segments: Buffer[] = [];
   #buffer: Buffer = Buffer.alloc(0);
   #pos = 0;
+  /** Bytes in `#segments`. */
+  #flushed = 0;
   #count = 0;
   #next = FIRST_SEGMENT;
 
   /** Room for `bytes` more in the current segment, else a new one (what is written is never moved). */
   #ensure(bytes: number): void {
     if (this.#pos + bytes <= this.#buffer.length) return;
-    if (this.#pos > 0) this.#segments.push(this.#buffer.subarray(0, this.#pos));
+    if (this.#pos > 0) {
+      this.#segments.push(this.#buffer.subarray(0, this.#pos));
+      this.#flushed += this.#pos;
+    }
     this.#buffer = Buffer.allocUnsafe(Math.max(this.#next, bytes));
     this.#next = Math.min(MAX_SEGMENT, this.#next * 2);
     this.#pos = 0;
@@ -64,10 +76,21 @@ export class JsonColumn {
     this.#pos = q + this.#buffer.write(json, q, 'utf8');
   }
 
+  /**
+   * Empties the column to be written again, keeping its current buffer: a block worker writes
+   * one block after another into the same columns instead of leaving each block's buffers to the
+   * garbage collector (what `parts()` returned before is overwritten).
+   */
+  reset(): void {
+    this.#segments.length = 0;
+    this.#flushed = 0;
+    this.#pos = 0;
+    this.#count = 0;
+  }
+
+  /** Bytes written so far (the text's length, commas included). */
   get byteLength(): number {
-    let bytes = this.#pos;
-    for (const s of this.#segments) bytes += s.length;
-    return bytes;
+    return this.#flushed + this.#pos;
   }
 
   /** The text so far, in pieces. */

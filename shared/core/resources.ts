@@ -26,6 +26,11 @@ export const FunctionSettings = {
    * only, the largest .parquet.gz being about this size once inflated, and gets Lambda's
    * maximum: ephemeral storage is billed per GB-second while the function runs, and 9.5 GB over
    * the free 512 MB for a full 15-minute invocation costs about $0.0003.
+   *
+   * 1,769 MB (one vCPU): one thread reads, as before. From about 1.5 vCPUs (2,654 MB) the producer
+   * reads CSV with block worker threads (shared/producer/block-workers.ts), but `bench:producer`'s
+   * table (README, "A producer that uses every core") has 3,008 MB at about 1.2× the rows/s of
+   * 1,769 MB for about 1.4× the cost per GB of CSV, so the default stays at one vCPU.
    */
   producer: { timeoutSeconds: 900, memoryMiB: 1769, ephemeralStorageMiB: 10240, batchSize: 1, maxConcurrency: 10 },
   /**

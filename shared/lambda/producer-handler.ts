@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -6,6 +7,7 @@ import { countingFailures, createFunctionMetrics } from './observability.ts';
 import { coldStart } from './cold-start.ts';
 import { processIntakeMessage } from '../producer/intake.ts';
 import type { ProducerDeps } from '../producer/produce-file.ts';
+import { producerWorkerCount, sharedBlockWorkers } from '../producer/block-workers.ts';
 import type { Invocation } from '../producer/ports.ts';
 import { MetricContract } from '../core/resources.ts';
 
@@ -24,7 +26,13 @@ export function createProducerHandler(options: ProducerHandlerOptions) {
   const logger = options.logger ?? new Logger({ serviceName: MetricContract.serviceNames.producer });
   const metrics = options.metrics ?? createFunctionMetrics('producer');
   const processor = new BatchProcessor(EventType.SQS);
-  const depsOnce = coldStart(logger, () => ({ ...options.deps(), logger }));
+  // The function's memory (Lambda's context says it) sets its vCPUs, and so its block workers.
+  let memoryMiB = 0;
+  const depsOnce = coldStart(logger, () => {
+    const deps = options.deps();
+    const workers = sharedBlockWorkers(producerWorkerCount(memoryMiB, availableParallelism()));
+    return { ...(workers ? { workers } : {}), ...deps, logger };
+  });
 
   let invocation: Invocation = { remainingMs: () => Infinity };
   const processRecord = async (record: SQSRecord) => {
@@ -60,6 +68,7 @@ export function createProducerHandler(options: ProducerHandlerOptions) {
     logger.addContext(context);
     // The deadline of this invocation: a large file stops at a segment's end before it.
     invocation = { remainingMs: () => context.getRemainingTimeInMillis() };
+    memoryMiB = Number(context.memoryLimitInMB) || 0;
     try {
       return await processPartialResponse(event, countingFailures(metrics, processRecord), processor, { context });
     } finally {

@@ -4,6 +4,9 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { Consumer } from 'sqs-consumer';
 import { queueArnOf, sqsEventFromMessages, succeededMessages } from './lambda-event.ts';
 
+/** Long-poll wait of each receive: short, so that stopping waits little. */
+const WAIT_TIME_SECONDS = 1;
+
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
 
 export interface PollerOptions {
@@ -26,6 +29,8 @@ export interface PollerOptions {
    */
   timeoutMs?: number;
   onOverrun?: (name: string, elapsedMs: number, timeoutMs: number) => void;
+  /** The function's memory, as its context tells it (the producer runs block workers by it). */
+  memoryMiB?: number;
   /** Called after every invocation (progress displays). */
   onInvoke?: (name: string, messages: number, failed: number) => void;
 }
@@ -34,7 +39,7 @@ export interface PollerOptions {
  * The context Lambda hands a function, as far as Landfall reads it: the deadline
  * (`getRemainingTimeInMillis`) and the names Powertools' logger adds to each line.
  */
-export function lambdaContextOf(name: string, timeoutMs = Infinity): Context {
+export function lambdaContextOf(name: string, timeoutMs = Infinity, memoryMiB = 1024): Context {
   const deadline = Date.now() + timeoutMs;
   const fail = () => {
     throw new Error('not available locally');
@@ -44,7 +49,7 @@ export function lambdaContextOf(name: string, timeoutMs = Infinity): Context {
     functionName: `landfall-local-${name}`,
     functionVersion: '$LATEST',
     invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:landfall-local-${name}`,
-    memoryLimitInMB: '1024',
+    memoryLimitInMB: String(memoryMiB),
     awsRequestId: randomUUID(),
     logGroupName: `/aws/lambda/landfall-local-${name}`,
     logStreamName: 'local',
@@ -78,8 +83,10 @@ export function startLambdaPoller(options: PollerOptions): Poller {
       queueUrl: options.queueUrl,
       sqs: options.sqs,
       batchSize: options.batchSize,
-      waitTimeSeconds: 1,
+      waitTimeSeconds: WAIT_TIME_SECONDS,
       pollingWaitTimeMs: 50,
+      // Stopping waits for the long poll in flight and handles what it brings (see stop()).
+      pollingCompleteWaitTimeMs: (WAIT_TIME_SECONDS + 2) * 1000,
       messageSystemAttributeNames: ['All'],
       suppressFifoWarning: true,
       handleMessageBatch: async (messages: Message[]) => {
@@ -92,7 +99,7 @@ export function startLambdaPoller(options: PollerOptions): Poller {
             : undefined;
         overrun?.unref();
         try {
-          const response = await options.handler(sqsEventFromMessages(messages, arn, options.region), lambdaContextOf(options.name, options.timeoutMs));
+          const response = await options.handler(sqsEventFromMessages(messages, arn, options.region), lambdaContextOf(options.name, options.timeoutMs, options.memoryMiB));
           const succeeded = succeededMessages(messages, response);
           options.onInvoke?.(options.name, messages.length, messages.length - succeeded.length);
           return succeeded;
@@ -122,7 +129,11 @@ export function startLambdaPoller(options: PollerOptions): Poller {
             new Promise<void>((resolve) => {
               if (!consumer.status.isRunning) return resolve();
               consumer.once('stopped', () => resolve());
-              consumer.stop({ abort: true });
+              // Not aborted: the emulator would still hand the long poll a message that arrives
+              // within its wait, to nobody, and keep it invisible for the queue's visibility
+              // timeout (the intake's: 90 minutes). The next stack on the same emulator (another
+              // `landfall run`, a test) would wait for that message's file for good.
+              consumer.stop();
             }),
         ),
       );

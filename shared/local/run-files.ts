@@ -7,7 +7,7 @@ import { countsAddUp, fileIdOf } from '../core/batch.ts';
 import type { LandfallConfig, TableConfig } from '../core/config.ts';
 import type { Sql } from '../postgres/db.ts';
 import { classifyPgError, ErrorClass } from '../core/classify-pg-error.ts';
-import { type FileReceipt, fileReceipts, reopenMovedAside } from '../postgres/ledger/files.ts';
+import { appliedWhileReading, type FileReceipt, fileReceipts, reopenMovedAside } from '../postgres/ledger/files.ts';
 import { fixForUnreadable } from '../core/read/errors.ts';
 import { isSnapshotFile } from '../core/snapshot-config.ts';
 import { forceRemoval } from '../postgres/snapshot-removal.ts';
@@ -188,14 +188,17 @@ function emptyReceipt(dropped: Dropped, status: RunReceipt['status'], reason: st
   };
 }
 
+/** A file's receipt (null while it is not registered), and before that what the consumer applied while the producer read it. */
+export type ProgressCallback = (receipt: FileReceipt | null, whileReading?: { batches: number; rows: number }) => void;
+
 /**
  * One look at a dropped file in the ledger: its receipt when it is done (complete, moved aside,
  * or blocked by its table; the consumer registers every file, one without batches from its file
  * notice), else null.
  */
-async function checkFile(target: DropTarget, dropped: Dropped, onProgress?: (receipt: FileReceipt | null) => void): Promise<RunReceipt | null> {
+async function checkFile(target: DropTarget, dropped: Dropped, onProgress?: ProgressCallback): Promise<RunReceipt | null> {
   const [receipt] = await fileReceipts(target.sql, { fileIds: [dropped.fileId] });
-  onProgress?.(receipt ?? null);
+  if (onProgress) onProgress(receipt ?? null, receipt ? undefined : await appliedWhileReading(target.sql, dropped.fileId));
   // Blocked: its table is refused (the reason and the fix are in the receipt); waiting would only see retries.
   // Held: a snapshot file whose removal waits for `landfall snapshot confirm` (the receipt says so).
   if (receipt?.status === 'complete' || receipt?.status === 'moved-aside' || receipt?.status === 'blocked' || receipt?.status === 'held' || receipt?.status === 'stopped') return receiptOf(dropped, receipt);
@@ -209,7 +212,7 @@ async function checkFile(target: DropTarget, dropped: Dropped, onProgress?: (rec
 export async function waitForFile(
   target: DropTarget,
   dropped: Dropped,
-  options: { timeoutMs: number; onProgress?: (receipt: FileReceipt | null) => void },
+  options: { timeoutMs: number; onProgress?: ProgressCallback },
 ): Promise<RunReceipt> {
   if (dropped.alreadyLoaded) {
     const loaded = dropped.alreadyLoaded;

@@ -298,6 +298,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           concurrency,
           onError,
           timeoutMs: options[name]?.timeoutMs ?? FunctionSettings[name].timeoutSeconds * 1000,
+          memoryMiB: FunctionSettings[name].memoryMiB,
           onOverrun: (_name, elapsed, timeout) =>
             options.onOverrun
               ? options.onOverrun(name, elapsed, timeout)
@@ -320,8 +321,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           await sqs.send(new SendMessageCommand({ QueueUrl: queues.intake, MessageBody: body }));
         },
         onError: (error) => log(`inbox watcher: ${(error as Error).message}`),
-        // After a restart, a file the ledger holds complete (or held: a snapshot waiting for its confirm) is not notified again.
-        ...(options.persistEmulator ? { skip: async (key: string, etag: string) => (await fileReceipts(sql, { key, etag })).some((r) => r.status === 'complete' || r.status === 'held') } : {}),
+        // S3 notifies an object version once: a file the ledger holds complete (dropped before this
+        // process started, into an emulator that outlives it) is not notified again. A notification
+        // of a produced file has the producer send all its batch messages again, and past FIFO's
+        // 5-minute deduplication they would queue, each to be downloaded and found applied, ahead
+        // of the new file's (issue 26 item 4: the third 1 GB drop waited minutes behind two). A file
+        // held (a snapshot waiting for its confirm) is not notified again either.
+        skip: async (key: string, etag: string) => (await fileReceipts(sql, { key, etag })).some((r) => r.status === 'complete' || r.status === 'held'),
       });
       if (options.persistEmulator) recovered.renotified = await watcher.poll();
     }

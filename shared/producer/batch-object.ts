@@ -1,7 +1,7 @@
 import { promisify } from 'node:util';
 import { constants, createZstdCompress, gunzip, zstdDecompress } from 'node:zlib';
 import type { BatchData } from '../core/batch.ts';
-import { JsonColumn } from '../core/json-column.ts';
+import type { JsonText } from '../core/json-column.ts';
 
 const gunzipAsync = promisify(gunzip);
 const zstdDecompressAsync = promisify(zstdDecompress);
@@ -13,8 +13,8 @@ const zstdDecompressAsync = promisify(zstdDecompress);
  */
 const ZSTD_LEVEL = 3;
 
-/** A batch as the producer hands it over: its values already JSON, one `JsonColumn` per column. */
-export type BatchToEncode = Omit<BatchData, 'values'> & { values: BatchData['values'] | readonly JsonColumn[] };
+/** A batch as the producer hands it over: its values already JSON, one `JsonText` (a `JsonColumn`) per column. */
+export type BatchToEncode = Omit<BatchData, 'values'> & { values: BatchData['values'] | readonly JsonText[] };
 
 /** The JSON of a batch, in pieces: fields in one fixed order, so a re-run writes the same bytes. */
 function jsonPartsOf(batch: BatchToEncode): Buffer[] {
@@ -39,8 +39,8 @@ function jsonPartsOf(batch: BatchToEncode): Buffer[] {
   const parts: Buffer[] = [Buffer.from(`${JSON.stringify(head).slice(0, -1)},"values":[`)];
   batch.values.forEach((column, c) => {
     const open = Buffer.from(c === 0 ? '[' : ',[');
-    if (column instanceof JsonColumn) parts.push(open, ...column.parts(), Buffer.from(']'));
-    else parts.push(Buffer.from(`${c === 0 ? '' : ','}${JSON.stringify(column)}`));
+    if (Array.isArray(column)) parts.push(Buffer.from(`${c === 0 ? '' : ','}${JSON.stringify(column)}`));
+    else parts.push(open, ...(column as JsonText).parts(), Buffer.from(']'));
   });
   // Only a batch of JSON objects that differ in their keys has absent values: every other batch's bytes are as before.
   const absent = Object.entries(batch.absent ?? {}).filter(([, rows]) => rows.length > 0);

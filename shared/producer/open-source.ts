@@ -11,6 +11,7 @@ import { readParquet } from '../core/read/read-parquet.ts';
 import type { SourceEvent } from '../core/read/records.ts';
 import { chooseDelimiter } from '../core/read/sniff.ts';
 import { decompressStream, openTextStream, peekBytes } from './source.ts';
+import type { RawText } from './parallel-csv.ts';
 import { spillToTempFile } from './temp-file.ts';
 
 export interface OpenedSource {
@@ -20,6 +21,8 @@ export interface OpenedSource {
   textFormat: TextFormat | null;
   /** In file order; a reader may yield several at once (CSV yields those of each piece read). */
   events: AsyncIterable<SourceEvent | readonly SourceEvent[]>;
+  /** Delimited text: its bytes and dialect, to read in blocks instead of `events` (`parallelCsvEvents`); read one or the other. */
+  raw?: RawText;
   close(): Promise<void>;
 }
 
@@ -38,7 +41,7 @@ export function refOf(file: FileIdentity): ObjectRef {
 }
 
 /** The CSV dialect of a profile with its delimiter and encoding resolved. */
-function dialectOf(format: FormatConfig, text: TextFormat): Partial<CsvDialect> {
+function dialectOf(format: FormatConfig, text: TextFormat): Partial<CsvDialect> & { encoding: TextEncoding } {
   return {
     delimiter: text.delimiter,
     encoding: text.encoding,
@@ -126,7 +129,8 @@ export async function openSource(store: ObjectStore, file: FileIdentity, from: F
         return { format: shape, compressed: text.compressed, textFormat: null, events: readerOf(shape, text.stream, profile, null), close: none };
       }
       const textFormat = options.textFormat ?? textFormatOf(text.head, profile, { ...(options.known ? { known: options.known } : {}), ...(type.delimiterHint ? { delimiterHint: type.delimiterHint } : {}) });
-      return { format: 'csv', compressed: text.compressed, textFormat, events: readerOf('csv', text.stream, profile, textFormat), close: none };
+      const raw: RawText = { stream: text.stream, dialect: { ...dialectOf(profile, textFormat), encoding: textFormat.encoding }, resumed: null };
+      return { format: 'csv', compressed: text.compressed, textFormat, events: readerOf('csv', text.stream, profile, textFormat), raw, close: none };
     }
     // An empty prefix (JSON objects: the plan holds their keys) is no read at all.
     const ranges = [...(from.prefix && from.prefix.end > from.prefix.start ? [{ start: from.prefix.start, end: from.prefix.end }] : []), { start: from.position.at, end: Infinity }];
@@ -148,7 +152,15 @@ export async function openSource(store: ObjectStore, file: FileIdentity, from: F
     }
     // Progress objects of earlier versions: CSV was read as comma-separated UTF-8.
     const textFormat = from.fileFormat === 'csv' ? (from.textFormat ?? { delimiter: ',', encoding: 'utf-8' }) : null;
-    return { format: from.fileFormat, compressed: from.compressed, textFormat, events: rebaseEvents(readerOf(from.fileFormat, bytes, profile, textFormat, from), from), close: none };
+    const prefix = from.prefix && from.prefix.end > from.prefix.start ? from.prefix : null;
+    const raw: RawText | undefined = textFormat
+      ? {
+          stream: bytes,
+          dialect: { ...dialectOf(profile, textFormat), encoding: textFormat.encoding },
+          resumed: { prefixBytes: prefix ? prefix.end - prefix.start : 0, prefixRows: from.prefix?.rows ?? 0, prefixLines: from.prefix?.lines ?? 0, position: { at: from.position.at, row: from.position.row, lines: from.position.lines } },
+        }
+      : undefined;
+    return { format: from.fileFormat, compressed: from.compressed, textFormat, events: rebaseEvents(readerOf(from.fileFormat, bytes, profile, textFormat, from), from), ...(raw ? { raw } : {}), close: none };
   }
   refuseTextOptions(profile, 'a Parquet');
   const fromRowGroup = from?.position.at ?? 0;

@@ -22,6 +22,8 @@ import type { TextValue } from '../core/read/values.ts';
 import { StreamingSender } from './streaming-sender.ts';
 import { TaskPool } from './task-pool.ts';
 import { EndWatch } from '../core/read/unreadable-end.ts';
+import { RecordKind } from '../core/encoded-block.ts';
+import { isBlockItem, parallelCsvEvents, type BlockItem } from './parallel-csv.ts';
 
 export { DEFAULT_PRODUCER_LIMITS, type ProduceOutcome, type ProducerDeps, type ProducerLimits } from './producer-contract.ts';
 
@@ -277,15 +279,74 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
   const invocationStart = performance.now();
   let segmentStartedAt = invocationStart;
   let longestSegmentMs = 0;
-  let stoppedAt: (ResumePoint & { row: number }) | null = null;
+  let stoppedAt = null as (ResumePoint & { row: number }) | null;
   /** Why a JSON object is refused (a key that does not fit, no key or version column), or null. */
   const objectRefusal = (event: { values: readonly TextValue[]; absent?: readonly number[] }): string | null => {
     const absent = event.absent;
     return refusalOfObject(table, header!.plan, (i) => i < event.values.length && !(absent && absent.includes(i)));
   };
+  /** A record with a resume point ends a segment (call it only then): its partitions' batches are cut; true when the invocation stops. */
+  const segmentEnds = async (): Promise<boolean> => {
+    // A segment ends here, whatever the clock says: its partitions' batches are cut.
+    await submit(chunker!.finish());
+    segment++;
+    segmentStart = last.bytes;
+    const at = performance.now();
+    longestSegmentMs = Math.max(longestSegmentMs, at - segmentStartedAt);
+    segmentStartedAt = at;
+    if (deps.continuations && !mayStartSegment(limits, at - invocationStart, job.invocation.remainingMs(), longestSegmentMs)) {
+      stoppedAt = { at: last.at, bytes: last.bytes, lines: last.lines, row: lastRow };
+      return true;
+    }
+    return false;
+  };
+  /** Blocks of the file that block workers read (the log line says so: the bundled workers ran). */
+  let workerBlocks = 0;
+  /** The records of a block a worker read: as the events of those records would be, numbered from the block's start. */
+  const takeBlock = async ({ block, start }: BlockItem): Promise<boolean> => {
+    workerBlocks++;
+    const taken = new Int32Array(chunking.partitions);
+    let reject = 0;
+    for (let i = 0; i < block.count; i++) {
+      const row = start.row + block.rows[i]!;
+      read++;
+      if (block.kinds[i] === RecordKind.row) {
+        const partition = block.partitions[i]!;
+        const ready = chunker!.addEncoded(partition, row, block.rowBytes[i]!, block.parts[partition]!, taken[partition]!++);
+        if (ready.length > 0) await submit(ready);
+      } else {
+        rejected++;
+        const r = block.rejects[reject++]!;
+        if (rejects.length < limits.maxRejectsListed) rejects.push({ file: fileRef, fileId, row, line: start.lines + r.line, reason: r.reason, ...cut(r.raw) });
+      }
+      const at = block.resumeAt[i]!;
+      if (Number.isNaN(at)) continue;
+      last = { at: start.at + at, bytes: start.at + at, lines: start.lines + block.resumeLines[i]! };
+      lastRow = row;
+      if (last.bytes - segmentStart >= segmentBytes && (await segmentEnds())) return true;
+    }
+    return false;
+  };
   const watch = new EndWatch(from ? from.position : null);
+  // Delimited text with worker threads: blocks of it read, partitioned and encoded in parallel (see parallelCsvEvents).
+  // Uncompressed text only: damage in a compressed file is found row by row (EndWatch), which blocks do not report.
+  const workers = deps.workers && deps.workers.size > 0 && opened.raw && !opened.compressed ? deps.workers : null;
+  const events = workers
+    ? parallelCsvEvents(opened.raw!, {
+        workers,
+        blockBytes: limits.blockBytes,
+        plan: () =>
+          header && chunker
+            ? { columns: header.plan.columns, keyIndexes: header.plan.keyIndexes, keyTypes: header.keyTypes, timeZone: header.timeZone, partitions: chunking.partitions, format: table.format, numericColumns }
+            : null,
+      })
+    : watch.events(opened.events);
   try {
-    reading: for await (const item of watch.events(opened.events)) {
+    reading: for await (const item of events) {
+      if (isBlockItem(item)) {
+        if (await takeBlock(item)) break reading;
+        continue;
+      }
       for (const event of Array.isArray(item) ? item : [item]) {
         const refusal = objects && event.kind === 'row' ? objectRefusal(event) : null;
         if (event.kind === 'row' && refusal === null) {
@@ -332,17 +393,7 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
         last = event.resume;
         lastRow = event.row;
         if (!chunker || last.bytes - segmentStart < segmentBytes) continue;
-        // A segment ends here, whatever the clock says: its partitions' batches are cut.
-        await submit(chunker.finish());
-        segment++;
-        segmentStart = last.bytes;
-        const at = performance.now();
-        longestSegmentMs = Math.max(longestSegmentMs, at - segmentStartedAt);
-        segmentStartedAt = at;
-        if (deps.continuations && !mayStartSegment(limits, at - invocationStart, job.invocation.remainingMs(), longestSegmentMs)) {
-          stoppedAt = { at: last.at, bytes: last.bytes, lines: last.lines, row: lastRow };
-          break reading;
-        }
+        if (await segmentEnds()) break reading;
       }
     }
     if (!stoppedAt) await submit(chunker?.finish() ?? []);
@@ -429,6 +480,8 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
     rejected,
     invocations,
     durationMs: manifest.durationMs,
+    blockWorkers: deps.workers?.size ?? 0,
+    workerBlocks,
   });
   return { status: 'produced', fileId, manifestKey, manifest };
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { FileManifest } from '../core/batch-message.ts';
 import type { LandfallConfig } from '../core/config.ts';
 import type { UnreadableReason } from '../core/read/errors.ts';
+import type { BlockWorkers } from './block-workers.ts';
 import type { CatalogSource } from './catalog-source.ts';
 import type { BatchSender, ContinuationSender, ObjectStore, ProducerLogger } from './ports.ts';
 
@@ -22,6 +23,8 @@ export interface ProducerLimits {
   maxInvocationMs: number;
   /** Kept free before the function's deadline. */
   deadlineMarginMs: number;
+  /** Bytes of delimited text per block a worker thread reads (`ProducerDeps.workers`); a block ends at a line break. */
+  blockBytes: number;
   /**
    * Invocations one file may take: a file still not read after them is stopped and moved aside
    * (`too-many-invocations`) instead of continued, so a runaway chain of continuations ends.
@@ -44,6 +47,7 @@ export const DEFAULT_PRODUCER_LIMITS: ProducerLimits = {
   segmentBytes: 64 * 1024 * 1024,
   maxInvocationMs: 9 * 60_000,
   deadlineMarginMs: 60_000,
+  blockBytes: 1024 * 1024,
   // 5 TB (S3's largest object) at 5 GB or more per invocation.
   maxInvocationsPerFile: 1000,
 };
@@ -56,6 +60,7 @@ const limitsSchema = z.strictObject({
   segmentBytes: count.optional(),
   maxInvocationMs: count.optional(),
   deadlineMarginMs: z.number().int().min(0).optional(),
+  blockBytes: count.optional(),
   maxInvocationsPerFile: z.number().int().min(2).optional(),
 });
 
@@ -95,6 +100,12 @@ export interface ProducerDeps {
   now?: () => Date;
   /** Where a gzip-compressed Parquet file is spilled to be read (default: the OS temp dir). */
   tmpDir?: string;
+  /**
+   * Worker threads that read, partition and encode delimited text files in blocks, beside the
+   * thread that reads the file and uploads its batches (the batches, their ids and bytes are
+   * those of a read on one thread); none: one thread does it all.
+   */
+  workers?: BlockWorkers;
 }
 
 export type ProduceOutcome =

@@ -24,6 +24,10 @@ test('before the file is registered there is no total and no ETA', () => {
   expect(formatProgress(measureProgress('a.csv', 1e6, 2000, null))).toBe('a.csv waiting for the producer, 0 rows, 0 rows/s, 0.0 MB/s, ETA -');
 });
 
+test('while a large file is read, the batches already applied show (it is registered only after its manifest)', () => {
+  expect(formatProgress(measureProgress('a.csv', 1e6, 2000, null, { batches: 12, rows: 120_000 }))).toBe('a.csv being read, 12 batches applied, 120,000 rows, 60,000 rows/s, 0.0 MB/s, ETA -');
+});
+
 test('when stderr is not a terminal, a plain line is written every interval until the file is done', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'landfall-progress-'));
   writeFileSync(join(dir, 'a.csv'), 'x'.repeat(1000));

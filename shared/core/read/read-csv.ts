@@ -44,6 +44,13 @@ export interface CsvOptions {
    * the numbers its messages quote, so that they name the file's lines.
    */
   resumed?: { prefixBytes: number; rows: number; lines: number };
+  /**
+   * The input ends before the file does (a worker's block of it): what follows its last line
+   * break is not the file's last record, so it is left unread instead of taken as one, and no
+   * quote is "never closed" at its end. The records read are exactly those a read of the whole
+   * file yields for these bytes.
+   */
+  partial?: boolean;
 }
 
 /** Rows and lines to add to the numbers a message quotes. */
@@ -804,8 +811,29 @@ export async function* readCsvEvents(input: AsyncIterable<Uint8Array>, options: 
       );
     }
   }
+  if (options.partial) return;
   yield* scanInPieces(scanner, regionOf(pending.length > 0 ? pending : [Buffer.alloc(0)]), width, be, true);
   if (scanner.header === undefined) throw new UnreadableFileError(UnreadableReason.empty, 'empty file: no header row');
+}
+
+/**
+ * Where a text in `encoding` may be cut into blocks: just past its last line break that has at
+ * least one code unit after it (so a CR is never cut from its LF, and the unit after the cut is
+ * known), or -1 when it has none. A cut is not always a record's end (a quoted field may hold
+ * line breaks): whoever reads from it must check that a record ends there.
+ */
+export function lastCutOf(buffer: Buffer, encoding: TextEncoding): number {
+  const width = widthOf(encoding);
+  const be = encoding === 'utf-16be';
+  const unit = width === 2 ? 2 : 1;
+  for (let at = buffer.length - 2 * unit; at >= 0; ) {
+    const i = lastLineBreak(buffer, width, be, at);
+    if (i < 0) return -1;
+    const past = pastLineBreak(buffer, i, width, be);
+    if (past < buffer.length) return past;
+    at = i - unit;
+  }
+  return -1;
 }
 
 /** `readCsvEvents`, one event at a time. */

@@ -65,6 +65,17 @@ export async function registerFile(sql: Sql, manifest: FileManifest, manifestKey
   });
 }
 
+/**
+ * Batches of a file applied while the producer was still reading it (the file is registered only
+ * from its last messages, sent after its manifest), and their rows: what a large file has done
+ * before it shows in `fileReceipts`.
+ */
+export async function appliedWhileReading(sql: Sql, fileId: string): Promise<{ batches: number; rows: number }> {
+  const [row] = await sql<{ batches: number; rows: number }[]>`
+    SELECT count(*)::int AS batches, coalesce(sum(read), 0)::bigint::float8 AS rows FROM landfall.batches WHERE file_id = ${fileId} AND status = 'applied'`;
+  return row ?? { batches: 0, rows: 0 };
+}
+
 /** How the ledger has a file: `producing` (picked up, manifest not final), `produced`, `moved-aside`; null when not at all. */
 export type FileOutcome = 'producing' | 'produced' | 'moved-aside';
 
