@@ -122,8 +122,11 @@ describe('a producer with worker threads', () => {
       expect(many).toEqual(one);
       if (continued) expect(one.invocations).toBeGreaterThan(2);
       expect(one.manifest.read).toBeGreaterThanOrEqual(N);
-      // Delimited text really went through the workers.
-      if (fileName.includes('.csv')) expect(workers.stats.taken - before.taken).toBeGreaterThan(5);
+      // Uncompressed delimited text really went through the workers; compressed text stays on one
+      // thread, where damage at its end is found row by row (core/read/unreadable-end.ts).
+      const taken = workers.stats.taken - before.taken;
+      if (/\.csv$/.test(fileName)) expect(taken).toBeGreaterThan(5);
+      if (/\.csv\.(gz|zst)$/.test(fileName)) expect(taken).toBe(0);
     }
   });
 });
