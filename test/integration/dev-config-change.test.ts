@@ -11,6 +11,7 @@ import { fileReceipts } from '../../shared/postgres/ledger/files.ts';
 import { dropFile, tableForFile } from '../../shared/local/run-files.ts';
 import { captureIo } from '../helpers/cli.ts';
 import { createTestDatabase } from '../helpers/database.ts';
+import { until } from '../helpers/dev-process.ts';
 
 // Issue 19, item 3, the exact sequence: Ctrl-C during a load; `landfall dev` again with a config
 // that lacks the table; then again with the right config.
@@ -60,16 +61,6 @@ function dev(configPath: string, ...extra: string[]) {
   });
   watching.catch(() => {});
   return { child, watching, exited, output: () => out };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 test('Ctrl-C during a load, dev again with a config lacking the table (refused, naming the file and the table), then with the right config: the file completes and the ledger tells the truth all along', async () => {

@@ -9,6 +9,7 @@ import { connect } from '../../shared/postgres/db.ts';
 import { fileReceipts } from '../../shared/postgres/ledger/files.ts';
 import { devStatePath } from '../../shared/local/stack.ts';
 import { dropFile, tableForFile } from '../../shared/local/run-files.ts';
+import { until } from '../helpers/dev-process.ts';
 
 // `landfall dev` on its own embedded PostgreSQL, as `npm start` runs it: a terminal's Ctrl-C
 // reaches the whole process group, the database server included.
@@ -29,16 +30,6 @@ afterAll(async () => {
     await new Promise((r) => child!.once('exit', r));
   }
 });
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** `landfall sql -c` on the home's embedded database, as a user creates a table before `landfall dev`. */
 function createTable(): Promise<string> {

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { parseConfig } from '../../shared/core/config.ts';
 import { fileReceipts } from '../../shared/postgres/ledger/files.ts';
 import { dropFile, tableForFile } from '../../shared/local/run-files.ts';
 import { createTestDatabase } from '../helpers/database.ts';
+import { startDev, until } from '../helpers/dev-process.ts';
 
 const db = await createTestDatabase();
 await db.sql`CREATE TABLE readings (id int PRIMARY KEY, reading text, v int NOT NULL, _landfall_arrival text COLLATE "C")`;
@@ -37,42 +38,8 @@ afterAll(async () => {
   await Promise.all(children.map((c) => (c.exitCode === null && c.signalCode === null ? new Promise((r) => c.once('exit', r)) : null)));
 });
 
-/** `landfall dev` as a user starts it; resolves once it watches the inbox, with what it printed so far. */
-function startDev(): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, ['bin/landfall.js', 'dev', '--config', configPath, '--database-url', db.url], {
-    env: { ...process.env, LANDFALL_HOME: home },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setInterval(() => {
-      if (out.includes('Watching the inbox')) {
-        clearInterval(timer);
-        resolve({ child, output: () => out });
-      }
-    }, 50);
-    child.once('exit', (code) => {
-      clearInterval(timer);
-      reject(new Error(`landfall dev exited (${code}) before it watched the inbox:\n${out}`));
-    });
-  });
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 test('landfall dev killed with SIGKILL mid-load resumes on restart: every file complete, the table equals the oracle', async () => {
-  const first = await startDev();
+  const first = await startDev({ configPath, databaseUrl: db.url, home, children });
   const dev = readDevState(home)!;
   const target = { ...(await devClients(dev)), sql: db.sql, config, buckets: dev.buckets };
   const paths = Array.from({ length: FILES }, (_, f) => {
@@ -89,7 +56,7 @@ test('landfall dev killed with SIGKILL mid-load resumes on restart: every file c
   const completeAtKill = (await fileReceipts(db.sql)).filter((r) => r.status === 'complete').length;
   expect(completeAtKill, 'the kill came after the load had finished: nothing to resume').toBeLessThan(FILES);
 
-  const second = await startDev();
+  const second = await startDev({ configPath, databaseUrl: db.url, home, children });
   const receipts = await until(
     'every file complete after the restart',
     async () => {

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { parseConfig } from '../../shared/core/config.ts';
 import { dropFile, tableForFile, waitForFile } from '../../shared/local/run-files.ts';
 import { fileReceipts } from '../../shared/postgres/ledger/files.ts';
 import { createTestDatabase } from '../helpers/database.ts';
+import { startDev, until } from '../helpers/dev-process.ts';
 
 /**
  * `kill -9` of `landfall dev` while a snapshot file's removal runs (after its last batch
@@ -31,41 +32,11 @@ afterAll(async () => {
   await Promise.all(children.map((c) => (c.exitCode === null && c.signalCode === null ? new Promise((r) => c.once('exit', r)) : null)));
 });
 
-function startDev(): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, ['bin/landfall.js', 'dev', '--config', configPath, '--database-url', db.url], { env: { ...process.env, LANDFALL_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setInterval(() => {
-      if (out.includes('Watching the inbox')) {
-        clearInterval(timer);
-        resolve({ child, output: () => out });
-      }
-    }, 50);
-    child.once('exit', (code) => {
-      clearInterval(timer);
-      reject(new Error(`landfall dev exited (${code}) before it watched the inbox:\n${out}`));
-    });
-  });
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 const csv = (rows: [number, number][]) => `task_pk,photo_id,url\n${rows.map(([t, p]) => `${t},${p},u${t}-${p}`).join('\n')}\n`;
 const all = (tasks: number, photos: number) => Array.from({ length: tasks * photos }, (_, i): [number, number] => [Math.floor(i / photos), i % photos]);
 
 test('landfall dev killed with SIGKILL during a removal: after the restart it has run exactly once', async () => {
-  const first = await startDev();
+  const first = await startDev({ configPath, databaseUrl: db.url, home, children });
   const dev = readDevState(home)!;
   const target = { ...(await devClients(dev)), sql, config, buckets: dev.buckets };
   const write = (name: string, rows: [number, number][]) => {
@@ -92,7 +63,7 @@ test('landfall dev killed with SIGKILL during a removal: after the restart it ha
   expect(await sql`SELECT count(*)::int AS n FROM photos`).toEqual([{ n: 300 }]);
   expect((await fileReceipts(sql, { fileIds: [dropped.fileId] }))[0]).toMatchObject({ status: 'pending', removed: 0 });
 
-  const restarted = await startDev();
+  const restarted = await startDev({ configPath, databaseUrl: db.url, home, children });
   const receipt = await until(
     'the file complete after the restart',
     async () => {
