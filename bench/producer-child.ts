@@ -12,7 +12,8 @@ import { sharedBlockWorkers } from '../shared/producer/block-workers.ts';
 
 // BENCH_FORMAT: the table's format profile (the European export scenario).
 const format = process.env.BENCH_FORMAT ? (JSON.parse(process.env.BENCH_FORMAT) as object) : undefined;
-const config = parseConfig({ tables: [{ table: 'orders', conflictKey: ['id'], version: 'updated_at', partitions: 8, ...(format ? { format } : {}) }] });
+// BATCH sets batch.maxRows (default: the config's default), as in bench:engine and bench:e2e.
+const config = parseConfig({ tables: [{ table: 'orders', conflictKey: ['id'], version: 'updated_at', partitions: 8, ...(format ? { format } : {}), ...(process.env.BATCH ? { batch: { maxRows: Number(process.env.BATCH) } } : {}) }] });
 const options = { endpoint: process.env.BENCH_ENDPOINT!, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
 const deps = producerDepsFromClients({
   config,
@@ -151,3 +152,5 @@ process.send!({
   externalMb: peak.externalMb,
 });
 process.disconnect();
+// The block workers' threads are unref'd, yet a child with workers was seen to stay alive after its report (keeping the bench waiting): stop them.
+await workers?.close();

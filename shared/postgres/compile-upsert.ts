@@ -515,7 +515,7 @@ export function compileUpsert(plan: UpsertPlan): CompiledUpsert {
   SELECT ${written.map((c) => `red.${c}`).join(', ')} FROM red ${notTombstone}
   ${onConflict}
   RETURNING ${keys.map((k) => `cur.${k}`).join(', ')}
-)${del}, n AS (
+)${del}, n AS MATERIALIZED (
   SELECT (SELECT count(*) FROM src)::int AS rows,
          (SELECT count(*) FROM red)::int AS reduced,
          (SELECT count(*) FROM ups)::int AS written,
