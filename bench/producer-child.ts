@@ -13,7 +13,7 @@ import { sharedBlockWorkers } from '../shared/producer/block-workers.ts';
 // BENCH_FORMAT: the table's format profile (the European export scenario).
 const format = process.env.BENCH_FORMAT ? (JSON.parse(process.env.BENCH_FORMAT) as object) : undefined;
 // BATCH sets batch.maxRows (default: the config's default), as in bench:engine and bench:e2e.
-const config = parseConfig({ tables: [{ table: 'orders', conflictKey: ['id'], version: 'updated_at', partitions: 8, ...(format ? { format } : {}), ...(process.env.BATCH ? { batch: { maxRows: Number(process.env.BATCH) } } : {}) }] });
+const config = parseConfig({ ...(process.env.BATCH ? { batch: { maxRows: Number(process.env.BATCH) } } : {}), tables: [{ table: 'orders', conflictKey: ['id'], version: 'updated_at', partitions: 8, ...(format ? { format } : {}) }] });
 const options = { endpoint: process.env.BENCH_ENDPOINT!, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
 const deps = producerDepsFromClients({
   config,
