@@ -1,17 +1,13 @@
-import { chmodSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SQSBatchResponse } from 'aws-lambda';
-import postgres from 'postgres';
 import { afterAll, expect, test } from 'vitest';
 import { parseConfig } from '../../shared/core/config.ts';
 import { fileReceipts } from '../../shared/postgres/ledger/files.ts';
-import { type EmbeddedServer, findFreePort, startEmbeddedPostgres } from '../../shared/local/embedded-postgres.ts';
 import type { SqsHandler } from '../../shared/local/lambda-poller.ts';
 import { dropFile, tableForFile, waitForFile } from '../../shared/local/run-files.ts';
 import { startLocalStack } from '../../shared/local/stack.ts';
 import { FAST_VISIBILITY } from '../helpers/local-stack.ts';
-import { startPgbouncer } from '../helpers/pgbouncer.ts';
+import { restartableDatabase } from '../helpers/restartable-database.ts';
 import { csvOf, type Row } from '../helpers/producer-files.ts';
 
 /** mulberry32: a small seeded generator, so a failing run can be repeated with its seed. */
@@ -74,19 +70,8 @@ export function defineChaosTest(through: 'direct' | 'pgbouncer'): void {
     expect(afterDelete.filter((_, file) => withoutOp(file)).flat().length).toBeGreaterThan(0);
 
     // A server of its own, so the test can restart it.
-    const dir = mkdtempSync(join(tmpdir(), 'landfall-chaos-'));
-    chmodSync(dir, 0o755);
-    const port = await findFreePort();
-    let server: EmbeddedServer = await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), persistent: true, port });
-    afterAll(() => server.stop());
-    const admin = postgres(server.url, { max: 1, onnotice: () => {} });
-    afterAll(() => admin.end({ timeout: 2 }));
-    let databaseUrl = server.url;
-    if (through === 'pgbouncer') {
-      const bouncer = await startPgbouncer(server.url, { poolSize: 4 });
-      afterAll(() => bouncer.stop());
-      databaseUrl = bouncer.urlFor(server.url);
-    }
+    const database = await restartableDatabase('landfall-chaos-', through === 'pgbouncer' ? { pgbouncerPoolSize: 4 } : {});
+    const { dir, admin, databaseUrl } = database;
     await admin`CREATE TABLE chaos (id int PRIMARY KEY, val text, v int NOT NULL, hits bigint NOT NULL DEFAULT 0, _landfall_arrival text COLLATE "C")`;
 
     // An "add" column (merge rules): each row carries a delta (sometimes none), drawn from a
@@ -142,9 +127,7 @@ export function defineChaosTest(through: 'direct' | 'pgbouncer'): void {
     }, 400);
     const restart = (async () => {
       await new Promise((r) => setTimeout(r, 1500));
-      await server.stop();
-      await new Promise((r) => setTimeout(r, 500));
-      server = await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), persistent: true, port });
+      await database.restart(500);
     })();
 
     const receipts = [];

@@ -19,6 +19,32 @@ function terminatedBackendError(): Buffer {
   return Buffer.concat([head, fields]);
 }
 
+
+/**
+ * A TCP proxy to the test database, closed after the file: each chunk the client sends goes to
+ * `intercept` first, which returns true when it handled the chunk (cut the connection) instead
+ * of forwarding it. Returns the database URL through the proxy.
+ */
+async function interceptingProxy(intercept: (chunk: Buffer, client: Socket, upstream: Socket) => boolean): Promise<URL> {
+  const server = new URL(db.url);
+  const proxy = createServer((client: Socket) => {
+    const upstream = connectTcp(Number(server.port), '127.0.0.1');
+    client.on('data', (chunk: Buffer) => {
+      if (!intercept(chunk, client, upstream)) upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => client.write(chunk));
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  afterAll(() => new Promise<void>((resolve) => proxy.close(() => resolve())));
+  const viaProxy = new URL(db.url);
+  viaProxy.port = String((proxy.address() as { port: number }).port);
+  return viaProxy;
+}
+
 describe('postgres.js as patched for Landfall', () => {
   test('after a backend is terminated mid-query, the next query on the same client succeeds (no stale 57P01)', async () => {
     // GIVEN one connection, busy in a long query
@@ -43,30 +69,15 @@ describe('postgres.js as patched for Landfall', () => {
   test('a connection terminated while postgres.js fetches array types reconnects; its 57P01 is not replayed onto the first query (porsager/postgres#1223)', async () => {
     // GIVEN a TCP proxy that cuts the first connection when the driver asks for the array types
     // (the moment a failover or pg_terminate_backend can hit a connection that is starting up)
-    const server = new URL(db.url);
     let cut = false;
-    const proxy = createServer((client: Socket) => {
-      const upstream = connectTcp(Number(server.port), '127.0.0.1');
-      client.on('data', (chunk: Buffer) => {
-        if (!cut && chunk.includes('typarray')) {
-          // Answer as a terminated backend does: FATAL 57P01, then the socket closes.
-          cut = true;
-          client.end(terminatedBackendError(), () => client.destroy());
-          upstream.destroy();
-          return;
-        }
-        upstream.write(chunk);
-      });
-      upstream.on('data', (chunk: Buffer) => client.write(chunk));
-      client.on('error', () => upstream.destroy());
-      upstream.on('error', () => client.destroy());
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
+    const viaProxy = await interceptingProxy((chunk, client, upstream) => {
+      if (cut || !chunk.includes('typarray')) return false;
+      // Answer as a terminated backend does: FATAL 57P01, then the socket closes.
+      cut = true;
+      client.end(terminatedBackendError(), () => client.destroy());
+      upstream.destroy();
+      return true;
     });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-    afterAll(() => new Promise<void>((resolve) => proxy.close(() => resolve())));
-    const viaProxy = new URL(db.url);
-    viaProxy.port = String((proxy.address() as { port: number }).port);
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     process.on('unhandledRejection', onUnhandled);
@@ -120,29 +131,14 @@ describe('postgres.js as patched for Landfall', () => {
   test('a query queued between a socket error and its close (a savepoint\'s ROLLBACK TO after a failed COPY) is settled, and the next transaction on the reconnected session runs', async () => {
     // GIVEN a TCP proxy that resets the connection when COPY data passes (a server restart, a
     // failover, a killed pooler connection hitting a batch mid-COPY)
-    const server = new URL(db.url);
     let cuts = 0;
-    const proxy = createServer((client: Socket) => {
-      const upstream = connectTcp(Number(server.port), '127.0.0.1');
-      client.on('data', (chunk: Buffer) => {
-        if (cuts === 0 && chunk[0] === 0x64 /* CopyData */) {
-          cuts++;
-          client.resetAndDestroy();
-          upstream.destroy();
-          return;
-        }
-        upstream.write(chunk);
-      });
-      upstream.on('data', (chunk: Buffer) => client.write(chunk));
-      client.on('error', () => upstream.destroy());
-      upstream.on('error', () => client.destroy());
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
+    const viaProxy = await interceptingProxy((chunk, client, upstream) => {
+      if (cuts > 0 || chunk[0] !== 0x64 /* CopyData */) return false;
+      cuts++;
+      client.resetAndDestroy();
+      upstream.destroy();
+      return true;
     });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-    afterAll(() => new Promise<void>((resolve) => proxy.close(() => resolve())));
-    const viaProxy = new URL(db.url);
-    viaProxy.port = String((proxy.address() as { port: number }).port);
     const sql = connect({ url: viaProxy.toString(), max: 1, applicationName: 'driver-copy-reset' });
     afterAll(() => sql.end({ timeout: 5 }));
     await db.sql`create table driver_copy_reset (id int)`;

@@ -1,14 +1,11 @@
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import postgres from 'postgres';
 import { afterAll, expect, test } from 'vitest';
 import { parseConfig } from '../../shared/core/config.ts';
 import { QueueSettings } from '../../shared/core/resources.ts';
-import { type EmbeddedServer, findFreePort, startEmbeddedPostgres } from '../../shared/local/embedded-postgres.ts';
 import { dropFile, tableForFile, waitForFile } from '../../shared/local/run-files.ts';
 import { startLocalStack } from '../../shared/local/stack.ts';
-import { startPgbouncer } from '../helpers/pgbouncer.ts';
+import { restartableDatabase } from '../helpers/restartable-database.ts';
 import { csvOf } from '../helpers/producer-files.ts';
 
 const ROWS = 3_000;
@@ -22,19 +19,8 @@ const ROWS = 3_000;
  */
 export function defineRestartRecoveryTest(through: 'direct' | 'pgbouncer'): void {
   test(`a PostgreSQL restart mid-load (${through}): the load completes within seconds of the restart, not at the ${QueueSettings.batches.visibilityTimeoutSeconds} s visibility timeout; every row once`, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'landfall-restart-'));
-    chmodSync(dir, 0o755);
-    const port = await findFreePort();
-    let server: EmbeddedServer = await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), persistent: true, port });
-    afterAll(() => server.stop());
-    const admin = postgres(server.url, { max: 1, onnotice: () => {} });
-    afterAll(() => admin.end({ timeout: 2 }));
-    let databaseUrl = server.url;
-    if (through === 'pgbouncer') {
-      const bouncer = await startPgbouncer(server.url, { poolSize: 8 });
-      afterAll(() => bouncer.stop());
-      databaseUrl = bouncer.urlFor(server.url);
-    }
+    const database = await restartableDatabase('landfall-restart-', through === 'pgbouncer' ? { pgbouncerPoolSize: 8 } : {});
+    const { dir, admin, databaseUrl } = database;
     await admin`CREATE TABLE restart_items (id int PRIMARY KEY, val text, v int NOT NULL)`;
     const config = parseConfig({ tables: [{ table: 'restart_items', conflictKey: ['id'], version: 'v', partitions: 4 }], batch: { maxRows: 100, maxBytes: 1024 * 1024 } });
     const stack = await startLocalStack({ config, home: join(dir, 'home'), databaseUrl, logLevel: 'SILENT' });
@@ -51,8 +37,7 @@ export function defineRestartRecoveryTest(through: 'direct' | 'pgbouncer'): void
       await new Promise((r) => setTimeout(r, 50));
     }
     // WHEN the server restarts (a fast shutdown: in-flight transactions aborted, connections dropped)
-    await server.stop();
-    server = await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), persistent: true, port });
+    await database.restart();
 
     // THEN the file completes long before a record left to the visibility timeout would come back
     const receipt = await waitForFile(target, dropped, { timeoutMs: 150_000 });
