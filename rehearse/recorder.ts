@@ -15,6 +15,8 @@ export interface AwsCall {
   implied?: string;
   /** A service principal calling (S3 delivering a notification): only resource policies can allow it. */
   servicePrincipal?: string;
+  /** `ChangeMessageVisibility(Batch)`: each message's receipt handle and the timeout asked for (s). */
+  visibility?: { receiptHandle: string; seconds: number }[];
 }
 
 export interface Recorder {
@@ -37,22 +39,30 @@ interface Mapped {
   headers?: Record<string, string>;
   /** GetObject/HeadObject: S3 answers 404 only to a caller that may list the bucket. */
   bucketArn?: string;
+  visibility?: AwsCall['visibility'];
 }
 
 function sqsCall(target: string | undefined, body: string, region: string, account: string): Mapped {
   let operation: string;
   let queue: string | undefined;
+  type Change = { ReceiptHandle?: string; VisibilityTimeout?: number };
+  let changes: Change[] = [];
   if (target) {
     operation = target.replace(/^AmazonSQS\./, '');
-    const json = JSON.parse(body || '{}') as { QueueUrl?: string; QueueName?: string };
+    const json = JSON.parse(body || '{}') as { QueueUrl?: string; QueueName?: string; Entries?: Change[] } & Change;
     queue = json.QueueUrl?.split('/').at(-1) ?? json.QueueName;
+    changes = json.Entries ?? [json];
   } else {
+    // The query protocol (older SDKs): one change, or ChangeMessageVisibilityBatchRequestEntry.N.*.
     const form = new URLSearchParams(body);
     operation = form.get('Action') ?? 'Unknown';
     queue = form.get('QueueUrl')?.split('/').at(-1) ?? form.get('QueueName') ?? undefined;
+    const entry = (prefix: string): Change => ({ ReceiptHandle: form.get(`${prefix}ReceiptHandle`) ?? undefined, VisibilityTimeout: Number(form.get(`${prefix}VisibilityTimeout`) ?? NaN) });
+    changes = [entry(''), ...Array.from({ length: 10 }, (_, i) => entry(`ChangeMessageVisibilityBatchRequestEntry.${i + 1}.`))];
   }
   const action = `sqs:${SQS_ACTIONS[operation] ?? operation}`;
-  return { operation, checks: [{ action, resource: `arn:aws:sqs:${region}:${account}:${queue ?? '*'}` }] };
+  const visibility = changes.flatMap((c) => (c.ReceiptHandle !== undefined && Number.isFinite(c.VisibilityTimeout) ? [{ receiptHandle: c.ReceiptHandle, seconds: c.VisibilityTimeout! }] : []));
+  return { operation, checks: [{ action, resource: `arn:aws:sqs:${region}:${account}:${queue ?? '*'}` }], ...(action === 'sqs:ChangeMessageVisibility' && visibility.length ? { visibility } : {}) };
 }
 
 /**
@@ -188,7 +198,7 @@ export async function startRecorder(options: {
         mapped = { operation: target.split('.')[1]!, checks: [{ action: `secretsmanager:${target.split('.')[1]}`, resource: json.SecretId ?? '*' }] };
       } else mapped = s3Call(req.method ?? 'GET', url, req.headers, body.toString('utf8'), options.stripVersions);
 
-      const checked = mapped.checks.map((check) => ({ function: options.function, operation: mapped.operation, action: check.action, resource: check.resource, context: check.context ?? {} }));
+      const checked = mapped.checks.map((check) => ({ function: options.function, operation: mapped.operation, action: check.action, resource: check.resource, context: check.context ?? {}, ...(mapped.visibility ? { visibility: mapped.visibility } : {}) }));
       const allowed = await Promise.all(checked.map((c) => options.authorize({ ...c, status: 0 })));
       const denied = checked.find((_, i) => !allowed[i]);
       if (denied) {
