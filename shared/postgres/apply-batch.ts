@@ -13,7 +13,7 @@ import { findNullKeyRows, type UpsertPlan } from '../core/upsert-plan.ts';
 import { classifyPgError, ErrorClass } from '../core/classify-pg-error.ts';
 import { splitByStoredKeys } from './stored-keys.ts';
 import { quoteIdent } from '../core/identifiers.ts';
-import { limitTransaction, type TransactionLimits } from './transaction-limits.ts';
+import { limitTransaction, type TransactionLimits, workMemFor } from './transaction-limits.ts';
 import { newerSnapshotExists, recordSnapshotBatch } from './snapshot-removal.ts';
 
 export interface ApplyResult {
@@ -398,7 +398,9 @@ async function applyFresh(sql: Sql, target: TargetTable, batch: BatchData, limit
  * instead of the statement (`applyFresh`, `insertIfFresh`), one of new and stored keys split
  * between the two (`applyRows`), with the same counts. Errors are the driver's (classify them
  * with `classifyPgError`); the transaction is then rolled back whole. `limits` bound its
- * statements by the function's deadline (`limitTransaction`), on every path.
+ * statements by the function's deadline (`limitTransaction`), on every path; the general path's
+ * transaction also gets a `work_mem` sized to the batch (`workMemFor`), so its statement sorts
+ * in memory.
  */
 export async function applyBatch(sql: Sql, target: TargetTable, batch: BatchData, limits?: TransactionLimits): Promise<ApplyResult> {
   const count = batchRowCount(batch);
@@ -413,8 +415,12 @@ export async function applyBatch(sql: Sql, target: TargetTable, batch: BatchData
     lastPathOf.set(target, 'split');
   }
   return (await sql.begin(async (tx) => {
-    await limitTransaction(tx, limits);
-    if (!(await claimBatch(tx, batch))) return { status: 'already-applied', counts: await storedCounts(tx, batch.batchId) };
+    // The limits (and the statement's work_mem) and the claim are sent together: one round trip.
+    const limited = limitTransaction(tx, limits, workMemFor(batch));
+    const claimed = claimBatch(tx, batch);
+    claimed.catch(() => {}); // raised below, after the limits' own failure if any
+    await limited;
+    if (!(await claimed)) return { status: 'already-applied', counts: await storedCounts(tx, batch.batchId) };
     await quarantineRows(tx, batch, refused);
     // A snapshot table: the shared snapshot lock; a snapshot file's keys, for its removal.
     await recordSnapshotBatch(tx, target, batch, refused.length ? 'screened' : 'plain');

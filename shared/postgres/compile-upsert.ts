@@ -516,7 +516,7 @@ export function compileUpsert(plan: UpsertPlan): CompiledUpsert {
   ${onConflict}
   RETURNING ${keys.map((k) => `cur.${k}`).join(', ')}
 )${del}, n AS MATERIALIZED (
-  SELECT (SELECT count(*) FROM src)::int AS rows,
+  SELECT cardinality($${params.rowNumbers}::int8[]) AS rows,
          (SELECT count(*) FROM red)::int AS reduced,
          (SELECT count(*) FROM ups)::int AS written,
          (${newKeys})::int AS inserted,
