@@ -203,6 +203,8 @@ describe('findNullKeyRows', () => {
 describe('small pieces', () => {
   test('toPgArrayLiteral quotes every element and keeps NULL apart from "NULL"', () => {
     expect(toPgArrayLiteral(['a', null, 'NULL', 'x"y\\z', '', '{,}'])).toBe('{"a",NULL,"NULL","x\\"y\\\\z","","{,}"}');
+    // Escaping every quote and backslash of a value, wherever they are.
+    expect(toPgArrayLiteral(['\\', '"', 'a"b"c', 'a\\b\\', ' ', 'plain', 7])).toBe('{"\\\\","\\"","a\\"b\\"c","a\\\\b\\\\"," ","plain",7}');
   });
 
   test('quoteIdent doubles quotes', () => {
