@@ -12,8 +12,9 @@ import { findUnstorableValues } from '../core/unstorable-values.ts';
 import { findNullKeyRows, type UpsertPlan } from '../core/upsert-plan.ts';
 import { classifyPgError, ErrorClass } from '../core/classify-pg-error.ts';
 import { splitByStoredKeys } from './stored-keys.ts';
+import { keysProvablyDistinct } from './distinct-keys.ts';
 import { quoteIdent } from '../core/identifiers.ts';
-import { limitTransaction, type TransactionLimits } from './transaction-limits.ts';
+import { limitTransaction, type TransactionLimits, workMemFor } from './transaction-limits.ts';
 import { newerSnapshotExists, recordSnapshotBatch } from './snapshot-removal.ts';
 
 export interface ApplyResult {
@@ -74,12 +75,25 @@ export function absentAmong(batch: Pick<BatchData, 'columns' | 'absent' | 'rowNu
 }
 
 /**
- * Runs the set-based statement for the rows `rows` (indexes into the batch, in arrival order) and
- * adds their counts to the batch's ledger row. Returns the ledger row's totals.
+ * Whether a statement may skip its reduction's sort (`CompiledUpsert.unsorted`) for rows whose
+ * keys are provably distinct; `used` is set when one did, so that a 21000 it raises (a key
+ * repeated after all) sends the batch to the sorting statement in a new transaction.
  */
-export async function upsertRows(tx: TxSql, target: TargetTable, batch: BatchData, rows: readonly number[] | null): Promise<BatchCounts> {
+export interface UnsortedUse {
+  used: boolean;
+}
+
+/**
+ * Runs the set-based statement for the rows `rows` (indexes into the batch, in arrival order) and
+ * adds their counts to the batch's ledger row. Returns the ledger row's totals. With `unsorted`,
+ * rows whose keys are provably distinct (`keysProvablyDistinct`) take the statement without the
+ * reduction's sort.
+ */
+export async function upsertRows(tx: TxSql, target: TargetTable, batch: BatchData, rows: readonly number[] | null, unsorted?: UnsortedUse): Promise<BatchCounts> {
   const absent = absentAmong(batch, rows);
   const { plan, compiled } = statementFor(target, batch.columns, [...absent.keys()]);
+  const text = unsorted && compiled.unsorted !== null && keysProvablyDistinct(target, plan, batch, rows) ? compiled.unsorted : compiled.text;
+  if (text !== compiled.text) unsorted!.used = true;
   const pick = <T>(column: readonly T[]): T[] => (rows === null ? (column as T[]) : rows.map((r) => column[r]!));
   const extra: Record<ExtraParam, string | number> = {
     rowNumbers: toPgArrayLiteral(pick(batch.rowNumbers)),
@@ -94,7 +108,7 @@ export async function upsertRows(tx: TxSql, target: TargetTable, batch: BatchDat
     // One flag array per absent column of the plan (those of the key and the version stay NULL values).
     ...plan.absent.map((a) => toPgArrayLiteral(absent.get(a.name)!.map((flag) => (flag ? 't' : 'f')))),
   ];
-  const [counts] = await tx.unsafe<BatchCounts[]>(compiled.text, params);
+  const [counts] = await tx.unsafe<BatchCounts[]>(text, params);
   return { ...counts! };
 }
 
@@ -314,7 +328,7 @@ const lastPathOf = new WeakMap<TargetTable, ApplyPath>();
  * deletes the look-up does not see). A snapshot table's new keys take COPY only when no newer
  * snapshot can make them stale (`insertIfFresh`). The guess only changes how fast, never the outcome.
  */
-async function applyRows(tx: TxSql, target: TargetTable, batch: BatchData, rows: readonly number[] | null): Promise<{ counts: BatchCounts; path: ApplyPath }> {
+async function applyRows(tx: TxSql, target: TargetTable, batch: BatchData, rows: readonly number[] | null, unsorted?: UnsortedUse): Promise<{ counts: BatchCounts; path: ApplyPath }> {
   const { plan, probe } = statementFor(target, batch.columns);
   const expected = lastPathOf.get(target) ?? 'copy';
   const done = (path: ApplyPath, counts: BatchCounts) => {
@@ -334,20 +348,20 @@ async function applyRows(tx: TxSql, target: TargetTable, batch: BatchData, rows:
       // The stored keys' upsert is sent first and the COPY's savepoint right behind it (one round
       // trip less); the COPY's count then returns the batch's totals. Refused, the new keys take
       // the upsert of their own: the two key sets are disjoint, so the counts add up the same.
-      const stored = upsertRows(tx, target, batch, split.stored);
+      const stored = upsertRows(tx, target, batch, split.stored, unsorted);
       // Its failure (a CHECK, say) is raised by the `await` below, after the COPY's answer; until
       // then it must not count as an unhandled rejection.
       stored.catch(() => {});
       const copied = await insertIfFresh(tx, target, batch, split.fresh);
       await stored;
-      return copied ? done('split', copied) : done('upsert', await upsertRows(tx, target, batch, split.fresh));
+      return copied ? done('split', copied) : done('upsert', await upsertRows(tx, target, batch, split.fresh, unsorted));
     }
     if (split && split.fresh.length > 0 && !copyFirst) {
       const copied = await insertIfFresh(tx, target, batch, rows);
       if (copied) return done('copy', copied);
     }
   }
-  return done('upsert', await upsertRows(tx, target, batch, rows));
+  return done('upsert', await upsertRows(tx, target, batch, rows, unsorted));
 }
 
 /** Rolls the fresh path's transaction back: the batch was applied before (the general path then says so). */
@@ -398,7 +412,9 @@ async function applyFresh(sql: Sql, target: TargetTable, batch: BatchData, limit
  * instead of the statement (`applyFresh`, `insertIfFresh`), one of new and stored keys split
  * between the two (`applyRows`), with the same counts. Errors are the driver's (classify them
  * with `classifyPgError`); the transaction is then rolled back whole. `limits` bound its
- * statements by the function's deadline (`limitTransaction`), on every path.
+ * statements by the function's deadline (`limitTransaction`), on every path; the general path's
+ * transaction also gets a `work_mem` sized to the batch (`workMemFor`), so its statement sorts
+ * in memory.
  */
 export async function applyBatch(sql: Sql, target: TargetTable, batch: BatchData, limits?: TransactionLimits): Promise<ApplyResult> {
   const count = batchRowCount(batch);
@@ -412,13 +428,28 @@ export async function applyBatch(sql: Sql, target: TargetTable, batch: BatchData
     // Refused (or applied before): the general way, starting with the look-up of stored keys.
     lastPathOf.set(target, 'split');
   }
-  return (await sql.begin(async (tx) => {
-    await limitTransaction(tx, limits);
-    if (!(await claimBatch(tx, batch))) return { status: 'already-applied', counts: await storedCounts(tx, batch.batchId) };
-    await quarantineRows(tx, batch, refused);
-    // A snapshot table: the shared snapshot lock; a snapshot file's keys, for its removal.
-    await recordSnapshotBatch(tx, target, batch, refused.length ? 'screened' : 'plain');
-    const rows = rowsExcept(count, refused);
-    return { status: 'applied', ...(await applyRows(tx, target, boundBatch(target, batch), rows)) };
-  })) as ApplyResult;
+  const attempt = (unsorted: UnsortedUse | undefined) =>
+    sql.begin(async (tx) => {
+      // The limits (and the statement's work_mem) and the claim are sent together: one round trip.
+      const limited = limitTransaction(tx, limits, workMemFor(batch));
+      const claimed = claimBatch(tx, batch);
+      claimed.catch(() => {}); // raised below, after the limits' own failure if any
+      await limited;
+      if (!(await claimed)) return { status: 'already-applied', counts: await storedCounts(tx, batch.batchId) };
+      await quarantineRows(tx, batch, refused);
+      // A snapshot table: the shared snapshot lock; a snapshot file's keys, for its removal.
+      await recordSnapshotBatch(tx, target, batch, refused.length ? 'screened' : 'plain');
+      const rows = rowsExcept(count, refused);
+      return { status: 'applied', ...(await applyRows(tx, target, boundBatch(target, batch), rows, unsorted)) };
+    }) as Promise<ApplyResult>;
+  const unsorted: UnsortedUse = { used: false };
+  try {
+    return await attempt(unsorted);
+  } catch (error) {
+    // Keys the canonical forms called distinct that PostgreSQL holds equal (a spelling the form
+    // does not know): nothing was committed; the sorting statement reduces them, in a new
+    // transaction. A 21000 it raises too (a trigger rewriting the key) is the batch's, as always.
+    if (unsorted.used && error instanceof postgres.PostgresError && error.code === '21000') return attempt(undefined);
+    throw error;
+  }
 }

@@ -14,6 +14,14 @@ export interface CompiledUpsert {
   text: string;
   /** The parameters after the value arrays, in order (only those the text uses). */
   extraParams: ExtraParam[];
+  /**
+   * The same statement without the reduction's sort (`red` is the bound rows as they are; in the
+   * merge form, every key has one row), for a batch whose keys are known to be distinct
+   * (apply-batch.ts, `keysProvablyDistinct`); same parameters. Only for plans where a key repeated
+   * after all makes the statement fail with 21000 instead of counting wrong (mode `upsert`,
+   * `DO UPDATE`, no delete rule, not a snapshot table, no NULLS NOT DISTINCT key); null for the others.
+   */
+  unsorted: string | null;
 }
 
 export type ExtraParam = 'rowNumbers' | 'arrival' | 'tombstoneEquals' | 'tombstoneRetentionDays' | 'batchId';
@@ -178,6 +186,12 @@ const M = {
 interface MergeForm {
   /** The CTEs after `src` up to `red` (one row per key, each column's value chosen by its rule). */
   reduction: string;
+  /**
+   * The same for rows whose keys are all distinct: every key has one row, ranked first, without
+   * the windows' sort. null where a key repeated after all would not raise 21000: ON CONFLICT DO
+   * NOTHING, or a CHECK on an accumulating column (every key's rows are then grouped, `readAll`).
+   */
+  reductionOfDistinct: string | null;
   /** The INSERT's own filter on `red` (besides the remembered deletes), or null. */
   writes: string | null;
   onConflict: string;
@@ -329,10 +343,11 @@ function mergeForm(plan: UpsertPlan, params: Record<ExtraParam, number>): MergeF
   SELECT ${out.map((o) => `${o.one} AS ${f(o.name)}`).join(', ')}
   FROM ranked AS r WHERE r.${f(M.rows)} = 1
   UNION ALL`;
-  const reduction = `, ranked AS (
+  const ranking = `
   SELECT src.*, count(*) OVER (PARTITION BY ${keys.join(', ')}) AS ${f(M.rows)},
          row_number() OVER (PARTITION BY ${keys.join(', ')} ORDER BY ${winnerOrder}) AS ${rank}
-  FROM src
+  FROM src`;
+  const reduction = `, ranked AS (${ranking}
 ), kk AS (
   SELECT ${[...keys.map((k) => `r.${k}`), ...(needStored ? ['s.*'] : []), ...(needRemembered ? ['t.*'] : [])].join(', ')}
   FROM ranked AS r${storedRead}${rememberedRead}
@@ -387,6 +402,7 @@ function mergeForm(plan: UpsertPlan, params: Record<ExtraParam, number>): MergeF
         (conditions.length ? ` WHERE ${conditions.join(' AND ')}` : '');
   return {
     reduction,
+    reductionOfDistinct: changed === null || readAll ? null : reduction.replace(ranking, `\n  SELECT src.*, 1::int8 AS ${f(M.rows)}, 1::int8 AS ${rank}\n  FROM src`),
     writes: hasDeletes ? `red.${f(M.write)}` : null,
     onConflict,
     tombstones: {
@@ -506,7 +522,11 @@ export function compileUpsert(plan: UpsertPlan): CompiledUpsert {
   const newKeys = `SELECT count(*) FROM ups WHERE NOT EXISTS (SELECT 1 FROM ${plan.target} AS cur WHERE ${keyJoin(plan, 'cur', 'ups')})`;
   const unnestArrays = [...inputTypes.map((type, i) => `$${i + 1}::${type}[]`), `$${params.rowNumbers}::int8[]`, ...absentArrays.map((a) => `$${a.param}::bool[]`)];
   const reduction = form ? form.reduction : `, red AS (\n  SELECT DISTINCT ON (${keys.join(', ')}) * FROM src ORDER BY ${order.join(', ')}\n)`;
-  const text = `WITH src AS (
+  // Without the sort: ON CONFLICT DO UPDATE meets a key repeated in `red` as a row this statement
+  // already wrote and raises 21000 (before its WHERE), so a wrong "distinct" can never pass silently.
+  const reductionOfDistinct = form ? form.reductionOfDistinct : doUpdate ? `, red AS (\n  SELECT * FROM src\n)` : null;
+  const unsortable = reductionOfDistinct !== null && plan.mode === 'upsert' && !plan.tombstone && !plan.snapshot && !plan.nullsEqual;
+  const statement = (reduction: string) => `WITH src AS (
   SELECT ${selectList.join(', ')}
   FROM unnest(${unnestArrays.join(', ')})
     WITH ORDINALITY AS u(${[...inputs, q(ROW_NUMBER), ...absentArrays.map((a) => a.alias), q(ORDINAL)].join(', ')})
@@ -516,7 +536,7 @@ export function compileUpsert(plan: UpsertPlan): CompiledUpsert {
   ${onConflict}
   RETURNING ${keys.map((k) => `cur.${k}`).join(', ')}
 )${del}, n AS MATERIALIZED (
-  SELECT (SELECT count(*) FROM src)::int AS rows,
+  SELECT cardinality($${params.rowNumbers}::int8[]) AS rows,
          (SELECT count(*) FROM red)::int AS reduced,
          (SELECT count(*) FROM ups)::int AS written,
          (${newKeys})::int AS inserted,
@@ -540,7 +560,7 @@ UPDATE landfall.batches AS b SET
 FROM c
 WHERE b.batch_id = $${params.batchId}::text
 RETURNING b.read, b.collapsed, b.inserted, b.updated, b.unchanged, b.stale, b.deleted, b.quarantined`;
-  return { text, extraParams };
+  return { text: statement(reduction), extraParams, unsorted: unsortable ? statement(reductionOfDistinct!) : null };
 }
 
 /**

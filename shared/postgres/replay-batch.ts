@@ -8,7 +8,7 @@ import { arrayElementsOf } from '../core/array-values.ts';
 import { toPgArrayLiteral } from './pg-array.ts';
 import { quarantineRows, type RowFailure } from './quarantine.ts';
 import { boundBatch, statementFor, type TargetTable } from './target-table.ts';
-import { limitTransaction, type TransactionLimits } from './transaction-limits.ts';
+import { limitTransaction, type TransactionLimits, workMemFor } from './transaction-limits.ts';
 import { suspectRows } from './screen-constraints.ts';
 import { recordSnapshotBatch } from './snapshot-removal.ts';
 
@@ -148,7 +148,7 @@ export async function replayBatch(sql: Sql, target: TargetTable, batch: BatchDat
   const count = batchRowCount(batch);
   const { plan } = statementFor(target, batch.columns);
   return (await sql.begin(async (tx) => {
-    await limitTransaction(tx, limits);
+    await limitTransaction(tx, limits, workMemFor(batch));
     if (!(await claimBatch(tx, batch))) {
       return { status: 'already-applied', counts: await storedCounts(tx, batch.batchId), failures: [] };
     }

@@ -87,6 +87,45 @@ describe('buildUpsertPlan', () => {
 });
 
 describe('compileUpsert', () => {
+  test('a jsonb column is bound as text and cast per row (jsonb[] input is slower); json as json', () => {
+    const docs: TableCatalog = {
+      ...catalog,
+      columns: [...catalog.columns, { name: 'attrs', type: 'jsonb', castType: 'jsonb', baseType: 'jsonb', notNull: false, hasDefault: false, generated: false }],
+    };
+    const plain = tableConfig({ table: 'items', conflictKey: ['id'], version: 'v' });
+    const plan = buildUpsertPlan(plain, docs, checkTableConfig(plain, docs), ['id', 'doc', 'attrs', 'v']);
+
+    expect(plan.columns.find((c) => c.name === 'attrs')).toMatchObject({ param: 'text', cast: 'jsonb' });
+    expect(plan.columns.find((c) => c.name === 'doc')).toMatchObject({ param: 'json', cast: null });
+    expect(compileUpsert(plan).text).toContain('u.i2::jsonb AS "attrs"');
+  });
+
+  test('the unsorted form differs from the statement only in its reduction, and only plans that raise 21000 on a repeated key have one', () => {
+    const plain = tableConfig({ table: 'items', conflictKey: ['id'], version: 'v' });
+    const { text, unsorted } = compileUpsert(buildUpsertPlan(plain, catalog, checkTableConfig(plain, catalog), ['id', 'name', 'v']));
+
+    expect(unsorted).not.toBeNull();
+    expect(unsorted).toContain(', red AS (\n  SELECT * FROM src\n)');
+    expect(unsorted!.replace(', red AS (\n  SELECT * FROM src\n)', '')).toBe(text.replace(/, red AS \(\n  SELECT DISTINCT ON [^\n]*\n\)/, ''));
+    // DO NOTHING (insert mode) would drop a repeated key silently; a delete rule: no unsorted form either.
+    const insertMode = tableConfig({ table: 'items', conflictKey: ['id'], mode: 'insert' });
+    expect(compileUpsert(buildUpsertPlan(insertMode, catalog, checkTableConfig(insertMode, catalog), ['id', 'name'])).unsorted).toBeNull();
+    expect(compileUpsert(buildUpsertPlan(plain, catalog, checkTableConfig(plain, catalog), ['id', 'v'])).unsorted).not.toBeNull();
+    expect(compileUpsert(buildUpsertPlan(config, catalog, check, ['id', 'name', 'v', '_op'])).unsorted).toBeNull();
+  });
+
+  test('the merge form\'s unsorted form ranks every row first without the windows, unless a CHECK makes every key read its stored row', () => {
+    const withQty = { ...catalog, columns: [...catalog.columns, { name: 'qty', type: 'integer', castType: 'integer', baseType: 'int4', notNull: false, hasDefault: false, generated: false }] };
+    const added = tableConfig({ table: 'items', conflictKey: ['id'], version: 'v', merge: { name: 'keep', qty: 'add' } });
+    const { text, unsorted } = compileUpsert(buildUpsertPlan(added, withQty, checkTableConfig(added, withQty), ['id', 'name', 'qty', 'v']));
+
+    expect(text).toContain('row_number() OVER');
+    expect(unsorted).toContain('SELECT src.*, 1::int8 AS "landfall$n", 1::int8 AS "landfall$rank"');
+    expect(unsorted).not.toContain('OVER (PARTITION BY "id" ORDER BY');
+    const checked = { ...withQty, columns: withQty.columns.map((c) => (c.name === 'qty' ? { ...c, checked: true } : c)) };
+    expect(compileUpsert(buildUpsertPlan(added, checked, checkTableConfig(added, checked), ['id', 'name', 'qty', 'v'])).unsorted).toBeNull();
+  });
+
   test('the statement is one INSERT .. SELECT DISTINCT ON over unnest, with no value in the text', () => {
     const { text, extraParams } = compileUpsert(buildUpsertPlan(config, catalog, check, ['id', 'name', 'v', '_op']));
 
@@ -164,6 +203,8 @@ describe('findNullKeyRows', () => {
 describe('small pieces', () => {
   test('toPgArrayLiteral quotes every element and keeps NULL apart from "NULL"', () => {
     expect(toPgArrayLiteral(['a', null, 'NULL', 'x"y\\z', '', '{,}'])).toBe('{"a",NULL,"NULL","x\\"y\\\\z","","{,}"}');
+    // Escaping every quote and backslash of a value, wherever they are.
+    expect(toPgArrayLiteral(['\\', '"', 'a"b"c', 'a\\b\\', ' ', 'plain', 7])).toBe('{"\\\\","\\"","a\\"b\\"c","a\\\\b\\\\"," ","plain",7}');
   });
 
   test('quoteIdent doubles quotes', () => {
