@@ -87,34 +87,63 @@ class Splitter {
     this.#unit = encoding === 'utf-16le' || encoding === 'utf-16be' ? 2 : 1;
   }
 
+  /**
+   * The next block. The text is read straight into the block's shared memory (a block's worth,
+   * and one code unit to tell a CR from a CRLF): no window of it is put together in memory of
+   * its own first, which the garbage collector would have to collect again for every block. Only
+   * a block without a line break (a line longer than a block) is put together from its pieces.
+   */
   async next(): Promise<Block | null> {
-    const pieces: Buffer[] = this.#rest.length > 0 ? [this.#rest] : [];
-    let length = this.#rest.length;
-    while (!this.#done && length < this.blockBytes + this.#unit) {
+    const want = this.blockBytes + this.#unit;
+    const shared = this.memory.take(this.memory.size);
+    let filled = 0;
+    let over: Buffer | null = null;
+    if (this.#rest.length > 0) {
+      const n = Math.min(this.#rest.length, shared.length);
+      this.#rest.copy(shared, 0, 0, n);
+      filled = n;
+      if (n < this.#rest.length) over = this.#rest.subarray(n);
+    }
+    while (!over && !this.#done && filled < want) {
       const next = await this.input.next();
       if (next.done) this.#done = true;
       else {
-        pieces.push(Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength));
-        length += next.value.byteLength;
+        const chunk = Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
+        const n = Math.min(chunk.length, shared.length - filled);
+        chunk.copy(shared, filled, 0, n);
+        filled += n;
+        if (n < chunk.length) over = chunk.subarray(n);
       }
     }
-    if (length === 0) return null;
-    const window = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, length);
-    let cut = window.length;
-    if (!this.#done || window.length > this.blockBytes + this.#unit) {
-      // The last line break of the block's worth, else of all that was read.
-      const size = this.blockBytes + this.#unit - (this.blockBytes % this.#unit);
-      cut = lastCutOf(window.subarray(0, size), this.encoding);
-      if (cut < 0 && window.length > size) cut = lastCutOf(window, this.encoding);
-      // No line break in a whole block (a very long line): cut anywhere, one unit before the end.
-      if (cut < 0) cut = window.length - this.#unit - ((window.length - this.#unit) % this.#unit);
+    const length = filled + (over?.length ?? 0);
+    if (length === 0) {
+      this.memory.give(shared);
+      return null;
     }
-    const shared = this.memory.take(cut);
-    window.copy(shared, 0, 0, cut);
+    let cut = length;
+    let bytes = shared;
+    if (!this.#done || over || length > want) {
+      // The last line break of the block's worth.
+      const size = this.blockBytes + this.#unit - (this.blockBytes % this.#unit);
+      cut = lastCutOf(shared.subarray(0, Math.min(size, filled)), this.encoding);
+      if (cut < 0) {
+        // A line longer than a block: all that was read, in memory of its own, cut at its last line break or anywhere.
+        const window = Buffer.concat(over ? [shared.subarray(0, filled), over] : [shared.subarray(0, filled)], length);
+        this.memory.give(shared);
+        if (window.length > size) cut = lastCutOf(window, this.encoding);
+        // No line break in a whole block (a very long line): cut anywhere, one unit before the end.
+        if (cut < 0) cut = window.length - this.#unit - ((window.length - this.#unit) % this.#unit);
+        bytes = this.memory.take(cut);
+        window.copy(bytes, 0, 0, cut);
+        over = Buffer.from(window.subarray(cut));
+        filled = cut;
+      }
+    }
     // Copied: the rest may be a view of a chunk the source reuses.
-    this.#rest = Buffer.from(window.subarray(cut));
+    const tail = [...(filled > cut ? [bytes.subarray(cut, filled)] : []), ...(over && over.length > 0 ? [over] : [])];
+    this.#rest = tail.length === 0 ? Buffer.alloc(0) : Buffer.concat(tail);
     const final = this.#done && this.#rest.length === 0;
-    const block: Block = { index: this.#index++, start: this.at, end: this.at + cut, bytes: shared, lookahead: final ? null : Buffer.from(window.subarray(cut, cut + this.#unit)), final };
+    const block: Block = { index: this.#index++, start: this.at, end: this.at + cut, bytes: bytes.subarray(0, cut), lookahead: final ? null : Buffer.from(this.#rest.subarray(0, this.#unit)), final };
     this.at += cut;
     return block;
   }
