@@ -1,4 +1,5 @@
 import type { CsvBlockJob } from '../core/block-encoder.ts';
+import type { EncodedHolder } from '../core/chunker.ts';
 import type { EncodedBlock } from '../core/encoded-block.ts';
 import { rebaseEvents } from '../core/progress.ts';
 import { lastCutOf, readCsvEvents, type CsvDialect, type TextEncoding } from '../core/read/read-csv.ts';
@@ -17,6 +18,30 @@ export interface BlockItem {
   kind: 'block';
   block: EncodedBlock;
   start: Position;
+  /**
+   * Who owns the block's memory: the reader holds it while it reads the block's records, and
+   * each run of its rows in a chunk holds it until that chunk was encoded (`Chunk.holders`); the
+   * reader releases it (`holder.release()`) once it has read the records. When nothing holds it any
+   * more its buffers go back to the worker that wrote them.
+   */
+  holder: EncodedHolder;
+}
+
+/** Holds a block for its reader and the chunks that read its rows; gives its buffers back when the last lets go. */
+class BlockHolder implements EncodedHolder {
+  #holds = 1;
+  constructor(
+    readonly block: EncodedBlock,
+    readonly workers: BlockWorkers,
+  ) {}
+
+  hold(): void {
+    this.#holds++;
+  }
+
+  release(): void {
+    if (--this.#holds === 0) this.workers.recycle(this.block);
+  }
 }
 
 export const isBlockItem = (item: unknown): item is BlockItem => (item as BlockItem).kind === 'block';
@@ -331,10 +356,12 @@ export async function* parallelCsvEvents(text: RawText, options: ParallelOptions
       }
       const encoded = outcome.block;
       workers.stats.taken++;
-      yield { kind: 'block', block: encoded, start: position };
+      // Read before the block is handed on: its arrays may be given back once read.
       const last = lastResume(encoded);
+      const final = encoded.final;
+      yield { kind: 'block', block: encoded, start: position, holder: new BlockHolder(encoded, workers) };
       if (last) position = { at: block.start + last.at, row: position.row + last.row, lines: position.lines + last.lines };
-      if (encoded.final) return;
+      if (final) return;
       if (position.at === block.end) {
         drop(block.index + 1);
         next = block.index + 1;

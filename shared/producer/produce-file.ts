@@ -253,6 +253,8 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
       ...(absent ? { absent } : {}),
     };
     const body = await encodeBatch(batch);
+    // The batch's bytes are copied out: the blocks its rows came from may be written again.
+    for (const holder of chunk.holders) holder.release();
     written.push(stagingKey);
     await deps.store.put(deps.stagingBucket, stagingKey, body, 'application/json');
     const listed: ManifestBatch = {
@@ -303,8 +305,16 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
   /** Blocks of the file that block workers read (the log line says so: the bundled workers ran). */
   let workerBlocks = 0;
   /** The records of a block a worker read: as the events of those records would be, numbered from the block's start. */
-  const takeBlock = async ({ block, start }: BlockItem): Promise<boolean> => {
+  const takeBlock = async ({ block, start, holder }: BlockItem): Promise<boolean> => {
     workerBlocks++;
+    try {
+      return await takeRecords(block, start, holder);
+    } finally {
+      // Its records are read: only the chunks that hold its rows keep its memory now.
+      holder.release();
+    }
+  };
+  const takeRecords = async (block: BlockItem['block'], start: BlockItem['start'], holder: BlockItem['holder']): Promise<boolean> => {
     const taken = new Int32Array(chunking.partitions);
     let reject = 0;
     for (let i = 0; i < block.count; i++) {
@@ -312,7 +322,7 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
       read++;
       if (block.kinds[i] === RecordKind.row) {
         const partition = block.partitions[i]!;
-        const ready = chunker!.addEncoded(partition, row, block.rowBytes[i]!, block.parts[partition]!, taken[partition]!++);
+        const ready = chunker!.addEncoded(partition, row, block.rowBytes[i]!, block.parts[partition]!, taken[partition]!++, holder);
         if (ready.length > 0) await submit(ready);
       } else {
         rejected++;

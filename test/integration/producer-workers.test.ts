@@ -127,6 +127,8 @@ describe('a producer with worker threads', () => {
       // thread, where damage at its end is found row by row (core/read/unreadable-end.ts).
       const taken = workers.stats.taken - before.taken;
       if (/\.csv$/.test(fileName)) expect(taken).toBeGreaterThan(5);
+      // Every block taken went back to its worker once its chunks were encoded (its buffers are written again).
+      expect(workers.stats.recycled - before.recycled).toBe(taken);
       if (/\.csv\.(gz|zst)$/.test(fileName)) expect(taken).toBe(0);
     }
   });
