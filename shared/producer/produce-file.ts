@@ -317,6 +317,13 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
   const takeRecords = async (block: BlockItem['block'], start: BlockItem['start'], holder: BlockItem['holder']): Promise<boolean> => {
     const taken = new Int32Array(chunking.partitions);
     let reject = 0;
+    // The block's latest resume point not yet in `last` (an index: the rows of a block make no object each).
+    let pending = -1;
+    const settle = (i: number) => {
+      const at = start.at + block.resumeAt[i]!;
+      last = { at, bytes: at, lines: start.lines + block.resumeLines[i]! };
+      lastRow = start.row + block.rows[i]!;
+    };
     for (let i = 0; i < block.count; i++) {
       const row = start.row + block.rows[i]!;
       read++;
@@ -331,10 +338,15 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
       }
       const at = block.resumeAt[i]!;
       if (Number.isNaN(at)) continue;
-      last = { at: start.at + at, bytes: start.at + at, lines: start.lines + block.resumeLines[i]! };
-      lastRow = row;
-      if (last.bytes - segmentStart >= segmentBytes && (await segmentEnds())) return true;
+      if (start.at + at - segmentStart < segmentBytes) {
+        pending = i;
+        continue;
+      }
+      pending = -1;
+      settle(i);
+      if (await segmentEnds()) return true;
     }
+    if (pending >= 0) settle(pending);
     return false;
   };
   const watch = new EndWatch(from ? from.position : null);
