@@ -47,8 +47,8 @@ export function estimateRowBytes(values: readonly TextValue[]): number {
   return bytes;
 }
 
-/** Buffers a worker keeps for the blocks it writes next. */
-const SCRATCH_FREE_BUFFERS = 96;
+/** Bytes of given-back buffers a worker keeps for the blocks it writes next (a block of 1 MiB of text takes about 2.5 MB). */
+const SCRATCH_FREE_BYTES = 12 * 1024 * 1024;
 
 /** A block's buffers, to hand back to the worker that wrote it (`BlockScratch.giveBack`) once nothing reads it. */
 export function buffersOf(block: EncodedBlock): ArrayBuffer[] {
@@ -84,6 +84,7 @@ export class BlockScratch {
    * collector a fresh few megabytes of them per block would run in full every few blocks.
    */
   readonly #free: ArrayBuffer[] = [];
+  #freeBytes = 0;
 
   /** Memory of at least `bytes` for a block's array: given back before, or new. */
   take(bytes: number): ArrayBuffer {
@@ -96,12 +97,17 @@ export class BlockScratch {
     const memory = this.#free[best]!;
     this.#free[best] = this.#free.at(-1)!;
     this.#free.pop();
+    this.#freeBytes -= memory.byteLength;
     return memory;
   }
 
-  /** Buffers of earlier blocks, free again (a few dozen are kept: about what blocks in flight use). */
+  /** Buffers of earlier blocks, free again (up to `SCRATCH_FREE_BYTES`: about what the blocks in flight use). */
   giveBack(buffers: readonly ArrayBuffer[]): void {
-    for (const memory of buffers) if (this.#free.length < SCRATCH_FREE_BUFFERS && memory.byteLength > 0) this.#free.push(memory);
+    for (const memory of buffers) {
+      if (memory.byteLength === 0 || this.#freeBytes + memory.byteLength > SCRATCH_FREE_BYTES) continue;
+      this.#free.push(memory);
+      this.#freeBytes += memory.byteLength;
+    }
   }
 
   /** Room for one more record after `count`. */

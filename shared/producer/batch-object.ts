@@ -52,10 +52,11 @@ function jsonPartsOf(batch: BatchToEncode): Buffer[] {
  * Memory the batches' JSON is put together in before compression, used again from one batch to
  * the next (at most one per batch being compressed at once, kept up to `BODIES_KEPT`): a fresh
  * buffer of several megabytes per batch is memory outside the heap that makes V8 run a full
- * collection every few batches, whatever little the heap holds.
+ * collection every few batches, whatever little the heap holds. Two: the producer compresses
+ * `uploadConcurrency` (2) batches at once.
  */
 const bodies: Buffer[] = [];
-const BODIES_KEPT = 4;
+const BODIES_KEPT = 2;
 
 function takeBody(length: number): Buffer {
   const i = bodies.findIndex((b) => b.length >= length);
