@@ -48,7 +48,7 @@ export function estimateRowBytes(values: readonly TextValue[]): number {
 }
 
 /** Bytes of given-back buffers a worker keeps for the blocks it writes next (a block of 1 MiB of text takes about 2.5 MB). */
-const SCRATCH_FREE_BYTES = 12 * 1024 * 1024;
+const SCRATCH_FREE_BYTES = 4 * 1024 * 1024;
 
 /** A block's buffers, to hand back to the worker that wrote it (`BlockScratch.giveBack`) once nothing reads it. */
 export function buffersOf(block: EncodedBlock): ArrayBuffer[] {
@@ -93,7 +93,7 @@ export class BlockScratch {
       const length = this.#free[i]!.byteLength;
       if (length >= bytes && (best < 0 || length < this.#free[best]!.byteLength)) best = i;
     }
-    if (best < 0) return new ArrayBuffer(Math.ceil((bytes * 1.25) / 8) * 8);
+    if (best < 0) return new ArrayBuffer(Math.ceil((bytes * 1.125) / 8) * 8);
     const memory = this.#free[best]!;
     this.#free[best] = this.#free.at(-1)!;
     this.#free.pop();
