@@ -33,6 +33,21 @@ export interface Chunk {
   /** values[c][r], decoded from `columns` (for tests and inspection; the producer never needs them). */
   readonly values: TextValue[][];
   estimatedBytes: number;
+  /**
+   * The holders of the encoded rows the chunk's columns read (one per run of them, see
+   * `addEncoded`): release each once the chunk's bytes were copied out (encoded), and not before.
+   */
+  holders: readonly EncodedHolder[];
+}
+
+/**
+ * Who owns the memory of an encoded partition a chunk reads from (a block's buffers, given back
+ * to the worker that wrote them): held once per run of its rows in a chunk, released once that
+ * chunk was encoded.
+ */
+export interface EncodedHolder {
+  hold(): void;
+  release(): void;
 }
 
 /** Consecutive rows of one partition of an encoded block, in a chunk. */
@@ -40,6 +55,7 @@ interface EncodedRun {
   part: EncodedPartition;
   from: number;
   to: number;
+  holder: EncodedHolder | undefined;
 }
 
 interface Buffered {
@@ -62,6 +78,7 @@ interface Buffered {
 }
 
 const NONE: readonly Chunk[] = Object.freeze([]);
+const NO_HOLDERS: readonly EncodedHolder[] = Object.freeze([]);
 const NO_ABSENT: ReadonlyMap<number, readonly number[]> = new Map();
 
 export { estimateRowBytes } from './encoded-block.ts';
@@ -122,6 +139,7 @@ export class PartitionChunker {
         return columns.map((c) => c.values());
       },
       estimatedBytes: buffer.bytes,
+      holders: buffer.pieces.length === 0 ? NO_HOLDERS : buffer.pieces.flatMap((piece) => (!Array.isArray(piece) && piece.holder ? [piece.holder] : [])),
     };
   }
 
@@ -146,9 +164,10 @@ export class PartitionChunker {
   /**
    * Adds a row that a block encoded already (row `index` of `part`, of `rowBytes` estimated
    * bytes, a fixed chunker only); returns the chunks that are complete. Cuts where `add` of its
-   * values would, and the chunk's bytes are those `add` would give.
+   * values would, and the chunk's bytes are those `add` would give. `holder`: who owns `part`'s
+   * memory, held for each run of its rows in a chunk (see `Chunk.holders`).
    */
-  addEncoded(partition: number, rowNumber: number, rowBytes: number, part: EncodedPartition, index: number): readonly Chunk[] {
+  addEncoded(partition: number, rowNumber: number, rowBytes: number, part: EncodedPartition, index: number, holder?: EncodedHolder): readonly Chunk[] {
     const ready = this.#makeRoom(partition, rowBytes);
     const buffer = this.#buffers[partition]!;
     const last = buffer.pieces.at(-1);
@@ -160,7 +179,8 @@ export class PartitionChunker {
         buffer.columns = Array.from({ length: this.#columnCount }, () => new JsonColumn());
         buffer.valueRows = 0;
       }
-      buffer.pieces.push({ part, from: index, to: index + 1 });
+      holder?.hold();
+      buffer.pieces.push({ part, from: index, to: index + 1, holder });
     }
     return this.#added(partition, buffer, rowNumber, rowBytes, ready);
   }

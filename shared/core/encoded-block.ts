@@ -47,6 +47,16 @@ export function estimateRowBytes(values: readonly TextValue[]): number {
   return bytes;
 }
 
+/** Bytes of given-back buffers a worker keeps for the blocks it writes next (a block of 1 MiB of text takes about 2.5 MB). */
+const SCRATCH_FREE_BYTES = 4 * 1024 * 1024;
+
+/** A block's buffers, to hand back to the worker that wrote it (`BlockScratch.giveBack`) once nothing reads it. */
+export function buffersOf(block: EncodedBlock): ArrayBuffer[] {
+  const buffers = [block.kinds, block.rows, block.partitions, block.rowBytes, block.resumeAt, block.resumeLines].map((a) => a.buffer as ArrayBuffer);
+  for (const part of block.parts) if (part) buffers.push(part.bytes.buffer as ArrayBuffer, part.ends.buffer as ArrayBuffer);
+  return buffers;
+}
+
 /**
  * What a block worker writes blocks into, kept from one block to the next: each partition's
  * columns and value ends, and the records' numbers, in typed arrays that are written from their
@@ -68,6 +78,37 @@ export class BlockScratch {
   rowBytes = new Uint32Array(4096);
   resumeAt = new Float64Array(4096);
   resumeLines = new Float64Array(4096);
+  /**
+   * Memory of blocks handed over before and given back by their reader (`giveBack`), for the
+   * next blocks' arrays: a block's buffers then do not become garbage of the reader's heap, whose
+   * collector a fresh few megabytes of them per block would run in full every few blocks.
+   */
+  readonly #free: ArrayBuffer[] = [];
+  #freeBytes = 0;
+
+  /** Memory of at least `bytes` for a block's array: given back before, or new. */
+  take(bytes: number): ArrayBuffer {
+    let best = -1;
+    for (let i = 0; i < this.#free.length; i++) {
+      const length = this.#free[i]!.byteLength;
+      if (length >= bytes && (best < 0 || length < this.#free[best]!.byteLength)) best = i;
+    }
+    if (best < 0) return new ArrayBuffer(Math.ceil((bytes * 1.125) / 8) * 8);
+    const memory = this.#free[best]!;
+    this.#free[best] = this.#free.at(-1)!;
+    this.#free.pop();
+    this.#freeBytes -= memory.byteLength;
+    return memory;
+  }
+
+  /** Buffers of earlier blocks, free again (up to `SCRATCH_FREE_BYTES`: about what the blocks in flight use). */
+  giveBack(buffers: readonly ArrayBuffer[]): void {
+    for (const memory of buffers) {
+      if (memory.byteLength === 0 || this.#freeBytes + memory.byteLength > SCRATCH_FREE_BYTES) continue;
+      this.#free.push(memory);
+      this.#freeBytes += memory.byteLength;
+    }
+  }
 
   /** Room for one more record after `count`. */
   grow(count: number): void {
@@ -180,7 +221,7 @@ export class EncodedBlockBuilder {
       if (!part) return null;
       const columnStarts: number[] = [0];
       for (const column of part.columns) columnStarts.push(columnStarts.at(-1)! + column.byteLength);
-      const bytes = new Uint8Array(new ArrayBuffer(columnStarts.at(-1)!));
+      const bytes = new Uint8Array(s.take(columnStarts.at(-1)!), 0, columnStarts.at(-1)!);
       part.columns.forEach((column, c) => {
         let at = columnStarts[c]!;
         for (const piece of column.parts()) {
@@ -189,7 +230,7 @@ export class EncodedBlockBuilder {
         }
       });
       const rows = part.rows;
-      const ends = new Uint32Array(new ArrayBuffer(4 * n * rows));
+      const ends = new Uint32Array(s.take(4 * n * rows), 0, n * rows);
       const rowMajor = s.ends[part.index]!;
       for (let r = 0; r < rows; r++) for (let c = 0; c < n; c++) ends[c * rows + r] = rowMajor[r * n + c]!;
       transfer.push(bytes.buffer, ends.buffer);
@@ -198,16 +239,22 @@ export class EncodedBlockBuilder {
     const count = this.#count;
     const block: EncodedBlock = {
       count,
-      kinds: s.kinds.slice(0, count),
-      rows: s.rows.slice(0, count),
-      partitions: s.partitions.slice(0, count),
-      rowBytes: s.rowBytes.slice(0, count),
-      resumeAt: s.resumeAt.slice(0, count),
-      resumeLines: s.resumeLines.slice(0, count),
+      kinds: new Uint8Array(s.take(count), 0, count),
+      rows: new Int32Array(s.take(4 * count), 0, count),
+      partitions: new Uint16Array(s.take(2 * count), 0, count),
+      rowBytes: new Uint32Array(s.take(4 * count), 0, count),
+      resumeAt: new Float64Array(s.take(8 * count), 0, count),
+      resumeLines: new Float64Array(s.take(8 * count), 0, count),
       rejects: this.#rejects,
       parts,
       final,
     };
+    block.kinds.set(s.kinds.subarray(0, count));
+    block.rows.set(s.rows.subarray(0, count));
+    block.partitions.set(s.partitions.subarray(0, count));
+    block.rowBytes.set(s.rowBytes.subarray(0, count));
+    block.resumeAt.set(s.resumeAt.subarray(0, count));
+    block.resumeLines.set(s.resumeLines.subarray(0, count));
     for (const array of [block.kinds, block.rows, block.partitions, block.rowBytes, block.resumeAt, block.resumeLines]) transfer.push(array.buffer as ArrayBuffer);
     return { block, transfer };
   }

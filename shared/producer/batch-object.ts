@@ -49,6 +49,32 @@ function jsonPartsOf(batch: BatchToEncode): Buffer[] {
 }
 
 /**
+ * Memory the batches' JSON is put together in before compression, used again from one batch to
+ * the next (at most one per batch being compressed at once, kept up to `BODIES_KEPT`): a fresh
+ * buffer of several megabytes per batch is memory outside the heap that makes V8 run a full
+ * collection every few batches, whatever little the heap holds. Two: the producer compresses
+ * `uploadConcurrency` (2) batches at once.
+ */
+const bodies: Buffer[] = [];
+const BODIES_KEPT = 2;
+
+function takeBody(length: number): Buffer {
+  const i = bodies.findIndex((b) => b.length >= length);
+  if (i >= 0) return bodies.splice(i, 1)[0]!;
+  // Room to grow: the next batch of the file is about as large.
+  return Buffer.allocUnsafeSlow(Math.ceil(length * 1.25));
+}
+
+function giveBody(body: Buffer): void {
+  if (bodies.length < BODIES_KEPT) bodies.push(body);
+  else {
+    // Keep the largest: a smaller one would be dropped for the next large batch anyway.
+    const smallest = bodies.reduce((m, b, i) => (b.length < bodies[m]!.length ? i : m), 0);
+    if (bodies[smallest]!.length < body.length) bodies[smallest] = body;
+  }
+}
+
+/**
  * Compresses through a stream that is closed at once: the one-shot functions leave their native
  * state to the garbage collector, which lets the producer's RSS climb far above its heap.
  * Runs on libuv's thread pool, beside the thread that reads the file.
@@ -63,13 +89,23 @@ async function zstdClosed(parts: readonly Uint8Array[]): Promise<Buffer> {
     z.once('end', resolve);
     z.once('error', reject);
   });
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const body = takeBody(length);
+  let at = 0;
+  for (const part of parts) {
+    body.set(part, at);
+    at += part.length;
+  }
   // One write: each is a round trip to the thread pool.
-  z.end(Buffer.concat(parts));
+  z.end(body.subarray(0, length));
   try {
     await done;
   } finally {
     z.close();
   }
+  // Read to its end by the compressor: free for the next batch (not after a failure, when it may still be read).
+  giveBody(body);
   return Buffer.concat(chunks);
 }
 

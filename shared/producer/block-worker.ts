@@ -7,7 +7,9 @@ import { UnreadableFileError, type UnreadableReason } from '../core/read/errors.
 export type ToWorker =
   | { type: 'job'; jobId: number; job: CsvBlockJob }
   | { type: 'forget'; jobId: number }
-  | { type: 'task'; jobId: number; taskId: number; input: CsvBlockInput };
+  | { type: 'task'; jobId: number; taskId: number; input: CsvBlockInput }
+  /** A block's buffers given back (transferred) once the producer is done with it: written again by the next blocks. */
+  | { type: 'recycle'; buffers: ArrayBuffer[] };
 
 /** What a block worker answers a task. */
 export type FromWorker =
@@ -24,6 +26,7 @@ function serveBlocks(): void {
   port.on('message', (message: ToWorker) => {
     if (message.type === 'job') jobs.set(message.jobId, message.job);
     else if (message.type === 'forget') jobs.delete(message.jobId);
+    else if (message.type === 'recycle') scratch.giveBack(message.buffers);
     else {
       const job = jobs.get(message.jobId)!;
       queue = queue.then(async () => {

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { CsvBlockInput, CsvBlockJob } from '../core/block-encoder.ts';
-import type { EncodedBlock } from '../core/encoded-block.ts';
+import { buffersOf, type EncodedBlock } from '../core/encoded-block.ts';
 import { UnreadableFileError } from '../core/read/errors.ts';
 import { BLOCK_WORKER_BUNDLE } from './block-worker-bundle.ts';
 import type { FromWorker, ToWorker } from './block-worker.ts';
@@ -63,10 +63,12 @@ export class BlockWorkers {
   readonly #workers: BlockWorker[] = [];
   readonly #pending = new Map<number, Pending>();
   readonly #jobs = new Map<number, CsvBlockJob>();
+  /** The worker that wrote each block not given back yet. */
+  readonly #writers = new WeakMap<EncodedBlock, BlockWorker>();
   #nextTask = 0;
   #nextJob = 0;
   /** Blocks read by the workers, and of those the ones the producer took (the others it read again itself). */
-  readonly stats = { tasks: 0, taken: 0 };
+  readonly stats = { tasks: 0, taken: 0, recycled: 0 };
 
   constructor(
     readonly size: number,
@@ -106,6 +108,23 @@ export class BlockWorkers {
     });
   }
 
+  /**
+   * Gives a block's buffers back to the worker that wrote them, for its next blocks: call it once
+   * nothing reads the block any more (its arrays are detached here). Buffers of the main thread's
+   * heap that are handed back do not count towards its next garbage collection; dropped, each
+   * block's few megabytes would run a full collection every few blocks.
+   */
+  recycle(block: EncodedBlock): void {
+    const worker = this.#writers.get(block);
+    if (!worker) return;
+    this.#writers.delete(block);
+    // A worker that died since takes nothing back: the buffers are left to the collector.
+    if (!this.#workers.includes(worker)) return;
+    const buffers = buffersOf(block);
+    worker.thread.postMessage({ type: 'recycle', buffers } satisfies ToWorker, buffers);
+    this.stats.recycled++;
+  }
+
   #leastLoaded(): BlockWorker {
     if (this.#workers.length < this.size) return this.#start();
     return this.#workers.reduce((a, b) => (b.load < a.load ? b : a));
@@ -119,8 +138,10 @@ export class BlockWorkers {
       if (!pending) return;
       this.#pending.delete(message.taskId);
       worker.load--;
-      if (message.type === 'result') pending.resolve(message.block);
-      else pending.reject(errorOf(message.error));
+      if (message.type === 'result') {
+        this.#writers.set(message.block, worker);
+        pending.resolve(message.block);
+      } else pending.reject(errorOf(message.error));
     });
     const fail = (error: Error) => {
       const index = this.#workers.indexOf(worker);

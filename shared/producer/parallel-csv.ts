@@ -1,4 +1,5 @@
 import type { CsvBlockJob } from '../core/block-encoder.ts';
+import type { EncodedHolder } from '../core/chunker.ts';
 import type { EncodedBlock } from '../core/encoded-block.ts';
 import { rebaseEvents } from '../core/progress.ts';
 import { lastCutOf, readCsvEvents, type CsvDialect, type TextEncoding } from '../core/read/read-csv.ts';
@@ -17,6 +18,30 @@ export interface BlockItem {
   kind: 'block';
   block: EncodedBlock;
   start: Position;
+  /**
+   * Who owns the block's memory: the reader holds it while it reads the block's records, and
+   * each run of its rows in a chunk holds it until that chunk was encoded (`Chunk.holders`); the
+   * reader releases it (`holder.release()`) once it has read the records. When nothing holds it any
+   * more its buffers go back to the worker that wrote them.
+   */
+  holder: EncodedHolder;
+}
+
+/** Holds a block for its reader and the chunks that read its rows; gives its buffers back when the last lets go. */
+class BlockHolder implements EncodedHolder {
+  #holds = 1;
+  constructor(
+    readonly block: EncodedBlock,
+    readonly workers: BlockWorkers,
+  ) {}
+
+  hold(): void {
+    this.#holds++;
+  }
+
+  release(): void {
+    if (--this.#holds === 0) this.workers.recycle(this.block);
+  }
 }
 
 export const isBlockItem = (item: unknown): item is BlockItem => (item as BlockItem).kind === 'block';
@@ -87,34 +112,63 @@ class Splitter {
     this.#unit = encoding === 'utf-16le' || encoding === 'utf-16be' ? 2 : 1;
   }
 
+  /**
+   * The next block. The text is read straight into the block's shared memory (a block's worth,
+   * and one code unit to tell a CR from a CRLF): no window of it is put together in memory of
+   * its own first, which the garbage collector would have to collect again for every block. Only
+   * a block without a line break (a line longer than a block) is put together from its pieces.
+   */
   async next(): Promise<Block | null> {
-    const pieces: Buffer[] = this.#rest.length > 0 ? [this.#rest] : [];
-    let length = this.#rest.length;
-    while (!this.#done && length < this.blockBytes + this.#unit) {
+    const want = this.blockBytes + this.#unit;
+    const shared = this.memory.take(this.memory.size);
+    let filled = 0;
+    let over: Buffer | null = null;
+    if (this.#rest.length > 0) {
+      const n = Math.min(this.#rest.length, shared.length);
+      this.#rest.copy(shared, 0, 0, n);
+      filled = n;
+      if (n < this.#rest.length) over = this.#rest.subarray(n);
+    }
+    while (!over && !this.#done && filled < want) {
       const next = await this.input.next();
       if (next.done) this.#done = true;
       else {
-        pieces.push(Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength));
-        length += next.value.byteLength;
+        const chunk = Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
+        const n = Math.min(chunk.length, shared.length - filled);
+        chunk.copy(shared, filled, 0, n);
+        filled += n;
+        if (n < chunk.length) over = chunk.subarray(n);
       }
     }
-    if (length === 0) return null;
-    const window = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, length);
-    let cut = window.length;
-    if (!this.#done || window.length > this.blockBytes + this.#unit) {
-      // The last line break of the block's worth, else of all that was read.
-      const size = this.blockBytes + this.#unit - (this.blockBytes % this.#unit);
-      cut = lastCutOf(window.subarray(0, size), this.encoding);
-      if (cut < 0 && window.length > size) cut = lastCutOf(window, this.encoding);
-      // No line break in a whole block (a very long line): cut anywhere, one unit before the end.
-      if (cut < 0) cut = window.length - this.#unit - ((window.length - this.#unit) % this.#unit);
+    const length = filled + (over?.length ?? 0);
+    if (length === 0) {
+      this.memory.give(shared);
+      return null;
     }
-    const shared = this.memory.take(cut);
-    window.copy(shared, 0, 0, cut);
+    let cut = length;
+    let bytes = shared;
+    if (!this.#done || over || length > want) {
+      // The last line break of the block's worth.
+      const size = this.blockBytes + this.#unit - (this.blockBytes % this.#unit);
+      cut = lastCutOf(shared.subarray(0, Math.min(size, filled)), this.encoding);
+      if (cut < 0) {
+        // A line longer than a block: all that was read, in memory of its own, cut at its last line break or anywhere.
+        const window = Buffer.concat(over ? [shared.subarray(0, filled), over] : [shared.subarray(0, filled)], length);
+        this.memory.give(shared);
+        if (window.length > size) cut = lastCutOf(window, this.encoding);
+        // No line break in a whole block (a very long line): cut anywhere, one unit before the end.
+        if (cut < 0) cut = window.length - this.#unit - ((window.length - this.#unit) % this.#unit);
+        bytes = this.memory.take(cut);
+        window.copy(bytes, 0, 0, cut);
+        over = Buffer.from(window.subarray(cut));
+        filled = cut;
+      }
+    }
     // Copied: the rest may be a view of a chunk the source reuses.
-    this.#rest = Buffer.from(window.subarray(cut));
+    const tail = [...(filled > cut ? [bytes.subarray(cut, filled)] : []), ...(over && over.length > 0 ? [over] : [])];
+    this.#rest = tail.length === 0 ? Buffer.alloc(0) : Buffer.concat(tail);
     const final = this.#done && this.#rest.length === 0;
-    const block: Block = { index: this.#index++, start: this.at, end: this.at + cut, bytes: shared, lookahead: final ? null : Buffer.from(window.subarray(cut, cut + this.#unit)), final };
+    const block: Block = { index: this.#index++, start: this.at, end: this.at + cut, bytes: bytes.subarray(0, cut), lookahead: final ? null : Buffer.from(this.#rest.subarray(0, this.#unit)), final };
     this.at += cut;
     return block;
   }
@@ -302,10 +356,12 @@ export async function* parallelCsvEvents(text: RawText, options: ParallelOptions
       }
       const encoded = outcome.block;
       workers.stats.taken++;
-      yield { kind: 'block', block: encoded, start: position };
+      // Read before the block is handed on: its arrays may be given back once read.
       const last = lastResume(encoded);
+      const final = encoded.final;
+      yield { kind: 'block', block: encoded, start: position, holder: new BlockHolder(encoded, workers) };
       if (last) position = { at: block.start + last.at, row: position.row + last.row, lines: position.lines + last.lines };
-      if (encoded.final) return;
+      if (final) return;
       if (position.at === block.end) {
         drop(block.index + 1);
         next = block.index + 1;

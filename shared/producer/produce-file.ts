@@ -253,6 +253,8 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
       ...(absent ? { absent } : {}),
     };
     const body = await encodeBatch(batch);
+    // The batch's bytes are copied out: the blocks its rows came from may be written again.
+    for (const holder of chunk.holders) holder.release();
     written.push(stagingKey);
     await deps.store.put(deps.stagingBucket, stagingKey, body, 'application/json');
     const listed: ManifestBatch = {
@@ -303,16 +305,31 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
   /** Blocks of the file that block workers read (the log line says so: the bundled workers ran). */
   let workerBlocks = 0;
   /** The records of a block a worker read: as the events of those records would be, numbered from the block's start. */
-  const takeBlock = async ({ block, start }: BlockItem): Promise<boolean> => {
+  const takeBlock = async ({ block, start, holder }: BlockItem): Promise<boolean> => {
     workerBlocks++;
+    try {
+      return await takeRecords(block, start, holder);
+    } finally {
+      // Its records are read: only the chunks that hold its rows keep its memory now.
+      holder.release();
+    }
+  };
+  const takeRecords = async (block: BlockItem['block'], start: BlockItem['start'], holder: BlockItem['holder']): Promise<boolean> => {
     const taken = new Int32Array(chunking.partitions);
     let reject = 0;
+    // The block's latest resume point not yet in `last` (an index: the rows of a block make no object each).
+    let pending = -1;
+    const settle = (i: number) => {
+      const at = start.at + block.resumeAt[i]!;
+      last = { at, bytes: at, lines: start.lines + block.resumeLines[i]! };
+      lastRow = start.row + block.rows[i]!;
+    };
     for (let i = 0; i < block.count; i++) {
       const row = start.row + block.rows[i]!;
       read++;
       if (block.kinds[i] === RecordKind.row) {
         const partition = block.partitions[i]!;
-        const ready = chunker!.addEncoded(partition, row, block.rowBytes[i]!, block.parts[partition]!, taken[partition]!++);
+        const ready = chunker!.addEncoded(partition, row, block.rowBytes[i]!, block.parts[partition]!, taken[partition]!++, holder);
         if (ready.length > 0) await submit(ready);
       } else {
         rejected++;
@@ -321,10 +338,15 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
       }
       const at = block.resumeAt[i]!;
       if (Number.isNaN(at)) continue;
-      last = { at: start.at + at, bytes: start.at + at, lines: start.lines + block.resumeLines[i]! };
-      lastRow = row;
-      if (last.bytes - segmentStart >= segmentBytes && (await segmentEnds())) return true;
+      if (start.at + at - segmentStart < segmentBytes) {
+        pending = i;
+        continue;
+      }
+      pending = -1;
+      settle(i);
+      if (await segmentEnds()) return true;
     }
+    if (pending >= 0) settle(pending);
     return false;
   };
   const watch = new EndWatch(from ? from.position : null);

@@ -57,6 +57,7 @@ const shapes: { name: string; format: object; body: () => Buffer | string | Prom
   { name: 'cr.csv', format: {}, body: () => csvText('\r') },
   { name: 'unclosed.csv', format: {}, body: () => `${csvText()}401,"never closed,1,2026-01-01,x\n402,after,1,2026-01-01,y\n` },
   { name: 'no-final-eol.csv', format: {}, body: () => csvText().trimEnd() },
+  { name: 'long-lines.csv', format: {}, body: () => csvText().replace(/note (\d*77)\n/g, (_, i: string) => `${'long note '.repeat(60)}${i}\n`) },
   { name: 'a.csv.gz', format: {}, body: () => gzipOf(csvText()) },
   { name: 'a.csv.zst', format: {}, body: () => zstdCompressSync(csvText('\r\n')) },
   {
@@ -126,6 +127,8 @@ describe('a producer with worker threads', () => {
       // thread, where damage at its end is found row by row (core/read/unreadable-end.ts).
       const taken = workers.stats.taken - before.taken;
       if (/\.csv$/.test(fileName)) expect(taken).toBeGreaterThan(5);
+      // Every block taken went back to its worker once its chunks were encoded (its buffers are written again).
+      expect(workers.stats.recycled - before.recycled).toBe(taken);
       if (/\.csv\.(gz|zst)$/.test(fileName)) expect(taken).toBe(0);
     }
   });
