@@ -21,7 +21,7 @@ import { fileReceipts } from '../postgres/ledger/files.ts';
 import { migrateLedger } from '../postgres/ledger/migrate.ts';
 import { DEFAULT_NAME_PREFIX, FunctionSettings, localBucketName, type QueueKey, QueueSettings, queueName } from '../core/resources.ts';
 import { startEmbeddedPostgres } from './embedded-postgres.ts';
-import { type Poller, type SqsHandler, startLambdaPoller } from './lambda-poller.ts';
+import { type Poller, type SqsHandler, startLambdaPoller, wakePollersOn } from './lambda-poller.ts';
 import type { StackParts } from './config-in-use.ts';
 import { type BucketWatcher, watchBucket } from './s3-notifier.ts';
 
@@ -234,6 +234,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const clientOptions = { endpoint, region: REGION, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
     const s3 = createS3Client(clientOptions);
     const sqs = createSqsClient(clientOptions);
+    // What the stack sends (notifications, batches, continuations) wakes the pollers of its queue.
+    const pollers: Poller[] = [];
+    wakePollersOn(sqs, pollers);
     const { buckets, queues } = await createResources(s3, sqs, prefix, options.visibilityTimeouts);
 
     const sql = connect({ url: databaseUrl, max: 10, applicationName: 'landfall-local' });
@@ -283,7 +286,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const consumer = createConsumerHandler({ ports: () => ports, visibility: () => sqsVisibility(sqs, queues.batches), ...quiet('landfall-consumer') });
     const replay = createReplayHandler({ ports: () => ports, visibility: () => sqsVisibility(sqs, queues.batchesDlq), ...quiet('landfall-replay') });
 
-    const pollers: Poller[] = [];
     let watcher: BucketWatcher | undefined;
     if (options.pollers !== false) {
       const onError = (name: string, error: unknown) => log(`${name}: ${(error as Error).message ?? String(error)}`);
