@@ -59,7 +59,7 @@ export async function startOrAttach(
     ...extra,
   });
   return {
-    target: { s3: stack.s3, sql: stack.sql, config, buckets: stack.buckets, pollInbox: stack.pollInbox },
+    target: { s3: stack.s3, sql: stack.sql, config, buckets: stack.buckets, pollInbox: stack.pollInbox, invocationEnded: stack.invocationEnded },
     stack,
     attached: false,
     errors,

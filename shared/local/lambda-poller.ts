@@ -1,11 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import type { Message, SQSClient } from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { Consumer } from 'sqs-consumer';
 import { queueArnOf, sqsEventFromMessages, succeededMessages } from './lambda-event.ts';
 
-/** Long-poll wait of each receive: short, so that stopping waits little. */
-const WAIT_TIME_SECONDS = 1;
+/**
+ * How long an idle worker sleeps between receives when nothing wakes it: from the first value,
+ * doubling after each empty receive, up to the second. Messages this process sends (the inbox
+ * watcher's notifications, the producer's batches) wake the workers at once (wakePollersOn);
+ * the interval is for what nobody here sends: a record whose visibility ran out, a redrive to a
+ * DLQ, another process's message.
+ */
+const IDLE_MS = { first: 25, max: 500 } as const;
+/** After a failed receive (the emulator away): wait this long before the next. */
+const RECEIVE_ERROR_MS = 1000;
 
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
 
@@ -61,83 +68,156 @@ export function lambdaContextOf(name: string, timeoutMs = Infinity, memoryMiB = 
 }
 
 export interface Poller {
+  /** The queue it polls. */
+  queueUrl: string;
   stop(): Promise<void>;
   /** Invocations in flight right now. */
   busy(): number;
+  /** The queue may hold a message for it now: its idle workers receive at once instead of after their sleep. */
+  wake(): void;
 }
 
 /**
- * Lambda's SQS event source, locally: sqs-consumer polls the queue, each batch becomes the same
- * SQSEvent Lambda would build, and only the records the handler did not report in
- * batchItemFailures are deleted. The poller changes no visibility: failed records stay invisible
- * until the queue's visibility timeout, or until the visibility the handler itself gave them
- * (the consumer and replay do, fifo-handler.ts), and come again; the queue's redrive policy
- * moves them after maxReceiveCount, exactly as in AWS. FIFO queues hand out one group's
- * messages to one poller at a time.
+ * Lambda's SQS event source, locally: `concurrency` workers receive from the queue, each batch
+ * becomes the same SQSEvent Lambda would build, and only the records the handler did not report
+ * in batchItemFailures are deleted. The poller changes no visibility: failed records stay
+ * invisible until the queue's visibility timeout, or until the visibility the handler itself
+ * gave them (the consumer and replay do, fifo-handler.ts), and come again; the queue's redrive
+ * policy moves them after maxReceiveCount, exactly as in AWS. FIFO queues hand out one group's
+ * messages to one worker at a time.
+ *
+ * Receives do not wait on the queue (WaitTimeSeconds 0): a long poll in flight cannot be taken
+ * back, and one abandoned when its poller stops would still be handed a message that arrives
+ * within its wait, to nobody, which the emulator then keeps invisible for the queue's visibility
+ * timeout (the intake's: 90 minutes), while the next stack on the same emulator (another
+ * `landfall run`, a test) waits for that message's file for good. So an idle worker sleeps
+ * instead, and is woken by {@link wakePollersOn} when this process sends to its queue; stopping
+ * then waits only for a receive of a few milliseconds and the invocation it brings.
  */
 export function startLambdaPoller(options: PollerOptions): Poller {
   const arn = queueArnOf(options.queueUrl, options.region);
   let inFlight = 0;
-  const consumers = Array.from({ length: options.concurrency }, () =>
-    Consumer.create({
-      queueUrl: options.queueUrl,
-      sqs: options.sqs,
-      batchSize: options.batchSize,
-      waitTimeSeconds: WAIT_TIME_SECONDS,
-      pollingWaitTimeMs: 50,
-      // Stopping waits for the long poll in flight and handles what it brings (see stop()).
-      pollingCompleteWaitTimeMs: (WAIT_TIME_SECONDS + 2) * 1000,
-      messageSystemAttributeNames: ['All'],
-      suppressFifoWarning: true,
-      handleMessageBatch: async (messages: Message[]) => {
-        inFlight++;
-        const started = Date.now();
-        // Told when the timeout passes, not when the invocation ends: a hung one never ends.
-        const overrun =
-          options.timeoutMs !== undefined && Number.isFinite(options.timeoutMs) && options.onOverrun
-            ? setTimeout(() => options.onOverrun?.(options.name, Date.now() - started, options.timeoutMs!), options.timeoutMs)
-            : undefined;
-        overrun?.unref();
-        try {
-          const response = await options.handler(sqsEventFromMessages(messages, arn, options.region), lambdaContextOf(options.name, options.timeoutMs, options.memoryMiB));
-          const succeeded = succeededMessages(messages, response);
-          options.onInvoke?.(options.name, messages.length, messages.length - succeeded.length);
-          return succeeded;
-        } catch (error) {
-          // A thrown handler is a failed invocation: every record comes again.
-          options.onError?.(options.name, error);
-          options.onInvoke?.(options.name, messages.length, messages.length);
-          return [];
-        } finally {
-          inFlight--;
-          clearTimeout(overrun);
-        }
-      },
-    }),
-  );
-  for (const consumer of consumers) {
-    consumer.on('error', (error) => options.onError?.(options.name, error));
-    consumer.on('processing_error', (error) => options.onError?.(options.name, error));
-    consumer.start();
-  }
+  let stopped = false;
+  // Counts wakes: a worker whose empty receive began before one receives again at once.
+  let wakes = 0;
+  const sleepers = new Set<() => void>();
+  const wake = () => {
+    wakes++;
+    for (const sleeper of [...sleepers]) sleeper();
+  };
+  /** Resolves after `ms`, or sooner on a wake or stop. */
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        sleepers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      sleepers.add(done);
+    });
+
+  const invoke = async (messages: Message[]): Promise<Message[]> => {
+    inFlight++;
+    const started = Date.now();
+    // Told when the timeout passes, not when the invocation ends: a hung one never ends.
+    const overrun =
+      options.timeoutMs !== undefined && Number.isFinite(options.timeoutMs) && options.onOverrun
+        ? setTimeout(() => options.onOverrun?.(options.name, Date.now() - started, options.timeoutMs!), options.timeoutMs)
+        : undefined;
+    overrun?.unref();
+    try {
+      const response = await options.handler(sqsEventFromMessages(messages, arn, options.region), lambdaContextOf(options.name, options.timeoutMs, options.memoryMiB));
+      const succeeded = succeededMessages(messages, response);
+      options.onInvoke?.(options.name, messages.length, messages.length - succeeded.length);
+      return succeeded;
+    } catch (error) {
+      // A thrown handler is a failed invocation: every record comes again.
+      options.onError?.(options.name, error);
+      options.onInvoke?.(options.name, messages.length, messages.length);
+      return [];
+    } finally {
+      inFlight--;
+      clearTimeout(overrun);
+    }
+  };
+
+  const remove = async (messages: Message[]) => {
+    if (messages.length === 0) return;
+    const { Failed = [] } = await options.sqs.send(
+      new DeleteMessageBatchCommand({ QueueUrl: options.queueUrl, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }),
+    );
+    // Not deleted: the record comes again after its visibility timeout, and the ledger drops it then.
+    if (Failed.length > 0) options.onError?.(options.name, new Error(`${Failed.length} of ${messages.length} records not deleted: ${Failed[0]!.Code}: ${Failed[0]!.Message ?? ''}`));
+  };
+
+  const work = async () => {
+    let idleMs: number = IDLE_MS.first;
+    while (!stopped) {
+      const seen = wakes;
+      let messages: Message[];
+      try {
+        const output = await options.sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: options.queueUrl, MaxNumberOfMessages: options.batchSize, WaitTimeSeconds: 0, MessageSystemAttributeNames: ['All'] }),
+        );
+        messages = output.Messages ?? [];
+      } catch (error) {
+        options.onError?.(options.name, error);
+        if (!stopped) await sleep(RECEIVE_ERROR_MS);
+        continue;
+      }
+      if (messages.length === 0) {
+        if (wakes !== seen || stopped) continue;
+        await sleep(idleMs);
+        idleMs = wakes !== seen ? IDLE_MS.first : Math.min(idleMs * 2, IDLE_MS.max);
+        continue;
+      }
+      idleMs = IDLE_MS.first;
+      // What a receive brought is handled and deleted even when stop() came meanwhile.
+      const succeeded = await invoke(messages);
+      await remove(succeeded).catch((error: unknown) => options.onError?.(options.name, error));
+    }
+  };
+  const workers = Array.from({ length: options.concurrency }, () => work());
+
   return {
+    queueUrl: options.queueUrl,
     busy: () => inFlight,
+    wake,
     async stop() {
-      await Promise.all(
-        consumers.map(
-          (consumer) =>
-            new Promise<void>((resolve) => {
-              if (!consumer.status.isRunning) return resolve();
-              consumer.once('stopped', () => resolve());
-              // Not aborted: the emulator would still hand the long poll a message that arrives
-              // within its wait, to nobody, and keep it invisible for the queue's visibility
-              // timeout (the intake's: 90 minutes). The next stack on the same emulator (another
-              // `landfall run`, a test) would wait for that message's file for good.
-              consumer.stop();
-            }),
-        ),
-      );
-      while (inFlight > 0) await new Promise((r) => setTimeout(r, 20));
+      stopped = true;
+      wake();
+      await Promise.all(workers);
     },
   };
+}
+
+/** The calls after which a queue may hold a message a worker can take: a send, a FIFO group unlocked by a delete, a visibility change. */
+const WAKING_COMMANDS = new Set([
+  'SendMessageCommand',
+  'SendMessageBatchCommand',
+  'DeleteMessageCommand',
+  'DeleteMessageBatchCommand',
+  'ChangeMessageVisibilityCommand',
+  'ChangeMessageVisibilityBatchCommand',
+]);
+
+/**
+ * Wakes the pollers of a queue whenever `sqs` sends to it, deletes from it (the next message of
+ * a FIFO group becomes available) or changes a message's visibility on it: what this process
+ * sends is received at once, without long polls (see {@link startLambdaPoller}). `pollers` is
+ * read at each call, so it may be filled after.
+ */
+export function wakePollersOn(sqs: SQSClient, pollers: readonly Poller[]): void {
+  sqs.middlewareStack.add(
+    (next, context) => async (args) => {
+      const result = await next(args);
+      const queueUrl = (args.input as { QueueUrl?: unknown }).QueueUrl;
+      if (typeof queueUrl === 'string' && WAKING_COMMANDS.has(context.commandName ?? '')) {
+        for (const poller of pollers) if (poller.queueUrl === queueUrl) poller.wake();
+      }
+      return result;
+    },
+    { step: 'initialize', name: 'landfallWakeLocalPollers' },
+  );
 }

@@ -36,6 +36,8 @@ export interface DropTarget {
   buckets: { inbox: string; staging: string };
   /** Make the stack notice new objects now (the local inbox watcher); no-op elsewhere. */
   pollInbox?: () => Promise<unknown>;
+  /** Resolves when the next invocation of the stack in this process ends (the ledger may have changed); absent when attached to another process's. */
+  invocationEnded?: () => Promise<void>;
 }
 
 export class DropError extends Error {
@@ -104,11 +106,12 @@ export async function expectedEtagOf(path: string): Promise<string> {
 }
 
 /**
- * A complete file of `table` under `key` with these bytes, if the ledger has one. (The same
- * bytes under another name are another file: its rows count again, as unchanged.)
+ * A complete file of `table` under `key` with these bytes (any bytes without `etag`), if the
+ * ledger has one. (The same bytes under another name are another file: its rows count again,
+ * as unchanged.)
  */
-export async function findLoaded(sql: Sql, table: string, key: string, etag: string): Promise<FileReceipt | undefined> {
-  return (await fileReceipts(sql, { key, etag })).find((r) => r.table === table && r.status === 'complete');
+export async function findLoaded(sql: Sql, table: string, key: string, etag?: string): Promise<FileReceipt | undefined> {
+  return (await fileReceipts(sql, etag === undefined ? { key } : { key, etag })).find((r) => r.table === table && r.status === 'complete');
 }
 
 /**
@@ -121,7 +124,8 @@ export async function dropFile(target: DropTarget, path: string, table: TableCon
     throw new DropError(`${path}: cannot read: ${error.code ?? error.message}`);
   });
   const key = `${table.prefix}${basename(path)}`;
-  if (!options.force) {
+  // The file's ETag takes a read of all of it: only worth it when a file under this key was loaded before.
+  if (!options.force && (await findLoaded(target.sql, table.table, key))) {
     const loaded = await findLoaded(target.sql, table.table, key, await expectedEtagOf(path));
     if (loaded) return { path, key, table, fileId: loaded.fileId, alreadyLoaded: loaded };
   }
@@ -232,6 +236,18 @@ export async function waitForFile(
       const [receipt] = await fileReceipts(target.sql, { fileIds: [dropped.fileId] }).catch(() => []);
       return receipt ? { ...receiptOf(dropped, receipt), status: 'timed-out', addsUp: false } : emptyReceipt(dropped, 'timed-out', 'the file was never registered');
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await nextLook(target);
   }
+}
+
+/**
+ * Until the next look at the ledger: the end of the stack's next invocation (which is what
+ * changes a file's state) or, failing that, a while. Attached to another process's stack, nothing
+ * tells: look often.
+ */
+async function nextLook(target: DropTarget): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const ended = target.invocationEnded?.();
+  await Promise.race([new Promise((r) => (timer = setTimeout(r, ended ? 500 : 100))), ...(ended ? [ended] : [])]);
+  clearTimeout(timer);
 }

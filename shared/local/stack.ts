@@ -5,7 +5,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand, PutObjectTaggingCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { type FauxqsServer, startFauxqs } from 'fauxqs';
+import type { FauxqsServer } from 'fauxqs';
 import { createConsumerHandler } from '../lambda/consumer-handler.ts';
 import { createProducerHandler } from '../lambda/producer-handler.ts';
 import { createReplayHandler } from '../lambda/replay-handler.ts';
@@ -20,8 +20,7 @@ import { connect, type Sql } from '../postgres/db.ts';
 import { fileReceipts } from '../postgres/ledger/files.ts';
 import { migrateLedger } from '../postgres/ledger/migrate.ts';
 import { DEFAULT_NAME_PREFIX, FunctionSettings, localBucketName, type QueueKey, QueueSettings, queueName } from '../core/resources.ts';
-import { startEmbeddedPostgres } from './embedded-postgres.ts';
-import { type Poller, type SqsHandler, startLambdaPoller } from './lambda-poller.ts';
+import { type Poller, type SqsHandler, startLambdaPoller, wakePollersOn } from './lambda-poller.ts';
 import type { StackParts } from './config-in-use.ts';
 import { type BucketWatcher, watchBucket } from './s3-notifier.ts';
 
@@ -95,6 +94,8 @@ export interface LocalStack {
   pollInbox(): Promise<number>;
   /** Invocations in flight. */
   busy(): number;
+  /** Resolves when the next invocation (of any of the pollers) ends. */
+  invocationEnded(): Promise<void>;
   /** What start-up found left over from a previous run and took up again (persistent emulator). */
   recovered: Recovery;
   /** How many messages each queue holds now, as SQS approximates it (the status page shows the DLQ and parking). */
@@ -211,34 +212,47 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     for (const stop of stops.reverse()) await stop().catch((error: unknown) => log(`stop: ${(error as Error).message}`));
   };
   try {
-    let databaseUrl = options.databaseUrl;
-    if (!databaseUrl) {
-      const server = await startEmbeddedPostgres({ dataDir: join(options.home, 'pg'), persistent: true, ...(options.dbPort !== undefined ? { port: options.dbPort } : {}) });
-      stops.push(() => server.stop());
-      databaseUrl = server.url;
-    }
-    let endpoint = options.awsEndpointUrl;
-    let emulator: FauxqsServer | undefined;
-    let released = 0;
-    if (!endpoint) {
-      const dataDir = options.persistEmulator ? join(options.home, 'emulator') : undefined;
-      if (dataDir) {
-        await mkdir(dataDir, { recursive: true });
-        released = await releaseInflight(dataDir);
-      }
-      emulator = await startEmulator(options.port ?? 0, dataDir);
-      const server = emulator;
-      stops.push(() => server.stop());
-      endpoint = `http://127.0.0.1:${server.port}`;
-    }
+    // The database and the emulator start side by side (each only when no URL names one); their
+    // modules load only then: `landfall run` against your own endpoints does not load them.
+    const database: Promise<{ url: string; stop?: () => Promise<void> }> = options.databaseUrl
+      ? Promise.resolve({ url: options.databaseUrl })
+      : import('./embedded-postgres.ts').then(({ startEmbeddedPostgres }) =>
+          startEmbeddedPostgres({ dataDir: join(options.home, 'pg'), persistent: true, ...(options.dbPort !== undefined ? { port: options.dbPort } : {}) }),
+        );
+    const dataDir = options.persistEmulator ? join(options.home, 'emulator') : undefined;
+    const local: Promise<{ emulator?: FauxqsServer; released: number }> = options.awsEndpointUrl
+      ? Promise.resolve({ released: 0 })
+      : (async () => {
+          let released = 0;
+          if (dataDir) {
+            await mkdir(dataDir, { recursive: true });
+            released = await releaseInflight(dataDir);
+          }
+          return { emulator: await startEmulator(options.port ?? 0, dataDir), released };
+        })();
+    const [db, aws] = await settled(database, local, (server) => {
+      if (server.stop) stops.push(() => server.stop!());
+    }, ({ emulator }) => {
+      if (emulator) stops.push(() => emulator.stop());
+    });
+    const databaseUrl = db.url;
+    const emulator: FauxqsServer | undefined = aws.emulator;
+    const released = aws.released;
+    const endpoint = options.awsEndpointUrl ?? `http://127.0.0.1:${emulator!.port}`;
     const clientOptions = { endpoint, region: REGION, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
     const s3 = createS3Client(clientOptions);
     const sqs = createSqsClient(clientOptions);
-    const { buckets, queues } = await createResources(s3, sqs, prefix, options.visibilityTimeouts);
+    // What the stack sends (notifications, batches, continuations) wakes the pollers of its queue.
+    const pollers: Poller[] = [];
+    wakePollersOn(sqs, pollers);
 
     const sql = connect({ url: databaseUrl, max: 10, applicationName: 'landfall-local' });
     stops.push(() => sql.end({ timeout: 5 }));
-    await migrateLedger(sql);
+    // The emulator's resources (and whether it tags objects) and the ledger's migrations, side by side.
+    const [{ buckets, queues, tagApplied }] = await settled(
+      createResources(s3, sqs, prefix, options.visibilityTimeouts).then(async (made) => ({ ...made, tagApplied: await supportsTagging(s3, made.buckets.staging) })),
+      migrateLedger(sql),
+    );
     const recovered: Recovery = { released, renotified: 0, pending: 0 };
     if (emulator && options.persistEmulator) {
       recovered.pending = (await fileReceipts(sql)).filter((r) => r.status === 'pending' || r.status === 'replaying').length;
@@ -246,7 +260,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     await options.beforeConsuming?.({ sql, s3, sqs, buckets, queues });
 
-    const tagApplied = await supportsTagging(s3, buckets.staging);
     const ports = createBatchPorts({ config: options.config, sql, s3, sqs, stagingBucket: buckets.staging, dlqUrl: queues.batchesDlq, tagApplied });
     const logLevel = options.logLevel ?? 'ERROR';
     process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
@@ -283,8 +296,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const consumer = createConsumerHandler({ ports: () => ports, visibility: () => sqsVisibility(sqs, queues.batches), ...quiet('landfall-consumer') });
     const replay = createReplayHandler({ ports: () => ports, visibility: () => sqsVisibility(sqs, queues.batchesDlq), ...quiet('landfall-replay') });
 
-    const pollers: Poller[] = [];
     let watcher: BucketWatcher | undefined;
+    // Settled by the end of an invocation and replaced by the next (`landfall run` looks at the ledger then).
+    let endInvocation = () => {};
+    let invocationEnded = new Promise<void>((resolve) => (endInvocation = resolve));
+    const onInvoke = () => {
+      const end = endInvocation;
+      invocationEnded = new Promise<void>((resolve) => (endInvocation = resolve));
+      end();
+    };
     if (options.pollers !== false) {
       const onError = (name: string, error: unknown) => log(`${name}: ${(error as Error).message ?? String(error)}`);
       const poller = (name: 'producer' | 'consumer' | 'replay', queue: QueueKey, handler: SqsHandler, concurrency: number) =>
@@ -297,6 +317,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           batchSize: FunctionSettings[name].batchSize,
           concurrency,
           onError,
+          onInvoke,
           timeoutMs: options[name]?.timeoutMs ?? FunctionSettings[name].timeoutSeconds * 1000,
           memoryMiB: FunctionSettings[name].memoryMiB,
           onOverrun: (_name, elapsed, timeout) =>
@@ -344,6 +365,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ports,
       pollInbox: () => watcher?.poll() ?? Promise.resolve(0),
       busy: () => pollers.reduce((n, p) => n + p.busy(), 0),
+      invocationEnded: () => invocationEnded,
       recovered,
       queueDepths: () => queueDepthsOf(sqs, queues),
       quiesce: () => {
@@ -377,9 +399,21 @@ async function releaseInflight(dataDir: string): Promise<number> {
   }
 }
 
+/**
+ * Both results once both settled (each passed to its `then` as it comes, so what started can be
+ * stopped), or the first failure once both settled: nothing is left running unseen.
+ */
+async function settled<A, B>(a: Promise<A>, b: Promise<B>, thenA?: (value: A) => void, thenB?: (value: B) => void): Promise<[A, B]> {
+  const [ra, rb] = await Promise.allSettled([a.then((v) => (thenA?.(v), v)), b.then((v) => (thenB?.(v), v))]);
+  if (ra.status === 'rejected') throw ra.reason;
+  if (rb.status === 'rejected') throw rb.reason;
+  return [ra.value, rb.value];
+}
+
 /** The emulator, on 127.0.0.1 only (as the database); a port in use says so and names --port. */
 async function startEmulator(port: number, dataDir?: string) {
   try {
+    const { startFauxqs } = await import('fauxqs');
     return await startFauxqs({ port, listenHost: '127.0.0.1', logger: false, ...(dataDir ? { dataDir } : {}) });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {

@@ -25,7 +25,7 @@ export async function startTestStack(config: LandfallConfig, databaseUrl: string
   chmodSync(dir, 0o755);
   const stack = await startLocalStack({ config, home: join(dir, 'home'), databaseUrl, visibilityTimeouts: FAST_VISIBILITY, logLevel: (process.env.LANDFALL_TEST_LOG as 'ERROR' | undefined) ?? 'SILENT', ...extra });
   afterAll(() => stack.stop());
-  const target: DropTarget = { s3: stack.s3, sql: stack.sql, config, buckets: stack.buckets, pollInbox: stack.pollInbox };
+  const target: DropTarget = { s3: stack.s3, sql: stack.sql, config, buckets: stack.buckets, pollInbox: stack.pollInbox, invocationEnded: stack.invocationEnded };
   return {
     stack,
     target,

@@ -9,6 +9,7 @@ import { listQuarantine } from '../../shared/postgres/quarantine-retry.ts';
 import { s3EventBodyOf } from '../../shared/core/s3-event.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { startTestStack } from '../helpers/local-stack.ts';
+import { dropFile, tableForFile, waitForFile } from '../../shared/local/run-files.ts';
 import { csvOf, gzipOf, ndjsonOf, parquetOf, type Row } from '../helpers/producer-files.ts';
 
 /**
@@ -52,6 +53,25 @@ export async function defineE2eSuite(through: 'direct' | 'pgbouncer'): Promise<v
       expect(stored).toHaveLength(200);
       expect(stored[0]).toEqual({ id: 0, name: 'item 200', v: 200 });
       expect(stored[199]).toEqual({ id: 199, name: 'item 199', v: 199 });
+    });
+
+    test('the receipt is taken as the invocation that completes the file ends, not at a later look at the ledger', async () => {
+      // GIVEN every invocation's end, as the stack tells it
+      let lastEnded = 0;
+      let watching = true;
+      void (async () => {
+        while (watching) {
+          await t.stack.invocationEnded();
+          lastEnded = Date.now();
+        }
+      })();
+      // WHEN a file is dropped and waited for
+      const path = t.file('items-prompt.csv', csvOf(rows.slice(0, 20)));
+      const receipt = await waitForFile(t.target, await dropFile(t.target, path, tableForFile(config, path, 'items')), { timeoutMs: 30_000 });
+      watching = false;
+      // THEN its receipt came within moments of the last invocation (the fallback look is 500 ms away)
+      expect(receipt.status).toBe('complete');
+      expect(Date.now() - lastEnded).toBeLessThan(250);
     });
 
     test('an NDJSON.gz file of events with nested JSON lands as jsonb', async () => {

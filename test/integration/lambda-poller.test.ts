@@ -2,7 +2,7 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { startFauxqs } from 'fauxqs';
 import { afterAll, describe, expect, test } from 'vitest';
 import { createSqsClient } from '../../shared/aws/clients.ts';
-import { startLambdaPoller, type SqsHandler } from '../../shared/local/lambda-poller.ts';
+import { type Poller, startLambdaPoller, type SqsHandler, wakePollersOn } from '../../shared/local/lambda-poller.ts';
 
 /**
  * A stopped poller leaves nothing behind on a shared emulator (issue 26 item 4): its long poll in
@@ -16,11 +16,11 @@ const sqs = createSqsClient({ endpoint: `http://127.0.0.1:${emulator.port}`, reg
 // A visibility timeout far longer than the test: a message taken by a poll that nobody reads would not come back in it.
 const { queueUrl } = emulator.createQueue('poller-intake', { attributes: { VisibilityTimeout: '3600' } });
 
-function poller(handled: string[]) {
+function poller(handled: string[], url = queueUrl) {
   const handler: SqsHandler = async (event) => {
     for (const record of event.Records) handled.push(record.body);
   };
-  return startLambdaPoller({ name: 'producer', sqs, queueUrl, region: 'us-east-1', handler, batchSize: 1, concurrency: 2 });
+  return startLambdaPoller({ name: 'producer', sqs, queueUrl: url, region: 'us-east-1', handler, batchSize: 1, concurrency: 2 });
 }
 
 describe('the local Lambda poller', () => {
@@ -38,6 +38,36 @@ describe('the local Lambda poller', () => {
       await expect.poll(() => [...first, ...second], { timeout: 15_000, interval: 50 }).toEqual(['the next drop']);
     } finally {
       await next.stop();
+    }
+  });
+
+  test('an idle poller stops at once: it leaves no long poll to wait out', async () => {
+    const idle = poller([]);
+    // Idle long enough to be sleeping its longest between receives.
+    await new Promise((r) => setTimeout(r, 1500));
+    const started = Date.now();
+    await idle.stop();
+    expect(Date.now() - started).toBeLessThan(200);
+  });
+
+  test('a message this process sends wakes the poller of its queue: handled without waiting for its next receive', async () => {
+    // GIVEN a client whose sends wake the pollers, and a poller idle long enough to sleep its longest
+    const { queueUrl: woken } = emulator.createQueue('poller-woken', { attributes: { VisibilityTimeout: '3600' } });
+    const waking = createSqsClient({ endpoint: `http://127.0.0.1:${emulator.port}`, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    const pollers: Poller[] = [];
+    wakePollersOn(waking, pollers);
+    const handled: string[] = [];
+    pollers.push(poller(handled, woken));
+    try {
+      await new Promise((r) => setTimeout(r, 1500));
+      // WHEN a message is sent through it
+      const sent = Date.now();
+      await waking.send(new SendMessageCommand({ QueueUrl: woken, MessageBody: 'a batch' }));
+      // THEN it is handled well within the idle sleep (500 ms)
+      await expect.poll(() => handled, { timeout: 5_000, interval: 5 }).toEqual(['a batch']);
+      expect(Date.now() - sent).toBeLessThan(250);
+    } finally {
+      await pollers[0]!.stop();
     }
   });
 });
