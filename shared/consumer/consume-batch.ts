@@ -47,7 +47,7 @@ export type BatchOutcome =
  */
 function limitsAt(deadline: Deadline | undefined): TransactionLimits | undefined {
   if (!deadline) return undefined;
-  return { statementTimeoutMs: statementTimeoutMs(deadline.remainingMs()), idleInTransactionMs: RetryPolicy.idleInTransactionMs };
+  return { statementTimeoutMs: statementTimeoutMs(deadline.remainingMs()), idleInTransactionMs: RetryPolicy.idleInTransactionMs, measuredAtMs: Date.now() };
 }
 
 /** The part of a PostgreSQL error the DLQ envelope carries: no parameters, no row values. */

@@ -11,6 +11,14 @@ export interface TransactionLimits {
   statementTimeoutMs: number | null;
   /** `idle_in_transaction_session_timeout` (ms); null leaves the session's. */
   idleInTransactionMs: number | null;
+  /**
+   * When `statementTimeoutMs` was measured (the client's `Date.now()`). The time until the server
+   * runs the limits is taken off it: a transaction that waited for a connection at a saturated
+   * pooler (pgbouncer's queue, RDS Proxy's borrow timeout) still ends its statements before the
+   * function's deadline. Never more than the timeout less 1 ms (a server clock behind the client's
+   * takes nothing off).
+   */
+  measuredAtMs?: number;
 }
 
 /** The most `work_mem` a batch's transaction asks for (`workMemFor`): each sort or hash of its statement may use this much. */
@@ -46,8 +54,12 @@ export async function limitTransaction(tx: TxSql, limits: TransactionLimits | un
   if (!timeouts && workMemBytes === null) return;
   const ms = (value: number | null | undefined) => (value === null || value === undefined ? null : String(Math.max(1, Math.floor(value))));
   const kB = workMemBytes === null ? null : String(Math.max(64, Math.ceil(workMemBytes / 1024)));
+  const measuredAt = timeouts?.statementTimeoutMs != null && timeouts.measuredAtMs !== undefined ? String(Math.floor(timeouts.measuredAtMs)) : null;
   await tx`
-    SELECT set_config('statement_timeout', coalesce(${ms(timeouts?.statementTimeoutMs)}::text, current_setting('statement_timeout')), true),
+    SELECT set_config('statement_timeout', coalesce((
+             SELECT (t - CASE WHEN at IS NULL THEN 0 ELSE least(t - 1, greatest(0, floor(extract(epoch FROM clock_timestamp()) * 1000)::int8 - at)) END)::text
+             FROM (SELECT ${ms(timeouts?.statementTimeoutMs)}::int8 AS t, ${measuredAt}::int8 AS at) AS limits),
+           current_setting('statement_timeout')), true),
            set_config('idle_in_transaction_session_timeout', coalesce(${ms(timeouts?.idleInTransactionMs)}::text, current_setting('idle_in_transaction_session_timeout')), true),
            set_config('work_mem', CASE WHEN ${kB}::int8 IS NULL OR pg_size_bytes(current_setting('work_mem')) >= ${kB}::int8 * 1024
                                        THEN current_setting('work_mem') ELSE ${kB}::text || 'kB' END, true)`;
