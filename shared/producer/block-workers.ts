@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { HeapInfo } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import type { CsvBlockInput, CsvBlockJob } from '../core/block-encoder.ts';
 import { buffersOf, type EncodedBlock } from '../core/encoded-block.ts';
@@ -156,6 +157,13 @@ export class BlockWorkers {
     worker.thread.on('exit', (code) => fail(new Error(`exited with code ${code}`)));
     this.#workers.push(worker);
     return worker;
+  }
+
+  /** Each running worker's V8 heap (what its isolate holds beside the main thread's: `bench:producer`'s memory trace). */
+  async heapStatistics(): Promise<HeapInfo[]> {
+    // A worker still starting (or gone) has none to give.
+    const stats = await Promise.all(this.#workers.map((w) => w.thread.getHeapStatistics().catch(() => null)));
+    return stats.filter((s) => s !== null);
   }
 
   /** Stops the threads (tests; a process that ends does not need it). */
