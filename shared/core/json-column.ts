@@ -2,6 +2,7 @@ import type { TextValue } from './read/values.ts';
 
 const FIRST_SEGMENT = 1024;
 const MAX_SEGMENT = 64 * 1024;
+const COMMA_BYTE = new Uint8Array([0x2c]);
 
 /** A column's values as JSON text (`"a",null,"b"`, without the brackets), in pieces: what a batch object holds. */
 export interface JsonText {
@@ -74,6 +75,38 @@ export class JsonColumn implements JsonText {
     let q = this.#pos;
     if (comma) this.#buffer[q++] = 0x2c;
     this.#pos = q + this.#buffer.write(json, q, 'utf8');
+  }
+
+  /**
+   * Appends `count` values already written as JSON text (`"a",null`, without a leading comma, as
+   * an encoded block holds them): the same text as pushing those values. Fills the current
+   * segment before it starts a new one, so copied runs leave no gaps behind.
+   */
+  pushText(text: Uint8Array, count: number): void {
+    if (count === 0) return;
+    if (this.#count > 0) this.#write(COMMA_BYTE);
+    this.#count += count;
+    this.#write(text);
+  }
+
+  /** Appends another column's values (the same text as pushing them here). */
+  append(other: JsonColumn): void {
+    if (other.#count === 0) return;
+    if (this.#count > 0) this.#write(COMMA_BYTE);
+    this.#count += other.#count;
+    for (const part of other.parts()) this.#write(part);
+  }
+
+  /** Raw bytes after what is written, across segments. */
+  #write(text: Uint8Array): void {
+    let from = 0;
+    while (from < text.length) {
+      if (this.#pos === this.#buffer.length) this.#ensure(Math.min(text.length - from, MAX_SEGMENT));
+      const n = Math.min(this.#buffer.length - this.#pos, text.length - from);
+      this.#buffer.set(n === text.length ? text : text.subarray(from, from + n), this.#pos);
+      this.#pos += n;
+      from += n;
+    }
   }
 
   /**

@@ -310,7 +310,9 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
     try {
       return await takeRecords(block, start, holder);
     } finally {
-      // Its records are read: only the chunks that hold its rows keep its memory now.
+      // Its records are read: the rows the open chunks still need are copied out of it, and only
+      // the chunks cut from it and not encoded yet keep its memory now.
+      chunker?.settleEncoded();
       holder.release();
     }
   };
