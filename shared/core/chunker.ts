@@ -35,7 +35,8 @@ export interface Chunk {
   estimatedBytes: number;
   /**
    * The holders of the encoded rows the chunk's columns read (one per run of them, see
-   * `addEncoded`): release each once the chunk's bytes were copied out (encoded), and not before.
+   * `addEncoded`) when it was cut before `settleEncoded` copied them: release each once the
+   * chunk's bytes were copied out (encoded), and not before.
    */
   holders: readonly EncodedHolder[];
 }
