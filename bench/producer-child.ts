@@ -94,27 +94,39 @@ function rssByMapping(): Record<string, number> {
   return Object.fromEntries(Object.entries(totals).map(([k, v]) => [k, Math.round(v)]));
 }
 
-// LANDFALL_BENCH_TRACE=1 prints the memory figures every second, to see what grows.
-const tracer = process.env.LANDFALL_BENCH_TRACE
-  ? setInterval(() => {
-      const m = process.memoryUsage();
-      const h = getHeapStatistics();
-      const mb = (n: number) => Math.round(n / 1024 ** 2);
-      const spaces = Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name.replace(/_space$/, ''), mb(s.space_size)]));
-      console.error(
-        JSON.stringify({
-          rss: mb(m.rss),
-          heapTotal: mb(m.heapTotal),
-          heapUsed: mb(m.heapUsed),
-          external: mb(m.external),
-          arrayBuffers: mb(m.arrayBuffers),
-          malloced: mb(h.malloced_memory),
-          mappings: rssByMapping(),
-          spaces,
-        }),
-      );
-    }, 1000)
-  : undefined;
+// LANDFALL_BENCH_TRACE=1 prints the memory figures every second, to see what grows (=<ms>: that often,
+// from 10 ms), and at the end the sample where RSS peaked. With block workers each worker's V8 heap
+// is sampled too (used / committed + external, MB), and the blocks sent to the workers and not given back yet (blocksOut).
+const traceMs = Number(process.env.LANDFALL_BENCH_TRACE ?? 0);
+let tracePeak: { rss: number } | undefined;
+let workerHeaps: string[] = [];
+const tracer =
+  traceMs > 0
+    ? setInterval(
+        () => {
+          const m = process.memoryUsage();
+          const h = getHeapStatistics();
+          const mb = (n: number) => Math.round(n / 1024 ** 2);
+          const spaces = Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name.replace(/_space$/, ''), mb(s.space_size)]));
+          if (workers) void workers.heapStatistics().then((stats) => (workerHeaps = stats.map((s) => `${mb(s.used_heap_size)}/${mb(s.total_heap_size)}+${mb(s.external_memory)}`)));
+          const sample = {
+            t: Number(((performance.now() - started) / 1000).toFixed(1)),
+            rss: mb(m.rss),
+            heapTotal: mb(m.heapTotal),
+            heapUsed: mb(m.heapUsed),
+            external: mb(m.external),
+            arrayBuffers: mb(m.arrayBuffers),
+            malloced: mb(h.malloced_memory),
+            mappings: rssByMapping(),
+            spaces,
+            ...(workers ? { workerHeaps, blocksOut: workers.stats.tasks - workers.stats.recycled } : {}),
+          };
+          if (!tracePeak || sample.rss >= tracePeak.rss) tracePeak = sample;
+          console.error(JSON.stringify(sample));
+        },
+        traceMs < 10 ? 1000 : traceMs,
+      )
+    : undefined;
 const started = performance.now();
 const cpuAtStart = process.cpuUsage();
 const invocationSeconds: number[] = [];
@@ -137,6 +149,7 @@ const seconds = (performance.now() - started) / 1000;
 const cpu = process.cpuUsage(cpuAtStart);
 clearInterval(sampler);
 clearInterval(tracer);
+if (tracePeak) console.error(`  peak RSS sample: ${JSON.stringify(tracePeak)}`);
 if (outcome.status !== 'produced') throw new Error(`unexpected outcome ${outcome.status}`);
 process.send!({
   rows: outcome.manifest.read,

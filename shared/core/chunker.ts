@@ -35,7 +35,8 @@ export interface Chunk {
   estimatedBytes: number;
   /**
    * The holders of the encoded rows the chunk's columns read (one per run of them, see
-   * `addEncoded`): release each once the chunk's bytes were copied out (encoded), and not before.
+   * `addEncoded`) when it was cut before `settleEncoded` copied them: release each once the
+   * chunk's bytes were copied out (encoded), and not before.
    */
   holders: readonly EncodedHolder[];
 }
@@ -183,6 +184,35 @@ export class PartitionChunker {
       buffer.pieces.push({ part, from: index, to: index + 1, holder });
     }
     return this.#added(partition, buffer, rowNumber, rowBytes, ready);
+  }
+
+  /**
+   * Copies the rows every partition still buffers from encoded blocks into the chunker's own
+   * memory, and releases their holders: call it once a block's records were all added, and the
+   * block's memory goes back at once instead of staying until each partition's chunk that reads
+   * it is cut (with many partitions and large chunks, most of the blocks read since the oldest
+   * open chunk began). The chunks and their bytes are the same either way.
+   */
+  settleEncoded(): void {
+    for (const buffer of this.#buffers) {
+      if (buffer.pieces.length === 0) continue;
+      // In row order: the first piece is the chunker's own when rows came before the first run
+      // (then the rest append to it), and the rows added as values since the last run come last.
+      const first = buffer.pieces[0]!;
+      const owned = Array.isArray(first) ? first : Array.from({ length: this.#columnCount }, () => new JsonColumn());
+      for (const piece of buffer.valueRows > 0 ? [...buffer.pieces, buffer.columns] : buffer.pieces) {
+        if (piece === owned) continue;
+        if (Array.isArray(piece)) {
+          for (let c = 0; c < this.#columnCount; c++) owned[c]!.append(piece[c]!);
+          continue;
+        }
+        for (let c = 0; c < this.#columnCount; c++) owned[c]!.pushText(encodedRowsText(piece.part, c, piece.from, piece.to), piece.to - piece.from);
+        piece.holder?.release();
+      }
+      buffer.pieces = [];
+      buffer.columns = owned;
+      buffer.valueRows = buffer.rowNumbers.length;
+    }
   }
 
   /** Cuts the partition's chunk when the row would take it past `maxBytes`. */

@@ -1,5 +1,5 @@
 import { promisify } from 'node:util';
-import { constants, createZstdCompress, gunzip, zstdDecompress } from 'node:zlib';
+import { constants, createZstdCompress, gunzip, zstdDecompress, type ZstdCompress } from 'node:zlib';
 import type { BatchData } from '../core/batch.ts';
 import type { JsonText } from '../core/json-column.ts';
 
@@ -48,65 +48,85 @@ function jsonPartsOf(batch: BatchToEncode): Buffer[] {
   return parts;
 }
 
-/**
- * Memory the batches' JSON is put together in before compression, used again from one batch to
- * the next (at most one per batch being compressed at once, kept up to `BODIES_KEPT`): a fresh
- * buffer of several megabytes per batch is memory outside the heap that makes V8 run a full
- * collection every few batches, whatever little the heap holds. Two: the producer compresses
- * `uploadConcurrency` (2) batches at once.
- */
-const bodies: Buffer[] = [];
-const BODIES_KEPT = 2;
+/** Bytes handed to the compressor per write: each write is a round trip to the thread pool. */
+const WRITE_BYTES = 1024 * 1024;
 
-function takeBody(length: number): Buffer {
-  const i = bodies.findIndex((b) => b.length >= length);
-  if (i >= 0) return bodies.splice(i, 1)[0]!;
-  // Room to grow: the next batch of the file is about as large.
-  return Buffer.allocUnsafeSlow(Math.ceil(length * 1.25));
-}
-
-function giveBody(body: Buffer): void {
-  if (bodies.length < BODIES_KEPT) bodies.push(body);
-  else {
-    // Keep the largest: a smaller one would be dropped for the next large batch anyway.
-    const smallest = bodies.reduce((m, b, i) => (b.length < bodies[m]!.length ? i : m), 0);
-    if (bodies[smallest]!.length < body.length) bodies[smallest] = body;
-  }
+/** A zstd compressor kept for the next batch, the output of the frame it is writing, and the memory its input is put together in. */
+interface Compressor {
+  stream: ZstdCompress;
+  chunks: Buffer[];
+  input: Buffer;
 }
 
 /**
- * Compresses through a stream that is closed at once: the one-shot functions leave their native
- * state to the garbage collector, which lets the producer's RSS climb far above its heap.
- * Runs on libuv's thread pool, beside the thread that reads the file.
+ * Compressors used again from one batch to the next (at most one per batch being compressed at
+ * once, kept up to `COMPRESSORS_KEPT`: the producer compresses `uploadConcurrency` (2) batches at
+ * once). A compressor's native state (a few MB of window and tables) is allocated on the thread
+ * pool's thread that first runs it: made for each batch and freed after it, it left that much in
+ * the malloc arena of each of the pool's threads (about 7 MB each, measured), which the process
+ * kept as RSS. Its input goes through 1 MiB of memory of its own, written again for each MiB of
+ * the batch: no buffer of the batch's whole size (several MB per batch outside the heap, which
+ * made V8 run a full collection every few batches, or kept for the next batch as RSS).
  */
-async function zstdClosed(parts: readonly Uint8Array[]): Promise<Buffer> {
+const compressors: Compressor[] = [];
+const COMPRESSORS_KEPT = 2;
+
+function takeCompressor(): Compressor {
+  const kept = compressors.pop();
+  if (kept) return kept;
   // Output in 128 KiB pieces, about a batch's whole output: with the default 16 KiB each piece
   // is a round trip to the main thread, and a larger buffer is memory allocated per batch.
-  const z = createZstdCompress({ chunkSize: 128 * 1024, params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } });
-  const chunks: Buffer[] = [];
-  z.on('data', (chunk: Buffer) => chunks.push(chunk));
-  const done = new Promise<void>((resolve, reject) => {
-    z.once('end', resolve);
-    z.once('error', reject);
-  });
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const body = takeBody(length);
-  let at = 0;
-  for (const part of parts) {
-    body.set(part, at);
-    at += part.length;
-  }
-  // One write: each is a round trip to the thread pool.
-  z.end(body.subarray(0, length));
+  const stream = createZstdCompress({ chunkSize: 128 * 1024, params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } });
+  const compressor: Compressor = { stream, chunks: [], input: Buffer.allocUnsafeSlow(WRITE_BYTES) };
+  stream.on('data', (chunk: Buffer) => compressor.chunks.push(chunk));
+  // A failure reaches the write's or the flush's callback too; this listener only keeps it from being thrown.
+  stream.on('error', () => {});
+  return compressor;
+}
+
+/** Writes to the compressor; resolves once it has taken the bytes in (their memory may be written again). */
+const written = (compressor: Compressor, bytes: Buffer) =>
+  new Promise<void>((resolve, reject) => compressor.stream.write(bytes, (error?: Error | null) => (error ? reject(error) : resolve())));
+
+/**
+ * One zstd frame of the parts, through a compressor kept from batch to batch: the input a MiB at a
+ * time, then the frame's end. zstd compresses its input in blocks of its own whatever the writes,
+ * so the bytes are those of one write of the whole input followed by the frame's end, as before.
+ * Runs on libuv's thread pool, beside the thread that reads the file.
+ */
+async function zstdFrame(parts: readonly Uint8Array[]): Promise<Buffer> {
+  const compressor = takeCompressor();
+  const { input } = compressor;
   try {
-    await done;
-  } finally {
-    z.close();
+    let filled = 0;
+    for (const part of parts) {
+      for (let from = 0; from < part.length; ) {
+        const n = Math.min(part.length - from, input.length - filled);
+        input.set(n === part.length ? part : part.subarray(from, from + n), filled);
+        filled += n;
+        from += n;
+        if (filled === input.length) {
+          await written(compressor, input);
+          filled = 0;
+        }
+      }
+    }
+    if (filled > 0) await written(compressor, input.subarray(0, filled));
+    await new Promise<void>((resolve, reject) =>
+      // The frame's output is pushed before the flush's callback; what is pushed while the
+      // stream's buffer is not empty is emitted on the next tick, before this resolves.
+      compressor.stream.flush(constants.ZSTD_e_end, (error?: Error | null) => (error ? reject(error) : setImmediate(resolve))),
+    );
+  } catch (error) {
+    // Not used again.
+    compressor.stream.destroy();
+    throw error;
   }
-  // Read to its end by the compressor: free for the next batch (not after a failure, when it may still be read).
-  giveBody(body);
-  return Buffer.concat(chunks);
+  const frame = Buffer.concat(compressor.chunks);
+  compressor.chunks = [];
+  if (compressors.length < COMPRESSORS_KEPT) compressors.push(compressor);
+  else compressor.stream.close();
+  return frame;
 }
 
 /**
@@ -116,7 +136,7 @@ async function zstdClosed(parts: readonly Uint8Array[]): Promise<Buffer> {
  * still read.
  */
 export async function encodeBatch(batch: BatchToEncode): Promise<Buffer> {
-  return zstdClosed(jsonPartsOf(batch));
+  return zstdFrame(jsonPartsOf(batch));
 }
 
 const isGzip = (b: Uint8Array) => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;

@@ -20,9 +20,10 @@ export interface BlockItem {
   start: Position;
   /**
    * Who owns the block's memory: the reader holds it while it reads the block's records, and
-   * each run of its rows in a chunk holds it until that chunk was encoded (`Chunk.holders`); the
-   * reader releases it (`holder.release()`) once it has read the records. When nothing holds it any
-   * more its buffers go back to the worker that wrote them.
+   * each run of its rows in a chunk holds it until that chunk was encoded (`Chunk.holders`) or the
+   * chunker copied the rows of its open chunks out (`PartitionChunker.settleEncoded`, once the
+   * block's records were read); the reader releases it (`holder.release()`) then. When nothing
+   * holds it any more its buffers go back to the worker that wrote them.
    */
   holder: EncodedHolder;
 }

@@ -1,10 +1,10 @@
-import { gzipSync } from 'node:zlib';
+import { constants, createZstdCompress, gzipSync } from 'node:zlib';
 import { describe, expect, test } from 'vitest';
 import type { BatchData } from '../../shared/core/batch.ts';
 import { batchOfColumns } from '../helpers/batches.ts';
 import { BatchMessageError, parseBatchMessage } from '../../shared/core/batch-message.ts';
 import { JsonColumn } from '../../shared/core/json-column.ts';
-import { decodeBatch, encodeBatch } from '../../shared/producer/batch-object.ts';
+import { batchJsonOf, decodeBatch, encodeBatch } from '../../shared/producer/batch-object.ts';
 import { UnreadableFileError } from '../../shared/core/read/errors.ts';
 import { fileTypeOfKey } from '../../shared/core/read/file-format.ts';
 import { batchKeyOf, isRejectedKey, movedAsideKeysOf } from '../../shared/core/keys.ts';
@@ -31,6 +31,37 @@ describe('batch objects', () => {
 
   test('decoding gives the batch back', async () => {
     expect(await decodeBatch(await encodeBatch(batchFactory()))).toEqual(batchFactory());
+  });
+
+  test('compressors kept from batch to batch write the bytes of a stream ended with the whole JSON, many batches at once too', async () => {
+    // How batch objects were compressed before the compressors were kept: pinned, a re-run must write the same bytes.
+    const endedWith = (json: Buffer) =>
+      new Promise<Buffer>((resolve, reject) => {
+        const z = createZstdCompress({ params: { [constants.ZSTD_c_compressionLevel]: 3 } });
+        const chunks: Buffer[] = [];
+        z.on('data', (c: Buffer) => chunks.push(c));
+        z.once('error', reject);
+        z.once('end', () => resolve(Buffer.concat(chunks)));
+        z.end(json);
+      });
+    // Rows enough for several MiB of JSON (more than one write of the compressor), and small ones.
+    const batches = [1, 40_000, 3, 150_000, 1_000, 40_000].map((rows) => {
+      const ids = new JsonColumn();
+      const names = new JsonColumn();
+      for (let r = 0; r < rows; r++) {
+        ids.push(String(r));
+        names.push(r % 9 === 0 ? null : `customer ${r % 777} "ü"`);
+      }
+      return { ...batchFactory(), rowNumbers: Array.from({ length: rows }, (_, i) => i + 1), values: [ids, names] };
+    });
+    const objects = await Promise.all(batches.map((b) => encodeBatch(b)));
+    for (const [i, object] of objects.entries()) {
+      const json = await batchJsonOf(object);
+      expect(object.equals(await endedWith(json))).toBe(true);
+      expect((JSON.parse(json.toString('utf8')) as BatchData).rowNumbers).toHaveLength(batches[i]!.rowNumbers.length);
+    }
+    // One after another (each compressor used again) too.
+    for (const [i, b] of batches.entries()) expect((await encodeBatch(b)).equals(objects[i]!)).toBe(true);
   });
 
   test('an object is zstd, told by its magic bytes', async () => {

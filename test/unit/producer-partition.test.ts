@@ -1,5 +1,8 @@
 import { describe, expect, test } from 'vitest';
-import { PartitionChunker, type ChunkerLimits } from '../../shared/core/chunker.ts';
+import { PartitionChunker, type Chunk, type ChunkerLimits, type EncodedHolder } from '../../shared/core/chunker.ts';
+import { EncodedBlockBuilder, type EncodedBlock } from '../../shared/core/encoded-block.ts';
+import { JsonColumn } from '../../shared/core/json-column.ts';
+import type { TextValue } from '../../shared/core/read/values.ts';
 import { partitionOf } from '../../shared/core/partition.ts';
 
 const limits = (overrides: Partial<ChunkerLimits> = {}): ChunkerLimits => ({
@@ -88,4 +91,115 @@ describe('PartitionChunker', () => {
     };
     expect(run()).toEqual(run());
   });
+});
+
+/** Rows as a block worker encodes them: partition = row % partitions, two columns. */
+function blockOf(rows: number[], partitions: number): EncodedBlock {
+  const builder = new EncodedBlockBuilder(partitions, 2);
+  for (const row of rows) builder.addRow(row % partitions, row, valuesOf(row));
+  return builder.finish(false).block;
+}
+const valuesOf = (row: number): TextValue[] => [String(row), row % 5 === 0 ? null : `v "${row}" é`];
+/** Counts its holds; `released` once every hold was let go. */
+class CountingHolder implements EncodedHolder {
+  holds = 0;
+  hold() {
+    this.holds++;
+  }
+  release() {
+    this.holds--;
+  }
+}
+/** Adds a block's rows as the producer does (in order, each partition's rows by their index in its part). */
+function addBlock(chunker: PartitionChunker, block: EncodedBlock, holder: EncodedHolder, partitions: number): Chunk[] {
+  const taken = new Array<number>(partitions).fill(0);
+  const out: Chunk[] = [];
+  for (let i = 0; i < block.count; i++) {
+    const p = block.partitions[i]!;
+    out.push(...chunker.addEncoded(p, block.rows[i]!, block.rowBytes[i]!, block.parts[p]!, taken[p]!++, holder));
+  }
+  return out;
+}
+const bytesOf = (chunk: Chunk) => chunk.columns.map((c) => Buffer.concat(c.parts()).toString('utf8'));
+
+describe('PartitionChunker with encoded blocks', () => {
+  const rowsOf = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+
+  test('settled blocks: the same chunks, byte for byte, as rows added as values', () => {
+    const lim = limits({ partitions: 3, maxRows: 7 });
+    const plain = new PartitionChunker(2, lim);
+    const settled = new PartitionChunker(2, lim);
+    const fromPlain: Chunk[] = [];
+    const fromSettled: Chunk[] = [];
+    // Blocks, with rows the producer reads itself (as values) between them.
+    for (const [kind, from, to] of [['block', 1, 12], ['values', 12, 15], ['block', 15, 30], ['block', 30, 31], ['values', 31, 33], ['block', 33, 50]] as const) {
+      const rows = rowsOf(from, to);
+      for (const row of rows) fromPlain.push(...plain.add(row % 3, row, valuesOf(row)));
+      if (kind === 'values') for (const row of rows) fromSettled.push(...settled.add(row % 3, row, valuesOf(row)));
+      else {
+        fromSettled.push(...addBlock(settled, blockOf(rows, 3), new CountingHolder(), 3));
+        settled.settleEncoded();
+      }
+    }
+    fromPlain.push(...plain.finish());
+    fromSettled.push(...settled.finish());
+    expect(fromSettled.map((c) => [c.partition, c.chunk, c.rowNumbers, bytesOf(c)])).toEqual(fromPlain.map((c) => [c.partition, c.chunk, c.rowNumbers, bytesOf(c)]));
+  });
+
+  test('settling lets a block go at once: only the chunks cut from it and not encoded hold it', () => {
+    const chunker = new PartitionChunker(2, limits({ partitions: 2, maxRows: 4 }));
+    const holder = new CountingHolder();
+    const cut = addBlock(chunker, blockOf(rowsOf(1, 12), 2), holder, 2);
+    // Rows 1–11: partition 1 cut at 4 rows (1,3,5,7), partition 0 too (2,4,6,8); 9,11 and 10 stay open.
+    expect(cut.map((c) => c.rowNumbers)).toEqual([[1, 3, 5, 7], [2, 4, 6, 8]]);
+    const openHolds = holder.holds - cut.flatMap((c) => c.holders).length;
+    expect(openHolds).toBe(2);
+    chunker.settleEncoded();
+    expect(holder.holds).toBe(cut.flatMap((c) => c.holders).length);
+    for (const chunk of cut) for (const h of chunk.holders) h.release();
+    expect(holder.holds).toBe(0);
+    // The open rows were copied: the next chunk reads none of the block.
+    const rest = chunker.finish();
+    expect(rest.map((c) => [c.rowNumbers, c.holders.length, c.values])).toEqual([
+      [[10], 0, [['10'], [null]]],
+      [[9, 11], 0, [['9', '11'], ['v "9" é', 'v "11" é']]],
+    ]);
+  });
+});
+
+describe('JsonColumn', () => {
+  test('pushText and append write the text pushing the values would', () => {
+    const values: TextValue[] = Array.from({ length: 3000 }, (_, i) => (i % 7 === 0 ? null : `value ${i} "q" ü`));
+    const pushed = new JsonColumn();
+    for (const v of values) pushed.push(v);
+    const copied = new JsonColumn();
+    const part = new JsonColumn();
+    for (const v of values.slice(0, 1000)) part.push(v);
+    copied.append(part);
+    const text = new JsonColumn();
+    for (const v of values.slice(1000, 2500)) text.push(v);
+    copied.pushText(Buffer.concat(text.parts()), 1500);
+    copied.pushText(Buffer.alloc(0), 0);
+    for (const v of values.slice(2500)) copied.push(v);
+    expect(Buffer.concat(copied.parts()).equals(Buffer.concat(pushed.parts()))).toBe(true);
+    expect(copied.byteLength).toBe(pushed.byteLength);
+    expect(copied.values()).toEqual(values);
+  });
+});
+
+test('a released column gives its segments to the next columns, which write the same text as fresh ones', () => {
+  const values = Array.from({ length: 20_000 }, (_, i) => `value ${i}`);
+  const first = new JsonColumn();
+  for (const v of values) first.push(v);
+  const segments = first.parts().map((p) => p.buffer);
+  first.release();
+  expect(first.byteLength).toBe(0);
+  expect(first.parts()).toEqual([]);
+  const next = new JsonColumn();
+  for (const v of values) next.push(v);
+  // Its full-size segments are the released column's memory, written again.
+  expect(next.parts().some((p) => segments.includes(p.buffer))).toBe(true);
+  expect(next.values()).toEqual(values);
+  first.push('again');
+  expect(first.values()).toEqual(['again']);
 });
