@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { setFlagsFromString, type HeapInfo } from 'node:v8';
+import type { HeapInfo } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import type { CsvBlockInput, CsvBlockJob } from '../core/block-encoder.ts';
 import { buffersOf, type EncodedBlock } from '../core/encoded-block.ts';
@@ -11,9 +11,7 @@ import type { FromWorker, ToWorker } from './block-worker.ts';
 /**
  * Heap limits of a block worker: a block is about a megabyte of text, its strings die young, and
  * what it hands back lives outside the heap (transferred buffers). Kept small: the function's
- * memory is for the main thread's buffers. The young generation applies under Lambda's flags too
- * (`withOwnYoungGeneration`): 12 MB (8 MB of new space); at 6 MB the workers' scavenges made two
- * workers 0.9x COPY against 1.4x (bench:producer, 200 MB).
+ * memory is for the main thread's buffers.
  */
 const WORKER_LIMITS = { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 12 };
 
@@ -30,59 +28,11 @@ export function blockWorkerScript(): URL | null {
   return existsSync(fileURLToPath(bundled)) ? bundled : null;
 }
 
-/**
- * The semi-space size the process was started with (`--max-semi-space-size`, which Lambda's
- * Node.js runtime sets from the function's memory), in MB, or null.
- *
- * @example semiSpaceFlagOf(['--max-semi-space-size=12'], '') // '12'
- */
-export function semiSpaceFlagOf(execArgv: readonly string[], nodeOptions: string): string | null {
-  // The command line wins over NODE_OPTIONS, as in Node.
-  const args = [...nodeOptions.split(/\s+/), ...execArgv];
-  let found: string | null = null;
-  for (let i = 0; i < args.length; i++) {
-    const match = /^--max[-_]semi[-_]space[-_]size(?:=(\d+))?$/.exec(args[i]!);
-    // The last one given wins, as in Node's own parsing.
-    if (match) found = match[1] ?? (/^\d+$/.test(args[i + 1] ?? '') ? args[i + 1]! : found);
-  }
-  return found;
-}
-
-/** Workers whose isolate is being made while the process's semi-space flag is cleared. */
-let starting = 0;
-
-/**
- * V8 takes the process's `--max-semi-space-size` over a worker's own
- * `resourceLimits.maxYoungGenerationSizeMb`: under Lambda's flags each block worker's young
- * generation was the main thread's (32 MB of new space each, measured at 12 MB semi-spaces). The
- * flag is read when an isolate is made, so it is cleared while a worker starts (its limits apply)
- * and set back once it runs (the main thread's heap was configured at start and keeps its own).
- */
-function withOwnYoungGeneration(start: () => Worker): Worker {
-  const flag = semiSpaceFlagOf(process.execArgv, process.env.NODE_OPTIONS ?? '');
-  if (flag === null) return start();
-  if (starting++ === 0) setFlagsFromString('--max-semi-space-size=0');
-  let running = false;
-  const started = () => {
-    if (running) return;
-    running = true;
-    if (--starting === 0) setFlagsFromString(`--max-semi-space-size=${flag}`);
-  };
-  try {
-    const worker = start();
-    worker.once('online', started).once('error', started).once('exit', started);
-    return worker;
-  } catch (error) {
-    started();
-    throw error;
-  }
-}
-
 function spawnWorker(script: URL): Worker {
   const options = { resourceLimits: WORKER_LIMITS };
-  if (!script.pathname.endsWith('.ts')) return withOwnYoungGeneration(() => new Worker(script, options));
+  if (!script.pathname.endsWith('.ts')) return new Worker(script, options);
   const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(script.href)}); });`;
-  return withOwnYoungGeneration(() => new Worker(bootstrap, { ...options, eval: true }));
+  return new Worker(bootstrap, { ...options, eval: true });
 }
 
 interface Pending {
