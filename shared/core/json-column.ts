@@ -4,15 +4,6 @@ const FIRST_SEGMENT = 1024;
 const MAX_SEGMENT = 64 * 1024;
 const COMMA_BYTE = new Uint8Array([0x2c]);
 
-/**
- * Full-size segments of columns whose text was copied out (`release`), for the next columns: the
- * producer's open chunks take tens of MB of segments between two cuts, and a cut chunk's segments
- * (old by then) went back to malloc only at the next full garbage collection, while the next
- * chunks took fresh ones. Kept up to about what the producer buffers across partitions (48 MiB).
- */
-const freeSegments: Buffer[] = [];
-const FREE_SEGMENTS_KEPT = (48 * 1024 * 1024) / MAX_SEGMENT;
-
 /** A column's values as JSON text (`"a",null,"b"`, without the brackets), in pieces: what a batch object holds. */
 export interface JsonText {
   parts(): Buffer[];
@@ -42,8 +33,7 @@ export class JsonColumn implements JsonText {
       this.#segments.push(this.#buffer.subarray(0, this.#pos));
       this.#flushed += this.#pos;
     }
-    const size = Math.max(this.#next, bytes);
-    this.#buffer = (size === MAX_SEGMENT ? freeSegments.pop() : undefined) ?? Buffer.allocUnsafe(size);
+    this.#buffer = Buffer.allocUnsafe(Math.max(this.#next, bytes));
     this.#next = Math.min(MAX_SEGMENT, this.#next * 2);
     this.#pos = 0;
   }
@@ -117,24 +107,6 @@ export class JsonColumn implements JsonText {
       this.#pos += n;
       from += n;
     }
-  }
-
-  /**
-   * Gives the column's full-size segments to the columns made next, and empties it: call it once
-   * nothing reads its text any more (what `parts()` returned is written again).
-   */
-  release(): void {
-    for (const segment of this.#pos > 0 ? [...this.#segments, this.#buffer] : this.#segments) {
-      if (freeSegments.length >= FREE_SEGMENTS_KEPT) break;
-      // A segment of its own memory (Buffer.allocUnsafe does not pool this size), of the full size.
-      if (segment.buffer.byteLength === MAX_SEGMENT) freeSegments.push(Buffer.from(segment.buffer, 0, MAX_SEGMENT));
-    }
-    this.#segments.length = 0;
-    this.#buffer = Buffer.alloc(0);
-    this.#flushed = 0;
-    this.#pos = 0;
-    this.#count = 0;
-    this.#next = FIRST_SEGMENT;
   }
 
   /**

@@ -23,7 +23,6 @@ import { StreamingSender } from './streaming-sender.ts';
 import { TaskPool } from './task-pool.ts';
 import { EndWatch } from '../core/read/unreadable-end.ts';
 import { RecordKind } from '../core/encoded-block.ts';
-import { JsonColumn } from '../core/json-column.ts';
 import { isBlockItem, parallelCsvEvents, type BlockItem } from './parallel-csv.ts';
 
 export { DEFAULT_PRODUCER_LIMITS, type ProduceOutcome, type ProducerDeps, type ProducerLimits } from './producer-contract.ts';
@@ -254,10 +253,8 @@ async function produceTableFile(deps: ProducerDeps, job: Job, written: string[])
       ...(absent ? { absent } : {}),
     };
     const body = await encodeBatch(batch);
-    // The batch's bytes are copied out: the blocks its rows came from may be written again, and
-    // its columns' memory serves the next chunks.
+    // The batch's bytes are copied out: the blocks its rows came from may be written again.
     for (const holder of chunk.holders) holder.release();
-    for (const column of chunk.columns) if (column instanceof JsonColumn) column.release();
     written.push(stagingKey);
     await deps.store.put(deps.stagingBucket, stagingKey, body, 'application/json');
     const listed: ManifestBatch = {
